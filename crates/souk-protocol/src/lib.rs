@@ -1,0 +1,1 @@
+//! The KooGallery seller-integration wire contract. No I/O.
