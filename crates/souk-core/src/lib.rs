@@ -1,0 +1,17 @@
+//! Souk's domain: the marketplace's vocabulary and rules as plain types and pure functions.
+//!
+//! Nothing in this crate performs I/O. Time comes in through [`clock::Clock`], randomness through
+//! the caller (or `rand::thread_rng` for identifiers, which is not observable behaviour), and every
+//! decision is a function of its inputs so that it can be tested without a database or a network.
+//!
+//! - [`id`]: prefixed, time-ordered identifiers (`sel_…`, `key_…`).
+//! - [`money`]: integer minor units plus an ISO 4217 currency.
+//! - [`clock`]: the injectable UTC clock (real in production, settable in tests and the sandbox).
+//! - [`party`]: the four roles (operator, seller, buyer, reseller) and who may do what.
+//! - [`api_key`]: API key format, generation and hashing.
+
+pub mod api_key;
+pub mod clock;
+pub mod id;
+pub mod money;
+pub mod party;

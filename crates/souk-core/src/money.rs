@@ -1,0 +1,211 @@
+//! Money: integer minor units plus an ISO 4217 currency. Never floating point.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A three-letter upper-case ISO 4217 code, e.g. `CNY`, `USD`, `EUR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "CNY")]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    pub const CNY: Currency = Currency(*b"CNY");
+    pub const USD: Currency = Currency(*b"USD");
+    pub const EUR: Currency = Currency(*b"EUR");
+
+    pub fn as_str(&self) -> &str {
+        // The bytes are checked to be ASCII upper-case letters on construction.
+        std::str::from_utf8(&self.0).unwrap_or("???")
+    }
+
+    /// Number of minor-unit digits. Souk's supported currencies all use two, except JPY/KRW.
+    pub fn exponent(&self) -> u32 {
+        match &self.0 {
+            b"JPY" | b"KRW" => 0,
+            _ => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("`{0}` is not a currency: use a three-letter ISO 4217 code such as CNY or USD")]
+    BadCurrency(String),
+    #[error("cannot combine {0} and {1}: amounts must be in the same currency")]
+    CurrencyMismatch(Currency, Currency),
+    #[error("amount overflow")]
+    Overflow,
+}
+
+impl FromStr for Currency {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let b = s.as_bytes();
+        if b.len() == 3 && b.iter().all(|c| c.is_ascii_uppercase()) {
+            Ok(Currency([b[0], b[1], b[2]]))
+        } else {
+            Err(MoneyError::BadCurrency(s.to_owned()))
+        }
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = MoneyError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<Currency> for String {
+    fn from(c: Currency) -> String {
+        c.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An amount of money. `amount_minor` is in the currency's minor unit (fen, cents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Money {
+    pub amount_minor: i64,
+    pub currency: Currency,
+}
+
+impl Money {
+    pub fn new(amount_minor: i64, currency: Currency) -> Self {
+        Self {
+            amount_minor,
+            currency,
+        }
+    }
+
+    pub fn zero(currency: Currency) -> Self {
+        Self::new(0, currency)
+    }
+
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        self.amount_minor
+            .checked_add(other.amount_minor)
+            .map(|a| Money::new(a, self.currency))
+            .ok_or(MoneyError::Overflow)
+    }
+
+    pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        self.amount_minor
+            .checked_sub(other.amount_minor)
+            .map(|a| Money::new(a, self.currency))
+            .ok_or(MoneyError::Overflow)
+    }
+
+    pub fn checked_mul(self, n: i64) -> Result<Money, MoneyError> {
+        self.amount_minor
+            .checked_mul(n)
+            .map(|a| Money::new(a, self.currency))
+            .ok_or(MoneyError::Overflow)
+    }
+
+    /// `self × numerator / denominator`, rounded half away from zero; used for pro-rating.
+    pub fn prorate(self, numerator: i64, denominator: i64) -> Result<Money, MoneyError> {
+        if denominator == 0 {
+            return Err(MoneyError::Overflow);
+        }
+        let p = self.amount_minor as i128 * numerator as i128;
+        let d = denominator as i128;
+        let q = (2 * p + d.signum() * p.signum() * d.abs()) / (2 * d);
+        i64::try_from(q)
+            .map(|a| Money::new(a, self.currency))
+            .map_err(|_| MoneyError::Overflow)
+    }
+
+    pub fn is_negative(&self) -> bool {
+        self.amount_minor < 0
+    }
+
+    fn same_currency(&self, other: Money) -> Result<(), MoneyError> {
+        if self.currency == other.currency {
+            Ok(())
+        } else {
+            Err(MoneyError::CurrencyMismatch(self.currency, other.currency))
+        }
+    }
+}
+
+impl fmt::Display for Money {
+    /// `12.34 CNY`: the major-unit decimal form, for people (never parsed back).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let exp = self.currency.exponent();
+        if exp == 0 {
+            return write!(f, "{} {}", self.amount_minor, self.currency);
+        }
+        let scale = 10i64.pow(exp);
+        let sign = if self.amount_minor < 0 { "-" } else { "" };
+        let abs = self.amount_minor.unsigned_abs();
+        write!(
+            f,
+            "{sign}{}.{:0width$} {}",
+            abs / scale as u64,
+            abs % scale as u64,
+            self.currency,
+            width = exp as usize
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currency_parses_only_iso_shape() {
+        assert_eq!("CNY".parse::<Currency>().unwrap(), Currency::CNY);
+        assert!("cny".parse::<Currency>().is_err());
+        assert!("CN".parse::<Currency>().is_err());
+        assert!("YUAN".parse::<Currency>().is_err());
+    }
+
+    #[test]
+    fn arithmetic_refuses_mixed_currencies_and_overflow() {
+        let a = Money::new(100, Currency::CNY);
+        let b = Money::new(1, Currency::USD);
+        assert!(matches!(
+            a.checked_add(b),
+            Err(MoneyError::CurrencyMismatch(_, _))
+        ));
+        assert_eq!(
+            Money::new(i64::MAX, Currency::CNY).checked_add(Money::new(1, Currency::CNY)),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(a.checked_sub(Money::new(150, Currency::CNY)).unwrap().amount_minor, -50);
+    }
+
+    #[test]
+    fn prorate_rounds_half_away_from_zero() {
+        let m = Money::new(1000, Currency::CNY);
+        assert_eq!(m.prorate(1, 3).unwrap().amount_minor, 333);
+        assert_eq!(m.prorate(2, 3).unwrap().amount_minor, 667);
+        assert_eq!(Money::new(-1000, Currency::CNY).prorate(2, 3).unwrap().amount_minor, -667);
+        assert!(m.prorate(1, 0).is_err());
+    }
+
+    #[test]
+    fn displays_major_units() {
+        assert_eq!(Money::new(1234, Currency::CNY).to_string(), "12.34 CNY");
+        assert_eq!(Money::new(-5, Currency::USD).to_string(), "-0.05 USD");
+        assert_eq!(Money::new(500, "JPY".parse().unwrap()).to_string(), "500 JPY");
+    }
+
+    #[test]
+    fn serde_uses_the_code_and_refuses_bad_ones() {
+        let json = serde_json::to_string(&Money::new(990, Currency::CNY)).unwrap();
+        assert_eq!(json, r#"{"amount_minor":990,"currency":"CNY"}"#);
+        assert!(serde_json::from_str::<Money>(r#"{"amount_minor":1,"currency":"yuan"}"#).is_err());
+    }
+}
