@@ -1,1 +1,56 @@
-//! The KooGallery seller-integration wire contract. No I/O.
+//! The KooGallery (华为云云商店) seller-integration wire contract. No I/O.
+//!
+//! Everything the marketplace server, the seller SDK and the conformance tester must agree on
+//! byte for byte lives here, as pure functions and plain data. Nothing reads the clock or the
+//! network: the current time, randomness and request parts are always passed in, so every
+//! result is reproducible in tests. The reference is `shared/spec/koogallery.md`; section
+//! numbers (§) below point into it.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`codes`] | `resultCode` ([`ResultCode`]) and License open-API `error_code` ([`LicenseErrorCode`]) (§6) |
+//! | [`secret`] | [`SellerKey`] and [`SecretKey`], redacted in `Debug` |
+//! | [`query`] | RFC 3986 query encoding and lenient form-style parsing; [`Params`] |
+//! | [`timestamp`] | `yyyyMMddHHmmss`, `yyyyMMddHHmmssSSS`, `yyyyMMdd'T'HHmmss'Z'` |
+//! | [`v1`] | V1 `authToken` over GET parameters (§2.1) |
+//! | [`body_sign`] | the `Body-Sign` response header (§2.3) |
+//! | [`v2`] | V2 signature, Kit v2 `x-sign` headers, nonce replay cache, canonical V2 body (§4) |
+//! | [`kit`] | joint-operation Kit v1 `authToken` header (§2.2) |
+//! | [`credentials`] | SHA1PRNG-derived AES-CBC credential / PII encryption (§2.4) |
+//! | [`apig`] | APIG `SDK-HMAC-SHA256` AK/SK signer and verifier (§9.1) |
+//! | [`usage`] | usage-record push signature and body (§9.5) |
+//! | [`extend_params`] | `saasExtendParams` Base64-JSON (§3.1) |
+//! | [`activity`] | typed requests (V1, V2, License 2.0, Kit) and the seller response (§3, §5, §8, §9.4) |
+//!
+//! Conventions: verification functions take the raw bytes that were received and never
+//! re-serialise; parsers of network input never panic and keep unknown values
+//! (`Other(String)`) instead of failing; errors never contain secrets or expected signatures.
+//! Interpretation choices where the spec is unsure ([I]/[U]) are documented on the module that
+//! makes them and summarised in the crate README.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod auth;
+mod lenient;
+mod wire_enum;
+
+pub mod activity;
+pub mod apig;
+pub mod body_sign;
+pub mod codes;
+pub mod credentials;
+pub mod extend_params;
+pub mod kit;
+pub mod query;
+pub mod secret;
+pub mod timestamp;
+pub mod usage;
+pub mod v1;
+pub mod v2;
+
+pub use auth::AuthError;
+pub use codes::{LicenseErrorCode, ResultCode};
+pub use credentials::EncryptType;
+pub use query::Params;
+pub use secret::{SecretKey, SellerKey};

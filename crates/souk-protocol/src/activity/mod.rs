@@ -1,0 +1,5 @@
+//! Typed activities (requests) and the seller response.
+
+mod param;
+
+pub use param::{ParamError, ParamValue};
