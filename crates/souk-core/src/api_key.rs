@@ -100,6 +100,9 @@ mod tests {
 
     #[test]
     fn two_keys_differ() {
-        assert_ne!(generate(Role::Buyer).plaintext, generate(Role::Buyer).plaintext);
+        assert_ne!(
+            generate(Role::Buyer).plaintext,
+            generate(Role::Buyer).plaintext
+        );
     }
 }

@@ -121,7 +121,9 @@ pub fn parse_duration(s: &str) -> Result<time::Duration, String> {
         };
     }
     if !digits.is_empty() {
-        return Err(format!("`{s}` lacks a unit: write e.g. {digits}s or {digits}d"));
+        return Err(format!(
+            "`{s}` lacks a unit: write e.g. {digits}s or {digits}d"
+        ));
     }
     Ok(total)
 }
@@ -156,10 +158,7 @@ mod tests {
     #[test]
     fn durations_parse() {
         assert_eq!(parse_duration("30d").unwrap(), time::Duration::days(30));
-        assert_eq!(
-            parse_duration("1d12h").unwrap(),
-            time::Duration::hours(36)
-        );
+        assert_eq!(parse_duration("1d12h").unwrap(), time::Duration::hours(36));
         assert!(parse_duration("12").is_err());
         assert!(parse_duration("3w").is_err());
         assert!(parse_duration("").is_err());

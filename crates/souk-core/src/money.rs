@@ -183,7 +183,12 @@ mod tests {
             Money::new(i64::MAX, Currency::CNY).checked_add(Money::new(1, Currency::CNY)),
             Err(MoneyError::Overflow)
         );
-        assert_eq!(a.checked_sub(Money::new(150, Currency::CNY)).unwrap().amount_minor, -50);
+        assert_eq!(
+            a.checked_sub(Money::new(150, Currency::CNY))
+                .unwrap()
+                .amount_minor,
+            -50
+        );
     }
 
     #[test]
@@ -191,7 +196,13 @@ mod tests {
         let m = Money::new(1000, Currency::CNY);
         assert_eq!(m.prorate(1, 3).unwrap().amount_minor, 333);
         assert_eq!(m.prorate(2, 3).unwrap().amount_minor, 667);
-        assert_eq!(Money::new(-1000, Currency::CNY).prorate(2, 3).unwrap().amount_minor, -667);
+        assert_eq!(
+            Money::new(-1000, Currency::CNY)
+                .prorate(2, 3)
+                .unwrap()
+                .amount_minor,
+            -667
+        );
         assert!(m.prorate(1, 0).is_err());
     }
 
@@ -199,7 +210,10 @@ mod tests {
     fn displays_major_units() {
         assert_eq!(Money::new(1234, Currency::CNY).to_string(), "12.34 CNY");
         assert_eq!(Money::new(-5, Currency::USD).to_string(), "-0.05 USD");
-        assert_eq!(Money::new(500, "JPY".parse().unwrap()).to_string(), "500 JPY");
+        assert_eq!(
+            Money::new(500, "JPY".parse().unwrap()).to_string(),
+            "500 JPY"
+        );
     }
 
     #[test]

@@ -8,9 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The four roles of PRODUCT.md.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The platform: approves, reviews, decides appeals, sees everything.
@@ -75,7 +73,9 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}`: expected operator, seller, buyer or reseller"))
+            .ok_or_else(|| {
+                format!("unknown role `{s}`: expected operator, seller, buyer or reseller")
+            })
     }
 }
 
@@ -194,7 +194,9 @@ mod tests {
 }
 
 /// A party's id: `op_…`, `sel_…`, `buy_…` or `rsl_…`; the prefix tells the role.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 #[schema(value_type = String, example = "sel_01jd3k9m8q4x7v2c5b6n0p1r2s")]
 pub struct PartyId(String);

@@ -1,1 +1,155 @@
-//! souk-server
+//! Souk's server: the HTTP API ([`http`]), the use cases behind it ([`usecase`]), configuration
+//! ([`config`]) and start-up ([`App`]).
+//!
+//! `main` stays thin: it loads a [`config::Config`], calls [`App::prepare`] (data directory,
+//! master key, database, migrations, first operator) and then [`App::serve`] with a listener and
+//! a shutdown future, which is also how the tests start Souk on port 0.
+
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod secrets;
+pub mod usecase;
+
+use anyhow::Context;
+use config::Config;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use souk_core::clock::Clock;
+use souk_core::id::ApiKeyId;
+use souk_core::party::{PartyId, Role};
+use souk_store::{NewKey, NewParty, SqlStore, Store};
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+/// What every handler and worker shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// All persistence, behind the use-case trait.
+    pub store: Arc<dyn Store>,
+    /// The only source of "now" (see `souk_core::clock`).
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Encrypts secrets at rest.
+    pub master_key: secrets::MasterKey,
+}
+
+/// A prepared Souk: database migrated, first operator present.
+pub struct App {
+    pub state: AppState,
+    /// The operator key generated or accepted on this start, if this start created the operator.
+    /// Shown once by the caller, never logged.
+    pub new_operator_key: Option<String>,
+}
+
+/// The Prometheus recorder is process-global; tests start many apps in one process.
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first, in which case our handle
+            // renders nothing but the server still works.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+impl App {
+    /// Creates the data directory, loads the master key, connects, migrates and bootstraps.
+    pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        let master_key = secrets::MasterKey::load_or_create(&config)?;
+        let url = config.effective_database_url();
+        let store = SqlStore::connect(&url)
+            .await
+            .with_context(|| format!("connecting to {}", souk_store::sql_redact_url(&url)))?;
+        store.migrate().await.context("running migrations")?;
+        let store: Arc<dyn Store> = Arc::new(store);
+        let new_operator_key = bootstrap_operator(&*store, &config, &*clock).await?;
+        Ok(App {
+            state: AppState {
+                store,
+                clock,
+                config: Arc::new(config),
+                metrics: metrics_handle(),
+                master_key,
+            },
+            new_operator_key,
+        })
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = http::router(self.state.clone());
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        Ok(())
+    }
+
+    /// The first operator's id (every database has one after `prepare`).
+    pub async fn operator_id(&self) -> anyhow::Result<PartyId> {
+        let ops = self
+            .state
+            .store
+            .list_parties(
+                &souk_store::Scope::Everything,
+                Role::Operator,
+                &souk_store::Page::first(1),
+            )
+            .await?;
+        ops.into_iter()
+            .next()
+            .map(|p| p.id)
+            .context("no operator exists")
+    }
+}
+
+/// Creates the first operator if there is none. Returns the key to show, if one was created.
+async fn bootstrap_operator(
+    store: &dyn Store,
+    config: &Config,
+    clock: &dyn Clock,
+) -> anyhow::Result<Option<String>> {
+    let key = match &config.bootstrap_operator_key {
+        Some(k) => {
+            let role = souk_core::api_key::parse_shape(k.expose())
+                .context("SOUK_BOOTSTRAP_OPERATOR_KEY is not a valid API key")?;
+            anyhow::ensure!(
+                role == Role::Operator,
+                "SOUK_BOOTSTRAP_OPERATOR_KEY must start with sk_op_"
+            );
+            souk_core::api_key::from_plaintext(k.expose().to_owned())
+        }
+        None => souk_core::api_key::generate(Role::Operator),
+    };
+    let now = clock.now();
+    let party = NewParty {
+        id: PartyId::generate(Role::Operator, now),
+        role: Role::Operator,
+        name: "Operator".into(),
+        email: None,
+        now,
+    };
+    let new_key = NewKey {
+        id: ApiKeyId::generate(now),
+        party_id: party.id.clone(),
+        label: Some("bootstrap".into()),
+        display_prefix: key.display_prefix.clone(),
+        hash: key.hash.clone(),
+        created_by: None,
+        now,
+    };
+    let created = store.bootstrap_operator(party, new_key).await?;
+    Ok(created.then_some(key.plaintext))
+}

@@ -1,1 +1,143 @@
-//! souk-store
+//! Souk's storage.
+//!
+//! One trait, [`Store`], whose methods are named after use cases ("create a party and record who
+//! did it", "authenticate this key"), so that every method is exactly one transaction and the
+//! server never strings several writes together outside one. Callers pass a [`Scope`]: the
+//! operator sees everything, every other party only its own tenant, and the scope is applied in
+//! the SQL itself, never filtered afterwards.
+//!
+//! [`SqlStore`] implements it for both SQLite (the embedded default) and PostgreSQL through
+//! sqlx's `Any` driver: the statements are written once in the SQL both understand (`$1`
+//! placeholders, `RETURNING`, integer milliseconds for instants, text ids), and the few places
+//! where the dialects differ branch on [`Backend`]. Each backend has its own migrations folder
+//! (`migrations/sqlite`, `migrations/postgres`), embedded in the binary.
+//!
+//! On SQLite all writes go through a single pooled connection: SQLite admits one writer at a
+//! time anyway, and queueing writers in the pool instead of in SQLite's busy handler avoids
+//! `SQLITE_BUSY` under load. Reads use a separate pool and, thanks to WAL, never wait for writes.
+
+mod records;
+mod sql;
+
+pub use records::*;
+pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
+
+use async_trait::async_trait;
+use souk_core::id::ApiKeyId;
+use souk_core::party::{PartyId, Role};
+use time::OffsetDateTime;
+
+/// What can go wrong in storage, sorted by what the caller should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated; the constraint name says which.
+    #[error("conflict on {constraint}")]
+    Conflict { constraint: String },
+    /// The database is unreachable or failed: not the client's fault.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Running the embedded migrations failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value could not be read back (a bug or a hand-edited database).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Whose data a call may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The operator: every tenant.
+    Everything,
+    /// One party's own tenant.
+    Party(PartyId),
+}
+
+impl Scope {
+    /// The tenant to filter on, or `None` for everything.
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Scope::Everything => None,
+            Scope::Party(p) => Some(p.as_str()),
+        }
+    }
+}
+
+/// Cursor pagination: items with an id greater than `after`, in id (= creation) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub limit: u32,
+    pub after: Option<String>,
+}
+
+impl Page {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 200;
+
+    pub fn first(limit: u32) -> Self {
+        Self { limit, after: None }
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Runs the embedded migrations for this backend. Running them again is a no-op.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Succeeds when the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates the first operator and its key unless an operator already exists.
+    /// Returns `false` when there was one already (the key was not stored).
+    async fn bootstrap_operator(&self, party: NewParty, key: NewKey) -> StoreResult<bool>;
+
+    /// Creates a party, recording who did it.
+    async fn create_party(&self, party: NewParty, actor: &PartyId) -> StoreResult<PartyRecord>;
+
+    async fn find_party(&self, scope: &Scope, id: &PartyId) -> StoreResult<Option<PartyRecord>>;
+
+    async fn list_parties(
+        &self,
+        scope: &Scope,
+        role: Role,
+        page: &Page,
+    ) -> StoreResult<Vec<PartyRecord>>;
+
+    /// Issues a key for a party visible in `scope`; `None` when it is not.
+    async fn create_api_key(&self, scope: &Scope, key: NewKey)
+        -> StoreResult<Option<ApiKeyRecord>>;
+
+    /// The keys of a party visible in `scope` (revoked ones included); `None` when it is not.
+    async fn list_api_keys(
+        &self,
+        scope: &Scope,
+        party: &PartyId,
+        page: &Page,
+    ) -> StoreResult<Option<Vec<ApiKeyRecord>>>;
+
+    /// Revokes a key visible in `scope`. Revoking twice keeps the first revocation time.
+    async fn revoke_api_key(
+        &self,
+        scope: &Scope,
+        key: &ApiKeyId,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ApiKeyRecord>>;
+
+    /// Finds the active party behind a key hash, if the key is live.
+    async fn authenticate(
+        &self,
+        key_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Principal>>;
+
+    /// The audit trail of one subject, oldest first.
+    async fn audit_trail(&self, scope: &Scope, subject: &str) -> StoreResult<Vec<AuditEvent>>;
+
+    /// A stable textual description of the schema, to compare migrated databases in tests.
+    async fn schema_dump(&self) -> StoreResult<Vec<String>>;
+}

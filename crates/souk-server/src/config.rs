@@ -1,0 +1,335 @@
+//! Configuration: documented defaults embedded in the binary, then an optional `souk.toml`, then
+//! `SOUK_*` environment variables, then command-line flags. Later sources win.
+//!
+//! Environment variables map onto keys by upper-casing them and prefixing `SOUK_`; a key inside a
+//! section is reached with a double underscore (`SOUK_SECTION__KEY`). Values are parsed as TOML
+//! scalars when they look like one (`8080`, `true`), otherwise taken as strings.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The defaults, with a comment for every key. `souk config print` shows the effective values.
+pub const DEFAULTS: &str = include_str!("../souk.default.toml");
+
+/// A value that must never be printed or logged.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Where the SQLite database, the master key and other local state live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means SQLite at `<data_dir>/souk.db`.
+    pub database_url: String,
+    /// 32-byte hex key that encrypts secrets at rest; empty means `<data_dir>/master.key`,
+    /// generated on first start.
+    pub master_key: Option<Secret>,
+    /// The first operator's API key, used only when no operator exists yet.
+    pub bootstrap_operator_key: Option<Secret>,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Sandbox mode: the operator may move the clock; private seller endpoints are allowed.
+    pub sandbox: bool,
+}
+
+/// Command-line overrides (the highest-priority source).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the configuration from the defaults, `file` (if given, or `./souk.toml` if it
+    /// exists), the process environment and `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, &env, overrides)
+    }
+
+    /// [`Config::load`] with an explicit environment, for tests.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &[(String, String)],
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = DEFAULTS
+            .parse()
+            .map_err(|e| ConfigError::Invalid(format!("embedded defaults: {e}")))?;
+
+        let default_file = Path::new("souk.toml");
+        let file = file.or_else(|| default_file.exists().then_some(default_file));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let from_file: toml::Table = text.parse().map_err(|source| ConfigError::Parse {
+                path: path.to_owned(),
+                source: Box::new(source),
+            })?;
+            merge(&mut table, from_file);
+        }
+
+        let known = defaults_table();
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("SOUK_") else {
+                continue;
+            };
+            // Variables that are not configuration keys (e.g. SOUK_TEST_*) are ignored.
+            let path: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            if lookup(&known, &path).is_none() && !is_optional_key(&path) {
+                continue;
+            }
+            set(&mut table, &path, scalar(value));
+        }
+
+        if let Some(l) = overrides.listen {
+            table.insert("listen".into(), toml::Value::String(l.to_string()));
+        }
+        if let Some(d) = &overrides.data_dir {
+            table.insert(
+                "data_dir".into(),
+                toml::Value::String(d.to_string_lossy().into_owned()),
+            );
+        }
+        if let Some(u) = &overrides.database_url {
+            table.insert("database_url".into(), toml::Value::String(u.clone()));
+        }
+
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.database_url.is_empty()
+            && souk_store::Backend::from_url(&self.database_url).is_none()
+        {
+            return Err(ConfigError::Invalid(
+                "database_url must start with sqlite:// or postgres://".into(),
+            ));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL to use: the configured one, or SQLite inside the data directory.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("souk.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The configuration as TOML with every secret replaced by `***`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        let redact = |s: &mut Option<Secret>| {
+            if s.is_some() {
+                *s = Some(Secret::new("***"));
+            }
+        };
+        redact(&mut shown.master_key);
+        redact(&mut shown.bootstrap_operator_key);
+        shown.database_url = souk_store::sql_redact_url(&shown.database_url);
+        let mut out = String::from("# effective configuration (secrets redacted)\n");
+        out.push_str(&toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# {e}\n")));
+        if self.master_key.is_none() {
+            out.push_str("# master_key: read from <data_dir>/master.key\n");
+        }
+        out
+    }
+}
+
+fn defaults_table() -> toml::Table {
+    // The defaults are a compile-time constant checked by a unit test, so parsing cannot fail.
+    DEFAULTS.parse().unwrap_or_default()
+}
+
+/// Keys that exist but have no default (and so are absent from the defaults table).
+fn is_optional_key(path: &[String]) -> bool {
+    matches!(
+        path.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+        ["master_key"] | ["bootstrap_operator_key"]
+    )
+}
+
+fn lookup<'a>(table: &'a toml::Table, path: &[String]) -> Option<&'a toml::Value> {
+    let (first, rest) = path.split_first()?;
+    let v = table.get(first)?;
+    if rest.is_empty() {
+        Some(v)
+    } else {
+        lookup(v.as_table()?, rest)
+    }
+}
+
+fn set(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        table.insert(first.clone(), value);
+        return;
+    }
+    let entry = table
+        .entry(first.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(t) = entry {
+        set(t, rest, value);
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+fn scalar(s: &str) -> toml::Value {
+    if let Ok(i) = s.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match s {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(s.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_parse_and_are_sane() {
+        let c = Config::load_from(None, &[], &Overrides::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./souk-data"));
+        assert!(c.effective_database_url().starts_with("sqlite://"));
+        assert!(!c.sandbox);
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let dir = std::env::temp_dir().join(format!("souk-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("souk.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nmax_body_bytes = 4096\n",
+        )
+        .unwrap();
+
+        let c = Config::load_from(Some(&file), &[], &Overrides::default()).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.max_body_bytes, 4096);
+
+        let e = env(&[("SOUK_LISTEN", "127.0.0.1:9001"), ("SOUK_TEST_PG", "x")]);
+        let c = Config::load_from(Some(&file), &e, &Overrides::default()).unwrap();
+        assert_eq!(c.listen.port(), 9001);
+        assert_eq!(c.max_body_bytes, 4096);
+
+        let o = Overrides {
+            listen: Some("127.0.0.1:9002".parse().unwrap()),
+            ..Default::default()
+        };
+        let c = Config::load_from(Some(&file), &e, &o).unwrap();
+        assert_eq!(c.listen.port(), 9002);
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = env(&[("SOUK_LISTEN", "nowhere")]);
+        let err = Config::load_from(None, &e, &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("invalid"), "{err}");
+        let e = env(&[("SOUK_DATABASE_URL", "mysql://x")]);
+        assert!(Config::load_from(None, &e, &Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let e = env(&[
+            ("SOUK_MASTER_KEY", "00112233"),
+            ("SOUK_BOOTSTRAP_OPERATOR_KEY", "sk_op_abc"),
+            ("SOUK_DATABASE_URL", "postgres://u:pw@h/db"),
+        ]);
+        let c = Config::load_from(None, &e, &Overrides::default()).unwrap();
+        let shown = c.to_redacted_toml();
+        assert!(
+            !shown.contains("00112233") && !shown.contains("sk_op_abc") && !shown.contains(":pw@")
+        );
+        assert!(!format!("{c:?}").contains("00112233"));
+    }
+}

@@ -1,0 +1,120 @@
+//! The HTTP edge: one router per resource, merged here, and the middleware every request passes.
+//!
+//! Request flow: request id assigned (or taken from `x-request-id`) → tracing span carrying it →
+//! panic guard → metrics → body limit → route → extractors (auth, JSON) → handler → use case →
+//! store. Every error on the way out is the JSON envelope of [`crate::error`].
+
+pub mod auth;
+pub mod extract;
+pub mod parties;
+pub mod system;
+
+use crate::error::AppError;
+use crate::AppState;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::time::Instant;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .merge(system::router())
+        .merge(parties::router())
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(record_metrics))
+        .layer(axum::middleware::from_fn(envelope_for_bare_errors))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                        let id = req
+                            .headers()
+                            .get(REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_| {
+                    AppError::internal(anyhow::anyhow!("handler panicked")).into_response()
+                })),
+        )
+        .with_state(state)
+}
+
+async fn route_not_found(req: Request) -> AppError {
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        format!(
+            "there is no {} {}; see /v1/openapi.json for the API",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+async fn method_not_allowed(req: Request) -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not supported on {}", req.method(), req.uri().path()),
+    )
+}
+
+/// Layers below the handlers (body limits) can answer with an empty or plain-text body; give
+/// those the envelope too so that clients only ever parse one error shape.
+async fn envelope_for_bare_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let is_json = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || res.status().is_success() || res.status().is_redirection() {
+        return res;
+    }
+    match res.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => extract::payload_too_large().into_response(),
+        s if s.is_client_error() => AppError::new(
+            s,
+            "request_rejected",
+            s.canonical_reason().unwrap_or("the request was rejected"),
+        )
+        .into_response(),
+        _ => res,
+    }
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().to_string();
+    let res = next.run(req).await;
+    let labels = [
+        ("method", method),
+        ("path", path),
+        ("status", res.status().as_u16().to_string()),
+    ];
+    metrics::counter!("souk_http_requests_total", &labels).increment(1);
+    metrics::histogram!("souk_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    res
+}

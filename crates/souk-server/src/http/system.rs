@@ -1,0 +1,104 @@
+//! Liveness, readiness, metrics and the OpenAPI document: the endpoints operators and their
+//! tooling read, all unauthenticated.
+
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::OpenApi;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/openapi.json", get(openapi))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+    pub version: &'static str,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    pub status: &'static str,
+    pub database: &'static str,
+}
+
+/// The process can serve requests: its database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, body = Ready), (status = 503, body = crate::error::ErrorEnvelope)))]
+pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<Ready>> {
+    state.store.ping().await.map_err(AppError::unavailable)?;
+    Ok(Json(Ready {
+        status: "ready",
+        database: state.store.backend().as_str(),
+    }))
+}
+
+/// Prometheus text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, body = String)))]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "operations", responses((status = 200)))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key: sk_op_…, sk_sel_…, sk_buy_… or sk_rsl_…"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Souk API", description = "The marketplace API. Conventions: docs/API.md."),
+    paths(
+        healthz, readyz, metrics, openapi,
+        crate::http::parties::me,
+        crate::http::parties::create_party,
+        crate::http::parties::list_parties,
+        crate::http::parties::get_party,
+        crate::http::parties::create_key,
+        crate::http::parties::list_keys,
+        crate::http::parties::revoke_key,
+        crate::http::parties::audit_trail,
+    ),
+    components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
+    modifiers(&SecurityAddon)
+)]
+pub struct ApiDoc;

@@ -1,0 +1,6 @@
+//! Use cases: what a party can do, independent of how it asked (HTTP or `souk admin`).
+//!
+//! Each one parses its input into domain types, asks the domain whether the action is allowed,
+//! and hands the result to one store call (one transaction).
+
+pub mod parties;

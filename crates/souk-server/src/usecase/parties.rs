@@ -1,0 +1,105 @@
+//! Creating parties and managing their API keys.
+
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+use souk_core::api_key;
+use souk_core::id::ApiKeyId;
+use souk_core::party::{Email, PartyId, PartyName, Role};
+use souk_store::{ApiKeyRecord, NewKey, NewParty, PartyRecord, Scope};
+
+/// Input for a new seller, buyer or reseller.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateParty {
+    /// Display name, 1–200 characters.
+    pub name: String,
+    /// Contact address for notifications.
+    pub email: Option<String>,
+}
+
+pub async fn create(
+    state: &AppState,
+    actor: &PartyId,
+    role: Role,
+    input: CreateParty,
+) -> AppResult<PartyRecord> {
+    if role == Role::Operator {
+        return Err(AppError::forbidden(
+            "operators are created at bootstrap only; use the operator key you were given",
+        ));
+    }
+    let name = PartyName::parse(&input.name).map_err(|m| AppError::invalid_field("name", m))?;
+    let email = input
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(|m| AppError::invalid_field("email", m))?;
+    let now = state.clock.now();
+    let party = NewParty {
+        id: PartyId::generate(role, now),
+        role,
+        name: name.as_str().to_owned(),
+        email: email.map(|e| e.as_str().to_owned()),
+        now,
+    };
+    Ok(state.store.create_party(party, actor).await?)
+}
+
+/// A key just issued: the record, and the secret shown this once.
+pub struct IssuedKey {
+    pub record: ApiKeyRecord,
+    pub secret: String,
+}
+
+pub async fn issue_key(
+    state: &AppState,
+    scope: &Scope,
+    actor: &PartyId,
+    party: &PartyId,
+    label: Option<String>,
+) -> AppResult<IssuedKey> {
+    if let Some(l) = &label {
+        if l.chars().count() > 100 || l.chars().any(char::is_control) {
+            return Err(AppError::invalid_field(
+                "label",
+                "label must be at most 100 printable characters",
+            ));
+        }
+    }
+    let role = party.role().ok_or_else(|| AppError::not_found("party"))?;
+    let generated = api_key::generate(role);
+    let now = state.clock.now();
+    let key = NewKey {
+        id: ApiKeyId::generate(now),
+        party_id: party.clone(),
+        label,
+        display_prefix: generated.display_prefix.clone(),
+        hash: generated.hash.clone(),
+        created_by: Some(actor.clone()),
+        now,
+    };
+    let record = state
+        .store
+        .create_api_key(scope, key)
+        .await?
+        .ok_or_else(|| AppError::not_found("party"))?;
+    Ok(IssuedKey {
+        record,
+        secret: generated.plaintext,
+    })
+}
+
+pub async fn revoke_key(
+    state: &AppState,
+    scope: &Scope,
+    actor: &PartyId,
+    key: &str,
+) -> AppResult<ApiKeyRecord> {
+    let id = ApiKeyId::parse(key).ok_or_else(|| AppError::not_found("API key"))?;
+    state
+        .store
+        .revoke_api_key(scope, &id, actor, state.clock.now())
+        .await?
+        .ok_or_else(|| AppError::not_found("API key"))
+}
