@@ -86,3 +86,14 @@ pub(crate) fn excerpt(s: &str) -> String {
     }
     format!("{}…", &s[..end])
 }
+
+/// `deserialize_with` adapter for optional integer fields (`null` → `None`).
+pub(crate) fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    opt_string(d)?
+        .map(|text| {
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| de::Error::custom(format_args!("expected an integer, got {text:?}")))
+        })
+        .transpose()
+}

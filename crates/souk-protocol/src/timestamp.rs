@@ -146,6 +146,60 @@ pub fn from_unix_millis(ms: i64) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
 }
 
+/// A UTC timestamp parameter that remembers its wire width (14 or 17 digits), so a value
+/// parsed from the wire is re-emitted byte for byte. Used for `timeStamp` and `expireTime`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WireTime {
+    /// The instant.
+    pub at: OffsetDateTime,
+    /// [`TimestampFormat::Seconds`] or [`TimestampFormat::Millis`].
+    pub format: TimestampFormat,
+}
+
+impl WireTime {
+    /// A 17-digit `yyyyMMddHHmmssSSS` value (V1 `timeStamp`).
+    pub fn millis(at: OffsetDateTime) -> Self {
+        WireTime {
+            at,
+            format: TimestampFormat::Millis,
+        }
+    }
+
+    /// A 14-digit `yyyyMMddHHmmss` value (`expireTime`).
+    pub fn seconds(at: OffsetDateTime) -> Self {
+        WireTime {
+            at,
+            format: TimestampFormat::Seconds,
+        }
+    }
+
+    /// Parses 14 or 17 digits (UTC).
+    pub fn parse(s: &str) -> Result<Self, TimestampError> {
+        parse_expire_time(s).map(|(at, format)| WireTime { at, format })
+    }
+
+    /// The wire text.
+    pub fn to_wire(&self) -> String {
+        self.format.format(self.at)
+    }
+}
+
+impl fmt::Display for WireTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_wire())
+    }
+}
+
+impl crate::activity::ParamValue for WireTime {
+    fn from_param(raw: &str) -> Result<Self, String> {
+        WireTime::parse(raw)
+            .map_err(|_| "expected yyyyMMddHHmmss or yyyyMMddHHmmssSSS (UTC)".into())
+    }
+    fn to_param(&self) -> String {
+        self.to_wire()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

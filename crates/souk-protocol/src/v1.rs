@@ -61,11 +61,50 @@ pub fn string_to_sign(params: &Params, empty: EmptyValues) -> String {
 
 fn token(key: &SellerKey, params: &Params, empty: EmptyValues) -> String {
     let time_stamp = params.get(TIME_STAMP).map(String::as_str).unwrap_or("");
+    token_with(key, time_stamp, params, empty)
+}
+
+/// `Base64(HMAC-SHA256(Key ‖ time_stamp, string_to_sign(params)))`; shared with the Kit v1
+/// header token, whose timestamp comes from the body.
+pub(crate) fn token_with(
+    key: &SellerKey,
+    time_stamp: &str,
+    params: &Params,
+    empty: EmptyValues,
+) -> String {
     let hmac_key = [key.as_bytes(), time_stamp.as_bytes()].concat();
     STANDARD.encode(hmac_sha256(
         &hmac_key,
         string_to_sign(params, empty).as_bytes(),
     ))
+}
+
+/// Compares `presented` (already normalised) with the token under both empty-value
+/// conventions. Every candidate is computed so timing does not reveal which one matched.
+pub(crate) fn check_token(
+    key: &SellerKey,
+    time_stamp: &str,
+    params: &Params,
+    presented: &str,
+) -> Result<(), AuthError> {
+    let has_empty = params.iter().any(|(k, v)| k != AUTH_TOKEN && v.is_empty());
+    let candidates: &[EmptyValues] = if has_empty {
+        &[EmptyValues::Omit, EmptyValues::Include]
+    } else {
+        &[EmptyValues::Omit]
+    };
+    let mut ok = false;
+    for &empty in candidates {
+        ok |= ct_eq(
+            token_with(key, time_stamp, params, empty).as_bytes(),
+            presented.as_bytes(),
+        );
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::SignatureMismatch)
+    }
 }
 
 /// Computes the `authToken` for `params` (empty values omitted; an existing `authToken` is
@@ -97,36 +136,17 @@ pub fn verify_v1(key: &SellerKey, params: &Params) -> Result<(), AuthError> {
         .map(|t| t.trim().replace(' ', "+"))
         .filter(|t| !t.is_empty())
         .ok_or(AuthError::MissingCredential(AUTH_TOKEN))?;
-    if params.get(TIME_STAMP).is_none_or(|t| t.is_empty()) {
-        return Err(AuthError::MissingCredential(TIME_STAMP));
-    }
+    let time_stamp = params
+        .get(TIME_STAMP)
+        .filter(|t| !t.is_empty())
+        .ok_or(AuthError::MissingCredential(TIME_STAMP))?;
     let mut normalized = params.clone();
     for name in BASE64_PARAMS {
         if let Some(v) = normalized.get_mut(name) {
             *v = v.replace(' ', "+");
         }
     }
-    let has_empty = normalized
-        .iter()
-        .any(|(k, v)| k != AUTH_TOKEN && v.is_empty());
-    let candidates: &[EmptyValues] = if has_empty {
-        &[EmptyValues::Omit, EmptyValues::Include]
-    } else {
-        &[EmptyValues::Omit]
-    };
-    // Evaluate every candidate so timing does not reveal which one matched.
-    let mut ok = false;
-    for &empty in candidates {
-        ok |= ct_eq(
-            token(key, &normalized, empty).as_bytes(),
-            presented.as_bytes(),
-        );
-    }
-    if ok {
-        Ok(())
-    } else {
-        Err(AuthError::SignatureMismatch)
-    }
+    check_token(key, time_stamp, &normalized, &presented)
 }
 
 /// Optional freshness check of `timeStamp` against `now` (V1 documents no window; sellers
