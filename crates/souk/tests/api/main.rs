@@ -1,0 +1,8 @@
+//! Souk's integration tests: one binary, every test against a real server on a loopback port,
+//! each with its own database, each run on SQLite and on PostgreSQL (see `harness`).
+
+mod harness;
+
+mod bad_input;
+mod binary;
+mod foundation;
