@@ -41,7 +41,7 @@ pub const HEADER_CONTENT_SHA256: &str = "X-Sdk-Content-Sha256";
 /// The usual value of [`HEADER_CONTENT_SHA256`].
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 /// Default accepted distance between `X-Sdk-Date` and now. APIG's real value is not
-/// documented ([U]); 15 minutes is the common choice of AK/SK gateways.
+/// documented (\[U\]); 15 minutes is the common choice of AK/SK gateways.
 pub const DEFAULT_MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// The parts of an HTTP request that take part in the signature.

@@ -2,7 +2,7 @@
 //!
 //! [`ResultCode`] is the seller → marketplace `resultCode` (6 characters) of every production
 //! interface response; [`LicenseErrorCode`] is the `error_code` of the marketplace's License
-//! open API. Both keep unknown values (see [`crate::wire_enum`]).
+//! open API. Both keep unknown codes in an `Other(String)` variant.
 
 use crate::wire_enum::wire_enum;
 

@@ -5,7 +5,7 @@
 //!
 //! - **v1**: header `authToken` = the V1 algorithm over the body's **top-level fields**,
 //!   stringified and sorted, keyed with `Key ‖ body.timeStamp` (Beijing time text).
-//!   Stringification ([I], the Java sample uses `BeanUtils.describe`): strings as is, numbers
+//!   Stringification (\[I\], the Java sample uses `BeanUtils.describe`): strings as is, numbers
 //!   as their JSON text, booleans `true`/`false`, `null` fields omitted, nested arrays/objects
 //!   as compact JSON (v1 bodies carry `userList` as a JSON *string*, so this is rare). The
 //!   signer includes empty strings (Java does); the verifier accepts both conventions and a

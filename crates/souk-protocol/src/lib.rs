@@ -25,8 +25,43 @@
 //! Conventions: verification functions take the raw bytes that were received and never
 //! re-serialise; parsers of network input never panic and keep unknown values
 //! (`Other(String)`) instead of failing; errors never contain secrets or expected signatures.
-//! Interpretation choices where the spec is unsure ([I]/[U]) are documented on the module that
+//! Interpretation choices where the spec is unsure (\[I\]/\[U\]) are documented on the module that
 //! makes them and summarised in the crate README.
+//!
+//! # Example: one V2 call, both sides
+//!
+//! ```
+//! use souk_protocol::activity::{v2::OrderNotify, SellerResponse, V2Activity};
+//! use souk_protocol::body_sign::verify_body_sign;
+//! use souk_protocol::v2::{NonceCache, V2Credentials, DEFAULT_WINDOW};
+//! use souk_protocol::SellerKey;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let key = SellerKey::new("test-key-0123");
+//! let now_ms = 1_700_000_000_000; // callers inject time
+//!
+//! // Marketplace: build the body, sign exactly those bytes, send `creds.query_pairs()`.
+//! let activity: V2Activity = OrderNotify {
+//!     order_id: "CS1".into(),
+//!     order_line_id: "CS1-000001".into(),
+//!     test_flag: None,
+//! }
+//! .into();
+//! let body = activity.to_body();
+//! let creds = V2Credentials::sign(&key, &body, "50D83FDECAED6CCD", now_ms);
+//!
+//! // Seller: check the signature on the raw body, then parse it.
+//! let nonces = NonceCache::new(DEFAULT_WINDOW, 100_000);
+//! creds.verify(&key, &body, now_ms + 1_500, DEFAULT_WINDOW, Some(&nonces))?;
+//! assert_eq!(V2Activity::from_body(&body)?, activity);
+//! let (answer, body_sign) = SellerResponse::success().to_signed_body(&key);
+//!
+//! // Marketplace: check Body-Sign over the raw answer, then read it.
+//! verify_body_sign(&key, &answer, Some(&body_sign))?;
+//! assert!(SellerResponse::from_body(&answer)?.result_code.is_success());
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

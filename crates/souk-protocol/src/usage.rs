@@ -5,7 +5,7 @@
 //! headers:   signature, ts (Unix ms), nonce (≤ 64 chars)
 //! signature = Base64(HMAC-SHA256(Key, "ts={ts}&nonce={nonce}&body={body}"))
 //! ```
-//! The docs say the body is "sorted naturally" but not how exactly ([U]). Senders here sign
+//! The docs say the body is "sorted naturally" but not how exactly (\[U\]). Senders here sign
 //! the exact bytes they send and send keys sorted ([`UsagePush::to_body`]); the verifier first
 //! checks the raw body, then falls back to the recursively key-sorted compact re-serialisation
 //! (spec recommendation), so senders that sign a sorted form but send another still pass.
@@ -38,7 +38,7 @@ pub fn usage_signature(key: &SellerKey, ts: &str, nonce: &str, body: &[u8]) -> S
     STANDARD.encode(hmac_sha256(key.as_bytes(), &msg))
 }
 
-/// Verifies a usage push: `ts` within `window` of `now_ms` (the docs give no window; [U]),
+/// Verifies a usage push: `ts` within `window` of `now_ms` (the docs give no window; \[U\]),
 /// then the signature over the raw body or, failing that, over its sorted compact form.
 pub fn verify_usage_signature(
     key: &SellerKey,

@@ -5,7 +5,7 @@
 //! authToken = Base64(HMAC-SHA256(key = Key ‖ timeStamp, msg))
 //! ```
 //!
-//! Interpretation choices (spec marks them [I]):
+//! Interpretation choices (spec marks them \[I\]):
 //! - **Empty values.** Some seller libraries skip empty values when signing, others include
 //!   them. The *sender* side here ([`sign_v1`], [`sign_v1_params`]) therefore drops empty
 //!   parameters entirely so both kinds agree. The *verifier* ([`verify_v1`]) first tries

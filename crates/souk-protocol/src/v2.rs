@@ -8,7 +8,7 @@
 //! carried as query parameters `signature`, `timestamp` (Unix ms), `nonce` — or, for the
 //! joint-operation Kit v2, as headers `x-sign`, `x-timestamp`, `x-nonce`.
 //!
-//! Interpretation choices ([I] in the spec; no public seller implementation exists):
+//! Interpretation choices (\[I\] in the spec; no public seller implementation exists):
 //! - both HMACs are keyed with the Key (the 2024-12 doc page writes it explicitly);
 //! - the inner digest is lowercase hex, the emitted signature uppercase; verification
 //!   compares case-insensitively;

@@ -139,7 +139,7 @@ pub struct AuthSyncV1 {
     /// JSON text of the user list; see [`AuthSyncV1::users`].
     #[serde(deserialize_with = "crate::lenient::string")]
     pub user_list: String,
-    /// Time of this sync (format [U]; kept as text).
+    /// Time of this sync (format \[U\]; kept as text).
     #[serde(deserialize_with = "crate::lenient::string")]
     pub current_sync_time: String,
     /// 0 delete, 1 add, 2 modify.
@@ -178,7 +178,7 @@ pub struct AuthSyncV2 {
     pub app_id: String,
     /// The users.
     pub user_list: Vec<KitUser>,
-    /// Time of this sync (format [U]; kept as text).
+    /// Time of this sync (format \[U\]; kept as text).
     #[serde(deserialize_with = "crate::lenient::string")]
     pub current_sync_time: String,
     /// 0 delete, 1 add, 2 modify, 3 cancel authorisation.

@@ -107,7 +107,7 @@ pub struct UsageInfo {
     )]
     pub related_instance_id: Option<String>,
     /// Cumulative (on-demand) or used (package) amount, Double(12,4). Kept as decimal text;
-    /// accepted as a number or a string, emitted as a string ([I]).
+    /// accepted as a number or a string, emitted as a string (\[I\]).
     #[serde(deserialize_with = "crate::lenient::string")]
     pub usage_value: String,
     /// `yyyyMMddHHmmssSSS` UTC.

@@ -183,7 +183,7 @@ v1_activity! {
         period_number: opt u64 = "periodNumber",
         /// Amount actually paid.
         order_amount: opt Decimal = "orderAmount",
-        /// Provisioning mode ([U] semantics).
+        /// Provisioning mode (\[U\] semantics).
         provision_type: opt String = "provisionType",
     }
 }

@@ -49,7 +49,7 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// `periodType` (period products only). Other values (e.g. for trials) are [U].
+    /// `periodType` (period products only). Other values (e.g. for trials) are \[U\].
     pub enum PeriodType {
         Year = "year" => "yearly period",
         Month = "month" => "monthly period",
@@ -57,7 +57,7 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// V1 `chargingMode`. Values besides 1 and 3 are [U] and kept as `Other`.
+    /// V1 `chargingMode`. Values besides 1 and 3 are \[U\] and kept as `Other`.
     pub enum ChargingMode {
         Period = "1" => "period (包周期)",
         OneTime = "3" => "one-time (按次)",
