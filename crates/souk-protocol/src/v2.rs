@@ -203,8 +203,9 @@ impl V2Credentials {
 
 /// A bounded memory of recently seen nonces.
 ///
-/// A nonce is remembered until its request's timestamp leaves the window (`timestamp +
-/// window`): after that the window check alone rejects a replay. When `capacity` is reached
+/// A nonce is remembered until `max(timestamp, now) + window`, by which time the window check
+/// alone rejects a replay. (Using the later of the two also covers a timestamp given in
+/// seconds, or an insert that skipped the window check.) When `capacity` is reached
 /// the entry closest to expiry is evicted — insertion happens only after signature
 /// verification, so only the marketplace itself could fill the cache. Pure: `now` is passed in.
 #[derive(Debug)]
