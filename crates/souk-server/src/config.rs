@@ -126,10 +126,19 @@ impl Config {
             };
             // Variables that are not configuration keys (e.g. SOUK_TEST_*) are ignored.
             let path: Vec<String> = key.split("__").map(|p| p.to_ascii_lowercase()).collect();
-            if lookup(&known, &path).is_none() && !is_optional_key(&path) {
+            let default = lookup(&known, &path);
+            if default.is_none() && !is_optional_key(&path) {
                 continue;
             }
-            set(&mut table, &path, scalar(value));
+            let parsed = scalar_like(default, value);
+            if default.is_some_and(|d| d.type_str() != parsed.type_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name}={value}: {} must be a {}",
+                    path.join("."),
+                    default.map(|d| d.type_str()).unwrap_or("value")
+                )));
+            }
+            set(&mut table, &path, parsed);
         }
 
         if let Some(l) = overrides.listen {
@@ -250,13 +259,20 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-fn scalar(s: &str) -> toml::Value {
-    if let Ok(i) = s.parse::<i64>() {
-        return toml::Value::Integer(i);
-    }
-    match s {
-        "true" => toml::Value::Boolean(true),
-        "false" => toml::Value::Boolean(false),
+/// Reads an environment value with the type of the key's default, so that `SOUK_MASTER_KEY=0011…`
+/// stays a string while `SOUK_MAX_BODY_BYTES=4096` becomes a number. A value that does not parse
+/// is passed on as a string and reported by the typed deserialisation with the key's name.
+fn scalar_like(default: Option<&toml::Value>, s: &str) -> toml::Value {
+    match default {
+        Some(toml::Value::Integer(_)) => s
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .unwrap_or_else(|_| toml::Value::String(s.to_owned())),
+        Some(toml::Value::Boolean(_)) => match s {
+            "true" | "1" | "yes" | "on" => toml::Value::Boolean(true),
+            "false" | "0" | "no" | "off" => toml::Value::Boolean(false),
+            _ => toml::Value::String(s.to_owned()),
+        },
         _ => toml::Value::String(s.to_owned()),
     }
 }
@@ -314,6 +330,15 @@ mod tests {
         let e = env(&[("SOUK_LISTEN", "nowhere")]);
         let err = Config::load_from(None, &e, &Overrides::default()).unwrap_err();
         assert!(err.to_string().contains("invalid"), "{err}");
+        let e = env(&[("SOUK_MAX_BODY_BYTES", "lots")]);
+        let err = Config::load_from(None, &e, &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("max_body_bytes"), "{err}");
+        let e = env(&[("SOUK_SANDBOX", "yes")]);
+        assert!(
+            Config::load_from(None, &e, &Overrides::default())
+                .unwrap()
+                .sandbox
+        );
         let e = env(&[("SOUK_DATABASE_URL", "mysql://x")]);
         assert!(Config::load_from(None, &e, &Overrides::default()).is_err());
     }

@@ -24,6 +24,67 @@ impl MasterKey {
         &self.0
     }
 
+    /// A key for tests and tools that need one without a data directory.
+    pub fn random() -> MasterKey {
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        MasterKey(key)
+    }
+
+    /// Encrypts a secret for storage: AES-256-GCM with a random nonce, written as
+    /// `v1:<base64(nonce ‖ ciphertext)>`. `context` (e.g. `seller_key:prd_…`) is bound to the
+    /// ciphertext as associated data, so a sealed value copied onto another row will not open.
+    pub fn seal(&self, context: &str, plaintext: &str) -> String {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        use base64::Engine;
+        let cipher = aes_gcm::Aes256Gcm::new((&self.0).into());
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        // Encryption with a valid key and nonce length cannot fail.
+        let ct = cipher
+            .encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        format!(
+            "v1:{}",
+            base64::engine::general_purpose::STANDARD.encode(out)
+        )
+    }
+
+    /// Opens a value made by [`MasterKey::seal`] with the same `context`.
+    pub fn open(&self, context: &str, sealed: &str) -> anyhow::Result<String> {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        use base64::Engine;
+        let body = sealed
+            .strip_prefix("v1:")
+            .context("sealed secret has an unknown format")?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .context("sealed secret is not base64")?;
+        anyhow::ensure!(raw.len() > 12, "sealed secret is too short");
+        let (nonce, ct) = raw.split_at(12);
+        let cipher = aes_gcm::Aes256Gcm::new((&self.0).into());
+        let pt = cipher
+            .decrypt(
+                nonce.into(),
+                Payload {
+                    msg: ct,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map_err(|_| {
+                anyhow::anyhow!("sealed secret does not open with this master key and context")
+            })?;
+        String::from_utf8(pt).context("sealed secret is not UTF-8")
+    }
+
     fn parse_hex(s: &str) -> anyhow::Result<MasterKey> {
         let bytes = hex::decode(s.trim()).context("master key is not hex")?;
         let arr: [u8; 32] = bytes
@@ -69,4 +130,33 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     };
     writeln!(f, "{contents}").with_context(|| format!("writing {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_with_the_same_key_and_context() {
+        let k = MasterKey::random();
+        let sealed = k.seal("seller_key:prd_1", "the-seller-key");
+        assert!(!sealed.contains("the-seller-key"));
+        assert_eq!(
+            k.open("seller_key:prd_1", &sealed).unwrap(),
+            "the-seller-key"
+        );
+        assert!(k.open("seller_key:prd_2", &sealed).is_err());
+        assert!(MasterKey::random()
+            .open("seller_key:prd_1", &sealed)
+            .is_err());
+        assert_ne!(
+            sealed,
+            k.seal("seller_key:prd_1", "the-seller-key"),
+            "fresh nonce each time"
+        );
+        let mut tampered = sealed.clone();
+        tampered.replace_range(10..11, if &sealed[10..11] == "A" { "B" } else { "A" });
+        assert!(k.open("seller_key:prd_1", &tampered).is_err());
+        assert!(k.open("x", "garbage").is_err());
+    }
 }

@@ -4,6 +4,7 @@
 //! crates so that the tests drive the same code.
 
 mod admin;
+mod seller_tools;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -45,6 +46,8 @@ enum Command {
         #[command(subcommand)]
         command: admin::AdminCommand,
     },
+    #[command(flatten)]
+    Seller(seller_tools::SellerCommand),
     /// Inspect the configuration.
     Config {
         #[command(subcommand)]
@@ -94,6 +97,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             print_new_operator_key(&app);
             admin::run(&app, command).await
         }
+        Command::Seller(command) => seller_tools::run(command).await,
         Command::Config {
             command: ConfigCommand::Print,
         } => {
