@@ -7,11 +7,13 @@
 //! - [`id`]: prefixed, time-ordered identifiers (`sel_…`, `key_…`).
 //! - [`money`]: integer minor units plus an ISO 4217 currency.
 //! - [`clock`]: the injectable UTC clock (real in production, settable in tests and the sandbox).
+//! - [`endpoint`]: seller endpoint URLs and the SSRF rule.
 //! - [`party`]: the four roles (operator, seller, buyer, reseller) and who may do what.
 //! - [`api_key`]: API key format, generation and hashing.
 
 pub mod api_key;
 pub mod clock;
+pub mod endpoint;
 pub mod id;
 pub mod money;
 pub mod party;

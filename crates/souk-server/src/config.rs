@@ -61,6 +61,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Sandbox mode: the operator may move the clock; private seller endpoints are allowed.
     pub sandbox: bool,
+    /// Let sellers register loopback/private endpoint URLs (on-premises marketplaces, tests).
+    pub allow_private_endpoints: bool,
 }
 
 /// Command-line overrides (the highest-priority source).
@@ -69,6 +71,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
+    /// `--allow-private-endpoints` (only ever turns it on).
+    pub allow_private_endpoints: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +158,10 @@ impl Config {
             table.insert("database_url".into(), toml::Value::String(u.clone()));
         }
 
+        if overrides.allow_private_endpoints {
+            table.insert("allow_private_endpoints".into(), toml::Value::Boolean(true));
+        }
+
         let config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_owned()))?;
@@ -175,6 +183,11 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Whether seller endpoints may be loopback or private addresses (always in sandbox mode).
+    pub fn private_endpoints_allowed(&self) -> bool {
+        self.allow_private_endpoints || self.sandbox
     }
 
     /// The database URL to use: the configured one, or SQLite inside the data directory.

@@ -17,6 +17,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use souk_core::clock::Clock;
 use souk_core::id::ApiKeyId;
 use souk_core::party::{PartyId, Role};
+use souk_store::prelude::*;
 use souk_store::{NewKey, NewParty, SqlStore, Store};
 use std::future::Future;
 use std::sync::{Arc, OnceLock};

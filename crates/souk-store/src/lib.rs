@@ -16,9 +16,13 @@
 //! time anyway, and queueing writers in the pool instead of in SQLite's busy handler avoids
 //! `SQLITE_BUSY` under load. Reads use a separate pool and, thanks to WAL, never wait for writes.
 
+mod catalog;
+mod commerce;
 mod records;
 mod sql;
 
+pub use catalog::*;
+pub use commerce::*;
 pub use records::*;
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
 
@@ -81,8 +85,15 @@ impl Page {
     }
 }
 
+/// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
+/// has its own use-case trait in its own module; `Store` is all of them together.
+pub trait Store: PartyStore + CatalogStore + CommerceStore {}
+
+impl<T: PartyStore + CatalogStore + CommerceStore> Store for T {}
+
+/// Parties, API keys, the audit trail, and the database itself.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait PartyStore: Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Runs the embedded migrations for this backend. Running them again is a no-op.
@@ -140,4 +151,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// A stable textual description of the schema, to compare migrated databases in tests.
     async fn schema_dump(&self) -> StoreResult<Vec<String>>;
+}
+
+/// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
+pub mod prelude {
+    pub use crate::{CatalogStore, CommerceStore, PartyStore, Store};
 }

@@ -41,11 +41,11 @@ impl Backend {
 
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    backend: Backend,
+    pub(crate) backend: Backend,
     /// Connections for reads. On PostgreSQL the same pool as `write`.
-    read: AnyPool,
+    pub(crate) read: AnyPool,
     /// Connections for writes. On SQLite exactly one (see the crate docs).
-    write: AnyPool,
+    pub(crate) write: AnyPool,
 }
 
 impl SqlStore {
@@ -132,7 +132,7 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn db_err(e: sqlx::Error) -> StoreError {
+pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(d) = &e {
         if d.is_unique_violation() {
             return StoreError::Conflict {
@@ -143,7 +143,7 @@ fn db_err(e: sqlx::Error) -> StoreError {
     StoreError::Database(e)
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
@@ -184,7 +184,7 @@ fn key_from_row(row: &AnyRow) -> StoreResult<ApiKeyRecord> {
 
 /// Appends an audit record inside the caller's transaction, so that the change and its record
 /// commit or vanish together.
-async fn audit(
+pub(crate) async fn audit(
     conn: &mut sqlx::AnyConnection,
     now: OffsetDateTime,
     actor: Option<&PartyId>,
@@ -259,7 +259,7 @@ async fn find_key(
 }
 
 #[async_trait]
-impl Store for SqlStore {
+impl PartyStore for SqlStore {
     fn backend(&self) -> Backend {
         self.backend
     }

@@ -38,6 +38,9 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080). Overrides SOUK_LISTEN.
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Let sellers use loopback/private endpoint URLs (SSRF guard off; for on-premises use).
+        #[arg(long)]
+        allow_private_endpoints: bool,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -64,12 +67,16 @@ enum ConfigCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let listen = match &cli.command {
-        Command::Serve { listen } => *listen,
-        _ => None,
+    let (listen, allow_private_endpoints) = match &cli.command {
+        Command::Serve {
+            listen,
+            allow_private_endpoints,
+        } => (*listen, *allow_private_endpoints),
+        _ => (None, false),
     };
     let overrides = Overrides {
         listen,
+        allow_private_endpoints,
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
     };

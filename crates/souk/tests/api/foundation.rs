@@ -4,7 +4,8 @@ use crate::harness::{Backend, TestApp, TestDb};
 use crate::{backend_db_test, backend_test};
 use reqwest::StatusCode;
 use serde_json::json;
-use souk_store::{SqlStore, Store};
+use souk_store::prelude::*;
+use souk_store::SqlStore;
 
 backend_test!(
     health_readiness_metrics_and_openapi_answer,

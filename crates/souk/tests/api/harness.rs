@@ -125,6 +125,8 @@ impl TestApp {
             listen: Some("127.0.0.1:0".parse().unwrap()),
             data_dir: Some(db.dir.path().join("data")),
             database_url: Some(db.url.clone()),
+            // Test sellers run on loopback.
+            allow_private_endpoints: true,
         };
         let mut config = Config::load_from(None, &[], &overrides).expect("test config");
         config.bootstrap_operator_key = Some(Secret::new(operator_key));
