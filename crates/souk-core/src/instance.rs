@@ -1,0 +1,200 @@
+//! Instances: what a paid order opens, and the timers that move it (business rules §5).
+//!
+//! ```text
+//! opening ──seller answered──▶ active ──expiry──▶ grace ──grace ends──▶ frozen ──retention ends──▶ released
+//!    │                          ▲   ▲               │                     │
+//!    └─opening failed─▶ failed  │   └──renewal──────┘                     │
+//!                               └────────renewal (unfreeze)───────────────┘
+//! ```
+//! In grace the buyer can still use the instance; the seller is told to freeze it when grace
+//! ends (business rules §5, Souk default `lifecycle.freeze_at = grace_end`) and to release it
+//! when retention ends. A renewal in grace or retention starts at the original expiry.
+
+use crate::order::string_enum;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+string_enum!(
+    InstanceState {
+        /// Paid; the seller has not yet confirmed the instance.
+        Opening = "opening",
+        Active = "active",
+        /// Past its expiry, still usable, waiting for a renewal.
+        Grace = "grace",
+        /// The seller was told to freeze it; data kept until retention ends.
+        Frozen = "frozen",
+        Released = "released",
+        /// Could not be opened; the order was refunded.
+        Failed = "failed",
+    }
+);
+
+/// The configurable lifecycle periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifecyclePolicy {
+    /// From expiry to freeze.
+    pub grace: Duration,
+    /// From freeze to release.
+    pub retention: Duration,
+}
+
+impl Default for LifecyclePolicy {
+    /// Business rules §5, level V3 (Souk's default for customers without a level).
+    fn default() -> Self {
+        LifecyclePolicy {
+            grace: Duration::days(7),
+            retention: Duration::days(7),
+        }
+    }
+}
+
+/// What the timer should do to an instance now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerAction {
+    /// Expired with auto-renew on: try to renew before anything else.
+    AutoRenew,
+    EnterGrace,
+    Freeze,
+    Release,
+}
+
+/// Decides the timer action for an instance; pure, so every timer path is testable with a clock.
+///
+/// `auto_renew_tried` is true once an automatic renewal was attempted for the current expiry,
+/// so a failed attempt (low balance) falls through to grace instead of looping.
+pub fn due_action(
+    state: InstanceState,
+    expire_at: Option<OffsetDateTime>,
+    auto_renew: bool,
+    auto_renew_tried: bool,
+    policy: LifecyclePolicy,
+    now: OffsetDateTime,
+) -> Option<TimerAction> {
+    let expire_at = expire_at?;
+    match state {
+        InstanceState::Active if now >= expire_at => {
+            if auto_renew && !auto_renew_tried {
+                Some(TimerAction::AutoRenew)
+            } else {
+                Some(TimerAction::EnterGrace)
+            }
+        }
+        InstanceState::Grace if now >= expire_at + policy.grace => Some(TimerAction::Freeze),
+        InstanceState::Frozen if now >= expire_at + policy.grace + policy.retention => {
+            Some(TimerAction::Release)
+        }
+        _ => None,
+    }
+}
+
+/// Whether an instance in this state can be renewed.
+pub fn renewable(state: InstanceState) -> bool {
+    matches!(
+        state,
+        InstanceState::Active | InstanceState::Grace | InstanceState::Frozen
+    )
+}
+
+/// The expiry after renewing: renewals start at the old expiry, even if it has passed (grace
+/// days are not free), business rules §5.
+pub fn renewed_expiry(
+    old_expiry: OffsetDateTime,
+    term: &crate::order::Term,
+) -> Option<OffsetDateTime> {
+    term.end(old_expiry)
+}
+
+/// App credentials of an instance, decrypted from the seller's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AppInfo {
+    pub front_end_url: Option<String>,
+    pub admin_url: Option<String>,
+    pub user_name: Option<String>,
+    pub password: Option<String>,
+    pub memo: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const P: LifecyclePolicy = LifecyclePolicy {
+        grace: Duration::days(7),
+        retention: Duration::days(7),
+    };
+
+    #[test]
+    fn an_unrenewed_instance_goes_grace_frozen_released() {
+        let exp = Some(datetime!(2026-02-01 0:00 UTC));
+        let at = |t| due_action(InstanceState::Active, exp, false, false, P, t);
+        assert_eq!(at(datetime!(2026-01-31 23:59 UTC)), None);
+        assert_eq!(
+            at(datetime!(2026-02-01 0:00 UTC)),
+            Some(TimerAction::EnterGrace)
+        );
+        let g = |t| due_action(InstanceState::Grace, exp, false, false, P, t);
+        assert_eq!(g(datetime!(2026-02-07 23:59 UTC)), None);
+        assert_eq!(g(datetime!(2026-02-08 0:00 UTC)), Some(TimerAction::Freeze));
+        let f = |t| due_action(InstanceState::Frozen, exp, false, false, P, t);
+        assert_eq!(f(datetime!(2026-02-14 23:59 UTC)), None);
+        assert_eq!(
+            f(datetime!(2026-02-15 0:00 UTC)),
+            Some(TimerAction::Release)
+        );
+    }
+
+    #[test]
+    fn auto_renew_is_tried_once_then_grace() {
+        let exp = Some(datetime!(2026-02-01 0:00 UTC));
+        let now = datetime!(2026-02-01 0:00 UTC);
+        assert_eq!(
+            due_action(InstanceState::Active, exp, true, false, P, now),
+            Some(TimerAction::AutoRenew)
+        );
+        assert_eq!(
+            due_action(InstanceState::Active, exp, true, true, P, now),
+            Some(TimerAction::EnterGrace)
+        );
+    }
+
+    #[test]
+    fn one_time_and_settled_instances_have_no_timers() {
+        let now = datetime!(2030-01-01 0:00 UTC);
+        assert_eq!(
+            due_action(InstanceState::Active, None, false, false, P, now),
+            None
+        );
+        for s in [
+            InstanceState::Opening,
+            InstanceState::Released,
+            InstanceState::Failed,
+        ] {
+            assert_eq!(
+                due_action(
+                    s,
+                    Some(datetime!(2026-01-01 0:00 UTC)),
+                    false,
+                    false,
+                    P,
+                    now
+                ),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn renewal_starts_at_the_old_expiry() {
+        let term = crate::order::Term::Period {
+            unit: crate::order::PeriodUnit::Month,
+            count: 1,
+        };
+        assert_eq!(
+            renewed_expiry(datetime!(2026-02-01 0:00 UTC), &term),
+            Some(datetime!(2026-03-01 0:00 UTC))
+        );
+        assert!(renewable(InstanceState::Frozen));
+        assert!(!renewable(InstanceState::Released));
+    }
+}

@@ -1,0 +1,307 @@
+//! Orders: kinds, states, terms and prices (business rules §2, §6.1).
+//!
+//! Every action on a resource is its own order (new purchase, renewal, upgrade, trial, trial →
+//! formal conversion); the instance keeps one stable id across all of them.
+
+use crate::money::{Money, MoneyError};
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vm])* $variant),+ }
+
+        impl $name {
+            pub fn as_str(&self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($s => Ok($name::$variant),)+
+                    other => Err(format!(concat!("unknown ", stringify!($name), " `{}`"), other)),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+string_enum!(
+    /// Why an order exists.
+    OrderKind {
+        /// A first purchase, opening a new instance.
+        New = "new",
+        /// More periods for an existing instance.
+        Renewal = "renewal",
+        /// A specification or quantity change of an existing instance.
+        Upgrade = "upgrade",
+        /// A free trial, opening a new instance flagged as trial.
+        Trial = "trial",
+        /// Turning a trial instance into a paid one.
+        TrialToFormal = "trial_to_formal",
+    }
+);
+
+string_enum!(
+    /// Where an order is (business rules §2). `Failed` and `Refunded` are Souk's names for an
+    /// order whose resource could not be opened and whose money went back.
+    OrderState {
+        PendingPayment = "pending_payment",
+        /// Paid, not yet delivered (the seller's call has not yet succeeded).
+        Processing = "processing",
+        Completed = "completed",
+        Cancelled = "cancelled",
+        /// Delivery failed for good; a refund follows at once.
+        Failed = "failed",
+        Refunded = "refunded",
+    }
+);
+
+/// Something that happens to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderEvent {
+    Pay,
+    Cancel,
+    Deliver,
+    FailDelivery,
+    Refund,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an order that is {from} cannot be {event}")]
+pub struct IllegalTransition {
+    pub from: OrderState,
+    pub event: &'static str,
+}
+
+impl OrderState {
+    /// The order state machine. Anything not listed is refused.
+    pub fn apply(self, event: OrderEvent) -> Result<OrderState, IllegalTransition> {
+        use OrderEvent::*;
+        use OrderState::*;
+        match (self, event) {
+            (PendingPayment, Pay) => Ok(Processing),
+            (PendingPayment, Cancel) => Ok(Cancelled),
+            (Processing, Deliver) => Ok(Completed),
+            (Processing, FailDelivery) => Ok(Failed),
+            (Failed, Refund) => Ok(Refunded),
+            (from, e) => Err(IllegalTransition {
+                from,
+                event: match e {
+                    Pay => "paid",
+                    Cancel => "cancelled",
+                    Deliver => "delivered",
+                    FailDelivery => "failed",
+                    Refund => "refunded",
+                },
+            }),
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderState::Completed | OrderState::Cancelled | OrderState::Refunded
+        )
+    }
+}
+
+string_enum!(
+    /// The unit a subscription is sold in.
+    PeriodUnit {
+        Month = "month",
+        Year = "year",
+    }
+);
+
+/// What a buyer is buying, time-wise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Term {
+    /// `count` months or years, prepaid.
+    Period { unit: PeriodUnit, count: u32 },
+    /// Paid once, never expires.
+    OneTime,
+    /// Free for `days` days.
+    Trial { days: u32 },
+}
+
+impl Term {
+    /// When a term that starts at `start` ends (`None`: never).
+    pub fn end(&self, start: OffsetDateTime) -> Option<OffsetDateTime> {
+        match *self {
+            Term::Period { unit, count } => Some(add_months(
+                start,
+                match unit {
+                    PeriodUnit::Month => count,
+                    PeriodUnit::Year => count * 12,
+                },
+            )),
+            Term::OneTime => None,
+            Term::Trial { days } => Some(start + Duration::days(days as i64)),
+        }
+    }
+
+    /// How many billable periods the term has (1 for one-time, 0 for a trial).
+    pub fn periods(&self) -> u32 {
+        match *self {
+            Term::Period { count, .. } => count,
+            Term::OneTime => 1,
+            Term::Trial { .. } => 0,
+        }
+    }
+}
+
+/// Calendar months, keeping the day of month where it exists and clamping otherwise
+/// (31 Jan + 1 month = 28/29 Feb), as billing systems do.
+pub fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
+    let total = t.year() as i64 * 12 + (t.month() as i64 - 1) + months as i64;
+    let year = (total / 12) as i32;
+    let month = time::Month::try_from((total % 12 + 1) as u8).unwrap_or(time::Month::January);
+    let last_day = month.length(year);
+    let day = t.day().min(last_day);
+    time::Date::from_calendar_date(year, month, day)
+        .map(|d| t.replace_date(d))
+        .unwrap_or(t)
+}
+
+/// The list price of a purchase: unit price × periods × quantity.
+pub fn price(unit_price: Money, term: &Term, quantity: u32) -> Result<Money, MoneyError> {
+    unit_price
+        .checked_mul(term.periods() as i64)?
+        .checked_mul(quantity.max(1) as i64)
+}
+
+/// The charge for changing an instance's specification part-way through its term (business
+/// rules §6.1): the new per-period price minus the old one, pro-rated on the time left.
+/// Never negative: a downgrade costs nothing now and refunds nothing.
+pub fn upgrade_charge(
+    old_per_period: Money,
+    new_per_period: Money,
+    now: OffsetDateTime,
+    period_start: OffsetDateTime,
+    expire_at: OffsetDateTime,
+    periods: u32,
+) -> Result<Money, MoneyError> {
+    let diff = new_per_period.checked_sub(old_per_period)?;
+    if diff.amount_minor <= 0 || expire_at <= now || periods == 0 {
+        return Ok(Money::zero(new_per_period.currency));
+    }
+    let remaining = (expire_at - now).whole_seconds();
+    let period_len = ((expire_at - period_start).whole_seconds() / periods as i64).max(1);
+    diff.prorate(remaining, period_len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use time::macros::datetime;
+
+    #[test]
+    fn the_order_state_machine_allows_only_the_documented_paths() {
+        use OrderEvent::*;
+        use OrderState::*;
+        assert_eq!(PendingPayment.apply(Pay), Ok(Processing));
+        assert_eq!(PendingPayment.apply(Cancel), Ok(Cancelled));
+        assert_eq!(Processing.apply(Deliver), Ok(Completed));
+        assert_eq!(Processing.apply(FailDelivery), Ok(Failed));
+        assert_eq!(Failed.apply(Refund), Ok(Refunded));
+        assert!(
+            Processing.apply(Cancel).is_err(),
+            "a paid order is not cancellable"
+        );
+        assert!(Completed.apply(Pay).is_err());
+        assert!(Cancelled.apply(Pay).is_err());
+        assert_eq!(
+            Completed.apply(Refund).unwrap_err().to_string(),
+            "an order that is completed cannot be refunded"
+        );
+    }
+
+    #[test]
+    fn months_clamp_to_the_end_of_short_months() {
+        assert_eq!(
+            add_months(datetime!(2026-01-31 10:00 UTC), 1),
+            datetime!(2026-02-28 10:00 UTC)
+        );
+        assert_eq!(
+            add_months(datetime!(2026-11-22 0:00 UTC), 2),
+            datetime!(2027-01-22 0:00 UTC)
+        );
+        let yearly = Term::Period {
+            unit: PeriodUnit::Year,
+            count: 1,
+        };
+        assert_eq!(
+            yearly.end(datetime!(2028-02-29 0:00 UTC)),
+            Some(datetime!(2029-02-28 0:00 UTC))
+        );
+        assert_eq!(Term::OneTime.end(datetime!(2026-01-01 0:00 UTC)), None);
+        assert_eq!(
+            Term::Trial { days: 7 }.end(datetime!(2026-01-01 0:00 UTC)),
+            Some(datetime!(2026-01-08 0:00 UTC))
+        );
+    }
+
+    #[test]
+    fn price_is_unit_times_periods_times_quantity() {
+        let unit = Money::new(1000, Currency::CNY);
+        let term = Term::Period {
+            unit: PeriodUnit::Month,
+            count: 3,
+        };
+        assert_eq!(price(unit, &term, 5).unwrap().amount_minor, 15_000);
+        assert_eq!(
+            price(unit, &Term::Trial { days: 30 }, 5)
+                .unwrap()
+                .amount_minor,
+            0
+        );
+        assert_eq!(price(unit, &Term::OneTime, 0).unwrap().amount_minor, 1000);
+    }
+
+    #[test]
+    fn upgrades_are_prorated_on_the_remaining_time() {
+        let start = datetime!(2026-01-01 0:00 UTC);
+        let expire = datetime!(2026-01-31 0:00 UTC); // one 30-day period
+        let old = Money::new(3000, Currency::CNY);
+        let new = Money::new(6000, Currency::CNY);
+        // Halfway through: half the difference.
+        let c = upgrade_charge(old, new, datetime!(2026-01-16 0:00 UTC), start, expire, 1).unwrap();
+        assert_eq!(c.amount_minor, 1500);
+        // At the very start: the whole difference.
+        assert_eq!(
+            upgrade_charge(old, new, start, start, expire, 1)
+                .unwrap()
+                .amount_minor,
+            3000
+        );
+        // Downgrades and expired instances cost nothing.
+        assert_eq!(
+            upgrade_charge(new, old, start, start, expire, 1)
+                .unwrap()
+                .amount_minor,
+            0
+        );
+        assert_eq!(
+            upgrade_charge(old, new, expire, start, expire, 1)
+                .unwrap()
+                .amount_minor,
+            0
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Calls to sellers as durable jobs: what each call is, how long it is retried, and how an
+//! answer is judged (protocol spec §7).
+
+use crate::order::string_enum;
+use time::{Duration, OffsetDateTime};
+
+string_enum!(
+    /// One logical call to a seller's production endpoint. Retries of it reuse the same orderId
+    /// (and orderLineId) with a fresh businessId, so a correct seller does the work once.
+    CallKind {
+        NewInstance = "new_instance",
+        /// Renewal or trial → formal conversion.
+        RefreshInstance = "refresh_instance",
+        UpgradeInstance = "upgrade_instance",
+        /// V1 expireInstance / V2 updateInstanceStatus FREEZE.
+        FreezeInstance = "freeze_instance",
+        /// V2 updateInstanceStatus UNFREEZE (V1: the refresh itself reactivates).
+        UnfreezeInstance = "unfreeze_instance",
+        ReleaseInstance = "release_instance",
+        /// License products: V1 getLicense / V2 getLicenseAsync.
+        GetLicense = "get_license",
+    }
+);
+
+string_enum!(
+    JobState {
+        /// Waiting for `next_attempt_at`.
+        Pending = "pending",
+        /// Claimed by a worker holding a lease.
+        Running = "running",
+        Succeeded = "succeeded",
+        /// Gave up at the end of its retry window.
+        Failed = "failed",
+    }
+);
+
+impl CallKind {
+    /// Whether failure of this call fails the order that needed it (and refunds it).
+    pub fn fails_order(self) -> bool {
+        matches!(
+            self,
+            CallKind::NewInstance | CallKind::UpgradeInstance | CallKind::GetLicense
+        )
+    }
+}
+
+/// How long and how often a call is retried.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Give up when the next attempt would start later than this after the first one.
+    pub window: Duration,
+    /// Delay before the second attempt; doubles each time…
+    pub first_delay: Duration,
+    /// …up to this.
+    pub max_delay: Duration,
+    /// ± this fraction of random spread, so that a seller coming back up is not hit by every
+    /// queued call in the same second.
+    pub jitter: f64,
+}
+
+impl RetryPolicy {
+    /// newInstance, upgrade, getLicense: up to 3 h (spec §7).
+    pub const OPENING: RetryPolicy = RetryPolicy {
+        window: Duration::hours(3),
+        first_delay: Duration::seconds(10),
+        max_delay: Duration::minutes(15),
+        jitter: 0.2,
+    };
+    /// expire (freeze), unfreeze, release, refresh: 1 h (spec §7).
+    pub const STATUS: RetryPolicy = RetryPolicy {
+        window: Duration::hours(1),
+        first_delay: Duration::seconds(10),
+        max_delay: Duration::minutes(10),
+        jitter: 0.2,
+    };
+    /// License 2.0 seller calls: 60 attempts, every 2 minutes (spec §7).
+    pub const LICENSE_CODE: RetryPolicy = RetryPolicy {
+        window: Duration::minutes(118),
+        first_delay: Duration::minutes(2),
+        max_delay: Duration::minutes(2),
+        jitter: 0.0,
+    };
+
+    pub fn for_call(kind: CallKind) -> RetryPolicy {
+        if kind.fails_order() {
+            RetryPolicy::OPENING
+        } else {
+            RetryPolicy::STATUS
+        }
+    }
+
+    /// When to try again after `attempts` failed attempts of a job first tried at `first`,
+    /// or `None` to give up. `random` is uniform in [0, 1) (injected for tests).
+    pub fn next_attempt(
+        &self,
+        first: OffsetDateTime,
+        attempts: u32,
+        now: OffsetDateTime,
+        random: f64,
+    ) -> Option<OffsetDateTime> {
+        let exp = attempts.saturating_sub(1).min(30);
+        let base = self
+            .first_delay
+            .checked_mul(1i32 << exp.min(20))
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay);
+        let spread = 1.0 + self.jitter * (2.0 * random - 1.0);
+        let delay = Duration::seconds_f64((base.as_seconds_f64() * spread).max(0.0));
+        let next = now + delay;
+        (next <= first + self.window).then_some(next)
+    }
+}
+
+/// How an answer from a seller is judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// HTTP 200, JSON, valid Body-Sign, `000000`.
+    Success,
+    /// `000004`: accepted, still working; poll queryInstance.
+    Accepted,
+    /// Anything else, with the reason shown to the seller.
+    Failure(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn delays_double_up_to_the_cap_with_bounded_jitter() {
+        let p = RetryPolicy::OPENING;
+        let t0 = datetime!(2026-01-01 0:00 UTC);
+        let mid = |n| p.next_attempt(t0, n, t0, 0.5).unwrap() - t0;
+        assert_eq!(mid(1), Duration::seconds(10));
+        assert_eq!(mid(2), Duration::seconds(20));
+        assert_eq!(mid(3), Duration::seconds(40));
+        assert_eq!(mid(12), Duration::minutes(15));
+        let low = p.next_attempt(t0, 1, t0, 0.0).unwrap() - t0;
+        let high = p.next_attempt(t0, 1, t0, 0.999).unwrap() - t0;
+        assert_eq!(low, Duration::seconds(8));
+        assert!(high < Duration::seconds(12) && high > Duration::seconds(11));
+    }
+
+    #[test]
+    fn retries_stop_at_the_end_of_the_window() {
+        let p = RetryPolicy::OPENING;
+        let t0 = datetime!(2026-01-01 0:00 UTC);
+        assert!(p
+            .next_attempt(t0, 5, t0 + Duration::minutes(179), 0.5)
+            .is_none());
+        assert!(p
+            .next_attempt(t0, 5, t0 + Duration::minutes(100), 0.5)
+            .is_some());
+        let s = RetryPolicy::STATUS;
+        assert!(s
+            .next_attempt(t0, 3, t0 + Duration::minutes(59), 0.5)
+            .is_none());
+    }
+
+    #[test]
+    fn license_code_calls_retry_sixty_times_two_minutes_apart() {
+        let p = RetryPolicy::LICENSE_CODE;
+        let t0 = datetime!(2026-01-01 0:00 UTC);
+        let mut now = t0;
+        let mut attempts = 1;
+        while let Some(next) = p.next_attempt(t0, attempts, now, 0.3) {
+            assert_eq!(next - now, Duration::minutes(2));
+            now = next;
+            attempts += 1;
+        }
+        assert_eq!(attempts, 60);
+    }
+
+    #[test]
+    fn only_opening_calls_fail_orders() {
+        assert!(CallKind::NewInstance.fails_order());
+        assert!(!CallKind::ReleaseInstance.fails_order());
+        assert_eq!(
+            RetryPolicy::for_call(CallKind::FreezeInstance),
+            RetryPolicy::STATUS
+        );
+    }
+}
