@@ -154,7 +154,7 @@ mod tests {
             .is_some());
         let s = RetryPolicy::STATUS;
         assert!(s
-            .next_attempt(t0, 3, t0 + Duration::minutes(59), 0.5)
+            .next_attempt(t0, 5, t0 + Duration::minutes(59), 0.5)
             .is_none());
     }
 
