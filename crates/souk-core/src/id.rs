@@ -88,6 +88,18 @@ typed_id!(
     /// An audit record.
     AuditId, "aud"
 );
+typed_id!(
+    /// A product in the catalog.
+    ProductId, "prd"
+);
+typed_id!(
+    /// One SKU (specification) of a product.
+    SkuId, "sku"
+);
+typed_id!(
+    /// A reviewed change to a listed product.
+    RevisionId, "rev"
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,10 +10,12 @@
 //! - [`endpoint`]: seller endpoint URLs and the SSRF rule.
 //! - [`party`]: the four roles (operator, seller, buyer, reseller) and who may do what.
 //! - [`api_key`]: API key format, generation and hashing.
+//! - [`catalog`]: products, attributes and SKUs, prices, the publishing workflow.
 //! - [`order`], [`instance`], [`ledger`], [`provisioning`]: the commerce spine: order and instance
 //!   state machines and timers, the balance ledger, and how calls to sellers are retried.
 
 pub mod api_key;
+pub mod catalog;
 pub mod clock;
 pub mod endpoint;
 pub mod id;
