@@ -1,11 +1,177 @@
 //! The seller toolkit on the command line: `souk example-seller`, `souk isv-test`,
-//! `souk bench signatures`.
+//! `souk bench signatures`. Thin wrappers: the work lives in `souk-isv`.
 
-use clap::Subcommand;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+use souk_isv::example::{serve_example, ExampleConfig};
+use souk_isv::tester::{self, TesterConfig};
+use souk_isv::{EncryptType, Generation, Profile};
 
 #[derive(Subcommand)]
-pub enum SellerCommand {}
+pub enum SellerCommand {
+    /// Run the example seller: a complete in-memory production interface built on the SDK.
+    ExampleSeller {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        listen: SocketAddr,
+        /// The seller Key (shared secret with the marketplace).
+        #[arg(long, env = "SOUK_SELLER_KEY", hide_env_values = true)]
+        key: String,
+        /// Protocol generation: v1 (GET), v2 (POST) or auto (GET = V1, POST = V2).
+        #[arg(long, value_enum, default_value_t = ProfileArg::Auto)]
+        profile: ProfileArg,
+        /// AES size of the credentials in appInfo (256 → encryptType "1", 128 → "2").
+        #[arg(long, default_value_t = 256, value_parser = parse_bits)]
+        encrypt: u32,
+        /// V2 newInstance answers 000004 and the instance opens on the next queryInstance.
+        #[arg(long)]
+        async_open: bool,
+    },
+    /// Test a seller's production interface the way the marketplace calls it (testFlag=1).
+    IsvTest {
+        /// The production URL.
+        url: String,
+        /// The seller Key.
+        #[arg(long, env = "SOUK_SELLER_KEY", hide_env_values = true)]
+        key: String,
+        /// Protocol generation to speak.
+        #[arg(long, value_enum, default_value_t = GenerationArg::V2)]
+        profile: GenerationArg,
+        /// Activities to test (comma-separated; `all` adds the License activities).
+        #[arg(long, value_delimiter = ',')]
+        activities: Option<Vec<String>>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Write the passing requests as replayable JSON cases into this directory.
+        #[arg(long)]
+        save_cases: Option<PathBuf>,
+        /// A call slower than this fails (the latency warning is at half of it).
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+/// `souk bench …`. Other benchmarks (provisioning, heartbeat) belong here too.
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Signatures verified per second on one core: V1 authToken, V2 signature, Body-Sign,
+    /// beside raw HMAC-SHA256 over the same input sizes.
+    Signatures {
+        /// Measuring time per case, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        millis: u64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProfileArg {
+    Auto,
+    V1,
+    V2,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum GenerationArg {
+    V1,
+    V2,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+fn parse_bits(s: &str) -> Result<u32, String> {
+    match s {
+        "128" => Ok(128),
+        "256" => Ok(256),
+        _ => Err("expected 128 or 256".into()),
+    }
+}
 
 pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
-    match command {}
+    match command {
+        SellerCommand::ExampleSeller {
+            listen,
+            key,
+            profile,
+            encrypt,
+            async_open,
+        } => {
+            let mut config = ExampleConfig::new(key);
+            config.profile = match profile {
+                ProfileArg::Auto => Profile::Auto,
+                ProfileArg::V1 => Profile::V1,
+                ProfileArg::V2 => Profile::V2,
+            };
+            config.encrypt_type = EncryptType::from_bits(encrypt).unwrap_or_default();
+            config.async_open = async_open;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            let addr = listener.local_addr()?;
+            println!(
+                "example seller listening on http://{addr}/ (profile {}, AES-{}, encryptType \"{}\")",
+                config.profile,
+                config.encrypt_type.bits(),
+                config.encrypt_type.as_str()
+            );
+            serve_example(listener, config, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("serving the example seller")?;
+            Ok(())
+        }
+        SellerCommand::IsvTest {
+            url,
+            key,
+            profile,
+            activities,
+            format,
+            save_cases,
+            timeout_ms,
+        } => {
+            let generation = match profile {
+                GenerationArg::V1 => Generation::V1,
+                GenerationArg::V2 => Generation::V2,
+            };
+            let mut config = TesterConfig::new(url, key, generation);
+            config.activities = activities;
+            config.save_cases = save_cases;
+            config.timeout = Duration::from_millis(timeout_ms.max(1));
+            config.warn_after = (config.timeout / 2).min(tester::DEFAULT_WARN);
+            let report = tester::run(config).await?;
+            match format {
+                Format::Text => println!("{}", report.to_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report.to_json())?),
+            }
+            if !report.is_success() {
+                // The report is the output; the exit code only says "not conformant".
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        SellerCommand::Bench {
+            command: BenchCommand::Signatures { millis },
+        } => {
+            let report = tokio::task::spawn_blocking(move || {
+                souk_isv::bench::signatures(Duration::from_millis(millis.max(1)))
+            })
+            .await?;
+            println!("{report}");
+            Ok(())
+        }
+    }
 }
