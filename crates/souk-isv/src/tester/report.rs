@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 /// What a check looked at. The names are stable (they appear in JSON output and tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckKind {
     /// The call got an HTTP answer at all (connection refused, TLS, reset …).
