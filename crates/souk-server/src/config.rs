@@ -63,6 +63,73 @@ pub struct Config {
     pub sandbox: bool,
     /// Let sellers register loopback/private endpoint URLs (on-premises marketplaces, tests).
     pub allow_private_endpoints: bool,
+    /// Calls to sellers: timeouts, leases, retry schedules.
+    pub provisioning: ProvisioningConfig,
+    /// Order and instance timers.
+    pub lifecycle: LifecycleConfig,
+}
+
+/// A duration written as `10s`, `15m`, `3h`, `7d` (see `souk_core::clock::parse_duration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct HumanDuration(pub time::Duration);
+
+impl TryFrom<String> for HumanDuration {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        souk_core::clock::parse_duration(&s).map(HumanDuration)
+    }
+}
+
+impl From<HumanDuration> for String {
+    fn from(d: HumanDuration) -> String {
+        let s = d.0.whole_seconds();
+        match s {
+            s if s % 86_400 == 0 && s > 0 => format!("{}d", s / 86_400),
+            s if s % 3_600 == 0 && s > 0 => format!("{}h", s / 3_600),
+            s if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+            s => format!("{s}s"),
+        }
+    }
+}
+
+impl HumanDuration {
+    pub fn std(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.whole_milliseconds().max(0) as u64)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvisioningConfig {
+    /// Run the dispatcher and timers in this process.
+    pub workers: bool,
+    /// How long Souk waits for a seller's answer.
+    pub seller_timeout: HumanDuration,
+    /// How long a claimed call stays with its worker before another may take it over.
+    pub lease: HumanDuration,
+    /// How often a `000004` (accepted) newInstance is polled with queryInstance.
+    pub poll_interval: HumanDuration,
+    /// Calls in flight at once per process.
+    pub concurrency: u32,
+    /// Retry window of newInstance, upgrade and getLicense (then the order fails and is refunded).
+    pub opening_window: HumanDuration,
+    /// Retry window of refresh, freeze, unfreeze and release.
+    pub status_window: HumanDuration,
+    /// Delay before the first retry; it doubles up to `max_retry_interval`, with ±20% jitter.
+    pub first_retry: HumanDuration,
+    pub max_retry_interval: HumanDuration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// An unpaid order is cancelled after this.
+    pub unpaid_order_timeout: HumanDuration,
+    /// From expiry to freeze.
+    pub grace: HumanDuration,
+    /// From freeze to release.
+    pub retention: HumanDuration,
 }
 
 /// Command-line overrides (the highest-priority source).

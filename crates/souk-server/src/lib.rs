@@ -9,7 +9,9 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod secrets;
+pub mod seller_client;
 pub mod usecase;
+pub mod workers;
 
 use anyhow::Context;
 use config::Config;
@@ -34,6 +36,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Encrypts secrets at rest.
     pub master_key: secrets::MasterKey,
+    /// Wakes this process's dispatcher when a use case enqueued a call.
+    pub wake: Arc<tokio::sync::Notify>,
+    /// The movable clock behind `clock` in sandbox mode.
+    pub sandbox_clock: Option<souk_core::clock::OffsetClock>,
 }
 
 /// A prepared Souk: database migrated, first operator present.
@@ -62,6 +68,16 @@ fn metrics_handle() -> PrometheusHandle {
 impl App {
     /// Creates the data directory, loads the master key, connects, migrates and bootstraps.
     pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+        Self::prepare_with(config, clock, None).await
+    }
+
+    /// [`App::prepare`] with a sandbox clock that `POST /v1/sandbox/clock/advance` can move
+    /// (it must be the same clock as `clock`).
+    pub async fn prepare_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        sandbox_clock: Option<souk_core::clock::OffsetClock>,
+    ) -> anyhow::Result<App> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let master_key = secrets::MasterKey::load_or_create(&config)?;
@@ -79,23 +95,39 @@ impl App {
                 config: Arc::new(config),
                 metrics: metrics_handle(),
                 master_key,
+                wake: Arc::new(tokio::sync::Notify::new()),
+                sandbox_clock,
             },
             new_operator_key,
         })
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves HTTP on `listener` and runs the workers until `shutdown` completes; then lets
+    /// in-flight requests finish and in-flight seller calls be recorded.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let workers = if self.state.config.provisioning.workers {
+            let dispatcher = workers::Dispatcher::new(self.state.clone())?;
+            workers::spawn(self.state.clone(), dispatcher, stop_rx)
+        } else {
+            Vec::new()
+        };
         let router = http::router(self.state.clone());
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop_tx.send(true);
+            })
             .await
-            .context("serving HTTP")?;
-        Ok(())
+            .context("serving HTTP");
+        for w in workers {
+            let _ = w.await;
+        }
+        served
     }
 
     /// The first operator's id (every database has one after `prepare`).

@@ -5,7 +5,10 @@
 //! store. Every error on the way out is the JSON envelope of [`crate::error`].
 
 pub mod auth;
+pub mod catalog;
 pub mod extract;
+pub mod messages;
+pub mod orders;
 pub mod parties;
 pub mod system;
 
@@ -29,6 +32,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(system::router())
         .merge(parties::router())
+        .merge(orders::router())
+        .merge(messages::router())
+        .merge(catalog::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

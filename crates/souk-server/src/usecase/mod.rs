@@ -3,4 +3,6 @@
 //! Each one parses its input into domain types, asks the domain whether the action is allowed,
 //! and hands the result to one store call (one transaction).
 
+pub mod catalog;
+pub mod orders;
 pub mod parties;

@@ -1,0 +1,180 @@
+//! Production interface messages (every call to a seller and its attempts), manual retry, and
+//! the message centre.
+
+use super::extract::{ApiPath, ApiQuery, PageQuery};
+use crate::error::{AppError, AppResult, ErrorEnvelope};
+use crate::http::auth::Caller;
+use crate::AppState;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use souk_core::party::Role;
+use souk_store::{AttemptFilter, AttemptRecord, JobRecord, MessageRecord, Page};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/interface-messages", get(list_attempts))
+        .route("/v1/calls/{id}", get(get_call))
+        .route("/v1/calls/{id}/retry", post(retry_call))
+        .route("/v1/instances/{id}/calls", get(instance_calls))
+        .route("/v1/messages", get(list_messages))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AttemptQuery {
+    pub product_id: Option<String>,
+    pub instance_id: Option<String>,
+    pub call_id: Option<String>,
+    /// success, accepted or failure.
+    pub outcome: Option<String>,
+    pub limit: Option<u32>,
+    pub after: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AttemptList {
+    #[schema(value_type = Vec<Object>)]
+    pub data: Vec<AttemptRecord>,
+    pub next_cursor: Option<String>,
+}
+
+fn seller_or_operator(caller: &Caller) -> AppResult<()> {
+    caller.require(&[Role::Seller, Role::Operator])
+}
+
+/// Every attempt of every call to the caller's production endpoints, newest first: request
+/// (secrets redacted), HTTP status, answer, Body-Sign verdict, resultCode, latency, error.
+#[utoipa::path(get, path = "/v1/interface-messages", tag = "provisioning", params(AttemptQuery),
+    responses((status = 200, body = AttemptList)), security(("api_key" = [])))]
+pub async fn list_attempts(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AttemptQuery>,
+) -> AppResult<Json<AttemptList>> {
+    seller_or_operator(&caller)?;
+    if let Some(o) = &q.outcome {
+        if !matches!(o.as_str(), "success" | "accepted" | "failure") {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "outcome must be success, accepted or failure",
+            ));
+        }
+    }
+    let page = PageQuery {
+        limit: q.limit,
+        after: q.after.clone(),
+    }
+    .page()?;
+    let filter = AttemptFilter {
+        product_id: q.product_id,
+        instance_id: q.instance_id,
+        job_id: q.call_id,
+        outcome: q.outcome,
+    };
+    let data = state
+        .store
+        .list_attempts(&caller.scope(), &filter, &page)
+        .await?;
+    let next_cursor = (data.len() as u32 == page.limit)
+        .then(|| data.last().map(|a| a.id.clone()))
+        .flatten();
+    Ok(Json(AttemptList { data, next_cursor }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CallView {
+    #[schema(value_type = Object)]
+    pub call: JobRecord,
+    #[schema(value_type = Vec<Object>)]
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// One call (a logical call to the seller, retried until it succeeds or its window ends).
+#[utoipa::path(get, path = "/v1/calls/{id}", tag = "provisioning", params(("id" = String, Path)),
+    responses((status = 200, body = CallView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn get_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<CallView>> {
+    seller_or_operator(&caller)?;
+    let call = state
+        .store
+        .find_job(&caller.scope(), &id)
+        .await?
+        .ok_or_else(|| AppError::not_found("call"))?;
+    let attempts = state
+        .store
+        .list_attempts(
+            &caller.scope(),
+            &AttemptFilter {
+                job_id: Some(id),
+                ..Default::default()
+            },
+            &Page::first(Page::MAX_LIMIT),
+        )
+        .await?;
+    Ok(Json(CallView { call, attempts }))
+}
+
+/// Retry a failed or waiting call now (one immediate attempt, then the normal schedule).
+#[utoipa::path(post, path = "/v1/calls/{id}/retry", tag = "provisioning", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn retry_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<JobRecord>> {
+    seller_or_operator(&caller)?;
+    let job = state
+        .store
+        .retry_job(&caller.scope(), &id, caller.party_id(), state.clock.now())
+        .await?
+        .ok_or_else(|| AppError::not_found("call"))?;
+    state.wake.notify_one();
+    Ok(Json(job))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CallList {
+    #[schema(value_type = Vec<Object>)]
+    pub data: Vec<JobRecord>,
+}
+
+/// The calls made for one instance, in order.
+#[utoipa::path(get, path = "/v1/instances/{id}/calls", tag = "provisioning", params(("id" = String, Path)),
+    responses((status = 200, body = CallList)), security(("api_key" = [])))]
+pub async fn instance_calls(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<CallList>> {
+    seller_or_operator(&caller)?;
+    let data = state.store.jobs_of_instance(&caller.scope(), &id).await?;
+    Ok(Json(CallList { data }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MessageList {
+    #[schema(value_type = Vec<Object>)]
+    pub data: Vec<MessageRecord>,
+    pub next_cursor: Option<String>,
+}
+
+/// The caller's message centre, newest first (the operator sees all).
+#[utoipa::path(get, path = "/v1/messages", tag = "messages", params(PageQuery),
+    responses((status = 200, body = MessageList)), security(("api_key" = [])))]
+pub async fn list_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> AppResult<Json<MessageList>> {
+    let page = q.page()?;
+    let data = state.store.list_messages(&caller.scope(), &page).await?;
+    let next_cursor = (data.len() as u32 == page.limit)
+        .then(|| data.last().map(|m| m.id.clone()))
+        .flatten();
+    Ok(Json(MessageList { data, next_cursor }))
+}

@@ -1,0 +1,578 @@
+//! `/v1/orders`, `/v1/instances`, balances, and the sandbox clock.
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, PageQuery};
+use crate::error::{AppError, AppResult, ErrorEnvelope};
+use crate::http::auth::{Caller, OperatorCaller};
+use crate::usecase::orders::{self, PlaceOrder, RenewInstance, UpgradeInstance};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use souk_core::instance::{AppInfo, InstanceState};
+use souk_core::money::{Currency, Money};
+use souk_core::order::{OrderKind, OrderState, Term};
+use souk_core::party::{PartyId, Role};
+use souk_store::{Balance, InstanceRecord, LedgerEntry, OrderRecord};
+use time::OffsetDateTime;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/orders", get(list_orders).post(place_order))
+        .route("/v1/orders/{id}", get(get_order))
+        .route("/v1/orders/{id}/pay", post(pay_order))
+        .route("/v1/orders/{id}/cancel", post(cancel_order))
+        .route("/v1/instances", get(list_instances))
+        .route("/v1/instances/{id}", get(get_instance))
+        .route("/v1/instances/{id}/renew", post(renew_instance))
+        .route("/v1/instances/{id}/upgrade", post(upgrade_instance))
+        .route("/v1/instances/{id}/auto-renew", put(set_auto_renew))
+        .route("/v1/buyers/{id}/balance", get(get_balance))
+        .route("/v1/buyers/{id}/balance/top-ups", post(top_up))
+        .route(
+            "/v1/buyers/{id}/balance/credit-limit",
+            put(set_credit_limit),
+        )
+        .route("/v1/buyers/{id}/ledger", get(get_ledger))
+        .route("/v1/sandbox/clock", get(get_clock))
+        .route("/v1/sandbox/clock/advance", post(advance_clock))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrderView {
+    pub id: String,
+    pub kind: OrderKind,
+    pub state: OrderState,
+    pub buyer_id: PartyId,
+    pub seller_id: PartyId,
+    pub product_id: String,
+    pub sku_id: String,
+    pub instance_id: String,
+    #[schema(value_type = Object)]
+    pub term: Term,
+    pub quantity: u32,
+    pub amount: Money,
+    /// What was bought, as it was at purchase time.
+    #[schema(value_type = Object)]
+    pub snapshot: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    pub pay_deadline: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    pub created_at: OffsetDateTime,
+    #[serde(serialize_with = "ser_opt")]
+    #[schema(value_type = Option<String>)]
+    pub paid_at: Option<OffsetDateTime>,
+    #[serde(serialize_with = "ser_opt")]
+    #[schema(value_type = Option<String>)]
+    pub completed_at: Option<OffsetDateTime>,
+    #[serde(serialize_with = "ser_opt")]
+    #[schema(value_type = Option<String>)]
+    pub cancelled_at: Option<OffsetDateTime>,
+    #[serde(serialize_with = "ser_opt")]
+    #[schema(value_type = Option<String>)]
+    pub refunded_at: Option<OffsetDateTime>,
+    pub failure_reason: Option<String>,
+}
+
+fn ser_opt<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    time::serde::rfc3339::option::serialize(t, s)
+}
+
+impl From<OrderRecord> for OrderView {
+    fn from(o: OrderRecord) -> Self {
+        OrderView {
+            id: o.id,
+            kind: o.kind,
+            state: o.state,
+            buyer_id: o.buyer_id,
+            seller_id: o.seller_id,
+            product_id: o.product_id,
+            sku_id: o.sku_id,
+            instance_id: o.instance_id,
+            term: o.term,
+            quantity: o.quantity,
+            amount: o.amount,
+            snapshot: o.snapshot,
+            pay_deadline: o.pay_deadline,
+            created_at: o.created_at,
+            paid_at: o.paid_at,
+            completed_at: o.completed_at,
+            cancelled_at: o.cancelled_at,
+            refunded_at: o.refunded_at,
+            failure_reason: o.failure_reason,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrderList {
+    pub data: Vec<OrderView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InstanceView {
+    pub id: String,
+    pub state: InstanceState,
+    pub buyer_id: PartyId,
+    pub seller_id: PartyId,
+    pub product_id: String,
+    pub sku_id: String,
+    pub origin_order_id: String,
+    pub delivery_type: String,
+    #[schema(value_type = Object)]
+    pub term: Term,
+    pub quantity: u32,
+    pub trial: bool,
+    pub auto_renew: bool,
+    #[serde(serialize_with = "ser_opt")]
+    #[schema(value_type = Option<String>)]
+    pub expire_at: Option<OffsetDateTime>,
+    /// The seller's id for this instance (its instanceId).
+    pub seller_instance_id: Option<String>,
+    /// Credentials from the seller; shown only to the buyer who owns the instance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_info: Option<AppInfo>,
+    /// License string (License products); shown only to the buyer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    pub created_at: OffsetDateTime,
+    #[serde(serialize_with = "ser_opt")]
+    #[schema(value_type = Option<String>)]
+    pub opened_at: Option<OffsetDateTime>,
+    #[serde(serialize_with = "ser_opt")]
+    #[schema(value_type = Option<String>)]
+    pub released_at: Option<OffsetDateTime>,
+}
+
+impl InstanceView {
+    /// Secrets are opened only for the buyer who owns the instance.
+    fn for_caller(state: &AppState, caller: &Caller, i: InstanceRecord) -> InstanceView {
+        let owner = caller.role() == Role::Buyer && caller.party_id() == &i.buyer_id;
+        let app_info = owner
+            .then(|| i.app_info_sealed.as_deref())
+            .flatten()
+            .and_then(|s| state.master_key.open(&format!("app_info:{}", i.id), s).ok())
+            .and_then(|s| serde_json::from_str(&s).ok());
+        let license = owner
+            .then(|| i.license_sealed.as_deref())
+            .flatten()
+            .and_then(|s| state.master_key.open(&format!("license:{}", i.id), s).ok());
+        InstanceView {
+            id: i.id,
+            state: i.state,
+            buyer_id: i.buyer_id,
+            seller_id: i.seller_id,
+            product_id: i.product_id,
+            sku_id: i.sku_id,
+            origin_order_id: i.origin_order_id,
+            delivery_type: i.delivery_type,
+            term: i.term,
+            quantity: i.quantity,
+            trial: i.trial,
+            auto_renew: i.auto_renew,
+            expire_at: i.expire_at,
+            seller_instance_id: i.seller_instance_id,
+            app_info,
+            license,
+            created_at: i.created_at,
+            opened_at: i.opened_at,
+            released_at: i.released_at,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InstanceList {
+    pub data: Vec<InstanceView>,
+    pub next_cursor: Option<String>,
+}
+
+fn cursor<T>(items: &[T], limit: u32, id: impl Fn(&T) -> String) -> Option<String> {
+    (items.len() as u32 == limit)
+        .then(|| items.last().map(id))
+        .flatten()
+}
+
+/// Place an order (buyers): a new purchase or a trial of a listed SKU.
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = PlaceOrder,
+    responses((status = 201, body = OrderView), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn place_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<PlaceOrder>,
+) -> AppResult<(StatusCode, Json<OrderView>)> {
+    caller.require(&[Role::Buyer])?;
+    let order = orders::place(&state, caller.party_id(), input).await?;
+    Ok((StatusCode::CREATED, Json(order.into())))
+}
+
+/// Orders: a buyer's own, a seller's sales, or all for the operator.
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", params(PageQuery),
+    responses((status = 200, body = OrderList)), security(("api_key" = [])))]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> AppResult<Json<OrderList>> {
+    let page = q.page()?;
+    let items = state.store.list_orders(&caller.scope(), &page).await?;
+    let next_cursor = cursor(&items, page.limit, |o| o.id.clone());
+    Ok(Json(OrderList {
+        data: items.into_iter().map(Into::into).collect(),
+        next_cursor,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<OrderView>> {
+    let order = state
+        .store
+        .find_order(&caller.scope(), &id)
+        .await?
+        .ok_or_else(|| AppError::not_found("order"))?;
+    Ok(Json(order.into()))
+}
+
+/// Pay an order from the buyer's balance. Provisioning starts at once.
+#[utoipa::path(post, path = "/v1/orders/{id}/pay", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 402, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn pay_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<OrderView>> {
+    caller.require(&[Role::Buyer])?;
+    Ok(Json(
+        orders::pay(&state, caller.party_id(), &id).await?.into(),
+    ))
+}
+
+/// Cancel an unpaid order.
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 409, body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<OrderView>> {
+    caller.require(&[Role::Buyer])?;
+    Ok(Json(
+        orders::cancel(&state, caller.party_id(), &id).await?.into(),
+    ))
+}
+
+/// Instances: a buyer's own, a seller's, or all for the operator.
+#[utoipa::path(get, path = "/v1/instances", tag = "instances", params(PageQuery),
+    responses((status = 200, body = InstanceList)), security(("api_key" = [])))]
+pub async fn list_instances(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> AppResult<Json<InstanceList>> {
+    let page = q.page()?;
+    let items = state.store.list_instances(&caller.scope(), &page).await?;
+    let next_cursor = cursor(&items, page.limit, |i| i.id.clone());
+    Ok(Json(InstanceList {
+        data: items
+            .into_iter()
+            .map(|i| InstanceView::for_caller(&state, &caller, i))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// One instance; its buyer also sees the decrypted credentials and license.
+#[utoipa::path(get, path = "/v1/instances/{id}", tag = "instances", params(("id" = String, Path)),
+    responses((status = 200, body = InstanceView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn get_instance(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<InstanceView>> {
+    let i = state
+        .store
+        .find_instance(&caller.scope(), &id)
+        .await?
+        .ok_or_else(|| AppError::not_found("instance"))?;
+    Ok(Json(InstanceView::for_caller(&state, &caller, i)))
+}
+
+/// Place a renewal order (or, for a trial, a conversion to paid). Pay it to apply it.
+#[utoipa::path(post, path = "/v1/instances/{id}/renew", tag = "instances", params(("id" = String, Path)),
+    request_body = RenewInstance,
+    responses((status = 201, body = OrderView), (status = 409, body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn renew_instance(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<RenewInstance>,
+) -> AppResult<(StatusCode, Json<OrderView>)> {
+    caller.require(&[Role::Buyer])?;
+    let o = orders::renew(&state, caller.party_id(), &id, input).await?;
+    Ok((StatusCode::CREATED, Json(o.into())))
+}
+
+/// Place an upgrade order (new SKU and/or quantity, charged pro rata). Pay it to apply it.
+#[utoipa::path(post, path = "/v1/instances/{id}/upgrade", tag = "instances", params(("id" = String, Path)),
+    request_body = UpgradeInstance,
+    responses((status = 201, body = OrderView), (status = 409, body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn upgrade_instance(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<UpgradeInstance>,
+) -> AppResult<(StatusCode, Json<OrderView>)> {
+    caller.require(&[Role::Buyer])?;
+    let o = orders::upgrade(&state, caller.party_id(), &id, input).await?;
+    Ok((StatusCode::CREATED, Json(o.into())))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoRenew {
+    pub auto_renew: bool,
+}
+
+/// Turn auto-renew on or off.
+#[utoipa::path(put, path = "/v1/instances/{id}/auto-renew", tag = "instances", params(("id" = String, Path)),
+    request_body = AutoRenew, responses((status = 200, body = InstanceView)), security(("api_key" = [])))]
+pub async fn set_auto_renew(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<AutoRenew>,
+) -> AppResult<Json<InstanceView>> {
+    caller.require(&[Role::Buyer])?;
+    let i = state
+        .store
+        .set_auto_renew(&caller.scope(), &id, input.auto_renew, state.clock.now())
+        .await?
+        .ok_or_else(|| AppError::not_found("instance"))?;
+    Ok(Json(InstanceView::for_caller(&state, &caller, i)))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BalanceView {
+    pub buyer_id: PartyId,
+    pub balance: Money,
+    pub credit_limit: Money,
+}
+
+impl From<Balance> for BalanceView {
+    fn from(b: Balance) -> Self {
+        BalanceView {
+            buyer_id: b.buyer_id,
+            balance: b.balance,
+            credit_limit: b.credit_limit,
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CurrencyQuery {
+    /// ISO 4217 code (default CNY).
+    pub currency: Option<String>,
+}
+
+fn buyer_id(id: &str) -> AppResult<PartyId> {
+    PartyId::parse_as(id, Role::Buyer).ok_or_else(|| AppError::not_found("buyer"))
+}
+
+/// A buyer's balance (the buyer or the operator).
+#[utoipa::path(get, path = "/v1/buyers/{id}/balance", tag = "balance", params(("id" = String, Path), CurrencyQuery),
+    responses((status = 200, body = BalanceView)), security(("api_key" = [])))]
+pub async fn get_balance(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<CurrencyQuery>,
+) -> AppResult<Json<BalanceView>> {
+    let currency: Currency = q.currency.as_deref().unwrap_or("CNY").parse().map_err(
+        |e: souk_core::money::MoneyError| AppError::bad_request("invalid_query", e.to_string()),
+    )?;
+    let b = state
+        .store
+        .balance(&caller.scope(), &buyer_id(&id)?, currency)
+        .await?
+        .ok_or_else(|| AppError::not_found("buyer"))?;
+    Ok(Json(b.into()))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopUp {
+    pub amount: Money,
+    pub memo: Option<String>,
+}
+
+/// Credit a buyer's balance (operator).
+#[utoipa::path(post, path = "/v1/buyers/{id}/balance/top-ups", tag = "balance", params(("id" = String, Path)),
+    request_body = TopUp, responses((status = 201, body = BalanceView)), security(("api_key" = [])))]
+pub async fn top_up(
+    State(state): State<AppState>,
+    OperatorCaller(caller): OperatorCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<TopUp>,
+) -> AppResult<(StatusCode, Json<BalanceView>)> {
+    if input.amount.amount_minor <= 0 {
+        return Err(AppError::invalid_field(
+            "amount",
+            "a top-up must be positive",
+        ));
+    }
+    let b = state
+        .store
+        .top_up(
+            &buyer_id(&id)?,
+            input.amount,
+            input.memo,
+            caller.party_id(),
+            state.clock.now(),
+        )
+        .await?
+        .ok_or_else(|| AppError::not_found("buyer"))?;
+    Ok((StatusCode::CREATED, Json(b.into())))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreditLimit {
+    pub limit: Money,
+}
+
+/// Grant a buyer credit: the balance may go this far below zero (operator).
+#[utoipa::path(put, path = "/v1/buyers/{id}/balance/credit-limit", tag = "balance", params(("id" = String, Path)),
+    request_body = CreditLimit, responses((status = 200, body = BalanceView)), security(("api_key" = [])))]
+pub async fn set_credit_limit(
+    State(state): State<AppState>,
+    OperatorCaller(caller): OperatorCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<CreditLimit>,
+) -> AppResult<Json<BalanceView>> {
+    if input.limit.amount_minor < 0 {
+        return Err(AppError::invalid_field(
+            "limit",
+            "a credit limit cannot be negative",
+        ));
+    }
+    let b = state
+        .store
+        .set_credit_limit(
+            &buyer_id(&id)?,
+            input.limit,
+            caller.party_id(),
+            state.clock.now(),
+        )
+        .await?
+        .ok_or_else(|| AppError::not_found("buyer"))?;
+    Ok(Json(b.into()))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LedgerList {
+    #[schema(value_type = Vec<Object>)]
+    pub data: Vec<LedgerEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// A buyer's ledger: every top-up, debit and refund, oldest first.
+#[utoipa::path(get, path = "/v1/buyers/{id}/ledger", tag = "balance", params(("id" = String, Path), PageQuery),
+    responses((status = 200, body = LedgerList)), security(("api_key" = [])))]
+pub async fn get_ledger(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> AppResult<Json<LedgerList>> {
+    let page = q.page()?;
+    let data = state
+        .store
+        .ledger(&caller.scope(), &buyer_id(&id)?, &page)
+        .await?
+        .ok_or_else(|| AppError::not_found("buyer"))?;
+    let next_cursor = cursor(&data, page.limit, |e| e.id.clone());
+    Ok(Json(LedgerList { data, next_cursor }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ClockView {
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String)]
+    pub now: OffsetDateTime,
+    /// How far the sandbox clock is ahead of real time, in seconds.
+    pub offset_seconds: i64,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceClock {
+    /// e.g. "30d", "12h", "90m".
+    pub by: String,
+}
+
+fn sandbox_clock(state: &AppState) -> AppResult<&souk_core::clock::OffsetClock> {
+    match (&state.sandbox_clock, state.config.sandbox) {
+        (Some(c), true) => Ok(c),
+        _ => Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "sandbox_only",
+            "the clock can only be moved in sandbox mode (souk serve --demo or sandbox = true)",
+        )),
+    }
+}
+
+/// The sandbox clock.
+#[utoipa::path(get, path = "/v1/sandbox/clock", tag = "sandbox",
+    responses((status = 200, body = ClockView)), security(("api_key" = [])))]
+pub async fn get_clock(
+    State(state): State<AppState>,
+    _op: OperatorCaller,
+) -> AppResult<Json<ClockView>> {
+    let c = sandbox_clock(&state)?;
+    Ok(Json(ClockView {
+        now: state.clock.now(),
+        offset_seconds: c.offset().whole_seconds(),
+    }))
+}
+
+/// Move the sandbox clock forward (operator, sandbox mode only): every timer sees the new time.
+#[utoipa::path(post, path = "/v1/sandbox/clock/advance", tag = "sandbox", request_body = AdvanceClock,
+    responses((status = 200, body = ClockView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn advance_clock(
+    State(state): State<AppState>,
+    _op: OperatorCaller,
+    ApiJson(input): ApiJson<AdvanceClock>,
+) -> AppResult<Json<ClockView>> {
+    let c = sandbox_clock(&state)?;
+    let by = souk_core::clock::parse_duration(&input.by)
+        .map_err(|m| AppError::invalid_field("by", m))?;
+    if by <= time::Duration::ZERO || by > time::Duration::days(3650) {
+        return Err(AppError::invalid_field(
+            "by",
+            "advance by a positive duration up to 3650d",
+        ));
+    }
+    c.advance(by);
+    crate::workers::timers::run_once(&state)
+        .await
+        .map_err(AppError::internal)?;
+    state.wake.notify_one();
+    Ok(Json(ClockView {
+        now: state.clock.now(),
+        offset_seconds: c.offset().whole_seconds(),
+    }))
+}

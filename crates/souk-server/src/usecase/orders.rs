@@ -1,0 +1,547 @@
+//! Buying: placing, paying and cancelling orders for new instances, renewals, upgrades and
+//! trial conversions.
+//!
+//! Pricing and every rule come from `souk-core`; paying is one store transaction that debits
+//! the balance, opens or changes the instance and enqueues the seller calls.
+
+use crate::error::{AppError, AppResult};
+use crate::workers::timers::status_job;
+use crate::AppState;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use souk_core::catalog::{BillingMode, DeliveryType, LicenseMode, Protocol};
+use souk_core::instance::{renewable, renewed_expiry, InstanceState};
+use souk_core::order::{price, upgrade_charge, OrderKind, PeriodUnit, Term};
+use souk_core::party::PartyId;
+use souk_core::provisioning::CallKind;
+use souk_store::{
+    InstanceChange, InstanceRecord, NewInstanceRow, NewJob, NewOrder, OrderRecord, PayError,
+    PurchasableSku, Scope,
+};
+
+/// A new purchase or trial.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceOrder {
+    pub sku_id: String,
+    /// monthly, yearly, one_time or trial.
+    pub billing_mode: BillingMode,
+    /// Months or years for monthly/yearly (1–36; default 1).
+    pub periods: Option<u32>,
+    /// Units of the SKU's quantity attribute (default: its minimum, or 1).
+    pub quantity: Option<u32>,
+    /// Renew automatically at expiry when the balance allows.
+    #[serde(default)]
+    pub auto_renew: bool,
+}
+
+/// A renewal or trial conversion of an instance.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenewInstance {
+    /// monthly or yearly (default: the instance's current unit).
+    pub billing_mode: Option<BillingMode>,
+    pub periods: Option<u32>,
+}
+
+/// A change of SKU and/or quantity.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeInstance {
+    /// The new SKU (same product); default: the current one.
+    pub sku_id: Option<String>,
+    pub quantity: Option<u32>,
+}
+
+fn term_for(mode: BillingMode, periods: Option<u32>, trial_days: Option<u32>) -> AppResult<Term> {
+    let count = periods.unwrap_or(1);
+    let period = |unit| {
+        if !(1..=36).contains(&count) {
+            return Err(AppError::invalid_field(
+                "periods",
+                "periods must be between 1 and 36",
+            ));
+        }
+        Ok(Term::Period { unit, count })
+    };
+    match mode {
+        BillingMode::Monthly => period(PeriodUnit::Month),
+        BillingMode::Yearly => period(PeriodUnit::Year),
+        BillingMode::OneTime => Ok(Term::OneTime),
+        BillingMode::Trial => Ok(Term::Trial {
+            days: trial_days.unwrap_or(7),
+        }),
+        BillingMode::OnDemand | BillingMode::Package => Err(AppError::invalid_field(
+            "billing_mode",
+            "on-demand and package purchases are not available yet",
+        )),
+    }
+}
+
+fn mode_of(term: &Term) -> BillingMode {
+    match term {
+        Term::Period {
+            unit: PeriodUnit::Month,
+            ..
+        } => BillingMode::Monthly,
+        Term::Period {
+            unit: PeriodUnit::Year,
+            ..
+        } => BillingMode::Yearly,
+        Term::OneTime => BillingMode::OneTime,
+        Term::Trial { .. } => BillingMode::Trial,
+    }
+}
+
+async fn sku(state: &AppState, sku_id: &str) -> AppResult<PurchasableSku> {
+    state
+        .store
+        .purchasable_sku(sku_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("SKU on sale"))
+}
+
+fn quantity_for(sku: &PurchasableSku, requested: Option<u32>) -> AppResult<u32> {
+    match &sku.quantity {
+        Some(q) => {
+            let n = requested.unwrap_or(q.min);
+            if n < q.min || n > q.max {
+                return Err(AppError::invalid_field(
+                    "quantity",
+                    format!("{} must be between {} and {}", q.name, q.min, q.max),
+                ));
+            }
+            Ok(n)
+        }
+        None => match requested {
+            None | Some(1) => Ok(1),
+            Some(_) => Err(AppError::invalid_field(
+                "quantity",
+                "this SKU has no quantity attribute; leave quantity out",
+            )),
+        },
+    }
+}
+
+fn price_of(sku: &PurchasableSku, mode: BillingMode) -> AppResult<&souk_store::SkuPrice> {
+    sku.prices
+        .iter()
+        .find(|p| p.billing_mode == mode)
+        .ok_or_else(|| {
+            AppError::invalid_field("billing_mode", format!("this SKU is not sold as {mode}"))
+        })
+}
+
+fn snapshot(
+    sku: &PurchasableSku,
+    p: &souk_store::SkuPrice,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let mut s = serde_json::json!({
+        "product_name": sku.product_name,
+        "delivery_type": sku.delivery_type,
+        "sku_code": sku.sku_code,
+        "wire_product_id": p.wire_product_id,
+        "attributes": sku.attributes,
+        "billing_mode": p.billing_mode,
+        "unit_price": p.unit_price,
+        "quantity_field": sku.quantity.as_ref().map(|q| q.wire_field.as_str()),
+        "license_mode": sku.license_mode,
+    });
+    if let (Some(obj), serde_json::Value::Object(more)) = (s.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    s
+}
+
+fn money_error(e: souk_core::money::MoneyError) -> AppError {
+    AppError::invalid_field("quantity", format!("the price cannot be computed: {e}"))
+}
+
+/// Places a new purchase or trial; the order waits for payment.
+pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppResult<OrderRecord> {
+    let sku = sku(state, &input.sku_id).await?;
+    if !matches!(
+        sku.delivery_type,
+        DeliveryType::Saas | DeliveryType::License
+    ) {
+        return Err(AppError::invalid_field(
+            "sku_id",
+            format!(
+                "{} products cannot be bought yet (SaaS and License can)",
+                sku.delivery_type
+            ),
+        ));
+    }
+    if sku.license_mode == Some(LicenseMode::SoukCodes) {
+        return Err(AppError::invalid_field(
+            "sku_id",
+            "License products with Souk-issued codes cannot be bought yet",
+        ));
+    }
+    let p = price_of(&sku, input.billing_mode)?;
+    let term = term_for(input.billing_mode, input.periods, p.trial_days)?;
+    let quantity = quantity_for(&sku, input.quantity)?;
+    let amount = price(p.unit_price, &term, quantity).map_err(money_error)?;
+    let now = state.clock.now();
+    let kind = if input.billing_mode == BillingMode::Trial {
+        OrderKind::Trial
+    } else {
+        OrderKind::New
+    };
+    let order = NewOrder {
+        id: souk_core::id::generate("ord", now),
+        kind,
+        buyer_id: buyer.clone(),
+        seller_id: sku.seller_id.clone(),
+        product_id: sku.product_id.clone(),
+        sku_id: sku.sku_id.clone(),
+        instance_id: souk_core::id::generate("ins", now),
+        term,
+        quantity,
+        amount,
+        snapshot: snapshot(
+            &sku,
+            p,
+            serde_json::json!({ "auto_renew": input.auto_renew }),
+        ),
+        pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
+        now,
+    };
+    Ok(state.store.create_order(order).await?)
+}
+
+async fn own_instance(state: &AppState, buyer: &PartyId, id: &str) -> AppResult<InstanceRecord> {
+    state
+        .store
+        .find_instance(&Scope::Party(buyer.clone()), id)
+        .await?
+        .filter(|i| &i.buyer_id == buyer)
+        .ok_or_else(|| AppError::not_found("instance"))
+}
+
+/// Places a renewal (or, for a trial instance, a conversion to paid).
+pub async fn renew(
+    state: &AppState,
+    buyer: &PartyId,
+    instance_id: &str,
+    input: RenewInstance,
+) -> AppResult<OrderRecord> {
+    let instance = own_instance(state, buyer, instance_id).await?;
+    if !renewable(instance.state) {
+        return Err(AppError::conflict(
+            "not_renewable",
+            format!("an instance that is {} cannot be renewed", instance.state),
+        ));
+    }
+    let sku = sku(state, &instance.sku_id).await?;
+    let mode = match input.billing_mode {
+        Some(m) => m,
+        None if instance.trial => {
+            return Err(AppError::invalid_field(
+                "billing_mode",
+                "choose monthly or yearly to convert this trial",
+            ))
+        }
+        None => mode_of(&instance.term),
+    };
+    if !mode.is_period() {
+        return Err(AppError::invalid_field(
+            "billing_mode",
+            "renewals are monthly or yearly",
+        ));
+    }
+    let p = price_of(&sku, mode)?;
+    let term = term_for(mode, input.periods, None)?;
+    let amount = price(p.unit_price, &term, instance.quantity).map_err(money_error)?;
+    let now = state.clock.now();
+    let kind = if instance.trial {
+        OrderKind::TrialToFormal
+    } else {
+        OrderKind::Renewal
+    };
+    let order = NewOrder {
+        id: souk_core::id::generate("ord", now),
+        kind,
+        buyer_id: buyer.clone(),
+        seller_id: instance.seller_id.clone(),
+        product_id: instance.product_id.clone(),
+        sku_id: instance.sku_id.clone(),
+        instance_id: instance.id.clone(),
+        term,
+        quantity: instance.quantity,
+        amount,
+        snapshot: snapshot(&sku, p, serde_json::json!({})),
+        pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
+        now,
+    };
+    Ok(state.store.create_order(order).await?)
+}
+
+/// Places an upgrade: a new SKU and/or quantity, charged pro rata for the time left.
+pub async fn upgrade(
+    state: &AppState,
+    buyer: &PartyId,
+    instance_id: &str,
+    input: UpgradeInstance,
+) -> AppResult<OrderRecord> {
+    let instance = own_instance(state, buyer, instance_id).await?;
+    if instance.state != InstanceState::Active || instance.trial {
+        return Err(AppError::conflict(
+            "not_upgradable",
+            "only an active, paid instance can be upgraded",
+        ));
+    }
+    let old_sku = sku(state, &instance.sku_id).await?;
+    let new_sku = sku(state, input.sku_id.as_deref().unwrap_or(&instance.sku_id)).await?;
+    if new_sku.product_id != old_sku.product_id {
+        return Err(AppError::invalid_field(
+            "sku_id",
+            "an upgrade stays within the same product",
+        ));
+    }
+    let quantity = quantity_for(&new_sku, input.quantity.or(Some(instance.quantity)))?;
+    if new_sku.sku_id == old_sku.sku_id && quantity == instance.quantity {
+        return Err(AppError::invalid_field(
+            "sku_id",
+            "this is the instance's current specification",
+        ));
+    }
+    let mode = mode_of(&instance.term);
+    let old_p = price_of(&old_sku, mode)?;
+    let new_p = price_of(&new_sku, mode)?;
+    let per =
+        |p: &souk_store::SkuPrice, q: u32| p.unit_price.checked_mul(q as i64).map_err(money_error);
+    let now = state.clock.now();
+    let amount = match (instance.period_start, instance.expire_at) {
+        (Some(start), Some(expire)) => upgrade_charge(
+            per(old_p, instance.quantity)?,
+            per(new_p, quantity)?,
+            now,
+            start,
+            expire,
+            instance.term.periods(),
+        )
+        .map_err(money_error)?,
+        _ => {
+            let diff = per(new_p, quantity)?
+                .checked_sub(per(old_p, instance.quantity)?)
+                .map_err(money_error)?;
+            souk_core::money::Money::new(diff.amount_minor.max(0), diff.currency)
+        }
+    };
+    let order = NewOrder {
+        id: souk_core::id::generate("ord", now),
+        kind: OrderKind::Upgrade,
+        buyer_id: buyer.clone(),
+        seller_id: instance.seller_id.clone(),
+        product_id: instance.product_id.clone(),
+        sku_id: new_sku.sku_id.clone(),
+        instance_id: instance.id.clone(),
+        term: instance.term,
+        quantity,
+        amount,
+        snapshot: snapshot(
+            &new_sku,
+            new_p,
+            serde_json::json!({ "previous_sku_id": instance.sku_id, "previous_quantity": instance.quantity }),
+        ),
+        pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
+        now,
+    };
+    Ok(state.store.create_order(order).await?)
+}
+
+fn pay_error(e: PayError) -> AppError {
+    match e {
+        PayError::NotFound => AppError::not_found("order"),
+        PayError::NotPending(s) => AppError::conflict(
+            "order_not_payable",
+            format!("the order is {s}; only pending orders can be paid"),
+        ),
+        PayError::Expired => AppError::conflict(
+            "order_expired",
+            "the payment deadline has passed; place the order again",
+        ),
+        PayError::Funds(e) => AppError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "insufficient_funds",
+            e.to_string(),
+        ),
+        PayError::InstanceChanged(s) => AppError::conflict(
+            "instance_changed",
+            format!("the instance is now {s}; look at it and try again"),
+        ),
+        PayError::Store(e) => e.into(),
+    }
+}
+
+/// Pays an order from the buyer's balance; provisioning starts at once.
+pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult<OrderRecord> {
+    let order = state
+        .store
+        .find_order(&Scope::Party(buyer.clone()), order_id)
+        .await?
+        .filter(|o| &o.buyer_id == buyer)
+        .ok_or_else(|| AppError::not_found("order"))?;
+    let now = state.clock.now();
+    let job = |kind: CallKind, payload: serde_json::Value| NewJob {
+        kind,
+        instance_id: order.instance_id.clone(),
+        order_id: order.id.clone(),
+        seller_id: order.seller_id.clone(),
+        product_id: order.product_id.clone(),
+        payload,
+    };
+    let (new_instance, change, jobs) = match order.kind {
+        OrderKind::New | OrderKind::Trial => {
+            let delivery: DeliveryType = order
+                .snapshot
+                .get("delivery_type")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or(DeliveryType::Saas);
+            let expire_at = order.term.end(now);
+            let row = NewInstanceRow {
+                id: order.instance_id.clone(),
+                buyer_id: order.buyer_id.clone(),
+                seller_id: order.seller_id.clone(),
+                product_id: order.product_id.clone(),
+                sku_id: order.sku_id.clone(),
+                origin_order_id: order.id.clone(),
+                delivery_type: delivery.as_str().to_owned(),
+                term: order.term,
+                quantity: order.quantity,
+                trial: order.kind == OrderKind::Trial,
+                auto_renew: order
+                    .snapshot
+                    .get("auto_renew")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+                period_start: Some(now),
+                expire_at,
+            };
+            let kind = if delivery == DeliveryType::License {
+                CallKind::GetLicense
+            } else {
+                CallKind::NewInstance
+            };
+            (Some(row), None, vec![job(kind, serde_json::json!({}))])
+        }
+        OrderKind::Renewal | OrderKind::TrialToFormal => {
+            let instance = state
+                .store
+                .find_instance(&Scope::Everything, &order.instance_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("instance"))?;
+            if !renewable(instance.state) {
+                return Err(AppError::conflict(
+                    "not_renewable",
+                    format!(
+                        "the instance is {} and can no longer be renewed",
+                        instance.state
+                    ),
+                ));
+            }
+            let conversion = order.kind == OrderKind::TrialToFormal;
+            // Renewals continue from the old expiry (grace days are not free); a conversion
+            // starts the paid term now.
+            let start = if conversion {
+                now
+            } else {
+                instance.expire_at.unwrap_or(now)
+            };
+            let expire_at = if conversion {
+                order.term.end(now)
+            } else {
+                renewed_expiry(start, &order.term)
+            };
+            let mut jobs = vec![job(
+                CallKind::RefreshInstance,
+                serde_json::json!({
+                    "expire_at_ms": expire_at.map(souk_core::clock::to_unix_ms),
+                    "trial_to_formal": conversion,
+                }),
+            )];
+            if instance.state == InstanceState::Frozen {
+                let profile = state.store.integration_profile(&order.product_id).await?;
+                if profile.is_some_and(|p| p.protocol == Protocol::V2) {
+                    jobs.push(status_job(&instance, CallKind::UnfreezeInstance));
+                }
+            }
+            let change = InstanceChange {
+                expect_state: Some(instance.state),
+                state: Some(InstanceState::Active),
+                expire_at,
+                period_start: conversion.then_some(now),
+                term: Some(order.term),
+                trial: conversion.then_some(false),
+            };
+            (None, Some(change), jobs)
+        }
+        OrderKind::Upgrade => {
+            let change = InstanceChange {
+                expect_state: Some(InstanceState::Active),
+                ..Default::default()
+            };
+            (
+                None,
+                Some(change),
+                vec![job(CallKind::UpgradeInstance, serde_json::json!({}))],
+            )
+        }
+    };
+    let paid = state
+        .store
+        .pay_order(buyer, order_id, new_instance, change, jobs, now)
+        .await
+        .map_err(pay_error)?;
+    state.wake.notify_one();
+    Ok(paid)
+}
+
+/// Cancels an unpaid order.
+pub async fn cancel(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult<OrderRecord> {
+    match state
+        .store
+        .cancel_order(
+            &Scope::Party(buyer.clone()),
+            order_id,
+            Some(buyer),
+            state.clock.now(),
+        )
+        .await?
+    {
+        None => Err(AppError::not_found("order")),
+        Some(Err(s)) => Err(AppError::conflict(
+            "order_not_cancellable",
+            format!("the order is {s}; only unpaid orders can be cancelled"),
+        )),
+        Some(Ok(o)) => Ok(o),
+    }
+}
+
+/// Renews an instance for its current term, paying from the balance; used by the timer.
+pub async fn auto_renew(state: &AppState, instance: &InstanceRecord) -> AppResult<OrderRecord> {
+    let mode = mode_of(&instance.term);
+    let periods = match instance.term {
+        Term::Period { count, .. } => Some(count),
+        _ => return Err(AppError::invalid_field("term", "only subscriptions renew")),
+    };
+    let order = renew(
+        state,
+        &instance.buyer_id,
+        &instance.id,
+        RenewInstance {
+            billing_mode: Some(mode),
+            periods,
+        },
+    )
+    .await?;
+    match pay(state, &instance.buyer_id, &order.id).await {
+        Ok(o) => Ok(o),
+        Err(e) => {
+            let _ = cancel(state, &instance.buyer_id, &order.id).await;
+            Err(e)
+        }
+    }
+}

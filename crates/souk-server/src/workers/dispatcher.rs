@@ -1,0 +1,643 @@
+//! The provisioning dispatcher: claims due calls, sends them, records what happened.
+//!
+//! One round: claim up to `concurrency` due jobs with a lease (one short transaction), send them
+//! all concurrently with no transaction open, then record each outcome in its own short
+//! transaction. A worker that dies mid-call leaves its job `running`; when the lease runs out
+//! another worker (or this one after a restart) sends it again with a fresh businessId and the
+//! same orderId, which a correct seller answers with the same instance.
+
+use crate::seller_client::{CallRequest, CallResult, SellerClient};
+use crate::AppState;
+use anyhow::Context;
+use rand::Rng;
+use serde_json::{json, Value};
+use souk_core::catalog::Protocol;
+use souk_core::instance::AppInfo;
+use souk_core::order::{PeriodUnit, Term};
+use souk_core::provisioning::{CallKind, RetryPolicy, Verdict};
+use souk_protocol::credentials::EncryptType;
+use souk_protocol::query::Params;
+use souk_protocol::secret::SellerKey;
+use souk_protocol::timestamp::TimestampFormat;
+use souk_store::{AttemptRecord, InstanceRecord, JobRecord, JobResolution, OrderRecord, Scope};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+#[derive(Clone)]
+pub struct Dispatcher {
+    state: AppState,
+    client: SellerClient,
+    /// Identifies this process's leases.
+    owner: Arc<str>,
+}
+
+impl Dispatcher {
+    pub fn new(state: AppState) -> anyhow::Result<Dispatcher> {
+        let client = SellerClient::new(
+            state.config.provisioning.seller_timeout.std(),
+            state.config.private_endpoints_allowed(),
+        )?;
+        Ok(Dispatcher {
+            state,
+            client,
+            owner: Arc::from(uuid::Uuid::new_v4().to_string()),
+        })
+    }
+
+    /// Claims and runs the due calls; returns how many it ran.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let cfg = &self.state.config.provisioning;
+        let now = self.state.clock.now();
+        let jobs = self
+            .state
+            .store
+            .claim_jobs(&self.owner, now, now + cfg.lease.0, cfg.concurrency)
+            .await
+            .context("claiming jobs")?;
+        let n = jobs.len();
+        let mut set = tokio::task::JoinSet::new();
+        for job in jobs {
+            let this = self.clone();
+            set.spawn(async move {
+                let id = job.id.clone();
+                if let Err(e) = this.run_job(job).await {
+                    tracing::error!(job = %id, error = ?e, "could not record a call's outcome");
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+        Ok(n)
+    }
+
+    /// Runs rounds until nothing is due (for tests and tools).
+    pub async fn drain(&self) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.run_once().await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n;
+        }
+    }
+
+    async fn run_job(&self, job: JobRecord) -> anyhow::Result<()> {
+        let prepared = self.prepare(&job).await;
+        let (result, call) = match prepared {
+            Ok(call) => {
+                let now = self.state.clock.now();
+                let result = self
+                    .client
+                    .send(
+                        call.protocol,
+                        &call.url,
+                        &call.key,
+                        call.request.clone(),
+                        now,
+                    )
+                    .await;
+                (result, Some(call))
+            }
+            Err(e) => (
+                CallResult {
+                    request: json!({}),
+                    http_status: None,
+                    body: None,
+                    body_sign: "not_checked",
+                    response: None,
+                    verdict: Verdict::Failure(format!("{e:#}")),
+                    latency: std::time::Duration::ZERO,
+                    started_at: self.state.clock.now(),
+                },
+                None,
+            ),
+        };
+        let now = self.state.clock.now();
+        let resolution = self.resolve(&job, call.as_ref(), &result, now);
+        let outcome = match (&result.verdict, &resolution) {
+            (_, JobResolution::Succeeded { .. }) => "success",
+            (Verdict::Accepted, _) | (_, JobResolution::Poll { .. }) => "accepted",
+            _ => "failure",
+        };
+        let error = match &resolution {
+            JobResolution::Retry { error, .. } | JobResolution::GiveUp { error } => {
+                Some(error.clone())
+            }
+            _ => None,
+        };
+        metrics::counter!("souk_seller_calls_total", "kind" => job.kind.as_str(), "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("souk_seller_call_seconds", "kind" => job.kind.as_str())
+            .record(result.latency.as_secs_f64());
+        let attempt = AttemptRecord {
+            id: souk_core::id::generate("att", result.started_at),
+            job_id: job.id.clone(),
+            seller_id: job.seller_id.clone(),
+            product_id: job.product_id.clone(),
+            instance_id: job.instance_id.clone(),
+            activity: call
+                .as_ref()
+                .map(|c| c.activity.to_owned())
+                .unwrap_or_else(|| job.kind.as_str().to_owned()),
+            business_id: call.as_ref().and_then(|c| c.business_id.clone()),
+            request: result.request.clone(),
+            http_status: result.http_status,
+            response_body: result.body.clone(),
+            body_sign: result.body_sign.to_owned(),
+            result_code: result.result_code(),
+            outcome: outcome.to_owned(),
+            error,
+            latency_ms: result.latency.as_millis() as i64,
+            started_at: result.started_at,
+        };
+        self.state
+            .store
+            .complete_job(&job.id, &self.owner, attempt, resolution, now)
+            .await?;
+        Ok(())
+    }
+
+    /// Decides what to do after an attempt.
+    fn resolve(
+        &self,
+        job: &JobRecord,
+        call: Option<&PreparedCall>,
+        result: &CallResult,
+        now: OffsetDateTime,
+    ) -> JobResolution {
+        let cfg = &self.state.config.provisioning;
+        let retry = |error: String| {
+            let policy = self.policy(job.kind);
+            let first = job.first_attempt_at.unwrap_or(now);
+            match policy.next_attempt(first, job.attempts, now, rand::thread_rng().gen()) {
+                Some(at) => JobResolution::Retry { at, error },
+                None => JobResolution::GiveUp {
+                    error: format!("gave up after {} attempts: {error}", job.attempts),
+                },
+            }
+        };
+        let Some(call) = call else {
+            return retry(result.error().unwrap_or_default());
+        };
+        match &result.verdict {
+            Verdict::Failure(e) => retry(e.clone()),
+            Verdict::Accepted => {
+                if matches!(job.kind, CallKind::NewInstance | CallKind::GetLicense) {
+                    let sid = result.response.as_ref().and_then(|r| r.instance_id.clone());
+                    if sid.is_none() && call.seller_instance_id.is_none() {
+                        return retry("answered 000004 without an instanceId to poll".into());
+                    }
+                    JobResolution::Poll {
+                        at: now + cfg.poll_interval.0,
+                        seller_instance_id: sid,
+                    }
+                } else {
+                    retry(format!(
+                        "000004 is not a final answer for {}",
+                        call.activity
+                    ))
+                }
+            }
+            Verdict::Success => match self.success(job, call, result) {
+                Ok(Some(r)) => r,
+                Ok(None) => JobResolution::Poll {
+                    at: now + cfg.poll_interval.0,
+                    seller_instance_id: None,
+                },
+                Err(e) => retry(e),
+            },
+        }
+    }
+
+    /// What a successful answer means for this call; `Ok(None)` = still not ready (poll).
+    fn success(
+        &self,
+        job: &JobRecord,
+        call: &PreparedCall,
+        result: &CallResult,
+    ) -> Result<Option<JobResolution>, String> {
+        let Some(resp) = result.response.as_ref() else {
+            return Err("no answer".into());
+        };
+        let none = JobResolution::Succeeded {
+            seller_instance_id: None,
+            app_info_sealed: None,
+            license_sealed: None,
+        };
+        match job.kind {
+            CallKind::NewInstance if job.phase == "poll" => {
+                let sid = call.seller_instance_id.clone().unwrap_or_default();
+                let Some(info) = resp
+                    .info
+                    .as_ref()
+                    .and_then(|v| v.iter().find(|i| i.instance_id == sid))
+                else {
+                    return Ok(None);
+                };
+                let app_info =
+                    self.open_app_info(job, call, resp.encrypt_type(), info.app_info.as_ref())?;
+                Ok(Some(JobResolution::Succeeded {
+                    seller_instance_id: Some(sid),
+                    app_info_sealed: app_info,
+                    license_sealed: None,
+                }))
+            }
+            CallKind::NewInstance => {
+                let sid = resp
+                    .instance_id
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .ok_or("resultCode 000000 but no instanceId in the answer")?;
+                let app_info =
+                    self.open_app_info(job, call, resp.encrypt_type(), resp.app_info.as_ref())?;
+                Ok(Some(JobResolution::Succeeded {
+                    seller_instance_id: Some(sid),
+                    app_info_sealed: app_info,
+                    license_sealed: None,
+                }))
+            }
+            CallKind::GetLicense => {
+                let license = resp
+                    .license
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .ok_or("resultCode 000000 but no license in the answer")?;
+                Ok(Some(JobResolution::Succeeded {
+                    seller_instance_id: resp.instance_id.clone(),
+                    app_info_sealed: None,
+                    license_sealed: Some(
+                        self.state
+                            .master_key
+                            .seal(&format!("license:{}", job.instance_id), &license),
+                    ),
+                }))
+            }
+            _ => Ok(Some(none)),
+        }
+    }
+
+    /// Decrypts the seller's credentials and re-seals them under the master key.
+    fn open_app_info(
+        &self,
+        job: &JobRecord,
+        call: &PreparedCall,
+        encrypt_type: Result<EncryptType, souk_protocol::credentials::CryptoError>,
+        info: Option<&souk_protocol::activity::response::AppInfo>,
+    ) -> Result<Option<String>, String> {
+        let Some(info) = info else { return Ok(None) };
+        let et = encrypt_type.map_err(|e| format!("encryptType: {e}"))?;
+        let explain = |field: &str| {
+            format!(
+                "appInfo.{field} does not decrypt with encryptType {} (AES-{}) and your Key; encrypt it as the spec says or declare the right encryptType",
+                et.as_str(),
+                et.bits()
+            )
+        };
+        let plain = AppInfo {
+            front_end_url: info.front_end_url.clone(),
+            admin_url: info.admin_url.clone(),
+            user_name: info
+                .decrypt_user_name(&call.key, et)
+                .map_err(|_| explain("userName"))?,
+            password: info
+                .decrypt_password(&call.key, et)
+                .map_err(|_| explain("password"))?,
+            memo: info.memo.clone(),
+        };
+        let json = serde_json::to_string(&plain).map_err(|e| e.to_string())?;
+        Ok(Some(
+            self.state
+                .master_key
+                .seal(&format!("app_info:{}", job.instance_id), &json),
+        ))
+    }
+
+    fn policy(&self, kind: CallKind) -> RetryPolicy {
+        let cfg = &self.state.config.provisioning;
+        let base = RetryPolicy::for_call(kind);
+        RetryPolicy {
+            window: if kind.fails_order() {
+                cfg.opening_window.0
+            } else {
+                cfg.status_window.0
+            },
+            first_delay: cfg.first_retry.0,
+            max_delay: cfg.max_retry_interval.0,
+            jitter: base.jitter,
+        }
+    }
+
+    /// Loads what the call needs and builds its request.
+    async fn prepare(&self, job: &JobRecord) -> anyhow::Result<PreparedCall> {
+        let store = &self.state.store;
+        let profile = store
+            .integration_profile(&job.product_id)
+            .await?
+            .context("the product has no integration profile (production URL and Key)")?;
+        let key = self
+            .state
+            .master_key
+            .open(
+                &souk_core::catalog::seller_key_context(&job.product_id),
+                &profile.seller_key_sealed,
+            )
+            .context("opening the seller Key")?;
+        let key = SellerKey::new(key);
+        let instance = store
+            .find_instance(&Scope::Everything, &job.instance_id)
+            .await?
+            .context("the instance of this call no longer exists")?;
+        let order = store.find_order(&Scope::Everything, &job.order_id).await?;
+        let buyer = store
+            .find_party(&Scope::Everything, &instance.buyer_id)
+            .await?
+            .context("the buyer of this instance no longer exists")?;
+        let business_id = uuid::Uuid::new_v4().to_string();
+        let request = build_request(
+            profile.protocol,
+            job,
+            &instance,
+            order.as_ref(),
+            &buyer.name,
+            &business_id,
+        )?;
+        Ok(PreparedCall {
+            protocol: profile.protocol,
+            url: profile.production_url,
+            key,
+            activity: request.0,
+            business_id: request.2.then_some(business_id),
+            request: request.1,
+            seller_instance_id: instance.seller_instance_id.clone(),
+        })
+    }
+}
+
+/// A call ready to send.
+#[derive(Clone)]
+pub struct PreparedCall {
+    protocol: Protocol,
+    url: String,
+    key: SellerKey,
+    activity: &'static str,
+    business_id: Option<String>,
+    request: CallRequest,
+    seller_instance_id: Option<String>,
+}
+
+fn wire_time(t: OffsetDateTime) -> String {
+    TimestampFormat::Seconds.format(t)
+}
+
+/// `12.34` from 1234 minor units: KooGallery's `orderAmount` is a decimal in major units.
+fn decimal(minor: i64, exponent: u32) -> String {
+    if exponent == 0 {
+        return minor.to_string();
+    }
+    let scale = 10i64.pow(exponent);
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / scale as u64,
+        abs % scale as u64,
+        width = exponent as usize
+    )
+}
+
+fn snap<'a>(order: Option<&'a OrderRecord>, field: &str) -> Option<&'a str> {
+    order
+        .and_then(|o| o.snapshot.get(field))
+        .and_then(Value::as_str)
+}
+
+/// Builds the request for a job: `(activity, request, uses_business_id)`.
+fn build_request(
+    protocol: Protocol,
+    job: &JobRecord,
+    instance: &InstanceRecord,
+    order: Option<&OrderRecord>,
+    buyer_name: &str,
+    business_id: &str,
+) -> anyhow::Result<(&'static str, CallRequest, bool)> {
+    let seller_instance = || {
+        instance
+            .seller_instance_id
+            .clone()
+            .context("the seller has not returned an instanceId for this instance yet")
+    };
+    let order_line = format!("{}-000001", job.order_id);
+    let term = order.map(|o| o.term).unwrap_or(instance.term);
+    let (period_type, period_number) = match term {
+        Term::Period { unit, count } => (
+            Some(match unit {
+                PeriodUnit::Month => "month",
+                PeriodUnit::Year => "year",
+            }),
+            Some(count.to_string()),
+        ),
+        _ => (None, None),
+    };
+    let charging_mode = match term {
+        Term::OneTime => "3",
+        _ => "1",
+    };
+    let expire = job
+        .payload
+        .get("expire_at_ms")
+        .and_then(Value::as_i64)
+        .map(souk_core::clock::from_unix_ms)
+        .or(instance.expire_at);
+    let quantity_field = snap(order, "quantity_field");
+    let mut p = Params::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            p.insert(k.to_owned(), v);
+        }
+    };
+
+    let v1 = |activity: &'static str, p: Params, business: bool| {
+        Ok((activity, CallRequest::V1(p), business))
+    };
+    let v2 = |activity: &'static str, body: Value, business: bool| {
+        Ok((activity, CallRequest::V2(body), business))
+    };
+    match (job.kind, protocol, job.phase.as_str()) {
+        (CallKind::NewInstance, _, "poll") => {
+            let sid = seller_instance()?;
+            match protocol {
+                Protocol::V1 => {
+                    put("activity", Some("queryInstance".into()));
+                    put("instanceId", Some(sid));
+                    v1("queryInstance", p, false)
+                }
+                Protocol::V2 => v2(
+                    "queryInstance",
+                    json!({ "activity": "queryInstance", "instanceId": sid }),
+                    false,
+                ),
+            }
+        }
+        (CallKind::NewInstance | CallKind::GetLicense, Protocol::V1, _) => {
+            let activity = if job.kind == CallKind::NewInstance {
+                "newInstance"
+            } else {
+                "getLicense"
+            };
+            put("activity", Some(activity.into()));
+            put("customerId", Some(instance.buyer_id.to_string()));
+            put("customerName", Some(buyer_name.to_owned()));
+            put("businessId", Some(business_id.to_owned()));
+            put("orderId", Some(job.order_id.clone()));
+            put("skuCode", snap(order, "sku_code").map(str::to_owned));
+            put(
+                "productId",
+                snap(order, "wire_product_id").map(str::to_owned),
+            );
+            put("trialFlag", instance.trial.then(|| "1".to_owned()));
+            put("expireTime", expire.map(wire_time));
+            put("chargingMode", Some(charging_mode.into()));
+            put("periodType", period_type.map(str::to_owned));
+            put("periodNumber", period_number);
+            if let Some(field) = quantity_field {
+                put(field, Some(instance.quantity.to_string()));
+            }
+            put(
+                "orderAmount",
+                order.map(|o| decimal(o.amount.amount_minor, o.amount.currency.exponent())),
+            );
+            v1(activity, p, true)
+        }
+        (CallKind::NewInstance, Protocol::V2, _) => v2(
+            "newInstance",
+            json!({ "activity": "newInstance", "orderId": job.order_id, "orderLineId": order_line, "businessId": business_id }),
+            true,
+        ),
+        (CallKind::GetLicense, Protocol::V2, _) => {
+            let mut body = json!({
+                "activity": "getLicenseAsync",
+                "instanceId": instance.id,
+                "effectiveTime": wire_time(instance.period_start.unwrap_or(instance.created_at)),
+                "eventId": job.order_id,
+            });
+            if let Some(e) = expire {
+                body["expireTime"] = json!(wire_time(e));
+            }
+            v2("getLicenseAsync", body, false)
+        }
+        (CallKind::RefreshInstance, Protocol::V1, _) => {
+            put("activity", Some("refreshInstance".into()));
+            put("orderId", Some(job.order_id.clone()));
+            put("instanceId", Some(seller_instance()?));
+            put(
+                "productId",
+                snap(order, "wire_product_id").map(str::to_owned),
+            );
+            put("expireTime", expire.map(wire_time));
+            put(
+                "trialToFormal",
+                job.payload
+                    .get("trial_to_formal")
+                    .and_then(Value::as_bool)
+                    .filter(|b| *b)
+                    .map(|_| "1".to_owned()),
+            );
+            put("periodType", period_type.map(str::to_owned));
+            put("periodNumber", period_number);
+            put(
+                "orderAmount",
+                order.map(|o| decimal(o.amount.amount_minor, o.amount.currency.exponent())),
+            );
+            v1("refreshInstance", p, false)
+        }
+        (CallKind::RefreshInstance, Protocol::V2, _) => {
+            let scene = if job.payload.get("trial_to_formal").and_then(Value::as_bool) == Some(true)
+            {
+                "TRIAL_TO_FORMAL"
+            } else {
+                "RENEWAL"
+            };
+            let mut body = json!({
+                "activity": "refreshInstance",
+                "scene": scene,
+                "orderId": job.order_id,
+                "orderLineId": order_line,
+                "instanceId": seller_instance()?,
+                "expireTime": expire.map(wire_time).unwrap_or_default(),
+            });
+            if let Some(pid) = snap(order, "wire_product_id") {
+                body["productId"] = json!(pid);
+            }
+            v2("refreshInstance", body, false)
+        }
+        (CallKind::UpgradeInstance, Protocol::V1, _) => {
+            put("activity", Some("upgrade".into()));
+            put("instanceId", Some(seller_instance()?));
+            put("orderId", Some(job.order_id.clone()));
+            put("skuCode", snap(order, "sku_code").map(str::to_owned));
+            put(
+                "productId",
+                snap(order, "wire_product_id").map(str::to_owned),
+            );
+            if let (Some(field), Some(o)) = (quantity_field, order) {
+                put(field, Some(o.quantity.to_string()));
+            }
+            v1("upgrade", p, false)
+        }
+        (CallKind::UpgradeInstance, Protocol::V2, _) => v2(
+            "upgradeInstance",
+            json!({ "activity": "upgradeInstance", "instanceId": seller_instance()?, "orderId": job.order_id, "orderLineId": order_line }),
+            false,
+        ),
+        (CallKind::FreezeInstance, Protocol::V1, _) => {
+            put("activity", Some("expireInstance".into()));
+            put("instanceId", Some(seller_instance()?));
+            put("orderId", Some(job.order_id.clone()));
+            v1("expireInstance", p, false)
+        }
+        (CallKind::FreezeInstance | CallKind::UnfreezeInstance, Protocol::V2, _) => {
+            let status = if job.kind == CallKind::FreezeInstance {
+                "FREEZE"
+            } else {
+                "UNFREEZE"
+            };
+            v2(
+                "updateInstanceStatus",
+                json!({ "activity": "updateInstanceStatus", "instanceId": seller_instance()?, "status": status }),
+                false,
+            )
+        }
+        (CallKind::UnfreezeInstance, Protocol::V1, _) => {
+            // V1 has no unfreeze; the renewal's refreshInstance reactivates. Kept for
+            // completeness should a V1 unfreeze job exist: instanceStatus NORMAL.
+            put("activity", Some("instanceStatus".into()));
+            put("instanceId", Some(seller_instance()?));
+            put("instanceStatus", Some("NORMAL".into()));
+            v1("instanceStatus", p, false)
+        }
+        (CallKind::ReleaseInstance, Protocol::V1, _) => {
+            put("activity", Some("releaseInstance".into()));
+            put("instanceId", Some(seller_instance()?));
+            put("orderId", Some(job.order_id.clone()));
+            v1("releaseInstance", p, false)
+        }
+        (CallKind::ReleaseInstance, Protocol::V2, _) => v2(
+            "releaseInstance",
+            json!({ "activity": "releaseInstance", "instanceId": seller_instance()? }),
+            false,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn amounts_are_sent_in_major_units() {
+        assert_eq!(decimal(1234, 2), "12.34");
+        assert_eq!(decimal(5, 2), "0.05");
+        assert_eq!(decimal(-1500, 2), "-15.00");
+        assert_eq!(decimal(700, 0), "700");
+    }
+}

@@ -1,0 +1,119 @@
+//! Timers: unpaid orders are cancelled; expired instances are auto-renewed, or go to grace,
+//! then frozen (seller told to freeze), then released (seller told to release). Every decision
+//! is `souk_core::instance::due_action` on the injected clock, so a test (or the sandbox clock)
+//! runs a month of lifecycle in a second.
+
+use crate::usecase::orders;
+use crate::AppState;
+use souk_core::instance::{due_action, InstanceState, LifecyclePolicy, TimerAction};
+use souk_core::provisioning::CallKind;
+use souk_store::{InstanceRecord, NewJob, Scope};
+
+/// One round of every timer; returns how many things it changed.
+pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
+    let now = state.clock.now();
+    let mut changed = 0;
+    for id in state.store.overdue_orders(now, 500).await? {
+        if let Some(Ok(_)) = state
+            .store
+            .cancel_order(&Scope::Everything, &id, None, now)
+            .await?
+        {
+            changed += 1;
+        }
+    }
+    let policy = LifecyclePolicy {
+        grace: state.config.lifecycle.grace.0,
+        retention: state.config.lifecycle.retention.0,
+    };
+    let due = state
+        .store
+        .timer_candidates(now, policy.grace, policy.retention, 500)
+        .await?;
+    for instance in due {
+        let tried = instance.auto_renew_tried_for.is_some()
+            && instance.auto_renew_tried_for == instance.expire_at;
+        let action = due_action(
+            instance.state,
+            instance.expire_at,
+            instance.auto_renew,
+            tried,
+            policy,
+            now,
+        );
+        let done = match action {
+            Some(TimerAction::AutoRenew) => {
+                if let Some(exp) = instance.expire_at {
+                    state.store.mark_auto_renew_tried(&instance.id, exp).await?;
+                }
+                match orders::auto_renew(state, &instance).await {
+                    Ok(order) => {
+                        tracing::info!(instance = %instance.id, order = %order.id, "auto-renewed");
+                        true
+                    }
+                    Err(e) => {
+                        tracing::info!(instance = %instance.id, error = %e.message, "auto-renew not possible");
+                        false
+                    }
+                }
+            }
+            Some(TimerAction::EnterGrace) => {
+                state
+                    .store
+                    .apply_timer(
+                        &instance.id,
+                        InstanceState::Active,
+                        InstanceState::Grace,
+                        vec![],
+                        now,
+                    )
+                    .await?
+            }
+            Some(TimerAction::Freeze) => {
+                state
+                    .store
+                    .apply_timer(
+                        &instance.id,
+                        InstanceState::Grace,
+                        InstanceState::Frozen,
+                        vec![status_job(&instance, CallKind::FreezeInstance)],
+                        now,
+                    )
+                    .await?
+            }
+            Some(TimerAction::Release) => {
+                state
+                    .store
+                    .apply_timer(
+                        &instance.id,
+                        InstanceState::Frozen,
+                        InstanceState::Released,
+                        vec![status_job(&instance, CallKind::ReleaseInstance)],
+                        now,
+                    )
+                    .await?
+            }
+            None => false,
+        };
+        if done {
+            changed += 1;
+        }
+    }
+    if changed > 0 {
+        state.wake.notify_one();
+    }
+    Ok(changed)
+}
+
+/// A freeze/unfreeze/release call: keyed by the instance's original purchase order, as the
+/// spec's expireInstance and releaseInstance expect.
+pub fn status_job(instance: &InstanceRecord, kind: CallKind) -> NewJob {
+    NewJob {
+        kind,
+        instance_id: instance.id.clone(),
+        order_id: instance.origin_order_id.clone(),
+        seller_id: instance.seller_id.clone(),
+        product_id: instance.product_id.clone(),
+        payload: serde_json::json!({}),
+    }
+}
