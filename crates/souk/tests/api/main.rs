@@ -4,5 +4,6 @@
 mod harness;
 
 mod bad_input;
+mod catalog;
 mod binary;
 mod foundation;
