@@ -1,9 +1,11 @@
 //! Souk's integration tests: one binary, every test against a real server on a loopback port,
 //! each with its own database, each run on SQLite and on PostgreSQL (see `harness`).
 
+mod fixture;
 mod harness;
 
 mod bad_input;
-mod catalog;
 mod binary;
+mod catalog;
+mod commerce;
 mod foundation;
