@@ -130,3 +130,566 @@ backend_test!(v1_seller_full_lifecycle, |app: TestApp| async move {
 backend_test!(v2_seller_full_lifecycle, |app: TestApp| async move {
     lifecycle(app, Proto::V2).await
 });
+
+/// The attempts recorded for the seller, oldest first.
+async fn attempts(app: &TestApp, m: &Market) -> Vec<serde_json::Value> {
+    let r = app
+        .get("/v1/interface-messages?limit=200", &m.seller_key)
+        .await;
+    let mut v = r.body["data"].as_array().unwrap().clone();
+    v.reverse();
+    v
+}
+
+async fn messages(app: &TestApp, key: &str) -> Vec<serde_json::Value> {
+    app.get("/v1/messages", key).await.body["data"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+backend_test!(
+    a_seller_500_is_retried_with_a_fresh_business_id_and_the_same_order_id,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |c| {
+            c.fail_first_n = 2;
+            c.failure = FailureMode::Http500;
+        })
+        .await;
+        let m = market(&app, Proto::V1, ex).await;
+        let order = m
+            .buy(&app, json!({"sku_id": m.basic, "billing_mode": "monthly"}))
+            .await;
+        let instance = order["instance_id"].as_str().unwrap();
+        // Retries wait for the (injected) clock: move it past each backoff.
+        for _ in 0..5 {
+            advance(&app, Duration::minutes(1)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        m.wait_instance(&app, instance, "active").await;
+
+        let tries = attempts(&app, &m).await;
+        assert_eq!(tries.len(), 3, "two failures then success: {tries:?}");
+        assert_eq!(tries[0]["http_status"], 500);
+        assert_eq!(tries[0]["outcome"], "failure");
+        assert!(tries[0]["error"].as_str().unwrap().contains("HTTP 500"));
+        assert_eq!(tries[2]["outcome"], "success");
+        let business: std::collections::HashSet<_> = tries
+            .iter()
+            .map(|t| t["business_id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(business.len(), 3, "a fresh businessId per attempt");
+        let orders: std::collections::HashSet<_> = tries
+            .iter()
+            .map(|t| {
+                t["request"]["params"]["orderId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(orders.len(), 1, "one orderId for every attempt");
+        assert_eq!(m.example.state().new_instance_created, 1);
+
+        // The seller was told at the first failure, not only at the end.
+        let msgs = messages(&app, &m.seller_key).await;
+        assert!(msgs.iter().any(|x| x["kind"] == "call_failed"), "{msgs:?}");
+        assert_eq!(
+            msgs.iter().filter(|x| x["kind"] == "call_failed").count(),
+            1
+        );
+    }
+);
+
+backend_test!(
+    a_wrong_body_sign_is_a_failed_attempt_and_the_retry_finds_the_same_instance,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |c| {
+            c.fail_first_n = 1;
+            c.failure = FailureMode::WrongBodySign;
+        })
+        .await;
+        let m = market(&app, Proto::V2, ex).await;
+        let order = m
+            .buy(
+                &app,
+                json!({"sku_id": m.pro, "billing_mode": "yearly", "quantity": 2}),
+            )
+            .await;
+        for _ in 0..3 {
+            advance(&app, Duration::minutes(1)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        m.wait_instance(&app, order["instance_id"].as_str().unwrap(), "active")
+            .await;
+        let tries = attempts(&app, &m).await;
+        assert_eq!(tries[0]["body_sign"], "invalid");
+        assert_eq!(tries[0]["outcome"], "failure");
+        assert_eq!(tries.last().unwrap()["outcome"], "success");
+        let s = m.example.state();
+        assert_eq!(s.new_instance_created, 1, "the seller created one instance");
+        assert_eq!(s.new_instance_existing, 1, "the retry found it");
+    }
+);
+
+backend_test!(
+    a_seller_that_never_recovers_fails_the_order_and_refunds_the_buyer,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        ex.set_failing(Some(FailureMode::Http500));
+        let m = market(&app, Proto::V1, ex).await;
+        let before = balance(&app, &m).await;
+        let order = m
+            .buy(
+                &app,
+                json!({"sku_id": m.basic, "billing_mode": "monthly", "quantity": 3}),
+            )
+            .await;
+        assert_eq!(balance(&app, &m).await, before - 3_000);
+        let id = order["id"].as_str().unwrap();
+        // Three hours of retries, in 20-minute steps.
+        for _ in 0..10 {
+            advance(&app, Duration::minutes(20)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+        }
+        let refunded = m.wait_order(&app, id, "refunded").await;
+        assert!(refunded["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 500"));
+        assert_eq!(balance(&app, &m).await, before, "the money is back");
+        m.wait_instance(&app, order["instance_id"].as_str().unwrap(), "failed")
+            .await;
+        let buyer_msgs = messages(&app, &m.buyer_key).await;
+        assert!(buyer_msgs.iter().any(|x| x["kind"] == "order_refunded"));
+        let seller_msgs = messages(&app, &m.seller_key).await;
+        assert!(seller_msgs.iter().any(|x| x["kind"] == "call_gave_up"));
+        // The ledger shows the debit and exactly one refund.
+        let ledger = app
+            .get(&format!("/v1/buyers/{}/ledger", m.buyer_id), &m.buyer_key)
+            .await;
+        let kinds: Vec<&str> = ledger.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, vec!["top_up", "order_debit", "refund"]);
+    }
+);
+
+backend_test!(
+    an_accepted_000004_new_instance_is_polled_until_open,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |c| {
+            c.async_open = true;
+            c.async_open_polls = 2;
+        })
+        .await;
+        let m = market(&app, Proto::V2, ex).await;
+        let order = m
+            .buy(&app, json!({"sku_id": m.basic, "billing_mode": "monthly"}))
+            .await;
+        let instance = order["instance_id"].as_str().unwrap();
+        for _ in 0..4 {
+            advance(&app, Duration::seconds(10)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let inst = m.wait_instance(&app, instance, "active").await;
+        assert!(inst["app_info"]["user_name"].is_string(), "{inst}");
+        let tries = attempts(&app, &m).await;
+        assert_eq!(tries[0]["activity"], "newInstance");
+        assert_eq!(tries[0]["outcome"], "accepted");
+        assert!(tries.iter().any(|t| t["activity"] == "queryInstance"));
+        assert_eq!(m.example.state().new_instance_created, 1);
+    }
+);
+
+backend_test!(
+    a_renewal_in_retention_unfreezes_instead_of_buying_anew,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V2, ex).await;
+        let order = m
+            .buy(&app, json!({"sku_id": m.basic, "billing_mode": "monthly"}))
+            .await;
+        let id = order["instance_id"].as_str().unwrap().to_owned();
+        let inst = m.wait_instance(&app, &id, "active").await;
+        let sid = inst["seller_instance_id"].as_str().unwrap().to_owned();
+        let first_expiry = time::OffsetDateTime::parse(
+            inst["expire_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        advance(&app, Duration::days(32)).await;
+        m.wait_instance(&app, &id, "grace").await;
+        advance(&app, Duration::days(7)).await;
+        m.wait_instance(&app, &id, "frozen").await;
+        eventually("frozen at the seller", || async {
+            m.example.state().instance(&sid).unwrap().status == InstanceStatus::Frozen
+        })
+        .await;
+
+        let renewal = m.act(&app, &id, "renew", json!({"periods": 2})).await;
+        m.wait_order(&app, renewal["id"].as_str().unwrap(), "completed")
+            .await;
+        let inst = m.wait_instance(&app, &id, "active").await;
+        eventually("refreshed and unfrozen at the seller", || async {
+            let s = m.example.state();
+            s.instance(&sid).unwrap().status == InstanceStatus::Active
+                && s.calls_of("updateInstanceStatus").count() == 2
+        })
+        .await;
+        // The renewal counts from the old expiry: grace days are not free.
+        let new_expiry = time::OffsetDateTime::parse(
+            inst["expire_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert_eq!(new_expiry, souk_core::order::add_months(first_expiry, 2));
+        assert_eq!(
+            m.example.state().new_instance_created,
+            1,
+            "no second instance"
+        );
+        let acts: Vec<String> = m
+            .example
+            .state()
+            .calls
+            .iter()
+            .map(|c| c.activity.to_owned())
+            .collect();
+        let refresh = acts.iter().rposition(|a| a == "refreshInstance").unwrap();
+        let unfreeze = acts
+            .iter()
+            .rposition(|a| a == "updateInstanceStatus")
+            .unwrap();
+        assert!(refresh < unfreeze, "refresh, then unfreeze: {acts:?}");
+    }
+);
+
+backend_test!(
+    auto_renew_renews_at_expiry_when_the_balance_allows,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V1, ex).await;
+        let order = m
+            .buy(
+                &app,
+                json!({"sku_id": m.basic, "billing_mode": "monthly", "auto_renew": true}),
+            )
+            .await;
+        let id = order["instance_id"].as_str().unwrap().to_owned();
+        let inst = m.wait_instance(&app, &id, "active").await;
+        assert_eq!(inst["auto_renew"], true);
+        let before = balance(&app, &m).await;
+        advance(&app, Duration::days(31)).await;
+        eventually("auto-renewed", || async {
+            let orders = app.get("/v1/orders", &m.buyer_key).await;
+            orders.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["kind"] == "renewal" && o["state"] == "completed")
+        })
+        .await;
+        assert_eq!(balance(&app, &m).await, before - 1_000);
+        assert_eq!(m.instance(&app, &id).await["state"], "active");
+
+        // With no money left, the next expiry goes to grace instead.
+        let drain = app
+            .get(&format!("/v1/buyers/{}/balance", m.buyer_id), &m.buyer_key)
+            .await;
+        let left = drain.body["balance"]["amount_minor"].as_i64().unwrap();
+        let big = m
+            .buy(
+                &app,
+                json!({"sku_id": m.pro, "billing_mode": "yearly", "quantity": 3}),
+            )
+            .await;
+        assert!(left >= big["amount"]["amount_minor"].as_i64().unwrap());
+        let rest = balance(&app, &m).await;
+        if rest >= 1_000 {
+            let r = m
+                .buy(&app, json!({"sku_id": m.basic, "billing_mode": "monthly", "quantity": (rest / 1_000).min(100)}))
+                .await;
+            assert!(r["amount"]["amount_minor"].as_i64().unwrap() > 0);
+        }
+        assert!(balance(&app, &m).await < 1_000);
+        advance(&app, Duration::days(31)).await;
+        m.wait_instance(&app, &id, "grace").await;
+    }
+);
+
+backend_test!(
+    an_unpaid_order_is_cancelled_after_the_deadline,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V1, ex).await;
+        let placed = app
+            .post(
+                "/v1/orders",
+                &m.buyer_key,
+                json!({"sku_id": m.basic, "billing_mode": "monthly"}),
+            )
+            .await;
+        let id = placed.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(placed.body["state"], "pending_payment");
+        advance(&app, Duration::hours(23)).await;
+        assert_eq!(m.order(&app, &id).await["state"], "pending_payment");
+        advance(&app, Duration::hours(2)).await;
+        assert_eq!(m.order(&app, &id).await["state"], "cancelled");
+        app.post(&format!("/v1/orders/{id}/pay"), &m.buyer_key, json!({}))
+            .await
+            .assert_error(StatusCode::CONFLICT, "order_not_payable");
+        assert_eq!(
+            m.example.state().calls.len(),
+            0,
+            "nothing reached the seller"
+        );
+    }
+);
+
+backend_test!(
+    an_upgrade_is_charged_pro_rata_on_the_remaining_time,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V1, ex).await;
+        let order = m
+            .buy(
+                &app,
+                json!({"sku_id": m.basic, "billing_mode": "yearly", "quantity": 2}),
+            )
+            .await;
+        let id = order["instance_id"].as_str().unwrap().to_owned();
+        let inst = m.wait_instance(&app, &id, "active").await;
+        let start = time::OffsetDateTime::parse(
+            inst["created_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        let expire = time::OffsetDateTime::parse(
+            inst["expire_at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        // Half a year later, pro for 2 users: (300.00 − 100.00) × 2 × remaining / year.
+        app.clock.advance(Duration::days(182));
+        let placed = app
+            .post(
+                &format!("/v1/instances/{id}/upgrade"),
+                &m.buyer_key,
+                json!({"sku_id": m.pro}),
+            )
+            .await;
+        assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
+        let now = app.state.clock.now();
+        let charged = placed.body["amount"]["amount_minor"].as_i64().unwrap();
+        let expected =
+            40_000.0 * (expire - now).as_seconds_f64() / (expire - start).as_seconds_f64();
+        assert!(
+            (charged as f64 - expected).abs() <= 2.0,
+            "charged {charged}, expected ≈{expected}"
+        );
+        assert!(
+            charged > 19_000 && charged < 21_000,
+            "about half: {charged}"
+        );
+        // Same spec again is refused.
+        app.post(
+            &format!("/v1/instances/{id}/upgrade"),
+            &m.buyer_key,
+            json!({}),
+        )
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    }
+);
+
+backend_test!(
+    a_later_call_waits_for_an_earlier_one_on_the_same_instance,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V1, ex).await;
+        let order = m
+            .buy(&app, json!({"sku_id": m.basic, "billing_mode": "monthly"}))
+            .await;
+        let id = order["instance_id"].as_str().unwrap().to_owned();
+        m.wait_instance(&app, &id, "active").await;
+
+        // The seller goes down; a renewal and then an upgrade are paid.
+        m.example.set_failing(Some(FailureMode::Http500));
+        let renewal = m.act(&app, &id, "renew", json!({})).await;
+        let upgrade = m.act(&app, &id, "upgrade", json!({"sku_id": m.pro})).await;
+        for _ in 0..3 {
+            advance(&app, Duration::minutes(1)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let tries = attempts(&app, &m).await;
+        assert!(tries.iter().any(|t| t["activity"] == "refreshInstance"));
+        assert!(
+            !tries.iter().any(|t| t["activity"] == "upgrade"),
+            "the upgrade is not sent while the renewal is unfinished: {tries:?}"
+        );
+        // Back up: renewal first, then the upgrade.
+        m.example.set_failing(None);
+        for _ in 0..4 {
+            advance(&app, Duration::minutes(5)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        m.wait_order(&app, renewal["id"].as_str().unwrap(), "completed")
+            .await;
+        m.wait_order(&app, upgrade["id"].as_str().unwrap(), "completed")
+            .await;
+        let acts: Vec<&'static str> = m.example.state().calls.iter().map(|c| c.activity).collect();
+        let last_refresh = acts.iter().rposition(|a| *a == "refreshInstance").unwrap();
+        let first_upgrade = acts.iter().position(|a| *a == "upgrade").unwrap();
+        assert!(last_refresh < first_upgrade, "{acts:?}");
+    }
+);
+
+backend_test!(
+    buyers_and_sellers_see_only_their_own_orders_instances_and_calls,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V1, ex).await;
+        let order = m
+            .buy(&app, json!({"sku_id": m.basic, "billing_mode": "monthly"}))
+            .await;
+        let oid = order["id"].as_str().unwrap().to_owned();
+        let iid = order["instance_id"].as_str().unwrap().to_owned();
+        m.wait_instance(&app, &iid, "active").await;
+
+        let (other_buyer, other_buyer_key) = app.party("buyers", "Other Buyer").await;
+        let (_, other_seller_key) = app.party("sellers", "Other Seller").await;
+        for key in [&other_buyer_key, &other_seller_key] {
+            app.get(&format!("/v1/orders/{oid}"), key)
+                .await
+                .assert_error(StatusCode::NOT_FOUND, "not_found");
+            app.get(&format!("/v1/instances/{iid}"), key)
+                .await
+                .assert_error(StatusCode::NOT_FOUND, "not_found");
+            let lists = app.get("/v1/orders", key).await;
+            assert_eq!(lists.body["data"], json!([]));
+        }
+        app.post(
+            &format!("/v1/orders/{oid}/cancel"),
+            &other_buyer_key,
+            json!({}),
+        )
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+        app.post(
+            &format!("/v1/instances/{iid}/renew"),
+            &other_buyer_key,
+            json!({}),
+        )
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+        app.get(
+            &format!("/v1/buyers/{}/balance", m.buyer_id),
+            &other_buyer_key,
+        )
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+        let theirs = app.get("/v1/interface-messages", &other_seller_key).await;
+        assert_eq!(theirs.body["data"], json!([]));
+        app.get("/v1/interface-messages", &m.buyer_key)
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        app.post(
+            &format!("/v1/buyers/{other_buyer}/balance/top-ups"),
+            &m.buyer_key,
+            json!({"amount": {"amount_minor": 1, "currency": "CNY"}}),
+        )
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        // The seller sees its sale (without the buyer's credentials).
+        let sale = app.get(&format!("/v1/orders/{oid}"), &m.seller_key).await;
+        assert_eq!(sale.status, StatusCode::OK);
+        // The operator sees everything.
+        assert_eq!(
+            app.get("/v1/interface-messages", &app.operator_key)
+                .await
+                .body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);
+
+backend_test!(
+    paying_without_enough_money_is_refused_and_changes_nothing,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V1, ex).await;
+        let placed = app
+            .post(
+                "/v1/orders",
+                &m.buyer_key,
+                json!({"sku_id": m.pro, "billing_mode": "yearly", "quantity": 100}),
+            )
+            .await;
+        assert_eq!(placed.body["amount"]["amount_minor"], 3_000_000);
+        let id = placed.body["id"].as_str().unwrap();
+        app.post(&format!("/v1/orders/{id}/pay"), &m.buyer_key, json!({}))
+            .await
+            .assert_error(StatusCode::PAYMENT_REQUIRED, "insufficient_funds");
+        assert_eq!(m.order(&app, id).await["state"], "pending_payment");
+        assert_eq!(balance(&app, &m).await, 100_000);
+        assert_eq!(
+            app.get("/v1/instances", &m.buyer_key).await.body["data"],
+            json!([])
+        );
+        // With credit granted, it goes through.
+        let credit = app
+            .send(
+                app.http
+                    .put(app.url(&format!("/v1/buyers/{}/balance/credit-limit", m.buyer_id)))
+                    .bearer_auth(&app.operator_key)
+                    .json(&json!({"limit": {"amount_minor": 3_000_000, "currency": "CNY"}})),
+            )
+            .await;
+        assert_eq!(credit.status, StatusCode::OK, "{}", credit.text);
+        let paid = app
+            .post(&format!("/v1/orders/{id}/pay"), &m.buyer_key, json!({}))
+            .await;
+        assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
+        assert_eq!(balance(&app, &m).await, 100_000 - 3_000_000);
+        // Bad order input.
+        for (body, code) in [
+            (
+                json!({"sku_id": m.basic, "billing_mode": "monthly", "quantity": 101}),
+                "invalid_field",
+            ),
+            (
+                json!({"sku_id": m.basic, "billing_mode": "monthly", "periods": 0}),
+                "invalid_field",
+            ),
+            (
+                json!({"sku_id": m.basic, "billing_mode": "on_demand"}),
+                "invalid_field",
+            ),
+            (
+                json!({"sku_id": m.basic, "billing_mode": "weekly"}),
+                "invalid_body",
+            ),
+            (
+                json!({"sku_id": "sku_nope", "billing_mode": "monthly"}),
+                "not_found",
+            ),
+        ] {
+            let r = app.post("/v1/orders", &m.buyer_key, body.clone()).await;
+            assert_eq!(r.body["error"]["code"], code, "{body}: {}", r.text);
+        }
+        app.post(
+            "/v1/orders",
+            &m.seller_key,
+            json!({"sku_id": m.basic, "billing_mode": "monthly"}),
+        )
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+    }
+);
