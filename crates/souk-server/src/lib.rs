@@ -111,6 +111,14 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let workers = if self.state.config.provisioning.workers {
+            if self.state.store.backend() == souk_store::Backend::Sqlite {
+                // One process per SQLite file: calls left `running` were in flight when the
+                // previous process died. Send them again now rather than after their lease.
+                let n = self.state.store.reclaim_orphaned_jobs().await?;
+                if n > 0 {
+                    tracing::warn!(calls = n, "resending calls interrupted by the last shutdown");
+                }
+            }
             let dispatcher = workers::Dispatcher::new(self.state.clone())?;
             workers::spawn(self.state.clone(), dispatcher, stop_rx)
         } else {

@@ -420,6 +420,11 @@ pub trait CommerceStore: Send + Sync + 'static {
         instance_id: &str,
     ) -> StoreResult<Vec<JobRecord>>;
 
+    /// Makes every `running` job claimable now. Only for a backend where one process runs the
+    /// workers (SQLite): at start-up, a running job can only be one the previous process was
+    /// sending when it died.
+    async fn reclaim_orphaned_jobs(&self) -> StoreResult<u64>;
+
     /// When the next job is due (to let workers sleep until then).
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>>;
 
@@ -1643,6 +1648,13 @@ impl CommerceStore for SqlStore {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(job_from_row).collect()
+    }
+
+    async fn reclaim_orphaned_jobs(&self) -> StoreResult<u64> {
+        Ok(sqlx::query("UPDATE jobs SET lease_until = 0 WHERE state = 'running'")
+            .execute(&self.write)
+            .await?
+            .rows_affected())
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {

@@ -9,3 +9,4 @@ mod binary;
 mod catalog;
 mod commerce;
 mod foundation;
+mod processes;
