@@ -1225,7 +1225,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_field() {
-        let cases: Vec<(Box<dyn Fn(&mut ProductInput)>, &str)> = vec![
+        type Mutate = Box<dyn Fn(&mut ProductInput)>;
+        let cases: Vec<(Mutate, &str)> = vec![
             (Box::new(|i| i.name = "  ".into()), "name"),
             (Box::new(|i| i.currency = "yuan".into()), "currency"),
             (

@@ -959,7 +959,7 @@ backend_test!(
             .as_array()
             .unwrap()
             .is_empty());
-        app.post(&format!("/v1/products"), &buyer_key, saas_body())
+        app.post("/v1/products", &buyer_key, saas_body())
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
         act(&app, id, "submit", &a_key).await;
