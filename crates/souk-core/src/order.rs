@@ -186,22 +186,26 @@ pub fn price(unit_price: Money, term: &Term, quantity: u32) -> Result<Money, Mon
 }
 
 /// The charge for changing an instance's specification part-way through its term (business
-/// rules §6.1): the new per-period price minus the old one, pro-rated on the time left.
-/// Never negative: a downgrade costs nothing now and refunds nothing.
+/// rules §6.1): the new per-period price minus the old one, pro-rated on the time left, where a
+/// period is one `unit` (a month or a year) counted from now. Never negative: a downgrade costs
+/// nothing now and refunds nothing.
 pub fn upgrade_charge(
     old_per_period: Money,
     new_per_period: Money,
     now: OffsetDateTime,
-    period_start: OffsetDateTime,
     expire_at: OffsetDateTime,
-    periods: u32,
+    unit: PeriodUnit,
 ) -> Result<Money, MoneyError> {
     let diff = new_per_period.checked_sub(old_per_period)?;
-    if diff.amount_minor <= 0 || expire_at <= now || periods == 0 {
+    if diff.amount_minor <= 0 || expire_at <= now {
         return Ok(Money::zero(new_per_period.currency));
     }
+    let months = match unit {
+        PeriodUnit::Month => 1,
+        PeriodUnit::Year => 12,
+    };
     let remaining = (expire_at - now).whole_seconds();
-    let period_len = ((expire_at - period_start).whole_seconds() / periods as i64).max(1);
+    let period_len = (add_months(now, months) - now).whole_seconds().max(1);
     diff.prorate(remaining, period_len)
 }
 
@@ -276,32 +280,35 @@ mod tests {
 
     #[test]
     fn upgrades_are_prorated_on_the_remaining_time() {
-        let start = datetime!(2026-01-01 0:00 UTC);
-        let expire = datetime!(2026-01-31 0:00 UTC); // one 30-day period
+        let now = datetime!(2026-04-01 0:00 UTC);
         let old = Money::new(3000, Currency::CNY);
         let new = Money::new(6000, Currency::CNY);
-        // Halfway through: half the difference.
-        let c = upgrade_charge(old, new, datetime!(2026-01-16 0:00 UTC), start, expire, 1).unwrap();
+        let m = PeriodUnit::Month;
+        // Half a 30-day month left: half the monthly difference.
+        let c = upgrade_charge(old, new, now, datetime!(2026-04-16 0:00 UTC), m).unwrap();
         assert_eq!(c.amount_minor, 1500);
-        // At the very start: the whole difference.
-        assert_eq!(
-            upgrade_charge(old, new, start, start, expire, 1)
-                .unwrap()
-                .amount_minor,
-            3000
-        );
+        // Three months left: three times the difference.
+        let c = upgrade_charge(old, new, now, datetime!(2026-07-01 0:00 UTC), m).unwrap();
+        assert_eq!(c.amount_minor, 9100, "91 days / 30 days × 3000");
         // Downgrades and expired instances cost nothing.
+        let end = datetime!(2026-05-01 0:00 UTC);
         assert_eq!(
-            upgrade_charge(new, old, start, start, expire, 1)
-                .unwrap()
-                .amount_minor,
+            upgrade_charge(new, old, now, end, m).unwrap().amount_minor,
             0
         );
         assert_eq!(
-            upgrade_charge(old, new, expire, start, expire, 1)
-                .unwrap()
-                .amount_minor,
+            upgrade_charge(old, new, end, end, m).unwrap().amount_minor,
             0
         );
+        // Yearly: half a year left of a 12 000.00 difference.
+        let y = upgrade_charge(
+            Money::new(0, Currency::CNY),
+            Money::new(1_200_000, Currency::CNY),
+            datetime!(2026-01-01 0:00 UTC),
+            datetime!(2026-07-02 12:00 UTC),
+            PeriodUnit::Year,
+        )
+        .unwrap();
+        assert_eq!(y.amount_minor, 600_000);
     }
 }

@@ -4,6 +4,7 @@
 //! crates so that the tests drive the same code.
 
 mod admin;
+mod demo;
 mod seller_tools;
 
 use anyhow::Context;
@@ -41,6 +42,21 @@ enum Command {
         /// Let sellers use loopback/private endpoint URLs (SSRF guard off; for on-premises use).
         #[arg(long)]
         allow_private_endpoints: bool,
+        /// Sandbox with demo data: an in-process example seller, a listed product, a buyer
+        /// with money, a movable clock (`souk clock advance 30d`).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Move or show the sandbox clock of a running `souk serve --demo` (operator key needed).
+    Clock {
+        #[command(subcommand)]
+        command: ClockCommand,
+        /// The running Souk.
+        #[arg(long, default_value = "http://127.0.0.1:8080", global = true)]
+        url: String,
+        /// An operator API key.
+        #[arg(long, env = "SOUK_OPERATOR_KEY", hide_env_values = true, global = true)]
+        key: Option<String>,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -59,6 +75,14 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum ClockCommand {
+    /// Move the clock forward, e.g. `souk clock advance 30d` (d, h, m, s).
+    Advance { by: String },
+    /// Show the sandbox time.
+    Show,
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration (defaults, file, environment, flags) with secrets
     /// redacted.
@@ -67,12 +91,13 @@ enum ConfigCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (listen, allow_private_endpoints) = match &cli.command {
+    let (listen, allow_private_endpoints, demo) = match &cli.command {
         Command::Serve {
             listen,
             allow_private_endpoints,
-        } => (*listen, *allow_private_endpoints),
-        _ => (None, false),
+            demo,
+        } => (*listen, *allow_private_endpoints || *demo, *demo),
+        _ => (None, false, false),
     };
     let overrides = Overrides {
         listen,
@@ -80,7 +105,10 @@ fn main() -> anyhow::Result<()> {
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
     };
-    let config = Config::load(cli.config.as_deref(), &overrides)?;
+    let mut config = Config::load(cli.config.as_deref(), &overrides)?;
+    if demo {
+        config.sandbox = true;
+    }
     init_tracing(config.log_format);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -92,7 +120,8 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve { .. } => serve(config).await,
+        Command::Serve { demo, .. } => serve(config, demo).await,
+        Command::Clock { command, url, key } => clock(command, &url, key).await,
         Command::Migrate => {
             let app = App::prepare(config, Arc::new(SystemClock)).await?;
             print_new_operator_key(&app);
@@ -114,22 +143,101 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let listen = config.listen;
-    let app = App::prepare(config, Arc::new(SystemClock)).await?;
+    let sandbox = config.sandbox;
+    // In sandbox mode the clock can be moved forward (souk clock advance); otherwise it is
+    // the system clock, untouchable.
+    let offset_clock = souk_core::clock::OffsetClock::new();
+    let app = if sandbox {
+        App::prepare_with(
+            config,
+            Arc::new(offset_clock.clone()),
+            Some(offset_clock.clone()),
+        )
+        .await?
+    } else {
+        App::prepare(config, Arc::new(SystemClock)).await?
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
     print_new_operator_key(&app);
-    println!(
-        "souk {} listening on http://{addr} ({})",
-        env!("CARGO_PKG_VERSION"),
-        app.state.store.backend().as_str()
+    let backend = app.state.store.backend().as_str();
+    if !demo {
+        println!(
+            "souk {} listening on http://{addr} ({backend})",
+            env!("CARGO_PKG_VERSION")
+        );
+        tracing::info!(%addr, "listening");
+        app.serve(listener, shutdown_signal()).await?;
+        println!("souk stopped");
+        return Ok(());
+    }
+
+    // The example seller shares the sandbox clock, so V2 timestamps stay in its window when
+    // the clock moves.
+    let mut seller_config = souk_isv::example::ExampleConfig::new(demo::DEMO_SELLER_KEY);
+    let c = offset_clock.clone();
+    seller_config.clock = Arc::new(move || souk_core::clock::Clock::now(&c));
+    let example = souk_isv::example::ExampleSeller::spawn(seller_config).await?;
+    let (seed_app, base) = (
+        App {
+            state: app.state.clone(),
+            new_operator_key: None,
+        },
+        format!("http://{addr}"),
     );
-    tracing::info!(%addr, "listening");
-    app.serve(listener, shutdown_signal()).await?;
+    let server = tokio::spawn(app.serve(listener, shutdown_signal()));
+    let keys = demo::seed(&seed_app, &base, &example.url()).await?;
+    println!(
+        "souk {} demo (sandbox) listening on {base} ({backend})",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("example seller (in-process) at {}", example.url());
+    println!("operator key: {}", keys.operator);
+    println!("seller key:   {}", keys.seller);
+    println!(
+        "buyer key:    {}   (buyer {}, 10,000.00 CNY)",
+        keys.buyer, keys.buyer_id
+    );
+    println!("product:      {}", keys.product_id);
+    for (edition, sku) in &keys.skus {
+        println!("  sku {edition}: {sku}");
+    }
+    println!("walkthrough: docs/walkthrough.md; move time with: SOUK_OPERATOR_KEY=<operator key> souk clock advance 30d");
+    server.await??;
+    example.shutdown().await;
     println!("souk stopped");
+    Ok(())
+}
+
+async fn clock(command: ClockCommand, url: &str, key: Option<String>) -> anyhow::Result<()> {
+    let key = key.context("an operator key is needed: --key or SOUK_OPERATOR_KEY")?;
+    let http = reqwest::Client::new();
+    let base = url.trim_end_matches('/');
+    let req = match command {
+        ClockCommand::Advance { by } => http
+            .post(format!("{base}/v1/sandbox/clock/advance"))
+            .json(&serde_json::json!({ "by": by })),
+        ClockCommand::Show => http.get(format!("{base}/v1/sandbox/clock")),
+    };
+    let res = req
+        .bearer_auth(key)
+        .send()
+        .await
+        .with_context(|| format!("calling {base}"))?;
+    let status = res.status();
+    let body: serde_json::Value = res.json().await.unwrap_or_default();
+    if !status.is_success() {
+        anyhow::bail!("{}: {}", body["error"]["code"], body["error"]["message"]);
+    }
+    println!(
+        "sandbox time: {} (ahead by {} s)",
+        body["now"].as_str().unwrap_or("?"),
+        body["offset_seconds"]
+    );
     Ok(())
 }
 

@@ -313,14 +313,13 @@ pub async fn upgrade(
     let per =
         |p: &souk_store::SkuPrice, q: u32| p.unit_price.checked_mul(q as i64).map_err(money_error);
     let now = state.clock.now();
-    let amount = match (instance.period_start, instance.expire_at) {
-        (Some(start), Some(expire)) => upgrade_charge(
+    let amount = match (instance.term, instance.expire_at) {
+        (Term::Period { unit, .. }, Some(expire)) => upgrade_charge(
             per(old_p, instance.quantity)?,
             per(new_p, quantity)?,
             now,
-            start,
             expire,
-            instance.term.periods(),
+            unit,
         )
         .map_err(money_error)?,
         _ => {

@@ -295,3 +295,61 @@ async fn two_processes_on_postgres_share_the_queue_without_double_delivery() {
         "each call delivered exactly once"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_starts_with_a_buyable_product_and_a_movable_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_souk"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SOUK_") && !k.starts_with("SOUK_TEST") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = std::collections::HashMap::new();
+    let mut base = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            base = format!("http://{}", rest.split_whitespace().next().unwrap());
+        }
+        if let Some((k, v)) = line.split_once(": ") {
+            out.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        if line.starts_with("walkthrough") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    assert!(!base.is_empty(), "no address in {out:?}");
+    let word = |k: &str| out[k].split_whitespace().next().unwrap().to_owned();
+    let (op, buyer, sku) = (word("operator key"), word("buyer key"), word("sku basic"));
+    let c = Client {
+        http: reqwest::Client::new(),
+        base,
+    };
+    let instance = buy(&c, &buyer, &sku).await;
+    wait_active(&c, &buyer, &instance, Duration::from_secs(20)).await;
+    let moved = c
+        .call(
+            "POST",
+            "/v1/sandbox/clock/advance",
+            &op,
+            Some(json!({"by": "32d"})),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    let inst = c
+        .call("GET", &format!("/v1/instances/{instance}"), &buyer, None)
+        .await;
+    assert_eq!(inst.body["state"], "grace", "{}", inst.text);
+    let _ = child.kill();
+    let _ = child.wait();
+}
