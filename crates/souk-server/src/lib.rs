@@ -116,7 +116,10 @@ impl App {
                 // previous process died. Send them again now rather than after their lease.
                 let n = self.state.store.reclaim_orphaned_jobs().await?;
                 if n > 0 {
-                    tracing::warn!(calls = n, "resending calls interrupted by the last shutdown");
+                    tracing::warn!(
+                        calls = n,
+                        "resending calls interrupted by the last shutdown"
+                    );
                 }
             }
             let dispatcher = workers::Dispatcher::new(self.state.clone())?;
