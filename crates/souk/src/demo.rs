@@ -29,13 +29,13 @@ pub struct DemoKeys {
     pub skus: Vec<(String, String)>,
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
+pub(crate) struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
 }
 
 impl Api {
-    async fn call(
+    pub async fn call(
         &self,
         method: &str,
         path: &str,
@@ -200,7 +200,7 @@ async fn party_key(app: &App, id: &souk_core::party::PartyId) -> anyhow::Result<
     Ok((id.to_string(), key.secret))
 }
 
-fn product_body(url: &str) -> Value {
+pub(crate) fn product_body(url: &str) -> Value {
     json!({
         "name": PRODUCT_NAME,
         "delivery_type": "saas",

@@ -155,12 +155,12 @@ impl InstanceView {
     fn for_caller(state: &AppState, caller: &Caller, i: InstanceRecord) -> InstanceView {
         let owner = caller.role() == Role::Buyer && caller.party_id() == &i.buyer_id;
         let app_info = owner
-            .then(|| i.app_info_sealed.as_deref())
+            .then_some(i.app_info_sealed.as_deref())
             .flatten()
             .and_then(|s| state.master_key.open(&format!("app_info:{}", i.id), s).ok())
             .and_then(|s| serde_json::from_str(&s).ok());
         let license = owner
-            .then(|| i.license_sealed.as_deref())
+            .then_some(i.license_sealed.as_deref())
             .flatten()
             .and_then(|s| state.master_key.open(&format!("license:{}", i.id), s).ok());
         InstanceView {

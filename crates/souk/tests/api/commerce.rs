@@ -104,7 +104,16 @@ async fn lifecycle(app: TestApp, proto: Proto) {
     })
     .await;
 
-    // Every call is in the seller's production interface messages, all successful.
+    // Every call is in the seller's production interface messages, all successful. (The
+    // seller acts before Souk records its answer, so wait for the record.)
+    eventually("the release is recorded", || async {
+        app.get("/v1/interface-messages", &m.seller_key).await.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["activity"] == "releaseInstance")
+    })
+    .await;
     let msgs = app.get("/v1/interface-messages", &m.seller_key).await;
     assert_eq!(msgs.status, StatusCode::OK);
     let data = msgs.body["data"].as_array().unwrap();
