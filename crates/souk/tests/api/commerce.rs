@@ -697,3 +697,53 @@ backend_test!(
         .assert_error(StatusCode::FORBIDDEN, "forbidden");
     }
 );
+
+#[tokio::test]
+async fn calls_to_private_addresses_are_refused_when_resolved_unless_allowed() {
+    use souk_protocol::secret::SellerKey;
+    use souk_server::seller_client::{CallRequest, SellerClient};
+    let example =
+        souk_isv::example::ExampleSeller::spawn(souk_isv::example::ExampleConfig::new(SELLER_KEY))
+            .await
+            .unwrap();
+    let port = example.addr().port();
+    let key = SellerKey::new(SELLER_KEY);
+    let params = || {
+        let mut p = souk_protocol::query::Params::new();
+        p.insert("activity".into(), "queryInstance".into());
+        p.insert("instanceId".into(), "nope".into());
+        CallRequest::V1(p)
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let guarded = SellerClient::new(std::time::Duration::from_secs(2), false).unwrap();
+    // A name that resolves to loopback: refused at connection time, nothing reaches the seller.
+    for url in [
+        format!("http://localhost:{port}/produce"),
+        format!("http://127.0.0.1:{port}/produce"),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+    ] {
+        let r = guarded
+            .send(souk_core::catalog::Protocol::V1, &url, &key, params(), now)
+            .await;
+        let souk_core::provisioning::Verdict::Failure(why) = &r.verdict else {
+            panic!("{url} was called: {:?}", r.verdict);
+        };
+        assert!(
+            why.contains("local or private") || why.contains("IP address"),
+            "{url}: {why}"
+        );
+    }
+    assert!(example.state().calls.is_empty());
+    // With private endpoints allowed (sandbox, on-premises), the same call goes through.
+    let open = SellerClient::new(std::time::Duration::from_secs(2), true).unwrap();
+    let r = open
+        .send(
+            souk_core::catalog::Protocol::V1,
+            &format!("http://localhost:{port}/produce"),
+            &key,
+            params(),
+            now,
+        )
+        .await;
+    assert_eq!(r.http_status, Some(200), "{:?}", r.verdict);
+}
