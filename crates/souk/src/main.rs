@@ -4,6 +4,7 @@
 //! crates so that the tests drive the same code.
 
 mod admin;
+mod bench_provision;
 mod demo;
 mod seller_tools;
 

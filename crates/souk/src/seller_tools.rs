@@ -71,6 +71,25 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         millis: u64,
     },
+    /// Paid orders to open instances: a real Souk and the example seller on loopback; orders/s
+    /// and p50/p99 from payment to open instance.
+    Provision {
+        /// Orders to pay.
+        #[arg(long, default_value_t = 2000)]
+        orders: usize,
+        /// Buyers the orders are spread over.
+        #[arg(long, default_value_t = 50)]
+        buyers: usize,
+        /// Payments per second (default: as fast as possible).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Concurrent paying clients.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -172,6 +191,25 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
             .await?;
             println!("{report}");
             Ok(())
+        }
+        SellerCommand::Bench {
+            command:
+                BenchCommand::Provision {
+                    orders,
+                    buyers,
+                    rate,
+                    concurrency,
+                    database_url,
+                },
+        } => {
+            crate::bench_provision::run(crate::bench_provision::ProvisionBench {
+                orders,
+                buyers,
+                rate,
+                concurrency,
+                database_url,
+            })
+            .await
         }
     }
 }

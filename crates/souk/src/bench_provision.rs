@@ -1,0 +1,274 @@
+//! `souk bench provision`: how fast paid orders become open instances.
+//!
+//! A real Souk (HTTP API, workers, the chosen database) and the example seller run in this
+//! process on loopback. N orders are placed for M buyers, then paid over HTTP — all at once
+//! (throughput) or at a fixed rate (latency at a given load). Latency is from the payment
+//! (`paid_at`) to the instance being open (`opened_at`), both stamped by Souk's clock; the rate
+//! is orders opened per second between the first payment and the last opening.
+
+use crate::demo::{product_body, Api, DEMO_SELLER_KEY};
+use anyhow::Context;
+use serde_json::json;
+use souk_core::clock::SystemClock;
+use souk_server::config::{Config, Overrides, Secret};
+use souk_server::App;
+use souk_store::{Page, Scope};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct ProvisionBench {
+    pub orders: usize,
+    pub buyers: usize,
+    /// Payments per second; `None` pays everything as fast as the client can.
+    pub rate: Option<f64>,
+    pub concurrency: usize,
+    pub database_url: Option<String>,
+}
+
+pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let overrides = Overrides {
+        listen: Some("127.0.0.1:0".parse()?),
+        data_dir: Some(dir.path().to_owned()),
+        database_url: b.database_url.clone(),
+        allow_private_endpoints: true,
+    };
+    let mut config = Config::load_from(None, &[], &overrides)?;
+    let op_key = souk_core::api_key::generate(souk_core::party::Role::Operator).plaintext;
+    config.bootstrap_operator_key = Some(Secret::new(op_key.clone()));
+    config.provisioning.concurrency = 128;
+    let app = App::prepare(config, Arc::new(SystemClock)).await?;
+    let backend = app.state.store.backend().as_str();
+    let state = app.state.clone();
+    let example = souk_isv::example::ExampleSeller::spawn(souk_isv::example::ExampleConfig::new(
+        DEMO_SELLER_KEY,
+    ))
+    .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    let api = Api {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()?,
+        base: base.clone(),
+    };
+    let op = op_key.as_str();
+
+    // A seller with a listed product.
+    let seller = api
+        .call(
+            "POST",
+            "/v1/sellers",
+            op,
+            Some(json!({"name": "Bench Seller"})),
+        )
+        .await?;
+    let sid = seller["id"].as_str().context("seller id")?.to_owned();
+    let skey = api
+        .call(
+            "POST",
+            &format!("/v1/sellers/{sid}/api-keys"),
+            op,
+            Some(json!({})),
+        )
+        .await?["secret"]
+        .as_str()
+        .context("seller key")?
+        .to_owned();
+    let url = format!("{}produce", example.url());
+    let product = api
+        .call("POST", "/v1/products", &skey, Some(product_body(&url)))
+        .await?;
+    let pid = product["id"].as_str().context("product id")?.to_owned();
+    api.call(
+        "POST",
+        &format!("/v1/products/{pid}/submit"),
+        &skey,
+        Some(json!({})),
+    )
+    .await?;
+    let approved = api
+        .call(
+            "POST",
+            &format!("/v1/products/{pid}/approve"),
+            op,
+            Some(json!({})),
+        )
+        .await?;
+    let sku = approved["skus"][0]["id"]
+        .as_str()
+        .context("sku")?
+        .to_owned();
+
+    // Buyers with money, and the orders to pay (not timed).
+    eprintln!("placing {} orders for {} buyers…", b.orders, b.buyers);
+    let mut buyers = Vec::new();
+    for i in 0..b.buyers.max(1) {
+        let buyer = api
+            .call(
+                "POST",
+                "/v1/buyers",
+                op,
+                Some(json!({"name": format!("Bench Buyer {i}")})),
+            )
+            .await?;
+        let id = buyer["id"].as_str().context("buyer id")?.to_owned();
+        let key = api
+            .call(
+                "POST",
+                &format!("/v1/buyers/{id}/api-keys"),
+                op,
+                Some(json!({})),
+            )
+            .await?["secret"]
+            .as_str()
+            .context("buyer key")?
+            .to_owned();
+        api.call(
+            "POST",
+            &format!("/v1/buyers/{id}/balance/top-ups"),
+            op,
+            Some(json!({"amount": {"amount_minor": 1_000_000_000, "currency": "CNY"}})),
+        )
+        .await?;
+        buyers.push(key);
+    }
+    let mut orders = Vec::with_capacity(b.orders);
+    for i in 0..b.orders {
+        let key = &buyers[i % buyers.len()];
+        let o = api
+            .call(
+                "POST",
+                "/v1/orders",
+                key,
+                Some(json!({"sku_id": sku, "billing_mode": "monthly"})),
+            )
+            .await?;
+        orders.push((
+            key.clone(),
+            o["id"].as_str().context("order id")?.to_owned(),
+        ));
+    }
+
+    // Pay.
+    eprintln!("paying…");
+    let started = Instant::now();
+    let api = Arc::new(api);
+    let queue = Arc::new(tokio::sync::Mutex::new(orders.into_iter().enumerate()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..b.concurrency.max(1) {
+        let (api, queue) = (api.clone(), queue.clone());
+        let rate = b.rate;
+        tasks.spawn(async move {
+            loop {
+                let next = queue.lock().await.next();
+                let Some((i, (key, id))) = next else { break };
+                if let Some(r) = rate {
+                    let due = started + Duration::from_secs_f64(i as f64 / r);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                api.call("POST", &format!("/v1/orders/{id}/pay"), &key, None)
+                    .await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+
+    // Wait until every instance is open, then read the timestamps Souk recorded.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let (paid, opened) = loop {
+        let (orders, instances) = everything(&state).await?;
+        let open: Vec<_> = instances.iter().filter_map(|i| i.opened_at).collect();
+        if open.len() >= b.orders {
+            let paid: std::collections::HashMap<String, time::OffsetDateTime> = orders
+                .iter()
+                .filter_map(|o| Some((o.instance_id.clone(), o.paid_at?)))
+                .collect();
+            let pairs: Vec<(time::OffsetDateTime, time::OffsetDateTime)> = instances
+                .iter()
+                .filter_map(|i| Some((*paid.get(&i.id)?, i.opened_at?)))
+                .collect();
+            break (pairs.iter().map(|p| p.0).collect::<Vec<_>>(), pairs);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "instances did not open in time ({} of {})",
+            open.len(),
+            b.orders
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let first = paid.iter().min().copied().context("no orders")?;
+    let last = opened.iter().map(|p| p.1).max().context("no instances")?;
+    let mut lat: Vec<f64> = opened
+        .iter()
+        .map(|(p, o)| (*o - *p).as_seconds_f64() * 1000.0)
+        .collect();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let pct = |q: f64| lat[((lat.len() as f64 - 1.0) * q).round() as usize];
+    let secs = (last - first).as_seconds_f64().max(1e-3);
+    let rate = lat.len() as f64 / secs;
+    let s = example.state();
+    println!(
+        "orders {} | buyers {} | payment rate {} | seller instances created {} | seller calls {}",
+        lat.len(),
+        b.buyers,
+        b.rate
+            .map(|r| format!("{r:.0}/s"))
+            .unwrap_or_else(|| "unlimited".into()),
+        s.new_instance_created,
+        s.calls.len()
+    );
+    println!(
+        "provision: {:.0} orders/s, p50 {:.1} ms, p99 {:.1} ms ({backend})",
+        rate,
+        pct(0.50),
+        pct(0.99)
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+    example.shutdown().await;
+    Ok(())
+}
+
+/// Every order and instance, page by page.
+async fn everything(
+    state: &souk_server::AppState,
+) -> anyhow::Result<(
+    Vec<souk_store::OrderRecord>,
+    Vec<souk_store::InstanceRecord>,
+)> {
+    let mut orders = Vec::new();
+    let mut page = Page::first(Page::MAX_LIMIT);
+    loop {
+        let items = state.store.list_orders(&Scope::Everything, &page).await?;
+        let full = items.len() == Page::MAX_LIMIT as usize;
+        page.after = items.last().map(|o| o.id.clone());
+        orders.extend(items);
+        if !full {
+            break;
+        }
+    }
+    let mut instances = Vec::new();
+    let mut page = Page::first(Page::MAX_LIMIT);
+    loop {
+        let items = state
+            .store
+            .list_instances(&Scope::Everything, &page)
+            .await?;
+        let full = items.len() == Page::MAX_LIMIT as usize;
+        page.after = items.last().map(|i| i.id.clone());
+        instances.extend(items);
+        if !full {
+            break;
+        }
+    }
+    Ok((orders, instances))
+}
