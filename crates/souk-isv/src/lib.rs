@@ -99,5 +99,7 @@ pub use seller::{dispatch, not_supported, Context, Generation, Seller};
 pub use verify::{Incoming, Rejection, SignedResponse, Verifier};
 
 pub use souk_protocol;
+/// Verify Souk's signed offline license files with no network (`docs/licenses.md`).
+pub use souk_protocol::license_file;
 pub use souk_protocol::activity::{AppInfo, InstanceInfo, SellerResponse};
 pub use souk_protocol::{EncryptType, ResultCode, SellerKey};
