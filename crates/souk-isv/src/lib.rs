@@ -18,7 +18,7 @@
 //!
 //! Also here: [`example`], a complete in-memory seller (`souk example-seller`) that tests and
 //! demos start on port 0; [`tester`] (feature `tester`, on by default), the conformance
-//! tester behind `souk isv-test`; [`bench`], the signature benchmark behind
+//! tester behind `souk isv-test`; [`bench`](mod@bench), the signature benchmark behind
 //! `souk bench signatures`.
 //!
 //! # Example
@@ -99,7 +99,5 @@ pub use seller::{dispatch, not_supported, Context, Generation, Seller};
 pub use verify::{Incoming, Rejection, SignedResponse, Verifier};
 
 pub use souk_protocol;
-/// Verify Souk's signed offline license files with no network (`docs/licenses.md`).
-pub use souk_protocol::license_file;
 pub use souk_protocol::activity::{AppInfo, InstanceInfo, SellerResponse};
 pub use souk_protocol::{EncryptType, ResultCode, SellerKey};
