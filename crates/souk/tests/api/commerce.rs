@@ -747,3 +747,74 @@ async fn calls_to_private_addresses_are_refused_when_resolved_unless_allowed() {
         .await;
     assert_eq!(r.http_status, Some(200), "{:?}", r.verdict);
 }
+
+backend_test!(
+    a_free_trial_converts_to_paid_and_a_buyer_may_cancel_unpaid_orders,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V2, ex).await;
+        let trial = m
+            .buy(&app, json!({"sku_id": m.basic, "billing_mode": "trial"}))
+            .await;
+        assert_eq!(trial["kind"], "trial");
+        assert_eq!(trial["amount"]["amount_minor"], 0);
+        let id = trial["instance_id"].as_str().unwrap().to_owned();
+        let inst = m.wait_instance(&app, &id, "active").await;
+        assert_eq!(inst["trial"], true);
+        let sid = inst["seller_instance_id"].as_str().unwrap().to_owned();
+        assert!(m.example.state().instance(&sid).unwrap().trial);
+
+        // Converting needs a paid billing mode.
+        app.post(
+            &format!("/v1/instances/{id}/renew"),
+            &m.buyer_key,
+            json!({}),
+        )
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+        // A conversion order the buyer changes their mind about.
+        let placed = app
+            .post(
+                &format!("/v1/instances/{id}/renew"),
+                &m.buyer_key,
+                json!({"billing_mode": "yearly"}),
+            )
+            .await;
+        assert_eq!(placed.body["kind"], "trial_to_formal");
+        let oid = placed.body["id"].as_str().unwrap();
+        let cancelled = app
+            .post(&format!("/v1/orders/{oid}/cancel"), &m.buyer_key, json!({}))
+            .await;
+        assert_eq!(cancelled.body["state"], "cancelled", "{}", cancelled.text);
+        app.post(&format!("/v1/orders/{oid}/cancel"), &m.buyer_key, json!({}))
+            .await
+            .assert_error(StatusCode::CONFLICT, "order_not_cancellable");
+
+        let conv = m
+            .act(
+                &app,
+                &id,
+                "renew",
+                json!({"billing_mode": "monthly", "periods": 2}),
+            )
+            .await;
+        assert_eq!(conv["amount"]["amount_minor"], 2_000);
+        m.wait_order(&app, conv["id"].as_str().unwrap(), "completed")
+            .await;
+        let inst = m.instance(&app, &id).await;
+        assert_eq!(inst["trial"], false);
+        eventually("the seller converted it", || async {
+            !m.example.state().instance(&sid).unwrap().trial
+        })
+        .await;
+        let tries = attempts(&app, &m).await;
+        let refresh = tries
+            .iter()
+            .find(|t| t["activity"] == "refreshInstance")
+            .unwrap();
+        assert_eq!(
+            refresh["request"]["body"]["scene"], "TRIAL_TO_FORMAL",
+            "{refresh}"
+        );
+    }
+);
