@@ -611,7 +611,7 @@ impl Runner {
                     step,
                     CheckKind::Reachable,
                     Status::Fail,
-                    format!("request failed: {}", error_chain(&e)),
+                    format!("request failed: {}", error_chain(&e.without_url())),
                     Some(fix::REACHABLE),
                     Some(latency),
                 );
