@@ -92,7 +92,24 @@ enum ConfigCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let (listen, allow_private_endpoints, demo) = match &cli.command {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    // The seller tools and the sandbox clock client do not read Souk's own configuration: a
+    // seller running isv-test has no souk.toml, and a broken one must not stop them.
+    let command = match cli.command {
+        Command::Seller(command) => {
+            init_tracing(LogFormat::Text);
+            return runtime.block_on(seller_tools::run(command));
+        }
+        Command::Clock { command, url, key } => {
+            init_tracing(LogFormat::Text);
+            return runtime.block_on(clock(command, &url, key));
+        }
+        other => other,
+    };
+    let (listen, allow_private_endpoints, demo) = match &command {
         Command::Serve {
             listen,
             allow_private_endpoints,
@@ -111,18 +128,15 @@ fn main() -> anyhow::Result<()> {
         config.sandbox = true;
     }
     init_tracing(config.log_format);
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(run(cli.command, config))
+    runtime.block_on(run(command, config))
 }
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { demo, .. } => serve(config, demo).await,
-        Command::Clock { command, url, key } => clock(command, &url, key).await,
+        Command::Seller(_) | Command::Clock { .. } => {
+            anyhow::bail!("internal: this command runs without the configuration")
+        }
         Command::Migrate => {
             let app = App::prepare(config, Arc::new(SystemClock)).await?;
             print_new_operator_key(&app);
@@ -134,7 +148,6 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             print_new_operator_key(&app);
             admin::run(&app, command).await
         }
-        Command::Seller(command) => seller_tools::run(command).await,
         Command::Config {
             command: ConfigCommand::Print,
         } => {
