@@ -13,6 +13,7 @@
 //! - [`catalog`]: products, attributes and SKUs, prices, the publishing workflow.
 //! - [`order`], [`instance`], [`ledger`], [`provisioning`]: the commerce spine: order and instance
 //!   state machines and timers, the balance ledger, and how calls to sellers are retried.
+//! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
 
 pub mod api_key;
 pub mod catalog;
@@ -21,6 +22,7 @@ pub mod endpoint;
 pub mod id;
 pub mod instance;
 pub mod ledger;
+pub mod license;
 pub mod money;
 pub mod order;
 pub mod party;

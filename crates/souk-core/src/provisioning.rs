@@ -19,6 +19,14 @@ string_enum!(
         ReleaseInstance = "release_instance",
         /// License products: V1 getLicense / V2 getLicenseAsync.
         GetLicense = "get_license",
+        /// License 2.0 (Souk-issued codes): refreshLicenseCode, one job per activated code.
+        RefreshLicenseCode = "refresh_license_code",
+        /// License 2.0: updateLicenseCodeStatus FREEZE.
+        FreezeLicenseCode = "freeze_license_code",
+        /// License 2.0: updateLicenseCodeStatus UNFREEZE.
+        UnfreezeLicenseCode = "unfreeze_license_code",
+        /// License 2.0: releaseLicenseCode.
+        ReleaseLicenseCode = "release_license_code",
     }
 );
 
@@ -35,6 +43,17 @@ string_enum!(
 );
 
 impl CallKind {
+    /// The License 2.0 seller interfaces (spec §9.4), retried 60 × every 2 minutes.
+    pub fn is_license_code(self) -> bool {
+        matches!(
+            self,
+            CallKind::RefreshLicenseCode
+                | CallKind::FreezeLicenseCode
+                | CallKind::UnfreezeLicenseCode
+                | CallKind::ReleaseLicenseCode
+        )
+    }
+
     /// Whether failure of this call fails the order that needed it (and refunds it).
     pub fn fails_order(self) -> bool {
         matches!(
@@ -82,7 +101,9 @@ impl RetryPolicy {
     };
 
     pub fn for_call(kind: CallKind) -> RetryPolicy {
-        if kind.fails_order() {
+        if kind.is_license_code() {
+            RetryPolicy::LICENSE_CODE
+        } else if kind.fails_order() {
             RetryPolicy::OPENING
         } else {
             RetryPolicy::STATUS
@@ -180,5 +201,10 @@ mod tests {
             RetryPolicy::for_call(CallKind::FreezeInstance),
             RetryPolicy::STATUS
         );
+        assert_eq!(
+            RetryPolicy::for_call(CallKind::ReleaseLicenseCode),
+            RetryPolicy::LICENSE_CODE
+        );
+        assert!(!CallKind::RefreshLicenseCode.fails_order());
     }
 }

@@ -227,6 +227,28 @@ pub struct ExampleState {
     pub rejected: u32,
     /// Calls answered with an injected failure.
     pub injected_failures: u32,
+    /// License codes issued by the marketplace (License 2.0), as the License 2.0 calls left
+    /// them. A real seller learns of such a code when its software activates it; the example
+    /// accepts any code it is told about.
+    pub license_codes: BTreeMap<String, MarketplaceCode>,
+}
+
+/// A marketplace-issued license code as the example seller knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarketplaceCode {
+    /// `Frozen` after updateLicenseCodeStatus FREEZE, `Released` after releaseLicenseCode.
+    pub status: InstanceStatus,
+    /// Expiry as last sent by refreshLicenseCode.
+    pub expire_time: Option<String>,
+}
+
+impl Default for MarketplaceCode {
+    fn default() -> Self {
+        MarketplaceCode {
+            status: InstanceStatus::Active,
+            expire_time: None,
+        }
+    }
 }
 
 impl ExampleState {
@@ -774,7 +796,15 @@ impl Seller for ExampleSeller {
     ) -> SellerResponse {
         let mut inner = self.lock();
         let answer = match find_license(&mut inner, &req.license) {
-            None => not_found(),
+            None => {
+                let code = inner
+                    .state
+                    .license_codes
+                    .entry(req.license.clone())
+                    .or_default();
+                code.expire_time = Some(req.expire_time.clone());
+                SellerResponse::success()
+            }
             Some(i) => {
                 i.expire_time = Some(req.expire_time.clone());
                 SellerResponse::success()
@@ -800,7 +830,19 @@ impl Seller for ExampleSeller {
         let freeze = req.status == souk_protocol::activity::FreezeStatus::Freeze;
         let mut inner = self.lock();
         let answer = match find_license(&mut inner, &req.license) {
-            None => not_found(),
+            None => {
+                inner
+                    .state
+                    .license_codes
+                    .entry(req.license.clone())
+                    .or_default()
+                    .status = if freeze {
+                    InstanceStatus::Frozen
+                } else {
+                    InstanceStatus::Active
+                };
+                SellerResponse::success()
+            }
             Some(i) => {
                 i.status = if freeze {
                     InstanceStatus::Frozen
@@ -829,7 +871,15 @@ impl Seller for ExampleSeller {
     ) -> SellerResponse {
         let mut inner = self.lock();
         let answer = match find_license(&mut inner, &req.license) {
-            None => not_found(),
+            None => {
+                inner
+                    .state
+                    .license_codes
+                    .entry(req.license.clone())
+                    .or_default()
+                    .status = InstanceStatus::Released;
+                SellerResponse::success()
+            }
             Some(i) => {
                 i.status = InstanceStatus::Released;
                 SellerResponse::success()

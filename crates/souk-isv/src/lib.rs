@@ -100,4 +100,6 @@ pub use verify::{Incoming, Rejection, SignedResponse, Verifier};
 
 pub use souk_protocol;
 pub use souk_protocol::activity::{AppInfo, InstanceInfo, SellerResponse};
+/// Verify Souk's signed offline license files with no network (`docs/licenses.md`).
+pub use souk_protocol::license_file;
 pub use souk_protocol::{EncryptType, ResultCode, SellerKey};

@@ -64,6 +64,13 @@ wire_enum! {
         MethodNotSupported = "95000002" => "HTTP method not supported",
         UnsupportedContentType = "95000003" => "content type must be application/json",
         UnreadableBody = "95000004" => "request body is unreadable",
+        /// Souk extension (floating seats): every seat of the code is held by a live machine.
+        SeatLimitReached = "92029001" => "every seat of this license code is in use",
+        /// Souk extension: too many activation attempts on this code in the last hour.
+        ActivationRateLimited = "92029002" => "too many activation attempts for this license code; try again later",
+        /// Souk extension (floating seats): the machine holds no seat (never activated,
+        /// culled after missing heartbeats, or deactivated by the seller): activate again.
+        MachineNotActivated = "92029003" => "this machine holds no seat of the license code; activate it again",
     }
 }
 

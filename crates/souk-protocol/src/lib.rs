@@ -18,6 +18,7 @@
 //! | [`kit`] | joint-operation Kit v1 `authToken` header (§2.2) |
 //! | [`credentials`] | SHA1PRNG-derived AES-CBC credential / PII encryption (§2.4) |
 //! | [`apig`] | APIG `SDK-HMAC-SHA256` AK/SK signer and verifier (§9.1) |
+//! | [`license_file`] | Souk's signed offline license files (Ed25519; `docs/licenses.md`) |
 //! | [`usage`] | usage-record push signature and body (§9.5) |
 //! | [`extend_params`] | `saasExtendParams` Base64-JSON (§3.1) |
 //! | [`activity`] | typed requests (V1, V2, License 2.0, Kit) and the seller response (§3, §5, §8, §9.4) |
@@ -77,6 +78,7 @@ pub mod codes;
 pub mod credentials;
 pub mod extend_params;
 pub mod kit;
+pub mod license_file;
 pub mod query;
 pub mod secret;
 pub mod timestamp;

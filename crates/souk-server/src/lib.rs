@@ -8,6 +8,7 @@
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod license_cache;
 pub mod secrets;
 pub mod seller_client;
 pub mod usecase;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub wake: Arc<tokio::sync::Notify>,
     /// The movable clock behind `clock` in sandbox mode.
     pub sandbox_clock: Option<souk_core::clock::OffsetClock>,
+    /// What license heartbeats are answered from (and their write-behind queue).
+    pub licenses: Arc<license_cache::LicenseCache>,
 }
 
 /// A prepared Souk: database migrated, first operator present.
@@ -97,6 +100,7 @@ impl App {
                 master_key,
                 wake: Arc::new(tokio::sync::Notify::new()),
                 sandbox_clock,
+                licenses: Arc::new(license_cache::LicenseCache::new()),
             },
             new_operator_key,
         })
@@ -127,6 +131,7 @@ impl App {
         } else {
             Vec::new()
         };
+        let flusher = spawn_heartbeat_flusher(self.state.clone(), stop_tx.subscribe());
         let router = http::router(self.state.clone());
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -138,6 +143,7 @@ impl App {
         for w in workers {
             let _ = w.await;
         }
+        let _ = flusher.await;
         served
     }
 
@@ -157,6 +163,28 @@ impl App {
             .map(|p| p.id)
             .context("no operator exists")
     }
+}
+
+/// Writes license heartbeats' last-seen times behind, in batches, until shutdown (then once
+/// more, so that nothing seen is lost).
+fn spawn_heartbeat_flusher(
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let stopping = tokio::select! {
+                _ = tokio::time::sleep(license_cache::FLUSH_INTERVAL) => false,
+                _ = stop.changed() => true,
+            };
+            if let Err(e) = state.licenses.flush(&*state.store).await {
+                tracing::warn!(error = %e, "could not write license heartbeats; will retry");
+            }
+            if stopping || *stop.borrow() {
+                break;
+            }
+        }
+    })
 }
 
 /// Creates the first operator if there is none. Returns the key to show, if one was created.

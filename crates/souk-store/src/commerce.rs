@@ -102,6 +102,11 @@ pub struct NewInstanceRow {
     pub auto_renew: bool,
     pub period_start: Option<OffsetDateTime>,
     pub expire_at: Option<OffsetDateTime>,
+    /// Open it at once and complete the order (no seller call opens it: Souk-issued license
+    /// codes).
+    pub open_now: bool,
+    /// License codes Souk issues with it, in the same transaction.
+    pub license_codes: Vec<crate::NewLicenseCode>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,6 +146,8 @@ pub struct InstanceChange {
     pub period_start: Option<OffsetDateTime>,
     pub term: Option<Term>,
     pub trial: Option<bool>,
+    /// Complete the order at once (no seller call confirms the change: Souk-issued codes).
+    pub complete_order: bool,
 }
 
 /// A call to enqueue.
@@ -1067,7 +1074,7 @@ impl CommerceStore for SqlStore {
                 "INSERT INTO instances (id, buyer_id, seller_id, product_id, sku_id, origin_order_id, \
                  delivery_type, state, term, quantity, trial, auto_renew, period_start, expire_at, \
                  created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'opening', $8, $9, $10, $11, $12, $13, $14, $14)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $15, $8, $9, $10, $11, $12, $13, $14, $14)",
             )
             .bind(&i.id)
             .bind(i.buyer_id.as_str())
@@ -1083,9 +1090,19 @@ impl CommerceStore for SqlStore {
             .bind(i.period_start.map(to_unix_ms))
             .bind(i.expire_at.map(to_unix_ms))
             .bind(now_ms)
+            .bind(if i.open_now { "active" } else { "opening" })
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+            if i.open_now {
+                sqlx::query("UPDATE instances SET opened_at = $1 WHERE id = $2")
+                    .bind(now_ms)
+                    .bind(&i.id)
+                    .execute(&mut *tx)
+                    .await?;
+                complete_order(&mut tx, order_id, now).await?;
+            }
+            crate::licenses::insert_codes(&mut tx, &i, &i.license_codes, now).await?;
         }
         if let Some(c) = change {
             let current = instance_in(&mut tx, &order.instance_id)
@@ -1116,6 +1133,9 @@ impl CommerceStore for SqlStore {
             .bind(&order.instance_id)
             .execute(&mut *tx)
             .await?;
+            if c.complete_order {
+                complete_order(&mut tx, order_id, now).await?;
+            }
         }
         for job in &jobs {
             insert_job(&mut tx, job, now).await?;
@@ -1489,7 +1509,11 @@ impl CommerceStore for SqlStore {
                     }
                     CallKind::FreezeInstance
                     | CallKind::UnfreezeInstance
-                    | CallKind::ReleaseInstance => {}
+                    | CallKind::ReleaseInstance
+                    | CallKind::RefreshLicenseCode
+                    | CallKind::FreezeLicenseCode
+                    | CallKind::UnfreezeLicenseCode
+                    | CallKind::ReleaseLicenseCode => {}
                 }
             }
             JobResolution::Poll {
@@ -1651,10 +1675,12 @@ impl CommerceStore for SqlStore {
     }
 
     async fn reclaim_orphaned_jobs(&self) -> StoreResult<u64> {
-        Ok(sqlx::query("UPDATE jobs SET lease_until = 0 WHERE state = 'running'")
-            .execute(&self.write)
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query("UPDATE jobs SET lease_until = 0 WHERE state = 'running'")
+                .execute(&self.write)
+                .await?
+                .rows_affected(),
+        )
     }
 
     async fn next_job_due(&self) -> StoreResult<Option<OffsetDateTime>> {

@@ -18,11 +18,13 @@
 
 mod catalog;
 mod commerce;
+mod licenses;
 mod records;
 mod sql;
 
 pub use catalog::*;
 pub use commerce::*;
+pub use licenses::*;
 pub use records::*;
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
 
@@ -87,9 +89,9 @@ impl Page {
 
 /// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
 /// has its own use-case trait in its own module; `Store` is all of them together.
-pub trait Store: PartyStore + CatalogStore + CommerceStore {}
+pub trait Store: PartyStore + CatalogStore + CommerceStore + LicenseStore {}
 
-impl<T: PartyStore + CatalogStore + CommerceStore> Store for T {}
+impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore> Store for T {}
 
 /// Parties, API keys, the audit trail, and the database itself.
 #[async_trait]
@@ -155,5 +157,5 @@ pub trait PartyStore: Send + Sync + 'static {
 
 /// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::{CatalogStore, CommerceStore, PartyStore, Store};
+    pub use crate::{CatalogStore, CommerceStore, LicenseStore, PartyStore, Store};
 }

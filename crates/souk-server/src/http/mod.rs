@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod extract;
+pub mod licenses;
 pub mod messages;
 pub mod orders;
 pub mod parties;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(orders::router())
         .merge(messages::router())
         .merge(catalog::router())
+        .merge(licenses::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

@@ -4,5 +4,6 @@
 //! and hands the result to one store call (one transaction).
 
 pub mod catalog;
+pub mod licenses;
 pub mod orders;
 pub mod parties;

@@ -5,6 +5,7 @@
 //! the balance, opens or changes the instance and enqueues the seller calls.
 
 use crate::error::{AppError, AppResult};
+use crate::usecase::licenses;
 use crate::workers::timers::status_job;
 use crate::AppState;
 use axum::http::StatusCode;
@@ -173,12 +174,6 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
             ),
         ));
     }
-    if sku.license_mode == Some(LicenseMode::SoukCodes) {
-        return Err(AppError::invalid_field(
-            "sku_id",
-            "License products with Souk-issued codes cannot be bought yet",
-        ));
-    }
     let p = price_of(&sku, input.billing_mode)?;
     let term = term_for(input.billing_mode, input.periods, p.trial_days)?;
     let quantity = quantity_for(&sku, input.quantity)?;
@@ -292,6 +287,17 @@ pub async fn upgrade(
             "only an active, paid instance can be upgraded",
         ));
     }
+    if !state
+        .store
+        .license_codes_of_instance(&Scope::Everything, &instance.id)
+        .await?
+        .is_empty()
+    {
+        return Err(AppError::conflict(
+            "not_upgradable",
+            "an instance with Souk-issued license codes cannot be upgraded; buy more codes instead",
+        ));
+    }
     let old_sku = sku(state, &instance.sku_id).await?;
     let new_sku = sku(state, input.sku_id.as_deref().unwrap_or(&instance.sku_id)).await?;
     if new_sku.product_id != old_sku.product_id {
@@ -400,6 +406,14 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                 .and_then(|v| serde_json::from_value(v.clone()).ok())
                 .unwrap_or(DeliveryType::Saas);
             let expire_at = order.term.end(now);
+            let souk_codes = delivery == DeliveryType::License
+                && order.snapshot.get("license_mode").and_then(|v| v.as_str())
+                    == Some(LicenseMode::SoukCodes.as_str());
+            let license_codes = if souk_codes {
+                licenses::new_codes(state, &order.product_id, order.quantity).await?
+            } else {
+                Vec::new()
+            };
             let row = NewInstanceRow {
                 id: order.instance_id.clone(),
                 buyer_id: order.buyer_id.clone(),
@@ -418,13 +432,21 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                     .unwrap_or(false),
                 period_start: Some(now),
                 expire_at,
+                // Souk issues the codes: nothing to ask the seller, the instance opens now.
+                open_now: souk_codes,
+                license_codes,
             };
             let kind = if delivery == DeliveryType::License {
                 CallKind::GetLicense
             } else {
                 CallKind::NewInstance
             };
-            (Some(row), None, vec![job(kind, serde_json::json!({}))])
+            let jobs = if souk_codes {
+                vec![]
+            } else {
+                vec![job(kind, serde_json::json!({}))]
+            };
+            (Some(row), None, jobs)
         }
         OrderKind::Renewal | OrderKind::TrialToFormal => {
             let instance = state
@@ -454,14 +476,41 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
             } else {
                 renewed_expiry(start, &order.term)
             };
-            let mut jobs = vec![job(
-                CallKind::RefreshInstance,
-                serde_json::json!({
-                    "expire_at_ms": expire_at.map(souk_core::clock::to_unix_ms),
-                    "trial_to_formal": conversion,
-                }),
-            )];
-            if instance.state == InstanceState::Frozen {
+            let payload = serde_json::json!({
+                "expire_at_ms": expire_at.map(souk_core::clock::to_unix_ms),
+                "trial_to_formal": conversion,
+            });
+            // Souk-issued codes: the seller's License 2.0 interfaces hear of each activated
+            // code, and the order completes now (nothing waits for the seller).
+            let code_jobs = licenses::code_jobs(
+                state,
+                &instance,
+                CallKind::RefreshLicenseCode,
+                &order.id,
+                payload.clone(),
+            )
+            .await?;
+            let souk_codes = code_jobs.is_some();
+            let mut jobs = match code_jobs {
+                Some(mut jobs) => {
+                    if instance.state == InstanceState::Frozen {
+                        jobs.extend(
+                            licenses::code_jobs(
+                                state,
+                                &instance,
+                                CallKind::UnfreezeLicenseCode,
+                                &instance.origin_order_id,
+                                serde_json::json!({}),
+                            )
+                            .await?
+                            .unwrap_or_default(),
+                        );
+                    }
+                    jobs
+                }
+                None => vec![job(CallKind::RefreshInstance, payload)],
+            };
+            if instance.state == InstanceState::Frozen && !souk_codes {
                 let profile = state.store.integration_profile(&order.product_id).await?;
                 if profile.is_some_and(|p| p.protocol == Protocol::V2) {
                     jobs.push(status_job(&instance, CallKind::UnfreezeInstance));
@@ -474,6 +523,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                 period_start: conversion.then_some(now),
                 term: Some(order.term),
                 trial: conversion.then_some(false),
+                complete_order: souk_codes,
             };
             (None, Some(change), jobs)
         }
@@ -494,6 +544,8 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
         .pay_order(buyer, order_id, new_instance, change, jobs, now)
         .await
         .map_err(pay_error)?;
+    // The instance's expiry or state may have changed: heartbeats must see it at once.
+    state.licenses.invalidate_instance(&order.instance_id);
     state.wake.notify_one();
     Ok(paid)
 }

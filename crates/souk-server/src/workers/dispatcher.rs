@@ -313,6 +313,10 @@ impl Dispatcher {
     }
 
     fn policy(&self, kind: CallKind) -> RetryPolicy {
+        if kind.is_license_code() {
+            // Spec §7: 60 attempts, 2 minutes apart; not configurable, as on KooGallery.
+            return RetryPolicy::LICENSE_CODE;
+        }
         let cfg = &self.state.config.provisioning;
         let base = RetryPolicy::for_call(kind);
         RetryPolicy {
@@ -353,8 +357,14 @@ impl Dispatcher {
             .await?
             .context("the buyer of this instance no longer exists")?;
         let business_id = uuid::Uuid::new_v4().to_string();
+        // License 2.0 seller interfaces use the V2 transport whatever the product's protocol.
+        let protocol = if job.kind.is_license_code() {
+            Protocol::V2
+        } else {
+            profile.protocol
+        };
         let request = build_request(
-            profile.protocol,
+            protocol,
             job,
             &instance,
             order.as_ref(),
@@ -362,7 +372,7 @@ impl Dispatcher {
             &business_id,
         )?;
         Ok(PreparedCall {
-            protocol: profile.protocol,
+            protocol,
             url: profile.production_url,
             key,
             activity: request.0,
@@ -462,7 +472,45 @@ fn build_request(
     let v2 = |activity: &'static str, body: Value, business: bool| {
         Ok((activity, CallRequest::V2(body), business))
     };
+    let license = || {
+        job.payload
+            .get("license")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .context("the call has no license code")
+    };
     match (job.kind, protocol, job.phase.as_str()) {
+        (CallKind::RefreshLicenseCode, _, _) => {
+            let mut body = json!({
+                "activity": "refreshLicenseCode",
+                "scene": "RENEWAL",
+                "orderId": job.order_id,
+                "orderLineId": order_line,
+                "license": license()?,
+                "expireTime": expire.map(wire_time).unwrap_or_default(),
+            });
+            if let Some(pid) = snap(order, "wire_product_id") {
+                body["productId"] = json!(pid);
+            }
+            v2("refreshLicenseCode", body, false)
+        }
+        (CallKind::FreezeLicenseCode | CallKind::UnfreezeLicenseCode, _, _) => {
+            let status = if job.kind == CallKind::FreezeLicenseCode {
+                "FREEZE"
+            } else {
+                "UNFREEZE"
+            };
+            v2(
+                "updateLicenseCodeStatus",
+                json!({ "activity": "updateLicenseCodeStatus", "license": license()?, "status": status }),
+                false,
+            )
+        }
+        (CallKind::ReleaseLicenseCode, _, _) => v2(
+            "releaseLicenseCode",
+            json!({ "activity": "releaseLicenseCode", "license": license()? }),
+            false,
+        ),
         (CallKind::NewInstance, _, "poll") => {
             let sid = seller_instance()?;
             match protocol {

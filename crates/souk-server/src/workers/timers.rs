@@ -70,25 +70,39 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
                     .await?
             }
             Some(TimerAction::Freeze) => {
+                let jobs = lifecycle_jobs(
+                    state,
+                    &instance,
+                    CallKind::FreezeInstance,
+                    CallKind::FreezeLicenseCode,
+                )
+                .await?;
                 state
                     .store
                     .apply_timer(
                         &instance.id,
                         InstanceState::Grace,
                         InstanceState::Frozen,
-                        vec![status_job(&instance, CallKind::FreezeInstance)],
+                        jobs,
                         now,
                     )
                     .await?
             }
             Some(TimerAction::Release) => {
+                let jobs = lifecycle_jobs(
+                    state,
+                    &instance,
+                    CallKind::ReleaseInstance,
+                    CallKind::ReleaseLicenseCode,
+                )
+                .await?;
                 state
                     .store
                     .apply_timer(
                         &instance.id,
                         InstanceState::Frozen,
                         InstanceState::Released,
-                        vec![status_job(&instance, CallKind::ReleaseInstance)],
+                        jobs,
                         now,
                     )
                     .await?
@@ -96,6 +110,8 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
             None => false,
         };
         if done {
+            // License heartbeats answer from memory: drop what they knew of this instance.
+            state.licenses.invalidate_instance(&instance.id);
             changed += 1;
         }
     }
@@ -103,6 +119,25 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         state.wake.notify_one();
     }
     Ok(changed)
+}
+
+/// The seller calls for a freeze or release: the License 2.0 code calls (one per activated
+/// code) for an instance with Souk-issued codes, the instance call otherwise.
+async fn lifecycle_jobs(
+    state: &AppState,
+    instance: &InstanceRecord,
+    instance_call: CallKind,
+    code_call: CallKind,
+) -> anyhow::Result<Vec<NewJob>> {
+    let codes = crate::usecase::licenses::code_jobs(
+        state,
+        instance,
+        code_call,
+        &instance.origin_order_id,
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(codes.unwrap_or_else(|| vec![status_job(instance, instance_call)]))
 }
 
 /// A freeze/unfreeze/release call: keyed by the instance's original purchase order, as the
