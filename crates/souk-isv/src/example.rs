@@ -748,6 +748,14 @@ impl Seller for ExampleSeller {
 
     async fn get_license_async(&self, ctx: Context, req: v2::GetLicenseAsync) -> SellerResponse {
         let mut inner = self.lock();
+        if !inner.state.instances.contains_key(&req.instance_id) {
+            // The marketplace's first call for a V2 License product: like V1 getLicense, it
+            // opens the instance (keyed by the marketplace's instanceId; idempotent).
+            let key = format!("license-async:{}", req.instance_id);
+            inner.open(key, &req.instance_id, |id| {
+                blank_instance(id, &req.instance_id, ctx.is_test())
+            });
+        }
         let answer = match inner.live(&req.instance_id) {
             None => not_found(),
             Some(i) => {

@@ -6,6 +6,7 @@
 mod admin;
 mod bench_provision;
 mod demo;
+mod license_tool;
 mod seller_tools;
 
 use anyhow::Context;
@@ -59,6 +60,11 @@ enum Command {
         #[arg(long, env = "SOUK_OPERATOR_KEY", hide_env_values = true, global = true)]
         key: Option<String>,
     },
+    /// Offline license files: `souk license verify FILE --keys URL|FILE`.
+    License {
+        #[command(subcommand)]
+        command: license_tool::LicenseCommand,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Operator tasks run directly against the database.
@@ -107,6 +113,10 @@ fn main() -> anyhow::Result<()> {
             init_tracing(LogFormat::Text);
             return runtime.block_on(clock(command, &url, key));
         }
+        Command::License { command } => {
+            let code = runtime.block_on(license_tool::run(command))?;
+            std::process::exit(code);
+        }
         other => other,
     };
     let (listen, allow_private_endpoints, demo) = match &command {
@@ -134,7 +144,7 @@ fn main() -> anyhow::Result<()> {
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve { demo, .. } => serve(config, demo).await,
-        Command::Seller(_) | Command::Clock { .. } => {
+        Command::Seller(_) | Command::Clock { .. } | Command::License { .. } => {
             anyhow::bail!("internal: this command runs without the configuration")
         }
         Command::Migrate => {

@@ -9,4 +9,5 @@ mod binary;
 mod catalog;
 mod commerce;
 mod foundation;
+mod licenses;
 mod processes;
