@@ -4,6 +4,7 @@
 //! crates so that the tests drive the same code.
 
 mod admin;
+mod bench_heartbeat;
 mod bench_provision;
 mod demo;
 mod license_tool;

@@ -90,6 +90,22 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Signed License heartbeats per second over loopback, from a client on its own runtime,
+    /// beside a bare axum handler; p50/p99.
+    Heartbeat {
+        /// License codes to spread the heartbeats over (each activated on one machine).
+        #[arg(long, default_value_t = 200)]
+        codes: u32,
+        /// Concurrent keep-alive connections.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Measuring time for each of the two servers, in seconds.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -207,6 +223,23 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
                 buyers,
                 rate,
                 concurrency,
+                database_url,
+            })
+            .await
+        }
+        SellerCommand::Bench {
+            command:
+                BenchCommand::Heartbeat {
+                    codes,
+                    concurrency,
+                    seconds,
+                    database_url,
+                },
+        } => {
+            crate::bench_heartbeat::run(crate::bench_heartbeat::HeartbeatBench {
+                codes,
+                concurrency,
+                seconds,
                 database_url,
             })
             .await
