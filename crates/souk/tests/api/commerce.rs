@@ -818,3 +818,83 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    a_seller_can_retry_a_call_souk_gave_up_on,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V1, ex).await;
+        let order = m
+            .buy(&app, json!({"sku_id": m.basic, "billing_mode": "monthly"}))
+            .await;
+        let id = order["instance_id"].as_str().unwrap().to_owned();
+        let inst = m.wait_instance(&app, &id, "active").await;
+        let sid = inst["seller_instance_id"].as_str().unwrap().to_owned();
+        // The seller is down for the whole hour Souk retries the freeze.
+        m.example.set_failing(Some(FailureMode::Html));
+        advance(&app, Duration::days(31)).await;
+        m.wait_instance(&app, &id, "grace").await;
+        advance(&app, Duration::days(7)).await;
+        m.wait_instance(&app, &id, "frozen").await;
+        for _ in 0..8 {
+            advance(&app, Duration::minutes(10)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let calls = app
+            .get(&format!("/v1/instances/{id}/calls"), &m.seller_key)
+            .await;
+        let freeze = calls.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == "freeze_instance")
+            .cloned()
+            .unwrap();
+        let call_id = freeze["id"].as_str().unwrap().to_owned();
+        eventually("Souk gave up on the freeze", || async {
+            app.get(&format!("/v1/calls/{call_id}"), &m.seller_key)
+                .await
+                .body["call"]["state"]
+                == "failed"
+        })
+        .await;
+        assert!(m.example.state().instance(&sid).unwrap().status != InstanceStatus::Frozen);
+        // Another seller cannot press the button.
+        let (_, other) = app.party("sellers", "Other").await;
+        app.post(&format!("/v1/calls/{call_id}/retry"), &other, json!({}))
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
+        // The seller fixes its endpoint and presses retry: one attempt, now.
+        m.example.set_failing(None);
+        let r = app
+            .post(
+                &format!("/v1/calls/{call_id}/retry"),
+                &m.seller_key,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        eventually("the freeze went through", || async {
+            app.get(&format!("/v1/calls/{call_id}"), &m.seller_key)
+                .await
+                .body["call"]["state"]
+                == "succeeded"
+        })
+        .await;
+        assert_eq!(
+            m.example.state().instance(&sid).unwrap().status,
+            InstanceStatus::Frozen
+        );
+        let view = app
+            .get(&format!("/v1/calls/{call_id}"), &m.seller_key)
+            .await;
+        let attempts = view.body["attempts"].as_array().unwrap();
+        assert!(attempts.len() >= 3, "{}", view.text);
+        assert_eq!(attempts[0]["outcome"], "success", "newest first");
+        assert!(
+            attempts[1]["error"].as_str().unwrap().contains("JSON"),
+            "{}",
+            view.text
+        );
+    }
+);
