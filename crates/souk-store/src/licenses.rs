@@ -78,7 +78,7 @@ pub enum ActivateResult {
     /// No such code for this seller.
     NotFound,
     Refused(ActivationRefusal),
-    Activated(Activation, LicenseCodeDetail),
+    Activated(Activation, Box<LicenseCodeDetail>),
 }
 
 /// One write-behind heartbeat.
@@ -670,7 +670,7 @@ impl LicenseStore for SqlStore {
             .await?
             .ok_or_else(|| corrupt("license code", "vanished while activating"))?;
         tx.commit().await?;
-        Ok(ActivateResult::Activated(activation, detail))
+        Ok(ActivateResult::Activated(activation, Box::new(detail)))
     }
 
     async fn deactivate_machine(

@@ -155,27 +155,35 @@ async fn admit(
     Ok((seller, value))
 }
 
-fn single(value: &Value) -> Result<LicenseRequest, Response> {
+fn bad(code: LicenseErrorCode, msg: &str) -> Outcome {
+    Outcome {
+        code,
+        message: msg.into(),
+        data: None,
+    }
+}
+
+fn single(value: &Value) -> Result<LicenseRequest, Outcome> {
     LicenseRequest::from_json(value).ok_or_else(|| {
-        gateway_error(
+        bad(
             LicenseErrorCode::BadParameter,
             "bad parameter: `license` (a string) is required",
         )
     })
 }
 
-fn batch(value: &Value) -> Result<Vec<LicenseRequest>, Response> {
+fn batch(value: &Value) -> Result<Vec<LicenseRequest>, Outcome> {
     let items = value
         .get("licenses")
         .and_then(Value::as_array)
         .ok_or_else(|| {
-            gateway_error(
+            bad(
                 LicenseErrorCode::BadParameter,
                 "bad parameter: `licenses` (an array) is required",
             )
         })?;
     if items.is_empty() || items.len() > MAX_BATCH {
-        return Err(gateway_error(
+        return Err(bad(
             LicenseErrorCode::InvalidParameter,
             "invalid parameter: send 1 to 100 licenses",
         ));
@@ -184,7 +192,7 @@ fn batch(value: &Value) -> Result<Vec<LicenseRequest>, Response> {
         .iter()
         .map(|v| {
             LicenseRequest::from_json(v).ok_or_else(|| {
-                gateway_error(
+                bad(
                     LicenseErrorCode::BadParameter,
                     "bad parameter: each item needs `license` (a string)",
                 )
@@ -242,7 +250,7 @@ pub async fn activate_v1(
     };
     let req = match single(&value) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(o) => return outcome_response(o),
     };
     match uc::activate(&state, &seller, &req).await {
         Ok(o) => outcome_response(o),
@@ -266,7 +274,7 @@ pub async fn heartbeat_v1(
     };
     let req = match single(&value) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(o) => return outcome_response(o),
     };
     match uc::heartbeat(&state, &seller, &req).await {
         Ok(o) => outcome_response(o),
@@ -290,7 +298,7 @@ pub async fn activate_v2(
     };
     let reqs = match batch(&value) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(o) => return outcome_response(o),
     };
     let mut results = Vec::with_capacity(reqs.len());
     for r in reqs {
@@ -318,7 +326,7 @@ pub async fn heartbeat_v2(
     };
     let reqs = match batch(&value) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(o) => return outcome_response(o),
     };
     let mut results = Vec::with_capacity(reqs.len());
     for r in reqs {
