@@ -752,7 +752,7 @@ backend_test!(
     a_free_trial_converts_to_paid_and_a_buyer_may_cancel_unpaid_orders,
     |app: TestApp| async move {
         let ex = example_seller(&app, |_| {}).await;
-        let m = market(&app, Proto::V2, ex).await;
+        let m = market(&app, Proto::V1, ex).await;
         let trial = m
             .buy(&app, json!({"sku_id": m.basic, "billing_mode": "trial"}))
             .await;
@@ -813,7 +813,7 @@ backend_test!(
             .find(|t| t["activity"] == "refreshInstance")
             .unwrap();
         assert_eq!(
-            refresh["request"]["body"]["scene"], "TRIAL_TO_FORMAL",
+            refresh["request"]["params"]["trialToFormal"], "1",
             "{refresh}"
         );
     }
