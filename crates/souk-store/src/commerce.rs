@@ -402,7 +402,7 @@ pub trait CommerceStore: Send + Sync + 'static {
     /// Returns false (attempt recorded, nothing applied) when the lease was lost.
     async fn complete_job(
         &self,
-        job_id: &str,
+        job: &JobRecord,
         owner: &str,
         attempt: AttemptRecord,
         resolution: JobResolution,
@@ -597,25 +597,21 @@ async fn balance_in(
     buyer: &PartyId,
     currency: Currency,
 ) -> StoreResult<Balance> {
-    let sum: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM ledger_entries \
-         WHERE buyer_id = $1 AND currency = $2",
+    // One round trip: the sum of the ledger and the credit limit (0 without an account row).
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE((SELECT SUM(amount_minor) FROM ledger_entries \
+                WHERE buyer_id = $1 AND currency = $2), 0) AS BIGINT) AS balance, \
+                CAST(COALESCE((SELECT credit_limit_minor FROM accounts \
+                WHERE buyer_id = $1 AND currency = $2), 0) AS BIGINT) AS credit",
     )
     .bind(buyer.as_str())
     .bind(currency.as_str())
     .fetch_one(&mut *conn)
     .await?;
-    let credit: Option<i64> = sqlx::query_scalar(
-        "SELECT credit_limit_minor FROM accounts WHERE buyer_id = $1 AND currency = $2",
-    )
-    .bind(buyer.as_str())
-    .bind(currency.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
     Ok(Balance {
         buyer_id: buyer.clone(),
-        balance: Money::new(sum, currency),
-        credit_limit: Money::new(credit.unwrap_or(0), currency),
+        balance: Money::new(row.try_get("balance")?, currency),
+        credit_limit: Money::new(row.try_get("credit")?, currency),
     })
 }
 
@@ -1046,7 +1042,11 @@ impl CommerceStore for SqlStore {
         if now > order.pay_deadline {
             return Err(PayError::Expired);
         }
-        lock_account(&mut tx, self.backend, buyer, order.amount.currency, now).await?;
+        // SQLite's single writer already serialises payments; no account row is needed to read
+        // the balance (a missing one means no credit).
+        if self.backend == Backend::Postgres {
+            lock_account(&mut tx, self.backend, buyer, order.amount.currency, now).await?;
+        }
         if order.amount.amount_minor > 0 {
             let b = balance_in(&mut tx, buyer, order.amount.currency).await?;
             souk_core::ledger::check_debit(b.balance, b.credit_limit, order.amount)?;
@@ -1069,6 +1069,7 @@ impl CommerceStore for SqlStore {
             .bind(order_id)
             .execute(&mut *tx)
             .await?;
+        let mut completed = false;
         if let Some(i) = new_instance {
             sqlx::query(
                 "INSERT INTO instances (id, buyer_id, seller_id, product_id, sku_id, origin_order_id, \
@@ -1101,6 +1102,7 @@ impl CommerceStore for SqlStore {
                     .execute(&mut *tx)
                     .await?;
                 complete_order(&mut tx, order_id, now).await?;
+                completed = true;
             }
             crate::licenses::insert_codes(&mut tx, &i, &i.license_codes, now).await?;
         }
@@ -1135,6 +1137,7 @@ impl CommerceStore for SqlStore {
             .await?;
             if c.complete_order {
                 complete_order(&mut tx, order_id, now).await?;
+                completed = true;
             }
         }
         for job in &jobs {
@@ -1149,10 +1152,16 @@ impl CommerceStore for SqlStore {
             serde_json::json!({ "amount": order.amount, "jobs": jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>() }),
         )
         .await?;
-        let record = order_in(&mut tx, order_id)
-            .await?
-            .ok_or(PayError::NotFound)?;
         tx.commit().await?;
+        // The order as it now is, without reading it back.
+        let mut record = order;
+        record.state = if completed {
+            OrderState::Completed
+        } else {
+            OrderState::Processing
+        };
+        record.paid_at = Some(now);
+        record.completed_at = completed.then_some(now);
         Ok(record)
     }
 
@@ -1402,7 +1411,7 @@ impl CommerceStore for SqlStore {
 
     async fn complete_job(
         &self,
-        job_id: &str,
+        job: &JobRecord,
         owner: &str,
         a: AttemptRecord,
         resolution: JobResolution,
@@ -1435,26 +1444,46 @@ impl CommerceStore for SqlStore {
         .await
         .map_err(db_err)?;
 
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
-            .bind(job_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(job) = row.as_ref().map(job_from_row).transpose()? else {
-            tx.commit().await?;
-            return Ok(false);
+        let job_id = job.id.as_str();
+        let now_ms = to_unix_ms(now);
+        // The job row changes only if we still hold its lease. When it ran out and another
+        // worker took the job over, keep the record of what we saw and change nothing else.
+        let (state, phase, next_at, last_error, finished_at) = match &resolution {
+            JobResolution::Succeeded { .. } => ("succeeded", None, None, None, Some(now_ms)),
+            JobResolution::Poll { at, .. } => {
+                ("pending", Some("poll"), Some(to_unix_ms(*at)), None, None)
+            }
+            JobResolution::Retry { at, error } => (
+                "pending",
+                None,
+                Some(to_unix_ms(*at)),
+                Some(error.as_str()),
+                None,
+            ),
+            JobResolution::GiveUp { error } => {
+                ("failed", None, None, Some(error.as_str()), Some(now_ms))
+            }
         };
-        let lease_owner: Option<String> = row
-            .as_ref()
-            .map(|r| r.try_get("lease_owner"))
-            .transpose()?
-            .flatten();
-        if job.state != JobState::Running || lease_owner.as_deref() != Some(owner) {
-            // Our lease ran out and another worker took the job: keep the record of what we
-            // saw, change nothing else.
+        let updated = sqlx::query(
+            "UPDATE jobs SET state = $1, phase = COALESCE($2, phase), \
+             next_attempt_at = COALESCE($3, next_attempt_at), last_error = COALESCE($4, last_error), \
+             finished_at = $5, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $6 AND state = 'running' AND lease_owner = $7",
+        )
+        .bind(state)
+        .bind(phase)
+        .bind(next_at)
+        .bind(last_error)
+        .bind(finished_at)
+        .bind(job_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
             tx.commit().await?;
             return Ok(false);
         }
-        let now_ms = to_unix_ms(now);
         let first_failure = a.outcome == "failure"
             && !matches!(resolution, JobResolution::Succeeded { .. })
             && job.last_error.is_none();
@@ -1463,36 +1492,27 @@ impl CommerceStore for SqlStore {
                 seller_instance_id,
                 app_info_sealed,
                 license_sealed,
-            } => {
-                sqlx::query(
-                    "UPDATE jobs SET state = 'succeeded', finished_at = $1, lease_owner = NULL, \
-                     lease_until = NULL WHERE id = $2",
-                )
-                .bind(now_ms)
-                .bind(job_id)
-                .execute(&mut *tx)
-                .await?;
-                match job.kind {
-                    CallKind::NewInstance | CallKind::GetLicense => {
-                        sqlx::query(
-                            "UPDATE instances SET state = 'active', opened_at = $1, updated_at = $1, \
+            } => match job.kind {
+                CallKind::NewInstance | CallKind::GetLicense => {
+                    sqlx::query(
+                        "UPDATE instances SET state = 'active', opened_at = $1, updated_at = $1, \
                              seller_instance_id = COALESCE($2, seller_instance_id), \
                              app_info_sealed = COALESCE($3, app_info_sealed), \
                              license_sealed = COALESCE($4, license_sealed) \
                              WHERE id = $5 AND state = 'opening'",
-                        )
-                        .bind(now_ms)
-                        .bind(seller_instance_id.clone())
-                        .bind(app_info_sealed.clone())
-                        .bind(license_sealed.clone())
-                        .bind(&job.instance_id)
-                        .execute(&mut *tx)
-                        .await?;
-                        complete_order(&mut tx, &job.order_id, now).await?;
-                    }
-                    CallKind::UpgradeInstance => {
-                        if let Some(order) = order_in(&mut tx, &job.order_id).await? {
-                            sqlx::query(
+                    )
+                    .bind(now_ms)
+                    .bind(seller_instance_id.clone())
+                    .bind(app_info_sealed.clone())
+                    .bind(license_sealed.clone())
+                    .bind(&job.instance_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    complete_order(&mut tx, &job.order_id, now).await?;
+                }
+                CallKind::UpgradeInstance => {
+                    if let Some(order) = order_in(&mut tx, &job.order_id).await? {
+                        sqlx::query(
                                 "UPDATE instances SET sku_id = $1, quantity = $2, updated_at = $3 WHERE id = $4",
                             )
                             .bind(&order.sku_id)
@@ -1501,33 +1521,21 @@ impl CommerceStore for SqlStore {
                             .bind(&job.instance_id)
                             .execute(&mut *tx)
                             .await?;
-                        }
-                        complete_order(&mut tx, &job.order_id, now).await?;
                     }
-                    CallKind::RefreshInstance => {
-                        complete_order(&mut tx, &job.order_id, now).await?
-                    }
-                    CallKind::FreezeInstance
-                    | CallKind::UnfreezeInstance
-                    | CallKind::ReleaseInstance
-                    | CallKind::RefreshLicenseCode
-                    | CallKind::FreezeLicenseCode
-                    | CallKind::UnfreezeLicenseCode
-                    | CallKind::ReleaseLicenseCode => {}
+                    complete_order(&mut tx, &job.order_id, now).await?;
                 }
-            }
+                CallKind::RefreshInstance => complete_order(&mut tx, &job.order_id, now).await?,
+                CallKind::FreezeInstance
+                | CallKind::UnfreezeInstance
+                | CallKind::ReleaseInstance
+                | CallKind::RefreshLicenseCode
+                | CallKind::FreezeLicenseCode
+                | CallKind::UnfreezeLicenseCode
+                | CallKind::ReleaseLicenseCode => {}
+            },
             JobResolution::Poll {
-                at,
-                seller_instance_id,
+                seller_instance_id, ..
             } => {
-                sqlx::query(
-                    "UPDATE jobs SET state = 'pending', phase = 'poll', next_attempt_at = $1, \
-                     lease_owner = NULL, lease_until = NULL WHERE id = $2",
-                )
-                .bind(to_unix_ms(*at))
-                .bind(job_id)
-                .execute(&mut *tx)
-                .await?;
                 if let Some(sid) = seller_instance_id {
                     sqlx::query("UPDATE instances SET seller_instance_id = $1 WHERE id = $2")
                         .bind(sid)
@@ -1536,27 +1544,8 @@ impl CommerceStore for SqlStore {
                         .await?;
                 }
             }
-            JobResolution::Retry { at, error } => {
-                sqlx::query(
-                    "UPDATE jobs SET state = 'pending', next_attempt_at = $1, last_error = $2, \
-                     lease_owner = NULL, lease_until = NULL WHERE id = $3",
-                )
-                .bind(to_unix_ms(*at))
-                .bind(error)
-                .bind(job_id)
-                .execute(&mut *tx)
-                .await?;
-            }
+            JobResolution::Retry { .. } => {}
             JobResolution::GiveUp { error } => {
-                sqlx::query(
-                    "UPDATE jobs SET state = 'failed', finished_at = $1, last_error = $2, \
-                     lease_owner = NULL, lease_until = NULL WHERE id = $3",
-                )
-                .bind(now_ms)
-                .bind(error)
-                .bind(job_id)
-                .execute(&mut *tx)
-                .await?;
                 if job.kind.fails_order() {
                     if let Some(order) = order_in(&mut tx, &job.order_id).await? {
                         fail_and_refund(&mut tx, &order, error, now).await?;

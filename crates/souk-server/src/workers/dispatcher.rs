@@ -152,7 +152,7 @@ impl Dispatcher {
         };
         self.state
             .store
-            .complete_job(&job.id, &self.owner, attempt, resolution, now)
+            .complete_job(&job, &self.owner, attempt, resolution, now)
             .await?;
         Ok(())
     }
