@@ -3,8 +3,8 @@
 //!
 //! A real Souk (HTTP API, workers, the chosen database) runs in this process; a seller with a
 //! License product whose codes Souk issues, a buyer who bought `codes` of them, an AK/SK pair,
-//! and every code activated on one machine are set up through the HTTP API. Then a client on a
-//! runtime and OS thread of its own sends real `SDK-HMAC-SHA256`-signed heartbeats over
+//! and every code activated on one machine are set up through the HTTP API. Then a client in a
+//! second process (`souk bench heartbeat-client`) sends real `SDK-HMAC-SHA256`-signed heartbeats over
 //! loopback keep-alive connections (`concurrency` at once, for `seconds`), and afterwards the
 //! same requests to a bare axum handler that answers a constant JSON body. The last line is the
 //! comparison.
@@ -29,6 +29,16 @@ pub struct HeartbeatBench {
     pub database_url: Option<String>,
 }
 
+/// One measured load, as the client process reports it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Summary {
+    requests: usize,
+    errors: usize,
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
 struct Load {
     requests: usize,
     errors: usize,
@@ -37,6 +47,17 @@ struct Load {
 }
 
 impl Load {
+    /// What the client process reports to the parent.
+    fn summary(&self) -> Summary {
+        Summary {
+            requests: self.requests,
+            errors: self.errors,
+            rate: self.rate(),
+            p50_ms: self.percentile_ms(0.50),
+            p99_ms: self.percentile_ms(0.99),
+        }
+    }
+
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
@@ -45,6 +66,7 @@ impl Load {
         if self.latencies_us.is_empty() {
             return 0.0;
         }
+
         let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
         self.latencies_us[i] as f64 / 1000.0
     }
@@ -205,54 +227,38 @@ pub async fn run(b: HeartbeatBench) -> anyhow::Result<()> {
     let bare_addr = bare_listener.local_addr()?;
     let bare_server = tokio::spawn(async move { axum::serve(bare_listener, bare).await });
 
-    // The client: its own runtime on its own thread, so that it does not share the server's
-    // scheduler.
+    // The client is a second process (this binary, `souk bench heartbeat-client`), so that
+    // its CPU use is accounted to it and it shares nothing with the servers but the machine.
     let (concurrency, seconds) = (b.concurrency.max(1), b.seconds.max(1));
-    let client = std::thread::spawn(move || -> anyhow::Result<(Load, Load)> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()?;
-        rt.block_on(async move {
-            let creds = Arc::new((ak, sk, codes));
-            activate_all(&addr.to_string(), &creds).await?;
-            let secs = Duration::from_secs(seconds);
-            // Warm both up (connections, caches), then measure.
-            load(
-                addr.to_string(),
-                creds.clone(),
-                concurrency,
-                Duration::from_millis(500),
-            )
-            .await?;
-            let souk = load(addr.to_string(), creds.clone(), concurrency, secs).await?;
-            load(
-                bare_addr.to_string(),
-                creds.clone(),
-                concurrency,
-                Duration::from_millis(500),
-            )
-            .await?;
-            let bare = load(bare_addr.to_string(), creds, concurrency, secs).await?;
-            Ok((souk, bare))
-        })
-    });
-    let (souk, bare) = tokio::task::spawn_blocking(move || client.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("the client thread panicked"))??;
+    let exe = std::env::current_exe().context("locating the souk binary")?;
+    let out = tokio::process::Command::new(exe)
+        .args(["bench", "heartbeat-client", "--souk"])
+        .arg(addr.to_string())
+        .arg("--bare")
+        .arg(bare_addr.to_string())
+        .arg("--concurrency")
+        .arg(concurrency.to_string())
+        .arg("--seconds")
+        .arg(seconds.to_string())
+        .env("SOUK_BENCH_AK", &ak)
+        .env("SOUK_BENCH_SK", &sk)
+        .env("SOUK_BENCH_CODES", codes.join(","))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .context("running the heartbeat client process")?;
+    anyhow::ensure!(out.status.success(), "the heartbeat client process failed");
+    let (souk, bare): (Summary, Summary) =
+        serde_json::from_slice(&out.stdout).context("reading the heartbeat client's report")?;
 
-    let line = |name: &str, l: &Load| {
+    let line = |name: &str, l: &Summary| {
         println!(
             "{name}: {} requests, {} errors, {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
-            l.requests,
-            l.errors,
-            l.rate(),
-            l.percentile_ms(0.50),
-            l.percentile_ms(0.99)
+            l.requests, l.errors, l.rate, l.p50_ms, l.p99_ms
         )
     };
     println!(
-        "{} codes, {concurrency} concurrent keep-alive connections, {seconds} s each, client on its own runtime; {backend}",
+        "{} codes, {concurrency} concurrent keep-alive connections, {seconds} s each, client in a second process; {backend}",
         b.codes
     );
     line("bare axum handler", &bare);
@@ -262,10 +268,10 @@ pub async fn run(b: HeartbeatBench) -> anyhow::Result<()> {
     }
     println!(
         "heartbeat: {:.0} req/s = {:.0}% of bare handler {:.0} req/s, p99 {:.2} ms ({backend})",
-        souk.rate(),
-        100.0 * souk.rate() / bare.rate().max(1.0),
-        bare.rate(),
-        souk.percentile_ms(0.99)
+        souk.rate,
+        100.0 * souk.rate / bare.rate.max(1.0),
+        bare.rate,
+        souk.p99_ms
     );
     let _ = stop.send(());
     bare_server.abort();
@@ -387,4 +393,30 @@ async fn load(
         elapsed,
         latencies_us,
     })
+}
+
+/// `souk bench heartbeat-client`: the load generator, run as a second process by
+/// `souk bench heartbeat`. Activates the codes, warms up, measures Souk then the bare handler,
+/// and prints one JSON report on stdout.
+pub async fn client(
+    souk: String,
+    bare: String,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    let var = |k: &str| std::env::var(k).with_context(|| format!("{k} is not set"));
+    let codes: Vec<String> = var("SOUK_BENCH_CODES")?
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let creds = Arc::new((var("SOUK_BENCH_AK")?, var("SOUK_BENCH_SK")?, codes));
+    activate_all(&souk, &creds).await?;
+    let secs = Duration::from_secs(seconds.max(1));
+    let warm = Duration::from_millis(500);
+    load(souk.clone(), creds.clone(), concurrency, warm).await?;
+    let s = load(souk, creds.clone(), concurrency, secs).await?;
+    load(bare.clone(), creds.clone(), concurrency, warm).await?;
+    let b = load(bare, creds, concurrency, secs).await?;
+    println!("{}", serde_json::to_string(&(s.summary(), b.summary()))?);
+    Ok(())
 }

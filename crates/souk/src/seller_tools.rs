@@ -106,6 +106,18 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// The load generator of `bench heartbeat`, run by it as a second process.
+    #[command(hide = true)]
+    HeartbeatClient {
+        #[arg(long)]
+        souk: String,
+        #[arg(long)]
+        bare: String,
+        #[arg(long)]
+        concurrency: usize,
+        #[arg(long)]
+        seconds: u64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -244,5 +256,14 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
             })
             .await
         }
+        SellerCommand::Bench {
+            command:
+                BenchCommand::HeartbeatClient {
+                    souk,
+                    bare,
+                    concurrency,
+                    seconds,
+                },
+        } => crate::bench_heartbeat::client(souk, bare, concurrency, seconds).await,
     }
 }
