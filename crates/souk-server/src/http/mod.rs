@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod extract;
 pub mod licenses;
 pub mod messages;
+pub mod order_query;
 pub mod orders;
 pub mod parties;
 pub mod system;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .merge(system::router())
         .merge(parties::router())
         .merge(orders::router())
+        .merge(order_query::router())
         .merge(messages::router())
         .merge(catalog::router())
         .merge(licenses::router())

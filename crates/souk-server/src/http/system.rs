@@ -97,6 +97,7 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::parties::list_keys,
         crate::http::parties::revoke_key,
         crate::http::parties::audit_trail,
+        crate::http::order_query::query_order,
         crate::http::orders::place_order,
         crate::http::orders::list_orders,
         crate::http::orders::get_order,

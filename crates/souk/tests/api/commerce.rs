@@ -898,3 +898,104 @@ backend_test!(
         );
     }
 );
+
+/// Signs a GET to the order-query open API with an AK/SK, as KooGallery seller software does.
+async fn query_order(app: &TestApp, ak: &str, sk: &str, query: &str) -> crate::harness::Reply {
+    use souk_protocol::apig;
+    let host = app.base.trim_start_matches("http://").to_owned();
+    let date = apig::sdk_date(souk_core::clock::Clock::now(&app.clock));
+    let path = "/api/mkp-openapi-public/global/v1/order/query";
+    let headers = [("Host", host.as_str()), ("X-Sdk-Date", date.as_str())];
+    let auth = apig::sign(
+        ak,
+        &souk_protocol::secret::SecretKey::new(sk),
+        &apig::RequestParts {
+            method: "GET",
+            path,
+            query,
+            headers: &headers,
+            body: b"",
+        },
+    )
+    .unwrap();
+    app.send(
+        app.http
+            .get(app.url(&format!("{path}?{query}")))
+            .header("X-Sdk-Date", date)
+            .header("Authorization", auth),
+    )
+    .await
+}
+
+async fn access_key(app: &TestApp, seller: &str, key: &str) -> (String, String) {
+    let r = app
+        .post(&format!("/v1/sellers/{seller}/access-keys"), key, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    (
+        r.body["access_key"].as_str().unwrap().to_owned(),
+        r.body["secret_key"].as_str().unwrap().to_owned(),
+    )
+}
+
+backend_test!(
+    a_v2_seller_queries_what_was_bought_with_its_ak_sk,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V2, ex).await;
+        let order = m
+            .buy(
+                &app,
+                json!({"sku_id": m.pro, "billing_mode": "monthly", "periods": 2, "quantity": 7}),
+            )
+            .await;
+        let oid = order["id"].as_str().unwrap().to_owned();
+        m.wait_instance(&app, order["instance_id"].as_str().unwrap(), "active")
+            .await;
+        let (ak, sk) = access_key(&app, &m.seller_id, &m.seller_key).await;
+
+        let r = query_order(
+            &app,
+            &ak,
+            &sk,
+            &format!("orderId={oid}&orderLineId={oid}-000001"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["resultCode"], "MKT.0000");
+        let info = &r.body["orderInfo"];
+        assert_eq!(info["orderId"], oid.as_str());
+        assert_eq!(info["orderType"], "NEW");
+        assert_eq!(info["buyerInfo"]["customerId"], m.buyer_id.as_str());
+        let line = &info["orderLine"][0];
+        assert_eq!(line["chargingMode"], "PERIOD");
+        assert_eq!(line["periodType"], "month");
+        assert_eq!(line["periodNumber"], 2);
+        assert_eq!(line["productInfo"][0]["linearValue"], 7);
+        assert_eq!(line["amount"], 3000 * 2 * 7);
+        assert_eq!(line["expireTime"].as_str().unwrap().len(), 14);
+        // The productId is the one newInstance carried for this SKU and billing mode.
+        assert_eq!(
+            line["productInfo"][0]["productId"],
+            order["snapshot"]["wire_product_id"]
+        );
+
+        // Mock orders for sellers' own tests.
+        let mock = query_order(&app, &ak, &sk, "orderId=MOCKMONTYRENEW").await;
+        assert_eq!(
+            mock.body["orderInfo"]["orderType"], "RENEW",
+            "{}",
+            mock.text
+        );
+        // Bad input and other sellers.
+        let missing = query_order(&app, &ak, &sk, "orderLineId=x").await;
+        assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+        assert_eq!(missing.body["resultCode"], "MKT.0100");
+        let (other_id, other_key) = app.party("sellers", "Other").await;
+        let (oak, osk) = access_key(&app, &other_id, &other_key).await;
+        let theirs = query_order(&app, &oak, &osk, &format!("orderId={oid}")).await;
+        assert_eq!(theirs.body["resultCode"], "MKT.0101", "{}", theirs.text);
+        let forged = query_order(&app, &ak, &osk, &format!("orderId={oid}")).await;
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{}", forged.text);
+    }
+);
