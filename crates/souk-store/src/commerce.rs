@@ -319,6 +319,9 @@ pub trait CommerceStore: Send + Sync + 'static {
 
     async fn create_order(&self, order: NewOrder) -> StoreResult<OrderRecord>;
 
+    /// Trials a buyer has taken (paid or waiting for payment) of one SKU.
+    async fn trials_taken(&self, buyer: &PartyId, sku_id: &str) -> StoreResult<i64>;
+
     /// Orders visible in `scope`: the buyer's own, the seller's own, or all.
     async fn find_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<OrderRecord>>;
 
@@ -995,6 +998,17 @@ impl CommerceStore for SqlStore {
             .ok_or_else(|| corrupt("order", "vanished after insert"))?;
         tx.commit().await?;
         Ok(record)
+    }
+
+    async fn trials_taken(&self, buyer: &PartyId, sku_id: &str) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM orders WHERE buyer_id = $1 AND sku_id = $2 AND kind = 'trial' \
+             AND state <> 'cancelled'",
+        )
+        .bind(buyer.as_str())
+        .bind(sku_id)
+        .fetch_one(&self.read)
+        .await?)
     }
 
     async fn find_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<OrderRecord>> {

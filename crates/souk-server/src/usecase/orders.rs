@@ -180,6 +180,14 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     let amount = price(p.unit_price, &term, quantity).map_err(money_error)?;
     let now = state.clock.now();
     let kind = if input.billing_mode == BillingMode::Trial {
+        // Business rules §6.3, Souk default `trial.per_account_per_sku = 1`. A cancelled
+        // trial order does not count; a refunded one does (the buyer got to try).
+        if state.store.trials_taken(buyer, &sku.sku_id).await? >= 1 {
+            return Err(AppError::conflict(
+                "trial_used",
+                "you have already tried this SKU; buy it monthly or yearly instead",
+            ));
+        }
         OrderKind::Trial
     } else {
         OrderKind::New

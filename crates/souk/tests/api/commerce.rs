@@ -758,6 +758,14 @@ backend_test!(
             .await;
         assert_eq!(trial["kind"], "trial");
         assert_eq!(trial["amount"]["amount_minor"], 0);
+        // One trial per buyer per SKU.
+        app.post(
+            "/v1/orders",
+            &m.buyer_key,
+            json!({"sku_id": m.basic, "billing_mode": "trial"}),
+        )
+        .await
+        .assert_error(StatusCode::CONFLICT, "trial_used");
         let id = trial["instance_id"].as_str().unwrap().to_owned();
         let inst = m.wait_instance(&app, &id, "active").await;
         assert_eq!(inst["trial"], true);
