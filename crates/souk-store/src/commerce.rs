@@ -5,7 +5,7 @@
 //! written in the same transaction as the change that needs it ([`CommerceStore::pay_order`],
 //! [`CommerceStore::apply_timer`]); workers claim jobs with a lease in one short transaction
 //! ([`CommerceStore::claim_jobs`]), call the seller with no transaction open, and record the
-//! outcome in a second short transaction ([`CommerceStore::complete_job`]).
+//! outcomes in a second short transaction ([`CommerceStore::complete_jobs`]).
 
 use crate::sql::{audit, corrupt, db_err};
 use crate::*;
@@ -401,16 +401,16 @@ pub trait CommerceStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<JobRecord>>;
 
-    /// Records an attempt and applies its resolution, if `owner` still holds the job's lease.
-    /// Returns false (attempt recorded, nothing applied) when the lease was lost.
-    async fn complete_job(
+    /// Records the attempts of a dispatch round and applies each resolution whose job's lease
+    /// `owner` still holds (false for the others: attempt recorded, nothing applied). One
+    /// transaction with a savepoint per job: a round costs one commit, and one job's failure
+    /// does not undo the others'.
+    async fn complete_jobs(
         &self,
-        job: &JobRecord,
         owner: &str,
-        attempt: AttemptRecord,
-        resolution: JobResolution,
+        outcomes: Vec<(JobRecord, AttemptRecord, JobResolution)>,
         now: OffsetDateTime,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<Vec<StoreResult<bool>>>;
 
     /// Seller's "retry now" on a failed or waiting call: one immediate attempt, then the normal
     /// schedule again.
@@ -814,6 +814,187 @@ async fn complete_order(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Records one attempt and applies its resolution inside the caller's transaction; false when
+/// the lease was lost (the attempt is recorded, nothing else changes).
+async fn complete_in(
+    tx: &mut AnyConnection,
+    job: &JobRecord,
+    owner: &str,
+    a: AttemptRecord,
+    resolution: JobResolution,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    sqlx::query(
+        "INSERT INTO call_attempts (id, job_id, seller_id, product_id, instance_id, activity, \
+         business_id, request, http_status, response_body, body_sign, result_code, outcome, \
+         error, latency_ms, started_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(&a.id)
+    .bind(&a.job_id)
+    .bind(a.seller_id.as_str())
+    .bind(&a.product_id)
+    .bind(&a.instance_id)
+    .bind(&a.activity)
+    .bind(a.business_id.clone())
+    .bind(a.request.to_string())
+    .bind(a.http_status.map(|s| s as i64))
+    .bind(a.response_body.clone())
+    .bind(&a.body_sign)
+    .bind(a.result_code.clone())
+    .bind(&a.outcome)
+    .bind(a.error.clone())
+    .bind(a.latency_ms)
+    .bind(to_unix_ms(a.started_at))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+
+    let job_id = job.id.as_str();
+    let now_ms = to_unix_ms(now);
+    // The job row changes only if we still hold its lease. When it ran out and another
+    // worker took the job over, keep the record of what we saw and change nothing else.
+    let (state, phase, next_at, last_error, finished_at) = match &resolution {
+        JobResolution::Succeeded { .. } => ("succeeded", None, None, None, Some(now_ms)),
+        JobResolution::Poll { at, .. } => {
+            ("pending", Some("poll"), Some(to_unix_ms(*at)), None, None)
+        }
+        JobResolution::Retry { at, error } => (
+            "pending",
+            None,
+            Some(to_unix_ms(*at)),
+            Some(error.as_str()),
+            None,
+        ),
+        JobResolution::GiveUp { error } => {
+            ("failed", None, None, Some(error.as_str()), Some(now_ms))
+        }
+    };
+    let updated = sqlx::query(
+        "UPDATE jobs SET state = $1, phase = COALESCE($2, phase), \
+         next_attempt_at = COALESCE($3, next_attempt_at), last_error = COALESCE($4, last_error), \
+         finished_at = $5, lease_owner = NULL, lease_until = NULL \
+         WHERE id = $6 AND state = 'running' AND lease_owner = $7",
+    )
+    .bind(state)
+    .bind(phase)
+    .bind(next_at)
+    .bind(last_error)
+    .bind(finished_at)
+    .bind(job_id)
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Ok(false);
+    }
+    let first_failure = a.outcome == "failure"
+        && !matches!(resolution, JobResolution::Succeeded { .. })
+        && job.last_error.is_none();
+    match &resolution {
+        JobResolution::Succeeded {
+            seller_instance_id,
+            app_info_sealed,
+            license_sealed,
+        } => match job.kind {
+            CallKind::NewInstance | CallKind::GetLicense => {
+                sqlx::query(
+                    "UPDATE instances SET state = 'active', opened_at = $1, updated_at = $1, \
+                         seller_instance_id = COALESCE($2, seller_instance_id), \
+                         app_info_sealed = COALESCE($3, app_info_sealed), \
+                         license_sealed = COALESCE($4, license_sealed) \
+                         WHERE id = $5 AND state = 'opening'",
+                )
+                .bind(now_ms)
+                .bind(seller_instance_id.clone())
+                .bind(app_info_sealed.clone())
+                .bind(license_sealed.clone())
+                .bind(&job.instance_id)
+                .execute(&mut *tx)
+                .await?;
+                complete_order(&mut *tx, &job.order_id, now).await?;
+            }
+            CallKind::UpgradeInstance => {
+                if let Some(order) = order_in(&mut *tx, &job.order_id).await? {
+                    sqlx::query(
+                            "UPDATE instances SET sku_id = $1, quantity = $2, updated_at = $3 WHERE id = $4",
+                        )
+                        .bind(&order.sku_id)
+                        .bind(order.quantity as i64)
+                        .bind(now_ms)
+                        .bind(&job.instance_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                complete_order(&mut *tx, &job.order_id, now).await?;
+            }
+            CallKind::RefreshInstance => complete_order(&mut *tx, &job.order_id, now).await?,
+            CallKind::FreezeInstance
+            | CallKind::UnfreezeInstance
+            | CallKind::ReleaseInstance
+            | CallKind::RefreshLicenseCode
+            | CallKind::FreezeLicenseCode
+            | CallKind::UnfreezeLicenseCode
+            | CallKind::ReleaseLicenseCode => {}
+        },
+        JobResolution::Poll {
+            seller_instance_id, ..
+        } => {
+            if let Some(sid) = seller_instance_id {
+                sqlx::query("UPDATE instances SET seller_instance_id = $1 WHERE id = $2")
+                    .bind(sid)
+                    .bind(&job.instance_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        JobResolution::Retry { .. } => {}
+        JobResolution::GiveUp { error } => {
+            if job.kind.fails_order() {
+                if let Some(order) = order_in(&mut *tx, &job.order_id).await? {
+                    fail_and_refund(&mut *tx, &order, error, now).await?;
+                }
+                if matches!(job.kind, CallKind::NewInstance | CallKind::GetLicense) {
+                    sqlx::query(
+                        "UPDATE instances SET state = 'failed', updated_at = $1 WHERE id = $2 AND state = 'opening'",
+                    )
+                    .bind(now_ms)
+                    .bind(&job.instance_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            insert_message(
+                &mut *tx,
+                &job.seller_id,
+                "call_gave_up",
+                &format!("Souk stopped retrying {} for instance {}", job.kind, job.instance_id),
+                &format!("Last error: {error}. Fix your production endpoint, then press retry on this call in the production interface messages."),
+                Some(job_id),
+                now,
+            )
+            .await?;
+        }
+    }
+    if first_failure {
+        insert_message(
+            &mut *tx,
+            &job.seller_id,
+            "call_failed",
+            &format!("A call to your production endpoint failed: {} for instance {}", job.kind, job.instance_id),
+            &format!(
+                "{}. Souk keeps retrying; see the production interface messages for the request and your answer.",
+                a.error.as_deref().unwrap_or("the call failed")
+            ),
+            Some(job_id),
+            now,
+        )
+        .await?;
+    }
+    Ok(true)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1423,186 +1604,30 @@ impl CommerceStore for SqlStore {
         Ok(jobs)
     }
 
-    async fn complete_job(
+    async fn complete_jobs(
         &self,
-        job: &JobRecord,
         owner: &str,
-        a: AttemptRecord,
-        resolution: JobResolution,
+        outcomes: Vec<(JobRecord, AttemptRecord, JobResolution)>,
         now: OffsetDateTime,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Vec<StoreResult<bool>>> {
         let mut tx = self.write.begin().await?;
-        sqlx::query(
-            "INSERT INTO call_attempts (id, job_id, seller_id, product_id, instance_id, activity, \
-             business_id, request, http_status, response_body, body_sign, result_code, outcome, \
-             error, latency_ms, started_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(&a.id)
-        .bind(&a.job_id)
-        .bind(a.seller_id.as_str())
-        .bind(&a.product_id)
-        .bind(&a.instance_id)
-        .bind(&a.activity)
-        .bind(a.business_id.clone())
-        .bind(a.request.to_string())
-        .bind(a.http_status.map(|s| s as i64))
-        .bind(a.response_body.clone())
-        .bind(&a.body_sign)
-        .bind(a.result_code.clone())
-        .bind(&a.outcome)
-        .bind(a.error.clone())
-        .bind(a.latency_ms)
-        .bind(to_unix_ms(a.started_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
-
-        let job_id = job.id.as_str();
-        let now_ms = to_unix_ms(now);
-        // The job row changes only if we still hold its lease. When it ran out and another
-        // worker took the job over, keep the record of what we saw and change nothing else.
-        let (state, phase, next_at, last_error, finished_at) = match &resolution {
-            JobResolution::Succeeded { .. } => ("succeeded", None, None, None, Some(now_ms)),
-            JobResolution::Poll { at, .. } => {
-                ("pending", Some("poll"), Some(to_unix_ms(*at)), None, None)
-            }
-            JobResolution::Retry { at, error } => (
-                "pending",
-                None,
-                Some(to_unix_ms(*at)),
-                Some(error.as_str()),
-                None,
-            ),
-            JobResolution::GiveUp { error } => {
-                ("failed", None, None, Some(error.as_str()), Some(now_ms))
-            }
-        };
-        let updated = sqlx::query(
-            "UPDATE jobs SET state = $1, phase = COALESCE($2, phase), \
-             next_attempt_at = COALESCE($3, next_attempt_at), last_error = COALESCE($4, last_error), \
-             finished_at = $5, lease_owner = NULL, lease_until = NULL \
-             WHERE id = $6 AND state = 'running' AND lease_owner = $7",
-        )
-        .bind(state)
-        .bind(phase)
-        .bind(next_at)
-        .bind(last_error)
-        .bind(finished_at)
-        .bind(job_id)
-        .bind(owner)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            tx.commit().await?;
-            return Ok(false);
-        }
-        let first_failure = a.outcome == "failure"
-            && !matches!(resolution, JobResolution::Succeeded { .. })
-            && job.last_error.is_none();
-        match &resolution {
-            JobResolution::Succeeded {
-                seller_instance_id,
-                app_info_sealed,
-                license_sealed,
-            } => match job.kind {
-                CallKind::NewInstance | CallKind::GetLicense => {
-                    sqlx::query(
-                        "UPDATE instances SET state = 'active', opened_at = $1, updated_at = $1, \
-                             seller_instance_id = COALESCE($2, seller_instance_id), \
-                             app_info_sealed = COALESCE($3, app_info_sealed), \
-                             license_sealed = COALESCE($4, license_sealed) \
-                             WHERE id = $5 AND state = 'opening'",
-                    )
-                    .bind(now_ms)
-                    .bind(seller_instance_id.clone())
-                    .bind(app_info_sealed.clone())
-                    .bind(license_sealed.clone())
-                    .bind(&job.instance_id)
-                    .execute(&mut *tx)
-                    .await?;
-                    complete_order(&mut tx, &job.order_id, now).await?;
+        let mut results = Vec::with_capacity(outcomes.len());
+        for (job, attempt, resolution) in outcomes {
+            // A savepoint per job: one job's failure does not undo the others'.
+            let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
+            match complete_in(&mut sp, &job, owner, attempt, resolution, now).await {
+                Ok(applied) => {
+                    sp.commit().await?;
+                    results.push(Ok(applied));
                 }
-                CallKind::UpgradeInstance => {
-                    if let Some(order) = order_in(&mut tx, &job.order_id).await? {
-                        sqlx::query(
-                                "UPDATE instances SET sku_id = $1, quantity = $2, updated_at = $3 WHERE id = $4",
-                            )
-                            .bind(&order.sku_id)
-                            .bind(order.quantity as i64)
-                            .bind(now_ms)
-                            .bind(&job.instance_id)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    complete_order(&mut tx, &job.order_id, now).await?;
-                }
-                CallKind::RefreshInstance => complete_order(&mut tx, &job.order_id, now).await?,
-                CallKind::FreezeInstance
-                | CallKind::UnfreezeInstance
-                | CallKind::ReleaseInstance
-                | CallKind::RefreshLicenseCode
-                | CallKind::FreezeLicenseCode
-                | CallKind::UnfreezeLicenseCode
-                | CallKind::ReleaseLicenseCode => {}
-            },
-            JobResolution::Poll {
-                seller_instance_id, ..
-            } => {
-                if let Some(sid) = seller_instance_id {
-                    sqlx::query("UPDATE instances SET seller_instance_id = $1 WHERE id = $2")
-                        .bind(sid)
-                        .bind(&job.instance_id)
-                        .execute(&mut *tx)
-                        .await?;
+                Err(e) => {
+                    sp.rollback().await?;
+                    results.push(Err(e));
                 }
             }
-            JobResolution::Retry { .. } => {}
-            JobResolution::GiveUp { error } => {
-                if job.kind.fails_order() {
-                    if let Some(order) = order_in(&mut tx, &job.order_id).await? {
-                        fail_and_refund(&mut tx, &order, error, now).await?;
-                    }
-                    if matches!(job.kind, CallKind::NewInstance | CallKind::GetLicense) {
-                        sqlx::query(
-                            "UPDATE instances SET state = 'failed', updated_at = $1 WHERE id = $2 AND state = 'opening'",
-                        )
-                        .bind(now_ms)
-                        .bind(&job.instance_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                insert_message(
-                    &mut tx,
-                    &job.seller_id,
-                    "call_gave_up",
-                    &format!("Souk stopped retrying {} for instance {}", job.kind, job.instance_id),
-                    &format!("Last error: {error}. Fix your production endpoint, then press retry on this call in the production interface messages."),
-                    Some(job_id),
-                    now,
-                )
-                .await?;
-            }
-        }
-        if first_failure {
-            insert_message(
-                &mut tx,
-                &job.seller_id,
-                "call_failed",
-                &format!("A call to your production endpoint failed: {} for instance {}", job.kind, job.instance_id),
-                &format!(
-                    "{}. Souk keeps retrying; see the production interface messages for the request and your answer.",
-                    a.error.as_deref().unwrap_or("the call failed")
-                ),
-                Some(job_id),
-                now,
-            )
-            .await?;
         }
         tx.commit().await?;
-        Ok(true)
+        Ok(results)
     }
 
     async fn retry_job(

@@ -58,14 +58,31 @@ impl Dispatcher {
         let mut set = tokio::task::JoinSet::new();
         for job in jobs {
             let this = self.clone();
-            set.spawn(async move {
-                let id = job.id.clone();
-                if let Err(e) = this.run_job(job).await {
-                    tracing::error!(job = %id, error = ?e, "could not record a call's outcome");
-                }
-            });
+            set.spawn(async move { this.run_job(job).await });
         }
-        while set.join_next().await.is_some() {}
+        let mut outcomes = Vec::with_capacity(n);
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok(outcome) => outcomes.push(outcome),
+                // A panic in one call must not lose the others; its job is retried when its
+                // lease runs out.
+                Err(e) => tracing::error!(error = ?e, "a seller call task failed"),
+            }
+        }
+        // The whole round's outcomes in one transaction (one commit, not one per call).
+        let ids: Vec<String> = outcomes.iter().map(|o| o.0.id.clone()).collect();
+        let now = self.state.clock.now();
+        let results = self
+            .state
+            .store
+            .complete_jobs(&self.owner, outcomes, now)
+            .await
+            .context("recording the outcomes of a dispatch round")?;
+        for (id, r) in ids.iter().zip(results) {
+            if let Err(e) = r {
+                tracing::error!(job = %id, error = ?e, "could not record a call's outcome");
+            }
+        }
         Ok(n)
     }
 
@@ -81,7 +98,8 @@ impl Dispatcher {
         }
     }
 
-    async fn run_job(&self, job: JobRecord) -> anyhow::Result<()> {
+    /// Sends one call and decides what it means; recording is left to the round.
+    async fn run_job(&self, job: JobRecord) -> (JobRecord, AttemptRecord, JobResolution) {
         let prepared = self.prepare(&job).await;
         let (result, call) = match prepared {
             Ok(call) => {
@@ -150,11 +168,7 @@ impl Dispatcher {
             latency_ms: result.latency.as_millis() as i64,
             started_at: result.started_at,
         };
-        self.state
-            .store
-            .complete_job(&job, &self.owner, attempt, resolution, now)
-            .await?;
-        Ok(())
+        (job, attempt, resolution)
     }
 
     /// Decides what to do after an attempt.
