@@ -403,8 +403,8 @@ pub trait CommerceStore: Send + Sync + 'static {
 
     /// Records the attempts of a dispatch round and applies each resolution whose job's lease
     /// `owner` still holds (false for the others: attempt recorded, nothing applied). One
-    /// transaction with a savepoint per job: a round costs one commit, and one job's failure
-    /// does not undo the others'.
+    /// transaction for the round; if anything in it fails, each call is recorded in its own, so
+    /// one job's failure does not undo the others'.
     async fn complete_jobs(
         &self,
         owner: &str,
@@ -1610,23 +1610,49 @@ impl CommerceStore for SqlStore {
         outcomes: Vec<(JobRecord, AttemptRecord, JobResolution)>,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<StoreResult<bool>>> {
+        // Optimistically the whole round in one transaction: one commit instead of one per call.
         let mut tx = self.write.begin().await?;
+        let mut applied = Vec::with_capacity(outcomes.len());
+        let mut failed = false;
+        for (job, attempt, resolution) in &outcomes {
+            match complete_in(
+                &mut tx,
+                job,
+                owner,
+                attempt.clone(),
+                resolution.clone(),
+                now,
+            )
+            .await
+            {
+                Ok(a) => applied.push(Ok(a)),
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if !failed {
+            tx.commit().await?;
+            return Ok(applied);
+        }
+        // Something in the round failed: undo it and record each call on its own, so that one
+        // bad outcome does not lose the others.
+        tx.rollback().await?;
         let mut results = Vec::with_capacity(outcomes.len());
         for (job, attempt, resolution) in outcomes {
-            // A savepoint per job: one job's failure does not undo the others'.
-            let mut sp = sqlx::Acquire::begin(&mut *tx).await?;
-            match complete_in(&mut sp, &job, owner, attempt, resolution, now).await {
-                Ok(applied) => {
-                    sp.commit().await?;
-                    results.push(Ok(applied));
+            let mut tx = self.write.begin().await?;
+            match complete_in(&mut tx, &job, owner, attempt, resolution, now).await {
+                Ok(a) => {
+                    tx.commit().await?;
+                    results.push(Ok(a));
                 }
                 Err(e) => {
-                    sp.rollback().await?;
+                    tx.rollback().await?;
                     results.push(Err(e));
                 }
             }
         }
-        tx.commit().await?;
         Ok(results)
     }
 
