@@ -9,14 +9,12 @@
 //! same requests to a bare axum handler that answers a constant JSON body. The last line is the
 //! comparison.
 
-use crate::demo::{product_body, Api};
+use crate::bench_support::BenchSouk;
+use crate::demo::product_body;
 use anyhow::{bail, Context};
 use serde_json::json;
-use souk_core::clock::SystemClock;
 use souk_isv::souk_protocol::apig::{self, RequestParts};
 use souk_isv::souk_protocol::SecretKey;
-use souk_server::config::{Config, Overrides, Secret};
-use souk_server::App;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,74 +71,17 @@ impl Load {
 }
 
 pub async fn run(b: HeartbeatBench) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let overrides = Overrides {
-        listen: Some("127.0.0.1:0".parse()?),
-        data_dir: Some(dir.path().to_owned()),
-        database_url: b.database_url.clone(),
-        allow_private_endpoints: true,
-    };
-    let mut config = Config::load_from(None, &[], &overrides)?;
-    let op_key = souk_core::api_key::generate(souk_core::party::Role::Operator).plaintext;
-    config.bootstrap_operator_key = Some(Secret::new(op_key.clone()));
-    let app = App::prepare(config, Arc::new(SystemClock)).await?;
-    let backend = app.state.store.backend().as_str();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let base = format!("http://{addr}");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async move {
-        let _ = stopped.await;
-    }));
-    let api = Api {
-        http: reqwest::Client::new(),
-        base: base.clone(),
-    };
-    let op = op_key.as_str();
+    let server = BenchSouk::start(b.database_url.clone(), |_| {}).await?;
+    let (backend, addr, api) = (server.backend, server.addr, &server.api);
 
     // Seller, License product with Souk-issued codes, AK/SK.
-    let seller = api
-        .call(
-            "POST",
-            "/v1/sellers",
-            op,
-            Some(json!({"name": "Bench Seller"})),
-        )
-        .await?;
-    let sid = seller["id"].as_str().context("seller id")?.to_owned();
-    let skey = api
-        .call(
-            "POST",
-            &format!("/v1/sellers/{sid}/api-keys"),
-            op,
-            Some(json!({})),
-        )
-        .await?["secret"]
-        .as_str()
-        .context("seller key")?
-        .to_owned();
+    let (sid, skey) = server.party("sellers", "Bench Seller").await?;
     let mut body = product_body("http://127.0.0.1:9/produce");
     body["delivery_type"] = json!("license");
     body["quantity"] = json!({"name": "licenses", "unit": "license", "min": 1, "max": 10000, "wire_field": "amount"});
     body["prices"] = json!([{"billing_mode": "yearly", "amount_minor": 100}]);
     body["integration"]["license_mode"] = json!("souk_codes");
-    let product = api.call("POST", "/v1/products", &skey, Some(body)).await?;
-    let pid = product["id"].as_str().context("product id")?.to_owned();
-    api.call(
-        "POST",
-        &format!("/v1/products/{pid}/submit"),
-        &skey,
-        Some(json!({})),
-    )
-    .await?;
-    let approved = api
-        .call(
-            "POST",
-            &format!("/v1/products/{pid}/approve"),
-            op,
-            Some(json!({})),
-        )
-        .await?;
+    let approved = server.list_product(&skey, body).await?;
     let sku = approved["skus"][0]["id"]
         .as_str()
         .context("sku")?
@@ -157,33 +98,7 @@ pub async fn run(b: HeartbeatBench) -> anyhow::Result<()> {
     let sk = aks["secret_key"].as_str().context("sk")?.to_owned();
 
     // A buyer buys the codes.
-    let buyer = api
-        .call(
-            "POST",
-            "/v1/buyers",
-            op,
-            Some(json!({"name": "Bench Buyer"})),
-        )
-        .await?;
-    let bid = buyer["id"].as_str().context("buyer id")?.to_owned();
-    let bkey = api
-        .call(
-            "POST",
-            &format!("/v1/buyers/{bid}/api-keys"),
-            op,
-            Some(json!({})),
-        )
-        .await?["secret"]
-        .as_str()
-        .context("buyer key")?
-        .to_owned();
-    api.call(
-        "POST",
-        &format!("/v1/buyers/{bid}/balance/top-ups"),
-        op,
-        Some(json!({"amount": {"amount_minor": 100_000_000i64, "currency": "CNY"}})),
-    )
-    .await?;
+    let (_, bkey) = server.buyer("Bench Buyer", 100_000_000).await?;
     let order = api
         .call(
             "POST",
@@ -273,9 +188,8 @@ pub async fn run(b: HeartbeatBench) -> anyhow::Result<()> {
         bare.rate,
         souk.p99_ms
     );
-    let _ = stop.send(());
     bare_server.abort();
-    server.await??;
+    server.stop().await?;
     Ok(())
 }
 

@@ -6,12 +6,10 @@
 //! (`paid_at`) to the instance being open (`opened_at`), both stamped by Souk's clock; the rate
 //! is orders opened per second between the first payment and the last opening.
 
+use crate::bench_support::BenchSouk;
 use crate::demo::{product_body, Api, DEMO_SELLER_KEY};
 use anyhow::Context;
 use serde_json::json;
-use souk_core::clock::SystemClock;
-use souk_server::config::{Config, Overrides, Secret};
-use souk_server::App;
 use souk_store::{Page, Scope};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,79 +24,19 @@ pub struct ProvisionBench {
 }
 
 pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let overrides = Overrides {
-        listen: Some("127.0.0.1:0".parse()?),
-        data_dir: Some(dir.path().to_owned()),
-        database_url: b.database_url.clone(),
-        allow_private_endpoints: true,
-    };
-    let mut config = Config::load_from(None, &[], &overrides)?;
-    let op_key = souk_core::api_key::generate(souk_core::party::Role::Operator).plaintext;
-    config.bootstrap_operator_key = Some(Secret::new(op_key.clone()));
-    config.provisioning.concurrency = 128;
-    let app = App::prepare(config, Arc::new(SystemClock)).await?;
-    let backend = app.state.store.backend().as_str();
-    let state = app.state.clone();
+    let souk =
+        BenchSouk::start(b.database_url.clone(), |c| c.provisioning.concurrency = 128).await?;
+    let backend = souk.backend;
+    let state = souk.state.clone();
     let example = souk_isv::example::ExampleSeller::spawn(souk_isv::example::ExampleConfig::new(
         DEMO_SELLER_KEY,
     ))
     .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.serve(listener, async move {
-        let _ = stopped.await;
-    }));
-    let api = Api {
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()?,
-        base: base.clone(),
-    };
-    let op = op_key.as_str();
 
     // A seller with a listed product.
-    let seller = api
-        .call(
-            "POST",
-            "/v1/sellers",
-            op,
-            Some(json!({"name": "Bench Seller"})),
-        )
-        .await?;
-    let sid = seller["id"].as_str().context("seller id")?.to_owned();
-    let skey = api
-        .call(
-            "POST",
-            &format!("/v1/sellers/{sid}/api-keys"),
-            op,
-            Some(json!({})),
-        )
-        .await?["secret"]
-        .as_str()
-        .context("seller key")?
-        .to_owned();
+    let (_, seller_key) = souk.party("sellers", "Bench Seller").await?;
     let url = format!("{}produce", example.url());
-    let product = api
-        .call("POST", "/v1/products", &skey, Some(product_body(&url)))
-        .await?;
-    let pid = product["id"].as_str().context("product id")?.to_owned();
-    api.call(
-        "POST",
-        &format!("/v1/products/{pid}/submit"),
-        &skey,
-        Some(json!({})),
-    )
-    .await?;
-    let approved = api
-        .call(
-            "POST",
-            &format!("/v1/products/{pid}/approve"),
-            op,
-            Some(json!({})),
-        )
-        .await?;
+    let approved = souk.list_product(&seller_key, product_body(&url)).await?;
     let sku = approved["skus"][0]["id"]
         .as_str()
         .context("sku")?
@@ -108,35 +46,12 @@ pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
     eprintln!("placing {} orders for {} buyers…", b.orders, b.buyers);
     let mut buyers = Vec::new();
     for i in 0..b.buyers.max(1) {
-        let buyer = api
-            .call(
-                "POST",
-                "/v1/buyers",
-                op,
-                Some(json!({"name": format!("Bench Buyer {i}")})),
-            )
+        let (_, key) = souk
+            .buyer(&format!("Bench Buyer {i}"), 1_000_000_000)
             .await?;
-        let id = buyer["id"].as_str().context("buyer id")?.to_owned();
-        let key = api
-            .call(
-                "POST",
-                &format!("/v1/buyers/{id}/api-keys"),
-                op,
-                Some(json!({})),
-            )
-            .await?["secret"]
-            .as_str()
-            .context("buyer key")?
-            .to_owned();
-        api.call(
-            "POST",
-            &format!("/v1/buyers/{id}/balance/top-ups"),
-            op,
-            Some(json!({"amount": {"amount_minor": 1_000_000_000, "currency": "CNY"}})),
-        )
-        .await?;
         buyers.push(key);
     }
+    let api = &souk.api;
     let mut orders = Vec::with_capacity(b.orders);
     for i in 0..b.orders {
         let key = &buyers[i % buyers.len()];
@@ -157,7 +72,10 @@ pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
     // Pay.
     eprintln!("paying…");
     let started = Instant::now();
-    let api = Arc::new(api);
+    let api = Arc::new(Api {
+        http: souk.api.http.clone(),
+        base: souk.api.base.clone(),
+    });
     let queue = Arc::new(tokio::sync::Mutex::new(orders.into_iter().enumerate()));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..b.concurrency.max(1) {
@@ -232,8 +150,7 @@ pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
         pct(0.50),
         pct(0.99)
     );
-    let _ = stop.send(());
-    let _ = server.await;
+    souk.stop().await?;
     example.shutdown().await;
     Ok(())
 }

@@ -6,6 +6,7 @@
 mod admin;
 mod bench_heartbeat;
 mod bench_provision;
+mod bench_support;
 mod demo;
 mod license_tool;
 mod seller_tools;
