@@ -113,6 +113,15 @@ pub trait PartyStore: Send + Sync + 'static {
 
     async fn find_party(&self, scope: &Scope, id: &PartyId) -> StoreResult<Option<PartyRecord>>;
 
+    /// Suspends or reactivates a party (its keys stop or resume working at once).
+    async fn set_party_status(
+        &self,
+        id: &PartyId,
+        status: souk_core::party::PartyStatus,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<PartyRecord>>;
+
     async fn list_parties(
         &self,
         scope: &Scope,

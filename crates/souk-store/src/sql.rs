@@ -332,6 +332,43 @@ impl PartyStore for SqlStore {
         row.as_ref().map(party_from_row).transpose()
     }
 
+    async fn set_party_status(
+        &self,
+        id: &PartyId,
+        status: PartyStatus,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<PartyRecord>> {
+        let mut tx = self.write.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE parties SET status = $1, updated_at = $2 WHERE id = $3 AND status <> $1",
+        )
+        .bind(status.as_str())
+        .bind(to_unix_ms(now))
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed > 0 {
+            audit(
+                &mut tx,
+                now,
+                Some(actor),
+                &format!("party.{}", status.as_str()),
+                id.as_str(),
+                serde_json::json!({}),
+            )
+            .await?;
+        }
+        let row = sqlx::query("SELECT * FROM parties WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let record = row.as_ref().map(party_from_row).transpose()?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
     async fn list_parties(
         &self,
         scope: &Scope,

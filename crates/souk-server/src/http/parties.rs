@@ -17,7 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/me", get(me))
         .route("/v1/{collection}", get(list_parties).post(create_party))
-        .route("/v1/{collection}/{id}", get(get_party))
+        .route("/v1/{collection}/{id}", get(get_party).patch(update_party))
         .route(
             "/v1/{collection}/{id}/api-keys",
             get(list_keys).post(create_key),
@@ -229,6 +229,41 @@ pub async fn get_party(
     let party = state
         .store
         .find_party(&caller.scope(), &id)
+        .await?
+        .ok_or_else(|| AppError::not_found("party"))?;
+    Ok(Json(party.into()))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateParty {
+    /// `suspended` stops every key of the party at once; `active` restores them.
+    pub status: PartyStatus,
+}
+
+/// Suspend or reactivate a party (operator only). Its data stays; its keys stop working.
+#[utoipa::path(patch, path = "/v1/{collection}/{id}", tag = "parties",
+    params(("collection" = String, Path), ("id" = String, Path)),
+    request_body = UpdateParty,
+    responses((status = 200, body = PartyView), (status = 403, body = crate::error::ErrorEnvelope),
+              (status = 404, body = crate::error::ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn update_party(
+    state: axum::extract::State<AppState>,
+    OperatorCaller(caller): OperatorCaller,
+    ApiPath((collection, id)): ApiPath<(String, String)>,
+    ApiJson(input): ApiJson<UpdateParty>,
+) -> AppResult<Json<PartyView>> {
+    let id = party_in(&collection, &id)?;
+    if &id == caller.party_id() {
+        return Err(AppError::conflict(
+            "cannot_suspend_self",
+            "an operator cannot suspend itself",
+        ));
+    }
+    let party = state
+        .store
+        .set_party_status(&id, input.status, caller.party_id(), state.clock.now())
         .await?
         .ok_or_else(|| AppError::not_found("party"))?;
     Ok(Json(party.into()))

@@ -93,6 +93,7 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::parties::create_party,
         crate::http::parties::list_parties,
         crate::http::parties::get_party,
+        crate::http::parties::update_party,
         crate::http::parties::create_key,
         crate::http::parties::list_keys,
         crate::http::parties::revoke_key,

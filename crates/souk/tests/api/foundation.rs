@@ -341,3 +341,48 @@ backend_db_test!(migrating_twice_is_a_no_op, |db: TestDb| async move {
     other.migrate().await.unwrap();
     assert_eq!(other.schema_dump().await.unwrap(), first);
 });
+
+backend_test!(
+    a_suspended_party_is_locked_out_until_reactivated,
+    |app: TestApp| async move {
+        let (seller, key) = app.party("sellers", "Suspendable").await;
+        assert_eq!(app.get("/v1/me", &key).await.status, StatusCode::OK);
+        let patch = |key: String, body: serde_json::Value| {
+            app.send(
+                app.http
+                    .patch(app.url(&format!("/v1/sellers/{seller}")))
+                    .bearer_auth(key)
+                    .json(&body),
+            )
+        };
+        // Only the operator may do it.
+        patch(key.clone(), json!({"status": "suspended"}))
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        patch(app.operator_key.clone(), json!({"status": "frozen"}))
+            .await
+            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+        let r = patch(app.operator_key.clone(), json!({"status": "suspended"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["status"], "suspended");
+        app.get("/v1/me", &key)
+            .await
+            .assert_error(StatusCode::UNAUTHORIZED, "invalid_api_key");
+        let r = patch(app.operator_key.clone(), json!({"status": "active"})).await;
+        assert_eq!(r.body["status"], "active");
+        assert_eq!(app.get("/v1/me", &key).await.status, StatusCode::OK);
+        let trail = app
+            .get(&format!("/v1/sellers/{seller}/audit"), &app.operator_key)
+            .await;
+        let actions: Vec<&str> = trail.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert!(
+            actions.ends_with(&["party.suspended", "party.active"]),
+            "{actions:?}"
+        );
+    }
+);
