@@ -234,6 +234,77 @@ fn batch_response(results: Vec<(String, Outcome)>) -> Response {
     })
 }
 
+/// The two operations of the License open API; v1 takes one code, v2 a batch.
+#[derive(Clone, Copy)]
+enum LicenseOp {
+    Activate,
+    Heartbeat,
+}
+
+impl LicenseOp {
+    async fn run(
+        self,
+        state: &AppState,
+        seller: &souk_core::party::PartyId,
+        req: &LicenseRequest,
+    ) -> Result<Outcome, AppError> {
+        match self {
+            LicenseOp::Activate => uc::activate(state, seller, req).await,
+            LicenseOp::Heartbeat => uc::heartbeat(state, seller, req).await,
+        }
+    }
+}
+
+/// Admits a v1 request (one code) and answers it.
+async fn serve_single(
+    state: &AppState,
+    op: LicenseOp,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let (seller, value) = match admit(state, method, uri, headers, body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let req = match single(&value) {
+        Ok(r) => r,
+        Err(o) => return outcome_response(o),
+    };
+    match op.run(state, &seller, &req).await {
+        Ok(o) => outcome_response(o),
+        Err(e) => internal(e),
+    }
+}
+
+/// Admits a v2 request (up to 100 codes) and answers each.
+async fn serve_batch(
+    state: &AppState,
+    op: LicenseOp,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let (seller, value) = match admit(state, method, uri, headers, body).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let reqs = match batch(&value) {
+        Ok(r) => r,
+        Err(o) => return outcome_response(o),
+    };
+    let mut results = Vec::with_capacity(reqs.len());
+    for r in reqs {
+        match op.run(state, &seller, &r).await {
+            Ok(o) => results.push((r.license, o)),
+            Err(e) => return internal(e),
+        }
+    }
+    batch_response(results)
+}
+
 /// Activate a license code (KooGallery 激活授权码), AK/SK-signed.
 #[utoipa::path(post, path = "/api/mkp-openapi-public/global/v1/license/activate", tag = "license open API", request_body(content = Object, content_type = "application/json"),
     responses((status = 200, description = "{error_code, error_msg, data}"), (status = 401)))]
@@ -244,18 +315,7 @@ pub async fn activate_v1(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (seller, value) = match admit(&state, &method, &uri, &headers, &body).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let req = match single(&value) {
-        Ok(r) => r,
-        Err(o) => return outcome_response(o),
-    };
-    match uc::activate(&state, &seller, &req).await {
-        Ok(o) => outcome_response(o),
-        Err(e) => internal(e),
-    }
+    serve_single(&state, LicenseOp::Activate, &method, &uri, &headers, &body).await
 }
 
 /// Heartbeat / query a license code (KooGallery 查询授权码), AK/SK-signed; answered from memory.
@@ -268,18 +328,7 @@ pub async fn heartbeat_v1(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (seller, value) = match admit(&state, &method, &uri, &headers, &body).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let req = match single(&value) {
-        Ok(r) => r,
-        Err(o) => return outcome_response(o),
-    };
-    match uc::heartbeat(&state, &seller, &req).await {
-        Ok(o) => outcome_response(o),
-        Err(e) => internal(e),
-    }
+    serve_single(&state, LicenseOp::Heartbeat, &method, &uri, &headers, &body).await
 }
 
 /// Activate up to 100 license codes: `{"licenses": [{"license": …}, …]}`.
@@ -292,22 +341,7 @@ pub async fn activate_v2(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (seller, value) = match admit(&state, &method, &uri, &headers, &body).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let reqs = match batch(&value) {
-        Ok(r) => r,
-        Err(o) => return outcome_response(o),
-    };
-    let mut results = Vec::with_capacity(reqs.len());
-    for r in reqs {
-        match uc::activate(&state, &seller, &r).await {
-            Ok(o) => results.push((r.license, o)),
-            Err(e) => return internal(e),
-        }
-    }
-    batch_response(results)
+    serve_batch(&state, LicenseOp::Activate, &method, &uri, &headers, &body).await
 }
 
 /// Heartbeat up to 100 license codes: `{"licenses": [{"license": …}, …]}`.
@@ -320,22 +354,7 @@ pub async fn heartbeat_v2(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (seller, value) = match admit(&state, &method, &uri, &headers, &body).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let reqs = match batch(&value) {
-        Ok(r) => r,
-        Err(o) => return outcome_response(o),
-    };
-    let mut results = Vec::with_capacity(reqs.len());
-    for r in reqs {
-        match uc::heartbeat(&state, &seller, &r).await {
-            Ok(o) => results.push((r.license, o)),
-            Err(e) => return internal(e),
-        }
-    }
-    batch_response(results)
+    serve_batch(&state, LicenseOp::Heartbeat, &method, &uri, &headers, &body).await
 }
 
 // ---------------------------------------------------------------------------------------------
