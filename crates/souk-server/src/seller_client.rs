@@ -6,7 +6,7 @@
 //! can act on. The outcome is returned, never stored here: the dispatcher records it.
 
 use souk_core::catalog::Protocol;
-use souk_core::endpoint::{is_public_ip, EndpointUrl};
+use souk_core::endpoint::{check_before_connect, is_public_ip, parse_http, EndpointUrl};
 use souk_core::provisioning::Verdict;
 use souk_protocol::activity::response::SellerResponse;
 use souk_protocol::body_sign::{verify_body_sign, BodySignError};
@@ -192,11 +192,18 @@ impl SellerClient {
     ) -> Result<(reqwest::RequestBuilder, serde_json::Value), String> {
         EndpointUrl::parse(url, self.allow_private).map_err(|e| e.to_string())?;
         let sep = if url.contains('?') { '&' } else { '?' };
+        // The URL is parsed once, by the client's own parser, and that parsed URL is both
+        // checked and sent: an address written in any form is judged as the address it is.
+        let target = |full: String| {
+            let parsed = parse_http(&full).map_err(|e| e.to_string())?;
+            check_before_connect(&parsed, self.allow_private).map_err(|e| e.to_string())?;
+            Ok::<_, String>(parsed)
+        };
         match (protocol, request) {
             (Protocol::V1, CallRequest::V1(params)) => {
                 let shown = serde_json::json!({ "method": "GET", "url": url, "params": params });
                 let query = souk_protocol::v1::signed_query(key, params, now);
-                Ok((self.http.get(format!("{url}{sep}{query}")), shown))
+                Ok((self.http.get(target(format!("{url}{sep}{query}"))?), shown))
             }
             (Protocol::V2, CallRequest::V2(body)) => {
                 let bytes = souk_protocol::v2::canonical_body(&body);
@@ -213,7 +220,7 @@ impl SellerClient {
                 });
                 Ok((
                     self.http
-                        .post(format!("{url}{sep}{query}"))
+                        .post(target(format!("{url}{sep}{query}"))?)
                         .header("content-type", "application/json;charset=utf8")
                         .header("accept", "application/json")
                         .body(bytes),

@@ -717,11 +717,41 @@ async fn calls_to_private_addresses_are_refused_when_resolved_unless_allowed() {
     let now = time::OffsetDateTime::now_utc();
     let guarded = SellerClient::new(std::time::Duration::from_secs(2), false).unwrap();
     // A name that resolves to loopback: refused at connection time, nothing reaches the seller.
-    for url in [
-        format!("http://localhost:{port}/produce"),
-        format!("http://127.0.0.1:{port}/produce"),
-        "http://169.254.169.254/latest/meta-data".to_owned(),
-    ] {
+    // Every way of writing loopback that the HTTP client reads as an address (it would connect
+    // without asking the resolver), plus names and the metadata service.
+    let loopback_forms = [
+        "localhost",
+        "127.0.0.1",
+        "127.1",
+        "127.0.1",
+        "0x7f.1",
+        "0x7f.0.0.1",
+        "0177.0.0.1",
+        "0177.1",
+        "127.000.000.001",
+        "2130706433",
+        "0x7f000001",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+    ];
+    let mut urls: Vec<String> = loopback_forms
+        .iter()
+        .map(|h| format!("http://{h}:{port}/produce"))
+        .collect();
+    urls.extend(
+        [
+            "http://localhost./produce",
+            "http://169.254.169.254/latest/meta-data",
+            "http://169.254.43518/latest/meta-data",
+            "http://0251.0376.0251.0376/latest/meta-data",
+            "http://0xa9.0xfe.0xa9.0xfe/latest/meta-data",
+            "http://0.0/",
+            "http://10.1/",
+            "http://192.168.1/",
+        ]
+        .map(str::to_owned),
+    );
+    for url in &urls {
         let r = guarded
             .send(souk_core::catalog::Protocol::V1, &url, &key, params(), now)
             .await;
@@ -734,18 +764,22 @@ async fn calls_to_private_addresses_are_refused_when_resolved_unless_allowed() {
         );
     }
     assert!(example.state().calls.is_empty());
-    // With private endpoints allowed (sandbox, on-premises), the same call goes through.
+    // With private endpoints allowed (sandbox, on-premises), the same calls go through: each
+    // form really does reach the seller, so the refusals above are the guard's doing.
     let open = SellerClient::new(std::time::Duration::from_secs(2), true).unwrap();
-    let r = open
-        .send(
-            souk_core::catalog::Protocol::V1,
-            &format!("http://localhost:{port}/produce"),
-            &key,
-            params(),
-            now,
-        )
-        .await;
-    assert_eq!(r.http_status, Some(200), "{:?}", r.verdict);
+    for host in loopback_forms {
+        let r = open
+            .send(
+                souk_core::catalog::Protocol::V1,
+                &format!("http://{host}:{port}/produce"),
+                &key,
+                params(),
+                now,
+            )
+            .await;
+        assert_eq!(r.http_status, Some(200), "{host}: {:?}", r.verdict);
+    }
+    assert_eq!(example.state().calls.len(), loopback_forms.len());
 }
 
 backend_test!(
