@@ -541,10 +541,10 @@ pub async fn set_policy(
     responses((status = 200, body = PolicyView)), security(("api_key" = [])))]
 pub async fn get_policy(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<PolicyView>> {
-    Ok(Json(uc::policy_of(&state, &id).await?.into()))
+    Ok(Json(uc::policy_of(&state, &caller.0, &id).await?.into()))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -152,6 +152,12 @@ pub async fn instance_calls(
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<CallList>> {
     seller_or_operator(&caller)?;
+    // A missing instance and another tenant's are the same 404, not an empty list.
+    state
+        .store
+        .find_instance(&caller.scope(), &id)
+        .await?
+        .ok_or_else(|| AppError::not_found("instance"))?;
     let data = state.store.jobs_of_instance(&caller.scope(), &id).await?;
     Ok(Json(CallList { data }))
 }

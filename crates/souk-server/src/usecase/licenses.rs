@@ -25,6 +25,7 @@ use souk_protocol::license_file::{
 };
 use souk_protocol::timestamp::TimestampFormat;
 use souk_protocol::{LicenseErrorCode, SecretKey};
+use souk_store::Principal;
 use souk_store::{
     AccessKeyRecord, ActivateResult, InstanceRecord, LicenseCodeDetail, LicenseCodeRecord,
     NewAccessKey, NewJob, Scope, SigningKeyRecord, StoreResult,
@@ -458,10 +459,21 @@ pub async fn heartbeat(
 // ---------------------------------------------------------------------------------------------
 // Policies, codes, machines
 
-pub async fn policy_of(state: &AppState, product_id: &str) -> AppResult<LicensePolicy> {
+/// The policy of a License product the caller can see (as `GET /v1/products/{id}` decides):
+/// another seller's product, a product that does not exist and a product of another delivery
+/// type are all the same 404.
+pub async fn policy_of(
+    state: &AppState,
+    caller: &Principal,
+    product_id: &str,
+) -> AppResult<LicensePolicy> {
+    let product = super::catalog::get(state, caller, product_id).await?;
+    if product.spec.delivery_type != souk_core::catalog::DeliveryType::License {
+        return Err(AppError::not_found("License product"));
+    }
     Ok(state
         .store
-        .license_policy(product_id)
+        .license_policy(product.id.as_str())
         .await?
         .unwrap_or_default())
 }
@@ -553,7 +565,11 @@ pub async fn new_codes(
     product_id: &str,
     quantity: u32,
 ) -> AppResult<Vec<souk_store::NewLicenseCode>> {
-    let policy = policy_of(state, product_id).await?;
+    let policy = state
+        .store
+        .license_policy(product_id)
+        .await?
+        .unwrap_or_default();
     Ok((1..=quantity.max(1))
         .map(|ordinal| souk_store::NewLicenseCode {
             code: souk_core::license::generate_code(),

@@ -35,7 +35,7 @@ fn license_product(proto: Proto, url: &str, mode: &str) -> Value {
 }
 
 /// A seller with a listed License product (one SKU), a buyer with money, the example seller.
-async fn license_market(
+pub(crate) async fn license_market(
     app: &TestApp,
     proto: Proto,
     mode: &str,
@@ -84,7 +84,11 @@ async fn license_market(
 }
 
 /// An AK/SK pair of a seller: `(ak, sk)`.
-async fn access_key(app: &TestApp, seller_id: &str, seller_key: &str) -> (String, String) {
+pub(crate) async fn access_key(
+    app: &TestApp,
+    seller_id: &str,
+    seller_key: &str,
+) -> (String, String) {
     let r = app
         .post(
             &format!("/v1/sellers/{seller_id}/access-keys"),
@@ -209,7 +213,7 @@ fn status_of(r: &Reply) -> &str {
 }
 
 /// Buys `quantity` Souk-issued codes; returns (instance id, codes).
-async fn buy_codes(app: &TestApp, m: &Market, quantity: u32) -> (String, Vec<String>) {
+pub(crate) async fn buy_codes(app: &TestApp, m: &Market, quantity: u32) -> (String, Vec<String>) {
     let placed = app
         .post(
             "/v1/orders",

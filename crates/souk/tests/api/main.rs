@@ -11,3 +11,4 @@ mod commerce;
 mod foundation;
 mod licenses;
 mod processes;
+mod tenancy;
