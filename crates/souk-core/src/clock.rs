@@ -31,16 +31,41 @@ pub struct OffsetClock {
     offset_ms: Arc<AtomicI64>,
 }
 
+/// The last instant Souk records: the end of year 9999 (what RFC 3339 and both databases'
+/// calendars can hold). Terms ending later are refused, never charged.
+pub fn horizon() -> OffsetDateTime {
+    time::macros::datetime!(9999-12-31 23:59:59.999 UTC)
+}
+
+/// How far the sandbox clock may go: a century short of the horizon, so that every timer and
+/// term computed from "now" still fits.
+pub fn sandbox_limit() -> OffsetDateTime {
+    time::macros::datetime!(9899-12-31 23:59:59.999 UTC)
+}
+
+/// The sandbox clock cannot go that far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the sandbox clock cannot pass {limit}; advance by less", limit = sandbox_limit().date())]
+pub struct PastSandboxLimit;
+
 impl OffsetClock {
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Moves the clock forward by `by`; negative durations are ignored because timers must never
-    /// run backwards.
-    pub fn advance(&self, by: time::Duration) {
+    /// run backwards. Refuses (and moves nothing) when the clock would pass [`sandbox_limit`].
+    pub fn advance(&self, by: time::Duration) -> Result<(), PastSandboxLimit> {
         let ms = by.whole_milliseconds().clamp(0, i64::MAX as i128) as i64;
-        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+        let limit_ms = to_unix_ms(sandbox_limit());
+        self.offset_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |old| {
+                let offset = old.checked_add(ms)?;
+                let now = to_unix_ms(OffsetDateTime::now_utc()).checked_add(offset)?;
+                (now <= limit_ms).then_some(offset)
+            })
+            .map(|_| ())
+            .map_err(|_| PastSandboxLimit)
     }
 
     pub fn offset(&self) -> time::Duration {
@@ -50,7 +75,10 @@ impl OffsetClock {
 
 impl Clock for OffsetClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + self.offset()
+        // `advance` keeps the sum within the calendar; saturate rather than panic regardless.
+        OffsetDateTime::now_utc()
+            .checked_add(self.offset())
+            .unwrap_or_else(horizon)
     }
 }
 
@@ -144,8 +172,8 @@ mod tests {
     #[test]
     fn offset_clock_never_goes_back() {
         let c = OffsetClock::new();
-        c.advance(time::Duration::hours(2));
-        c.advance(time::Duration::hours(-5));
+        c.advance(time::Duration::hours(2)).unwrap();
+        c.advance(time::Duration::hours(-5)).unwrap();
         assert_eq!(c.offset(), time::Duration::hours(2));
     }
 

@@ -100,7 +100,7 @@ pub fn renewable(state: InstanceState) -> bool {
 pub fn renewed_expiry(
     old_expiry: OffsetDateTime,
     term: &crate::order::Term,
-) -> Option<OffsetDateTime> {
+) -> Result<Option<OffsetDateTime>, crate::order::TermTooLong> {
     term.end(old_expiry)
 }
 
@@ -192,7 +192,7 @@ mod tests {
         };
         assert_eq!(
             renewed_expiry(datetime!(2026-02-01 0:00 UTC), &term),
-            Some(datetime!(2026-03-01 0:00 UTC))
+            Ok(Some(datetime!(2026-03-01 0:00 UTC)))
         );
         assert!(renewable(InstanceState::Frozen));
         assert!(!renewable(InstanceState::Released));

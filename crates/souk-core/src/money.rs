@@ -35,7 +35,7 @@ pub enum MoneyError {
     BadCurrency(String),
     #[error("cannot combine {0} and {1}: amounts must be in the same currency")]
     CurrencyMismatch(Currency, Currency),
-    #[error("amount overflow")]
+    #[error("the amount is larger than Souk accepts ({MAX_AMOUNT_MINOR} minor units)")]
     Overflow,
 }
 
@@ -69,6 +69,12 @@ impl fmt::Display for Currency {
         f.write_str(self.as_str())
     }
 }
+
+/// The largest amount Souk accepts or computes in one figure: 10^15 minor units (ten trillion
+/// yuan). Bounding every amount that comes in, every order total and every balance keeps all
+/// the sums Souk makes (balance + credit, ledger totals, settlement lines) far from `i64`
+/// overflow, so arithmetic cannot fail half-way through a change.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000_000;
 
 /// An amount of money. `amount_minor` is in the currency's minor unit (fen, cents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -123,6 +129,14 @@ impl Money {
         i64::try_from(q)
             .map(|a| Money::new(a, self.currency))
             .map_err(|_| MoneyError::Overflow)
+    }
+
+    /// `Err(Overflow)` when the amount is past [`MAX_AMOUNT_MINOR`] either way.
+    pub fn bounded(self) -> Result<Money, MoneyError> {
+        if self.amount_minor.unsigned_abs() > MAX_AMOUNT_MINOR as u64 {
+            return Err(MoneyError::Overflow);
+        }
+        Ok(self)
     }
 
     pub fn is_negative(&self) -> bool {

@@ -140,18 +140,23 @@ pub enum Term {
 }
 
 impl Term {
-    /// When a term that starts at `start` ends (`None`: never).
-    pub fn end(&self, start: OffsetDateTime) -> Option<OffsetDateTime> {
-        match *self {
-            Term::Period { unit, count } => Some(add_months(
+    /// When a term that starts at `start` ends (`Ok(None)`: never). An end past the calendar's
+    /// last year (9999) is refused, so nothing is ever charged for a term that cannot be kept.
+    pub fn end(&self, start: OffsetDateTime) -> Result<Option<OffsetDateTime>, TermTooLong> {
+        let end = match *self {
+            Term::Period { unit, count } => add_months(
                 start,
                 match unit {
                     PeriodUnit::Month => count,
-                    PeriodUnit::Year => count * 12,
+                    PeriodUnit::Year => count.saturating_mul(12),
                 },
-            )),
-            Term::OneTime => None,
-            Term::Trial { days } => Some(start + Duration::days(days as i64)),
+            ),
+            Term::OneTime => return Ok(None),
+            Term::Trial { days } => start.checked_add(Duration::days(days as i64)),
+        };
+        match end {
+            Some(t) if t <= crate::clock::horizon() => Ok(Some(t)),
+            _ => Err(TermTooLong),
         }
     }
 
@@ -166,23 +171,30 @@ impl Term {
 }
 
 /// Calendar months, keeping the day of month where it exists and clamping otherwise
-/// (31 Jan + 1 month = 28/29 Feb), as billing systems do.
-pub fn add_months(t: OffsetDateTime, months: u32) -> OffsetDateTime {
+/// (31 Jan + 1 month = 28/29 Feb), as billing systems do. `None` past the calendar's end.
+pub fn add_months(t: OffsetDateTime, months: u32) -> Option<OffsetDateTime> {
     let total = t.year() as i64 * 12 + (t.month() as i64 - 1) + months as i64;
-    let year = (total / 12) as i32;
-    let month = time::Month::try_from((total % 12 + 1) as u8).unwrap_or(time::Month::January);
+    let year = i32::try_from(total / 12).ok()?;
+    let month = time::Month::try_from((total % 12 + 1) as u8).ok()?;
     let last_day = month.length(year);
     let day = t.day().min(last_day);
     time::Date::from_calendar_date(year, month, day)
+        .ok()
         .map(|d| t.replace_date(d))
-        .unwrap_or(t)
+        .filter(|end| *end <= crate::clock::horizon())
 }
+
+/// A term whose end would fall after Souk's time horizon (the end of year 9999).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the term would end after 9999-12-31, which Souk cannot record; choose fewer periods")]
+pub struct TermTooLong;
 
 /// The list price of a purchase: unit price × periods × quantity.
 pub fn price(unit_price: Money, term: &Term, quantity: u32) -> Result<Money, MoneyError> {
     unit_price
         .checked_mul(term.periods() as i64)?
-        .checked_mul(quantity.max(1) as i64)
+        .checked_mul(quantity.max(1) as i64)?
+        .bounded()
 }
 
 /// The charge for changing an instance's specification part-way through its term (business
@@ -205,7 +217,10 @@ pub fn upgrade_charge(
         PeriodUnit::Year => 12,
     };
     let remaining = (expire_at - now).whole_seconds();
-    let period_len = (add_months(now, months) - now).whole_seconds().max(1);
+    let Some(period_end) = add_months(now, months) else {
+        return Err(MoneyError::Overflow);
+    };
+    let period_len = (period_end - now).whole_seconds().max(1);
     diff.prorate(remaining, period_len)
 }
 
@@ -240,11 +255,11 @@ mod tests {
     fn months_clamp_to_the_end_of_short_months() {
         assert_eq!(
             add_months(datetime!(2026-01-31 10:00 UTC), 1),
-            datetime!(2026-02-28 10:00 UTC)
+            Some(datetime!(2026-02-28 10:00 UTC))
         );
         assert_eq!(
             add_months(datetime!(2026-11-22 0:00 UTC), 2),
-            datetime!(2027-01-22 0:00 UTC)
+            Some(datetime!(2027-01-22 0:00 UTC))
         );
         let yearly = Term::Period {
             unit: PeriodUnit::Year,
@@ -252,13 +267,29 @@ mod tests {
         };
         assert_eq!(
             yearly.end(datetime!(2028-02-29 0:00 UTC)),
-            Some(datetime!(2029-02-28 0:00 UTC))
+            Ok(Some(datetime!(2029-02-28 0:00 UTC)))
         );
-        assert_eq!(Term::OneTime.end(datetime!(2026-01-01 0:00 UTC)), None);
+        assert_eq!(Term::OneTime.end(datetime!(2026-01-01 0:00 UTC)), Ok(None));
         assert_eq!(
             Term::Trial { days: 7 }.end(datetime!(2026-01-01 0:00 UTC)),
-            Some(datetime!(2026-01-08 0:00 UTC))
+            Ok(Some(datetime!(2026-01-08 0:00 UTC)))
         );
+    }
+
+    #[test]
+    fn terms_past_year_9999_are_refused() {
+        let years = |count| Term::Period {
+            unit: PeriodUnit::Year,
+            count,
+        };
+        assert!(years(36).end(datetime!(9970-01-01 0:00 UTC)).is_err());
+        assert!(years(1).end(datetime!(9999-06-01 0:00 UTC)).is_err());
+        assert!(years(1).end(datetime!(9998-06-01 0:00 UTC)).is_ok());
+        assert!(Term::Trial { days: 30 }
+            .end(datetime!(9999-12-15 0:00 UTC))
+            .is_err());
+        assert_eq!(add_months(datetime!(9999-12-01 0:00 UTC), 1), None);
+        assert_eq!(add_months(datetime!(2026-01-01 0:00 UTC), u32::MAX), None);
     }
 
     #[test]

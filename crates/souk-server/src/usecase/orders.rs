@@ -155,6 +155,16 @@ fn snapshot(
     s
 }
 
+fn term_too_long(e: souk_core::order::TermTooLong) -> AppError {
+    AppError::invalid_field("periods", e.to_string())
+}
+
+/// When a term starting at `start` ends; a term past year 9999 is a 422 before anything is
+/// charged.
+fn term_end(term: &Term, start: time::OffsetDateTime) -> AppResult<Option<time::OffsetDateTime>> {
+    term.end(start).map_err(term_too_long)
+}
+
 fn money_error(e: souk_core::money::MoneyError) -> AppError {
     AppError::invalid_field("quantity", format!("the price cannot be computed: {e}"))
 }
@@ -179,6 +189,7 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     let quantity = quantity_for(&sku, input.quantity)?;
     let amount = price(p.unit_price, &term, quantity).map_err(money_error)?;
     let now = state.clock.now();
+    term_end(&term, now)?;
     let kind = if input.billing_mode == BillingMode::Trial {
         // Business rules §6.3, Souk default `trial.per_account_per_sku = 1`. A cancelled
         // trial order does not count; a refunded one does (the buyer got to try).
@@ -263,6 +274,12 @@ pub async fn renew(
     } else {
         OrderKind::Renewal
     };
+    // Refuse now, not at payment, a renewal whose term could not be recorded.
+    if kind == OrderKind::TrialToFormal {
+        term_end(&term, now)?;
+    } else {
+        renewed_expiry(instance.expire_at.unwrap_or(now), &term).map_err(term_too_long)?;
+    }
     let order = NewOrder {
         id: souk_core::id::generate("ord", now),
         kind,
@@ -413,7 +430,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                 .get("delivery_type")
                 .and_then(|v| serde_json::from_value(v.clone()).ok())
                 .unwrap_or(DeliveryType::Saas);
-            let expire_at = order.term.end(now);
+            let expire_at = term_end(&order.term, now)?;
             let souk_codes = delivery == DeliveryType::License
                 && order.snapshot.get("license_mode").and_then(|v| v.as_str())
                     == Some(LicenseMode::SoukCodes.as_str());
@@ -480,9 +497,9 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                 instance.expire_at.unwrap_or(now)
             };
             let expire_at = if conversion {
-                order.term.end(now)
+                term_end(&order.term, now)?
             } else {
-                renewed_expiry(start, &order.term)
+                renewed_expiry(start, &order.term).map_err(term_too_long)?
             };
             let payload = serde_json::json!({
                 "expire_at_ms": expire_at.map(souk_core::clock::to_unix_ms),

@@ -249,7 +249,7 @@ where
 
 /// Moves the marketplace clock and runs the timers and due calls now.
 pub async fn advance(app: &TestApp, by: time::Duration) {
-    app.clock.advance(by);
+    app.clock.advance(by).unwrap();
     souk_server::workers::timers::run_once(&app.state)
         .await
         .unwrap();

@@ -138,7 +138,10 @@ impl TestApp {
         let operator_key = souk_core::api_key::generate(Role::Operator).plaintext;
         let config = Self::config_for(&db, &operator_key);
         let clock = OffsetClock::new();
-        let app = App::prepare(config, Arc::new(clock.clone()))
+        // Sandbox mode: the test clock is also the one `POST /v1/sandbox/clock/advance` moves.
+        let mut config = config;
+        config.sandbox = true;
+        let app = App::prepare_with(config, Arc::new(clock.clone()), Some(clock.clone()))
             .await
             .expect("prepare app");
         assert_eq!(app.new_operator_key.as_deref(), Some(operator_key.as_str()));

@@ -10,5 +10,6 @@ mod catalog;
 mod commerce;
 mod foundation;
 mod licenses;
+mod limits;
 mod processes;
 mod tenancy;
