@@ -756,7 +756,7 @@ async fn calls_to_private_addresses_are_refused_when_resolved_unless_allowed() {
     );
     for url in &urls {
         let r = guarded
-            .send(souk_core::catalog::Protocol::V1, &url, &key, params(), now)
+            .send(souk_core::catalog::Protocol::V1, url, &key, params(), now)
             .await;
         let souk_core::provisioning::Verdict::Failure(why) = &r.verdict else {
             panic!("{url} was called: {:?}", r.verdict);
