@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod catalog;
 pub mod extract;
+mod keep_alive;
 pub mod licenses;
 pub mod messages;
 pub mod order_query;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(keep_alive::close_if_body_unread))
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(axum::middleware::from_fn(envelope_for_bare_errors))
         .layer(

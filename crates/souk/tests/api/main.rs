@@ -3,6 +3,7 @@
 
 mod fixture;
 mod harness;
+mod http_edge;
 
 mod bad_input;
 mod binary;
