@@ -22,14 +22,22 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AttemptQuery {
+    /// Only calls about this product (`prd_…`).
     pub product_id: Option<String>,
+    /// Only calls about this instance (`ins_…`).
     pub instance_id: Option<String>,
+    /// Only the attempts of this call.
     pub call_id: Option<String>,
     /// success, accepted or failure.
+    #[param(pattern = "^(success|accepted|failure)$")]
     pub outcome: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub after: Option<String>,
 }
 

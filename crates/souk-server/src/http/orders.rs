@@ -382,9 +382,11 @@ impl From<Balance> for BalanceView {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CurrencyQuery {
     /// ISO 4217 code (default CNY).
+    #[param(pattern = "^[A-Z]{3}$", example = "CNY")]
     pub currency: Option<String>,
 }
 
