@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod extract;
 pub mod licenses;
 pub mod messages;
+pub mod openapi;
 pub mod order_query;
 pub mod orders;
 pub mod parties;
