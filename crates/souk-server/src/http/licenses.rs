@@ -103,10 +103,15 @@ async fn admit(
     body: &Bytes,
 ) -> Result<(souk_core::party::PartyId, Value), Response> {
     if method != Method::POST {
-        return Err(gateway_error(
+        let mut refused = gateway_error(
             LicenseErrorCode::MethodNotSupported,
             "HTTP method not supported: use POST",
-        ));
+        );
+        // RFC 9110: a 405 names the methods the resource does support.
+        refused
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return Err(refused);
     }
     let pairs: Vec<(&str, &str)> = headers
         .iter()

@@ -126,20 +126,67 @@ impl utoipa::Modify for StandardErrors {
                 continue;
             }
             let ops = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("patch", &mut item.patch),
             ];
-            for op in ops.into_iter().flatten() {
-                standard_errors(path, op);
+            for (method, op) in ops {
+                if let Some(op) = op {
+                    standard_errors(method, path, op);
+                }
             }
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            open_flattened_parts(components);
         }
     }
 }
 
-fn standard_errors(path: &str, op: &mut Operation) {
+/// Who may call the operations that are not open to every role (method, path, roles); any other
+/// caller gets `403 forbidden`. Checked against the document by a unit test.
+const RESTRICTED: &[(&str, &str, &str)] = &[
+    ("post", "/v1/{collection}", "the operator"),
+    ("patch", "/v1/{collection}/{id}", "the operator"),
+    ("post", "/v1/buyers/{id}/balance/top-ups", "the operator"),
+    ("put", "/v1/buyers/{id}/balance/credit-limit", "the operator"),
+    ("get", "/v1/sandbox/clock", "the operator"),
+    ("post", "/v1/sandbox/clock/advance", "the operator"),
+    ("post", "/v1/products/{id}/approve", "the operator"),
+    ("post", "/v1/products/{id}/reject", "the operator"),
+    ("get", "/v1/reviews", "the operator"),
+    ("post", "/v1/revisions/{id}/approve", "the operator"),
+    ("post", "/v1/revisions/{id}/reject", "the operator"),
+    ("post", "/v1/license-keys/rotate", "the operator"),
+    ("post", "/v1/orders", "buyers"),
+    ("post", "/v1/orders/{id}/pay", "buyers"),
+    ("post", "/v1/orders/{id}/cancel", "buyers"),
+    ("post", "/v1/instances/{id}/renew", "buyers"),
+    ("post", "/v1/instances/{id}/upgrade", "buyers"),
+    ("put", "/v1/instances/{id}/auto-renew", "buyers"),
+    ("get", "/v1/interface-messages", "sellers and the operator"),
+    ("get", "/v1/calls/{id}", "sellers and the operator"),
+    ("post", "/v1/calls/{id}/retry", "sellers and the operator"),
+    ("get", "/v1/instances/{id}/calls", "sellers and the operator"),
+    ("get", "/v1/sellers/{id}/access-keys", "sellers and the operator"),
+    ("post", "/v1/sellers/{id}/access-keys", "sellers and the operator"),
+    ("delete", "/v1/access-keys/{id}", "sellers and the operator"),
+    ("delete", "/v1/license-codes/{code}/machines/{fingerprint}", "sellers and the operator"),
+    ("put", "/v1/products/{id}/license-policy", "sellers"),
+    ("post", "/v1/products", "sellers"),
+    ("patch", "/v1/products/{id}", "the product's seller"),
+    ("post", "/v1/products/{id}/submit", "the product's seller"),
+    ("post", "/v1/products/{id}/delist", "the product's seller and the operator"),
+    ("put", "/v1/products/{id}/integration", "the product's seller"),
+    ("post", "/v1/products/{id}/skus/{sku_id}/delist", "the product's seller and the operator"),
+    ("get", "/v1/products/{id}/audit", "the product's seller and the operator"),
+];
+
+fn standard_errors(method: &str, path: &str, op: &mut Operation) {
+    if let Some((_, _, who)) = RESTRICTED.iter().find(|(m, p, _)| *m == method && *p == path) {
+        add(op, "403", &["forbidden"], &format!("only {who} may do this"));
+    }
     let params = op.parameters.as_deref().unwrap_or_default();
     let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
     let has_query = params.iter().any(|p| p.parameter_in == ParameterIn::Query);
@@ -149,6 +196,10 @@ fn standard_errors(path: &str, op: &mut Operation) {
     }
     if has_path {
         add(op, "400", &["invalid_path"], "a path segment could not be decoded");
+    }
+    if has_path {
+        add(op, "404", &["not_found"],
+            "no such resource, a malformed id or an id of another kind, or one not visible to you");
     }
     if path.contains("{collection}") {
         add(op, "404", &["route_not_found"], "the collection is not one of those listed");
@@ -194,6 +245,86 @@ fn add(op: &mut Operation, status: &str, codes: &[&str], why: &str) {
             let mut response = Response::new(line);
             response.content.insert("application/json".into(), envelope());
             op.responses.responses.insert(status.to_owned(), RefOr::T(response));
+        }
+    }
+}
+
+/// A struct flattened into a response (`#[serde(flatten)]`) becomes one part of an `allOf`; if
+/// that part forbids unknown fields (it is also a request body with `deny_unknown_fields`), it
+/// forbids the other parts' fields too and no real answer validates. Such parts are inlined
+/// without that restriction.
+fn open_flattened_parts(components: &mut utoipa::openapi::Components) {
+    use utoipa::openapi::schema::{AdditionalProperties, Schema};
+    let closed: std::collections::BTreeMap<String, Schema> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, schema)| match schema {
+            RefOr::T(Schema::Object(o))
+                if matches!(
+                    o.additional_properties.as_deref(),
+                    Some(AdditionalProperties::FreeForm(false))
+                ) =>
+            {
+                let mut open = o.clone();
+                open.additional_properties = None;
+                Some((name.clone(), Schema::Object(open)))
+            }
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        if let RefOr::T(Schema::AllOf(all)) = schema {
+            for part in all.items.iter_mut() {
+                if let RefOr::Ref(r) = part {
+                    let name = r.ref_location.rsplit('/').next().unwrap_or_default();
+                    if let Some(open) = closed.get(name) {
+                        *part = RefOr::T(open.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_restricted_operation_exists_and_declares_403() {
+        let doc = ApiDoc::openapi();
+        for (method, path, _) in RESTRICTED {
+            let item = doc.paths.paths.get(*path).unwrap_or_else(|| panic!("no path {path}"));
+            let op = match *method {
+                "get" => &item.get,
+                "put" => &item.put,
+                "post" => &item.post,
+                "delete" => &item.delete,
+                "patch" => &item.patch,
+                _ => unreachable!(),
+            };
+            let op = op.as_ref().unwrap_or_else(|| panic!("no {method} {path}"));
+            assert!(op.responses.responses.contains_key("403"), "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn every_enveloped_operation_declares_its_errors_with_codes() {
+        let doc = ApiDoc::openapi();
+        for (path, item) in &doc.paths.paths {
+            if outside_the_envelope(path) {
+                continue;
+            }
+            for op in [&item.get, &item.put, &item.post, &item.delete, &item.patch].into_iter().flatten() {
+                for (status, response) in &op.responses.responses {
+                    let RefOr::T(response) = response else { continue };
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert!(response.description.contains('`'), "{path} {status}: no error code listed");
+                        assert!(response.content.contains_key("application/json"), "{path} {status}");
+                    }
+                }
+                assert!(op.responses.responses.contains_key("500"), "{path}");
+            }
         }
     }
 }

@@ -414,9 +414,29 @@ pub async fn get_balance(
     Ok(Json(b.into()))
 }
 
+/// Money that must be more than zero (schema only: the body is read as [`Money`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PositiveMoney {
+    #[schema(minimum = 1, example = 100000)]
+    amount_minor: i64,
+    currency: Currency,
+}
+
+/// Money that must not be negative (schema only: the body is read as [`Money`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NonNegativeMoney {
+    #[schema(minimum = 0, example = 50000)]
+    amount_minor: i64,
+    currency: Currency,
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": {"amount_minor": 100000, "currency": "CNY"}, "memo": "bank transfer 2026-11-25"}))]
 pub struct TopUp {
+    #[schema(value_type = PositiveMoney)]
     pub amount: Money,
     pub memo: Option<String>,
 }
@@ -452,7 +472,9 @@ pub async fn top_up(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"limit": {"amount_minor": 50000, "currency": "CNY"}}))]
 pub struct CreditLimit {
+    #[schema(value_type = NonNegativeMoney)]
     pub limit: Money,
 }
 
@@ -522,7 +544,9 @@ pub struct ClockView {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdvanceClock {
-    /// e.g. "30d", "12h", "90m".
+    /// A positive duration of at most 3650 days: a number and a unit (d, h, m or s), e.g.
+    /// "30d", "12h", "90m".
+    #[schema(pattern = "^(0*[1-9][0-9]{0,2}|0*[1-2][0-9]{3}|0*3[0-5][0-9]{2}|0*36[0-4][0-9]|0*3650)d$|^0*[1-9][0-9]{0,3}h$|^0*[1-9][0-9]{0,5}[ms]$", example = "30d")]
     pub by: String,
 }
 

@@ -135,7 +135,8 @@ pub struct IssuedKeyView {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    /// A note to tell keys apart (e.g. "ci", "laptop").
+    /// A note to tell keys apart (e.g. "ci", "laptop"), at most 100 printable characters.
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "ci")]
     pub label: Option<String>,
 }
 
