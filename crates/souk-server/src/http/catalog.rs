@@ -246,7 +246,11 @@ pub struct ReviewList {
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// Shown to the seller; 1–2000 characters.
-    #[schema(min_length = 1, max_length = 2000, example = "The service agreement link is broken.")]
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        example = "The service agreement link is broken."
+    )]
     pub reason: String,
 }
 

@@ -112,7 +112,11 @@ fn outside_the_envelope(path: &str) -> bool {
     path.starts_with("/api/mkp-openapi-public/")
         || matches!(
             path,
-            "/healthz" | "/metrics" | "/v1/openapi.json" | "/docs" | "/.well-known/souk-license-keys.json"
+            "/healthz"
+                | "/metrics"
+                | "/v1/openapi.json"
+                | "/docs"
+                | "/.well-known/souk-license-keys.json"
         )
 }
 
@@ -150,7 +154,11 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
     ("post", "/v1/{collection}", "the operator"),
     ("patch", "/v1/{collection}/{id}", "the operator"),
     ("post", "/v1/buyers/{id}/balance/top-ups", "the operator"),
-    ("put", "/v1/buyers/{id}/balance/credit-limit", "the operator"),
+    (
+        "put",
+        "/v1/buyers/{id}/balance/credit-limit",
+        "the operator",
+    ),
     ("get", "/v1/sandbox/clock", "the operator"),
     ("post", "/v1/sandbox/clock/advance", "the operator"),
     ("post", "/v1/products/{id}/approve", "the operator"),
@@ -168,24 +176,64 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
     ("get", "/v1/interface-messages", "sellers and the operator"),
     ("get", "/v1/calls/{id}", "sellers and the operator"),
     ("post", "/v1/calls/{id}/retry", "sellers and the operator"),
-    ("get", "/v1/instances/{id}/calls", "sellers and the operator"),
-    ("get", "/v1/sellers/{id}/access-keys", "sellers and the operator"),
-    ("post", "/v1/sellers/{id}/access-keys", "sellers and the operator"),
+    (
+        "get",
+        "/v1/instances/{id}/calls",
+        "sellers and the operator",
+    ),
+    (
+        "get",
+        "/v1/sellers/{id}/access-keys",
+        "sellers and the operator",
+    ),
+    (
+        "post",
+        "/v1/sellers/{id}/access-keys",
+        "sellers and the operator",
+    ),
     ("delete", "/v1/access-keys/{id}", "sellers and the operator"),
-    ("delete", "/v1/license-codes/{code}/machines/{fingerprint}", "sellers and the operator"),
+    (
+        "delete",
+        "/v1/license-codes/{code}/machines/{fingerprint}",
+        "sellers and the operator",
+    ),
     ("put", "/v1/products/{id}/license-policy", "sellers"),
     ("post", "/v1/products", "sellers"),
     ("patch", "/v1/products/{id}", "the product's seller"),
     ("post", "/v1/products/{id}/submit", "the product's seller"),
-    ("post", "/v1/products/{id}/delist", "the product's seller and the operator"),
-    ("put", "/v1/products/{id}/integration", "the product's seller"),
-    ("post", "/v1/products/{id}/skus/{sku_id}/delist", "the product's seller and the operator"),
-    ("get", "/v1/products/{id}/audit", "the product's seller and the operator"),
+    (
+        "post",
+        "/v1/products/{id}/delist",
+        "the product's seller and the operator",
+    ),
+    (
+        "put",
+        "/v1/products/{id}/integration",
+        "the product's seller",
+    ),
+    (
+        "post",
+        "/v1/products/{id}/skus/{sku_id}/delist",
+        "the product's seller and the operator",
+    ),
+    (
+        "get",
+        "/v1/products/{id}/audit",
+        "the product's seller and the operator",
+    ),
 ];
 
 fn standard_errors(method: &str, path: &str, op: &mut Operation) {
-    if let Some((_, _, who)) = RESTRICTED.iter().find(|(m, p, _)| *m == method && *p == path) {
-        add(op, "403", &["forbidden"], &format!("only {who} may do this"));
+    if let Some((_, _, who)) = RESTRICTED
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+    {
+        add(
+            op,
+            "403",
+            &["forbidden"],
+            &format!("only {who} may do this"),
+        );
     }
     let params = op.parameters.as_deref().unwrap_or_default();
     let has_path = params.iter().any(|p| p.parameter_in == ParameterIn::Path);
@@ -195,26 +243,65 @@ fn standard_errors(method: &str, path: &str, op: &mut Operation) {
             "no API key, not `Bearer <key>`, or a malformed, unknown or revoked key or a suspended owner");
     }
     if has_path {
-        add(op, "400", &["invalid_path"], "a path segment could not be decoded");
+        add(
+            op,
+            "400",
+            &["invalid_path"],
+            "a path segment could not be decoded",
+        );
     }
     if has_path {
-        add(op, "404", &["not_found"],
-            "no such resource, a malformed id or an id of another kind, or one not visible to you");
+        add(
+            op,
+            "404",
+            &["not_found"],
+            "no such resource, a malformed id or an id of another kind, or one not visible to you",
+        );
     }
     if path.contains("{collection}") {
-        add(op, "404", &["route_not_found"], "the collection is not one of those listed");
+        add(
+            op,
+            "404",
+            &["route_not_found"],
+            "the collection is not one of those listed",
+        );
     }
     if has_query {
-        add(op, "400", &["invalid_query"], "a query parameter is malformed, out of range or unknown");
+        add(
+            op,
+            "400",
+            &["invalid_query"],
+            "a query parameter is malformed, out of range or unknown",
+        );
     }
     if op.request_body.is_some() {
-        add(op, "400", &["malformed_json", "unreadable_body"], "the body is not JSON or could not be read");
-        add(op, "413", &["payload_too_large"], "the body is larger than `max_body_bytes`");
-        add(op, "415", &["unsupported_media_type"], "the body was not sent as `application/json`");
+        add(
+            op,
+            "400",
+            &["malformed_json", "unreadable_body"],
+            "the body is not JSON or could not be read",
+        );
+        add(
+            op,
+            "413",
+            &["payload_too_large"],
+            "the body is larger than `max_body_bytes`",
+        );
+        add(
+            op,
+            "415",
+            &["unsupported_media_type"],
+            "the body was not sent as `application/json`",
+        );
         add(op, "422", &["invalid_body"],
             "the JSON has the wrong shape: a wrong type, a missing or unknown field, an unknown enum value");
     }
-    add(op, "500", &["internal"], "something failed on Souk's side; quote `x-request-id`");
+    add(
+        op,
+        "500",
+        &["internal"],
+        "something failed on Souk's side; quote `x-request-id`",
+    );
 }
 
 /// Declares (or extends) the error response `status` of `op` with `codes`, and why.
@@ -243,8 +330,12 @@ fn add(op: &mut Operation, status: &str, codes: &[&str], why: &str) {
         Some(RefOr::Ref(_)) => {}
         None => {
             let mut response = Response::new(line);
-            response.content.insert("application/json".into(), envelope());
-            op.responses.responses.insert(status.to_owned(), RefOr::T(response));
+            response
+                .content
+                .insert("application/json".into(), envelope());
+            op.responses
+                .responses
+                .insert(status.to_owned(), RefOr::T(response));
         }
     }
 }
@@ -294,7 +385,11 @@ mod tests {
     fn every_restricted_operation_exists_and_declares_403() {
         let doc = ApiDoc::openapi();
         for (method, path, _) in RESTRICTED {
-            let item = doc.paths.paths.get(*path).unwrap_or_else(|| panic!("no path {path}"));
+            let item = doc
+                .paths
+                .paths
+                .get(*path)
+                .unwrap_or_else(|| panic!("no path {path}"));
             let op = match *method {
                 "get" => &item.get,
                 "put" => &item.put,
@@ -304,7 +399,10 @@ mod tests {
                 _ => unreachable!(),
             };
             let op = op.as_ref().unwrap_or_else(|| panic!("no {method} {path}"));
-            assert!(op.responses.responses.contains_key("403"), "{method} {path}");
+            assert!(
+                op.responses.responses.contains_key("403"),
+                "{method} {path}"
+            );
         }
     }
 
@@ -315,12 +413,23 @@ mod tests {
             if outside_the_envelope(path) {
                 continue;
             }
-            for op in [&item.get, &item.put, &item.post, &item.delete, &item.patch].into_iter().flatten() {
+            for op in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                .into_iter()
+                .flatten()
+            {
                 for (status, response) in &op.responses.responses {
-                    let RefOr::T(response) = response else { continue };
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
                     if status.starts_with('4') || status.starts_with('5') {
-                        assert!(response.description.contains('`'), "{path} {status}: no error code listed");
-                        assert!(response.content.contains_key("application/json"), "{path} {status}");
+                        assert!(
+                            response.description.contains('`'),
+                            "{path} {status}: no error code listed"
+                        );
+                        assert!(
+                            response.content.contains_key("application/json"),
+                            "{path} {status}"
+                        );
                     }
                 }
                 assert!(op.responses.responses.contains_key("500"), "{path}");

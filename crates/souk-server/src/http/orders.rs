@@ -546,7 +546,10 @@ pub struct ClockView {
 pub struct AdvanceClock {
     /// A positive duration of at most 3650 days: a number and a unit (d, h, m or s), e.g.
     /// "30d", "12h", "90m".
-    #[schema(pattern = "^(0*[1-9][0-9]{0,2}|0*[1-2][0-9]{3}|0*3[0-5][0-9]{2}|0*36[0-4][0-9]|0*3650)d$|^0*[1-9][0-9]{0,3}h$|^0*[1-9][0-9]{0,5}[ms]$", example = "30d")]
+    #[schema(
+        pattern = "^(0*[1-9][0-9]{0,2}|0*[1-2][0-9]{3}|0*3[0-5][0-9]{2}|0*36[0-4][0-9]|0*3650)d$|^0*[1-9][0-9]{0,3}h$|^0*[1-9][0-9]{0,5}[ms]$",
+        example = "30d"
+    )]
     pub by: String,
 }
 

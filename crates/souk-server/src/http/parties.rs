@@ -136,7 +136,11 @@ pub struct IssuedKeyView {
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     /// A note to tell keys apart (e.g. "ci", "laptop"), at most 100 printable characters.
-    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$", example = "ci")]
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "ci"
+    )]
     pub label: Option<String>,
 }
 
