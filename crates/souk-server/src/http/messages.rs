@@ -101,7 +101,7 @@ pub struct CallView {
 
 /// One call (a logical call to the seller, retried until it succeeds or its window ends).
 #[utoipa::path(get, path = "/v1/calls/{id}", tag = "provisioning", params(("id" = String, Path)),
-    responses((status = 200, body = CallView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = CallView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn get_call(
     State(state): State<AppState>,
     caller: Caller,
@@ -129,7 +129,7 @@ pub async fn get_call(
 
 /// Retry a failed or waiting call now (one immediate attempt, then the normal schedule).
 #[utoipa::path(post, path = "/v1/calls/{id}/retry", tag = "provisioning", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = Object), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn retry_call(
     State(state): State<AppState>,
     caller: Caller,

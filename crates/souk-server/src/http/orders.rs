@@ -201,7 +201,8 @@ fn cursor<T>(items: &[T], limit: u32, id: impl Fn(&T) -> String) -> Option<Strin
 
 /// Place an order (buyers): a new purchase or a trial of a listed SKU.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = PlaceOrder,
-    responses((status = 201, body = OrderView), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    responses((status = 201, body = OrderView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope), (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope),
+        (status = 409, description = "`trial_used`: this buyer already had a trial of this product", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn place_order(
     State(state): State<AppState>,
@@ -231,7 +232,7 @@ pub async fn list_orders(
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = OrderView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn get_order(
     State(state): State<AppState>,
     caller: Caller,
@@ -247,7 +248,7 @@ pub async fn get_order(
 
 /// Pay an order from the buyer's balance. Provisioning starts at once.
 #[utoipa::path(post, path = "/v1/orders/{id}/pay", tag = "orders", params(("id" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 402, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    responses((status = 200, body = OrderView), (status = 402, description = "`insufficient_funds`: balance and credit limit do not cover the order", body = ErrorEnvelope), (status = 409, description = "`order_not_payable`, `order_expired`, `instance_changed`, `not_renewable`: the order cannot be paid now", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn pay_order(
     State(state): State<AppState>,
@@ -262,7 +263,7 @@ pub async fn pay_order(
 
 /// Cancel an unpaid order.
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders", params(("id" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 409, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = OrderView), (status = 409, description = "`order_not_cancellable`: only an unpaid order can be cancelled", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn cancel_order(
     State(state): State<AppState>,
     caller: Caller,
@@ -296,7 +297,7 @@ pub async fn list_instances(
 
 /// One instance; its buyer also sees the decrypted credentials and license.
 #[utoipa::path(get, path = "/v1/instances/{id}", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, body = InstanceView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = InstanceView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn get_instance(
     State(state): State<AppState>,
     caller: Caller,
@@ -313,7 +314,7 @@ pub async fn get_instance(
 /// Place a renewal order (or, for a trial, a conversion to paid). Pay it to apply it.
 #[utoipa::path(post, path = "/v1/instances/{id}/renew", tag = "instances", params(("id" = String, Path)),
     request_body = RenewInstance,
-    responses((status = 201, body = OrderView), (status = 409, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 201, body = OrderView), (status = 409, description = "`not_renewable`: the instance cannot be renewed in its state or term", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn renew_instance(
     State(state): State<AppState>,
     caller: Caller,
@@ -328,7 +329,7 @@ pub async fn renew_instance(
 /// Place an upgrade order (new SKU and/or quantity, charged pro rata). Pay it to apply it.
 #[utoipa::path(post, path = "/v1/instances/{id}/upgrade", tag = "instances", params(("id" = String, Path)),
     request_body = UpgradeInstance,
-    responses((status = 201, body = OrderView), (status = 409, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 201, body = OrderView), (status = 409, description = "`not_upgradable`: the instance cannot be upgraded in its state or term", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn upgrade_instance(
     State(state): State<AppState>,
     caller: Caller,
@@ -580,7 +581,7 @@ pub async fn get_clock(
 
 /// Move the sandbox clock forward (operator, sandbox mode only): every timer sees the new time.
 #[utoipa::path(post, path = "/v1/sandbox/clock/advance", tag = "sandbox", request_body = AdvanceClock,
-    responses((status = 200, body = ClockView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = ClockView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn advance_clock(
     State(state): State<AppState>,
     _op: OperatorCaller,

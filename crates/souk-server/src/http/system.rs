@@ -64,7 +64,7 @@ pub struct Ready {
 
 /// The process can serve requests: its database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Ready), (status = 503, body = crate::error::ErrorEnvelope)))]
+    responses((status = 200, body = Ready), (status = 503, body = crate::error::ErrorEnvelope, description = "`unavailable`: the database does not answer.")))]
 pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<Ready>> {
     state.store.ping().await.map_err(AppError::unavailable)?;
     Ok(Json(Ready {
