@@ -8,8 +8,13 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+# The API contract: the OpenAPI document validated, then fuzzed per role (scripts/api-contract.sh).
+# Skipped when a filter was given (a targeted run), or with SOUK_CONTRACT=skip.
+if [[ $# -eq 0 && "${SOUK_CONTRACT:-}" != skip ]]; then
+    bash scripts/api-contract.sh 2>&1 | tee -a "$log" || status=$?
+fi
 # One closing line for the whole run: cargo prints a result per test binary, the last of which
 # is often a doc-test binary with nothing in it.
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+awk '/^(test result|contract):/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -7,7 +7,7 @@ use std::str::FromStr;
 /// A three-letter upper-case ISO 4217 code, e.g. `CNY`, `USD`, `EUR`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "CNY")]
+#[schema(value_type = String, example = "CNY", pattern = "^[A-Z]{3}$")]
 pub struct Currency([u8; 3]);
 
 impl Currency {

@@ -246,6 +246,11 @@ pub struct ReviewList {
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// Shown to the seller; 1–2000 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        example = "The service agreement link is broken."
+    )]
     pub reason: String,
 }
 
@@ -256,8 +261,8 @@ pub struct RejectBody {
 /// Create a draft product (sellers).
 #[utoipa::path(post, path = "/v1/products", tag = "catalog",
     request_body = CreateProduct,
-    responses((status = 201, body = ProductView), (status = 403, body = ErrorEnvelope),
-              (status = 422, body = ErrorEnvelope)),
+    responses((status = 201, body = ProductView), (status = 403, description = "`forbidden`: your role may not do this", body = ErrorEnvelope),
+              (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create_product(
     State(state): State<AppState>,
@@ -291,7 +296,7 @@ pub async fn list_products(
 /// One product.
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "catalog",
     params(("id" = String, Path)),
-    responses((status = 200, body = ProductView), (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, body = ProductView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get_product(
     State(state): State<AppState>,
@@ -306,8 +311,8 @@ pub async fn get_product(
 /// on sale.
 #[utoipa::path(patch, path = "/v1/products/{id}", tag = "catalog",
     params(("id" = String, Path)), request_body = ProductPatch,
-    responses((status = 200, body = ProductView), (status = 404, body = ErrorEnvelope),
-              (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    responses((status = 200, body = ProductView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope),
+              (status = 409, description = "`revision_pending`, `invalid_transition`, `conflict`: the product cannot be edited now", body = ErrorEnvelope), (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn edit_product(
     State(state): State<AppState>,
@@ -321,8 +326,8 @@ pub async fn edit_product(
 /// Submit a draft, rejected or delisted product for review (sellers).
 #[utoipa::path(post, path = "/v1/products/{id}/submit", tag = "catalog",
     params(("id" = String, Path)),
-    responses((status = 200, body = ProductView), (status = 404, body = ErrorEnvelope),
-              (status = 409, body = ErrorEnvelope)),
+    responses((status = 200, body = ProductView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope),
+              (status = 409, description = "`invalid_transition`, `integration_required`, `conflict`: the product cannot be submitted now", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn submit_product(
     State(state): State<AppState>,
@@ -336,8 +341,8 @@ pub async fn submit_product(
 /// Approve a submitted product: it goes on sale (operator).
 #[utoipa::path(post, path = "/v1/products/{id}/approve", tag = "catalog review",
     params(("id" = String, Path)),
-    responses((status = 200, body = ProductView), (status = 403, body = ErrorEnvelope),
-              (status = 409, body = ErrorEnvelope)),
+    responses((status = 200, body = ProductView), (status = 403, description = "`forbidden`: your role may not do this", body = ErrorEnvelope),
+              (status = 409, description = "`invalid_transition`, `conflict`: the product is not waiting for review", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn approve_product(
     State(state): State<AppState>,
@@ -351,8 +356,8 @@ pub async fn approve_product(
 /// Reject a submitted product with a reason (operator).
 #[utoipa::path(post, path = "/v1/products/{id}/reject", tag = "catalog review",
     params(("id" = String, Path)), request_body = RejectBody,
-    responses((status = 200, body = ProductView), (status = 403, body = ErrorEnvelope),
-              (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    responses((status = 200, body = ProductView), (status = 403, description = "`forbidden`: your role may not do this", body = ErrorEnvelope),
+              (status = 409, description = "`invalid_transition`, `conflict`: the product is not waiting for review", body = ErrorEnvelope), (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn reject_product(
     State(state): State<AppState>,
@@ -375,8 +380,8 @@ pub async fn reject_product(
 /// affected; it can be resubmitted.
 #[utoipa::path(post, path = "/v1/products/{id}/delist", tag = "catalog",
     params(("id" = String, Path)),
-    responses((status = 200, body = ProductView), (status = 404, body = ErrorEnvelope),
-              (status = 409, body = ErrorEnvelope)),
+    responses((status = 200, body = ProductView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope),
+              (status = 409, description = "`invalid_transition`, `conflict`: the product is not listed", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn delist_product(
     State(state): State<AppState>,
@@ -391,8 +396,8 @@ pub async fn delist_product(
 /// write-only; omit it to keep the stored one.
 #[utoipa::path(put, path = "/v1/products/{id}/integration", tag = "catalog",
     params(("id" = String, Path)), request_body = IntegrationInput,
-    responses((status = 200, body = IntegrationView), (status = 404, body = ErrorEnvelope),
-              (status = 422, body = ErrorEnvelope)),
+    responses((status = 200, body = IntegrationView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope),
+              (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn set_integration(
     State(state): State<AppState>,
@@ -408,7 +413,7 @@ pub async fn set_integration(
 /// product has been listed; delisting twice changes nothing.
 #[utoipa::path(post, path = "/v1/products/{id}/skus/{sku_id}/delist", tag = "catalog",
     params(("id" = String, Path), ("sku_id" = String, Path)),
-    responses((status = 200, body = SkuView), (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, body = SkuView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn delist_sku(
     State(state): State<AppState>,
@@ -424,8 +429,8 @@ pub async fn delist_sku(
 /// with who and when (its seller and the operator).
 #[utoipa::path(get, path = "/v1/products/{id}/audit", tag = "catalog",
     params(("id" = String, Path)),
-    responses((status = 200, body = AuditList), (status = 403, body = ErrorEnvelope),
-              (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, body = AuditList), (status = 403, description = "`forbidden`: your role may not do this", body = ErrorEnvelope),
+              (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn product_audit(
     State(state): State<AppState>,
@@ -438,7 +443,7 @@ pub async fn product_audit(
 
 /// Everything waiting for review: submitted products and revisions (operator).
 #[utoipa::path(get, path = "/v1/reviews", tag = "catalog review",
-    responses((status = 200, body = ReviewList), (status = 403, body = ErrorEnvelope)),
+    responses((status = 200, body = ReviewList), (status = 403, description = "`forbidden`: your role may not do this", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn list_reviews(
     State(state): State<AppState>,
@@ -453,7 +458,7 @@ pub async fn list_reviews(
 /// One revision (its seller and the operator).
 #[utoipa::path(get, path = "/v1/revisions/{id}", tag = "catalog review",
     params(("id" = String, Path)),
-    responses((status = 200, body = RevisionView), (status = 404, body = ErrorEnvelope)),
+    responses((status = 200, body = RevisionView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get_revision(
     State(state): State<AppState>,
@@ -466,8 +471,8 @@ pub async fn get_revision(
 /// Approve a revision: its content replaces the listed content, new SKUs go on sale (operator).
 #[utoipa::path(post, path = "/v1/revisions/{id}/approve", tag = "catalog review",
     params(("id" = String, Path)),
-    responses((status = 200, body = ProductView), (status = 403, body = ErrorEnvelope),
-              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    responses((status = 200, body = ProductView), (status = 403, description = "`forbidden`: your role may not do this", body = ErrorEnvelope),
+              (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope), (status = 409, description = "`invalid_transition`, `conflict`: the revision is not pending", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn approve_revision(
     State(state): State<AppState>,
@@ -481,8 +486,8 @@ pub async fn approve_revision(
 /// Reject a revision with a reason; the listed content stays on sale (operator).
 #[utoipa::path(post, path = "/v1/revisions/{id}/reject", tag = "catalog review",
     params(("id" = String, Path)), request_body = RejectBody,
-    responses((status = 200, body = RevisionView), (status = 403, body = ErrorEnvelope),
-              (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    responses((status = 200, body = RevisionView), (status = 403, description = "`forbidden`: your role may not do this", body = ErrorEnvelope),
+              (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope), (status = 409, description = "`invalid_transition`, `conflict`: the revision is not pending", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn reject_revision(
     State(state): State<AppState>,

@@ -103,10 +103,15 @@ async fn admit(
     body: &Bytes,
 ) -> Result<(souk_core::party::PartyId, Value), Response> {
     if method != Method::POST {
-        return Err(gateway_error(
+        let mut refused = gateway_error(
             LicenseErrorCode::MethodNotSupported,
             "HTTP method not supported: use POST",
-        ));
+        );
+        // RFC 9110: a 405 names the methods the resource does support.
+        refused
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return Err(refused);
     }
     let pairs: Vec<(&str, &str)> = headers
         .iter()
@@ -441,7 +446,7 @@ fn seller_or_operator(caller: &Caller) -> AppResult<()> {
 /// is shown once.
 #[utoipa::path(post, path = "/v1/sellers/{id}/access-keys", tag = "licenses", params(("id" = String, Path)),
     request_body = NewAccessKeyInput,
-    responses((status = 201, body = AccessKeyView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 201, body = AccessKeyView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn create_access_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -636,7 +641,7 @@ pub async fn instance_codes(
 
 /// One license code with its machines.
 #[utoipa::path(get, path = "/v1/license-codes/{code}", tag = "licenses", params(("code" = String, Path)),
-    responses((status = 200, body = CodeView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = CodeView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn get_code(
     State(state): State<AppState>,
     caller: Caller,
@@ -684,7 +689,7 @@ pub struct FileInput {
 
 /// A signed offline license file for a code (its buyer, its seller, the operator).
 #[utoipa::path(post, path = "/v1/license-codes/{code}/file", tag = "licenses", params(("code" = String, Path)),
-    request_body = FileInput, responses((status = 200, description = "the license file"), (status = 409, body = ErrorEnvelope)),
+    request_body = FileInput, responses((status = 200, description = "the license file"), (status = 409, description = "`conflict`: the request conflicts with the current state", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn license_file(
     State(state): State<AppState>,

@@ -22,14 +22,22 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AttemptQuery {
+    /// Only calls about this product (`prd_…`).
     pub product_id: Option<String>,
+    /// Only calls about this instance (`ins_…`).
     pub instance_id: Option<String>,
+    /// Only the attempts of this call.
     pub call_id: Option<String>,
     /// success, accepted or failure.
+    #[param(pattern = "^(success|accepted|failure)$")]
     pub outcome: Option<String>,
+    /// Items per page, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub after: Option<String>,
 }
 
@@ -93,7 +101,7 @@ pub struct CallView {
 
 /// One call (a logical call to the seller, retried until it succeeds or its window ends).
 #[utoipa::path(get, path = "/v1/calls/{id}", tag = "provisioning", params(("id" = String, Path)),
-    responses((status = 200, body = CallView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = CallView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn get_call(
     State(state): State<AppState>,
     caller: Caller,
@@ -121,7 +129,7 @@ pub async fn get_call(
 
 /// Retry a failed or waiting call now (one immediate attempt, then the normal schedule).
 #[utoipa::path(post, path = "/v1/calls/{id}/retry", tag = "provisioning", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = Object), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn retry_call(
     State(state): State<AppState>,
     caller: Caller,

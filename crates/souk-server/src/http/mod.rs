@@ -10,6 +10,7 @@ pub mod extract;
 mod keep_alive;
 pub mod licenses;
 pub mod messages;
+pub mod openapi;
 pub mod order_query;
 pub mod orders;
 pub mod parties;

@@ -201,7 +201,8 @@ fn cursor<T>(items: &[T], limit: u32, id: impl Fn(&T) -> String) -> Option<Strin
 
 /// Place an order (buyers): a new purchase or a trial of a listed SKU.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = PlaceOrder,
-    responses((status = 201, body = OrderView), (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    responses((status = 201, body = OrderView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope), (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope),
+        (status = 409, description = "`trial_used`: this buyer already had a trial of this product", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn place_order(
     State(state): State<AppState>,
@@ -231,7 +232,7 @@ pub async fn list_orders(
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = OrderView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn get_order(
     State(state): State<AppState>,
     caller: Caller,
@@ -247,7 +248,7 @@ pub async fn get_order(
 
 /// Pay an order from the buyer's balance. Provisioning starts at once.
 #[utoipa::path(post, path = "/v1/orders/{id}/pay", tag = "orders", params(("id" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 402, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    responses((status = 200, body = OrderView), (status = 402, description = "`insufficient_funds`: balance and credit limit do not cover the order", body = ErrorEnvelope), (status = 409, description = "`order_not_payable`, `order_expired`, `instance_changed`, `not_renewable`: the order cannot be paid now", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn pay_order(
     State(state): State<AppState>,
@@ -262,7 +263,7 @@ pub async fn pay_order(
 
 /// Cancel an unpaid order.
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders", params(("id" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 409, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = OrderView), (status = 409, description = "`order_not_cancellable`: only an unpaid order can be cancelled", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn cancel_order(
     State(state): State<AppState>,
     caller: Caller,
@@ -296,7 +297,7 @@ pub async fn list_instances(
 
 /// One instance; its buyer also sees the decrypted credentials and license.
 #[utoipa::path(get, path = "/v1/instances/{id}", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, body = InstanceView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = InstanceView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn get_instance(
     State(state): State<AppState>,
     caller: Caller,
@@ -313,7 +314,7 @@ pub async fn get_instance(
 /// Place a renewal order (or, for a trial, a conversion to paid). Pay it to apply it.
 #[utoipa::path(post, path = "/v1/instances/{id}/renew", tag = "instances", params(("id" = String, Path)),
     request_body = RenewInstance,
-    responses((status = 201, body = OrderView), (status = 409, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 201, body = OrderView), (status = 409, description = "`not_renewable`: the instance cannot be renewed in its state or term", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn renew_instance(
     State(state): State<AppState>,
     caller: Caller,
@@ -328,7 +329,7 @@ pub async fn renew_instance(
 /// Place an upgrade order (new SKU and/or quantity, charged pro rata). Pay it to apply it.
 #[utoipa::path(post, path = "/v1/instances/{id}/upgrade", tag = "instances", params(("id" = String, Path)),
     request_body = UpgradeInstance,
-    responses((status = 201, body = OrderView), (status = 409, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 201, body = OrderView), (status = 409, description = "`not_upgradable`: the instance cannot be upgraded in its state or term", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn upgrade_instance(
     State(state): State<AppState>,
     caller: Caller,
@@ -382,9 +383,11 @@ impl From<Balance> for BalanceView {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CurrencyQuery {
     /// ISO 4217 code (default CNY).
+    #[param(pattern = "^[A-Z]{3}$", example = "CNY")]
     pub currency: Option<String>,
 }
 
@@ -412,9 +415,29 @@ pub async fn get_balance(
     Ok(Json(b.into()))
 }
 
+/// Money that must be more than zero (schema only: the body is read as [`Money`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PositiveMoney {
+    #[schema(minimum = 1, example = 100000)]
+    amount_minor: i64,
+    currency: Currency,
+}
+
+/// Money that must not be negative (schema only: the body is read as [`Money`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct NonNegativeMoney {
+    #[schema(minimum = 0, example = 50000)]
+    amount_minor: i64,
+    currency: Currency,
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"amount": {"amount_minor": 100000, "currency": "CNY"}, "memo": "bank transfer 2026-11-25"}))]
 pub struct TopUp {
+    #[schema(value_type = PositiveMoney)]
     pub amount: Money,
     pub memo: Option<String>,
 }
@@ -441,7 +464,9 @@ pub async fn top_up(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"limit": {"amount_minor": 50000, "currency": "CNY"}}))]
 pub struct CreditLimit {
+    #[schema(value_type = NonNegativeMoney)]
     pub limit: Money,
 }
 
@@ -502,7 +527,12 @@ pub struct ClockView {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdvanceClock {
-    /// e.g. "30d", "12h", "90m".
+    /// A positive duration of at most 3650 days: a number and a unit (d, h, m or s), e.g.
+    /// "30d", "12h", "90m".
+    #[schema(
+        pattern = "^(0*[1-9][0-9]{0,2}|0*[1-2][0-9]{3}|0*3[0-5][0-9]{2}|0*36[0-4][0-9]|0*3650)d$|^0*[1-9][0-9]{0,3}h$|^0*[1-9][0-9]{0,5}[ms]$",
+        example = "30d"
+    )]
     pub by: String,
 }
 
@@ -533,7 +563,7 @@ pub async fn get_clock(
 
 /// Move the sandbox clock forward (operator, sandbox mode only): every timer sees the new time.
 #[utoipa::path(post, path = "/v1/sandbox/clock/advance", tag = "sandbox", request_body = AdvanceClock,
-    responses((status = 200, body = ClockView), (status = 404, body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = ClockView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn advance_clock(
     State(state): State<AppState>,
     _op: OperatorCaller,

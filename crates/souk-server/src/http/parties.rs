@@ -135,7 +135,12 @@ pub struct IssuedKeyView {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    /// A note to tell keys apart (e.g. "ci", "laptop").
+    /// A note to tell keys apart (e.g. "ci", "laptop"), at most 100 printable characters.
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*$",
+        example = "ci"
+    )]
     pub label: Option<String>,
 }
 
@@ -177,8 +182,8 @@ pub async fn me(state: axum::extract::State<AppState>, caller: Caller) -> AppRes
 #[utoipa::path(post, path = "/v1/{collection}", tag = "parties",
     params(("collection" = String, Path, description = "sellers | buyers | resellers")),
     request_body = CreateParty,
-    responses((status = 201, body = PartyView), (status = 403, body = crate::error::ErrorEnvelope),
-              (status = 422, body = crate::error::ErrorEnvelope)),
+    responses((status = 201, body = PartyView), (status = 403, description = "`forbidden`: your role may not do this", body = crate::error::ErrorEnvelope),
+              (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create_party(
     state: axum::extract::State<AppState>,
@@ -218,7 +223,7 @@ pub async fn list_parties(
 /// One party. Another tenant's party is reported as not found.
 #[utoipa::path(get, path = "/v1/{collection}/{id}", tag = "parties",
     params(("collection" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = PartyView), (status = 404, body = crate::error::ErrorEnvelope)),
+    responses((status = 200, body = PartyView), (status = 404, description = "`not_found`: no such resource visible to you", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get_party(
     state: axum::extract::State<AppState>,
@@ -245,8 +250,9 @@ pub struct UpdateParty {
 #[utoipa::path(patch, path = "/v1/{collection}/{id}", tag = "parties",
     params(("collection" = String, Path), ("id" = String, Path)),
     request_body = UpdateParty,
-    responses((status = 200, body = PartyView), (status = 403, body = crate::error::ErrorEnvelope),
-              (status = 404, body = crate::error::ErrorEnvelope)),
+    responses((status = 200, body = PartyView), (status = 403, description = "`forbidden`: your role may not do this", body = crate::error::ErrorEnvelope),
+              (status = 404, description = "`not_found`: no such resource visible to you", body = crate::error::ErrorEnvelope),
+              (status = 409, description = "`cannot_suspend_self`: an operator cannot suspend itself", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn update_party(
     state: axum::extract::State<AppState>,
@@ -273,7 +279,7 @@ pub async fn update_party(
 #[utoipa::path(post, path = "/v1/{collection}/{id}/api-keys", tag = "api keys",
     params(("collection" = String, Path), ("id" = String, Path)),
     request_body = CreateKey,
-    responses((status = 201, body = IssuedKeyView), (status = 404, body = crate::error::ErrorEnvelope)),
+    responses((status = 201, body = IssuedKeyView), (status = 404, description = "`not_found`: no such resource visible to you", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create_key(
     state: axum::extract::State<AppState>,
@@ -296,7 +302,7 @@ pub async fn create_key(
 /// A party's API keys, revoked ones included.
 #[utoipa::path(get, path = "/v1/{collection}/{id}/api-keys", tag = "api keys",
     params(("collection" = String, Path), ("id" = String, Path), PageQuery),
-    responses((status = 200, body = ApiKeyList), (status = 404, body = crate::error::ErrorEnvelope)),
+    responses((status = 200, body = ApiKeyList), (status = 404, description = "`not_found`: no such resource visible to you", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn list_keys(
     state: axum::extract::State<AppState>,
@@ -321,7 +327,7 @@ pub async fn list_keys(
 /// Revoke an API key. It stops working at once; revoking again changes nothing.
 #[utoipa::path(delete, path = "/v1/api-keys/{key_id}", tag = "api keys",
     params(("key_id" = String, Path)),
-    responses((status = 200, body = ApiKeyView), (status = 404, body = crate::error::ErrorEnvelope)),
+    responses((status = 200, body = ApiKeyView), (status = 404, description = "`not_found`: no such resource visible to you", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn revoke_key(
     state: axum::extract::State<AppState>,
@@ -335,7 +341,7 @@ pub async fn revoke_key(
 /// The audit trail of a party: who created it, its keys, their revocations.
 #[utoipa::path(get, path = "/v1/{collection}/{id}/audit", tag = "parties",
     params(("collection" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = AuditList), (status = 404, body = crate::error::ErrorEnvelope)),
+    responses((status = 200, body = AuditList), (status = 404, description = "`not_found`: no such resource visible to you", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn audit_trail(
     state: axum::extract::State<AppState>,

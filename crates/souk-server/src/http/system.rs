@@ -1,15 +1,17 @@
-//! Liveness, readiness, metrics and the OpenAPI document: the endpoints operators and their
-//! tooling read, all unauthenticated.
+//! Liveness, readiness, metrics, the OpenAPI document and its reference UI: the endpoints
+//! operators and their tooling read, all unauthenticated.
 
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::OpenApi;
+
+use super::openapi::ApiDoc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -17,7 +19,27 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/openapi.json", get(openapi))
+        .route("/docs", get(docs))
+        .route(REDOC_PATH, get(redoc_script))
 }
+
+/// The reference UI's script, served by Souk itself: `/docs` loads nothing from other hosts.
+const REDOC_PATH: &str = "/docs/redoc.standalone.js";
+const REDOC_JS: &str = include_str!("../../assets/redoc/redoc.standalone.js");
+const DOCS_HTML: &str = r#"<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Souk API reference</title>
+<style>body { margin: 0; padding: 0; }</style>
+</head>
+<body>
+<redoc spec-url="/v1/openapi.json" hide-download-button="false"></redoc>
+<script src="/docs/redoc.standalone.js"></script>
+</body>
+</html>
+"#;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
@@ -42,7 +64,7 @@ pub struct Ready {
 
 /// The process can serve requests: its database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Ready), (status = 503, body = crate::error::ErrorEnvelope)))]
+    responses((status = 200, body = Ready), (status = 503, body = crate::error::ErrorEnvelope, description = "`unavailable`: the database does not answer.")))]
 pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<Ready>> {
     state.store.ping().await.map_err(AppError::unavailable)?;
     Ok(Json(Ready {
@@ -61,98 +83,31 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "operations", responses((status = 200)))]
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-struct SecurityAddon;
-
-impl utoipa::Modify for SecurityAddon {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An API key: sk_op_…, sk_sel_…, sk_buy_… or sk_rsl_…"))
-                    .build(),
-            ),
-        );
-    }
+/// A reference UI for this API (Redoc, served from the binary), reading `/v1/openapi.json`.
+#[utoipa::path(get, path = "/docs", tag = "operations",
+    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)))]
+pub async fn docs() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/html; charset=utf-8"),
+            (CONTENT_SECURITY_POLICY, "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:"),
+        ],
+        DOCS_HTML,
+    )
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Souk API", description = "The marketplace API. Conventions: docs/API.md."),
-    paths(
-        healthz, readyz, metrics, openapi,
-        crate::http::parties::me,
-        crate::http::parties::create_party,
-        crate::http::parties::list_parties,
-        crate::http::parties::get_party,
-        crate::http::parties::update_party,
-        crate::http::parties::create_key,
-        crate::http::parties::list_keys,
-        crate::http::parties::revoke_key,
-        crate::http::parties::audit_trail,
-        crate::http::order_query::query_order,
-        crate::http::orders::place_order,
-        crate::http::orders::list_orders,
-        crate::http::orders::get_order,
-        crate::http::orders::pay_order,
-        crate::http::orders::cancel_order,
-        crate::http::orders::list_instances,
-        crate::http::orders::get_instance,
-        crate::http::orders::renew_instance,
-        crate::http::orders::upgrade_instance,
-        crate::http::orders::set_auto_renew,
-        crate::http::orders::get_balance,
-        crate::http::orders::top_up,
-        crate::http::orders::set_credit_limit,
-        crate::http::orders::get_ledger,
-        crate::http::orders::get_clock,
-        crate::http::orders::advance_clock,
-        crate::http::messages::list_attempts,
-        crate::http::messages::get_call,
-        crate::http::messages::retry_call,
-        crate::http::messages::instance_calls,
-        crate::http::messages::list_messages,
-        crate::http::catalog::create_product,
-        crate::http::catalog::list_products,
-        crate::http::catalog::get_product,
-        crate::http::catalog::edit_product,
-        crate::http::catalog::submit_product,
-        crate::http::catalog::approve_product,
-        crate::http::catalog::reject_product,
-        crate::http::catalog::delist_product,
-        crate::http::catalog::set_integration,
-        crate::http::catalog::delist_sku,
-        crate::http::catalog::product_audit,
-        crate::http::catalog::list_reviews,
-        crate::http::catalog::get_revision,
-        crate::http::catalog::approve_revision,
-        crate::http::catalog::reject_revision,
-        crate::http::licenses::activate_v1,
-        crate::http::licenses::heartbeat_v1,
-        crate::http::licenses::activate_v2,
-        crate::http::licenses::heartbeat_v2,
-        crate::http::licenses::public_keys,
-        crate::http::licenses::license_keys,
-        crate::http::licenses::rotate_keys,
-        crate::http::licenses::create_access_key,
-        crate::http::licenses::list_access_keys,
-        crate::http::licenses::revoke_access_key,
-        crate::http::licenses::set_policy,
-        crate::http::licenses::get_policy,
-        crate::http::licenses::instance_codes,
-        crate::http::licenses::get_code,
-        crate::http::licenses::deactivate_machine,
-        crate::http::licenses::license_file,
-    ),
-    components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
-    modifiers(&SecurityAddon)
-)]
-pub struct ApiDoc;
+async fn redoc_script() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        REDOC_JS,
+    )
+}

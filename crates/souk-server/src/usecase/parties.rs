@@ -11,9 +11,19 @@ use souk_store::{ApiKeyRecord, NewKey, NewParty, PartyRecord, Scope};
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateParty {
-    /// Display name, 1–200 characters.
+    /// Display name, 1–200 characters, not blank, no control characters.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        example = "Acme Cloud"
+    )]
     pub name: String,
     /// Contact address for notifications.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^\s\x00-\x1f\x7f-\x9f@]+@[^\s\x00-\x1f\x7f-\x9f@.]([^\s\x00-\x1f\x7f-\x9f@]*[^\s\x00-\x1f\x7f-\x9f@.])?\.[^\s\x00-\x1f\x7f-\x9f@.]+$",
+        example = "ops@acme.example"
+    )]
     pub email: Option<String>,
 }
 

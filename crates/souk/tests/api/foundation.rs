@@ -45,6 +45,42 @@ backend_test!(
 );
 
 backend_test!(
+    the_reference_ui_is_served_from_the_binary_with_same_origin_assets,
+    |app: TestApp| async move {
+        let r = app.send(app.http.get(app.url("/docs"))).await;
+        assert_eq!(r.status, StatusCode::OK);
+        let content_type = r.headers["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        assert!(r.text.contains("/v1/openapi.json"), "{}", r.text);
+        // Every asset the page loads (src=, href=, spec-url=) is a path on this server.
+        let mut assets = Vec::new();
+        for attr in ["src=\"", "href=\"", "spec-url=\""] {
+            for (i, _) in r.text.match_indices(attr) {
+                let rest = &r.text[i + attr.len()..];
+                assets.push(rest[..rest.find('"').unwrap()].to_owned());
+            }
+        }
+        assert!(assets.len() >= 2, "{assets:?}");
+        for asset in &assets {
+            assert!(
+                asset.starts_with('/') && !asset.starts_with("//"),
+                "{asset} is not same-origin"
+            );
+            let a = app.send(app.http.get(app.url(asset))).await;
+            assert_eq!(a.status, StatusCode::OK, "{asset}");
+            assert!(!a.text.is_empty(), "{asset}");
+        }
+        assert!(
+            !r.text.contains("http://") && !r.text.contains("https://"),
+            "{}",
+            r.text
+        );
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{csp}");
+    }
+);
+
+backend_test!(
     a_client_supplied_request_id_is_echoed,
     |app: TestApp| async move {
         let r = app
