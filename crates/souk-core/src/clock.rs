@@ -140,13 +140,19 @@ pub fn parse_duration(s: &str) -> Result<time::Duration, String> {
             .parse()
             .map_err(|_| format!("`{s}` is not a duration like 30d, 12h, 15m or 45s"))?;
         digits.clear();
-        total += match c {
-            'd' => time::Duration::days(n),
-            'h' => time::Duration::hours(n),
-            'm' => time::Duration::minutes(n),
-            's' => time::Duration::seconds(n),
+        let unit_seconds: i64 = match c {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
             _ => return Err(format!("unknown unit `{c}` in `{s}`: use d, h, m or s")),
         };
+        // Checked: a duration too large to hold is an error, not a panic.
+        total = n
+            .checked_mul(unit_seconds)
+            .map(time::Duration::seconds)
+            .and_then(|d| total.checked_add(d))
+            .ok_or_else(|| format!("`{s}` is too long a duration"))?;
     }
     if !digits.is_empty() {
         return Err(format!(
@@ -190,5 +196,7 @@ mod tests {
         assert!(parse_duration("12").is_err());
         assert!(parse_duration("3w").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("999999999999999999d").is_err());
+        assert!(parse_duration("9223372036854775807s1s").is_err());
     }
 }
