@@ -355,6 +355,9 @@ fn text(field: &str, s: &str, max: usize) -> Result<String, CatalogError> {
             format!("{field} must not contain control characters"),
         ));
     }
+    if let Some(problem) = crate::text::display_problem(t) {
+        return Err(invalid(field, format!("{field} {problem}")));
+    }
     Ok(t.to_owned())
 }
 

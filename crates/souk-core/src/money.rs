@@ -20,18 +20,31 @@ impl Currency {
         std::str::from_utf8(&self.0).unwrap_or("???")
     }
 
-    /// Number of minor-unit digits. Souk's supported currencies all use two, except JPY/KRW.
+    /// Number of minor-unit digits (ISO 4217): 2 for most, 0 for JPY, KRW…, 3 for BHD, KWD….
     pub fn exponent(&self) -> u32 {
         match &self.0 {
-            b"JPY" | b"KRW" => 0,
+            b"BIF" | b"CLP" | b"DJF" | b"GNF" | b"ISK" | b"JPY" | b"KMF" | b"KRW" | b"PYG"
+            | b"RWF" | b"UGX" | b"VND" | b"VUV" | b"XAF" | b"XOF" | b"XPF" => 0,
+            b"BHD" | b"IQD" | b"JOD" | b"KWD" | b"LYD" | b"OMR" | b"TND" => 3,
             _ => 2,
         }
     }
 }
 
+/// The currencies in circulation (ISO 4217, 2025). Codes for testing (XTS), "no currency"
+/// (XXX), precious metals (XAU…) and funds are not money a marketplace can take.
+const ISO_4217: &str =
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB \
+    BRL BSD BTN BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB \
+    EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD \
+    JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP \
+    MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON \
+    RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP \
+    TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("`{0}` is not a currency: use a three-letter ISO 4217 code such as CNY or USD")]
+    #[error("`{0}` is not a currency in circulation: use an ISO 4217 code such as CNY or USD")]
     BadCurrency(String),
     #[error("cannot combine {0} and {1}: amounts must be in the same currency")]
     CurrencyMismatch(Currency, Currency),
@@ -43,7 +56,8 @@ impl FromStr for Currency {
     type Err = MoneyError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let b = s.as_bytes();
-        if b.len() == 3 && b.iter().all(|c| c.is_ascii_uppercase()) {
+        let known = ISO_4217.split_ascii_whitespace().any(|code| code == s);
+        if b.len() == 3 && known {
             Ok(Currency([b[0], b[1], b[2]]))
         } else {
             Err(MoneyError::BadCurrency(s.to_owned()))
@@ -183,6 +197,11 @@ mod tests {
         assert!("cny".parse::<Currency>().is_err());
         assert!("CN".parse::<Currency>().is_err());
         assert!("YUAN".parse::<Currency>().is_err());
+        for not_money in ["XXX", "XTS", "XAU", "ABC", "QQQ"] {
+            assert!(not_money.parse::<Currency>().is_err(), "{not_money}");
+        }
+        assert_eq!("KWD".parse::<Currency>().unwrap().exponent(), 3);
+        assert_eq!("JPY".parse::<Currency>().unwrap().exponent(), 0);
     }
 
     #[test]

@@ -124,6 +124,9 @@ impl PartyName {
         if t.chars().any(char::is_control) {
             return Err("name must not contain control characters".into());
         }
+        if let Some(problem) = crate::text::display_problem(t) {
+            return Err(format!("name {problem}"));
+        }
         Ok(Self(t.to_owned()))
     }
 

@@ -91,6 +91,20 @@ async fn method_not_allowed(req: Request) -> AppError {
 /// Layers below the handlers (body limits) can answer with an empty or plain-text body; give
 /// those the envelope too so that clients only ever parse one error shape.
 async fn envelope_for_bare_errors(req: Request, next: Next) -> Response {
+    // The KooGallery-compatible open API answers in its own shape (`error_code`, `error_msg`),
+    // which sellers' software parses; everything else gets Souk's envelope.
+    let open_api = req.uri().path().starts_with(OPEN_API_PREFIX);
+    if req.uri().to_string().len() > MAX_URI_BYTES {
+        let (status, message) = (
+            StatusCode::URI_TOO_LONG,
+            format!("the URL is longer than {MAX_URI_BYTES} bytes; send long values in the body"),
+        );
+        return if open_api {
+            open_api_error(status, "95000001", &message)
+        } else {
+            AppError::new(status, "uri_too_long", message).into_response()
+        };
+    }
     let res = next.run(req).await;
     let is_json = res
         .headers()
@@ -99,6 +113,26 @@ async fn envelope_for_bare_errors(req: Request, next: Next) -> Response {
         .is_some_and(|v| v.starts_with("application/json"));
     if is_json || res.status().is_success() || res.status().is_redirection() {
         return res;
+    }
+    if open_api {
+        let message = match res.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => extract::payload_too_large().message,
+            s => s
+                .canonical_reason()
+                .unwrap_or("the request was rejected")
+                .to_owned(),
+        };
+        let code = if res.status() == StatusCode::METHOD_NOT_ALLOWED {
+            "95000002"
+        } else {
+            "95000001"
+        };
+        let mut out = open_api_error(res.status(), code, &message);
+        if let Some(allow) = res.headers().get(axum::http::header::ALLOW) {
+            out.headers_mut()
+                .insert(axum::http::header::ALLOW, allow.clone());
+        }
+        return out;
     }
     match res.status() {
         StatusCode::PAYLOAD_TOO_LARGE => extract::payload_too_large().into_response(),
@@ -110,6 +144,21 @@ async fn envelope_for_bare_errors(req: Request, next: Next) -> Response {
         .into_response(),
         _ => res,
     }
+}
+
+/// Where the KooGallery-compatible open APIs live (license, order query, usage).
+const OPEN_API_PREFIX: &str = "/api/mkp-openapi-public/";
+
+/// The longest URL (path and query) Souk reads. Longer ones up to the HTTP library's own limit
+/// (64 KiB) get a 414 with an explanation; past that the library answers 414 itself.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+fn open_api_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "error_code": code, "error_msg": message })),
+    )
+        .into_response()
 }
 
 async fn record_metrics(req: Request, next: Next) -> Response {

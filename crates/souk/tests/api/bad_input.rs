@@ -277,6 +277,35 @@ backend_test!(
                 StatusCode::FORBIDDEN,
                 "forbidden",
             ),
+            // Names that show nothing, or display as something else.
+            (
+                "POST",
+                "/v1/sellers".into(),
+                &op,
+                Some(json),
+                r#"{"name":"\u200b\u200c\u2060\ufeff"}"#.into(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+            ),
+            (
+                "POST",
+                "/v1/sellers".into(),
+                &op,
+                Some(json),
+                r#"{"name":"Acme\u202egnp.exe"}"#.into(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+            ),
+            // XXX is ISO 4217's "no currency", not money.
+            (
+                "GET",
+                format!("/v1/buyers/{unknown_seller}/balance?currency=XXX"),
+                &op,
+                None,
+                String::new(),
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+            ),
         ];
         assert!(cases.len() >= 15);
 

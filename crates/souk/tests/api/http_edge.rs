@@ -95,3 +95,47 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    long_urls_and_oversized_open_api_bodies_get_their_apis_error_shape,
+    |app: TestApp| async move {
+        // A 20 KiB path: refused with the envelope, not an empty 414.
+        let long = format!("/v1/products/{}", "a".repeat(20 * 1024));
+        let r = app.get(&long, &app.operator_key).await;
+        r.assert_error(StatusCode::URI_TOO_LONG, "uri_too_long");
+
+        // The KooGallery open API answers in its own shape, also for a body over the limit.
+        let path = "/api/mkp-openapi-public/global/v1/license/activate";
+        let big = format!(r#"{{"license":"{}"}}"#, "x".repeat(128 * 1024));
+        let r = app
+            .send(
+                app.http
+                    .post(app.url(path))
+                    .header("content-type", "application/json")
+                    .body(big),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+        assert_eq!(r.body["error_code"], "95000001", "{}", r.text);
+        assert!(
+            r.body["error_msg"].as_str().unwrap().contains("larger"),
+            "{}",
+            r.text
+        );
+        assert!(r.body.get("error").is_none(), "{}", r.text);
+        let r = app
+            .send(
+                app.http
+                    .get(app.url(&format!("{path}?{}", "q".repeat(9000)))),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::URI_TOO_LONG, "{}", r.text);
+        assert_eq!(r.body["error_code"], "95000001", "{}", r.text);
+
+        // 405 names what is allowed, in the open API's shape.
+        let r = app.send(app.http.get(app.url(path))).await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.text);
+        assert_eq!(r.headers.get("allow").unwrap(), "POST");
+        assert_eq!(r.body["error_code"], "95000002", "{}", r.text);
+    }
+);
