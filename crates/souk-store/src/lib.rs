@@ -52,6 +52,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What revoking a key did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RevokeOutcome {
+    NotFound,
+    /// Revoked now, or already revoked before.
+    Revoked(ApiKeyRecord),
+    /// Refused: no live operator key would remain.
+    LastOperatorKey,
+}
+
 /// Whose data a call may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
@@ -142,13 +152,16 @@ pub trait PartyStore: Send + Sync + 'static {
     ) -> StoreResult<Option<Vec<ApiKeyRecord>>>;
 
     /// Revokes a key visible in `scope`. Revoking twice keeps the first revocation time.
+    /// Revokes a key visible in `scope`, unless it is the marketplace's last live operator key
+    /// (nobody could then run the marketplace; checked under lock, so two racing revocations
+    /// cannot both pass).
     async fn revoke_api_key(
         &self,
         scope: &Scope,
         key: &ApiKeyId,
         actor: &PartyId,
         now: OffsetDateTime,
-    ) -> StoreResult<Option<ApiKeyRecord>>;
+    ) -> StoreResult<RevokeOutcome>;
 
     /// Finds the active party behind a key hash, if the key is live.
     async fn authenticate(

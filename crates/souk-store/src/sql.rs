@@ -448,13 +448,28 @@ impl PartyStore for SqlStore {
         key: &ApiKeyId,
         actor: &PartyId,
         now: OffsetDateTime,
-    ) -> StoreResult<Option<ApiKeyRecord>> {
+    ) -> StoreResult<RevokeOutcome> {
         let mut tx = self.write.begin().await?;
         let Some(existing) = find_key(&mut tx, scope, key.as_str()).await? else {
-            return Ok(None);
+            return Ok(RevokeOutcome::NotFound);
         };
         if existing.revoked_at.is_some() {
-            return Ok(Some(existing));
+            return Ok(RevokeOutcome::Revoked(existing));
+        }
+        // The live operator keys, locked on PostgreSQL (SQLite has one writer) so that two
+        // revocations of the last two keys are decided one after the other.
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE OF k",
+            Backend::Sqlite => "",
+        };
+        let live_operator_keys: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT k.id FROM api_keys k JOIN parties p ON p.id = k.party_id \
+             WHERE p.role = 'operator' AND p.status = 'active' AND k.revoked_at IS NULL{lock}"
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        if live_operator_keys.len() == 1 && live_operator_keys[0] == key.as_str() {
+            return Ok(RevokeOutcome::LastOperatorKey);
         }
         sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(to_unix_ms(now))
@@ -472,7 +487,7 @@ impl PartyStore for SqlStore {
         .await?;
         let record = find_key(&mut tx, scope, key.as_str()).await?;
         tx.commit().await?;
-        Ok(record)
+        Ok(record.map_or(RevokeOutcome::NotFound, RevokeOutcome::Revoked))
     }
 
     async fn authenticate(

@@ -5,7 +5,7 @@ use crate::AppState;
 use souk_core::api_key;
 use souk_core::id::ApiKeyId;
 use souk_core::party::{Email, PartyId, PartyName, Role};
-use souk_store::{ApiKeyRecord, NewKey, NewParty, PartyRecord, Scope};
+use souk_store::{ApiKeyRecord, NewKey, NewParty, PartyRecord, RevokeOutcome, Scope};
 
 /// Input for a new seller, buyer or reseller.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
@@ -107,9 +107,17 @@ pub async fn revoke_key(
     key: &str,
 ) -> AppResult<ApiKeyRecord> {
     let id = ApiKeyId::parse(key).ok_or_else(|| AppError::not_found("API key"))?;
-    state
+    match state
         .store
         .revoke_api_key(scope, &id, actor, state.clock.now())
         .await?
-        .ok_or_else(|| AppError::not_found("API key"))
+    {
+        RevokeOutcome::Revoked(record) => Ok(record),
+        RevokeOutcome::NotFound => Err(AppError::not_found("API key")),
+        RevokeOutcome::LastOperatorKey => Err(AppError::conflict(
+            "last_operator_key",
+            "this is the marketplace's last live operator key: issue another operator key \
+             first, then revoke this one",
+        )),
+    }
 }

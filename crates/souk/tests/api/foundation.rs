@@ -134,6 +134,40 @@ backend_test!(
 );
 
 backend_test!(
+    the_last_live_operator_key_cannot_be_revoked,
+    |app: TestApp| async move {
+        let op = app.operator_key.clone();
+        let me = app.get("/v1/me", &op).await;
+        let operator = me.body["party"]["id"].as_str().unwrap().to_owned();
+        let first = me.body["key_id"].as_str().unwrap().to_owned();
+        let r = app.delete(&format!("/v1/api-keys/{first}"), &op).await;
+        r.assert_error(StatusCode::CONFLICT, "last_operator_key");
+        assert_eq!(app.get("/v1/me", &op).await.status, StatusCode::OK);
+
+        // With a second key, the first can go; then the second is the last one.
+        let issued = app
+            .post(
+                &format!("/v1/operators/{operator}/api-keys"),
+                &op,
+                serde_json::json!({"label": "spare"}),
+            )
+            .await;
+        assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+        let spare = issued.body["secret"].as_str().unwrap().to_owned();
+        let spare_id = app.get("/v1/me", &spare).await.body["key_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = app.delete(&format!("/v1/api-keys/{first}"), &spare).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        app.delete(&format!("/v1/api-keys/{spare_id}"), &spare)
+            .await
+            .assert_error(StatusCode::CONFLICT, "last_operator_key");
+        assert_eq!(app.get("/v1/me", &spare).await.status, StatusCode::OK);
+    }
+);
+
+backend_test!(
     bad_credentials_are_401_with_the_envelope,
     |app: TestApp| async move {
         app.send(app.http.get(app.url("/v1/me")))
