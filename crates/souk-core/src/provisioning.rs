@@ -42,6 +42,13 @@ string_enum!(
     }
 );
 
+/// The outcome recorded for a call that was in flight when its Souk process stopped.
+pub const OUTCOME_INTERRUPTED: &str = "interrupted";
+
+/// What the interface messages say of such a call.
+pub const INTERRUPTED_NOTE: &str = "Souk stopped while this call was in flight, so whether it \
+    reached you is unknown; it is sent again with the same orderId (answer idempotently)";
+
 impl CallKind {
     /// The License 2.0 seller interfaces (spec §9.4), retried 60 × every 2 minutes.
     pub fn is_license_code(self) -> bool {

@@ -205,7 +205,8 @@ pub struct AttemptRecord {
     /// `valid`, `missing`, `invalid` or `not_checked`.
     pub body_sign: String,
     pub result_code: Option<String>,
-    /// `success`, `accepted` (000004) or `failure`.
+    /// `success`, `accepted` (000004), `failure`, or `interrupted` (Souk stopped while the call
+    /// was in flight; it is sent again).
     pub outcome: String,
     pub error: Option<String>,
     pub latency_ms: i64,
@@ -529,6 +530,28 @@ fn instance_from_row(row: &AnyRow) -> StoreResult<InstanceRecord> {
     })
 }
 
+/// The line recorded for a call that was in flight when its process stopped.
+fn interrupted_attempt(job: &JobRecord, now: OffsetDateTime) -> AttemptRecord {
+    AttemptRecord {
+        id: souk_core::id::generate("att", now),
+        job_id: job.id.clone(),
+        seller_id: job.seller_id.clone(),
+        product_id: job.product_id.clone(),
+        instance_id: job.instance_id.clone(),
+        activity: job.kind.as_str().to_owned(),
+        business_id: None,
+        request: serde_json::json!({}),
+        http_status: None,
+        response_body: None,
+        body_sign: "not_checked".into(),
+        result_code: None,
+        outcome: souk_core::provisioning::OUTCOME_INTERRUPTED.into(),
+        error: Some(souk_core::provisioning::INTERRUPTED_NOTE.into()),
+        latency_ms: 0,
+        started_at: now,
+    }
+}
+
 fn job_from_row(row: &AnyRow) -> StoreResult<JobRecord> {
     Ok(JobRecord {
         seq: row.try_get("seq")?,
@@ -826,6 +849,11 @@ async fn complete_in(
     resolution: JobResolution,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
+    insert_attempt(tx, &a).await?;
+    complete_recorded(tx, job, owner, &a, resolution, now).await
+}
+
+async fn insert_attempt(tx: &mut AnyConnection, a: &AttemptRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO call_attempts (id, job_id, seller_id, product_id, instance_id, activity, \
          business_id, request, http_status, response_body, body_sign, result_code, outcome, \
@@ -851,7 +879,18 @@ async fn complete_in(
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
+    Ok(())
+}
 
+/// Applies an attempt's resolution (the attempt itself is already recorded).
+async fn complete_recorded(
+    tx: &mut AnyConnection,
+    job: &JobRecord,
+    owner: &str,
+    a: &AttemptRecord,
+    resolution: JobResolution,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
     let job_id = job.id.as_str();
     let now_ms = to_unix_ms(now);
     // The job row changes only if we still hold its lease. When it ran out and another
@@ -1588,6 +1627,18 @@ impl CommerceStore for SqlStore {
             .map(i64::to_string)
             .collect::<Vec<_>>()
             .join(",");
+        // A job still `running` was in flight when its process died or lost its lease: whether
+        // the seller got that call is unknown. Say so in the interface messages before the call
+        // is sent again, so that every call the seller received has its line.
+        let orphans = sqlx::query(&format!(
+            "SELECT * FROM jobs WHERE seq IN ({list}) AND state = 'running'"
+        ))
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &orphans {
+            let job = job_from_row(row)?;
+            insert_attempt(&mut tx, &interrupted_attempt(&job, now)).await?;
+        }
         let rows = sqlx::query(&format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
              attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, $3) \

@@ -31,8 +31,8 @@ pub struct AttemptQuery {
     pub instance_id: Option<String>,
     /// Only the attempts of this call.
     pub call_id: Option<String>,
-    /// success, accepted or failure.
-    #[param(pattern = "^(success|accepted|failure)$")]
+    /// success, accepted, failure or interrupted.
+    #[param(pattern = "^(success|accepted|failure|interrupted)$")]
     pub outcome: Option<String>,
     /// Items per page, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -63,10 +63,13 @@ pub async fn list_attempts(
 ) -> AppResult<Json<AttemptList>> {
     seller_or_operator(&caller)?;
     if let Some(o) = &q.outcome {
-        if !matches!(o.as_str(), "success" | "accepted" | "failure") {
+        if !matches!(
+            o.as_str(),
+            "success" | "accepted" | "failure" | "interrupted"
+        ) {
             return Err(AppError::bad_request(
                 "invalid_query",
-                "outcome must be success, accepted or failure",
+                "outcome must be success, accepted, failure or interrupted",
             ));
         }
     }

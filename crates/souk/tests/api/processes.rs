@@ -235,6 +235,28 @@ async fn killed_mid_call_loses_nothing_and_duplicates_nothing(backend: Backend) 
         s.new_instance_created, 1,
         "exactly one instance at the seller"
     );
+    // Every call the seller received has its line in the interface messages: the one in
+    // flight at the kill is recorded as interrupted.
+    let attempts = c
+        .call(
+            "GET",
+            &format!("/v1/interface-messages?instance_id={instance}"),
+            &op,
+            None,
+        )
+        .await;
+    let attempts = attempts.body["data"].as_array().unwrap().clone();
+    let interrupted = attempts
+        .iter()
+        .filter(|a| a["outcome"] == "interrupted")
+        .count();
+    assert!(interrupted >= 1, "{attempts:?}");
+    assert!(
+        attempts.len() >= s.calls.len(),
+        "the seller received {} calls, {} attempts recorded: {attempts:?}",
+        s.calls.len(),
+        attempts.len()
+    );
     drop(souk);
 }
 
