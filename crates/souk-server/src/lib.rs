@@ -126,8 +126,7 @@ impl App {
                     );
                 }
             }
-            let dispatcher = workers::Dispatcher::new(self.state.clone())?;
-            workers::spawn(self.state.clone(), dispatcher, stop_rx)
+            workers::spawn(workers::Engine::new(self.state.clone())?, stop_rx)
         } else {
             Vec::new()
         };

@@ -577,7 +577,7 @@ pub async fn advance_clock(
     }
     c.advance(by)
         .map_err(|e| AppError::invalid_field("by", e.to_string()))?;
-    crate::workers::timers::run_once(&state)
+    crate::workers::timers::run_due(&state, state.clock.now())
         .await
         .map_err(AppError::internal)?;
     state.wake.notify_one();

@@ -86,18 +86,6 @@ impl Dispatcher {
         Ok(n)
     }
 
-    /// Runs rounds until nothing is due (for tests and tools).
-    pub async fn drain(&self) -> anyhow::Result<usize> {
-        let mut total = 0;
-        loop {
-            let n = self.run_once().await?;
-            if n == 0 {
-                return Ok(total);
-            }
-            total += n;
-        }
-    }
-
     /// Sends one call and decides what it means; recording is left to the round.
     async fn run_job(&self, job: JobRecord) -> (JobRecord, AttemptRecord, JobResolution) {
         let prepared = self.prepare(&job).await;

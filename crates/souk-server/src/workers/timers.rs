@@ -1,17 +1,70 @@
 //! Timers: unpaid orders are cancelled; expired instances are auto-renewed, or go to grace,
 //! then frozen (seller told to freeze), then released (seller told to release). Every decision
-//! is `souk_core::instance::due_action` on the injected clock, so a test (or the sandbox clock)
-//! runs a month of lifecycle in a second.
+//! is `souk_core::instance::due_action` at the `now` it is given, so a test (or the sandbox
+//! clock) runs a month of lifecycle in a second.
+//!
+//! Every timed pass of the marketplace is registered in [`passes`], and only there: the engine
+//! runs them in that order at every tick, and tests run them with `run_due(now)`.
 
 use crate::usecase::orders;
 use crate::AppState;
 use souk_core::instance::{due_action, InstanceState, LifecyclePolicy, TimerAction};
 use souk_core::provisioning::CallKind;
 use souk_store::{InstanceRecord, NewJob, Scope};
+use std::future::Future;
+use std::pin::Pin;
+use time::OffsetDateTime;
 
-/// One round of every timer; returns how many things it changed.
-pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
-    let now = state.clock.now();
+/// What one pass returns: how many things it changed.
+pub type PassResult<'a> = Pin<Box<dyn Future<Output = anyhow::Result<usize>> + Send + 'a>>;
+
+/// A timed pass: finds what is due at `now` and acts on it.
+pub struct TimerPass {
+    /// For logs and metrics.
+    pub name: &'static str,
+    pub run: for<'a> fn(&'a AppState, OffsetDateTime) -> PassResult<'a>,
+}
+
+/// Every timer pass, in the order they run. Later capabilities (supervision, metering,
+/// settlement) add theirs here.
+pub fn passes() -> &'static [TimerPass] {
+    &[
+        TimerPass {
+            name: "unpaid_orders",
+            run: |state, now| Box::pin(cancel_unpaid_orders(state, now)),
+        },
+        TimerPass {
+            name: "instance_lifecycle",
+            run: |state, now| Box::pin(instance_lifecycle(state, now)),
+        },
+    ]
+}
+
+/// Runs every pass at `now`; returns how many things they changed. A failing pass is logged and
+/// does not stop the others.
+pub async fn run_due(state: &AppState, now: OffsetDateTime) -> anyhow::Result<usize> {
+    let mut changed = 0;
+    let mut first_error = None;
+    for pass in passes() {
+        match (pass.run)(state, now).await {
+            Ok(n) => changed += n,
+            Err(e) => {
+                tracing::error!(pass = pass.name, error = ?e, "timer pass failed");
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if changed > 0 {
+        state.wake.notify_one();
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(changed),
+    }
+}
+
+/// Unpaid orders past their deadline are cancelled.
+async fn cancel_unpaid_orders(state: &AppState, now: OffsetDateTime) -> anyhow::Result<usize> {
     let mut changed = 0;
     for id in state.store.overdue_orders(now, 500).await? {
         if let Some(Ok(_)) = state
@@ -22,6 +75,12 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
             changed += 1;
         }
     }
+    Ok(changed)
+}
+
+/// Expiry (auto-renew or grace), grace end (freeze), retention end (release).
+async fn instance_lifecycle(state: &AppState, now: OffsetDateTime) -> anyhow::Result<usize> {
+    let mut changed = 0;
     let policy = LifecyclePolicy {
         grace: state.config.lifecycle.grace.0,
         retention: state.config.lifecycle.retention.0,
@@ -114,9 +173,6 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
             state.licenses.invalidate_instance(&instance.id);
             changed += 1;
         }
-    }
-    if changed > 0 {
-        state.wake.notify_one();
     }
     Ok(changed)
 }

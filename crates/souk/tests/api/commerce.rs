@@ -55,7 +55,7 @@ async fn lifecycle(app: TestApp, proto: Proto) {
         .await;
     m.wait_order(&app, renewal["id"].as_str().unwrap(), "completed")
         .await;
-    eventually("the seller applied the renewal", || async {
+    eventually(&app, "the seller applied the renewal", || async {
         m.example
             .state()
             .instance(&seller_instance)
@@ -74,7 +74,7 @@ async fn lifecycle(app: TestApp, proto: Proto) {
     assert!(up["amount"]["amount_minor"].as_i64().unwrap() > 0);
     m.wait_order(&app, up["id"].as_str().unwrap(), "completed")
         .await;
-    eventually("the seller applied the upgrade", || async {
+    eventually(&app, "the seller applied the upgrade", || async {
         m.example
             .state()
             .instance(&seller_instance)
@@ -93,20 +93,20 @@ async fn lifecycle(app: TestApp, proto: Proto) {
     m.wait_instance(&app, &instance_id, "grace").await;
     advance(&app, Duration::days(7)).await;
     m.wait_instance(&app, &instance_id, "frozen").await;
-    eventually("the seller froze it", || async {
+    eventually(&app, "the seller froze it", || async {
         m.example.state().instance(&seller_instance).unwrap().status == InstanceStatus::Frozen
     })
     .await;
     advance(&app, Duration::days(7)).await;
     m.wait_instance(&app, &instance_id, "released").await;
-    eventually("the seller released it", || async {
+    eventually(&app, "the seller released it", || async {
         m.example.state().instance(&seller_instance).unwrap().status == InstanceStatus::Released
     })
     .await;
 
     // Every call is in the seller's production interface messages, all successful. (The
     // seller acts before Souk records its answer, so wait for the record.)
-    eventually("the release is recorded", || async {
+    eventually(&app, "the release is recorded", || async {
         app.get("/v1/interface-messages", &m.seller_key).await.body["data"]
             .as_array()
             .unwrap()
@@ -173,7 +173,6 @@ backend_test!(
         // Retries wait for the (injected) clock: move it past each backoff.
         for _ in 0..5 {
             advance(&app, Duration::minutes(1)).await;
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         m.wait_instance(&app, instance, "active").await;
 
@@ -227,7 +226,6 @@ backend_test!(
             .await;
         for _ in 0..3 {
             advance(&app, Duration::minutes(1)).await;
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         m.wait_instance(&app, order["instance_id"].as_str().unwrap(), "active")
             .await;
@@ -259,7 +257,6 @@ backend_test!(
         // Three hours of retries, in 20-minute steps.
         for _ in 0..10 {
             advance(&app, Duration::minutes(20)).await;
-            tokio::time::sleep(std::time::Duration::from_millis(60)).await;
         }
         let refunded = m.wait_order(&app, id, "refunded").await;
         assert!(refunded["failure_reason"]
@@ -302,7 +299,6 @@ backend_test!(
         let instance = order["instance_id"].as_str().unwrap();
         for _ in 0..4 {
             advance(&app, Duration::seconds(10)).await;
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let inst = m.wait_instance(&app, instance, "active").await;
         assert!(inst["app_info"]["user_name"].is_string(), "{inst}");
@@ -334,7 +330,7 @@ backend_test!(
         m.wait_instance(&app, &id, "grace").await;
         advance(&app, Duration::days(7)).await;
         m.wait_instance(&app, &id, "frozen").await;
-        eventually("frozen at the seller", || async {
+        eventually(&app, "frozen at the seller", || async {
             m.example.state().instance(&sid).unwrap().status == InstanceStatus::Frozen
         })
         .await;
@@ -343,7 +339,7 @@ backend_test!(
         m.wait_order(&app, renewal["id"].as_str().unwrap(), "completed")
             .await;
         let inst = m.wait_instance(&app, &id, "active").await;
-        eventually("refreshed and unfrozen at the seller", || async {
+        eventually(&app, "refreshed and unfrozen at the seller", || async {
             let s = m.example.state();
             s.instance(&sid).unwrap().status == InstanceStatus::Active
                 && s.calls_of("updateInstanceStatus").count() == 2
@@ -396,7 +392,7 @@ backend_test!(
         assert_eq!(inst["auto_renew"], true);
         let before = balance(&app, &m).await;
         advance(&app, Duration::days(31)).await;
-        eventually("auto-renewed", || async {
+        eventually(&app, "auto-renewed", || async {
             let orders = app.get("/v1/orders", &m.buyer_key).await;
             orders.body["data"]
                 .as_array()
@@ -530,7 +526,6 @@ backend_test!(
         let upgrade = m.act(&app, &id, "upgrade", json!({"sku_id": m.pro})).await;
         for _ in 0..3 {
             advance(&app, Duration::minutes(1)).await;
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let tries = attempts(&app, &m).await;
         assert!(tries.iter().any(|t| t["activity"] == "refreshInstance"));
@@ -542,7 +537,6 @@ backend_test!(
         m.example.set_failing(None);
         for _ in 0..4 {
             advance(&app, Duration::minutes(5)).await;
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         m.wait_order(&app, renewal["id"].as_str().unwrap(), "completed")
             .await;
@@ -698,6 +692,8 @@ backend_test!(
         )
         .await
         .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        // The order paid on credit opens.
+        m.wait_order(&app, id, "completed").await;
     }
 );
 
@@ -848,7 +844,7 @@ backend_test!(
             .await;
         let inst = m.instance(&app, &id).await;
         assert_eq!(inst["trial"], false);
-        eventually("the seller converted it", || async {
+        eventually(&app, "the seller converted it", || async {
             !m.example.state().instance(&sid).unwrap().trial
         })
         .await;
@@ -883,7 +879,6 @@ backend_test!(
         m.wait_instance(&app, &id, "frozen").await;
         for _ in 0..8 {
             advance(&app, Duration::minutes(10)).await;
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let calls = app
             .get(&format!("/v1/instances/{id}/calls"), &m.seller_key)
@@ -896,7 +891,7 @@ backend_test!(
             .cloned()
             .unwrap();
         let call_id = freeze["id"].as_str().unwrap().to_owned();
-        eventually("Souk gave up on the freeze", || async {
+        eventually(&app, "Souk gave up on the freeze", || async {
             app.get(&format!("/v1/calls/{call_id}"), &m.seller_key)
                 .await
                 .body["call"]["state"]
@@ -919,7 +914,7 @@ backend_test!(
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        eventually("the freeze went through", || async {
+        eventually(&app, "the freeze went through", || async {
             app.get(&format!("/v1/calls/{call_id}"), &m.seller_key)
                 .await
                 .body["call"]["state"]

@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use souk_core::clock::Clock;
 use souk_isv::example::{ExampleConfig, ExampleHandle, ExampleSeller};
 use std::future::Future;
-use std::time::Duration;
 
 pub const SELLER_KEY: &str = "3c2b7b1e-0d4f-4f53-9a0e-seller-key";
 
@@ -188,29 +187,20 @@ impl Market {
         r.body
     }
 
-    /// Waits (bounded) until the instance reaches `state`.
+    /// Runs the due background work, then expects the instance in `state`.
     pub async fn wait_instance(&self, app: &TestApp, id: &str, state: &str) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..500 {
-            last = self.instance(app, id).await;
-            if last["state"] == state {
-                return last;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("instance {id} never became {state}: {last}");
+        app.drain().await;
+        let now = self.instance(app, id).await;
+        assert_eq!(now["state"], state, "instance {id}: {now}");
+        now
     }
 
+    /// Runs the due background work, then expects the order in `state`.
     pub async fn wait_order(&self, app: &TestApp, id: &str, state: &str) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..500 {
-            last = self.order(app, id).await;
-            if last["state"] == state {
-                return last;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("order {id} never became {state}: {last}");
+        app.drain().await;
+        let now = self.order(app, id).await;
+        assert_eq!(now["state"], state, "order {id}: {now}");
+        now
     }
 
     /// Places and pays a renewal or upgrade order of an instance.
@@ -232,26 +222,17 @@ impl Market {
     }
 }
 
-/// Polls `check` until it returns true (bounded: ~10 s), for effects of background workers.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
+/// Runs the due background work, then expects `check` to hold.
+pub async fn eventually<F, Fut>(app: &TestApp, what: &str, check: F)
 where
-    F: FnMut() -> Fut,
+    F: FnOnce() -> Fut,
     Fut: Future<Output = bool>,
 {
-    for _ in 0..500 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("never happened: {what}");
+    app.drain().await;
+    assert!(check().await, "did not happen: {what}");
 }
 
-/// Moves the marketplace clock and runs the timers and due calls now.
+/// Moves the marketplace clock, then runs the timers and every call that became due.
 pub async fn advance(app: &TestApp, by: time::Duration) {
-    app.clock.advance(by).unwrap();
-    souk_server::workers::timers::run_once(&app.state)
-        .await
-        .unwrap();
-    app.state.wake.notify_one();
+    app.advance(by).await;
 }

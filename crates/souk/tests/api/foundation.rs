@@ -17,7 +17,7 @@ backend_test!(
 
         let r = app.send(app.http.get(app.url("/readyz"))).await;
         assert_eq!(r.status, StatusCode::OK);
-        let expected = match app.db.backend {
+        let expected = match app.backend() {
             Backend::Sqlite => "sqlite",
             Backend::Postgres => "postgres",
         };

@@ -11,6 +11,7 @@ use serde_json::Value;
 use souk_core::clock::OffsetClock;
 use souk_core::party::Role;
 use souk_server::config::{Config, Overrides, Secret};
+use souk_server::workers::Engine;
 use souk_server::App;
 use std::sync::Arc;
 
@@ -101,14 +102,19 @@ impl Drop for TestDb {
     }
 }
 
-/// A running Souk.
+/// A running Souk whose background work runs only when the test says so: the worker loops are
+/// off, and [`TestApp::drain`] / [`TestApp::advance`] run the due calls and timer passes on the
+/// test's clock. A test that ends with calls still waiting fails (see `Drop`), so nothing a test
+/// set in motion is left unexamined; [`TestApp::allow_pending_work`] says it is on purpose.
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub operator_key: String,
     pub clock: OffsetClock,
-    pub db: TestDb,
     pub state: souk_server::AppState,
+    pub engine: Engine,
+    db: Option<TestDb>,
+    allow_pending: bool,
     /// Dropping the sender (with the app) also stops the server.
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -136,16 +142,18 @@ impl TestApp {
 
     pub async fn spawn_on(db: TestDb) -> TestApp {
         let operator_key = souk_core::api_key::generate(Role::Operator).plaintext;
-        let config = Self::config_for(&db, &operator_key);
-        let clock = OffsetClock::new();
+        let mut config = Self::config_for(&db, &operator_key);
         // Sandbox mode: the test clock is also the one `POST /v1/sandbox/clock/advance` moves.
-        let mut config = config;
         config.sandbox = true;
+        // No background loops: the test drives the engine.
+        config.provisioning.workers = false;
+        let clock = OffsetClock::new();
         let app = App::prepare_with(config, Arc::new(clock.clone()), Some(clock.clone()))
             .await
             .expect("prepare app");
         assert_eq!(app.new_operator_key.as_deref(), Some(operator_key.as_str()));
         let state = app.state.clone();
+        let engine = Engine::new(state.clone()).expect("engine");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -157,23 +165,58 @@ impl TestApp {
             http: reqwest::Client::new(),
             operator_key,
             clock,
-            db,
             state,
+            engine,
+            db: Some(db),
+            allow_pending: false,
             shutdown: Some(tx),
             server: Some(server),
         }
     }
 
+    pub fn backend(&self) -> Backend {
+        self.db.as_ref().expect("database").backend
+    }
+
+    /// Sends every call due now, runs every timer pass, and repeats until nothing is due.
+    pub async fn drain(&self) -> usize {
+        self.engine.drain().await.expect("background work")
+    }
+
+    /// Moves the clock forward, then drains: everything that became due has happened.
+    pub async fn advance(&self, by: time::Duration) -> usize {
+        self.clock.advance(by).expect("clock within the calendar");
+        self.drain().await
+    }
+
+    /// This test ends with calls still waiting (a retry scheduled later), on purpose.
+    pub fn allow_pending_work(&mut self) {
+        self.allow_pending = true;
+    }
+
     /// Stops the server and waits until it has finished.
     pub async fn stop(mut self) -> TestDb {
+        self.assert_settled().await;
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(h) = self.server.take() {
             h.await.expect("server task").expect("server result");
         }
-        let TestApp { db, .. } = self;
-        db
+        self.allow_pending = true;
+        self.db.take().expect("database")
+    }
+
+    async fn assert_settled(&self) {
+        if self.allow_pending || std::thread::panicking() {
+            return;
+        }
+        let next = self.state.store.next_job_due().await.expect("job query");
+        assert!(
+            next.is_none(),
+            "the test ended with seller calls still waiting (next due at {next:?}): drain or \
+             advance until they finish, or call allow_pending_work() if that is the point"
+        );
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -220,6 +263,18 @@ impl TestApp {
             .await;
         assert_eq!(k.status, StatusCode::CREATED, "{:?}", k.body);
         (id, k.body["secret"].as_str().unwrap().to_owned())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.allow_pending || std::thread::panicking() || self.db.is_none() {
+            return;
+        }
+        // The check needs the database, which goes with the app: run it now, on this runtime
+        // (tests run on the multi-thread runtime, where blocking a worker is allowed).
+        let handle = tokio::runtime::Handle::current();
+        tokio::task::block_in_place(|| handle.block_on(self.assert_settled()));
     }
 }
 

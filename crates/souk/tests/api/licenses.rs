@@ -274,7 +274,7 @@ async fn seller_issued(app: TestApp, proto: Proto) {
     let instance = order["instance_id"].as_str().unwrap().to_owned();
     // Two failures, then the seller recovers: each retry waits for the (moved) clock.
     for n in 1..=2 {
-        eventually(&format!("attempt {n} recorded"), || async {
+        eventually(&app, &format!("attempt {n} recorded"), || async {
             app.get("/v1/interface-messages", &m.seller_key).await.body["data"]
                 .as_array()
                 .is_some_and(|a| a.len() >= n)
@@ -847,7 +847,7 @@ backend_test!(
         // Renewal while the seller is down: refreshLicenseCode fails, is retried every 2 minutes.
         m.example.set_failing(Some(FailureMode::Http500));
         m.act(&app, &instance, "renew", json!({"periods": 1})).await;
-        eventually("the first refreshLicenseCode failed", || async {
+        eventually(&app, "the first refreshLicenseCode failed", || async {
             license_attempts(&app, &m, "refreshLicenseCode").await.len() == 1
         })
         .await;
@@ -858,13 +858,13 @@ backend_test!(
             "not before 2 minutes"
         );
         advance(&app, Duration::minutes(1)).await;
-        eventually("the second attempt failed", || async {
+        eventually(&app, "the second attempt failed", || async {
             license_attempts(&app, &m, "refreshLicenseCode").await.len() == 2
         })
         .await;
         m.example.set_failing(None);
         advance(&app, Duration::minutes(2)).await;
-        eventually("the seller applied the refresh", || async {
+        eventually(&app, "the seller applied the refresh", || async {
             m.example
                 .state()
                 .license_codes
@@ -873,7 +873,7 @@ backend_test!(
         })
         .await;
         let tries = license_attempts(&app, &m, "refreshLicenseCode").await;
-        eventually("the success is recorded", || async {
+        eventually(&app, "the success is recorded", || async {
             license_attempts(&app, &m, "refreshLicenseCode").await.len() == 3
         })
         .await;
@@ -897,7 +897,7 @@ backend_test!(
         // Lapse: freeze, then release, each one call per activated code.
         advance(&app, Duration::days(62 + 7)).await;
         m.wait_instance(&app, &instance, "frozen").await;
-        eventually("the seller froze the code", || async {
+        eventually(&app, "the seller froze the code", || async {
             m.example
                 .state()
                 .license_codes
@@ -907,7 +907,7 @@ backend_test!(
         .await;
         advance(&app, Duration::days(7)).await;
         m.wait_instance(&app, &instance, "released").await;
-        eventually("the seller released the code", || async {
+        eventually(&app, "the seller released the code", || async {
             m.example
                 .state()
                 .license_codes
@@ -946,7 +946,7 @@ backend_test!(
             status_of(&sw.heartbeat(&app, &codes[0], None).await),
             "ALIVE"
         );
-        eventually("the seller unfroze the code", || async {
+        eventually(&app, "the seller unfroze the code", || async {
             let s = m.example.state();
             s.calls_of("updateLicenseCodeStatus").count() == 2
                 && s.license_codes

@@ -117,6 +117,7 @@ backend_test!(
             )
             .await;
         }
+        app.drain().await;
         let expiry = m.instance(&app, &instance).await["expire_at"].clone();
         assert!(expiry.as_str().unwrap().starts_with("99"), "{expiry}");
         let before = balance(&app, &m).await;
