@@ -104,6 +104,9 @@ pub struct ExampleConfig {
     pub front_end_url: String,
     /// The clock (V2 timestamp window).
     pub clock: Clock,
+    /// Also refuse V1 calls whose `timeStamp` is further than this from the clock (off by
+    /// default, as V1 documents no window; strict sellers set one).
+    pub v1_window: Option<std::time::Duration>,
 }
 
 impl ExampleConfig {
@@ -119,14 +122,17 @@ impl ExampleConfig {
             failure: FailureMode::Http500,
             front_end_url: "https://example-seller.invalid".into(),
             clock: system_clock(),
+            v1_window: None,
         }
     }
 
     fn isv_config(&self) -> IsvConfig {
-        IsvConfig::new(self.key.clone())
+        let mut config = IsvConfig::new(self.key.clone())
             .with_profile(self.profile)
             .with_encrypt_type(self.encrypt_type)
-            .with_clock(self.clock.clone())
+            .with_clock(self.clock.clone());
+        config.v1_window = self.v1_window;
+        config
     }
 }
 

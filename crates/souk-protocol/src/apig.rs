@@ -200,6 +200,19 @@ pub fn canonical_request(
     req: &RequestParts<'_>,
     signed_headers: &[String],
 ) -> Result<String, ApigError> {
+    let payload_hash = match header_values(req, HEADER_CONTENT_SHA256).first() {
+        Some(v) if !v.trim().is_empty() => v.trim().to_owned(),
+        _ => hex::encode(Sha256::digest(req.body)),
+    };
+    canonical_request_over(req, signed_headers, &payload_hash)
+}
+
+/// [`canonical_request`] with the payload hash given.
+fn canonical_request_over(
+    req: &RequestParts<'_>,
+    signed_headers: &[String],
+    payload_hash: &str,
+) -> Result<String, ApigError> {
     let mut headers = String::new();
     for name in signed_headers {
         let mut values = header_values(req, name);
@@ -216,10 +229,6 @@ pub fn canonical_request(
             headers.push('\n');
         }
     }
-    let payload_hash = match header_values(req, HEADER_CONTENT_SHA256).first() {
-        Some(v) if !v.trim().is_empty() => v.trim().to_owned(),
-        _ => hex::encode(Sha256::digest(req.body)),
-    };
     Ok(format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         req.method,
@@ -279,6 +288,10 @@ pub struct ParsedAuth {
     pub sdk_date: OffsetDateTime,
     signature: String,
     string_to_sign: String,
+    /// For a bodyless request that carries `X-Sdk-Content-Sha256`: the string to sign over the
+    /// empty body's hash instead. Huawei's official Python SDK sends the header but signs the
+    /// empty-body hash; both are accepted.
+    empty_body_string_to_sign: Option<String>,
 }
 
 impl ParsedAuth {
@@ -302,12 +315,24 @@ impl ParsedAuth {
             }
         }
         let canonical = canonical_request(req, &auth.signed_headers)?;
+        let header_names_payload = header_values(req, HEADER_CONTENT_SHA256)
+            .first()
+            .is_some_and(|v| !v.trim().is_empty());
+        let empty_body_string_to_sign = (req.body.is_empty() && header_names_payload)
+            .then(|| {
+                let empty = hex::encode(Sha256::digest(b""));
+                canonical_request_over(req, &auth.signed_headers, &empty)
+                    .ok()
+                    .map(|c| string_to_sign(&date_text, &c))
+            })
+            .flatten();
         Ok(ParsedAuth {
             access_key: auth.access_key,
             signed_headers: auth.signed_headers,
             sdk_date,
             signature: auth.signature,
             string_to_sign: string_to_sign(&date_text, &canonical),
+            empty_body_string_to_sign,
         })
     }
 
@@ -324,11 +349,17 @@ impl ParsedAuth {
                 skew_secs: skew.whole_seconds(),
             });
         }
-        let expected = hex::encode(hmac_sha256(sk.as_bytes(), self.string_to_sign.as_bytes()));
-        if ct_eq(
-            expected.as_bytes(),
-            self.signature.to_ascii_lowercase().as_bytes(),
-        ) {
+        let given = self.signature.to_ascii_lowercase();
+        let matches = |to_sign: &str| {
+            let expected = hex::encode(hmac_sha256(sk.as_bytes(), to_sign.as_bytes()));
+            ct_eq(expected.as_bytes(), given.as_bytes())
+        };
+        let alternative = self
+            .empty_body_string_to_sign
+            .as_deref()
+            .is_some_and(matches);
+        // Both are computed, so the time taken does not tell which form matched.
+        if matches(&self.string_to_sign) | alternative {
             Ok(())
         } else {
             Err(ApigError::SignatureMismatch)
@@ -438,6 +469,68 @@ mod tests {
         assert_eq!(
             canonical_query("orderLineId=L%201&orderId=O+1&b=2&b=1&flag"),
             "b=1&b=2&flag=&orderId=O%201&orderLineId=L%201"
+        );
+    }
+
+    #[test]
+    fn a_bodyless_request_signed_over_the_empty_body_hash_is_accepted() {
+        // Huawei's Python SDK: sends X-Sdk-Content-Sha256 (and signs that header) but computes
+        // the canonical request over the empty body's hash.
+        let sk = SecretKey::new("sk");
+        let date = sdk_date(datetime!(2024-01-01 00:00:00 UTC));
+        let now = datetime!(2024-01-01 00:01:00 UTC);
+        let headers = [
+            ("Host", "mkt.example"),
+            ("X-Sdk-Date", date.as_str()),
+            ("X-Sdk-Content-Sha256", UNSIGNED_PAYLOAD),
+        ];
+        let req = RequestParts {
+            method: "GET",
+            path: "/api/mkp-openapi-public/global/v1/order/query",
+            query: "orderId=CS1",
+            headers: &headers,
+            body: b"",
+        };
+        let signed: Vec<String> = ["host", "x-sdk-content-sha256", "x-sdk-date"]
+            .map(str::to_owned)
+            .to_vec();
+        let empty = hex::encode(Sha256::digest(b""));
+        let canonical = canonical_request_over(&req, &signed, &empty).unwrap();
+        let python = hex::encode(hmac_sha256(
+            sk.as_bytes(),
+            string_to_sign(&date, &canonical).as_bytes(),
+        ));
+        let auth = format!(
+            "{ALGORITHM} Access=AK, SignedHeaders={}, Signature={python}",
+            signed.join(";")
+        );
+        let with_auth = |auth: &str| {
+            let mut h = headers.to_vec();
+            h.push(("Authorization", auth));
+            ParsedAuth::parse(&RequestParts { headers: &h, ..req }).unwrap()
+        };
+        assert_eq!(with_auth(&auth).verify(&sk, now, DEFAULT_MAX_SKEW), Ok(()));
+        // The header-value form is still accepted…
+        let java = sign("AK", &sk, &req).unwrap();
+        assert_eq!(with_auth(&java).verify(&sk, now, DEFAULT_MAX_SKEW), Ok(()));
+        // …a wrong key is not, in either form…
+        let other = SecretKey::new("other");
+        assert_eq!(
+            with_auth(&auth).verify(&other, now, DEFAULT_MAX_SKEW),
+            Err(ApigError::SignatureMismatch)
+        );
+        // …and with a body, the empty-body form does not apply.
+        let mut h = headers.to_vec();
+        h.push(("Authorization", &auth));
+        let parsed = ParsedAuth::parse(&RequestParts {
+            headers: &h,
+            body: b"{}",
+            ..req
+        })
+        .unwrap();
+        assert_eq!(
+            parsed.verify(&sk, now, DEFAULT_MAX_SKEW),
+            Err(ApigError::SignatureMismatch)
         );
     }
 

@@ -110,7 +110,8 @@ impl SellerClient {
         })
     }
 
-    /// Sends one signed request and judges the answer.
+    /// Sends one signed request and judges the answer. `now` is business time, recorded as the
+    /// attempt's start; the signature uses the real clock.
     pub async fn send(
         &self,
         protocol: Protocol,
@@ -120,7 +121,10 @@ impl SellerClient {
         now: OffsetDateTime,
     ) -> CallResult {
         let started = Instant::now();
-        let (builder, record) = match self.build(protocol, url, key, request, now) {
+        // Protocol time is always real: sellers check timestamps against their own clock (V2's
+        // 60-second window), so a sandbox clock moved forward must never reach the wire.
+        let wire_now = OffsetDateTime::now_utc();
+        let (builder, record) = match self.build(protocol, url, key, request, wire_now) {
             Ok(b) => b,
             Err(e) => {
                 return CallResult {

@@ -7,7 +7,6 @@
 use crate::harness::{Reply, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use souk_core::clock::Clock;
 use souk_isv::example::{ExampleConfig, ExampleHandle, ExampleSeller};
 use std::future::Future;
 
@@ -40,15 +39,13 @@ impl Proto {
     }
 }
 
-/// Starts the example seller with the marketplace's clock (its V2 timestamp window must agree
-/// with a clock that tests move forward).
+/// Starts the example seller. It checks V2 timestamps against the real clock, as a real seller
+/// does: Souk signs with real time even when the test has moved the business clock.
 pub async fn example_seller(
-    app: &TestApp,
+    _app: &TestApp,
     tweak: impl FnOnce(&mut ExampleConfig),
 ) -> ExampleHandle {
     let mut config = ExampleConfig::new(SELLER_KEY);
-    let clock = app.clock.clone();
-    config.clock = std::sync::Arc::new(move || clock.now());
     tweak(&mut config);
     ExampleSeller::spawn(config)
         .await

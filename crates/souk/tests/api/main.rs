@@ -14,3 +14,4 @@ mod licenses;
 mod limits;
 mod processes;
 mod tenancy;
+mod wire;

@@ -1,0 +1,144 @@
+//! What real sellers' code tripped on: protocol time after a sandbox clock move, and the empty
+//! body hash of Huawei's Python APIG signer.
+
+use crate::backend_test;
+use crate::fixture::*;
+use crate::harness::TestApp;
+use reqwest::StatusCode;
+use serde_json::json;
+use souk_protocol::apig::{self, RequestParts};
+use souk_protocol::SecretKey;
+use time::Duration;
+
+backend_test!(
+    v2_calls_after_a_90_day_clock_move_pass_a_sellers_60_second_window,
+    |app: TestApp| async move {
+        // The example seller enforces V2's ±60 s timestamp window on its own (real) clock.
+        let ex = example_seller(&app, |c| {
+            c.v1_window = Some(std::time::Duration::from_secs(60));
+        })
+        .await;
+        let m = market(&app, Proto::V2, ex).await;
+        app.advance(Duration::days(90)).await;
+        let order = m
+            .buy(&app, json!({"sku_id": m.basic, "billing_mode": "monthly"}))
+            .await;
+        let instance = order["instance_id"].as_str().unwrap();
+        m.wait_instance(&app, instance, "active").await;
+        // Renewal, freeze and release after more business time has passed: all accepted.
+        let renewal = m.act(&app, instance, "renew", json!({"periods": 1})).await;
+        m.wait_order(&app, renewal["id"].as_str().unwrap(), "completed")
+            .await;
+        // Two months paid; a week of grace; then the freeze call.
+        app.advance(Duration::days(67)).await;
+        m.wait_instance(&app, instance, "frozen").await;
+        let attempts = app.get("/v1/interface-messages", &m.seller_key).await;
+        let data = attempts.body["data"].as_array().unwrap();
+        assert!(data.len() >= 3, "{}", attempts.text);
+        for a in data {
+            assert_eq!(a["outcome"], "success", "{a}");
+        }
+
+        // The same on V1 with a seller that checks timeStamp freshness.
+        let ex = example_seller(&app, |c| {
+            c.v1_window = Some(std::time::Duration::from_secs(60));
+        })
+        .await;
+        let v1 = market(&app, Proto::V1, ex).await;
+        let order = v1
+            .buy(&app, json!({"sku_id": v1.basic, "billing_mode": "monthly"}))
+            .await;
+        v1.wait_instance(&app, order["instance_id"].as_str().unwrap(), "active")
+            .await;
+    }
+);
+
+backend_test!(
+    a_bodyless_open_api_call_signed_over_the_empty_body_hash_is_accepted,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let m = market(&app, Proto::V2, ex).await;
+        let r = app
+            .post(
+                &format!("/v1/sellers/{}/access-keys", m.seller_id),
+                &m.seller_key,
+                json!({}),
+            )
+            .await;
+        let (ak, sk) = (
+            r.body["access_key"].as_str().unwrap().to_owned(),
+            SecretKey::new(r.body["secret_key"].as_str().unwrap()),
+        );
+        // After a sandbox clock move: X-Sdk-Date is checked against the real clock.
+        app.advance(Duration::days(30)).await;
+        let host = app.base.trim_start_matches("http://").to_owned();
+        let date = apig::sdk_date(time::OffsetDateTime::now_utc());
+        let path = "/api/mkp-openapi-public/global/v1/order/query";
+        let query = "orderId=MOCKPERIODYEARNEW";
+        let headers = [
+            ("Host", host.as_str()),
+            ("X-Sdk-Date", date.as_str()),
+            ("X-Sdk-Content-Sha256", apig::UNSIGNED_PAYLOAD),
+        ];
+        let req = RequestParts {
+            method: "GET",
+            path,
+            query,
+            headers: &headers,
+            body: b"",
+        };
+        let signed: Vec<String> = ["host", "x-sdk-content-sha256", "x-sdk-date"]
+            .map(str::to_owned)
+            .to_vec();
+        // What Huawei's Python signer does: the header is sent and signed, the payload hash in
+        // the canonical request is the empty body's.
+        let canonical = apig::canonical_request(&req, &signed).unwrap();
+        let (head, _) = canonical.rsplit_once('\n').unwrap();
+        let canonical = format!("{head}\n{}", sha256_hex(b""));
+        let to_sign = format!(
+            "SDK-HMAC-SHA256\n{date}\n{}",
+            sha256_hex(canonical.as_bytes())
+        );
+        let signature = hmac_hex(&sk, &to_sign);
+        let auth = format!(
+            "SDK-HMAC-SHA256 Access={ak}, SignedHeaders={}, Signature={signature}",
+            signed.join(";")
+        );
+        let send = |auth: String| {
+            app.send(
+                app.http
+                    .get(app.url(&format!("{path}?{query}")))
+                    .header("X-Sdk-Date", &date)
+                    .header("X-Sdk-Content-Sha256", apig::UNSIGNED_PAYLOAD)
+                    .header("Authorization", auth),
+            )
+        };
+        let r = send(auth).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["orderInfo"]["orderId"], "MOCKPERIODYEARNEW");
+        // The Java form (payload hash = the header's value) works too.
+        let java = apig::sign(&ak, &sk, &req).unwrap();
+        let r = send(java).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        // A wrong signature is still refused.
+        let r = send(format!(
+            "SDK-HMAC-SHA256 Access={ak}, SignedHeaders={}, Signature={}",
+            signed.join(";"),
+            "0".repeat(64)
+        ))
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    }
+);
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+fn hmac_hex(key: &SecretKey, msg: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(msg.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
