@@ -13,6 +13,7 @@
 //! - [`catalog`]: products, attributes and SKUs, prices, the publishing workflow.
 //! - [`order`], [`instance`], [`ledger`], [`provisioning`]: the commerce spine: order and instance
 //!   state machines and timers, the balance ledger, and how calls to sellers are retried.
+//! - [`snapshot`]: the typed copy an order keeps of what was bought and who bought it.
 //! - [`text`]: what makes a name or label displayable (visible, no direction overrides).
 //! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
 
@@ -28,4 +29,5 @@ pub mod money;
 pub mod order;
 pub mod party;
 pub mod provisioning;
+pub mod snapshot;
 pub mod text;

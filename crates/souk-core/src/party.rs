@@ -135,6 +135,29 @@ impl PartyName {
     }
 }
 
+/// A mobile phone number: digits with an optional leading `+`, spaces and dashes dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t: String = s.trim().chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        let digits = t.strip_prefix('+').unwrap_or(&t);
+        if (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(t))
+        } else {
+            Err(format!(
+                "`{}` is not a phone number: use digits, optionally starting with + (e.g. +8613800000000)",
+                s.trim()
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A syntactically plausible e-mail address (the only real check is sending mail to it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);

@@ -210,6 +210,7 @@ async fn bootstrap_operator(
         role: Role::Operator,
         name: "Operator".into(),
         email: None,
+        mobile_phone: None,
         now,
     };
     let new_key = NewKey {

@@ -42,6 +42,8 @@ pub struct PurchasableSku {
     pub prices: Vec<SkuPrice>,
     /// For License products: who issues the codes (from the integration profile).
     pub license_mode: Option<LicenseMode>,
+    /// The buyer details the seller receives in newInstance (from the integration profile).
+    pub buyer_fields: Vec<BuyerField>,
 }
 
 /// One price of one SKU.
@@ -617,7 +619,8 @@ impl CatalogStore for SqlStore {
     async fn purchasable_sku(&self, sku_id: &str) -> StoreResult<Option<PurchasableSku>> {
         let row = sqlx::query(
             "SELECT s.id AS sku_id, s.sku_code, s.attributes, s.prices, p.id AS product_id, \
-             p.name, p.seller_id, p.delivery_type, p.currency, p.spec, i.license_mode \
+             p.name, p.seller_id, p.delivery_type, p.currency, p.spec, i.license_mode, \
+             i.buyer_fields \
              FROM skus s JOIN products p ON p.id = s.product_id \
              LEFT JOIN integration_profiles i ON i.product_id = p.id \
              WHERE s.id = $1 AND s.status = 'active' AND p.status = 'listed'",
@@ -659,6 +662,10 @@ impl CatalogStore for SqlStore {
                 })
                 .collect(),
             license_mode,
+            buyer_fields: match row.try_get::<Option<String>, _>("buyer_fields")? {
+                Some(s) => serde_json::from_str(&s).map_err(|e| corrupt("buyer_fields", e))?,
+                None => Vec::new(),
+            },
         }))
     }
 

@@ -12,6 +12,7 @@ pub struct NewParty {
     pub role: Role,
     pub name: String,
     pub email: Option<String>,
+    pub mobile_phone: Option<String>,
     pub now: OffsetDateTime,
 }
 
@@ -21,6 +22,7 @@ pub struct PartyRecord {
     pub role: Role,
     pub name: String,
     pub email: Option<String>,
+    pub mobile_phone: Option<String>,
     pub status: PartyStatus,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,

@@ -153,6 +153,7 @@ fn party_from_row(row: &AnyRow) -> StoreResult<PartyRecord> {
         role: Role::from_str(&row.try_get::<String, _>("role")?).map_err(|e| corrupt("role", e))?,
         name: row.try_get("name")?,
         email: row.try_get("email")?,
+        mobile_phone: row.try_get("mobile_phone")?,
         status: PartyStatus::from_str(&row.try_get::<String, _>("status")?)
             .map_err(|e| corrupt("status", e))?,
         created_at: from_unix_ms(row.try_get("created_at")?),
@@ -210,13 +211,14 @@ pub(crate) async fn audit(
 
 async fn insert_party(conn: &mut sqlx::AnyConnection, p: &NewParty) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO parties (id, role, name, email, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'active', $5, $5)",
+        "INSERT INTO parties (id, role, name, email, mobile_phone, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)",
     )
     .bind(p.id.as_str())
     .bind(p.role.as_str())
     .bind(&p.name)
     .bind(p.email.clone())
+    .bind(p.mobile_phone.clone())
     .bind(to_unix_ms(p.now))
     .execute(conn)
     .await

@@ -19,6 +19,9 @@ pub enum AdminCommand {
         name: String,
         #[arg(long)]
         email: Option<String>,
+        /// Mobile phone, e.g. +8613800000000.
+        #[arg(long)]
+        phone: Option<String>,
     },
     /// List parties of a role.
     ListParties {
@@ -55,8 +58,22 @@ pub async fn run(app: &App, command: AdminCommand) -> anyhow::Result<()> {
     let state = &app.state;
     let operator = app.operator_id().await?;
     match command {
-        AdminCommand::CreateParty { role, name, email } => {
-            let party = parties::create(state, &operator, role, CreateParty { name, email })
+        AdminCommand::CreateParty {
+            role,
+            name,
+            email,
+            phone,
+        } => {
+            let party = parties::create(
+                state,
+                &operator,
+                role,
+                CreateParty {
+                    name,
+                    email,
+                    mobile_phone: phone,
+                },
+            )
                 .await
                 .map_err(human)?;
             let key = parties::issue_key(state, &Scope::Everything, &operator, &party.id, None)

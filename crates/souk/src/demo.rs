@@ -85,6 +85,7 @@ async fn party(
             parties::CreateParty {
                 name: name.into(),
                 email: Some(format!("{}@demo.example", role.as_str())),
+                mobile_phone: Some("+8613800000000".into()),
             },
         )
         .await

@@ -53,6 +53,7 @@ pub struct PartyView {
     pub role: Role,
     pub name: String,
     pub email: Option<String>,
+    pub mobile_phone: Option<String>,
     pub status: PartyStatus,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -69,6 +70,7 @@ impl From<PartyRecord> for PartyView {
             role: p.role,
             name: p.name,
             email: p.email,
+            mobile_phone: p.mobile_phone,
             status: p.status,
             created_at: p.created_at,
             updated_at: p.updated_at,

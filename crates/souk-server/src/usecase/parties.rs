@@ -4,7 +4,7 @@ use crate::error::{AppError, AppResult};
 use crate::AppState;
 use souk_core::api_key;
 use souk_core::id::ApiKeyId;
-use souk_core::party::{Email, PartyId, PartyName, Role};
+use souk_core::party::{Email, PartyId, PartyName, Phone, Role};
 use souk_store::{ApiKeyRecord, NewKey, NewParty, PartyRecord, RevokeOutcome, Scope};
 
 /// Input for a new seller, buyer or reseller.
@@ -25,6 +25,11 @@ pub struct CreateParty {
         example = "ops@acme.example"
     )]
     pub email: Option<String>,
+    /// Mobile phone, international form (`+8613800000000`); sent to sellers whose products
+    /// create accounts from it, encrypted.
+    #[serde(default)]
+    #[schema(pattern = r"^\+?[0-9][0-9 -]{3,24}$", example = "+8613800000000")]
+    pub mobile_phone: Option<String>,
 }
 
 pub async fn create(
@@ -45,12 +50,19 @@ pub async fn create(
         .map(Email::parse)
         .transpose()
         .map_err(|m| AppError::invalid_field("email", m))?;
+    let mobile_phone = input
+        .mobile_phone
+        .as_deref()
+        .map(Phone::parse)
+        .transpose()
+        .map_err(|m| AppError::invalid_field("mobile_phone", m))?;
     let now = state.clock.now();
     let party = NewParty {
         id: PartyId::generate(role, now),
         role,
         name: name.as_str().to_owned(),
         email: email.map(|e| e.as_str().to_owned()),
+        mobile_phone: mobile_phone.map(|p| p.as_str().to_owned()),
         now,
     };
     Ok(state.store.create_party(party, actor).await?)

@@ -1,0 +1,85 @@
+//! What an order records of what was bought, at the time it was bought: product, SKU, price,
+//! and the buyer details the seller receives. Typed, so that a call to a seller built from it
+//! cannot silently miss a field (no JSON read by key with a default).
+
+use crate::catalog::{BillingMode, DeliveryType, LicenseMode};
+use crate::money::Money;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The order's copy of what was on sale when it was placed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderSnapshot {
+    pub product_name: String,
+    pub delivery_type: DeliveryType,
+    /// KooGallery `skuCode`.
+    pub sku_code: String,
+    /// KooGallery `productId` of the SKU × billing mode.
+    pub wire_product_id: String,
+    /// The SKU's enum attribute values, e.g. `{"edition": "pro"}`.
+    pub attributes: BTreeMap<String, String>,
+    pub billing_mode: BillingMode,
+    pub unit_price: Money,
+    /// The wire field the quantity is sent as (`amount`, `diskSize`, `bandWidth`), if any.
+    pub quantity_field: Option<String>,
+    pub license_mode: Option<LicenseMode>,
+    /// Renew automatically at expiry (new purchases only).
+    #[serde(default)]
+    pub auto_renew: bool,
+    /// The buyer details the product asked to send to the seller, as they were at purchase.
+    #[serde(default, skip_serializing_if = "BuyerContact::is_empty")]
+    pub buyer: BuyerContact,
+    /// The extra fields the buyer filled in (`saasExtendParams`), in the product's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extend_params: Vec<ExtendValue>,
+}
+
+/// Buyer details a product may have sent to its seller (KooGallery newInstance's
+/// `customerName`, `userId`, `userName`, `mobilePhone`, `email`). Plain text here; the phone and
+/// e-mail are encrypted with the product's key size when they go on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BuyerContact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile_phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl BuyerContact {
+    pub fn is_empty(&self) -> bool {
+        *self == BuyerContact::default()
+    }
+}
+
+/// One extra field's value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExtendValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_written_before_buyer_details_still_read() {
+        let old = r#"{"product_name":"Acme","delivery_type":"saas","sku_code":"S1",
+            "wire_product_id":"P1","attributes":{"edition":"pro"},"billing_mode":"monthly",
+            "unit_price":{"amount_minor":1000,"currency":"CNY"},"quantity_field":"amount",
+            "license_mode":null,"auto_renew":true}"#;
+        let s: OrderSnapshot = serde_json::from_str(old).unwrap();
+        assert!(s.auto_renew);
+        assert!(s.buyer.is_empty());
+        assert_eq!(s.attributes["edition"], "pro");
+        let round: OrderSnapshot =
+            serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(round, s);
+    }
+}
