@@ -58,6 +58,7 @@ pub struct PriceView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::sku)]
 pub struct SkuView {
     pub id: SkuId,
     /// KooGallery `skuCode`: stable for the life of the product.
@@ -89,6 +90,7 @@ fn sku_view(s: SkuRecord, currency: souk_core::money::Currency) -> SkuView {
 
 /// The integration profile as its seller and the operator see it: the key is never shown.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::integration)]
 pub struct IntegrationView {
     pub protocol: Protocol,
     pub production_url: String,
@@ -118,6 +120,7 @@ impl From<IntegrationSettings> for IntegrationView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::revision)]
 pub struct RevisionView {
     pub id: RevisionId,
     pub product_id: ProductId,
@@ -157,6 +160,7 @@ impl From<RevisionRecord> for RevisionView {
 /// A product. Buyers and resellers get the public view: no `integration`, no
 /// `pending_revision`, active SKUs only.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::product)]
 pub struct ProductView {
     pub id: ProductId,
     pub seller_id: PartyId,
@@ -204,6 +208,7 @@ impl From<ProductRecord> for ProductView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::product_list)]
 pub struct ProductList {
     pub data: Vec<ProductView>,
     /// Pass as `after` to get the next page; null on the last page.
@@ -237,6 +242,7 @@ impl From<ReviewItem> for ReviewView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::review_list)]
 pub struct ReviewList {
     /// Everything waiting for review, oldest first (not paginated: the queue is short).
     pub data: Vec<ReviewView>,

@@ -402,6 +402,7 @@ pub struct NewAccessKeyInput {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::access_key)]
 pub struct AccessKeyView {
     pub id: String,
     pub seller_id: String,
@@ -434,6 +435,7 @@ impl AccessKeyView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::access_key_list)]
 pub struct AccessKeyList {
     pub data: Vec<AccessKeyView>,
 }
@@ -497,13 +499,17 @@ pub async fn revoke_access_key(
 // Policies
 
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"seats": 5, "heartbeat_window_seconds": 600, "activations_per_hour": 20}))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyView {
     /// Machines one code may run on at once (floating seats), 1–10000.
+    #[schema(minimum = 1, maximum = 10000, example = 5)]
     pub seats: u32,
     /// A machine silent for this long is culled and its seat freed (60 s – 30 days).
+    #[schema(minimum = 60, maximum = 2592000, example = 600)]
     pub heartbeat_window_seconds: u32,
-    /// Activation attempts allowed per code per hour.
+    /// Activation attempts allowed per code per hour, 1–10000.
+    #[schema(minimum = 1, maximum = 10000, example = 20)]
     pub activations_per_hour: u32,
 }
 
@@ -556,6 +562,7 @@ pub async fn get_policy(
 // Codes and machines
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::code)]
 pub struct CodeView {
     pub code: String,
     pub instance_id: String,
@@ -618,6 +625,7 @@ fn code_view(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::code_list)]
 pub struct CodeList {
     pub data: Vec<CodeView>,
 }
@@ -652,6 +660,7 @@ pub async fn get_code(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"deactivated": true}))]
 pub struct Deactivated {
     /// False when the machine held no seat (deactivating twice changes nothing).
     pub deactivated: bool,
@@ -681,9 +690,11 @@ pub async fn deactivate_machine(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileInput {
-    /// Bind the file to one machine (optional).
+    /// Bind the file to one machine (optional); 1–1024 characters.
+    #[schema(min_length = 1, max_length = 1024, example = "9f2c41d7-host-a")]
     pub machine_fingerprint: Option<String>,
     /// How long the file is good for before it must be refreshed (1–366 days, default 30).
+    #[schema(minimum = 1, maximum = 366, example = 30)]
     pub ttl_days: Option<u32>,
 }
 

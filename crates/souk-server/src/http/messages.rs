@@ -42,6 +42,7 @@ pub struct AttemptQuery {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::attempt_list)]
 pub struct AttemptList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<AttemptRecord>,
@@ -92,6 +93,7 @@ pub async fn list_attempts(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::call)]
 pub struct CallView {
     #[schema(value_type = Object)]
     pub call: JobRecord,
@@ -146,6 +148,7 @@ pub async fn retry_call(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::call_list)]
 pub struct CallList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<JobRecord>,
@@ -171,6 +174,7 @@ pub async fn instance_calls(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::message_list)]
 pub struct MessageList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<MessageRecord>,

@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::order)]
 pub struct OrderView {
     pub id: String,
     pub kind: OrderKind,
@@ -108,12 +109,14 @@ impl From<OrderRecord> for OrderView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::order_list)]
 pub struct OrderList {
     pub data: Vec<OrderView>,
     pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::instance)]
 pub struct InstanceView {
     pub id: String,
     pub state: InstanceState,
@@ -188,6 +191,7 @@ impl InstanceView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::instance_list)]
 pub struct InstanceList {
     pub data: Vec<InstanceView>,
     pub next_cursor: Option<String>,
@@ -366,6 +370,7 @@ pub async fn set_auto_renew(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::balance)]
 pub struct BalanceView {
     pub buyer_id: PartyId,
     pub balance: Money,
@@ -419,7 +424,7 @@ pub async fn get_balance(
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct PositiveMoney {
-    #[schema(minimum = 1, example = 100000)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64, example = 100000)]
     amount_minor: i64,
     currency: Currency,
 }
@@ -428,7 +433,7 @@ pub struct PositiveMoney {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct NonNegativeMoney {
-    #[schema(minimum = 0, example = 50000)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64, example = 50000)]
     amount_minor: i64,
     currency: Currency,
 }
@@ -490,6 +495,7 @@ pub async fn set_credit_limit(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::ledger_list)]
 pub struct LedgerList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<LedgerEntry>,
@@ -516,6 +522,7 @@ pub async fn get_ledger(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::clock)]
 pub struct ClockView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String)]

@@ -48,6 +48,7 @@ fn party_in(collection: &str, id: &str) -> AppResult<PartyId> {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::party)]
 pub struct PartyView {
     pub id: PartyId,
     pub role: Role,
@@ -77,6 +78,7 @@ impl From<PartyRecord> for PartyView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::party_list)]
 pub struct PartyList {
     pub data: Vec<PartyView>,
     /// Pass as `after` to get the next page; null on the last page.
@@ -84,6 +86,7 @@ pub struct PartyList {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::api_key)]
 pub struct ApiKeyView {
     pub id: souk_core::id::ApiKeyId,
     pub party_id: PartyId,
@@ -120,12 +123,14 @@ impl From<ApiKeyRecord> for ApiKeyView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::api_key_list)]
 pub struct ApiKeyList {
     pub data: Vec<ApiKeyView>,
     pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::issued_key)]
 pub struct IssuedKeyView {
     pub key: ApiKeyView,
     /// The API key itself. Shown only in this response: store it now.
@@ -145,12 +150,14 @@ pub struct CreateKey {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::me)]
 pub struct MeView {
     pub party: PartyView,
     pub key_id: souk_core::id::ApiKeyId,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::audit_list)]
 pub struct AuditList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<AuditEvent>,

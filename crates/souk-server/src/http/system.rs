@@ -42,6 +42,7 @@ const DOCS_HTML: &str = r#"<!DOCTYPE html>
 "#;
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::health)]
 pub struct Health {
     pub status: &'static str,
     pub version: &'static str,
@@ -57,6 +58,7 @@ pub async fn healthz() -> Json<Health> {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::ready)]
 pub struct Ready {
     pub status: &'static str,
     pub database: &'static str,
