@@ -929,3 +929,74 @@ pub fn code_list() -> Value {
     }
     json!({ "data": [code] })
 }
+
+/// The License open API's answer to an activation (v1).
+pub fn license_activated() -> Value {
+    let info = json!({
+        "status": "ALIVE",
+        "expire_time": "20271125080912",
+        "product_id": "prd_01m88tq1y3vt0f8h2x5kcmd9re",
+        "order_id": "ord_01m88tq8k0a3m1c6y2e7g5rd4s",
+        "amount": "1",
+    });
+    json!({
+        "error_code": "92020000",
+        "error_msg": "success",
+        "data": {
+            "license_code": "SOUK-7KQ2M-XH4TD-9RBWP-C3NFA-V8Z6E",
+            "status": "ALIVE",
+            "activate_time": "20261125080940",
+            "effective_time": "20261125080912",
+            "expire_time": "20271125080912",
+            "product_id": "prd_01m88tq1y3vt0f8h2x5kcmd9re",
+            "sku_id": "sku_01m88tq1y3x2bq7a6d0w4znh5c",
+            "order_id": "ord_01m88tq8k0a3m1c6y2e7g5rd4s",
+            "instance_id": "ins_01m88tq8k0c5j7d2f9w3h6xa1b",
+            "amount": "1",
+            "seats": 5,
+            "machines_in_use": 1,
+            "souk_state": "active",
+            "license_code_info": info.to_string(),
+        }
+    })
+}
+
+/// The License open API's refusal of a request whose AK/SK signature does not verify.
+pub fn apig_refusal() -> Value {
+    json!({
+        "error_code": "APIG.0301",
+        "error_msg": "AK/SK authentication failed: unknown access key",
+        "souk_reason": "unknown_access_key",
+    })
+}
+
+/// The order query's answer (KooGallery's shape).
+pub fn order_query() -> Value {
+    json!({
+        "resultCode": "MKT.0000",
+        "resultMsg": "success",
+        "orderInfo": {
+            "orderId": "ord_01m88tm50qk26gs1s1rxec5w1j",
+            "orderType": "NEW",
+            "createTime": "20261125074448",
+            "orderLine": [{
+                "orderLineId": "ord_01m88tm50qk26gs1s1rxec5w1j-000001",
+                "chargingMode": "PERIOD",
+                "currency": "CNY",
+                "amount": 5000,
+                "amountUnit": "minor",
+                "productInfo": [{
+                    "skuCode": "0dad36ff4255589e4a8628cafc5091e1",
+                    "productId": "40b914910e7484e546ed348e5c9c470f",
+                    "productName": "Demo Monitor",
+                    "linearValue": 5
+                }],
+                "periodType": "month",
+                "periodNumber": 1,
+                "expireTime": "20261225074449"
+            }],
+            "buyerInfo": {"customerId": "buy_01m88tkgb24ndca06sfrq4yghf", "customerName": "Demo Buyer"},
+            "extendParams": []
+        }
+    })
+}

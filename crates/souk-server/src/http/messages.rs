@@ -131,7 +131,7 @@ pub async fn get_call(
 
 /// Retry a failed or waiting call now (one immediate attempt, then the normal schedule).
 #[utoipa::path(post, path = "/v1/calls/{id}/retry", tag = "provisioning", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = Object, example = crate::http::examples::retried_call), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn retry_call(
     State(state): State<AppState>,
     caller: Caller,

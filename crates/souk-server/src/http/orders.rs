@@ -204,7 +204,7 @@ fn cursor<T>(items: &[T], limit: u32, id: impl Fn(&T) -> String) -> Option<Strin
 }
 
 /// Place an order (buyers): a new purchase or a trial of a listed SKU.
-#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = PlaceOrder,
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body(content = PlaceOrder, example = json!({"sku_id": "sku_01m88tkgbdtcjmb5jbgstjq0vk", "billing_mode": "monthly", "periods": 1, "quantity": 5, "auto_renew": false})),
     responses((status = 201, body = OrderView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope), (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope),
         (status = 409, description = "`trial_used`: this buyer already had a trial of this product", body = ErrorEnvelope)),
     security(("api_key" = [])))]
@@ -317,7 +317,7 @@ pub async fn get_instance(
 
 /// Place a renewal order (or, for a trial, a conversion to paid). Pay it to apply it.
 #[utoipa::path(post, path = "/v1/instances/{id}/renew", tag = "instances", params(("id" = String, Path)),
-    request_body = RenewInstance,
+    request_body(content = RenewInstance, example = json!({"billing_mode": "yearly", "periods": 1})),
     responses((status = 201, body = OrderView), (status = 409, description = "`not_renewable`: the instance cannot be renewed in its state or term", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn renew_instance(
     State(state): State<AppState>,
@@ -332,7 +332,7 @@ pub async fn renew_instance(
 
 /// Place an upgrade order (new SKU and/or quantity, charged pro rata). Pay it to apply it.
 #[utoipa::path(post, path = "/v1/instances/{id}/upgrade", tag = "instances", params(("id" = String, Path)),
-    request_body = UpgradeInstance,
+    request_body(content = UpgradeInstance, example = json!({"sku_id": "sku_01m88tkgbdvm2zstrmv07t3gwa", "quantity": 10})),
     responses((status = 201, body = OrderView), (status = 409, description = "`not_upgradable`: the instance cannot be upgraded in its state or term", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn upgrade_instance(
     State(state): State<AppState>,
@@ -353,7 +353,7 @@ pub struct AutoRenew {
 
 /// Turn auto-renew on or off.
 #[utoipa::path(put, path = "/v1/instances/{id}/auto-renew", tag = "instances", params(("id" = String, Path)),
-    request_body = AutoRenew, responses((status = 200, body = InstanceView)), security(("api_key" = [])))]
+    request_body(content = AutoRenew, example = json!({"auto_renew": true})), responses((status = 200, body = InstanceView)), security(("api_key" = [])))]
 pub async fn set_auto_renew(
     State(state): State<AppState>,
     caller: Caller,
@@ -533,6 +533,7 @@ pub struct ClockView {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"by": "30d"}))]
 pub struct AdvanceClock {
     /// A positive duration: numbers with units (d, h, m or s), e.g. "30d", "12h", "1d12h".
     /// The clock cannot be moved past 9899-12-31 (`invalid_field`).

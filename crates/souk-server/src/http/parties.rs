@@ -188,7 +188,7 @@ pub async fn me(state: axum::extract::State<AppState>, caller: Caller) -> AppRes
 /// Create a seller, buyer or reseller (operator only).
 #[utoipa::path(post, path = "/v1/{collection}", tag = "parties",
     params(("collection" = String, Path, description = "sellers | buyers | resellers")),
-    request_body = CreateParty,
+    request_body(content = CreateParty, example = json!({"name": "Globex Ltd", "email": "it@globex.example"})),
     responses((status = 201, body = PartyView), (status = 403, description = "`forbidden`: your role may not do this", body = crate::error::ErrorEnvelope),
               (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
@@ -256,7 +256,7 @@ pub struct UpdateParty {
 /// Suspend or reactivate a party (operator only). Its data stays; its keys stop working.
 #[utoipa::path(patch, path = "/v1/{collection}/{id}", tag = "parties",
     params(("collection" = String, Path), ("id" = String, Path)),
-    request_body = UpdateParty,
+    request_body(content = UpdateParty, example = json!({"status": "suspended"})),
     responses((status = 200, body = PartyView), (status = 403, description = "`forbidden`: your role may not do this", body = crate::error::ErrorEnvelope),
               (status = 404, description = "`not_found`: no such resource visible to you", body = crate::error::ErrorEnvelope),
               (status = 409, description = "`cannot_suspend_self`: an operator cannot suspend itself", body = crate::error::ErrorEnvelope)),
@@ -285,7 +285,7 @@ pub async fn update_party(
 /// Issue an API key for a party (the operator for anyone; a party for itself).
 #[utoipa::path(post, path = "/v1/{collection}/{id}/api-keys", tag = "api keys",
     params(("collection" = String, Path), ("id" = String, Path)),
-    request_body = CreateKey,
+    request_body(content = CreateKey, example = json!({"label": "production"})),
     responses((status = 201, body = IssuedKeyView), (status = 404, description = "`not_found`: no such resource visible to you", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create_key(
