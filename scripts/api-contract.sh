@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the API contract against a real Souk (`souk serve --demo` on a temp data dir and a free
 # loopback port):
-#   1. /v1/openapi.json is a valid OpenAPI document (openapi-spec-validator);
+#   1. /v1/openapi.json is a valid OpenAPI document (openapi-spec-validator), and each of its
+#      examples matches its own schema (scripts/contract/examples.py);
 #   2. schemathesis fuzzes every operation of it as the operator, the seller and the buyer, with
 #      every check on: a 5xx, a status the document does not declare, a response that does not
 #      match its schema, a valid request refused or an invalid one accepted all fail the run.
@@ -41,6 +42,12 @@ failed=0
 started=$SECONDS
 curl -sf "$base/v1/openapi.json" -o "$work/openapi.json"
 if "$venv/bin/openapi-spec-validator" "$work/openapi.json"; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+# Every example of the document matches its own schema (examples are part of the contract).
+if "$venv/bin/python" scripts/contract/examples.py "$work/openapi.json"; then
     passed=$((passed + 1))
 else
     failed=$((failed + 1))

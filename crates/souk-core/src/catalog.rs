@@ -440,10 +440,10 @@ pub struct QuantityAttribute {
     #[schema(min_length = 1, max_length = 30, example = "user")]
     pub unit: String,
     /// At least 1.
-    #[schema(minimum = 1, example = 1)]
+    #[schema(value_type = i64, minimum = 1, maximum = 4_294_967_295_i64, example = 1)]
     pub min: u32,
     /// At least `min`.
-    #[schema(minimum = 1, example = 500)]
+    #[schema(value_type = i64, minimum = 1, maximum = 4_294_967_295_i64, example = 500)]
     pub max: u32,
     /// The KooGallery linear field this quantity is sent as.
     pub wire_field: LinearField,

@@ -324,7 +324,7 @@ pub struct LicenseAnswer {
     /// On success (v1): the license (KooGallery LicenseInfo plus Souk's `seats`,
     /// `machines_in_use`, `souk_state`). v2: `{"results": [{license, error_code, error_msg,
     /// data?}, …]}`, one per code asked, in order. Absent when there is nothing to tell.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, required = false)]
     data: Option<()>,
 }
 

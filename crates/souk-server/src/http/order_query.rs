@@ -54,7 +54,7 @@ pub struct OrderQueryAnswer {
     /// `productInfo`, and `periodType`/`periodNumber`/`expireTime` where they apply),
     /// `buyerInfo` and `extendParams`.
     #[serde(rename = "orderInfo")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Object, required = false)]
     order_info: Option<()>,
 }
 

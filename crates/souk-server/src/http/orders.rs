@@ -449,7 +449,8 @@ pub struct TopUp {
 
 /// Credit a buyer's balance (operator).
 #[utoipa::path(post, path = "/v1/buyers/{id}/balance/top-ups", tag = "balance", params(("id" = String, Path)),
-    request_body = TopUp, responses((status = 201, body = BalanceView)), security(("api_key" = [])))]
+    request_body = TopUp, responses((status = 201, body = BalanceView),
+        (status = 422, description = "`invalid_field`: the balance would pass 10^15 minor units", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn top_up(
     State(state): State<AppState>,
     OperatorCaller(caller): OperatorCaller,
@@ -477,7 +478,8 @@ pub struct CreditLimit {
 
 /// Grant a buyer credit: the balance may go this far below zero (operator).
 #[utoipa::path(put, path = "/v1/buyers/{id}/balance/credit-limit", tag = "balance", params(("id" = String, Path)),
-    request_body = CreditLimit, responses((status = 200, body = BalanceView)), security(("api_key" = [])))]
+    request_body = CreditLimit, responses((status = 200, body = BalanceView),
+        (status = 422, description = "`invalid_field`: the limit is not within 0–10^15 minor units", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn set_credit_limit(
     State(state): State<AppState>,
     OperatorCaller(caller): OperatorCaller,
