@@ -376,13 +376,26 @@ fn label(field: &str, s: &str, max: usize) -> Result<String, CatalogError> {
 #[serde(deny_unknown_fields)]
 pub struct ServiceAgreement {
     /// What the service includes; 1–20,000 characters.
-    #[schema(min_length = 1, max_length = 20000, example = "Hosted monitoring with 99.9% monthly availability and e-mail support.")]
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        example = "Hosted monitoring with 99.9% monthly availability and e-mail support."
+    )]
     pub content: String,
     /// When support answers, e.g. "Mon–Fri 09:00–18:00 (UTC+8)"; one line, 1–200 characters.
-    #[schema(min_length = 1, max_length = 200, example = "Mon-Fri 09:00-18:00 (UTC+8)")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        example = "Mon-Fri 09:00-18:00 (UTC+8)"
+    )]
     pub hours: String,
     /// Support phone number: digits, spaces and `+ - ( ) . / x`, at most 40 characters.
-    #[schema(pattern = "^[0-9 +()./x-]*[0-9][0-9 +()./x-]*$", min_length = 1, max_length = 40, example = "+86 10 1234 5678")]
+    #[schema(
+        pattern = "^[0-9 +()./x-]*[0-9][0-9 +()./x-]*$",
+        min_length = 1,
+        max_length = 40,
+        example = "+86 10 1234 5678"
+    )]
     pub phone: String,
     /// Support e-mail address.
     #[schema(example = "support@acme.example")]
@@ -481,7 +494,11 @@ pub struct ProductInput {
     #[schema(min_length = 1, max_length = 100, example = "devops/monitoring")]
     pub category: String,
     /// 1–20,000 characters.
-    #[schema(min_length = 1, max_length = 20000, example = "Hosted monitoring for small teams.")]
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        example = "Hosted monitoring for small teams."
+    )]
     pub description: String,
     /// 1–20,000 characters.
     #[serde(default)]
@@ -1046,7 +1063,11 @@ pub struct IntegrationInput {
     /// The KooGallery "Key" used to sign requests and encrypt credentials. Write-only. Required
     /// the first time; omit it later to keep the stored one.
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub key: Option<String>,
     /// AES key size for personal data sent to the seller: 128 or 256 (default 256).
     #[serde(default)]

@@ -358,9 +358,11 @@ backend_test!(
         )
         .await
         .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
-        let balance = app
-            .get(&format!("/v1/buyers/{buyer}/balance"), &op)
-            .await;
-        assert_eq!(balance.body["balance"]["amount_minor"], 1500, "{}", balance.text);
+        let balance = app.get(&format!("/v1/buyers/{buyer}/balance"), &op).await;
+        assert_eq!(
+            balance.body["balance"]["amount_minor"], 1500,
+            "{}",
+            balance.text
+        );
     }
 );
