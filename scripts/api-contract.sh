@@ -31,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 1 120); do
-    grep -q '^buyer key:' "$work/serve.log" && break
+    grep -qs '^buyer key:' "$work/serve.log" && break
     kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log"; echo "souk did not start" >&2; exit 1; }
     sleep 0.5
 done
