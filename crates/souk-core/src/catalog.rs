@@ -378,13 +378,30 @@ fn label(field: &str, s: &str, max: usize) -> Result<String, CatalogError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceAgreement {
-    /// What the service includes.
+    /// What the service includes; 1–20,000 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        example = "Hosted monitoring with 99.9% monthly availability and e-mail support."
+    )]
     pub content: String,
-    /// When support answers, e.g. "Mon–Fri 09:00–18:00 (UTC+8)".
+    /// When support answers, e.g. "Mon–Fri 09:00–18:00 (UTC+8)"; one line, 1–200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        example = "Mon-Fri 09:00-18:00 (UTC+8)"
+    )]
     pub hours: String,
-    /// Support phone number.
+    /// Support phone number: digits, spaces and `+ - ( ) . / x`, at most 40 characters.
+    #[schema(
+        pattern = "^[0-9 +()./x-]*[0-9][0-9 +()./x-]*$",
+        min_length = 1,
+        max_length = 40,
+        example = "+86 10 1234 5678"
+    )]
     pub phone: String,
     /// Support e-mail address.
+    #[schema(example = "support@acme.example")]
     pub email: String,
 }
 
@@ -420,9 +437,11 @@ impl ServiceAgreement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnumAttribute {
-    /// e.g. "edition".
+    /// e.g. "edition"; one line, 1–50 characters.
+    #[schema(min_length = 1, max_length = 50, example = "edition")]
     pub name: String,
-    /// e.g. ["basic", "pro", "enterprise"]; 1–20 distinct values.
+    /// e.g. ["basic", "pro", "enterprise"]; 1–20 distinct values of 1–100 characters.
+    #[schema(min_items = 1, max_items = 20, example = json!(["basic", "pro"]))]
     pub values: Vec<String>,
 }
 
@@ -430,11 +449,17 @@ pub struct EnumAttribute {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuantityAttribute {
-    /// e.g. "users".
+    /// e.g. "users"; one line, 1–50 characters.
+    #[schema(min_length = 1, max_length = 50, example = "users")]
     pub name: String,
-    /// e.g. "user", "GB", "Mbps".
+    /// e.g. "user", "GB", "Mbps"; one line, 1–30 characters.
+    #[schema(min_length = 1, max_length = 30, example = "user")]
     pub unit: String,
+    /// At least 1.
+    #[schema(value_type = i64, minimum = 1, maximum = 4_294_967_295_i64, example = 1)]
     pub min: u32,
+    /// At least `min`.
+    #[schema(value_type = i64, minimum = 1, maximum = 4_294_967_295_i64, example = 500)]
     pub max: u32,
     /// The KooGallery linear field this quantity is sent as.
     pub wire_field: LinearField,
@@ -450,11 +475,13 @@ pub struct PriceInput {
     pub sku: BTreeMap<String, String>,
     pub billing_mode: BillingMode,
     /// Minor units of the product's currency, per quantity unit (per period for monthly and
-    /// yearly). Must be 0 for a trial; may be omitted there.
+    /// yearly), 0 to 10^12. Must be 0 for a trial; may be omitted there.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64, example = 9900)]
     pub amount_minor: i64,
     /// Trial length, 3–180 days; only for `billing_mode = trial`.
     #[serde(default)]
+    #[schema(minimum = 3, maximum = 180)]
     pub trial_days: Option<u32>,
 }
 
@@ -462,27 +489,40 @@ pub struct PriceInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
-    /// 1–200 characters.
+    /// One line, 1–200 characters.
+    #[schema(min_length = 1, max_length = 200, example = "Acme Monitor")]
     pub name: String,
     pub delivery_type: DeliveryType,
-    /// e.g. "devops/monitoring"; 1–100 characters.
+    /// e.g. "devops/monitoring"; one line, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, example = "devops/monitoring")]
     pub category: String,
     /// 1–20,000 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 20000,
+        example = "Hosted monitoring for small teams."
+    )]
     pub description: String,
+    /// 1–20,000 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 20000)]
     pub usage_guide: Option<String>,
     pub service_agreement: ServiceAgreement,
     /// Whether orders are under service supervision (服务监管). Fixed once listed.
     #[serde(default)]
     pub supervised: bool,
     /// ISO 4217 code; every price of the product is in it.
+    #[schema(pattern = "^[A-Z]{3}$", example = "CNY")]
     pub currency: String,
-    /// Up to 5 enum attributes.
+    /// Up to 5 enum attributes, which make at most 200 SKUs together.
     #[serde(default)]
+    #[schema(max_items = 5)]
     pub enum_attributes: Vec<EnumAttribute>,
     /// At most one quantity attribute.
     #[serde(default)]
     pub quantity: Option<QuantityAttribute>,
+    /// At least one price.
+    #[schema(min_items = 1)]
     pub prices: Vec<PriceInput>,
 }
 
@@ -491,17 +531,24 @@ pub struct ProductInput {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub delivery_type: Option<DeliveryType>,
+    #[schema(min_length = 1, max_length = 100)]
     pub category: Option<String>,
+    #[schema(min_length = 1, max_length = 20000)]
     pub description: Option<String>,
+    #[schema(min_length = 1, max_length = 20000)]
     pub usage_guide: Option<String>,
     pub service_agreement: Option<ServiceAgreement>,
     pub supervised: Option<bool>,
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
+    #[schema(max_items = 5)]
     pub enum_attributes: Option<Vec<EnumAttribute>>,
     /// Absent or `null` keeps the current one (a quantity attribute cannot be removed by PATCH).
     pub quantity: Option<QuantityAttribute>,
+    #[schema(min_items = 1)]
     pub prices: Option<Vec<PriceInput>>,
 }
 
@@ -1013,14 +1060,21 @@ pub fn check_revision(current: &ProductSpec, proposed: &ProductSpec) -> Result<(
 pub struct IntegrationInput {
     pub protocol: Protocol,
     /// The seller's production endpoint, `https://…` (http and private hosts only where the
-    /// operator allows them).
+    /// operator allows them); at most 1024 characters.
+    #[schema(max_length = 1024, example = "https://isv.acme.example/produceAPI")]
     pub production_url: String,
     /// The KooGallery "Key" used to sign requests and encrypt credentials. Write-only. Required
     /// the first time; omit it later to keep the stored one.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub key: Option<String>,
     /// AES key size for personal data sent to the seller: 128 or 256 (default 256).
     #[serde(default)]
+    #[schema(minimum = 128, maximum = 256, multiple_of = 128)]
     pub pii_encrypt_bits: Option<u16>,
     /// Which buyer attributes Souk sends (default: none).
     #[serde(default)]

@@ -58,6 +58,7 @@ pub struct PriceView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::sku)]
 pub struct SkuView {
     pub id: SkuId,
     /// KooGallery `skuCode`: stable for the life of the product.
@@ -89,6 +90,7 @@ fn sku_view(s: SkuRecord, currency: souk_core::money::Currency) -> SkuView {
 
 /// The integration profile as its seller and the operator see it: the key is never shown.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::integration)]
 pub struct IntegrationView {
     pub protocol: Protocol,
     pub production_url: String,
@@ -118,6 +120,7 @@ impl From<IntegrationSettings> for IntegrationView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::revision)]
 pub struct RevisionView {
     pub id: RevisionId,
     pub product_id: ProductId,
@@ -157,6 +160,7 @@ impl From<RevisionRecord> for RevisionView {
 /// A product. Buyers and resellers get the public view: no `integration`, no
 /// `pending_revision`, active SKUs only.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::product)]
 pub struct ProductView {
     pub id: ProductId,
     pub seller_id: PartyId,
@@ -204,6 +208,7 @@ impl From<ProductRecord> for ProductView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::product_list)]
 pub struct ProductList {
     pub data: Vec<ProductView>,
     /// Pass as `after` to get the next page; null on the last page.
@@ -237,6 +242,7 @@ impl From<ReviewItem> for ReviewView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::review_list)]
 pub struct ReviewList {
     /// Everything waiting for review, oldest first (not paginated: the queue is short).
     pub data: Vec<ReviewView>,
@@ -244,6 +250,7 @@ pub struct ReviewList {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "The service agreement link is broken."}))]
 pub struct RejectBody {
     /// Shown to the seller; 1–2000 characters.
     #[schema(
@@ -260,7 +267,20 @@ pub struct RejectBody {
 
 /// Create a draft product (sellers).
 #[utoipa::path(post, path = "/v1/products", tag = "catalog",
-    request_body = CreateProduct,
+    request_body(content = CreateProduct, example = json!({
+        "name": "Acme Monitor", "delivery_type": "saas", "category": "devops/monitoring",
+        "description": "Hosted monitoring for small teams.",
+        "service_agreement": {"content": "Hosted monitoring with 99.9% monthly availability and e-mail support.",
+            "hours": "Mon-Fri 09:00-18:00 (UTC+8)", "phone": "+86 10 1234 5678", "email": "support@acme.example"},
+        "currency": "CNY",
+        "enum_attributes": [{"name": "edition", "values": ["basic", "pro"]}],
+        "quantity": {"name": "users", "unit": "user", "min": 1, "max": 100, "wire_field": "amount"},
+        "prices": [
+            {"sku": {"edition": "basic"}, "billing_mode": "monthly", "amount_minor": 1000},
+            {"sku": {"edition": "pro"}, "billing_mode": "monthly", "amount_minor": 3000},
+            {"billing_mode": "trial", "trial_days": 14}],
+        "integration": {"protocol": "v2", "production_url": "https://isv.acme.example/produce",
+            "key": "a-long-random-secret-shared-with-souk", "pii_encrypt_bits": 256, "buyer_fields": ["email"]}})),
     responses((status = 201, body = ProductView), (status = 403, description = "`forbidden`: your role may not do this", body = ErrorEnvelope),
               (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope)),
     security(("api_key" = [])))]
@@ -310,7 +330,8 @@ pub async fn get_product(
 /// a revision submitted for review (shown as `pending_revision`) while the listed version stays
 /// on sale.
 #[utoipa::path(patch, path = "/v1/products/{id}", tag = "catalog",
-    params(("id" = String, Path)), request_body = ProductPatch,
+    params(("id" = String, Path)),
+    request_body(content = ProductPatch, example = json!({"description": "Hosted monitoring for small teams, now with alert routing."})),
     responses((status = 200, body = ProductView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope),
               (status = 409, description = "`revision_pending`, `invalid_transition`, `conflict`: the product cannot be edited now", body = ErrorEnvelope), (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope)),
     security(("api_key" = [])))]
@@ -395,7 +416,9 @@ pub async fn delist_product(
 /// Set the integration profile (sellers). Takes effect at once and is not reviewed. The key is
 /// write-only; omit it to keep the stored one.
 #[utoipa::path(put, path = "/v1/products/{id}/integration", tag = "catalog",
-    params(("id" = String, Path)), request_body = IntegrationInput,
+    params(("id" = String, Path)),
+    request_body(content = IntegrationInput, example = json!({"protocol": "v2",
+        "production_url": "https://isv.acme.example/produce", "pii_encrypt_bits": 256, "buyer_fields": ["email", "mobile_phone"]})),
     responses((status = 200, body = IntegrationView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope),
               (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope)),
     security(("api_key" = [])))]

@@ -310,9 +310,41 @@ async fn serve_batch(
     batch_response(results)
 }
 
+/// The answer of the License open API: KooGallery's shape, not Souk's error envelope. The HTTP
+/// status is 200 for every business answer (success or a license error code); 400, 405 and 415
+/// for malformed requests; 500 with `error_code` `92020999` when Souk fails.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(example = crate::http::examples::license_activated)]
+pub struct LicenseAnswer {
+    /// `92020000` on success; otherwise KooGallery's license error code (e.g. `92020005`: no such
+    /// code, `92020020`: a code of a batch was refused, see each result).
+    error_code: String,
+    error_msg: String,
+    /// On success (v1): the license (KooGallery LicenseInfo plus Souk's `seats`,
+    /// `machines_in_use`, `souk_state`). v2: `{"results": [{license, error_code, error_msg,
+    /// data?}, …]}`, one per code asked, in order. Absent when there is nothing to tell.
+    #[schema(value_type = Object, required = false)]
+    data: Option<()>,
+}
+
+/// The API gateway's refusal of a request whose AK/SK signature does not verify (HTTP 401).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(example = crate::http::examples::apig_refusal)]
+pub struct ApigRefusal {
+    /// Always `APIG.0301`.
+    error_code: String,
+    error_msg: String,
+    /// Why, for the seller's logs: e.g. `unknown_access_key`, `bad_signature`, `stale_timestamp`.
+    souk_reason: String,
+}
+
 /// Activate a license code (KooGallery 激活授权码), AK/SK-signed.
-#[utoipa::path(post, path = "/api/mkp-openapi-public/global/v1/license/activate", tag = "license open API", request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, description = "{error_code, error_msg, data}"), (status = 401)))]
+#[utoipa::path(post, path = "/api/mkp-openapi-public/global/v1/license/activate", tag = "license open API",
+    request_body(content = Object, content_type = "application/json", example = json!({"license": "SOUK-7KQ2M-XH4TD-9RBWP-C3NFA-V8Z6E", "machine_fingerprint": "9f2c41d7-host-a"})),
+    responses((status = 200, description = "The answer: `error_code` 92020000 on success, a license error code otherwise", body = LicenseAnswer),
+              (status = 401, description = "`APIG.0301`: the AK/SK signature does not verify", body = ApigRefusal)))]
 pub async fn activate_v1(
     State(state): State<AppState>,
     method: Method,
@@ -324,8 +356,10 @@ pub async fn activate_v1(
 }
 
 /// Heartbeat / query a license code (KooGallery 查询授权码), AK/SK-signed; answered from memory.
-#[utoipa::path(post, path = "/api/mkp-openapi-public/global/v1/license/heartbeat", tag = "license open API", request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, description = "{error_code, error_msg, data}"), (status = 401)))]
+#[utoipa::path(post, path = "/api/mkp-openapi-public/global/v1/license/heartbeat", tag = "license open API",
+    request_body(content = Object, content_type = "application/json", example = json!({"license": "SOUK-7KQ2M-XH4TD-9RBWP-C3NFA-V8Z6E", "machine_fingerprint": "9f2c41d7-host-a"})),
+    responses((status = 200, description = "The answer: `error_code` 92020000 on success, a license error code otherwise", body = LicenseAnswer),
+              (status = 401, description = "`APIG.0301`: the AK/SK signature does not verify", body = ApigRefusal)))]
 pub async fn heartbeat_v1(
     State(state): State<AppState>,
     method: Method,
@@ -337,8 +371,11 @@ pub async fn heartbeat_v1(
 }
 
 /// Activate up to 100 license codes: `{"licenses": [{"license": …}, …]}`.
-#[utoipa::path(post, path = "/api/mkp-openapi-public/global/v2/license/activate", tag = "license open API", request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, description = "{error_code, error_msg, data: {results}}"), (status = 401)))]
+#[utoipa::path(post, path = "/api/mkp-openapi-public/global/v2/license/activate", tag = "license open API",
+    request_body(content = Object, content_type = "application/json", example = json!({"licenses": [{"license": "SOUK-7KQ2M-XH4TD-9RBWP-C3NFA-V8Z6E", "machine_fingerprint": "9f2c41d7-host-a"}]})),
+    responses((status = 200, description = "The answers, one per code in `data.results`", body = LicenseAnswer,
+                example = json!({"error_code": "92020000", "error_msg": "success", "data": {"results": [{"license": "SOUK-7KQ2M-XH4TD-9RBWP-C3NFA-V8Z6E", "error_code": "92020000", "error_msg": "success", "data": crate::http::examples::license_activated()["data"]}]}})),
+              (status = 401, description = "`APIG.0301`: the AK/SK signature does not verify", body = ApigRefusal)))]
 pub async fn activate_v2(
     State(state): State<AppState>,
     method: Method,
@@ -350,8 +387,11 @@ pub async fn activate_v2(
 }
 
 /// Heartbeat up to 100 license codes: `{"licenses": [{"license": …}, …]}`.
-#[utoipa::path(post, path = "/api/mkp-openapi-public/global/v2/license/heartbeat", tag = "license open API", request_body(content = Object, content_type = "application/json"),
-    responses((status = 200, description = "{error_code, error_msg, data: {results}}"), (status = 401)))]
+#[utoipa::path(post, path = "/api/mkp-openapi-public/global/v2/license/heartbeat", tag = "license open API",
+    request_body(content = Object, content_type = "application/json", example = json!({"licenses": [{"license": "SOUK-7KQ2M-XH4TD-9RBWP-C3NFA-V8Z6E", "machine_fingerprint": "9f2c41d7-host-a"}]})),
+    responses((status = 200, description = "The answers, one per code in `data.results`", body = LicenseAnswer,
+                example = json!({"error_code": "92020020", "error_msg": "an invalid license code exists: see each result", "data": {"results": [{"license": "SOUK-0000-UNKNOWN", "error_code": "92020005", "error_msg": "license code does not exist"}]}})),
+              (status = 401, description = "`APIG.0301`: the AK/SK signature does not verify", body = ApigRefusal)))]
 pub async fn heartbeat_v2(
     State(state): State<AppState>,
     method: Method,
@@ -367,14 +407,14 @@ pub async fn heartbeat_v2(
 
 /// The public keys that verify offline license files (a JWKS), for anyone.
 #[utoipa::path(get, path = "/.well-known/souk-license-keys.json", tag = "licenses",
-    responses((status = 200, description = "JWKS of Ed25519 keys")))]
+    responses((status = 200, description = "JWKS of Ed25519 keys", body = Object, example = crate::http::examples::key_set)))]
 pub async fn public_keys(State(state): State<AppState>) -> AppResult<Json<KeySet>> {
     Ok(Json(uc::key_set(&state).await?))
 }
 
 /// The same keys, in the authenticated API (seller console).
 #[utoipa::path(get, path = "/v1/license-keys", tag = "licenses",
-    responses((status = 200, description = "JWKS of Ed25519 keys")), security(("api_key" = [])))]
+    responses((status = 200, description = "JWKS of Ed25519 keys", body = Object, example = crate::http::examples::key_set)), security(("api_key" = [])))]
 pub async fn license_keys(
     State(state): State<AppState>,
     _caller: Caller,
@@ -384,7 +424,7 @@ pub async fn license_keys(
 
 /// Sign new license files with a new key (operator); older keys stay published.
 #[utoipa::path(post, path = "/v1/license-keys/rotate", tag = "licenses",
-    responses((status = 200, description = "JWKS of Ed25519 keys")), security(("api_key" = [])))]
+    responses((status = 200, description = "JWKS of Ed25519 keys", body = Object, example = crate::http::examples::key_set)), security(("api_key" = [])))]
 pub async fn rotate_keys(
     State(state): State<AppState>,
     _op: OperatorCaller,
@@ -402,6 +442,7 @@ pub struct NewAccessKeyInput {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::access_key)]
 pub struct AccessKeyView {
     pub id: String,
     pub seller_id: String,
@@ -434,6 +475,7 @@ impl AccessKeyView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::access_key_list)]
 pub struct AccessKeyList {
     pub data: Vec<AccessKeyView>,
 }
@@ -445,7 +487,7 @@ fn seller_or_operator(caller: &Caller) -> AppResult<()> {
 /// Issue an AK/SK pair for the License open API (the seller itself or the operator). The SK
 /// is shown once.
 #[utoipa::path(post, path = "/v1/sellers/{id}/access-keys", tag = "licenses", params(("id" = String, Path)),
-    request_body = NewAccessKeyInput,
+    request_body(content = NewAccessKeyInput, example = json!({"label": "license server"})),
     responses((status = 201, body = AccessKeyView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn create_access_key(
     State(state): State<AppState>,
@@ -482,7 +524,7 @@ pub async fn list_access_keys(
 
 /// Revoke an AK/SK pair; at once, in this process, requests signed with it fail.
 #[utoipa::path(delete, path = "/v1/access-keys/{id}", tag = "licenses", params(("id" = String, Path)),
-    responses((status = 200, body = AccessKeyView)), security(("api_key" = [])))]
+    responses((status = 200, body = AccessKeyView, example = crate::http::examples::access_key_revoked)), security(("api_key" = [])))]
 pub async fn revoke_access_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -497,13 +539,17 @@ pub async fn revoke_access_key(
 // Policies
 
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"seats": 5, "heartbeat_window_seconds": 600, "activations_per_hour": 20}))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyView {
     /// Machines one code may run on at once (floating seats), 1–10000.
+    #[schema(minimum = 1, maximum = 10000, example = 5)]
     pub seats: u32,
     /// A machine silent for this long is culled and its seat freed (60 s – 30 days).
+    #[schema(minimum = 60, maximum = 2592000, example = 600)]
     pub heartbeat_window_seconds: u32,
-    /// Activation attempts allowed per code per hour.
+    /// Activation attempts allowed per code per hour, 1–10000.
+    #[schema(minimum = 1, maximum = 10000, example = 20)]
     pub activations_per_hour: u32,
 }
 
@@ -556,6 +602,7 @@ pub async fn get_policy(
 // Codes and machines
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::code)]
 pub struct CodeView {
     pub code: String,
     pub instance_id: String,
@@ -618,6 +665,7 @@ fn code_view(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::code_list)]
 pub struct CodeList {
     pub data: Vec<CodeView>,
 }
@@ -652,6 +700,7 @@ pub async fn get_code(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"deactivated": true}))]
 pub struct Deactivated {
     /// False when the machine held no seat (deactivating twice changes nothing).
     pub deactivated: bool,
@@ -680,16 +729,19 @@ pub async fn deactivate_machine(
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"machine_fingerprint": "9f2c41d7-host-a", "ttl_days": 30}))]
 pub struct FileInput {
-    /// Bind the file to one machine (optional).
+    /// Bind the file to one machine (optional); 1–1024 characters.
+    #[schema(min_length = 1, max_length = 1024, example = "9f2c41d7-host-a")]
     pub machine_fingerprint: Option<String>,
     /// How long the file is good for before it must be refreshed (1–366 days, default 30).
+    #[schema(minimum = 1, maximum = 366, example = 30)]
     pub ttl_days: Option<u32>,
 }
 
 /// A signed offline license file for a code (its buyer, its seller, the operator).
 #[utoipa::path(post, path = "/v1/license-codes/{code}/file", tag = "licenses", params(("code" = String, Path)),
-    request_body = FileInput, responses((status = 200, description = "the license file"), (status = 409, description = "`conflict`: the request conflicts with the current state", body = ErrorEnvelope)),
+    request_body = FileInput, responses((status = 200, description = "the license file", body = Object, example = crate::http::examples::license_file), (status = 409, description = "`conflict`: the request conflicts with the current state", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn license_file(
     State(state): State<AppState>,

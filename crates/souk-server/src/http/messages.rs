@@ -42,6 +42,7 @@ pub struct AttemptQuery {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::attempt_list)]
 pub struct AttemptList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<AttemptRecord>,
@@ -95,6 +96,7 @@ pub async fn list_attempts(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::call)]
 pub struct CallView {
     #[schema(value_type = Object)]
     pub call: JobRecord,
@@ -132,7 +134,7 @@ pub async fn get_call(
 
 /// Retry a failed or waiting call now (one immediate attempt, then the normal schedule).
 #[utoipa::path(post, path = "/v1/calls/{id}/retry", tag = "provisioning", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
+    responses((status = 200, body = Object, example = crate::http::examples::retried_call), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn retry_call(
     State(state): State<AppState>,
     caller: Caller,
@@ -149,6 +151,7 @@ pub async fn retry_call(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::call_list)]
 pub struct CallList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<JobRecord>,
@@ -174,6 +177,7 @@ pub async fn instance_calls(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::message_list)]
 pub struct MessageList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<MessageRecord>,

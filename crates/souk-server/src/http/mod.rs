@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod examples;
 pub mod extract;
 mod keep_alive;
 pub mod licenses;

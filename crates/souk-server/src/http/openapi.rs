@@ -436,4 +436,57 @@ mod tests {
             }
         }
     }
+
+    /// Whether a media type (`content` entry) shows an example: its own, or its schema's
+    /// (following a `$ref` into the components).
+    fn has_example(doc: &serde_json::Value, media: &serde_json::Value) -> bool {
+        if media.get("example").is_some() || media.get("examples").is_some() {
+            return true;
+        }
+        let mut schema = &media["schema"];
+        while let Some(r) = schema.get("$ref").and_then(|r| r.as_str()) {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            schema = &doc["components"]["schemas"][name];
+        }
+        schema.get("example").is_some() || schema.get("examples").is_some()
+    }
+
+    #[test]
+    fn every_operation_has_examples_for_its_body_and_success() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut missing = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let label = format!("{} {path}", method.to_uppercase());
+                if let Some(body) = op.get("requestBody") {
+                    for (media_type, media) in body["content"].as_object().unwrap() {
+                        if !has_example(&doc, media) {
+                            missing.push(format!("{label}: request body ({media_type})"));
+                        }
+                    }
+                }
+                let responses = op["responses"].as_object().unwrap();
+                let success = responses.keys().filter(|s| s.starts_with('2')).min();
+                let Some(status) = success else {
+                    missing.push(format!("{label}: no success status"));
+                    continue;
+                };
+                match responses[status]["content"].as_object() {
+                    Some(content) if !content.is_empty() => {
+                        for (media_type, media) in content {
+                            if !has_example(&doc, media) {
+                                missing.push(format!("{label}: {status} response ({media_type})"));
+                            }
+                        }
+                    }
+                    _ => missing.push(format!("{label}: {status} response has no content")),
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "operations without an example:\n{}",
+            missing.join("\n")
+        );
+    }
 }

@@ -38,12 +38,33 @@ fn reply(status: StatusCode, code: &str, msg: &str, order: Option<Value>) -> Res
     (status, Json(body)).into_response()
 }
 
+/// The order query's answer: KooGallery's shape, not Souk's error envelope.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(example = crate::http::examples::order_query)]
+pub struct OrderQueryAnswer {
+    /// `MKT.0000` on success; `MKT.0100` (orderId missing or longer than 64 characters),
+    /// `MKT.0101` (no such order or order line for this seller), `MKT.0999` (Souk failed).
+    #[serde(rename = "resultCode")]
+    result_code: String,
+    #[serde(rename = "resultMsg")]
+    result_msg: String,
+    /// The order (on success only): `orderId`, `orderType`, `createTime` (yyyyMMddHHmmss UTC),
+    /// `orderLine` (one line: `orderLineId`, `chargingMode`, `currency`, `amount` in minor units,
+    /// `productInfo`, and `periodType`/`periodNumber`/`expireTime` where they apply),
+    /// `buyerInfo` and `extendParams`.
+    #[serde(rename = "orderInfo")]
+    #[schema(value_type = Object, required = false)]
+    order_info: Option<()>,
+}
+
 /// Query an order (seller software, AK/SK signed).
 #[utoipa::path(get, path = "/api/mkp-openapi-public/global/v1/order/query", tag = "open api",
     params(("orderId" = String, Query), ("orderLineId" = Option<String>, Query)),
-    responses((status = 200, description = "{resultCode, resultMsg, orderInfo}"),
-              (status = 400, description = "MKT.0100 / MKT.0101"),
-              (status = 401, description = "APIG.0301: AK/SK authentication failed")))]
+    responses((status = 200, description = "`MKT.0000`: the order", body = OrderQueryAnswer),
+              (status = 400, description = "`MKT.0100`, `MKT.0101`: no orderId, or no such order (line) for this seller", body = OrderQueryAnswer,
+                example = json!({"resultCode": "MKT.0101", "resultMsg": "Invalid parameter: no such order for this seller"})),
+              (status = 401, description = "`APIG.0301`: AK/SK authentication failed", body = crate::http::licenses::ApigRefusal)))]
 pub async fn query_order(
     State(state): State<AppState>,
     method: Method,

@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::order)]
 pub struct OrderView {
     pub id: String,
     pub kind: OrderKind,
@@ -108,12 +109,14 @@ impl From<OrderRecord> for OrderView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::order_list)]
 pub struct OrderList {
     pub data: Vec<OrderView>,
     pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::instance)]
 pub struct InstanceView {
     pub id: String,
     pub state: InstanceState,
@@ -188,6 +191,7 @@ impl InstanceView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::instance_list)]
 pub struct InstanceList {
     pub data: Vec<InstanceView>,
     pub next_cursor: Option<String>,
@@ -200,7 +204,7 @@ fn cursor<T>(items: &[T], limit: u32, id: impl Fn(&T) -> String) -> Option<Strin
 }
 
 /// Place an order (buyers): a new purchase or a trial of a listed SKU.
-#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = PlaceOrder,
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body(content = PlaceOrder, example = json!({"sku_id": "sku_01m88tkgbdtcjmb5jbgstjq0vk", "billing_mode": "monthly", "periods": 1, "quantity": 5, "auto_renew": false})),
     responses((status = 201, body = OrderView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope), (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope),
         (status = 409, description = "`trial_used`: this buyer already had a trial of this product", body = ErrorEnvelope)),
     security(("api_key" = [])))]
@@ -313,7 +317,7 @@ pub async fn get_instance(
 
 /// Place a renewal order (or, for a trial, a conversion to paid). Pay it to apply it.
 #[utoipa::path(post, path = "/v1/instances/{id}/renew", tag = "instances", params(("id" = String, Path)),
-    request_body = RenewInstance,
+    request_body(content = RenewInstance, example = json!({"billing_mode": "yearly", "periods": 1})),
     responses((status = 201, body = OrderView), (status = 409, description = "`not_renewable`: the instance cannot be renewed in its state or term", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn renew_instance(
     State(state): State<AppState>,
@@ -328,7 +332,7 @@ pub async fn renew_instance(
 
 /// Place an upgrade order (new SKU and/or quantity, charged pro rata). Pay it to apply it.
 #[utoipa::path(post, path = "/v1/instances/{id}/upgrade", tag = "instances", params(("id" = String, Path)),
-    request_body = UpgradeInstance,
+    request_body(content = UpgradeInstance, example = json!({"sku_id": "sku_01m88tkgbdvm2zstrmv07t3gwa", "quantity": 10})),
     responses((status = 201, body = OrderView), (status = 409, description = "`not_upgradable`: the instance cannot be upgraded in its state or term", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn upgrade_instance(
     State(state): State<AppState>,
@@ -349,7 +353,7 @@ pub struct AutoRenew {
 
 /// Turn auto-renew on or off.
 #[utoipa::path(put, path = "/v1/instances/{id}/auto-renew", tag = "instances", params(("id" = String, Path)),
-    request_body = AutoRenew, responses((status = 200, body = InstanceView)), security(("api_key" = [])))]
+    request_body(content = AutoRenew, example = json!({"auto_renew": true})), responses((status = 200, body = InstanceView)), security(("api_key" = [])))]
 pub async fn set_auto_renew(
     State(state): State<AppState>,
     caller: Caller,
@@ -366,6 +370,7 @@ pub async fn set_auto_renew(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::balance)]
 pub struct BalanceView {
     pub buyer_id: PartyId,
     pub balance: Money,
@@ -419,7 +424,7 @@ pub async fn get_balance(
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct PositiveMoney {
-    #[schema(minimum = 1, example = 100000)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_000_i64, example = 100000)]
     amount_minor: i64,
     currency: Currency,
 }
@@ -428,7 +433,7 @@ pub struct PositiveMoney {
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 pub struct NonNegativeMoney {
-    #[schema(minimum = 0, example = 50000)]
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_000_i64, example = 50000)]
     amount_minor: i64,
     currency: Currency,
 }
@@ -444,7 +449,8 @@ pub struct TopUp {
 
 /// Credit a buyer's balance (operator).
 #[utoipa::path(post, path = "/v1/buyers/{id}/balance/top-ups", tag = "balance", params(("id" = String, Path)),
-    request_body = TopUp, responses((status = 201, body = BalanceView)), security(("api_key" = [])))]
+    request_body = TopUp, responses((status = 201, body = BalanceView),
+        (status = 422, description = "`invalid_field`: the balance would pass 10^15 minor units", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn top_up(
     State(state): State<AppState>,
     OperatorCaller(caller): OperatorCaller,
@@ -472,7 +478,8 @@ pub struct CreditLimit {
 
 /// Grant a buyer credit: the balance may go this far below zero (operator).
 #[utoipa::path(put, path = "/v1/buyers/{id}/balance/credit-limit", tag = "balance", params(("id" = String, Path)),
-    request_body = CreditLimit, responses((status = 200, body = BalanceView)), security(("api_key" = [])))]
+    request_body = CreditLimit, responses((status = 200, body = BalanceView),
+        (status = 422, description = "`invalid_field`: the limit is not within 0–10^15 minor units", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn set_credit_limit(
     State(state): State<AppState>,
     OperatorCaller(caller): OperatorCaller,
@@ -490,6 +497,7 @@ pub async fn set_credit_limit(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::ledger_list)]
 pub struct LedgerList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<LedgerEntry>,
@@ -516,6 +524,7 @@ pub async fn get_ledger(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::clock)]
 pub struct ClockView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String)]
@@ -526,6 +535,7 @@ pub struct ClockView {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"by": "30d"}))]
 pub struct AdvanceClock {
     /// A positive duration: numbers with units (d, h, m or s), e.g. "30d", "12h", "1d12h".
     /// The clock cannot be moved past 9899-12-31 (`invalid_field`).

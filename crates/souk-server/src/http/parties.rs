@@ -48,6 +48,7 @@ fn party_in(collection: &str, id: &str) -> AppResult<PartyId> {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::party)]
 pub struct PartyView {
     pub id: PartyId,
     pub role: Role,
@@ -79,6 +80,7 @@ impl From<PartyRecord> for PartyView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::party_list)]
 pub struct PartyList {
     pub data: Vec<PartyView>,
     /// Pass as `after` to get the next page; null on the last page.
@@ -86,6 +88,7 @@ pub struct PartyList {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::api_key)]
 pub struct ApiKeyView {
     pub id: souk_core::id::ApiKeyId,
     pub party_id: PartyId,
@@ -122,12 +125,14 @@ impl From<ApiKeyRecord> for ApiKeyView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::api_key_list)]
 pub struct ApiKeyList {
     pub data: Vec<ApiKeyView>,
     pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::issued_key)]
 pub struct IssuedKeyView {
     pub key: ApiKeyView,
     /// The API key itself. Shown only in this response: store it now.
@@ -147,12 +152,14 @@ pub struct CreateKey {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::me)]
 pub struct MeView {
     pub party: PartyView,
     pub key_id: souk_core::id::ApiKeyId,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::audit_list)]
 pub struct AuditList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<AuditEvent>,
@@ -183,7 +190,7 @@ pub async fn me(state: axum::extract::State<AppState>, caller: Caller) -> AppRes
 /// Create a seller, buyer or reseller (operator only).
 #[utoipa::path(post, path = "/v1/{collection}", tag = "parties",
     params(("collection" = String, Path, description = "sellers | buyers | resellers")),
-    request_body = CreateParty,
+    request_body(content = CreateParty, example = json!({"name": "Globex Ltd", "email": "it@globex.example"})),
     responses((status = 201, body = PartyView), (status = 403, description = "`forbidden`: your role may not do this", body = crate::error::ErrorEnvelope),
               (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
@@ -251,7 +258,7 @@ pub struct UpdateParty {
 /// Suspend or reactivate a party (operator only). Its data stays; its keys stop working.
 #[utoipa::path(patch, path = "/v1/{collection}/{id}", tag = "parties",
     params(("collection" = String, Path), ("id" = String, Path)),
-    request_body = UpdateParty,
+    request_body(content = UpdateParty, example = json!({"status": "suspended"})),
     responses((status = 200, body = PartyView), (status = 403, description = "`forbidden`: your role may not do this", body = crate::error::ErrorEnvelope),
               (status = 404, description = "`not_found`: no such resource visible to you", body = crate::error::ErrorEnvelope),
               (status = 409, description = "`cannot_suspend_self`: an operator cannot suspend itself", body = crate::error::ErrorEnvelope)),
@@ -280,7 +287,7 @@ pub async fn update_party(
 /// Issue an API key for a party (the operator for anyone; a party for itself).
 #[utoipa::path(post, path = "/v1/{collection}/{id}/api-keys", tag = "api keys",
     params(("collection" = String, Path), ("id" = String, Path)),
-    request_body = CreateKey,
+    request_body(content = CreateKey, example = json!({"label": "production"})),
     responses((status = 201, body = IssuedKeyView), (status = 404, description = "`not_found`: no such resource visible to you", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn create_key(

@@ -42,6 +42,7 @@ const DOCS_HTML: &str = r#"<!DOCTYPE html>
 "#;
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::health)]
 pub struct Health {
     pub status: &'static str,
     pub version: &'static str,
@@ -57,6 +58,7 @@ pub async fn healthz() -> Json<Health> {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = crate::http::examples::ready)]
 pub struct Ready {
     pub status: &'static str,
     pub database: &'static str,
@@ -74,7 +76,8 @@ pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<Ready>> {
 }
 
 /// Prometheus text exposition format.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, body = String)))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, body = String, content_type = "text/plain",
+    example = json!("# TYPE souk_http_requests_total counter\nsouk_http_requests_total{method=\"GET\",path=\"/v1/me\",status=\"200\"} 3\n# TYPE souk_seller_calls_total counter\nsouk_seller_calls_total{kind=\"new_instance\",outcome=\"success\"} 1\n"))))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -84,14 +87,16 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// This document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "operations",
-    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object,
+    example = json!({"openapi": "3.1.0", "info": {"title": "Souk API", "version": "0.1.0"}, "paths": {"/healthz": {"get": {"operationId": "healthz"}}}}))))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
 /// A reference UI for this API (Redoc, served from the binary), reading `/v1/openapi.json`.
 #[utoipa::path(get, path = "/docs", tag = "operations",
-    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)))]
+    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String,
+    example = json!("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Souk API reference</title>\n</head>\n<body>\n<redoc spec-url=\"/v1/openapi.json\" hide-download-button=\"false\"></redoc>\n<script src=\"/docs/redoc.standalone.js\"></script>\n</body>\n</html>\n"))))]
 pub async fn docs() -> impl IntoResponse {
     (
         [

@@ -256,7 +256,7 @@ impl LicenseRequest {
             return invalid("license must be 1 to 64 characters");
         }
         if let Some(f) = &self.machine_fingerprint {
-            if f.is_empty() || f.len() > MAX_FINGERPRINT {
+            if f.is_empty() || f.chars().count() > MAX_FINGERPRINT {
                 return invalid("machine_fingerprint must be 1 to 1024 characters");
             }
         }
@@ -716,7 +716,7 @@ pub async fn license_file(
     }
     if machine_fingerprint
         .as_ref()
-        .is_some_and(|f| f.is_empty() || f.len() > MAX_FINGERPRINT)
+        .is_some_and(|f| f.is_empty() || f.chars().count() > MAX_FINGERPRINT)
     {
         return Err(AppError::invalid_field(
             "machine_fingerprint",

@@ -28,6 +28,7 @@ pub struct PlaceOrder {
     /// monthly, yearly, one_time or trial.
     pub billing_mode: BillingMode,
     /// Months or years for monthly/yearly (1–36; default 1).
+    #[schema(minimum = 1, maximum = 36)]
     pub periods: Option<u32>,
     /// Units of the SKU's quantity attribute (default: its minimum, or 1).
     pub quantity: Option<u32>,
@@ -42,6 +43,8 @@ pub struct PlaceOrder {
 pub struct RenewInstance {
     /// monthly or yearly (default: the instance's current unit).
     pub billing_mode: Option<BillingMode>,
+    /// Months or years (1–36; default 1).
+    #[schema(minimum = 1, maximum = 36)]
     pub periods: Option<u32>,
 }
 

@@ -355,3 +355,43 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    whole_numbers_written_with_a_fraction_are_integers,
+    |app: TestApp| async move {
+        // JSON has one number type and JSON Schema counts 2.0 as an integer: Souk reads it as 2.
+        let (buyer, _) = app.party("buyers", "Float Buyer").await;
+        let op = app.operator_key.clone();
+        let top_up = app
+            .post(
+                &format!("/v1/buyers/{buyer}/balance/top-ups"),
+                &op,
+                serde_json::json!({"amount": {"amount_minor": 1500.0, "currency": "CNY"}}),
+            )
+            .await;
+        assert_eq!(top_up.status, StatusCode::CREATED, "{}", top_up.text);
+        assert_eq!(top_up.body["balance"]["amount_minor"], 1500);
+        // A fraction is still not an integer.
+        app.post(
+            &format!("/v1/buyers/{buyer}/balance/top-ups"),
+            &op,
+            serde_json::json!({"amount": {"amount_minor": 1500.5, "currency": "CNY"}}),
+        )
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+        // Past 2^53 a float does not hold the integer exactly: refused, not rounded.
+        app.post(
+            &format!("/v1/buyers/{buyer}/balance/top-ups"),
+            &op,
+            serde_json::json!({"amount": {"amount_minor": 1.0e16, "currency": "CNY"}}),
+        )
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+        let balance = app.get(&format!("/v1/buyers/{buyer}/balance"), &op).await;
+        assert_eq!(
+            balance.body["balance"]["amount_minor"], 1500,
+            "{}",
+            balance.text
+        );
+    }
+);

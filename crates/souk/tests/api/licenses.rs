@@ -1002,6 +1002,23 @@ backend_test!(
         assert_eq!(ok.payload.buyer_id, m.buyer_id);
         assert_eq!(ok.payload.machine_fingerprint.as_deref(), Some("m1"));
         assert_eq!(ok.payload.entitlements["seats"], 3);
+        // The fingerprint's limit is 1024 characters (not bytes), as the schema says.
+        let wide = "指".repeat(1024);
+        let r = app
+            .post(
+                &format!("/v1/license-codes/{c}/file"),
+                &m.buyer_key,
+                json!({"machine_fingerprint": wide, "ttl_days": 7}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        app.post(
+            &format!("/v1/license-codes/{c}/file"),
+            &m.buyer_key,
+            json!({"machine_fingerprint": format!("{wide}x"), "ttl_days": 7}),
+        )
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
 
         // Tamper: change one character of the payload.
         let parsed: license_file::LicenseFile = serde_json::from_str(&file).unwrap();
