@@ -141,7 +141,11 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let t: String = s.trim().chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        let t: String = s
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .collect();
         let digits = t.strip_prefix('+').unwrap_or(&t);
         if (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(t))

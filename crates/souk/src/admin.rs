@@ -74,8 +74,8 @@ pub async fn run(app: &App, command: AdminCommand) -> anyhow::Result<()> {
                     mobile_phone: phone,
                 },
             )
-                .await
-                .map_err(human)?;
+            .await
+            .map_err(human)?;
             let key = parties::issue_key(state, &Scope::Everything, &operator, &party.id, None)
                 .await
                 .map_err(human)?;

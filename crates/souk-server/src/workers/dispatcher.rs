@@ -21,7 +21,23 @@ use souk_protocol::secret::SellerKey;
 use souk_protocol::timestamp::TimestampFormat;
 use souk_store::{AttemptRecord, InstanceRecord, JobRecord, JobResolution, OrderRecord, Scope};
 use std::sync::Arc;
+use std::time::Duration;
 use time::OffsetDateTime;
+
+/// One call's result, ready to record.
+type Outcome = (JobRecord, AttemptRecord, JobResolution);
+
+/// Calls in flight, each a task that ends with its outcome.
+type InFlight = tokio::task::JoinSet<Outcome>;
+
+/// What the dispatcher tells whoever listens (tests) each time it records a call's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub job_id: String,
+    pub seller_id: String,
+    /// `success`, `accepted` or `failure`.
+    pub outcome: String,
+}
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -29,6 +45,7 @@ pub struct Dispatcher {
     client: SellerClient,
     /// Identifies this process's leases.
     owner: Arc<str>,
+    recorded: tokio::sync::broadcast::Sender<Recorded>,
 }
 
 impl Dispatcher {
@@ -41,53 +58,170 @@ impl Dispatcher {
             state,
             client,
             owner: Arc::from(uuid::Uuid::new_v4().to_string()),
+            recorded: tokio::sync::broadcast::channel(1024).0,
         })
     }
 
-    /// Claims and runs the due calls; returns how many it ran.
-    pub async fn run_once(&self) -> anyhow::Result<usize> {
-        let cfg = &self.state.config.provisioning;
+    /// Every outcome this dispatcher records from now on, in the order it records them.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Recorded> {
+        self.recorded.subscribe()
+    }
+
+    /// Claims up to `limit` due calls and starts sending them; returns how many it started.
+    async fn start_due(&self, in_flight: &mut InFlight, limit: u32) -> anyhow::Result<usize> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let lease = self.state.config.provisioning.lease.0;
         let now = self.state.clock.now();
         let jobs = self
             .state
             .store
-            .claim_jobs(&self.owner, now, now + cfg.lease.0, cfg.concurrency)
+            .claim_jobs(&self.owner, now, now + lease, limit)
             .await
             .context("claiming jobs")?;
         let n = jobs.len();
-        let mut set = tokio::task::JoinSet::new();
         for job in jobs {
             let this = self.clone();
-            set.spawn(async move { this.run_job(job).await });
+            in_flight.spawn(async move { this.run_job(job).await });
         }
-        let mut outcomes = Vec::with_capacity(n);
-        while let Some(done) = set.join_next().await {
-            match done {
-                Ok(outcome) => outcomes.push(outcome),
-                // A panic in one call must not lose the others; its job is retried when its
-                // lease runs out.
-                Err(e) => tracing::error!(error = ?e, "a seller call task failed"),
-            }
+        Ok(n)
+    }
+
+    /// Waits for the next call to finish, takes every other one that has finished too, and
+    /// records them together (one commit for the lot). Each call is recorded as soon as it is
+    /// done: a seller that hangs to the timeout delays nobody else's outcome.
+    async fn record_finished(&self, in_flight: &mut InFlight) -> anyhow::Result<usize> {
+        let Some(first) = in_flight.join_next().await else {
+            return Ok(0);
+        };
+        self.record_with(first, in_flight).await
+    }
+
+    /// Records `first` and every other call that has finished meanwhile. Not to be cancelled
+    /// half-way: the outcomes are out of the set.
+    async fn record_with(
+        &self,
+        first: Result<Outcome, tokio::task::JoinError>,
+        in_flight: &mut InFlight,
+    ) -> anyhow::Result<usize> {
+        let mut outcomes = Vec::new();
+        let mut take = |done: Result<Outcome, tokio::task::JoinError>| match done {
+            Ok(outcome) => outcomes.push(outcome),
+            // A panic in one call must not lose the others; its job is sent again when its
+            // lease runs out.
+            Err(e) => tracing::error!(error = ?e, "a seller call task failed"),
+        };
+        take(first);
+        while let Some(done) = in_flight.try_join_next() {
+            take(done);
         }
-        // The whole round's outcomes in one transaction (one commit, not one per call).
-        let ids: Vec<String> = outcomes.iter().map(|o| o.0.id.clone()).collect();
+        let n = outcomes.len();
+        let events: Vec<Recorded> = outcomes
+            .iter()
+            .map(|(job, attempt, _)| Recorded {
+                job_id: job.id.clone(),
+                seller_id: job.seller_id.to_string(),
+                outcome: attempt.outcome.clone(),
+            })
+            .collect();
         let now = self.state.clock.now();
         let results = self
             .state
             .store
             .complete_jobs(&self.owner, outcomes, now)
             .await
-            .context("recording the outcomes of a dispatch round")?;
-        for (id, r) in ids.iter().zip(results) {
-            if let Err(e) = r {
-                tracing::error!(job = %id, error = ?e, "could not record a call's outcome");
+            .context("recording the outcomes of seller calls")?;
+        for (event, r) in events.into_iter().zip(results) {
+            match r {
+                Ok(_) => {
+                    let _ = self.recorded.send(event);
+                }
+                Err(e) => {
+                    tracing::error!(job = %event.job_id, error = ?e, "could not record a call's outcome")
+                }
             }
         }
         Ok(n)
     }
 
+    /// Claims the calls due now, sends them, and records each outcome as it comes in; returns
+    /// how many calls it ran. (Tests and tools; the server runs [`Dispatcher::run`].)
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let mut in_flight = InFlight::new();
+        let started = self
+            .start_due(&mut in_flight, self.state.config.provisioning.concurrency)
+            .await?;
+        while !in_flight.is_empty() {
+            self.record_finished(&mut in_flight).await?;
+        }
+        Ok(started)
+    }
+
+    /// The server's loop: keeps up to `concurrency` calls in flight, claims more as soon as a
+    /// slot frees or a call becomes due, records each outcome when it arrives. On shutdown it
+    /// stops claiming and records the calls still in flight.
+    pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let concurrency = self.state.config.provisioning.concurrency as usize;
+        let mut in_flight = InFlight::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let free = concurrency.saturating_sub(in_flight.len()) as u32;
+            let started = match self.start_due(&mut in_flight, free).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = ?e, "claiming calls failed");
+                    0
+                }
+            };
+            if started > 0 && in_flight.len() < concurrency {
+                // More may be due right away.
+                continue;
+            }
+            let wait = self.idle_wait(!in_flight.is_empty()).await;
+            // Only cancel-safe waits in here; recording happens after, never half-cancelled.
+            let finished = tokio::select! {
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => Some(done),
+                _ = self.state.wake.notified() => None,
+                _ = tokio::time::sleep(wait) => None,
+                _ = shutdown.changed() => None,
+            };
+            if let Some(done) = finished {
+                if let Err(e) = self.record_with(done, &mut in_flight).await {
+                    tracing::error!(error = ?e, "recording outcomes failed");
+                }
+            }
+        }
+        while !in_flight.is_empty() {
+            if let Err(e) = self.record_finished(&mut in_flight).await {
+                tracing::error!(error = ?e, "recording outcomes at shutdown failed");
+            }
+        }
+    }
+
+    /// How long to wait for new work: until the next call is due, at most a second (calls
+    /// enqueued by other processes); with calls in flight, their completion wakes the loop.
+    async fn idle_wait(&self, busy: bool) -> Duration {
+        let cap = if busy {
+            time::Duration::milliseconds(200)
+        } else {
+            time::Duration::SECOND
+        };
+        self.state
+            .store
+            .next_job_due()
+            .await
+            .ok()
+            .flatten()
+            .map(|at| (at - self.state.clock.now()).clamp(time::Duration::ZERO, cap))
+            .map(|d| Duration::from_millis(d.whole_milliseconds() as u64))
+            .unwrap_or(Duration::from_millis(cap.whole_milliseconds() as u64))
+    }
+
     /// Sends one call and decides what it means; recording is left to the round.
-    async fn run_job(&self, job: JobRecord) -> (JobRecord, AttemptRecord, JobResolution) {
+    async fn run_job(&self, job: JobRecord) -> Outcome {
         let prepared = self.prepare(&job).await;
         let (result, call) = match prepared {
             Ok(call) => {

@@ -58,6 +58,11 @@ impl Engine {
     pub fn dispatcher(&self) -> &Dispatcher {
         &self.dispatcher
     }
+
+    /// Every seller-call outcome recorded from now on, in recording order.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<dispatcher::Recorded> {
+        self.dispatcher.subscribe()
+    }
 }
 
 /// Starts the dispatcher and timer loops. They stop when `shutdown` becomes true; the returned
@@ -66,43 +71,8 @@ pub fn spawn(engine: Engine, shutdown: watch::Receiver<bool>) -> Vec<tokio::task
     let Engine { state, dispatcher } = engine;
     let mut handles = Vec::new();
     {
-        let mut shutdown = shutdown.clone();
-        let state = state.clone();
-        handles.push(tokio::spawn(async move {
-            loop {
-                if *shutdown.borrow() {
-                    break;
-                }
-                let did = match dispatcher.run_once().await {
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::error!(error = ?e, "dispatcher round failed");
-                        0
-                    }
-                };
-                if did > 0 {
-                    continue;
-                }
-                // Nothing due: sleep until the next job is due, a new job is enqueued in this
-                // process, or at most a second (jobs enqueued by other processes).
-                let wait = state
-                    .store
-                    .next_job_due()
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|at| {
-                        (at - state.clock.now()).clamp(time::Duration::ZERO, time::Duration::SECOND)
-                    })
-                    .map(|d| Duration::from_millis(d.whole_milliseconds() as u64))
-                    .unwrap_or(Duration::from_secs(1));
-                tokio::select! {
-                    _ = state.wake.notified() => {}
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => {}
-                }
-            }
-        }));
+        let shutdown = shutdown.clone();
+        handles.push(tokio::spawn(async move { dispatcher.run(shutdown).await }));
     }
     {
         let mut shutdown = shutdown;

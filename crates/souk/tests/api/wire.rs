@@ -142,3 +142,59 @@ fn hmac_hex(key: &SecretKey, msg: &str) -> String {
     mac.update(msg.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
+
+backend_test!(
+    a_hanging_seller_does_not_delay_another_sellers_outcome,
+    |app: TestApp| async move {
+        // Seller A takes the call in and never answers; seller B answers at once.
+        let slow = example_seller(&app, |_| {}).await;
+        slow.set_failing(Some(souk_isv::example::FailureMode::Hang));
+        let a = market(&app, Proto::V1, slow).await;
+        let b = market(&app, Proto::V1, example_seller(&app, |_| {}).await).await;
+        let order_a = a
+            .buy(&app, json!({"sku_id": a.basic, "billing_mode": "monthly"}))
+            .await;
+        let order_b = b
+            .buy(&app, json!({"sku_id": b.basic, "billing_mode": "monthly"}))
+            .await;
+
+        // An engine whose seller timeout is short enough for a test, driven by hand.
+        let mut state = app.state.clone();
+        let mut config = (*state.config).clone();
+        config.provisioning.seller_timeout =
+            souk_server::config::HumanDuration(time::Duration::seconds(2));
+        state.config = std::sync::Arc::new(config);
+        let engine = souk_server::workers::Engine::new(state).unwrap();
+        let mut recorded = engine.subscribe();
+        let round = tokio::spawn({
+            let engine = engine.clone();
+            async move { engine.dispatcher().run_once().await.unwrap() }
+        });
+
+        // The first outcome recorded is B's, while A's call is still unanswered.
+        let first = recorded.recv().await.unwrap();
+        assert_eq!(first.seller_id, b.seller_id, "{first:?}");
+        assert_eq!(first.outcome, "success");
+        let a_attempts = app.get("/v1/interface-messages", &a.seller_key).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(a_attempts, 0, "A's outcome must not be recorded before B's");
+        assert_eq!(
+            b.instance(&app, order_b["instance_id"].as_str().unwrap())
+                .await["state"],
+            "active"
+        );
+        // Then A times out and is recorded as a failure to retry.
+        let second = recorded.recv().await.unwrap();
+        assert_eq!(second.seller_id, a.seller_id, "{second:?}");
+        assert_eq!(second.outcome, "failure");
+        assert_eq!(round.await.unwrap(), 2);
+
+        // A recovers; its retry opens the instance.
+        a.example.set_failing(None);
+        app.advance(Duration::minutes(5)).await;
+        a.wait_instance(&app, order_a["instance_id"].as_str().unwrap(), "active")
+            .await;
+    }
+);
