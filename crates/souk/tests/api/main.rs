@@ -3,11 +3,14 @@
 
 mod fixture;
 mod harness;
+mod ops_support;
 
+mod backup;
 mod bad_input;
 mod binary;
 mod catalog;
 mod commerce;
 mod foundation;
 mod licenses;
+mod operations;
 mod processes;
