@@ -15,6 +15,9 @@ macro_rules! string_enum {
         pub enum $name { $($(#[$vm])* $variant),+ }
 
         impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
             pub fn as_str(&self) -> &'static str {
                 match self { $($name::$variant => $s),+ }
             }

@@ -6,24 +6,26 @@
 //! a shutdown future, which is also how the tests start Souk on port 0.
 
 pub mod config;
+pub mod datadir;
 pub mod error;
 pub mod http;
 pub mod license_cache;
 pub mod secrets;
 pub mod seller_client;
+pub mod telemetry;
 pub mod usecase;
 pub mod workers;
 
 use anyhow::Context;
 use config::Config;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use souk_core::clock::Clock;
 use souk_core::id::ApiKeyId;
 use souk_core::party::{PartyId, Role};
 use souk_store::prelude::*;
 use souk_store::{NewKey, NewParty, SqlStore, Store};
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// What every handler and worker shares.
 #[derive(Clone)]
@@ -53,21 +55,6 @@ pub struct App {
     pub new_operator_key: Option<String>,
 }
 
-/// The Prometheus recorder is process-global; tests start many apps in one process.
-fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Fails only if another recorder was installed first, in which case our handle
-            // renders nothing but the server still works.
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
-}
-
 impl App {
     /// Creates the data directory, loads the master key, connects, migrates and bootstraps.
     pub async fn prepare(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
@@ -81,8 +68,7 @@ impl App {
         clock: Arc<dyn Clock>,
         sandbox_clock: Option<souk_core::clock::OffsetClock>,
     ) -> anyhow::Result<App> {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        datadir::prepare(&config)?;
         let master_key = secrets::MasterKey::load_or_create(&config)?;
         let url = config.effective_database_url();
         let store = SqlStore::connect(&url)
@@ -96,7 +82,7 @@ impl App {
                 store,
                 clock,
                 config: Arc::new(config),
-                metrics: metrics_handle(),
+                metrics: telemetry::handle(),
                 master_key,
                 wake: Arc::new(tokio::sync::Notify::new()),
                 sandbox_clock,

@@ -93,6 +93,36 @@ impl MasterKey {
         Ok(MasterKey(arr))
     }
 
+    /// Parses 64 hex characters.
+    pub fn from_hex(s: &str) -> anyhow::Result<MasterKey> {
+        MasterKey::parse_hex(s)
+    }
+
+    /// The key as 64 hex characters (for backups; handle like the key itself).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Loads the configured key or the one in the data directory; never generates one.
+    pub fn load_existing(config: &Config) -> anyhow::Result<MasterKey> {
+        if let Some(k) = &config.master_key {
+            return MasterKey::parse_hex(k.expose()).context("SOUK_MASTER_KEY / master_key");
+        }
+        let path = config.data_dir.join("master.key");
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading the master key {} (or set SOUK_MASTER_KEY)",
+                path.display()
+            )
+        })?;
+        MasterKey::parse_hex(&text).with_context(|| path.display().to_string())
+    }
+
+    /// Writes the key to `<dir>/master.key` (mode 0600); fails if that file exists.
+    pub fn write_to_data_dir(&self, dir: &Path) -> anyhow::Result<()> {
+        write_private(&dir.join("master.key"), &self.to_hex())
+    }
+
     /// Loads the configured key, or the one in the data directory, generating it if absent.
     pub fn load_or_create(config: &Config) -> anyhow::Result<MasterKey> {
         if let Some(k) = &config.master_key {

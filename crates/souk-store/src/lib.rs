@@ -19,12 +19,14 @@
 mod catalog;
 mod commerce;
 mod licenses;
+mod ops;
 mod records;
 mod sql;
 
 pub use catalog::*;
 pub use commerce::*;
 pub use licenses::*;
+pub use ops::*;
 pub use records::*;
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
 
@@ -99,9 +101,9 @@ impl Page {
 
 /// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
 /// has its own use-case trait in its own module; `Store` is all of them together.
-pub trait Store: PartyStore + CatalogStore + CommerceStore + LicenseStore {}
+pub trait Store: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore {}
 
-impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore> Store for T {}
+impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore> Store for T {}
 
 /// Parties, API keys, the audit trail, and the database itself.
 #[async_trait]
@@ -179,5 +181,5 @@ pub trait PartyStore: Send + Sync + 'static {
 
 /// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::{CatalogStore, CommerceStore, LicenseStore, PartyStore, Store};
+    pub use crate::{CatalogStore, CommerceStore, LicenseStore, OpsStore, PartyStore, Store};
 }

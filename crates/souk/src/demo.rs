@@ -1,11 +1,14 @@
 //! `souk serve --demo`: a marketplace you can click through at once.
 //!
 //! Sandbox mode (movable clock, private endpoints allowed), an example seller started in this
-//! process on a free loopback port, and — created through the public API, as a real operator,
-//! seller and buyer would — a seller with a listed SaaS product (basic/pro editions, monthly and
-//! yearly prices, a 14-day trial) pointing at that example seller, and a buyer with
-//! 10,000.00 CNY. Fresh API keys for all three are printed at every start; on later starts the
-//! existing demo parties are reused and the product's endpoint follows the new port.
+//! process on a loopback port, and — created through the public API, as a real operator, seller
+//! and buyer would — a seller with a listed SaaS product (basic/pro editions, monthly and yearly
+//! prices, a 14-day trial) pointing at that example seller, and a buyer with 10,000.00 CNY.
+//!
+//! Restarting on the same data directory keeps all of it working: the demo's API keys and the
+//! example seller's port are kept in `<data_dir>/demo.json` (mode 0600); the same keys are
+//! printed again (new ones only if a kept key was revoked), the example seller listens on the
+//! same port again (another one, with the product re-pointed, only if that port is taken).
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -13,6 +16,71 @@ use souk_core::party::Role;
 use souk_server::usecase::parties;
 use souk_server::App;
 use souk_store::{Page, Scope};
+use std::path::{Path, PathBuf};
+
+/// What a demo keeps between starts, in `<data_dir>/demo.json`.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DemoState {
+    pub operator_key: Option<String>,
+    pub seller_key: Option<String>,
+    pub buyer_key: Option<String>,
+    /// The example seller's port on the last start.
+    pub example_port: Option<u16>,
+}
+
+impl DemoState {
+    fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("demo.json")
+    }
+
+    /// The kept state, or an empty one on a first start.
+    pub fn load(data_dir: &Path) -> anyhow::Result<DemoState> {
+        let path = Self::path(data_dir);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DemoState::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes the state (mode 0600: it holds API keys).
+    pub fn save(&self, data_dir: &Path) -> anyhow::Result<()> {
+        let path = Self::path(data_dir);
+        souk_server::datadir::create_private_file(&path)?;
+        std::fs::write(&path, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+/// Binds the example seller's listener: the port of the last start if it is free, else any.
+pub async fn example_listener(state: &DemoState) -> anyhow::Result<tokio::net::TcpListener> {
+    if let Some(port) = state.example_port {
+        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) => {
+                tracing::warn!(port, error = %e, "the example seller's port is taken; using another and re-pointing the product")
+            }
+        }
+    }
+    Ok(tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?)
+}
+
+/// `kept` if it still authenticates as `party` (not revoked, party active).
+async fn still_valid(app: &App, kept: Option<&str>, party: &str) -> anyhow::Result<Option<String>> {
+    let Some(kept) = kept else { return Ok(None) };
+    if souk_core::api_key::parse_shape(kept).is_err() {
+        return Ok(None);
+    }
+    let hash = souk_core::api_key::from_plaintext(kept.to_owned()).hash;
+    let principal = app
+        .state
+        .store
+        .authenticate(&hash, app.state.clock.now())
+        .await?;
+    Ok(principal
+        .filter(|p| p.party_id.as_str() == party)
+        .map(|_| kept.to_owned()))
+}
 
 pub const DEMO_SELLER_KEY: &str = "demo-seller-key-0123456789";
 const SELLER_NAME: &str = "Demo Seller";
@@ -68,6 +136,7 @@ async fn party(
     operator: &souk_core::party::PartyId,
     role: Role,
     name: &str,
+    kept: Option<&str>,
 ) -> anyhow::Result<(String, String)> {
     let state = &app.state;
     let existing = state
@@ -91,6 +160,9 @@ async fn party(
         .await
         .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?,
     };
+    if let Some(key) = still_valid(app, kept, party.id.as_str()).await? {
+        return Ok((party.id.to_string(), key));
+    }
     let key = parties::issue_key(
         state,
         &Scope::Everything,
@@ -103,12 +175,39 @@ async fn party(
     Ok((party.id.to_string(), key.secret))
 }
 
-/// Seeds (or refreshes) the demo through the running server at `base`.
-pub async fn seed(app: &App, base: &str, example_url: &str) -> anyhow::Result<DemoKeys> {
+/// Seeds (or refreshes) the demo through the running server at `base`, reusing the keys kept in
+/// `kept` and recording the ones it uses there.
+pub async fn seed(
+    app: &App,
+    base: &str,
+    example_url: &str,
+    kept: &mut DemoState,
+) -> anyhow::Result<DemoKeys> {
     let operator_id = app.operator_id().await?;
-    let (_, operator) = party_key(app, &operator_id).await?;
-    let (_, seller) = party(app, &operator_id, Role::Seller, SELLER_NAME).await?;
-    let (buyer_id, buyer) = party(app, &operator_id, Role::Buyer, BUYER_NAME).await?;
+    let operator =
+        match still_valid(app, kept.operator_key.as_deref(), operator_id.as_str()).await? {
+            Some(k) => k,
+            None => party_key(app, &operator_id).await?.1,
+        };
+    let (_, seller) = party(
+        app,
+        &operator_id,
+        Role::Seller,
+        SELLER_NAME,
+        kept.seller_key.as_deref(),
+    )
+    .await?;
+    let (buyer_id, buyer) = party(
+        app,
+        &operator_id,
+        Role::Buyer,
+        BUYER_NAME,
+        kept.buyer_key.as_deref(),
+    )
+    .await?;
+    kept.operator_key = Some(operator.clone());
+    kept.seller_key = Some(seller.clone());
+    kept.buyer_key = Some(buyer.clone());
     let api = Api {
         http: reqwest::Client::new(),
         base: base.to_owned(),
@@ -123,6 +222,7 @@ pub async fn seed(app: &App, base: &str, example_url: &str) -> anyhow::Result<De
     let product = match existing {
         Some(p) => {
             let id = p["id"].as_str().unwrap_or_default();
+            // The port is normally the same as last time; this only matters when it was taken.
             api.call(
                 "PUT",
                 &format!("/v1/products/{id}/integration"),

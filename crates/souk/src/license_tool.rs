@@ -16,12 +16,10 @@ pub enum LicenseCommand {
         /// The license file (JSON, as downloaded).
         file: PathBuf,
         /// The public keys: a URL (e.g. https://souk.example/.well-known/souk-license-keys.json)
-        /// or a file holding that JSON.
-        #[arg(
-            long,
-            default_value = "http://127.0.0.1:8080/.well-known/souk-license-keys.json"
-        )]
-        keys: String,
+        /// or a file holding that JSON. Default: the keys of the Souk at SOUK_URL
+        /// (http://127.0.0.1:8080 if unset).
+        #[arg(long)]
+        keys: Option<String>,
         /// Judge the times as of this RFC 3339 instant instead of now.
         #[arg(long)]
         at: Option<String>,
@@ -31,6 +29,13 @@ pub enum LicenseCommand {
 /// Runs the command; returns the process exit code.
 pub async fn run(command: LicenseCommand) -> anyhow::Result<i32> {
     let LicenseCommand::Verify { file, keys, at } = command;
+    let keys = keys.unwrap_or_else(|| {
+        let base = std::env::var("SOUK_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+        format!(
+            "{}/.well-known/souk-license-keys.json",
+            base.trim_end_matches('/')
+        )
+    });
     let text = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
     let key_text = if keys.starts_with("http://") || keys.starts_with("https://") {
         reqwest::get(&keys)

@@ -4,7 +4,9 @@
 //! crates so that the tests drive the same code.
 
 mod admin;
+mod backup;
 mod bench_heartbeat;
+mod bench_memory;
 mod bench_provision;
 mod bench_support;
 mod demo;
@@ -56,7 +58,12 @@ enum Command {
         #[command(subcommand)]
         command: ClockCommand,
         /// The running Souk.
-        #[arg(long, default_value = "http://127.0.0.1:8080", global = true)]
+        #[arg(
+            long,
+            env = "SOUK_URL",
+            default_value = "http://127.0.0.1:8080",
+            global = true
+        )]
         url: String,
         /// An operator API key.
         #[arg(long, env = "SOUK_OPERATOR_KEY", hide_env_values = true, global = true)]
@@ -69,6 +76,17 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Write a consistent snapshot of the SQLite database, with the master key, into FILE
+    /// (works while Souk is serving). For PostgreSQL it prints the pg_dump procedure.
+    Backup {
+        /// The backup file to create (must not exist).
+        file: PathBuf,
+    },
+    /// Restore a `souk backup` FILE into a new data directory (--data-dir NEW).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Operator tasks run directly against the database.
     Admin {
         #[command(subcommand)]
@@ -155,6 +173,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Backup { file } => backup::backup(&config, &file).await,
+        Command::Restore { file } => backup::restore(&config, &file).await,
         Command::Admin { command } => {
             let app = App::prepare(config, Arc::new(SystemClock)).await?;
             print_new_operator_key(&app);
@@ -207,7 +227,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let mut seller_config = souk_isv::example::ExampleConfig::new(demo::DEMO_SELLER_KEY);
     let c = offset_clock.clone();
     seller_config.clock = Arc::new(move || souk_core::clock::Clock::now(&c));
-    let example = souk_isv::example::ExampleSeller::spawn(seller_config).await?;
+    let data_dir = app.state.config.data_dir.clone();
+    let mut kept = demo::DemoState::load(&data_dir)?;
+    let example = souk_isv::example::ExampleSeller::spawn_on(
+        demo::example_listener(&kept).await?,
+        seller_config,
+    )?;
+    kept.example_port = Some(example.addr().port());
     let (seed_app, base) = (
         App {
             state: app.state.clone(),
@@ -216,7 +242,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         format!("http://{addr}"),
     );
     let server = tokio::spawn(app.serve(listener, shutdown_signal()));
-    let keys = demo::seed(&seed_app, &base, &example.url()).await?;
+    let keys = demo::seed(&seed_app, &base, &example.url(), &mut kept).await?;
+    kept.save(&data_dir)?;
     println!(
         "souk {} demo (sandbox) listening on {base} ({backend})",
         env!("CARGO_PKG_VERSION")
@@ -269,8 +296,16 @@ async fn clock(command: ClockCommand, url: &str, key: Option<String>) -> anyhow:
 
 /// The operator key is printed to stdout, not logged: log lines are collected and kept, and a
 /// key must exist in exactly one place, the operator's hands.
+/// A key supplied through SOUK_BOOTSTRAP_OPERATOR_KEY is already in the operator's hands: only
+/// its prefix is echoed, to say which one was accepted.
 fn print_new_operator_key(app: &App) {
-    if let Some(key) = &app.new_operator_key {
+    let Some(key) = &app.new_operator_key else {
+        return;
+    };
+    if app.state.config.bootstrap_operator_key.is_some() {
+        let prefix: String = key.chars().take(10).collect();
+        println!("operator API key from SOUK_BOOTSTRAP_OPERATOR_KEY accepted ({prefix}…)");
+    } else {
         println!("operator API key (shown once, store it now): {key}");
     }
 }

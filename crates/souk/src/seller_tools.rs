@@ -106,6 +106,22 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Memory of `souk serve` under a mixed load with /metrics never scraped: RSS at the start,
+    /// every --report-every seconds and at the end (Linux).
+    Memory {
+        /// How long to run the load.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds between RSS reports.
+        #[arg(long, default_value_t = 60)]
+        report_every: u64,
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// The load generator of `bench heartbeat`, run by it as a second process.
     #[command(hide = true)]
     HeartbeatClient {
@@ -219,6 +235,23 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
             .await?;
             println!("{report}");
             Ok(())
+        }
+        SellerCommand::Bench {
+            command:
+                BenchCommand::Memory {
+                    minutes,
+                    concurrency,
+                    report_every,
+                    database_url,
+                },
+        } => {
+            crate::bench_memory::run(crate::bench_memory::MemoryBench {
+                minutes,
+                concurrency,
+                report_every,
+                database_url,
+            })
+            .await
         }
         SellerCommand::Bench {
             command:

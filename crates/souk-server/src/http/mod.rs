@@ -162,6 +162,7 @@ fn open_api_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
+/// Metrics and the access log line of every request.
 async fn record_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let path = req
@@ -170,14 +171,33 @@ async fn record_metrics(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().to_string();
+    let uri_path = req.uri().path().to_owned();
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
     let res = next.run(req).await;
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    // The access log: one line per request (the path without its query string).
+    tracing::info!(
+        target: "souk::access",
+        method = %method,
+        path = %uri_path,
+        status,
+        duration_ms = elapsed.as_micros() as f64 / 1000.0,
+        request_id = %request_id,
+        "request"
+    );
     let labels = [
         ("method", method),
         ("path", path),
-        ("status", res.status().as_u16().to_string()),
+        ("status", status.to_string()),
     ];
     metrics::counter!("souk_http_requests_total", &labels).increment(1);
     metrics::histogram!("souk_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+        .record(elapsed.as_secs_f64());
     res
 }

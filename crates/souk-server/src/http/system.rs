@@ -81,7 +81,7 @@ pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<Ready>> {
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        crate::telemetry::render(&state).await,
     )
 }
 

@@ -4,7 +4,9 @@
 mod fixture;
 mod harness;
 mod http_edge;
+mod ops_support;
 
+mod backup;
 mod bad_input;
 mod binary;
 mod catalog;
@@ -12,6 +14,7 @@ mod commerce;
 mod foundation;
 mod licenses;
 mod limits;
+mod operations;
 mod processes;
 mod tenancy;
 mod wire;
