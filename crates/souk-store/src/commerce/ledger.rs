@@ -68,8 +68,7 @@ pub(super) async fn lock_account(
     .bind(currency.as_str())
     .bind(to_unix_ms(now))
     .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    .await?;
     if backend == Backend::Postgres {
         sqlx::query(
             "SELECT buyer_id FROM accounts WHERE buyer_id = $1 AND currency = $2 FOR UPDATE",
@@ -107,8 +106,7 @@ pub(super) async fn insert_entry(
     .bind(actor.map(|a| a.as_str().to_owned()))
     .bind(to_unix_ms(now))
     .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 

@@ -112,8 +112,7 @@ pub(super) async fn insert_message(
     .bind(ref_id.map(str::to_owned))
     .bind(to_unix_ms(now))
     .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 

@@ -31,7 +31,7 @@ use messages::*;
 use orders::*;
 use outbox::*;
 
-use crate::sql::{audit, corrupt, db_err};
+use crate::sql::{audit, corrupt};
 use crate::*;
 use serde::Serialize;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
@@ -82,10 +82,11 @@ pub trait CommerceStore: Send + Sync + 'static {
         page: &Page,
     ) -> StoreResult<Option<Vec<LedgerEntry>>>;
 
+    /// Creates an order waiting for payment. A trial order is refused with
+    /// `Conflict { constraint: constraint_names::ONE_TRIAL_PER_BUYER_SKU, .. }` when the buyer
+    /// already has a trial order of the SKU that is not cancelled: the unique index decides, so
+    /// concurrent requests cannot both get one.
     async fn create_order(&self, order: NewOrder) -> StoreResult<OrderRecord>;
-
-    /// Trials a buyer has taken (paid or waiting for payment) of one SKU.
-    async fn trials_taken(&self, buyer: &PartyId, sku_id: &str) -> StoreResult<i64>;
 
     /// Orders visible in `scope`: the buyer's own, the seller's own, or all.
     async fn find_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<OrderRecord>>;
@@ -302,10 +303,6 @@ impl CommerceStore for SqlStore {
 
     async fn create_order(&self, o: NewOrder) -> StoreResult<OrderRecord> {
         orders::create_order(self, o).await
-    }
-
-    async fn trials_taken(&self, buyer: &PartyId, sku_id: &str) -> StoreResult<i64> {
-        orders::trials_taken(self, buyer, sku_id).await
     }
 
     async fn find_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<OrderRecord>> {

@@ -69,7 +69,7 @@ pub enum PayError {
 
 impl From<sqlx::Error> for PayError {
     fn from(e: sqlx::Error) -> Self {
-        PayError::Store(db_err(e))
+        PayError::Store(StoreError::from(e))
     }
 }
 
@@ -152,8 +152,7 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
     .bind(to_unix_ms(o.pay_deadline))
     .bind(to_unix_ms(o.now))
     .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    .await?;
     audit(
         &mut tx,
         o.now,
@@ -168,17 +167,6 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
         .ok_or_else(|| corrupt("order", "vanished after insert"))?;
     tx.commit().await?;
     Ok(record)
-}
-
-pub(super) async fn trials_taken(s: &SqlStore, buyer: &PartyId, sku_id: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM orders WHERE buyer_id = $1 AND sku_id = $2 AND kind = 'trial' \
-         AND state <> 'cancelled'",
-    )
-    .bind(buyer.as_str())
-    .bind(sku_id)
-    .fetch_one(&s.read)
-    .await?)
 }
 
 pub(super) async fn find_order(
@@ -285,8 +273,7 @@ pub(super) async fn pay_order(
         .bind(now_ms)
         .bind(if i.open_now { "active" } else { "opening" })
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
         if i.open_now {
             sqlx::query("UPDATE instances SET opened_at = $1 WHERE id = $2")
                 .bind(now_ms)

@@ -132,8 +132,7 @@ pub(super) async fn insert_job(
     .bind(job.payload.to_string())
     .bind(to_unix_ms(now))
     .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 
@@ -231,8 +230,7 @@ pub(super) async fn insert_attempt(tx: &mut AnyConnection, a: &AttemptRecord) ->
     .bind(a.latency_ms)
     .bind(to_unix_ms(a.started_at))
     .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 
