@@ -38,7 +38,7 @@ pub enum ConstraintKind {
 /// becomes a generic conflict.
 pub mod constraint_names {
     /// One trial per buyer per SKU: a partial unique index on `orders (buyer_id, sku_id)` over
-    /// trial orders that are not cancelled (migration 0005).
+    /// trial orders that are not cancelled (migration 0011).
     pub const ONE_TRIAL_PER_BUYER_SKU: &str = "orders_one_trial_per_buyer_sku";
     /// At most one revision of a product under review (migration 0002).
     pub const ONE_PENDING_REVISION: &str = "product_revisions_one_pending";
