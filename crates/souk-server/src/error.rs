@@ -107,11 +107,43 @@ impl AppError {
 impl From<souk_store::StoreError> for AppError {
     fn from(e: souk_store::StoreError) -> Self {
         match e {
-            souk_store::StoreError::Conflict { constraint } => AppError::conflict(
-                "conflict",
-                format!("this would duplicate an existing record ({constraint})"),
-            ),
+            souk_store::StoreError::Conflict { constraint, kind } => {
+                constraint_violated(&constraint, kind)
+            }
             other => AppError::internal(other),
+        }
+    }
+}
+
+/// A rule the database enforces, as the client sees it. The constraints that stand for a
+/// business rule get that rule's code and message; any other one becomes a generic `conflict`.
+/// Constraint names are schema details: they are logged (with the request id), never returned.
+fn constraint_violated(constraint: &str, kind: souk_store::ConstraintKind) -> AppError {
+    use souk_store::{constraint_names as names, ConstraintKind};
+    match constraint {
+        names::ONE_TRIAL_PER_BUYER_SKU => AppError::conflict(
+            "trial_used",
+            "you have already tried this SKU; buy it monthly or yearly instead",
+        ),
+        names::ONE_PENDING_REVISION => AppError::conflict(
+            "revision_pending",
+            "a revision of this product is already under review; wait for the decision",
+        ),
+        _ => {
+            tracing::warn!(constraint, ?kind, "the database refused a change");
+            AppError::conflict(
+                "conflict",
+                match kind {
+                    ConstraintKind::Unique => "this would duplicate an existing record",
+                    ConstraintKind::ForeignKey => {
+                        "this refers to something that does not exist (any more); read it again \
+                         and retry"
+                    }
+                    ConstraintKind::Check => {
+                        "the change was refused because it breaks a rule of the stored data"
+                    }
+                },
+            )
         }
     }
 }

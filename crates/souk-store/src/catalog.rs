@@ -5,7 +5,7 @@
 //! audit row. Status changes are compare-and-set on the status the use case saw, so two
 //! concurrent decisions cannot both win: the loser gets `None` and reports a conflict.
 
-use crate::sql::{audit, corrupt, db_err};
+use crate::sql::{audit, corrupt};
 use crate::*;
 use souk_core::catalog::{
     BillingMode, BuyerField, DeliveryType, LicenseMode, PlannedPrice, PlannedSku, ProductSpec,
@@ -270,7 +270,8 @@ pub trait CatalogStore: Send + Sync + 'static {
     async fn change_status(&self, change: StatusChange) -> StoreResult<Option<ProductRecord>>;
 
     /// Submits a revision of a listed product. `None` if the product is no longer listed;
-    /// `Conflict { constraint: "product_revisions_one_pending" }` if one is already pending.
+    /// `Conflict { constraint: constraint_names::ONE_PENDING_REVISION, .. }` if one is already
+    /// pending.
     async fn create_revision(&self, revision: NewRevision) -> StoreResult<Option<RevisionRecord>>;
 
     async fn find_revision(
@@ -498,8 +499,7 @@ async fn write_skus(
             .bind(product_id)
             .bind(&s.attr_key)
             .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
+            .await?;
         } else {
             sqlx::query(
                 "INSERT INTO skus (id, product_id, attr_key, attributes, sku_code, position, \
@@ -515,8 +515,7 @@ async fn write_skus(
             .bind(to_json(&s.prices))
             .bind(to_unix_ms(now))
             .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
+            .await?;
             added += 1;
         }
     }
@@ -562,8 +561,7 @@ async fn write_integration(
         .bind(to_unix_ms(now))
         .bind(product_id)
         .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(true)
     } else {
         let Some(sealed) = &p.seller_key_sealed else {
@@ -586,8 +584,7 @@ async fn write_integration(
         .bind(license_mode)
         .bind(to_unix_ms(now))
         .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(false)
     }
 }
@@ -698,8 +695,7 @@ impl CatalogStore for SqlStore {
         .bind(to_json(&p.spec))
         .bind(to_unix_ms(p.now))
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
         write_skus(&mut tx, p.id.as_str(), &p.skus, true, p.now).await?;
         if let Some(i) = &p.integration {
             write_integration(&mut tx, p.id.as_str(), p.seller_id.as_str(), i, p.now).await?;
@@ -784,8 +780,7 @@ impl CatalogStore for SqlStore {
         .bind(to_unix_ms(e.now))
         .bind(e.id.as_str())
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
         let added = write_skus(&mut tx, e.id.as_str(), &e.skus, never_listed, e.now).await?;
         audit(
             &mut tx,
@@ -857,14 +852,7 @@ impl CatalogStore for SqlStore {
         .bind(to_unix_ms(r.now))
         .bind(r.actor.as_str())
         .execute(&mut *tx)
-        .await
-        .map_err(|e| match db_err(e) {
-            // SQLite names the index only in the message; make the conflict recognisable.
-            StoreError::Conflict { .. } => StoreError::Conflict {
-                constraint: "product_revisions_one_pending".into(),
-            },
-            other => other,
-        })?;
+        .await?;
         audit(
             &mut tx,
             r.now,

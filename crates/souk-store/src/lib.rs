@@ -18,6 +18,7 @@
 
 mod catalog;
 mod commerce;
+mod constraint;
 mod licenses;
 mod ops;
 mod records;
@@ -25,6 +26,7 @@ mod sql;
 
 pub use catalog::*;
 pub use commerce::*;
+pub use constraint::{constraint_names, ConstraintKind};
 pub use licenses::*;
 pub use ops::*;
 pub use records::*;
@@ -38,12 +40,18 @@ use time::OffsetDateTime;
 /// What can go wrong in storage, sorted by what the caller should do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A uniqueness rule was violated; the constraint name says which.
-    #[error("conflict on {constraint}")]
-    Conflict { constraint: String },
+    /// The database refused the change: a unique, foreign-key or check constraint was violated.
+    /// `constraint` names it the same way on both backends for unique rules (see
+    /// [`constraint_names`] for the ones that mean something to a client). Every `sqlx::Error`
+    /// is sorted into this or [`StoreError::Database`] by one conversion (`constraint.rs`).
+    #[error("{kind:?} constraint {constraint} violated")]
+    Conflict {
+        constraint: String,
+        kind: ConstraintKind,
+    },
     /// The database is unreachable or failed: not the client's fault.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// Running the embedded migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

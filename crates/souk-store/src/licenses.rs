@@ -8,7 +8,7 @@
 //! Heartbeats never come here one by one: the server answers them from memory and writes the
 //! last-seen times behind in batches ([`LicenseStore::record_heartbeats`]).
 
-use crate::sql::{audit, corrupt, db_err};
+use crate::sql::{audit, corrupt};
 use crate::*;
 use serde::Serialize;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
@@ -324,8 +324,7 @@ pub(crate) async fn insert_codes(
         .bind(c.policy.activations_per_hour as i64)
         .bind(to_unix_ms(now))
         .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
+        .await?;
     }
     Ok(())
 }
@@ -363,8 +362,7 @@ impl LicenseStore for SqlStore {
         .bind(to_unix_ms(k.now))
         .bind(k.created_by.as_str())
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
         audit(
             &mut tx,
             k.now,
@@ -516,8 +514,7 @@ impl LicenseStore for SqlStore {
         .bind(p.activations_per_hour as i64)
         .bind(to_unix_ms(now))
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
         audit(
             &mut tx,
             now,
@@ -596,8 +593,7 @@ impl LicenseStore for SqlStore {
             .bind(code)
             .bind(now_ms)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         sqlx::query("DELETE FROM license_activation_attempts WHERE code = $1 AND at <= $2")
             .bind(code)
             .bind(hour_ago)
@@ -650,8 +646,7 @@ impl LicenseStore for SqlStore {
             .bind(f)
             .bind(now_ms)
             .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+            .await?;
         }
         audit(
             &mut tx,
@@ -781,8 +776,7 @@ impl LicenseStore for SqlStore {
         .bind(&k.private_sealed)
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        .await?;
         audit(
             &mut tx,
             k.created_at,

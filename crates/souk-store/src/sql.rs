@@ -10,7 +10,7 @@ use sqlx::{AnyPool, Row};
 use std::str::FromStr;
 use std::time::Duration;
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub(crate) static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Which database engine is behind a [`SqlStore`].
@@ -118,6 +118,204 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// The schema as a sorted list of normalised lines, comparable across backends: one per
+    /// table, per column (`column t.c <family> <null|not null>`, the family being `integer`,
+    /// `text`, `real`, `blob`, `boolean` or `numeric`) and per index
+    /// (`index t.name (c1,c2) <unique|plain>[ partial]`). Index names are PostgreSQL's:
+    /// SQLite's automatic indexes (primary keys, `UNIQUE` constraints) and its rowid primary
+    /// keys are given the names PostgreSQL gives them, the same names the constraint mapping
+    /// reports (`constraint.rs`). sqlx's own bookkeeping table is left out.
+    pub async fn schema_shape(&self) -> StoreResult<Vec<String>> {
+        let mut lines = match self.backend {
+            Backend::Sqlite => self.sqlite_shape().await?,
+            Backend::Postgres => self.postgres_shape().await?,
+        };
+        lines.sort();
+        lines.dedup();
+        Ok(lines)
+    }
+
+    async fn sqlite_shape(&self) -> StoreResult<Vec<String>> {
+        let mut conn = self.read.acquire().await?;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             AND name <> '_sqlx_migrations' ORDER BY name",
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut lines = Vec::new();
+        for table in &tables {
+            lines.push(format!("table {table}"));
+            let columns = sqlx::query(
+                "SELECT name, type, \"notnull\" AS nn, pk FROM pragma_table_info($1) ORDER BY cid",
+            )
+            .bind(table)
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut pk: Vec<(i64, String)> = Vec::new();
+            for c in &columns {
+                let name: String = c.try_get("name")?;
+                let declared: String = c.try_get("type")?;
+                let key: i64 = c.try_get("pk")?;
+                // A primary key column is NOT NULL in PostgreSQL. SQLite lets a non-INTEGER
+                // primary key hold NULL (a legacy quirk); Souk always supplies its ids.
+                let not_null = c.try_get::<i64, _>("nn")? != 0 || key > 0;
+                if key > 0 {
+                    pk.push((key, name.clone()));
+                }
+                lines.push(format!(
+                    "column {table}.{name} {} {}",
+                    sqlite_type_family(&declared),
+                    if not_null { "not null" } else { "null" }
+                ));
+            }
+            let indexes = sqlx::query(
+                "SELECT name, \"unique\" AS uniq, origin, partial FROM pragma_index_list($1)",
+            )
+            .bind(table)
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut has_pk_index = false;
+            for i in &indexes {
+                let name: String = i.try_get("name")?;
+                let origin: String = i.try_get("origin")?;
+                let cols: Vec<String> =
+                    sqlx::query_scalar("SELECT name FROM pragma_index_info($1) ORDER BY seqno")
+                        .bind(&name)
+                        .fetch_all(&mut *conn)
+                        .await?;
+                let name = match origin.as_str() {
+                    "pk" => {
+                        has_pk_index = true;
+                        format!("{table}_pkey")
+                    }
+                    "u" => crate::constraint::sqlite_unique_rule_name(table, &cols),
+                    _ => name,
+                };
+                lines.push(index_line(
+                    table,
+                    &name,
+                    &cols,
+                    i.try_get::<i64, _>("uniq")? != 0,
+                    i.try_get::<i64, _>("partial")? != 0,
+                ));
+            }
+            // An INTEGER PRIMARY KEY is the rowid itself: no index in SQLite, `<table>_pkey` in
+            // PostgreSQL.
+            if !has_pk_index && !pk.is_empty() {
+                pk.sort();
+                let cols: Vec<String> = pk.into_iter().map(|(_, c)| c).collect();
+                lines.push(index_line(
+                    table,
+                    &format!("{table}_pkey"),
+                    &cols,
+                    true,
+                    false,
+                ));
+            }
+        }
+        Ok(lines)
+    }
+
+    async fn postgres_shape(&self) -> StoreResult<Vec<String>> {
+        let mut lines = Vec::new();
+        let columns = sqlx::query(
+            "SELECT c.table_name::text AS tbl, c.column_name::text AS col, \
+                    c.data_type::text AS ty, c.is_nullable::text AS nullable \
+             FROM information_schema.columns c JOIN information_schema.tables t \
+               ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+             WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' \
+               AND c.table_name <> '_sqlx_migrations'",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for c in &columns {
+            let table: String = c.try_get("tbl")?;
+            let nullable: String = c.try_get("nullable")?;
+            lines.push(format!("table {table}"));
+            lines.push(format!(
+                "column {table}.{} {} {}",
+                c.try_get::<String, _>("col")?,
+                postgres_type_family(&c.try_get::<String, _>("ty")?),
+                if nullable == "YES" {
+                    "null"
+                } else {
+                    "not null"
+                }
+            ));
+        }
+        let indexes = sqlx::query(
+            "SELECT t.relname::text AS tbl, i.relname::text AS idx, \
+                    CAST(CASE WHEN ix.indisunique THEN 1 ELSE 0 END AS BIGINT) AS uniq, \
+                    CAST(CASE WHEN ix.indpred IS NULL THEN 0 ELSE 1 END AS BIGINT) AS partial, \
+                    (SELECT string_agg(a.attname::text, ',' ORDER BY k.n) \
+                     FROM unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, n) \
+                     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum) AS cols \
+             FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid \
+             JOIN pg_class t ON t.oid = ix.indrelid \
+             JOIN pg_namespace n ON n.oid = t.relnamespace \
+             WHERE n.nspname = current_schema() AND t.relname <> '_sqlx_migrations'",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        for i in &indexes {
+            let cols: Option<String> = i.try_get("cols")?;
+            let cols: Vec<String> = cols
+                .unwrap_or_default()
+                .split(',')
+                .map(str::to_owned)
+                .collect();
+            lines.push(index_line(
+                &i.try_get::<String, _>("tbl")?,
+                &i.try_get::<String, _>("idx")?,
+                &cols,
+                i.try_get::<i64, _>("uniq")? != 0,
+                i.try_get::<i64, _>("partial")? != 0,
+            ));
+        }
+        Ok(lines)
+    }
+}
+
+fn index_line(table: &str, name: &str, cols: &[String], unique: bool, partial: bool) -> String {
+    format!(
+        "index {table}.{name} ({}) {}{}",
+        cols.join(","),
+        if unique { "unique" } else { "plain" },
+        if partial { " partial" } else { "" }
+    )
+}
+
+/// SQLite's type affinity rules (sqlite.org/datatype3.html §3.1), with BOOLEAN kept apart.
+fn sqlite_type_family(declared: &str) -> &'static str {
+    let t = declared.to_uppercase();
+    if t.contains("INT") {
+        "integer"
+    } else if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") {
+        "text"
+    } else if t.contains("BLOB") || t.is_empty() {
+        "blob"
+    } else if t.contains("REAL") || t.contains("FLOA") || t.contains("DOUB") {
+        "real"
+    } else if t.contains("BOOL") {
+        "boolean"
+    } else {
+        "numeric"
+    }
+}
+
+fn postgres_type_family(data_type: &str) -> &'static str {
+    match data_type {
+        "smallint" | "integer" | "bigint" => "integer",
+        "text" | "character varying" | "character" => "text",
+        "bytea" => "blob",
+        "real" | "double precision" => "real",
+        "boolean" => "boolean",
+        _ => "numeric",
+    }
+}
+
 /// Hides the password in a database URL before it reaches a log line or an error message.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -130,17 +328,6 @@ pub fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
-}
-
-pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(d) = &e {
-        if d.is_unique_violation() {
-            return StoreError::Conflict {
-                constraint: d.constraint().unwrap_or("unique").to_owned(),
-            };
-        }
-    }
-    StoreError::Database(e)
 }
 
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -204,8 +391,7 @@ pub(crate) async fn audit(
     .bind(subject)
     .bind(detail.to_string())
     .execute(conn)
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 
@@ -221,8 +407,7 @@ async fn insert_party(conn: &mut sqlx::AnyConnection, p: &NewParty) -> StoreResu
     .bind(p.mobile_phone.clone())
     .bind(to_unix_ms(p.now))
     .execute(conn)
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 
@@ -239,8 +424,7 @@ async fn insert_key(conn: &mut sqlx::AnyConnection, k: &NewKey) -> StoreResult<(
     .bind(to_unix_ms(k.now))
     .bind(k.created_by.as_ref().map(|p| p.as_str().to_owned()))
     .execute(conn)
-    .await
-    .map_err(db_err)?;
+    .await?;
     Ok(())
 }
 

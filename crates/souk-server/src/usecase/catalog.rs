@@ -19,7 +19,7 @@ use souk_core::party::{PartyId, Role};
 use souk_store::{
     AuditEvent, CatalogScope, IntegrationSettings, IntegrationWrite, NewProduct, NewRevision, Page,
     Principal, ProductEdit, ProductRecord, ReviewItem, RevisionApproval, RevisionRecord, SkuRecord,
-    StatusChange, StoreError,
+    StatusChange,
 };
 
 impl From<CatalogError> for AppError {
@@ -218,14 +218,8 @@ pub async fn edit(
                 actor: caller.party_id.clone(),
                 now,
             })
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict { .. } => AppError::conflict(
-                    "revision_pending",
-                    "a revision of this product is already under review; wait for the decision",
-                ),
-                other => other.into(),
-            })?
+            // A revision already under review is `409 revision_pending` (crate::error).
+            .await?
             .ok_or_else(changed_meanwhile)?;
         return get(state, caller, product.id.as_str()).await;
     }

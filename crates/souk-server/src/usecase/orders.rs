@@ -193,15 +193,11 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     let amount = price(p.unit_price, &term, quantity).map_err(money_error)?;
     let now = state.clock.now();
     term_end(&term, now)?;
+    // Business rules §6.3, Souk default `trial.per_account_per_sku = 1`: enforced by the unique
+    // index `orders_one_trial_per_buyer_sku` when the order is created (a cancelled trial order
+    // does not count, a refunded one does), so two racing requests cannot both get a trial; its
+    // violation is `409 trial_used` (crate::error).
     let kind = if input.billing_mode == BillingMode::Trial {
-        // Business rules §6.3, Souk default `trial.per_account_per_sku = 1`. A cancelled
-        // trial order does not count; a refunded one does (the buyer got to try).
-        if state.store.trials_taken(buyer, &sku.sku_id).await? >= 1 {
-            return Err(AppError::conflict(
-                "trial_used",
-                "you have already tried this SKU; buy it monthly or yearly instead",
-            ));
-        }
         OrderKind::Trial
     } else {
         OrderKind::New

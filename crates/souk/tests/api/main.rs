@@ -11,6 +11,7 @@ mod bad_input;
 mod binary;
 mod catalog;
 mod commerce;
+mod constraints;
 mod foundation;
 mod licenses;
 mod limits;
