@@ -26,6 +26,11 @@ pub struct OrderSnapshot {
     /// Renew automatically at expiry (new purchases only).
     #[serde(default)]
     pub auto_renew: bool,
+    /// Upgrades: the SKU and quantity before the change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_sku_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_quantity: Option<u32>,
     /// The buyer details the product asked to send to the seller, as they were at purchase.
     #[serde(default, skip_serializing_if = "BuyerContact::is_empty")]
     pub buyer: BuyerContact,

@@ -107,6 +107,8 @@ pub struct ExampleConfig {
     /// Also refuse V1 calls whose `timeStamp` is further than this from the clock (off by
     /// default, as V1 documents no window; strict sellers set one).
     pub v1_window: Option<std::time::Duration>,
+    /// The key size the product chose for the buyer's phone and e-mail (AES-256 by default).
+    pub pii_encrypt_type: EncryptType,
 }
 
 impl ExampleConfig {
@@ -123,6 +125,7 @@ impl ExampleConfig {
             front_end_url: "https://example-seller.invalid".into(),
             clock: system_clock(),
             v1_window: None,
+            pii_encrypt_type: EncryptType::Aes256,
         }
     }
 
@@ -191,6 +194,10 @@ pub struct Instance {
     pub user_name: String,
     /// Its password (plaintext).
     pub password: String,
+    /// The buyer's e-mail, decrypted from newInstance (V1), when sent.
+    pub buyer_email: Option<String>,
+    /// The buyer's mobile phone, decrypted from newInstance (V1), when sent.
+    pub buyer_phone: Option<String>,
     /// Distinct renewal / conversion orders applied.
     pub renewals: u32,
     /// Distinct upgrade orders applied.
@@ -516,6 +523,8 @@ fn blank_instance(id: String, order_id: &str, test: bool) -> Instance {
         test,
         license: None,
         async_licenses: BTreeMap::new(),
+        buyer_email: None,
+        buyer_phone: None,
         renewals: 0,
         upgrades: 0,
         orders_applied: Vec::new(),
@@ -526,6 +535,25 @@ fn blank_instance(id: String, order_id: &str, test: bool) -> Instance {
 impl Seller for ExampleSeller {
     async fn new_instance(&self, ctx: Context, req: NewInstance) -> SellerResponse {
         let async_open = self.shared.config.async_open && matches!(req, NewInstance::V2(_));
+        // A seller that creates the buyer's account from the e-mail or phone must decrypt
+        // them; one that cannot answers 000102 / 000101, as the protocol says.
+        let (email, phone) = match &req {
+            NewInstance::V1(a) => {
+                let key = &self.shared.config.key;
+                let bits = self.shared.config.pii_encrypt_type;
+                let open = |v: &Option<String>| {
+                    v.as_deref()
+                        .map(|w| souk_protocol::credentials::decrypt(key, bits, w))
+                        .transpose()
+                };
+                match (open(&a.email), open(&a.mobile_phone)) {
+                    (Ok(e), Ok(p)) => (e, p),
+                    (Err(_), _) => return SellerResponse::error(ResultCode::InvalidEmail),
+                    (_, Err(_)) => return SellerResponse::error(ResultCode::InvalidMobilePhone),
+                }
+            }
+            NewInstance::V2(_) => (None, None),
+        };
         let mut inner = self.lock();
         let (id, _created) = inner.open(req.idempotency_key(), req.business_id(), |id| {
             let mut i = blank_instance(id, req.order_id(), ctx.is_test());
@@ -536,6 +564,8 @@ impl Seller for ExampleSeller {
                 i.expire_time = a.expire_time.map(|t| t.to_wire());
             }
             i.trial = req.is_trial();
+            i.buyer_email = email.clone();
+            i.buyer_phone = phone.clone();
             if async_open {
                 i.status = InstanceStatus::Opening;
             }

@@ -159,7 +159,6 @@ pub async fn query_order(
         .ok()
         .flatten()
         .map(|p| p.name);
-    let snap = |k: &str| order.snapshot.get(k).cloned().unwrap_or(Value::Null);
     let (charging, period_type, period_number) = match order.term {
         Term::Period { unit, count } => (
             "PERIOD",
@@ -180,9 +179,9 @@ pub async fn query_order(
         "amount": order.amount.amount_minor,
         "amountUnit": "minor",
         "productInfo": [{
-            "skuCode": snap("sku_code"),
-            "productId": snap("wire_product_id"),
-            "productName": snap("product_name"),
+            "skuCode": order.snapshot.sku_code,
+            "productId": order.snapshot.wire_product_id,
+            "productName": order.snapshot.product_name,
             "linearValue": order.quantity,
         }],
     });
@@ -205,10 +204,60 @@ pub async fn query_order(
         "orderType": order_type,
         "createTime": secs(order.created_at),
         "orderLine": [order_line],
-        "buyerInfo": { "customerId": order.buyer_id, "customerName": buyer_name },
-        "extendParams": [],
+        "buyerInfo": buyer_info(&state, &order, buyer_name).await,
+        "extendParams": order.snapshot.extend_params.iter()
+            .map(|p| json!({"key": p.name, "value": p.value}))
+            .collect::<Vec<_>>(),
     });
     reply(StatusCode::OK, OK, "success", Some(info))
+}
+
+/// `buyerInfo`: the account, and the details the product asked for, phone and e-mail encrypted
+/// under the product's Key as in newInstance.
+async fn buyer_info(
+    state: &AppState,
+    order: &souk_store::OrderRecord,
+    buyer_name: Option<String>,
+) -> Value {
+    let mut info = json!({ "customerId": order.buyer_id, "customerName": buyer_name });
+    let contact = &order.snapshot.buyer;
+    if contact.is_empty() {
+        return info;
+    }
+    let profile = state
+        .store
+        .integration_profile(&order.product_id)
+        .await
+        .ok()
+        .flatten();
+    let key = profile.as_ref().and_then(|p| {
+        state
+            .master_key
+            .open(
+                &souk_core::catalog::seller_key_context(&order.product_id),
+                &p.seller_key_sealed,
+            )
+            .ok()
+    });
+    let (Some(profile), Some(key)) = (profile, key) else {
+        return info;
+    };
+    let wire = crate::usecase::buyer_wire::wire_contact(
+        contact,
+        &souk_protocol::secret::SellerKey::new(key),
+        profile.pii_encrypt_bits,
+    );
+    for (name, value) in [
+        ("userId", wire.user_id),
+        ("userName", wire.user_name),
+        ("mobilePhone", wire.mobile_phone),
+        ("email", wire.email),
+    ] {
+        if let Some(v) = value {
+            info[name] = json!(v);
+        }
+    }
+    info
 }
 
 /// The documented mock orders, for sellers testing their order-query code.

@@ -54,9 +54,8 @@ pub struct OrderView {
     pub term: Term,
     pub quantity: u32,
     pub amount: Money,
-    /// What was bought, as it was at purchase time.
-    #[schema(value_type = Object)]
-    pub snapshot: serde_json::Value,
+    /// What was bought, and the buyer details sent to the seller, as at purchase time.
+    pub snapshot: souk_core::snapshot::OrderSnapshot,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String)]
     pub pay_deadline: OffsetDateTime,

@@ -740,7 +740,6 @@ pub async fn license_file(
         .store
         .find_order(&Scope::Everything, &rec.order_id)
         .await?;
-    let snap = |f: &str| order.as_ref().and_then(|o| o.snapshot.get(f)).cloned();
     let now = state.clock.now();
     let (key_id, key) = current_signing_key(state).await?;
     let payload = LicensePayload {
@@ -750,15 +749,15 @@ pub async fn license_file(
         license_code: rec.code.clone(),
         product_id: rec.product_id.clone(),
         sku_id: rec.sku_id.clone(),
-        sku_code: snap("sku_code").and_then(|v| v.as_str().map(str::to_owned)),
+        sku_code: order.as_ref().map(|o| o.snapshot.sku_code.clone()),
         buyer_id: rec.buyer_id.to_string(),
         instance_id: rec.instance_id.clone(),
         machine_fingerprint,
         entitlements: json!({
             "seats": rec.policy.seats,
             "quantity": rec.quantity,
-            "attributes": snap("attributes").unwrap_or(json!({})),
-            "product_name": snap("product_name").unwrap_or(Value::Null),
+            "attributes": order.as_ref().map(|o| json!(o.snapshot.attributes)).unwrap_or(json!({})),
+            "product_name": order.as_ref().map(|o| json!(o.snapshot.product_name)).unwrap_or(Value::Null),
         }),
         issued_at: license_file::format_time(now),
         license_expires_at: rec.expire_at.map(license_file::format_time),

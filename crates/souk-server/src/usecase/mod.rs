@@ -4,6 +4,7 @@
 //! and hands the result to one store call (one transaction).
 
 pub mod balance;
+pub mod buyer_wire;
 pub mod catalog;
 pub mod licenses;
 pub mod orders;

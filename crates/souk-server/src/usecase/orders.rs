@@ -10,11 +10,12 @@ use crate::workers::timers::status_job;
 use crate::AppState;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use souk_core::catalog::{BillingMode, DeliveryType, LicenseMode, Protocol};
+use souk_core::catalog::{BillingMode, BuyerField, DeliveryType, LicenseMode, Protocol};
 use souk_core::instance::{renewable, renewed_expiry, InstanceState};
 use souk_core::order::{price, upgrade_charge, OrderKind, PeriodUnit, Term};
 use souk_core::party::PartyId;
 use souk_core::provisioning::CallKind;
+use souk_core::snapshot::{BuyerContact, OrderSnapshot};
 use souk_store::{
     InstanceChange, InstanceRecord, NewInstanceRow, NewJob, NewOrder, OrderRecord, PayError,
     PurchasableSku, Scope,
@@ -136,26 +137,55 @@ fn price_of(sku: &PurchasableSku, mode: BillingMode) -> AppResult<&souk_store::S
         })
 }
 
-fn snapshot(
-    sku: &PurchasableSku,
-    p: &souk_store::SkuPrice,
-    extra: serde_json::Value,
-) -> serde_json::Value {
-    let mut s = serde_json::json!({
-        "product_name": sku.product_name,
-        "delivery_type": sku.delivery_type,
-        "sku_code": sku.sku_code,
-        "wire_product_id": p.wire_product_id,
-        "attributes": sku.attributes,
-        "billing_mode": p.billing_mode,
-        "unit_price": p.unit_price,
-        "quantity_field": sku.quantity.as_ref().map(|q| q.wire_field.as_str()),
-        "license_mode": sku.license_mode,
-    });
-    if let (Some(obj), serde_json::Value::Object(more)) = (s.as_object_mut(), extra) {
-        obj.extend(more);
+fn snapshot(sku: &PurchasableSku, p: &souk_store::SkuPrice) -> OrderSnapshot {
+    OrderSnapshot {
+        product_name: sku.product_name.clone(),
+        delivery_type: sku.delivery_type,
+        sku_code: sku.sku_code.clone(),
+        wire_product_id: p.wire_product_id.clone(),
+        attributes: serde_json::from_value(sku.attributes.clone()).unwrap_or_default(),
+        billing_mode: p.billing_mode,
+        unit_price: p.unit_price,
+        quantity_field: sku
+            .quantity
+            .as_ref()
+            .map(|q| q.wire_field.as_str().to_owned()),
+        license_mode: sku.license_mode,
+        auto_renew: false,
+        previous_sku_id: None,
+        previous_quantity: None,
+        buyer: BuyerContact::default(),
+        extend_params: Vec::new(),
     }
-    s
+}
+
+/// The buyer details the product sends its seller (its integration profile's `buyer_fields`),
+/// as they are now: the order keeps them, so every retry of the call sends the same.
+async fn buyer_contact(
+    state: &AppState,
+    buyer: &PartyId,
+    fields: &[BuyerField],
+) -> AppResult<BuyerContact> {
+    if fields.is_empty() {
+        return Ok(BuyerContact::default());
+    }
+    let party = state
+        .store
+        .find_party(&Scope::Everything, buyer)
+        .await?
+        .ok_or_else(|| AppError::not_found("buyer"))?;
+    let mut contact = BuyerContact::default();
+    for field in fields {
+        match field {
+            BuyerField::CustomerName => contact.customer_name = Some(party.name.clone()),
+            // Souk has no IAM sub-users: the buyer's account is the user.
+            BuyerField::UserId => contact.user_id = Some(party.id.to_string()),
+            BuyerField::UserName => contact.user_name = Some(party.name.clone()),
+            BuyerField::Email => contact.email = party.email.clone(),
+            BuyerField::MobilePhone => contact.mobile_phone = party.mobile_phone.clone(),
+        }
+    }
+    Ok(contact)
 }
 
 fn term_too_long(e: souk_core::order::TermTooLong) -> AppError {
@@ -213,11 +243,11 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
         term,
         quantity,
         amount,
-        snapshot: snapshot(
-            &sku,
-            p,
-            serde_json::json!({ "auto_renew": input.auto_renew }),
-        ),
+        snapshot: OrderSnapshot {
+            auto_renew: input.auto_renew,
+            buyer: buyer_contact(state, buyer, &sku.buyer_fields).await?,
+            ..snapshot(&sku, p)
+        },
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
         now,
     };
@@ -290,7 +320,7 @@ pub async fn renew(
         term,
         quantity: instance.quantity,
         amount,
-        snapshot: snapshot(&sku, p, serde_json::json!({})),
+        snapshot: snapshot(&sku, p),
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
         now,
     };
@@ -370,11 +400,11 @@ pub async fn upgrade(
         term: instance.term,
         quantity,
         amount,
-        snapshot: snapshot(
-            &new_sku,
-            new_p,
-            serde_json::json!({ "previous_sku_id": instance.sku_id, "previous_quantity": instance.quantity }),
-        ),
+        snapshot: OrderSnapshot {
+            previous_sku_id: Some(instance.sku_id.clone()),
+            previous_quantity: Some(instance.quantity),
+            ..snapshot(&new_sku, new_p)
+        },
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
         now,
     };
@@ -424,15 +454,10 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
     };
     let (new_instance, change, jobs) = match order.kind {
         OrderKind::New | OrderKind::Trial => {
-            let delivery: DeliveryType = order
-                .snapshot
-                .get("delivery_type")
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or(DeliveryType::Saas);
+            let delivery = order.snapshot.delivery_type;
             let expire_at = term_end(&order.term, now)?;
             let souk_codes = delivery == DeliveryType::License
-                && order.snapshot.get("license_mode").and_then(|v| v.as_str())
-                    == Some(LicenseMode::SoukCodes.as_str());
+                && order.snapshot.license_mode == Some(LicenseMode::SoukCodes);
             let license_codes = if souk_codes {
                 licenses::new_codes(state, &order.product_id, order.quantity).await?
             } else {
@@ -449,11 +474,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                 term: order.term,
                 quantity: order.quantity,
                 trial: order.kind == OrderKind::Trial,
-                auto_renew: order
-                    .snapshot
-                    .get("auto_renew")
-                    .and_then(|v| v.as_bool())
-                    .unwrap_or(false),
+                auto_renew: order.snapshot.auto_renew,
                 period_start: Some(now),
                 expire_at,
                 // Souk issues the codes: nothing to ask the seller, the instance opens now.

@@ -7,6 +7,7 @@
 //! same orderId, which a correct seller answers with the same instance.
 
 use crate::seller_client::{CallRequest, CallResult, SellerClient};
+use crate::usecase::buyer_wire::{wire_contact, WireContact};
 use crate::AppState;
 use anyhow::Context;
 use rand::Rng;
@@ -499,12 +500,17 @@ impl Dispatcher {
         } else {
             profile.protocol
         };
+        let contact = order
+            .as_ref()
+            .map(|o| wire_contact(&o.snapshot.buyer, &key, profile.pii_encrypt_bits))
+            .unwrap_or_default();
         let request = build_request(
             protocol,
             job,
             &instance,
             order.as_ref(),
             &buyer.name,
+            &contact,
             &business_id,
         )?;
         Ok(PreparedCall {
@@ -551,10 +557,11 @@ fn decimal(minor: i64, exponent: u32) -> String {
     )
 }
 
-fn snap<'a>(order: Option<&'a OrderRecord>, field: &str) -> Option<&'a str> {
-    order
-        .and_then(|o| o.snapshot.get(field))
-        .and_then(Value::as_str)
+fn snap<'a>(
+    order: Option<&'a OrderRecord>,
+    field: impl Fn(&'a souk_core::snapshot::OrderSnapshot) -> Option<&'a str>,
+) -> Option<&'a str> {
+    order.and_then(|o| field(&o.snapshot))
 }
 
 /// Builds the request for a job: `(activity, request, uses_business_id)`.
@@ -564,6 +571,7 @@ fn build_request(
     instance: &InstanceRecord,
     order: Option<&OrderRecord>,
     buyer_name: &str,
+    buyer: &WireContact,
     business_id: &str,
 ) -> anyhow::Result<(&'static str, CallRequest, bool)> {
     let seller_instance = || {
@@ -594,7 +602,7 @@ fn build_request(
         .and_then(Value::as_i64)
         .map(souk_core::clock::from_unix_ms)
         .or(instance.expire_at);
-    let quantity_field = snap(order, "quantity_field");
+    let quantity_field = snap(order, |s| s.quantity_field.as_deref());
     let mut p = Params::new();
     let mut put = |k: &str, v: Option<String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
@@ -625,7 +633,7 @@ fn build_request(
                 "license": license()?,
                 "expireTime": expire.map(wire_time).unwrap_or_default(),
             });
-            if let Some(pid) = snap(order, "wire_product_id") {
+            if let Some(pid) = snap(order, |s| Some(s.wire_product_id.as_str())) {
                 body["productId"] = json!(pid);
             }
             v2("refreshLicenseCode", body, false)
@@ -671,12 +679,20 @@ fn build_request(
             put("activity", Some(activity.into()));
             put("customerId", Some(instance.buyer_id.to_string()));
             put("customerName", Some(buyer_name.to_owned()));
+            // The buyer details the product chose, phone and e-mail encrypted (§2.4, §3.1).
+            put("userId", buyer.user_id.clone());
+            put("userName", buyer.user_name.clone());
+            put("mobilePhone", buyer.mobile_phone.clone());
+            put("email", buyer.email.clone());
             put("businessId", Some(business_id.to_owned()));
             put("orderId", Some(job.order_id.clone()));
-            put("skuCode", snap(order, "sku_code").map(str::to_owned));
+            put(
+                "skuCode",
+                snap(order, |s| Some(s.sku_code.as_str())).map(str::to_owned),
+            );
             put(
                 "productId",
-                snap(order, "wire_product_id").map(str::to_owned),
+                snap(order, |s| Some(s.wire_product_id.as_str())).map(str::to_owned),
             );
             put("trialFlag", instance.trial.then(|| "1".to_owned()));
             put("expireTime", expire.map(wire_time));
@@ -715,7 +731,7 @@ fn build_request(
             put("instanceId", Some(seller_instance()?));
             put(
                 "productId",
-                snap(order, "wire_product_id").map(str::to_owned),
+                snap(order, |s| Some(s.wire_product_id.as_str())).map(str::to_owned),
             );
             put("expireTime", expire.map(wire_time));
             put(
@@ -749,7 +765,7 @@ fn build_request(
                 "instanceId": seller_instance()?,
                 "expireTime": expire.map(wire_time).unwrap_or_default(),
             });
-            if let Some(pid) = snap(order, "wire_product_id") {
+            if let Some(pid) = snap(order, |s| Some(s.wire_product_id.as_str())) {
                 body["productId"] = json!(pid);
             }
             v2("refreshInstance", body, false)
@@ -758,10 +774,13 @@ fn build_request(
             put("activity", Some("upgrade".into()));
             put("instanceId", Some(seller_instance()?));
             put("orderId", Some(job.order_id.clone()));
-            put("skuCode", snap(order, "sku_code").map(str::to_owned));
+            put(
+                "skuCode",
+                snap(order, |s| Some(s.sku_code.as_str())).map(str::to_owned),
+            );
             put(
                 "productId",
-                snap(order, "wire_product_id").map(str::to_owned),
+                snap(order, |s| Some(s.wire_product_id.as_str())).map(str::to_owned),
             );
             if let (Some(field), Some(o)) = (quantity_field, order) {
                 put(field, Some(o.quantity.to_string()));

@@ -21,7 +21,7 @@ pub struct NewOrder {
     pub quantity: u32,
     pub amount: Money,
     /// What was bought, as it was at purchase time (sku code, wire product id, prices, names).
-    pub snapshot: serde_json::Value,
+    pub snapshot: souk_core::snapshot::OrderSnapshot,
     pub pay_deadline: OffsetDateTime,
     pub now: OffsetDateTime,
 }
@@ -39,7 +39,7 @@ pub struct OrderRecord {
     pub term: Term,
     pub quantity: u32,
     pub amount: Money,
-    pub snapshot: serde_json::Value,
+    pub snapshot: souk_core::snapshot::OrderSnapshot,
     pub pay_deadline: OffsetDateTime,
     pub created_at: OffsetDateTime,
     pub paid_at: Option<OffsetDateTime>,
@@ -89,7 +89,10 @@ pub(super) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRecord> {
         term: term(row)?,
         quantity: row.try_get::<i64, _>("quantity")? as u32,
         amount: money(row, "amount_minor")?,
-        snapshot: json(row, "snapshot")?,
+        snapshot: {
+            let text: String = row.try_get("snapshot")?;
+            serde_json::from_str(&text).map_err(|e| corrupt("snapshot", e))?
+        },
         pay_deadline: from_unix_ms(row.try_get("pay_deadline")?),
         created_at: from_unix_ms(row.try_get("created_at")?),
         paid_at: opt_time(row, "paid_at")?,
@@ -148,7 +151,7 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
     .bind(o.quantity as i64)
     .bind(o.amount.amount_minor)
     .bind(o.amount.currency.as_str())
-    .bind(o.snapshot.to_string())
+    .bind(serde_json::to_string(&o.snapshot).map_err(|e| corrupt("snapshot", e))?)
     .bind(to_unix_ms(o.pay_deadline))
     .bind(to_unix_ms(o.now))
     .execute(&mut *tx)

@@ -198,3 +198,181 @@ backend_test!(
             .await;
     }
 );
+
+/// A listed product whose seller creates accounts from the buyer's e-mail and phone, and a
+/// buyer who has both: `(seller key, buyer key, sku id)`.
+async fn contact_market(
+    app: &TestApp,
+    proto: Proto,
+    bits: u16,
+    ex: &souk_isv::example::ExampleHandle,
+) -> (String, String, String, String) {
+    let (seller_id, seller_key) = app.party("sellers", "Accounts Inc").await;
+    let mut body = product_body(
+        "Accounts",
+        proto,
+        &format!("{}/produce", ex.url().trim_end_matches('/')),
+    );
+    body["integration"]["buyer_fields"] = json!(["email", "mobile_phone", "user_id", "user_name"]);
+    body["integration"]["pii_encrypt_bits"] = json!(bits);
+    let created = app.post("/v1/products", &seller_key, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap();
+    app.post(&format!("/v1/products/{id}/submit"), &seller_key, json!({}))
+        .await;
+    let approved = app
+        .post(
+            &format!("/v1/products/{id}/approve"),
+            &app.operator_key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+    let sku = approved.body["skus"][0]["id"].as_str().unwrap().to_owned();
+    let buyer = app
+        .post(
+            "/v1/buyers",
+            &app.operator_key,
+            json!({"name": "Li Lei", "email": "li.lei@buyer.example", "mobile_phone": "+86 138-0013-8000"}),
+        )
+        .await;
+    assert_eq!(buyer.status, StatusCode::CREATED, "{}", buyer.text);
+    assert_eq!(buyer.body["mobile_phone"], "+8613800138000");
+    let buyer_id = buyer.body["id"].as_str().unwrap().to_owned();
+    let key = app
+        .post(
+            &format!("/v1/buyers/{buyer_id}/api-keys"),
+            &app.operator_key,
+            json!({}),
+        )
+        .await;
+    top_up(app, &buyer_id, 100_000).await;
+    (
+        seller_id,
+        seller_key,
+        key.body["secret"].as_str().unwrap().to_owned(),
+        sku,
+    )
+}
+
+async fn buy_and_drain(app: &TestApp, buyer_key: &str, sku: &str) -> (String, String) {
+    let placed = app
+        .post(
+            "/v1/orders",
+            buyer_key,
+            json!({"sku_id": sku, "billing_mode": "monthly"}),
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
+    let id = placed.body["id"].as_str().unwrap().to_owned();
+    let paid = app
+        .post(&format!("/v1/orders/{id}/pay"), buyer_key, json!({}))
+        .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
+    app.drain().await;
+    (id, paid.body["instance_id"].as_str().unwrap().to_owned())
+}
+
+backend_test!(
+    buyer_email_and_phone_reach_the_seller_encrypted_with_the_products_key_size,
+    |mut app: TestApp| async move {
+        use souk_protocol::EncryptType;
+        for (bits, encrypt_type) in [(128, EncryptType::Aes128), (256, EncryptType::Aes256)] {
+            let ex = example_seller(&app, |c| c.pii_encrypt_type = encrypt_type).await;
+            let (_, seller_key, buyer_key, sku) = contact_market(&app, Proto::V1, bits, &ex).await;
+            let (_, instance) = buy_and_drain(&app, &buyer_key, &sku).await;
+            let inst = app
+                .get(&format!("/v1/instances/{instance}"), &buyer_key)
+                .await;
+            assert_eq!(inst.body["state"], "active", "{}", inst.text);
+            // The seller decrypted the buyer's own values…
+            let seller_side = ex.state();
+            let opened = seller_side.instances.values().next().unwrap();
+            assert_eq!(opened.buyer_email.as_deref(), Some("li.lei@buyer.example"));
+            assert_eq!(opened.buyer_phone.as_deref(), Some("+8613800138000"));
+            // …which were not on the wire in clear.
+            let tries = app.get("/v1/interface-messages", &seller_key).await;
+            let params = &tries.body["data"][0]["request"]["params"];
+            let email = params["email"].as_str().unwrap();
+            assert!(!email.contains('@'), "{email}");
+            assert!(!params["mobilePhone"]
+                .as_str()
+                .unwrap()
+                .contains("8613800138000"));
+            assert!(params["userId"].as_str().unwrap().starts_with("buy_"));
+            assert_eq!(params["userName"], "Li Lei");
+        }
+
+        // A seller that decrypts with the other key size cannot read them: 000102, retried.
+        let ex = example_seller(&app, |c| c.pii_encrypt_type = EncryptType::Aes256).await;
+        let (_, seller_key, buyer_key, sku) = contact_market(&app, Proto::V1, 128, &ex).await;
+        buy_and_drain(&app, &buyer_key, &sku).await;
+        let tries = app.get("/v1/interface-messages", &seller_key).await;
+        assert_eq!(
+            tries.body["data"][0]["result_code"], "000102",
+            "{}",
+            tries.text
+        );
+        app.allow_pending_work();
+    }
+);
+
+backend_test!(
+    a_v2_seller_reads_the_buyers_details_from_the_order_query,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let (seller_id, seller_key, buyer_key, sku) =
+            contact_market(&app, Proto::V2, 128, &ex).await;
+        let (order, _) = buy_and_drain(&app, &buyer_key, &sku).await;
+        let r = app
+            .post(
+                &format!("/v1/sellers/{seller_id}/access-keys"),
+                &seller_key,
+                json!({}),
+            )
+            .await;
+        let (ak, sk) = (
+            r.body["access_key"].as_str().unwrap().to_owned(),
+            SecretKey::new(r.body["secret_key"].as_str().unwrap()),
+        );
+        let host = app.base.trim_start_matches("http://").to_owned();
+        let date = apig::sdk_date(time::OffsetDateTime::now_utc());
+        let path = "/api/mkp-openapi-public/global/v1/order/query";
+        let query = format!("orderId={order}");
+        let headers = [("Host", host.as_str()), ("X-Sdk-Date", date.as_str())];
+        let auth = apig::sign(
+            &ak,
+            &sk,
+            &RequestParts {
+                method: "GET",
+                path,
+                query: &query,
+                headers: &headers,
+                body: b"",
+            },
+        )
+        .unwrap();
+        let r = app
+            .send(
+                app.http
+                    .get(app.url(&format!("{path}?{query}")))
+                    .header("X-Sdk-Date", &date)
+                    .header("Authorization", auth),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let info = &r.body["orderInfo"]["buyerInfo"];
+        let key = souk_protocol::SellerKey::new(SELLER_KEY);
+        let open = |v: &serde_json::Value| {
+            souk_protocol::credentials::decrypt(
+                &key,
+                souk_protocol::EncryptType::Aes128,
+                v.as_str().unwrap(),
+            )
+            .unwrap()
+        };
+        assert_eq!(open(&info["email"]), "li.lei@buyer.example");
+        assert_eq!(open(&info["mobilePhone"]), "+8613800138000");
+        assert_eq!(info["userName"], "Li Lei");
+    }
+);
