@@ -5,10 +5,25 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A three-letter upper-case ISO 4217 code, e.g. `CNY`, `USD`, `EUR`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "CNY", pattern = "^[A-Z]{3}$")]
 pub struct Currency([u8; 3]);
+
+/// Documented as what it is: one of the ISO 4217 codes in circulation, the same list
+/// `Currency::from_str` accepts.
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("An ISO 4217 currency in circulation, e.g. CNY."))
+            .enum_values(Some(ISO_4217.split_ascii_whitespace()))
+            .examples(["CNY"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
 
 impl Currency {
     pub const CNY: Currency = Currency(*b"CNY");

@@ -449,7 +449,8 @@ pub struct TopUp {
 /// Credit a buyer's balance (operator).
 #[utoipa::path(post, path = "/v1/buyers/{id}/balance/top-ups", tag = "balance", params(("id" = String, Path)),
     request_body = TopUp, responses((status = 201, body = BalanceView),
-        (status = 422, description = "`invalid_field`: the balance would pass 10^15 minor units", body = ErrorEnvelope)), security(("api_key" = [])))]
+        (status = 409, description = "`balance_limit`: the balance would pass 10^15 minor units", body = ErrorEnvelope),
+        (status = 422, description = "`invalid_field`: the amount is not 1 to 10^15 minor units", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn top_up(
     State(state): State<AppState>,
     OperatorCaller(caller): OperatorCaller,

@@ -11,7 +11,11 @@ use souk_core::party::PartyId;
 use souk_store::{Balance, Scope};
 
 fn ledger_error(field: &str, e: LedgerError) -> AppError {
-    AppError::invalid_field(field, e.to_string())
+    match e {
+        // A valid amount that the current balance cannot take: a conflict with state.
+        LedgerError::BalanceTooLarge { .. } => AppError::conflict("balance_limit", e.to_string()),
+        e => AppError::invalid_field(field, e.to_string()),
+    }
 }
 
 /// Credits `amount` to a buyer's balance (operator).
