@@ -61,6 +61,23 @@ impl CallKind {
         )
     }
 
+    /// The call sent after Souk gives up on this one, with the same orderId: a seller that was
+    /// slow rather than down may have created the instance after all, and the buyer has been
+    /// refunded, so the seller is told to release it (KooGallery does the same).
+    pub fn after_giving_up(self) -> Option<CallKind> {
+        match self {
+            CallKind::NewInstance | CallKind::GetLicense => Some(CallKind::ReleaseInstance),
+            _ => None,
+        }
+    }
+
+    /// Whether a signed "instance not found" (`000003`) completes this call: there is nothing
+    /// to release (the seller never created it, or already deleted it), which is what a
+    /// release asks for.
+    pub fn done_when_not_found(self) -> bool {
+        matches!(self, CallKind::ReleaseInstance)
+    }
+
     /// Whether failure of this call fails the order that needed it (and refunds it).
     pub fn fails_order(self) -> bool {
         matches!(

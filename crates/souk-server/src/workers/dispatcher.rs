@@ -316,6 +316,17 @@ impl Dispatcher {
         let Some(call) = call else {
             return retry(result.error().unwrap_or_default());
         };
+        let signed_not_found = result.http_status == Some(200)
+            && result.body_sign == "valid"
+            && result.response.as_ref().map(|r| &r.result_code)
+                == Some(&souk_protocol::codes::ResultCode::InstanceNotFound);
+        if signed_not_found && job.kind.done_when_not_found() {
+            return JobResolution::Succeeded {
+                seller_instance_id: None,
+                app_info_sealed: None,
+                license_sealed: None,
+            };
+        }
         match &result.verdict {
             Verdict::Failure(e) => retry(e.clone()),
             Verdict::Accepted => {
@@ -578,6 +589,14 @@ fn build_request(
         instance
             .seller_instance_id
             .clone()
+            // A release after giving up on the opening: the seller never answered, so it knows
+            // the instance (if it made one) by the first businessId, as the protocol advises.
+            .or_else(|| {
+                job.payload
+                    .get("first_business_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .context("the seller has not returned an instanceId for this instance yet")
     };
     let order_line = format!("{}-000001", job.order_id);

@@ -358,6 +358,30 @@ pub(super) async fn complete_recorded(
                     .await?;
                 }
             }
+            if let Some(kind) = job.kind.after_giving_up() {
+                // The seller never told us its instanceId; the protocol recommends the first
+                // businessId, which is what a seller following it will know the instance by.
+                let first_business_id: Option<String> = sqlx::query_scalar(
+                    "SELECT business_id FROM call_attempts WHERE job_id = $1 \
+                     AND business_id IS NOT NULL ORDER BY id LIMIT 1",
+                )
+                .bind(job_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+                let follow_up = NewJob {
+                    kind,
+                    instance_id: job.instance_id.clone(),
+                    order_id: job.order_id.clone(),
+                    seller_id: job.seller_id.clone(),
+                    product_id: job.product_id.clone(),
+                    payload: serde_json::json!({
+                        "after_giving_up": job.kind,
+                        "first_business_id": first_business_id,
+                    }),
+                };
+                insert_job(&mut *tx, &follow_up, now).await?;
+            }
             insert_message(
                 &mut *tx,
                 &job.seller_id,

@@ -281,6 +281,66 @@ backend_test!(
             .map(|e| e["kind"].as_str().unwrap())
             .collect();
         assert_eq!(kinds, vec!["top_up", "order_debit", "refund"]);
+
+        // After the refund the seller is told to release (same orderId); it never created the
+        // instance, so its signed "not found" completes the release.
+        m.example.set_failing(None);
+        advance(&app, Duration::minutes(5)).await;
+        let tries = attempts(&app, &m).await;
+        let release = tries
+            .iter()
+            .rev()
+            .find(|t| t["activity"] == "releaseInstance")
+            .expect("a releaseInstance after giving up");
+        assert_eq!(release["request"]["params"]["orderId"], id);
+        assert_eq!(release["result_code"], "000003");
+        assert_eq!(tries.last().unwrap()["outcome"], "success", "{tries:?}");
+    }
+);
+
+backend_test!(
+    a_gave_up_opening_releases_what_a_slow_seller_created,
+    |app: TestApp| async move {
+        // The seller creates the instance every time, but its answers never verify: Souk gives
+        // up and refunds while the seller holds an instance.
+        let ex = example_seller(&app, |_| {}).await;
+        ex.set_failing(Some(FailureMode::WrongBodySign));
+        let m = market(&app, Proto::V1, ex).await;
+        let order = m
+            .buy(&app, json!({"sku_id": m.basic, "billing_mode": "monthly"}))
+            .await;
+        let id = order["id"].as_str().unwrap();
+        for _ in 0..10 {
+            advance(&app, Duration::minutes(20)).await;
+        }
+        m.wait_order(&app, id, "refunded").await;
+        let created = m.example.state();
+        assert_eq!(created.new_instance_created, 1);
+        let seller_instance = created.instances.keys().next().unwrap().clone();
+
+        m.example.set_failing(None);
+        advance(&app, Duration::minutes(5)).await;
+        assert_eq!(
+            m.example.state().instance(&seller_instance).unwrap().status,
+            InstanceStatus::Released,
+            "the orphan at the seller is released"
+        );
+        let tries = attempts(&app, &m).await;
+        let release = tries
+            .iter()
+            .rev()
+            .find(|t| t["activity"] == "releaseInstance" && t["outcome"] == "success")
+            .expect("a successful releaseInstance");
+        assert_eq!(release["request"]["params"]["orderId"], id);
+        // Known by the first businessId, as the protocol advises sellers.
+        assert_eq!(
+            release["request"]["params"]["instanceId"],
+            tries[0]["business_id"]
+        );
+        assert_eq!(
+            release["request"]["params"]["instanceId"],
+            seller_instance.as_str()
+        );
     }
 );
 
