@@ -118,7 +118,7 @@ impl App {
         };
         let flusher = spawn_heartbeat_flusher(self.state.clone(), stop_tx.subscribe());
         let router = http::router(self.state.clone());
-        let served = axum::serve(listener, router)
+        let served = axum::serve(http::wire_errors::EnvelopedErrors(listener), router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = stop_tx.send(true);

@@ -16,6 +16,7 @@ pub mod order_query;
 pub mod orders;
 pub mod parties;
 pub mod system;
+pub mod wire_errors;
 
 use crate::error::AppError;
 use crate::AppState;

@@ -139,3 +139,40 @@ backend_test!(
         assert_eq!(r.body["error_code"], "95000002", "{}", r.text);
     }
 );
+
+backend_test!(
+    requests_the_http_library_refuses_still_get_the_envelope,
+    |app: TestApp| async move {
+        let addr = app.base.trim_start_matches("http://").to_owned();
+        let raw = |request: String| {
+            let addr = addr.clone();
+            async move {
+                let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                s.write_all(request.as_bytes()).await.unwrap();
+                let mut out = Vec::new();
+                // The server answers and closes the connection.
+                s.read_to_end(&mut out).await.unwrap();
+                String::from_utf8(out).unwrap()
+            }
+        };
+        // A 100 KiB path: past hyper's own URL limit (64 KiB).
+        let long = format!(
+            "GET /v1/products/{} HTTP/1.1\r\nhost: {addr}\r\n\r\n",
+            "a".repeat(100 * 1024)
+        );
+        let answer = raw(long).await;
+        assert!(answer.starts_with("HTTP/1.1 414 "), "{answer:.200}");
+        assert!(
+            answer.contains("content-type: application/json"),
+            "{answer}"
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert_eq!(body["error"]["code"], "uri_too_long");
+
+        // A request line that is not HTTP.
+        let answer = raw("GARBAGE\r\n\r\n".into()).await;
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+        assert!(answer.contains(r#""code":"malformed_request""#), "{answer}");
+    }
+);
