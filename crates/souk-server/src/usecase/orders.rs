@@ -6,7 +6,6 @@
 
 use crate::error::{AppError, AppResult};
 use crate::usecase::licenses;
-use crate::workers::timers::status_job;
 use crate::AppState;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -639,5 +638,18 @@ pub async fn auto_renew(state: &AppState, instance: &InstanceRecord) -> AppResul
             let _ = cancel(state, &instance.buyer_id, &order.id).await;
             Err(e)
         }
+    }
+}
+
+/// A freeze/unfreeze/release call: keyed by the instance's original purchase order, as the
+/// spec's expireInstance and releaseInstance expect.
+pub fn status_job(instance: &InstanceRecord, kind: CallKind) -> NewJob {
+    NewJob {
+        kind,
+        instance_id: instance.id.clone(),
+        order_id: instance.origin_order_id.clone(),
+        seller_id: instance.seller_id.clone(),
+        product_id: instance.product_id.clone(),
+        payload: serde_json::json!({}),
     }
 }

@@ -6,7 +6,7 @@
 //! Every timed pass of the marketplace is registered in [`passes`], and only there: the engine
 //! runs them in that order at every tick, and tests run them with `run_due(now)`.
 
-use crate::usecase::orders;
+use crate::usecase::orders::{self, status_job};
 use crate::AppState;
 use souk_core::instance::{due_action, InstanceState, LifecyclePolicy, TimerAction};
 use souk_core::provisioning::CallKind;
@@ -196,15 +196,3 @@ async fn lifecycle_jobs(
     Ok(codes.unwrap_or_else(|| vec![status_job(instance, instance_call)]))
 }
 
-/// A freeze/unfreeze/release call: keyed by the instance's original purchase order, as the
-/// spec's expireInstance and releaseInstance expect.
-pub fn status_job(instance: &InstanceRecord, kind: CallKind) -> NewJob {
-    NewJob {
-        kind,
-        instance_id: instance.id.clone(),
-        order_id: instance.origin_order_id.clone(),
-        seller_id: instance.seller_id.clone(),
-        product_id: instance.product_id.clone(),
-        payload: serde_json::json!({}),
-    }
-}
