@@ -362,3 +362,37 @@ async fn serve_example_stops_on_shutdown() {
     tx.send(()).unwrap();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn isv_test_checks_that_the_seller_decrypts_the_buyers_email_and_phone() {
+    use souk_isv::tester::{CheckKind, Status};
+    for bits in [EncryptType::Aes128, EncryptType::Aes256] {
+        let mut config = ExampleConfig::new(KEY);
+        config.pii_encrypt_type = bits;
+        let seller = ExampleSeller::spawn(config).await.unwrap();
+        let mut tester_config = TesterConfig::new(seller.url(), KEY, Generation::V1);
+        tester_config.buyer_pii = Some(bits);
+        let report = tester::run(tester_config).await.unwrap();
+        assert_passes(&report);
+        let details: Vec<_> = report
+            .checks
+            .iter()
+            .filter(|c| c.kind == CheckKind::BuyerDetails)
+            .collect();
+        assert_eq!(details.len(), 2, "{}", report.to_text());
+        assert!(details.iter().all(|c| c.status == Status::Pass));
+        // The seller got the test buyer's real values.
+        let state = seller.state();
+        assert!(state.instances.values().any(|i| i.buyer_email.as_deref()
+            == Some("isv-test.buyer@example.com")
+            && i.buyer_phone.as_deref() == Some("+8613800000000")));
+    }
+    // A seller that decrypts at the other key size cannot open the instance: the run fails.
+    let mut config = ExampleConfig::new(KEY);
+    config.pii_encrypt_type = EncryptType::Aes256;
+    let seller = ExampleSeller::spawn(config).await.unwrap();
+    let mut tester_config = TesterConfig::new(seller.url(), KEY, Generation::V1);
+    tester_config.buyer_pii = Some(EncryptType::Aes128);
+    let report = tester::run(tester_config).await.unwrap();
+    assert!(!report.is_success(), "{}", report.to_text());
+}

@@ -53,6 +53,11 @@ pub enum SellerCommand {
         /// A call slower than this fails (the latency warning is at half of it).
         #[arg(long, default_value_t = 10_000)]
         timeout_ms: u64,
+        /// Your product creates the buyer's account from the e-mail and phone, encrypted at
+        /// this key size (128 or 256): V1 newInstance carries both, and the test checks that
+        /// you decrypt them.
+        #[arg(long, value_parser = ["128", "256"])]
+        buyer_pii: Option<String>,
     },
     /// Benchmarks.
     Bench {
@@ -205,6 +210,7 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
             format,
             save_cases,
             timeout_ms,
+            buyer_pii,
         } => {
             let generation = match profile {
                 GenerationArg::V1 => Generation::V1,
@@ -213,6 +219,9 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
             let mut config = TesterConfig::new(url, key, generation);
             config.activities = activities;
             config.save_cases = save_cases;
+            config.buyer_pii = buyer_pii
+                .and_then(|b| b.parse().ok())
+                .and_then(EncryptType::from_bits);
             config.timeout = Duration::from_millis(timeout_ms.max(1));
             config.warn_after = (config.timeout / 2).min(tester::DEFAULT_WARN);
             let report = tester::run(config).await?;

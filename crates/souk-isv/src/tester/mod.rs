@@ -35,7 +35,7 @@ use rand::Rng;
 use serde_json::json;
 use souk_protocol::activity::{AppInfo, SellerResponse};
 use souk_protocol::body_sign::{verify_body_sign, BodySignError};
-use souk_protocol::credentials::decrypt;
+use souk_protocol::credentials::{decrypt, encrypt_random_iv};
 use souk_protocol::query::{encode_params, encode_query};
 use souk_protocol::timestamp::{unix_millis, TimestampFormat};
 use souk_protocol::v1::sign_v1_params;
@@ -113,6 +113,9 @@ pub struct TesterConfig {
     pub save_cases: Option<PathBuf>,
     /// The clock for `timeStamp` / `timestamp`.
     pub clock: Clock,
+    /// The product creates the buyer's account from the e-mail and phone: V1 newInstance
+    /// carries both, encrypted at this key size, and the seller must decrypt them.
+    pub buyer_pii: Option<EncryptType>,
 }
 
 impl TesterConfig {
@@ -127,6 +130,7 @@ impl TesterConfig {
             warn_after: DEFAULT_WARN,
             save_cases: None,
             clock: system_clock(),
+            buyer_pii: None,
         }
     }
 }
@@ -273,6 +277,10 @@ struct Case {
     note: &'static str,
 }
 
+/// The buyer details isv-test sends when the product uses them (`--buyer-pii`).
+const TEST_EMAIL: &str = "isv-test.buyer@example.com";
+const TEST_PHONE: &str = "+8613800000000";
+
 /// Fix texts, in words a seller can act on.
 mod fix {
     pub const RESPONSE: &str = "Answer every call with HTTP 200 and a JSON object containing resultCode, even errors; the marketplace treats anything else as a failed call and retries.";
@@ -285,6 +293,7 @@ mod fix {
     pub const AUTH: &str = "Verify the signature of every request before acting on it and answer 000001 when it does not match: V1 authToken = Base64(HMAC-SHA256(Key+timeStamp, sorted k=v pairs of all other decoded parameters)); V2 signature = HEX(HMAC-SHA256(Key, Key+nonce+timestamp+hex(HMAC-SHA256(Key, raw body)))).";
     pub const STALE: &str = "Reject V2 requests whose timestamp (Unix milliseconds) is more than 60 s away from your clock, with 000001; keep your clock synchronised (NTP).";
     pub const REPLAY: &str = "Remember the nonces of accepted V2 requests for the 60 s window and refuse a repeated nonce with 000001.";
+    pub const BUYER_DETAILS: &str = "Decrypt the buyer's email and mobilePhone (16 IV characters followed by Base64(AES-CBC-PKCS5), key derived from your Key with SHA1PRNG at the bit length you chose when publishing) and answer 000102 (e-mail) or 000101 (phone) when one cannot be decrypted, instead of creating an account from it.";
     pub const CREDENTIALS: &str = "Encrypt appInfo.userName and appInfo.password as 16 random IV characters followed by Base64(AES-CBC-PKCS5(key derived from your Key with SHA1PRNG, iv)), and declare the size: encryptType \"1\" = AES-256 (the default when absent), \"2\" = AES-128.";
     pub const QUERY: &str = "queryInstance must answer 000000 with info[] containing each requested instanceId and its appInfo; it is mandatory for on-demand and on-demand-package products.";
     pub const LICENSE: &str = "Return the license (activation code) in the license field, the same one on every retry of the order.";
@@ -422,6 +431,16 @@ impl Runner {
     }
 
     fn new_instance_request(&mut self, order_id: &str, trial: bool) -> Prepared {
+        self.new_instance_request_with(order_id, trial, None)
+    }
+
+    /// newInstance, with one V1 parameter's value replaced (before signing) if asked.
+    fn new_instance_request_with(
+        &mut self,
+        order_id: &str,
+        trial: bool,
+        replace: Option<(&str, String)>,
+    ) -> Prepared {
         let now = (self.config.clock)();
         if self.is_v2() {
             self.v2(
@@ -450,6 +469,16 @@ impl Runner {
             ];
             if trial {
                 pairs.push(("trialFlag", "1".to_owned()));
+            }
+            if let Some(bits) = self.config.buyer_pii {
+                let seal =
+                    |plain: &str| encrypt_random_iv(&self.config.key, bits, plain, &mut OsRng);
+                pairs.push(("email", seal(TEST_EMAIL)));
+                pairs.push(("mobilePhone", seal(TEST_PHONE)));
+            }
+            if let Some((name, value)) = replace {
+                pairs.retain(|(k, _)| *k != name);
+                pairs.push((name, value));
             }
             self.v1("newInstance", &pairs)
         }
@@ -1228,6 +1257,7 @@ impl Runner {
                 .await;
         }
         self.unknown_instance().await;
+        self.buyer_details().await;
 
         if self.sel("releaseInstance") {
             if let Some((instance, order)) = &main {
@@ -1435,6 +1465,38 @@ impl Runner {
                 &[ResultCode::AuthenticationFailed],
                 CheckKind::AuthReplayedNonce,
                 fix::REPLAY,
+            )
+            .await;
+        }
+    }
+
+    /// A seller that creates accounts from the buyer's e-mail or phone must decrypt them: one
+    /// that cannot be decrypted is refused (000102 / 000101), not accepted blindly.
+    async fn buyer_details(&mut self) {
+        if self.is_v2() || self.config.buyer_pii.is_none() || !self.sel("newInstance") {
+            return;
+        }
+        // Sixteen IV characters and Base64 of 20 bytes: never a whole AES block.
+        let garbled = "AbCdEfGhIjKlMnOp".to_owned() + "AAECAwQFBgcICQoLDA0ODxAREhM=";
+        for (field, accepted) in [
+            (
+                "email",
+                [ResultCode::InvalidEmail, ResultCode::InvalidParameter],
+            ),
+            (
+                "mobilePhone",
+                [ResultCode::InvalidMobilePhone, ResultCode::InvalidParameter],
+            ),
+        ] {
+            let order_id = self.order_id();
+            let req =
+                self.new_instance_request_with(&order_id, false, Some((field, garbled.clone())));
+            self.step(
+                &format!("newInstance ({field} that does not decrypt)"),
+                req,
+                &accepted,
+                CheckKind::BuyerDetails,
+                fix::BUYER_DETAILS,
             )
             .await;
         }

@@ -44,6 +44,8 @@ pub enum CheckKind {
     AuthReplayedNonce,
     /// The answer came later than the warning threshold.
     Latency,
+    /// The buyer's e-mail and phone are decrypted: an undecryptable one is refused.
+    BuyerDetails,
 }
 
 impl CheckKind {
@@ -68,6 +70,7 @@ impl CheckKind {
             CheckKind::AuthStaleTimestamp => "auth-stale-timestamp",
             CheckKind::AuthReplayedNonce => "auth-replayed-nonce",
             CheckKind::Latency => "latency",
+            CheckKind::BuyerDetails => "buyer-details",
         }
     }
 }

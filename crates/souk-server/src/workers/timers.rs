@@ -195,4 +195,3 @@ async fn lifecycle_jobs(
     .await?;
     Ok(codes.unwrap_or_else(|| vec![status_job(instance, instance_call)]))
 }
-
