@@ -36,8 +36,11 @@ pub struct ProvisionBench {
 }
 
 pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
-    let souk =
-        BenchSouk::start(b.database_url.clone(), |c| c.provisioning.concurrency = 128).await?;
+    let souk = BenchSouk::start(b.database_url.clone(), |c| {
+        c.provisioning.concurrency = 128;
+        c.provisioning.per_seller_concurrency = 64;
+    })
+    .await?;
     let backend = souk.backend;
     let state = souk.state.clone();
     anyhow::ensure!(
