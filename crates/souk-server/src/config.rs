@@ -112,6 +112,9 @@ pub struct ProvisioningConfig {
     pub poll_interval: HumanDuration,
     /// Calls in flight at once per process.
     pub concurrency: u32,
+    /// Calls in flight at once to any one seller in this process, so that a seller that
+    /// hangs to the timeout holds at most this many of the `concurrency` slots.
+    pub per_seller_concurrency: u32,
     /// Retry window of newInstance, upgrade and getLicense (then the order fails and is refunded).
     pub opening_window: HumanDuration,
     /// Retry window of refresh, freeze, unfreeze and release.

@@ -69,25 +69,23 @@ impl SqlStore {
                     format!("{url}?mode=rwc")
                 };
                 let opts = || {
-                    AnyPoolOptions::new()
-                        .acquire_timeout(Duration::from_secs(30))
-                        .after_connect(|conn, _| {
-                            Box::pin(async move {
-                                // WAL lets readers proceed while the writer writes; NORMAL
-                                // synchronous is durable across application crashes (only an OS
-                                // crash can lose the last commits); foreign keys are off by
-                                // default in SQLite.
-                                for pragma in [
-                                    "PRAGMA journal_mode = WAL",
-                                    "PRAGMA synchronous = NORMAL",
-                                    "PRAGMA foreign_keys = ON",
-                                    "PRAGMA busy_timeout = 10000",
-                                ] {
-                                    sqlx::query(pragma).execute(&mut *conn).await?;
-                                }
-                                Ok(())
-                            })
+                    pool_options().after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers proceed while the writer writes; NORMAL
+                            // synchronous is durable across application crashes (only an OS
+                            // crash can lose the last commits); foreign keys are off by
+                            // default in SQLite.
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA foreign_keys = ON",
+                                "PRAGMA busy_timeout = 10000",
+                            ] {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            Ok(())
                         })
+                    })
                 };
                 let write = opts().max_connections(1).connect(&url).await?;
                 let read = opts().max_connections(8).connect(&url).await?;
@@ -98,11 +96,7 @@ impl SqlStore {
                 })
             }
             Backend::Postgres => {
-                let pool = AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect(url)
-                    .await?;
+                let pool = pool_options().max_connections(16).connect(url).await?;
                 Ok(SqlStore {
                     backend,
                     read: pool.clone(),
@@ -116,6 +110,24 @@ impl SqlStore {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// What both backends' pools share. A connection taken from the pool is checked with a ping
+/// only when it has been idle for a while (a database restart shows up there), not on every
+/// acquire: on SQLite each ping is a hop to the connection's worker thread and on PostgreSQL a
+/// round trip, and a busy writer is acquired for every transaction.
+fn pool_options() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .acquire_timeout(Duration::from_secs(30))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > Duration::from_secs(1) {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 impl SqlStore {
@@ -380,6 +392,20 @@ pub(crate) async fn audit(
     subject: &str,
     detail: serde_json::Value,
 ) -> StoreResult<()> {
+    audit_query(now, actor, action, subject, detail)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The statement [`audit`] runs, for a [`Batch`].
+pub(crate) fn audit_query<'q>(
+    now: OffsetDateTime,
+    actor: Option<&PartyId>,
+    action: &'q str,
+    subject: &'q str,
+    detail: serde_json::Value,
+) -> BatchQuery<'q> {
     sqlx::query(
         "INSERT INTO audit_events (id, at, actor_id, action, subject_id, detail) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -390,9 +416,79 @@ pub(crate) async fn audit(
     .bind(action)
     .bind(subject)
     .bind(detail.to_string())
-    .execute(conn)
-    .await?;
-    Ok(())
+}
+
+/// A statement ready to run, with its arguments bound.
+pub(crate) type BatchQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Write statements whose results are not needed, run in order inside the caller's
+/// transaction by [`Batch::run`]. On SQLite they reach the connection's worker thread as one
+/// multi-statement query: one thread hop for the lot instead of one per statement (the writer
+/// is single, so its hops are the payment path's critical section). On PostgreSQL, whose
+/// extended protocol takes one statement per message, they run one after the other. Either way
+/// the SQL is the same text, so the two backends cannot drift apart.
+#[derive(Default)]
+pub(crate) struct Batch<'q> {
+    queries: Vec<BatchQuery<'q>>,
+}
+
+impl<'q> Batch<'q> {
+    pub(crate) fn push(&mut self, query: BatchQuery<'q>) {
+        self.queries.push(query);
+    }
+
+    pub(crate) async fn run(
+        self,
+        conn: &mut sqlx::AnyConnection,
+        backend: Backend,
+    ) -> StoreResult<()> {
+        use sqlx::Execute;
+        match backend {
+            Backend::Postgres => {
+                for q in self.queries {
+                    q.execute(&mut *conn).await?;
+                }
+            }
+            Backend::Sqlite => {
+                if self.queries.is_empty() {
+                    return Ok(());
+                }
+                let mut sql = String::new();
+                let mut args = sqlx::any::AnyArguments::default();
+                for mut q in self.queries {
+                    let offset = args.values.0.len();
+                    renumber_into(&mut sql, q.sql(), offset);
+                    sql.push_str(";\n");
+                    if let Some(a) = q.take_arguments().map_err(sqlx::Error::Encode)? {
+                        args.values.0.extend(a.values.0);
+                    }
+                }
+                sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Appends `sql` with every `$n` placeholder shifted by `offset` (Souk's SQL has no `$` in
+/// literals); SQLite binds `$n` to the n-th argument of the whole multi-statement query.
+fn renumber_into(out: &mut String, sql: &str, offset: usize) {
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut n = String::new();
+        while let Some((_, d)) = chars.peek().copied().filter(|(_, d)| d.is_ascii_digit()) {
+            n.push(d);
+            chars.next();
+        }
+        match n.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&n),
+        }
+    }
 }
 
 async fn insert_party(conn: &mut sqlx::AnyConnection, p: &NewParty) -> StoreResult<()> {
@@ -762,6 +858,13 @@ impl PartyStore for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::redact_url;
+
+    #[test]
+    fn batched_placeholders_are_shifted() {
+        let mut out = String::new();
+        super::renumber_into(&mut out, "UPDATE t SET a = $1, b = $12 WHERE c = $2", 10);
+        assert_eq!(out, "UPDATE t SET a = $11, b = $22 WHERE c = $12");
+    }
 
     #[test]
     fn urls_lose_their_password() {

@@ -5,6 +5,12 @@
 //! (throughput) or at a fixed rate (latency at a given load). Latency is from the payment
 //! (`paid_at`) to the instance being open (`opened_at`), both stamped by Souk's clock; the rate
 //! is orders opened per second between the first payment and the last opening.
+//!
+//! Slow-seller mode (`--sellers 11 --slow-sellers 1`): the orders are spread over several
+//! sellers, each with its own example server and listed product, and the last K of them hang
+//! every call until Souk's seller timeout. Only the other sellers' orders are waited for and
+//! measured; `--control` marks the same sellers but keeps them healthy, which gives the
+//! all-healthy figure for exactly the same orders to compare with.
 
 use crate::bench_support::BenchSouk;
 use crate::demo::{product_body, Api, DEMO_SELLER_KEY};
@@ -21,26 +27,62 @@ pub struct ProvisionBench {
     pub rate: Option<f64>,
     pub concurrency: usize,
     pub database_url: Option<String>,
+    /// Sellers the orders are spread over (each its own example server and product).
+    pub sellers: usize,
+    /// The last this many sellers hang every call until Souk's seller timeout.
+    pub slow_sellers: usize,
+    /// Keep the slow sellers healthy (the baseline to compare the slow-seller run with).
+    pub control: bool,
 }
 
 pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
-    let souk =
-        BenchSouk::start(b.database_url.clone(), |c| c.provisioning.concurrency = 128).await?;
+    let souk = BenchSouk::start(b.database_url.clone(), |c| {
+        c.provisioning.concurrency = 128;
+        c.provisioning.per_seller_concurrency = 64;
+    })
+    .await?;
     let backend = souk.backend;
     let state = souk.state.clone();
-    let example = souk_isv::example::ExampleSeller::spawn(souk_isv::example::ExampleConfig::new(
-        DEMO_SELLER_KEY,
-    ))
-    .await?;
+    anyhow::ensure!(
+        b.slow_sellers < b.sellers.max(1),
+        "--slow-sellers must leave at least one healthy seller"
+    );
 
-    // A seller with a listed product.
-    let (_, seller_key) = souk.party("sellers", "Bench Seller").await?;
-    let url = format!("{}produce", example.url());
-    let approved = souk.list_product(&seller_key, product_body(&url)).await?;
-    let sku = approved["skus"][0]["id"]
-        .as_str()
-        .context("sku")?
-        .to_owned();
+    // Sellers, each with its own example server and a listed product; the last
+    // `slow_sellers` of them hang (unless this is the control run).
+    let n_sellers = b.sellers.max(1);
+    let mut examples = Vec::new();
+    let mut skus = Vec::new();
+    for i in 0..n_sellers {
+        let example = souk_isv::example::ExampleSeller::spawn(
+            souk_isv::example::ExampleConfig::new(DEMO_SELLER_KEY),
+        )
+        .await?;
+        let (_, seller_key) = souk.party("sellers", &format!("Bench Seller {i}")).await?;
+        let url = format!("{}produce", example.url());
+        let approved = souk.list_product(&seller_key, product_body(&url)).await?;
+        skus.push(
+            approved["skus"][0]["id"]
+                .as_str()
+                .context("sku")?
+                .to_owned(),
+        );
+        examples.push(example);
+    }
+    let slow = |seller: usize| seller >= n_sellers - b.slow_sellers;
+    if !b.control {
+        for (i, example) in examples.iter().enumerate() {
+            if slow(i) {
+                example.set_failing(Some(souk_isv::example::FailureMode::Hang));
+            }
+        }
+    }
+    let slow_skus: std::collections::HashSet<String> = skus
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| slow(*i))
+        .map(|(_, s)| s.clone())
+        .collect();
 
     // Buyers with money, and the orders to pay (not timed).
     eprintln!("placing {} orders for {} buyers…", b.orders, b.buyers);
@@ -55,6 +97,7 @@ pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
     let mut orders = Vec::with_capacity(b.orders);
     for i in 0..b.orders {
         let key = &buyers[i % buyers.len()];
+        let sku = &skus[i % skus.len()];
         let o = api
             .call(
                 "POST",
@@ -99,27 +142,33 @@ pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
         r??;
     }
 
-    // Wait until every instance is open, then read the timestamps Souk recorded.
+    // Wait until every instance of an answering seller is open, then read the timestamps
+    // Souk recorded (the slow sellers' instances stay opening).
+    let measured = b.orders - (0..b.orders).filter(|i| slow(i % n_sellers)).count();
     let deadline = Instant::now() + Duration::from_secs(600);
     let (paid, opened) = loop {
         let (orders, instances) = everything(&state).await?;
-        let open: Vec<_> = instances.iter().filter_map(|i| i.opened_at).collect();
-        if open.len() >= b.orders {
+        let open = instances
+            .iter()
+            .filter(|i| i.opened_at.is_some() && !slow_skus.contains(&i.sku_id))
+            .count();
+        if open >= measured {
             let paid: std::collections::HashMap<String, time::OffsetDateTime> = orders
                 .iter()
                 .filter_map(|o| Some((o.instance_id.clone(), o.paid_at?)))
                 .collect();
             let pairs: Vec<(time::OffsetDateTime, time::OffsetDateTime)> = instances
                 .iter()
+                .filter(|i| !slow_skus.contains(&i.sku_id))
                 .filter_map(|i| Some((*paid.get(&i.id)?, i.opened_at?)))
                 .collect();
-            break (pairs.iter().map(|p| p.0).collect::<Vec<_>>(), pairs);
+            break (paid.values().copied().collect::<Vec<_>>(), pairs);
         }
         anyhow::ensure!(
             Instant::now() < deadline,
             "instances did not open in time ({} of {})",
-            open.len(),
-            b.orders
+            open,
+            measured
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -133,25 +182,48 @@ pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
     let pct = |q: f64| lat[((lat.len() as f64 - 1.0) * q).round() as usize];
     let secs = (last - first).as_seconds_f64().max(1e-3);
     let rate = lat.len() as f64 / secs;
-    let s = example.state();
+    let created: u64 = examples
+        .iter()
+        .map(|e| e.state().new_instance_created as u64)
+        .sum();
+    let calls: usize = examples.iter().map(|e| e.state().calls.len()).sum();
     println!(
-        "orders {} | buyers {} | payment rate {} | seller instances created {} | seller calls {}",
-        lat.len(),
+        "orders {} | buyers {} | sellers {} ({} slow{}) | payment rate {} | seller instances created {} | seller calls {}",
+        b.orders,
         b.buyers,
+        n_sellers,
+        b.slow_sellers,
+        if b.control { ", control: kept healthy" } else { "" },
         b.rate
             .map(|r| format!("{r:.0}/s"))
             .unwrap_or_else(|| "unlimited".into()),
-        s.new_instance_created,
-        s.calls.len()
+        created,
+        calls
     );
+    let whose = if b.slow_sellers > 0 {
+        format!(
+            " of sellers 1-{} ({} orders)",
+            n_sellers - b.slow_sellers,
+            lat.len()
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "provision: {:.0} orders/s, p50 {:.1} ms, p99 {:.1} ms ({backend})",
+        "provision: {:.0} orders/s{whose}, p50 {:.1} ms, p99 {:.1} ms ({backend})",
         rate,
         pct(0.50),
         pct(0.99)
     );
     souk.stop().await?;
-    example.shutdown().await;
+    for (i, example) in examples.into_iter().enumerate() {
+        if slow(i) && !b.control {
+            // A hanging call would hold a graceful shutdown; dropping aborts the server.
+            drop(example);
+        } else {
+            example.shutdown().await;
+        }
+    }
     Ok(())
 }
 

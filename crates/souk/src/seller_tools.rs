@@ -94,6 +94,16 @@ pub enum BenchCommand {
         /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
         #[arg(long)]
         database_url: Option<String>,
+        /// Sellers the orders are spread over, each with its own example server and product.
+        #[arg(long, default_value_t = 1)]
+        sellers: usize,
+        /// The last this many sellers hang every call until Souk's seller timeout; only the
+        /// others' orders are measured.
+        #[arg(long, default_value_t = 0)]
+        slow_sellers: usize,
+        /// Keep the slow sellers healthy: the all-healthy figure for the same orders.
+        #[arg(long)]
+        control: bool,
     },
     /// Signed License heartbeats per second over loopback, from a client on its own runtime,
     /// beside a bare axum handler; p50/p99.
@@ -270,6 +280,9 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
                     rate,
                     concurrency,
                     database_url,
+                    sellers,
+                    slow_sellers,
+                    control,
                 },
         } => {
             crate::bench_provision::run(crate::bench_provision::ProvisionBench {
@@ -278,6 +291,9 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
                 rate,
                 concurrency,
                 database_url,
+                sellers,
+                slow_sellers,
+                control,
             })
             .await
         }

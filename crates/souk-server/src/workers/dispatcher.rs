@@ -47,6 +47,26 @@ pub struct Dispatcher {
     /// Identifies this process's leases.
     owner: Arc<str>,
     recorded: tokio::sync::broadcast::Sender<Recorded>,
+    /// Calls in flight by seller id (this process), for the per-seller limit.
+    busy: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+}
+
+/// Counts one call in flight to a seller until dropped (also when the call's task panics).
+struct BusyGuard {
+    busy: Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+    seller: String,
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        let mut busy = self.busy.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = busy.get_mut(&self.seller) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                busy.remove(&self.seller);
+            }
+        }
+    }
 }
 
 impl Dispatcher {
@@ -60,6 +80,7 @@ impl Dispatcher {
             client,
             owner: Arc::from(uuid::Uuid::new_v4().to_string()),
             recorded: tokio::sync::broadcast::channel(1024).0,
+            busy: Arc::default(),
         })
     }
 
@@ -75,16 +96,35 @@ impl Dispatcher {
         }
         let lease = self.state.config.provisioning.lease.0;
         let now = self.state.clock.now();
+        let room = souk_store::SellerRoom {
+            per_seller: self.state.config.provisioning.per_seller_concurrency,
+            in_flight: self.busy.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        };
         let jobs = self
             .state
             .store
-            .claim_jobs(&self.owner, now, now + lease, limit)
+            .claim_jobs(&self.owner, now, now + lease, limit, &room)
             .await
             .context("claiming jobs")?;
         let n = jobs.len();
         for job in jobs {
             let this = self.clone();
-            in_flight.spawn(async move { this.run_job(job).await });
+            let seller = job.seller_id.to_string();
+            *self
+                .busy
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(seller.clone())
+                .or_insert(0) += 1;
+            let guard = BusyGuard {
+                busy: self.busy.clone(),
+                seller,
+            };
+            in_flight.spawn(async move {
+                let outcome = this.run_job(job).await;
+                drop(guard);
+                outcome
+            });
         }
         Ok(n)
     }
@@ -181,7 +221,13 @@ impl Dispatcher {
                 // More may be due right away.
                 continue;
             }
-            let wait = self.idle_wait(!in_flight.is_empty()).await;
+            let mut wait = self.idle_wait(!in_flight.is_empty()).await;
+            if started == 0 && wait.is_zero() {
+                // Due calls that could not be claimed (their seller is at its limit, or an
+                // earlier call of their instance is in flight) wait for a call to finish or
+                // new work, instead of claiming again at once.
+                wait = Duration::from_millis(20);
+            }
             // Only cancel-safe waits in here; recording happens after, never half-cancelled.
             let finished = tokio::select! {
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => Some(done),

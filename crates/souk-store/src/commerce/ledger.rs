@@ -92,22 +92,35 @@ pub(super) async fn insert_entry(
     actor: Option<&PartyId>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
+    entry_query(buyer, amount, kind, order_id, memo, actor, now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The statement [`insert_entry`] runs, for a [`Batch`].
+pub(super) fn entry_query<'q>(
+    buyer: &'q PartyId,
+    amount: Money,
+    kind: EntryKind,
+    order_id: Option<&str>,
+    memo: Option<String>,
+    actor: Option<&PartyId>,
+    now: OffsetDateTime,
+) -> BatchQuery<'q> {
     sqlx::query(
         "INSERT INTO ledger_entries (id, buyer_id, currency, amount_minor, kind, order_id, memo, \
          created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(souk_core::id::generate("led", now))
     .bind(buyer.as_str())
-    .bind(amount.currency.as_str())
+    .bind(amount.currency.as_str().to_owned())
     .bind(amount.amount_minor)
     .bind(kind.as_str())
     .bind(order_id.map(str::to_owned))
     .bind(memo)
     .bind(actor.map(|a| a.as_str().to_owned()))
     .bind(to_unix_ms(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ pub use instances::{InstanceChange, InstanceRecord, NewInstanceRow};
 pub use ledger::{Balance, LedgerEntry};
 pub use messages::{AttemptFilter, AttemptRecord, MessageRecord};
 pub use orders::{NewOrder, OrderRecord, PayError};
-pub use outbox::{JobRecord, JobResolution, NewJob};
+pub use outbox::{JobRecord, JobResolution, NewJob, SellerRoom};
 
 use instances::*;
 use ledger::*;
@@ -31,7 +31,7 @@ use messages::*;
 use orders::*;
 use outbox::*;
 
-use crate::sql::{audit, corrupt};
+use crate::sql::{audit, audit_query, corrupt, Batch, BatchQuery};
 use crate::*;
 use serde::Serialize;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
@@ -158,13 +158,15 @@ pub trait CommerceStore: Send + Sync + 'static {
     ) -> StoreResult<()>;
 
     /// Claims up to `limit` due jobs for `owner` until `lease_until`, respecting per-instance
-    /// order: a job waits while an earlier job of its instance is unfinished.
+    /// order (a job waits while an earlier job of its instance is unfinished) and the room each
+    /// seller has left in `room` (a seller at its limit keeps its jobs pending).
     async fn claim_jobs(
         &self,
         owner: &str,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
         limit: u32,
+        room: &SellerRoom,
     ) -> StoreResult<Vec<JobRecord>>;
 
     /// Records the attempts of a dispatch round and applies each resolution whose job's lease
@@ -396,8 +398,9 @@ impl CommerceStore for SqlStore {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
         limit: u32,
+        room: &SellerRoom,
     ) -> StoreResult<Vec<JobRecord>> {
-        outbox::claim_jobs(self, owner, now, lease_until, limit).await
+        outbox::claim_jobs(self, owner, now, lease_until, limit, room).await
     }
 
     async fn complete_jobs(

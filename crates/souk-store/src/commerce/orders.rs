@@ -120,14 +120,19 @@ pub(super) async fn complete_order(
     order_id: &str,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
+    complete_order_query(order_id, now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The statement [`complete_order`] runs, for a [`Batch`].
+pub(super) fn complete_order_query(order_id: &str, now: OffsetDateTime) -> BatchQuery<'_> {
     sqlx::query(
         "UPDATE orders SET state = 'completed', completed_at = $1 WHERE id = $2 AND state = 'processing'",
     )
     .bind(to_unix_ms(now))
     .bind(order_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,12 +235,30 @@ pub(super) async fn pay_order(
     if s.backend == Backend::Postgres {
         lock_account(&mut tx, s.backend, buyer, order.amount.currency, now).await?;
     }
+    // The reads come first; the writes then go to the database as one batch.
     if order.amount.amount_minor > 0 {
         let b = balance_in(&mut tx, buyer, order.amount.currency).await?;
         souk_core::ledger::check_debit(b.balance, b.credit_limit, order.amount)?;
+    }
+    let current = match &change {
+        Some(_) => Some(
+            instance_in(&mut tx, &order.instance_id)
+                .await?
+                .ok_or(PayError::NotFound)?,
+        ),
+        None => None,
+    };
+    if let (Some(c), Some(current)) = (&change, &current) {
+        if let Some(expected) = c.expect_state {
+            if current.state != expected {
+                return Err(PayError::InstanceChanged(current.state));
+            }
+        }
+    }
+    let mut batch = Batch::default();
+    if order.amount.amount_minor > 0 {
         let debit = Money::new(-order.amount.amount_minor, order.amount.currency);
-        insert_entry(
-            &mut tx,
+        batch.push(entry_query(
             buyer,
             debit,
             EntryKind::OrderDebit,
@@ -243,97 +266,90 @@ pub(super) async fn pay_order(
             None,
             Some(buyer),
             now,
-        )
-        .await?;
+        ));
     }
     let now_ms = to_unix_ms(now);
-    sqlx::query("UPDATE orders SET state = 'processing', paid_at = $1 WHERE id = $2")
-        .bind(now_ms)
-        .bind(order_id)
-        .execute(&mut *tx)
-        .await?;
+    batch.push(
+        sqlx::query("UPDATE orders SET state = 'processing', paid_at = $1 WHERE id = $2")
+            .bind(now_ms)
+            .bind(order_id),
+    );
     let mut completed = false;
-    if let Some(i) = new_instance {
-        sqlx::query(
-            "INSERT INTO instances (id, buyer_id, seller_id, product_id, sku_id, origin_order_id, \
-             delivery_type, state, term, quantity, trial, auto_renew, period_start, expire_at, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $15, $8, $9, $10, $11, $12, $13, $14, $14)",
-        )
-        .bind(&i.id)
-        .bind(i.buyer_id.as_str())
-        .bind(i.seller_id.as_str())
-        .bind(&i.product_id)
-        .bind(&i.sku_id)
-        .bind(&i.origin_order_id)
-        .bind(&i.delivery_type)
-        .bind(serde_json::to_string(&i.term).map_err(|e| corrupt("term", e))?)
-        .bind(i.quantity as i64)
-        .bind(i.trial as i64)
-        .bind(i.auto_renew as i64)
-        .bind(i.period_start.map(to_unix_ms))
-        .bind(i.expire_at.map(to_unix_ms))
-        .bind(now_ms)
-        .bind(if i.open_now { "active" } else { "opening" })
-        .execute(&mut *tx)
-        .await?;
+    if let Some(i) = &new_instance {
+        batch.push(
+            sqlx::query(
+                "INSERT INTO instances (id, buyer_id, seller_id, product_id, sku_id, origin_order_id, \
+                 delivery_type, state, term, quantity, trial, auto_renew, period_start, expire_at, \
+                 created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $15, $8, $9, $10, $11, $12, $13, $14, $14)",
+            )
+            .bind(&i.id)
+            .bind(i.buyer_id.as_str())
+            .bind(i.seller_id.as_str())
+            .bind(&i.product_id)
+            .bind(&i.sku_id)
+            .bind(&i.origin_order_id)
+            .bind(&i.delivery_type)
+            .bind(serde_json::to_string(&i.term).map_err(|e| corrupt("term", e))?)
+            .bind(i.quantity as i64)
+            .bind(i.trial as i64)
+            .bind(i.auto_renew as i64)
+            .bind(i.period_start.map(to_unix_ms))
+            .bind(i.expire_at.map(to_unix_ms))
+            .bind(now_ms)
+            .bind(if i.open_now { "active" } else { "opening" }),
+        );
         if i.open_now {
-            sqlx::query("UPDATE instances SET opened_at = $1 WHERE id = $2")
-                .bind(now_ms)
-                .bind(&i.id)
-                .execute(&mut *tx)
-                .await?;
-            complete_order(&mut tx, order_id, now).await?;
+            batch.push(
+                sqlx::query("UPDATE instances SET opened_at = $1 WHERE id = $2")
+                    .bind(now_ms)
+                    .bind(&i.id),
+            );
+            batch.push(complete_order_query(order_id, now));
             completed = true;
         }
-        crate::licenses::insert_codes(&mut tx, &i, &i.license_codes, now).await?;
     }
-    if let Some(c) = change {
-        let current = instance_in(&mut tx, &order.instance_id)
-            .await?
-            .ok_or(PayError::NotFound)?;
-        if let Some(expected) = c.expect_state {
-            if current.state != expected {
-                return Err(PayError::InstanceChanged(current.state));
-            }
-        }
+    if let Some(c) = &change {
         let term_json = c
             .term
             .map(|t| serde_json::to_string(&t))
             .transpose()
             .map_err(|e| corrupt("term", e))?;
-        sqlx::query(
-            "UPDATE instances SET state = COALESCE($1, state), expire_at = COALESCE($2, expire_at), \
-             period_start = COALESCE($3, period_start), term = COALESCE($4, term), \
-             trial = COALESCE($5, trial), frozen_at = CASE WHEN $1 = 'active' THEN NULL ELSE frozen_at END, \
-             updated_at = $6 WHERE id = $7",
-        )
-        .bind(c.state.map(|s| s.as_str().to_owned()))
-        .bind(c.expire_at.map(to_unix_ms))
-        .bind(c.period_start.map(to_unix_ms))
-        .bind(term_json)
-        .bind(c.trial.map(|t| t as i64))
-        .bind(now_ms)
-        .bind(&order.instance_id)
-        .execute(&mut *tx)
-        .await?;
+        batch.push(
+            sqlx::query(
+                "UPDATE instances SET state = COALESCE($1, state), expire_at = COALESCE($2, expire_at), \
+                 period_start = COALESCE($3, period_start), term = COALESCE($4, term), \
+                 trial = COALESCE($5, trial), frozen_at = CASE WHEN $1 = 'active' THEN NULL ELSE frozen_at END, \
+                 updated_at = $6 WHERE id = $7",
+            )
+            .bind(c.state.map(|s| s.as_str().to_owned()))
+            .bind(c.expire_at.map(to_unix_ms))
+            .bind(c.period_start.map(to_unix_ms))
+            .bind(term_json)
+            .bind(c.trial.map(|t| t as i64))
+            .bind(now_ms)
+            .bind(&order.instance_id),
+        );
         if c.complete_order {
-            complete_order(&mut tx, order_id, now).await?;
+            batch.push(complete_order_query(order_id, now));
             completed = true;
         }
     }
     for job in &jobs {
-        insert_job(&mut tx, job, now).await?;
+        batch.push(job_query(job, now));
     }
-    audit(
-        &mut tx,
+    let job_kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
+    batch.push(audit_query(
         now,
         Some(buyer),
         "order.paid",
         order_id,
-        serde_json::json!({ "amount": order.amount, "jobs": jobs.iter().map(|j| j.kind.as_str()).collect::<Vec<_>>() }),
-    )
-    .await?;
+        serde_json::json!({ "amount": order.amount, "jobs": job_kinds }),
+    ));
+    batch.run(&mut tx, s.backend).await?;
+    if let Some(i) = &new_instance {
+        crate::licenses::insert_codes(&mut tx, i, &i.license_codes, now).await?;
+    }
     tx.commit().await?;
     // The order as it now is, without reading it back.
     let mut record = order;

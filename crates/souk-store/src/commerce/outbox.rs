@@ -45,6 +45,26 @@ pub struct JobRecord {
     pub finished_at: Option<OffsetDateTime>,
 }
 
+/// How many calls each seller may still start in this process: a claim takes no more of a
+/// seller's jobs than its room, so one seller that hangs to the timeout cannot hold every slot.
+#[derive(Debug, Clone, Default)]
+pub struct SellerRoom {
+    /// Calls in flight to one seller at most (0: no per-seller limit).
+    pub per_seller: u32,
+    /// Calls in flight now, by seller id.
+    pub in_flight: std::collections::HashMap<String, u32>,
+}
+
+impl SellerRoom {
+    fn left(&self, seller: &str) -> u32 {
+        if self.per_seller == 0 {
+            return u32::MAX;
+        }
+        self.per_seller
+            .saturating_sub(self.in_flight.get(seller).copied().unwrap_or(0))
+    }
+}
+
 /// What a worker learned from one attempt, and what to do next.
 #[derive(Debug, Clone)]
 pub enum JobResolution {
@@ -118,6 +138,12 @@ pub(super) async fn insert_job(
     job: &NewJob,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
+    job_query(job, now).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The statement [`insert_job`] runs, for a [`Batch`].
+pub(super) fn job_query<'q>(job: &'q NewJob, now: OffsetDateTime) -> BatchQuery<'q> {
     sqlx::query(
         "INSERT INTO jobs (id, kind, state, phase, instance_id, order_id, seller_id, product_id, \
          payload, attempts, next_attempt_at, created_at) \
@@ -131,9 +157,6 @@ pub(super) async fn insert_job(
     .bind(&job.product_id)
     .bind(job.payload.to_string())
     .bind(to_unix_ms(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// Marks an order failed and returns its money, once (the unique index on ledger entries
@@ -421,24 +444,52 @@ pub(super) async fn claim_jobs(
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
     limit: u32,
+    room: &SellerRoom,
 ) -> StoreResult<Vec<JobRecord>> {
     let mut tx = s.write.begin().await?;
     let lock = match s.backend {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    let seqs: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT j.seq FROM jobs j \
+    // Sellers without room are left out; the others are read a few times over the limit so
+    // that one seller's backlog does not hide the next seller's due jobs.
+    let full: Vec<String> = room
+        .in_flight
+        .keys()
+        .filter(|s| room.left(s) == 0)
+        .map(|s| format!("'{}'", s.replace('\'', "''")))
+        .collect();
+    let skip_full = if full.is_empty() {
+        String::new()
+    } else {
+        format!("AND j.seller_id NOT IN ({}) ", full.join(","))
+    };
+    let over = if room.per_seller == 0 { 1 } else { 4 };
+    let due: Vec<(i64, String)> = sqlx::query_as(&format!(
+        "SELECT j.seq, j.seller_id FROM jobs j \
          WHERE ((j.state = 'pending' AND j.next_attempt_at <= $1) \
              OR (j.state = 'running' AND j.lease_until < $1)) \
+           {skip_full}\
            AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.instance_id = j.instance_id \
                            AND e.seq < j.seq AND e.state IN ('pending', 'running')) \
          ORDER BY j.next_attempt_at, j.seq LIMIT $2 {lock}"
     ))
     .bind(to_unix_ms(now))
-    .bind(limit as i64)
+    .bind(limit as i64 * over)
     .fetch_all(&mut *tx)
     .await?;
+    let mut taken: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut seqs = Vec::new();
+    for (seq, seller) in &due {
+        if seqs.len() >= limit as usize {
+            break;
+        }
+        let n = taken.entry(seller.as_str()).or_insert(0);
+        if *n < room.left(seller) {
+            *n += 1;
+            seqs.push(*seq);
+        }
+    }
     if seqs.is_empty() {
         return Ok(Vec::new());
     }
