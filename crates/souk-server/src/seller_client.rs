@@ -9,9 +9,9 @@ use souk_core::catalog::Protocol;
 use souk_core::endpoint::{check_before_connect, is_public_ip, parse_http, EndpointUrl};
 use souk_core::provisioning::Verdict;
 use souk_protocol::activity::response::SellerResponse;
+use souk_protocol::activity::{V1Activity, V2Activity};
 use souk_protocol::body_sign::{verify_body_sign, BodySignError};
 use souk_protocol::codes::ResultCode;
-use souk_protocol::query::Params;
 use souk_protocol::secret::SellerKey;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,12 +21,12 @@ use time::OffsetDateTime;
 /// The largest seller answer we read and keep.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
-/// What to send: V1 parameters (without `timeStamp`/`authToken`, which are added when
-/// signing) or a V2 JSON body (already in canonical form).
+/// What to send: a typed V1 activity (its `timeStamp` and `authToken` are set when it is
+/// signed) or a typed V2 / License 2.0 activity.
 #[derive(Debug, Clone)]
 pub enum CallRequest {
-    V1(Params),
-    V2(serde_json::Value),
+    V1(V1Activity),
+    V2(V2Activity),
 }
 
 /// One attempt's result, ready to be recorded.
@@ -204,13 +204,16 @@ impl SellerClient {
             Ok::<_, String>(parsed)
         };
         match (protocol, request) {
-            (Protocol::V1, CallRequest::V1(params)) => {
+            (Protocol::V1, CallRequest::V1(activity)) => {
+                let mut params = activity.to_params();
+                // Shown without the signature and its time (set below, from the real clock).
+                params.remove(souk_protocol::v1::TIME_STAMP);
                 let shown = serde_json::json!({ "method": "GET", "url": url, "params": params });
                 let query = souk_protocol::v1::signed_query(key, params, now);
                 Ok((self.http.get(target(format!("{url}{sep}{query}"))?), shown))
             }
-            (Protocol::V2, CallRequest::V2(body)) => {
-                let bytes = souk_protocol::v2::canonical_body(&body);
+            (Protocol::V2, CallRequest::V2(activity)) => {
+                let bytes = activity.to_body();
                 let ts = souk_core::clock::to_unix_ms(now);
                 let nonce = random_nonce();
                 let creds = souk_protocol::v2::V2Credentials::sign(key, &bytes, &nonce, ts);

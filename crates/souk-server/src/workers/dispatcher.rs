@@ -7,20 +7,18 @@
 //! same orderId, which a correct seller answers with the same instance.
 
 use crate::seller_client::{CallRequest, CallResult, SellerClient};
-use crate::usecase::buyer_wire::{wire_contact, WireContact};
+use crate::usecase::buyer_wire::wire_contact;
+use crate::workers::requests::{build_request, CallContext};
 use crate::AppState;
 use anyhow::Context;
 use rand::Rng;
-use serde_json::{json, Value};
+use serde_json::json;
 use souk_core::catalog::Protocol;
 use souk_core::instance::AppInfo;
-use souk_core::order::{PeriodUnit, Term};
 use souk_core::provisioning::{CallKind, RetryPolicy, Verdict};
 use souk_protocol::credentials::EncryptType;
-use souk_protocol::query::Params;
 use souk_protocol::secret::SellerKey;
-use souk_protocol::timestamp::TimestampFormat;
-use souk_store::{AttemptRecord, InstanceRecord, JobRecord, JobResolution, OrderRecord, Scope};
+use souk_store::{AttemptRecord, JobRecord, JobResolution, Scope};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -561,22 +559,24 @@ impl Dispatcher {
             .as_ref()
             .map(|o| wire_contact(&o.snapshot.buyer, &key, profile.pii_encrypt_bits))
             .unwrap_or_default();
-        let request = build_request(
+        let built = build_request(
             protocol,
-            job,
-            &instance,
-            order.as_ref(),
-            &buyer.name,
-            &contact,
-            &business_id,
+            &CallContext {
+                job,
+                instance: &instance,
+                order: order.as_ref(),
+                buyer_name: &buyer.name,
+                buyer: &contact,
+                business_id: &business_id,
+            },
         )?;
         Ok(PreparedCall {
             protocol,
             url: profile.production_url,
             key,
-            activity: request.0,
-            business_id: request.2.then_some(business_id),
-            request: request.1,
+            activity: built.activity,
+            business_id: built.uses_business_id.then_some(business_id),
+            request: built.request,
             seller_instance_id: instance.seller_instance_id.clone(),
         })
     }
@@ -592,320 +592,4 @@ pub struct PreparedCall {
     business_id: Option<String>,
     request: CallRequest,
     seller_instance_id: Option<String>,
-}
-
-fn wire_time(t: OffsetDateTime) -> String {
-    TimestampFormat::Seconds.format(t)
-}
-
-/// `12.34` from 1234 minor units: KooGallery's `orderAmount` is a decimal in major units.
-fn decimal(minor: i64, exponent: u32) -> String {
-    if exponent == 0 {
-        return minor.to_string();
-    }
-    let scale = 10i64.pow(exponent);
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / scale as u64,
-        abs % scale as u64,
-        width = exponent as usize
-    )
-}
-
-fn snap<'a>(
-    order: Option<&'a OrderRecord>,
-    field: impl Fn(&'a souk_core::snapshot::OrderSnapshot) -> Option<&'a str>,
-) -> Option<&'a str> {
-    order.and_then(|o| field(&o.snapshot))
-}
-
-/// Builds the request for a job: `(activity, request, uses_business_id)`.
-fn build_request(
-    protocol: Protocol,
-    job: &JobRecord,
-    instance: &InstanceRecord,
-    order: Option<&OrderRecord>,
-    buyer_name: &str,
-    buyer: &WireContact,
-    business_id: &str,
-) -> anyhow::Result<(&'static str, CallRequest, bool)> {
-    let seller_instance = || {
-        instance
-            .seller_instance_id
-            .clone()
-            // A release after giving up on the opening: the seller never answered, so it knows
-            // the instance (if it made one) by the first businessId, as the protocol advises.
-            .or_else(|| {
-                job.payload
-                    .get("first_business_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .context("the seller has not returned an instanceId for this instance yet")
-    };
-    let order_line = format!("{}-000001", job.order_id);
-    let term = order.map(|o| o.term).unwrap_or(instance.term);
-    let (period_type, period_number) = match term {
-        Term::Period { unit, count } => (
-            Some(match unit {
-                PeriodUnit::Month => "month",
-                PeriodUnit::Year => "year",
-            }),
-            Some(count.to_string()),
-        ),
-        _ => (None, None),
-    };
-    let charging_mode = match term {
-        Term::OneTime => "3",
-        _ => "1",
-    };
-    let expire = job
-        .payload
-        .get("expire_at_ms")
-        .and_then(Value::as_i64)
-        .map(souk_core::clock::from_unix_ms)
-        .or(instance.expire_at);
-    let quantity_field = snap(order, |s| s.quantity_field.as_deref());
-    let mut p = Params::new();
-    let mut put = |k: &str, v: Option<String>| {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            p.insert(k.to_owned(), v);
-        }
-    };
-
-    let v1 = |activity: &'static str, p: Params, business: bool| {
-        Ok((activity, CallRequest::V1(p), business))
-    };
-    let v2 = |activity: &'static str, body: Value, business: bool| {
-        Ok((activity, CallRequest::V2(body), business))
-    };
-    let license = || {
-        job.payload
-            .get("license")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .context("the call has no license code")
-    };
-    match (job.kind, protocol, job.phase.as_str()) {
-        (CallKind::RefreshLicenseCode, _, _) => {
-            let mut body = json!({
-                "activity": "refreshLicenseCode",
-                "scene": "RENEWAL",
-                "orderId": job.order_id,
-                "orderLineId": order_line,
-                "license": license()?,
-                "expireTime": expire.map(wire_time).unwrap_or_default(),
-            });
-            if let Some(pid) = snap(order, |s| Some(s.wire_product_id.as_str())) {
-                body["productId"] = json!(pid);
-            }
-            v2("refreshLicenseCode", body, false)
-        }
-        (CallKind::FreezeLicenseCode | CallKind::UnfreezeLicenseCode, _, _) => {
-            let status = if job.kind == CallKind::FreezeLicenseCode {
-                "FREEZE"
-            } else {
-                "UNFREEZE"
-            };
-            v2(
-                "updateLicenseCodeStatus",
-                json!({ "activity": "updateLicenseCodeStatus", "license": license()?, "status": status }),
-                false,
-            )
-        }
-        (CallKind::ReleaseLicenseCode, _, _) => v2(
-            "releaseLicenseCode",
-            json!({ "activity": "releaseLicenseCode", "license": license()? }),
-            false,
-        ),
-        (CallKind::NewInstance, _, "poll") => {
-            let sid = seller_instance()?;
-            match protocol {
-                Protocol::V1 => {
-                    put("activity", Some("queryInstance".into()));
-                    put("instanceId", Some(sid));
-                    v1("queryInstance", p, false)
-                }
-                Protocol::V2 => v2(
-                    "queryInstance",
-                    json!({ "activity": "queryInstance", "instanceId": sid }),
-                    false,
-                ),
-            }
-        }
-        (CallKind::NewInstance | CallKind::GetLicense, Protocol::V1, _) => {
-            let activity = if job.kind == CallKind::NewInstance {
-                "newInstance"
-            } else {
-                "getLicense"
-            };
-            put("activity", Some(activity.into()));
-            put("customerId", Some(instance.buyer_id.to_string()));
-            put("customerName", Some(buyer_name.to_owned()));
-            // The buyer details the product chose, phone and e-mail encrypted (§2.4, §3.1).
-            put("userId", buyer.user_id.clone());
-            put("userName", buyer.user_name.clone());
-            put("mobilePhone", buyer.mobile_phone.clone());
-            put("email", buyer.email.clone());
-            put("businessId", Some(business_id.to_owned()));
-            put("orderId", Some(job.order_id.clone()));
-            put(
-                "skuCode",
-                snap(order, |s| Some(s.sku_code.as_str())).map(str::to_owned),
-            );
-            put(
-                "productId",
-                snap(order, |s| Some(s.wire_product_id.as_str())).map(str::to_owned),
-            );
-            put("trialFlag", instance.trial.then(|| "1".to_owned()));
-            put("expireTime", expire.map(wire_time));
-            put("chargingMode", Some(charging_mode.into()));
-            put("periodType", period_type.map(str::to_owned));
-            put("periodNumber", period_number);
-            if let Some(field) = quantity_field {
-                put(field, Some(instance.quantity.to_string()));
-            }
-            put(
-                "orderAmount",
-                order.map(|o| decimal(o.amount.amount_minor, o.amount.currency.exponent())),
-            );
-            v1(activity, p, true)
-        }
-        (CallKind::NewInstance, Protocol::V2, _) => v2(
-            "newInstance",
-            json!({ "activity": "newInstance", "orderId": job.order_id, "orderLineId": order_line, "businessId": business_id }),
-            true,
-        ),
-        (CallKind::GetLicense, Protocol::V2, _) => {
-            let mut body = json!({
-                "activity": "getLicenseAsync",
-                "instanceId": instance.id,
-                "effectiveTime": wire_time(instance.period_start.unwrap_or(instance.created_at)),
-                "eventId": job.order_id,
-            });
-            if let Some(e) = expire {
-                body["expireTime"] = json!(wire_time(e));
-            }
-            v2("getLicenseAsync", body, false)
-        }
-        (CallKind::RefreshInstance, Protocol::V1, _) => {
-            put("activity", Some("refreshInstance".into()));
-            put("orderId", Some(job.order_id.clone()));
-            put("instanceId", Some(seller_instance()?));
-            put(
-                "productId",
-                snap(order, |s| Some(s.wire_product_id.as_str())).map(str::to_owned),
-            );
-            put("expireTime", expire.map(wire_time));
-            put(
-                "trialToFormal",
-                job.payload
-                    .get("trial_to_formal")
-                    .and_then(Value::as_bool)
-                    .filter(|b| *b)
-                    .map(|_| "1".to_owned()),
-            );
-            put("periodType", period_type.map(str::to_owned));
-            put("periodNumber", period_number);
-            put(
-                "orderAmount",
-                order.map(|o| decimal(o.amount.amount_minor, o.amount.currency.exponent())),
-            );
-            v1("refreshInstance", p, false)
-        }
-        (CallKind::RefreshInstance, Protocol::V2, _) => {
-            let scene = if job.payload.get("trial_to_formal").and_then(Value::as_bool) == Some(true)
-            {
-                "TRIAL_TO_FORMAL"
-            } else {
-                "RENEWAL"
-            };
-            let mut body = json!({
-                "activity": "refreshInstance",
-                "scene": scene,
-                "orderId": job.order_id,
-                "orderLineId": order_line,
-                "instanceId": seller_instance()?,
-                "expireTime": expire.map(wire_time).unwrap_or_default(),
-            });
-            if let Some(pid) = snap(order, |s| Some(s.wire_product_id.as_str())) {
-                body["productId"] = json!(pid);
-            }
-            v2("refreshInstance", body, false)
-        }
-        (CallKind::UpgradeInstance, Protocol::V1, _) => {
-            put("activity", Some("upgrade".into()));
-            put("instanceId", Some(seller_instance()?));
-            put("orderId", Some(job.order_id.clone()));
-            put(
-                "skuCode",
-                snap(order, |s| Some(s.sku_code.as_str())).map(str::to_owned),
-            );
-            put(
-                "productId",
-                snap(order, |s| Some(s.wire_product_id.as_str())).map(str::to_owned),
-            );
-            if let (Some(field), Some(o)) = (quantity_field, order) {
-                put(field, Some(o.quantity.to_string()));
-            }
-            v1("upgrade", p, false)
-        }
-        (CallKind::UpgradeInstance, Protocol::V2, _) => v2(
-            "upgradeInstance",
-            json!({ "activity": "upgradeInstance", "instanceId": seller_instance()?, "orderId": job.order_id, "orderLineId": order_line }),
-            false,
-        ),
-        (CallKind::FreezeInstance, Protocol::V1, _) => {
-            put("activity", Some("expireInstance".into()));
-            put("instanceId", Some(seller_instance()?));
-            put("orderId", Some(job.order_id.clone()));
-            v1("expireInstance", p, false)
-        }
-        (CallKind::FreezeInstance | CallKind::UnfreezeInstance, Protocol::V2, _) => {
-            let status = if job.kind == CallKind::FreezeInstance {
-                "FREEZE"
-            } else {
-                "UNFREEZE"
-            };
-            v2(
-                "updateInstanceStatus",
-                json!({ "activity": "updateInstanceStatus", "instanceId": seller_instance()?, "status": status }),
-                false,
-            )
-        }
-        (CallKind::UnfreezeInstance, Protocol::V1, _) => {
-            // V1 has no unfreeze; the renewal's refreshInstance reactivates. Kept for
-            // completeness should a V1 unfreeze job exist: instanceStatus NORMAL.
-            put("activity", Some("instanceStatus".into()));
-            put("instanceId", Some(seller_instance()?));
-            put("instanceStatus", Some("NORMAL".into()));
-            v1("instanceStatus", p, false)
-        }
-        (CallKind::ReleaseInstance, Protocol::V1, _) => {
-            put("activity", Some("releaseInstance".into()));
-            put("instanceId", Some(seller_instance()?));
-            put("orderId", Some(job.order_id.clone()));
-            v1("releaseInstance", p, false)
-        }
-        (CallKind::ReleaseInstance, Protocol::V2, _) => v2(
-            "releaseInstance",
-            json!({ "activity": "releaseInstance", "instanceId": seller_instance()? }),
-            false,
-        ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decimal;
-
-    #[test]
-    fn amounts_are_sent_in_major_units() {
-        assert_eq!(decimal(1234, 2), "12.34");
-        assert_eq!(decimal(5, 2), "0.05");
-        assert_eq!(decimal(-1500, 2), "-15.00");
-        assert_eq!(decimal(700, 0), "700");
-    }
 }

@@ -7,6 +7,7 @@
 //! a round.
 
 pub mod dispatcher;
+pub mod requests;
 pub mod timers;
 
 pub use dispatcher::Dispatcher;

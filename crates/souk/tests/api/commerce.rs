@@ -768,10 +768,17 @@ async fn calls_to_private_addresses_are_refused_when_resolved_unless_allowed() {
     let port = example.addr().port();
     let key = SellerKey::new(SELLER_KEY);
     let params = || {
-        let mut p = souk_protocol::query::Params::new();
-        p.insert("activity".into(), "queryInstance".into());
-        p.insert("instanceId".into(), "nope".into());
-        CallRequest::V1(p)
+        CallRequest::V1(
+            souk_protocol::activity::v1::QueryInstance {
+                instance_id: "nope".into(),
+                time_stamp: souk_protocol::timestamp::WireTime::millis(
+                    time::OffsetDateTime::now_utc(),
+                ),
+                test_flag: None,
+                extra: souk_protocol::query::Params::new(),
+            }
+            .into(),
+        )
     };
     let now = time::OffsetDateTime::now_utc();
     let guarded = SellerClient::new(std::time::Duration::from_secs(2), false).unwrap();
