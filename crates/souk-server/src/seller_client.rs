@@ -25,7 +25,8 @@ const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 /// signed) or a typed V2 / License 2.0 activity.
 #[derive(Debug, Clone)]
 pub enum CallRequest {
-    V1(V1Activity),
+    /// Boxed: V1 activities carry every newInstance parameter.
+    V1(Box<V1Activity>),
     V2(V2Activity),
 }
 

@@ -61,7 +61,7 @@ fn v1(a: impl Into<v1::V1Activity>, uses_business_id: bool) -> anyhow::Result<Bu
     let a: v1::V1Activity = a.into();
     Ok(BuiltRequest {
         activity: a.activity(),
-        request: CallRequest::V1(a),
+        request: CallRequest::V1(Box::new(a)),
         uses_business_id,
     })
 }

@@ -768,7 +768,7 @@ async fn calls_to_private_addresses_are_refused_when_resolved_unless_allowed() {
     let port = example.addr().port();
     let key = SellerKey::new(SELLER_KEY);
     let params = || {
-        CallRequest::V1(
+        CallRequest::V1(Box::new(
             souk_protocol::activity::v1::QueryInstance {
                 instance_id: "nope".into(),
                 time_stamp: souk_protocol::timestamp::WireTime::millis(
@@ -778,7 +778,7 @@ async fn calls_to_private_addresses_are_refused_when_resolved_unless_allowed() {
                 extra: souk_protocol::query::Params::new(),
             }
             .into(),
-        )
+        ))
     };
     let now = time::OffsetDateTime::now_utc();
     let guarded = SellerClient::new(std::time::Duration::from_secs(2), false).unwrap();
