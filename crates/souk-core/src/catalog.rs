@@ -336,6 +336,82 @@ pub fn parse_reject_reason(s: &str) -> Result<String, CatalogError> {
     text("reason", s, 2000)
 }
 
+fn parse_order_fields(fields: &[OrderField]) -> Result<Vec<OrderField>, CatalogError> {
+    if fields.len() > MAX_ORDER_FIELDS {
+        return Err(invalid(
+            "order_fields",
+            format!("a product has at most {MAX_ORDER_FIELDS} order fields"),
+        ));
+    }
+    let mut names = BTreeSet::new();
+    fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let field = format!("order_fields[{i}]");
+            let name_ok = (1..=64).contains(&f.name.len())
+                && f.name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !name_ok {
+                return Err(invalid(
+                    format!("{field}.name"),
+                    "a field name is 1–64 letters, digits, `_` or `-`",
+                ));
+            }
+            if !names.insert(f.name.clone()) {
+                return Err(invalid(
+                    format!("{field}.name"),
+                    format!("order field `{}` is declared twice", f.name),
+                ));
+            }
+            Ok(OrderField {
+                name: f.name.clone(),
+                label: label(&format!("{field}.label"), &f.label, 100)?,
+                required: f.required,
+            })
+        })
+        .collect()
+}
+
+/// Checks what a buyer filled in against a product's order fields: every required one given,
+/// no unknown ones, values one line of at most 256 characters. Returns them in the product's
+/// order. `Err((field, message))`.
+pub fn check_order_values(
+    fields: &[OrderField],
+    values: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, (String, String)> {
+    if let Some(unknown) = values
+        .keys()
+        .find(|k| !fields.iter().any(|f| &f.name == *k))
+    {
+        return Err((
+            format!("extend_params.{unknown}"),
+            format!("this product has no order field `{unknown}`"),
+        ));
+    }
+    let mut out = Vec::new();
+    for f in fields {
+        let key = format!("extend_params.{}", f.name);
+        match values.get(&f.name).map(|v| v.trim()) {
+            None | Some("") if f.required => {
+                return Err((key, format!("`{}` is required", f.label)))
+            }
+            None | Some("") => {}
+            Some(v) => {
+                if v.chars().count() > MAX_ORDER_FIELD_VALUE || v.chars().any(char::is_control) {
+                    return Err((
+                        key,
+                        format!("one line of at most {MAX_ORDER_FIELD_VALUE} characters"),
+                    ));
+                }
+                out.push((f.name.clone(), v.to_owned()));
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn text(field: &str, s: &str, max: usize) -> Result<String, CatalogError> {
     let t = s.trim();
     if t.is_empty() {
@@ -465,6 +541,27 @@ pub struct QuantityAttribute {
     pub wire_field: LinearField,
 }
 
+/// A field the buyer fills in when buying (e.g. a company name or a domain), sent to the seller
+/// as KooGallery's `saasExtendParams` (V1) or the order query's `extendParams` (V2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderField {
+    /// The name the seller's code reads; letters, digits, `_` and `-`, 1–64 characters.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$", example = "company")]
+    pub name: String,
+    /// What the buyer sees; one line, 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, example = "Company name")]
+    pub label: String,
+    /// Must the buyer fill it in?
+    #[serde(default)]
+    pub required: bool,
+}
+
+/// At most this many order fields per product.
+pub const MAX_ORDER_FIELDS: usize = 10;
+/// The longest value a buyer may give an order field.
+pub const MAX_ORDER_FIELD_VALUE: usize = 256;
+
 /// A price rule: `unit_price` for `billing_mode` on every SKU whose attributes include `sku`
 /// (an empty `sku` means every SKU).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -524,6 +621,10 @@ pub struct ProductInput {
     /// At least one price.
     #[schema(min_items = 1)]
     pub prices: Vec<PriceInput>,
+    /// Fields the buyer fills in when buying, at most 10 (sent to the seller).
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub order_fields: Vec<OrderField>,
 }
 
 /// A change to a product (request body of `PATCH /v1/products/{id}`): every field present
@@ -550,6 +651,8 @@ pub struct ProductPatch {
     pub quantity: Option<QuantityAttribute>,
     #[schema(min_items = 1)]
     pub prices: Option<Vec<PriceInput>>,
+    #[schema(max_items = 10)]
+    pub order_fields: Option<Vec<OrderField>>,
 }
 
 impl ProductPatch {
@@ -571,6 +674,7 @@ impl ProductPatch {
             enum_attributes: self.enum_attributes.unwrap_or(base.enum_attributes),
             quantity: self.quantity.or(base.quantity),
             prices: self.prices.unwrap_or(base.prices),
+            order_fields: self.order_fields.unwrap_or(base.order_fields),
         }
     }
 }
@@ -590,6 +694,9 @@ pub struct ProductSpec {
     pub enum_attributes: Vec<EnumAttribute>,
     pub quantity: Option<QuantityAttribute>,
     pub prices: Vec<PriceInput>,
+    /// Specs stored before order fields existed read as none.
+    #[serde(default)]
+    pub order_fields: Vec<OrderField>,
 }
 
 impl From<ProductSpec> for ProductInput {
@@ -606,6 +713,7 @@ impl From<ProductSpec> for ProductInput {
             enum_attributes: s.enum_attributes,
             quantity: s.quantity,
             prices: s.prices,
+            order_fields: s.order_fields,
         }
     }
 }
@@ -735,6 +843,7 @@ impl ProductSpec {
             enum_attributes,
             quantity,
             prices: Vec::new(),
+            order_fields: parse_order_fields(&input.order_fields)?,
         };
         spec.prices = spec.parse_prices(input.prices)?;
         Ok(spec)
@@ -1230,7 +1339,63 @@ mod tests {
                 price(&[], BillingMode::Monthly, 1000),
                 price(&[("edition", "pro")], BillingMode::Yearly, 90_000),
             ],
+            order_fields: vec![],
         }
+    }
+
+    #[test]
+    fn order_fields_are_declared_once_and_filled_in_as_declared() {
+        let field = |name: &str, required| OrderField {
+            name: name.into(),
+            label: format!("The {name}"),
+            required,
+        };
+        let mut i = input();
+        i.order_fields = vec![field("company", true), field("domain", false)];
+        let spec = ProductSpec::parse(i.clone()).unwrap();
+        assert_eq!(spec.order_fields.len(), 2);
+        i.order_fields = vec![field("company", true), field("company", false)];
+        assert_eq!(
+            field_of(ProductSpec::parse(i.clone()).unwrap_err()),
+            "order_fields[1].name"
+        );
+        i.order_fields = vec![field("bad name", true)];
+        assert_eq!(
+            field_of(ProductSpec::parse(i).unwrap_err()),
+            "order_fields[0].name"
+        );
+
+        let values = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let fields = &spec.order_fields;
+        assert_eq!(
+            check_order_values(
+                fields,
+                &values(&[("domain", "acme.example"), ("company", "Acme")])
+            ),
+            Ok(vec![
+                ("company".into(), "Acme".into()),
+                ("domain".into(), "acme.example".into())
+            ])
+        );
+        assert_eq!(
+            check_order_values(fields, &values(&[("domain", "x")]))
+                .unwrap_err()
+                .0,
+            "extend_params.company"
+        );
+        assert_eq!(
+            check_order_values(fields, &values(&[("company", "A"), ("nope", "x")]))
+                .unwrap_err()
+                .0,
+            "extend_params.nope"
+        );
+        let long = "x".repeat(MAX_ORDER_FIELD_VALUE + 1);
+        assert!(check_order_values(fields, &values(&[("company", &long)])).is_err());
     }
 
     fn field_of(e: CatalogError) -> String {

@@ -198,6 +198,8 @@ pub struct Instance {
     pub buyer_email: Option<String>,
     /// The buyer's mobile phone, decrypted from newInstance (V1), when sent.
     pub buyer_phone: Option<String>,
+    /// The buyer's order fields (`saasExtendParams`, V1), name and value.
+    pub extend_params: Vec<(String, String)>,
     /// Distinct renewal / conversion orders applied.
     pub renewals: u32,
     /// Distinct upgrade orders applied.
@@ -525,6 +527,7 @@ fn blank_instance(id: String, order_id: &str, test: bool) -> Instance {
         async_licenses: BTreeMap::new(),
         buyer_email: None,
         buyer_phone: None,
+        extend_params: Vec::new(),
         renewals: 0,
         upgrades: 0,
         orders_applied: Vec::new(),
@@ -566,6 +569,14 @@ impl Seller for ExampleSeller {
             i.trial = req.is_trial();
             i.buyer_email = email.clone();
             i.buyer_phone = phone.clone();
+            if let NewInstance::V1(a) = &req {
+                i.extend_params = a
+                    .extend_params()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| (p.name, p.value))
+                    .collect();
+            }
             if async_open {
                 i.status = InstanceStatus::Opening;
             }

@@ -44,6 +44,8 @@ pub struct PurchasableSku {
     pub license_mode: Option<LicenseMode>,
     /// The buyer details the seller receives in newInstance (from the integration profile).
     pub buyer_fields: Vec<BuyerField>,
+    /// The fields the buyer fills in when buying (`saasExtendParams`).
+    pub order_fields: Vec<souk_core::catalog::OrderField>,
 }
 
 /// One price of one SKU.
@@ -649,6 +651,7 @@ impl CatalogStore for SqlStore {
             sku_code: row.try_get("sku_code")?,
             attributes: json_col(&row, "attributes")?,
             quantity: spec.quantity,
+            order_fields: spec.order_fields,
             prices: prices
                 .into_iter()
                 .map(|p| SkuPrice {

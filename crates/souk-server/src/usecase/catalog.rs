@@ -64,6 +64,11 @@ pub struct CreateProduct {
     #[serde(default)]
     pub quantity: Option<QuantityAttribute>,
     pub prices: Vec<PriceInput>,
+    /// Fields the buyer fills in when buying, at most 10 (sent to the seller as
+    /// `saasExtendParams`).
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub order_fields: Vec<souk_core::catalog::OrderField>,
     /// Needed before a SaaS or License product can be submitted; may be set later with
     /// `PUT /v1/products/{id}/integration`.
     #[serde(default)]
@@ -85,6 +90,7 @@ impl CreateProduct {
                 enum_attributes: self.enum_attributes,
                 quantity: self.quantity,
                 prices: self.prices,
+                order_fields: self.order_fields,
             },
             self.integration,
         )

@@ -35,6 +35,9 @@ pub struct PlaceOrder {
     /// Renew automatically at expiry when the balance allows.
     #[serde(default)]
     pub auto_renew: bool,
+    /// Values of the product's order fields, by field name (sent to the seller).
+    #[serde(default)]
+    pub extend_params: std::collections::BTreeMap<String, String>,
 }
 
 /// A renewal or trial conversion of an instance.
@@ -222,6 +225,12 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     let amount = price(p.unit_price, &term, quantity).map_err(money_error)?;
     let now = state.clock.now();
     term_end(&term, now)?;
+    let extend_params =
+        souk_core::catalog::check_order_values(&sku.order_fields, &input.extend_params)
+            .map_err(|(field, message)| AppError::invalid_field(&field, message))?
+            .into_iter()
+            .map(|(name, value)| souk_core::snapshot::ExtendValue { name, value })
+            .collect();
     // Business rules §6.3, Souk default `trial.per_account_per_sku = 1`: enforced by the unique
     // index `orders_one_trial_per_buyer_sku` when the order is created (a cancelled trial order
     // does not count, a refunded one does), so two racing requests cannot both get a trial; its
@@ -245,6 +254,7 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
         snapshot: OrderSnapshot {
             auto_renew: input.auto_renew,
             buyer: buyer_contact(state, buyer, &sku.buyer_fields).await?,
+            extend_params,
             ..snapshot(&sku, p)
         },
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,

@@ -13,6 +13,7 @@ use souk_protocol::activity::values::{
     ChargingMode, Decimal, FreezeStatus, InstanceState, PeriodType, RefreshScene,
 };
 use souk_protocol::activity::{v1, v2};
+use souk_protocol::extend_params::{encode_extend_params, ExtendParam};
 use souk_protocol::timestamp::WireTime;
 use souk_protocol::Params;
 use souk_store::{InstanceRecord, JobRecord, OrderRecord};
@@ -139,6 +140,23 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
             _ => (None, None, None),
         }
     };
+    // The buyer's order fields, Base64 JSON [{name, value}] (spec §3.1).
+    let extend_params = || {
+        order
+            .filter(|o| !o.snapshot.extend_params.is_empty())
+            .map(|o| {
+                let params: Vec<ExtendParam> = o
+                    .snapshot
+                    .extend_params
+                    .iter()
+                    .map(|p| ExtendParam {
+                        name: p.name.clone(),
+                        value: p.value.clone(),
+                    })
+                    .collect();
+                encode_extend_params(&params)
+            })
+    };
     let license = || {
         job.payload
             .get("license")
@@ -214,7 +232,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
                     trial_flag: instance.trial.then(|| "1".to_owned()),
                     expire_time: expire.map(WireTime::seconds),
                     charging_mode: Some(charging_mode),
-                    saas_extend_params: None,
+                    saas_extend_params: extend_params(),
                     amount,
                     disk_size,
                     band_width,
@@ -247,7 +265,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
                     period_number,
                     amount,
                     provision_type: None,
-                    saas_extend_params: None,
+                    saas_extend_params: extend_params(),
                     time_stamp: unsigned_time(),
                     test_flag: None,
                     extra: Params::new(),

@@ -376,3 +376,79 @@ backend_test!(
         assert_eq!(info["userName"], "Li Lei");
     }
 );
+
+backend_test!(
+    order_fields_the_buyer_fills_in_reach_the_seller_as_saas_extend_params,
+    |app: TestApp| async move {
+        let ex = example_seller(&app, |_| {}).await;
+        let (seller_id, seller_key) = app.party("sellers", "Fields Inc").await;
+        let _ = seller_id;
+        let mut body = product_body(
+            "Fields",
+            Proto::V1,
+            &format!("{}/produce", ex.url().trim_end_matches('/')),
+        );
+        body["order_fields"] = json!([
+            {"name": "company", "label": "Company name", "required": true},
+            {"name": "domain", "label": "Your domain"}
+        ]);
+        let created = app.post("/v1/products", &seller_key, body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        assert_eq!(created.body["order_fields"][0]["name"], "company");
+        let id = created.body["id"].as_str().unwrap();
+        app.post(&format!("/v1/products/{id}/submit"), &seller_key, json!({}))
+            .await;
+        let approved = app
+            .post(
+                &format!("/v1/products/{id}/approve"),
+                &app.operator_key,
+                json!({}),
+            )
+            .await;
+        let sku = approved.body["skus"][0]["id"].as_str().unwrap().to_owned();
+        let (buyer_id, buyer_key) = app.party("buyers", "Han Meimei").await;
+        top_up(&app, &buyer_id, 100_000).await;
+
+        // The required field missing, or a field the product does not have: refused.
+        for (values, field) in [
+            (json!({"domain": "han.example"}), "extend_params.company"),
+            (
+                json!({"company": "Han Co", "colour": "red"}),
+                "extend_params.colour",
+            ),
+        ] {
+            let r = app
+                .post(
+                    "/v1/orders",
+                    &buyer_key,
+                    json!({"sku_id": sku, "billing_mode": "monthly", "extend_params": values}),
+                )
+                .await;
+            r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+            assert_eq!(r.body["error"]["details"]["field"], field);
+        }
+
+        let placed = app
+            .post(
+                "/v1/orders",
+                &buyer_key,
+                json!({"sku_id": sku, "billing_mode": "monthly",
+                       "extend_params": {"domain": "han.example", "company": "Han Co"}}),
+            )
+            .await;
+        assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
+        let order = placed.body["id"].as_str().unwrap();
+        app.post(&format!("/v1/orders/{order}/pay"), &buyer_key, json!({}))
+            .await;
+        app.drain().await;
+        // In the product's order, as the seller's code decodes saasExtendParams.
+        let opened = ex.state().instances.values().next().unwrap().clone();
+        assert_eq!(
+            opened.extend_params,
+            vec![
+                ("company".to_owned(), "Han Co".to_owned()),
+                ("domain".to_owned(), "han.example".to_owned())
+            ]
+        );
+    }
+);
