@@ -261,8 +261,13 @@ pub enum V2Activity {
 }
 
 macro_rules! from_variant {
-    ($($name:ident),*) => {
-        $(impl From<$name> for V2Activity {
+    ($($name:ident = $activity:literal),*) => {
+        $(impl $name {
+            /// The `activity` value.
+            pub const ACTIVITY: &'static str = $activity;
+        }
+
+        impl From<$name> for V2Activity {
             fn from(a: $name) -> Self {
                 V2Activity::$name(a)
             }
@@ -271,17 +276,17 @@ macro_rules! from_variant {
 }
 
 from_variant!(
-    NewInstance,
-    QueryInstance,
-    RefreshInstance,
-    UpdateInstanceStatus,
-    ReleaseInstance,
-    UpgradeInstance,
-    GetLicenseAsync,
-    OrderNotify,
-    RefreshLicenseCode,
-    UpdateLicenseCodeStatus,
-    ReleaseLicenseCode
+    NewInstance = "newInstance",
+    QueryInstance = "queryInstance",
+    RefreshInstance = "refreshInstance",
+    UpdateInstanceStatus = "updateInstanceStatus",
+    ReleaseInstance = "releaseInstance",
+    UpgradeInstance = "upgradeInstance",
+    GetLicenseAsync = "getLicenseAsync",
+    OrderNotify = "orderNotify",
+    RefreshLicenseCode = "refreshLicenseCode",
+    UpdateLicenseCodeStatus = "updateLicenseCodeStatus",
+    ReleaseLicenseCode = "releaseLicenseCode"
 );
 
 /// Replaces numbers and booleans by their text, recursively (nulls stay null = absent).
@@ -298,17 +303,17 @@ fn stringify_scalars(value: &mut Value) {
 impl V2Activity {
     /// Every `activity` value this crate knows.
     pub const ACTIVITIES: [&'static str; 11] = [
-        "newInstance",
-        "queryInstance",
-        "refreshInstance",
-        "updateInstanceStatus",
-        "releaseInstance",
-        "upgradeInstance",
-        "getLicenseAsync",
-        "orderNotify",
-        "refreshLicenseCode",
-        "updateLicenseCodeStatus",
-        "releaseLicenseCode",
+        NewInstance::ACTIVITY,
+        QueryInstance::ACTIVITY,
+        RefreshInstance::ACTIVITY,
+        UpdateInstanceStatus::ACTIVITY,
+        ReleaseInstance::ACTIVITY,
+        UpgradeInstance::ACTIVITY,
+        GetLicenseAsync::ACTIVITY,
+        OrderNotify::ACTIVITY,
+        RefreshLicenseCode::ACTIVITY,
+        UpdateLicenseCodeStatus::ACTIVITY,
+        ReleaseLicenseCode::ACTIVITY,
     ];
 
     /// Parses a received body leniently (see the module docs). Never panics.
@@ -542,5 +547,28 @@ mod tests {
             );
             assert_eq!(V2Activity::from_body(&body).unwrap(), a);
         }
+    }
+
+    #[test]
+    fn activity_constants_are_the_serde_tags() {
+        let new_instance = V2Activity::from(NewInstance {
+            order_id: "o".into(),
+            order_line_id: "l".into(),
+            business_id: "b".into(),
+            test_flag: None,
+        });
+        assert_eq!(new_instance.activity(), NewInstance::ACTIVITY);
+        let status = V2Activity::from(UpdateInstanceStatus {
+            instance_id: "i".into(),
+            status: FreezeStatus::Freeze,
+            test_flag: None,
+        });
+        assert_eq!(status.activity(), UpdateInstanceStatus::ACTIVITY);
+        for a in [new_instance, status] {
+            let body: Value = serde_json::from_slice(&a.to_body()).unwrap();
+            assert_eq!(body["activity"], a.activity());
+        }
+        let unique: std::collections::BTreeSet<_> = V2Activity::ACTIVITIES.iter().collect();
+        assert_eq!(unique.len(), V2Activity::ACTIVITIES.len());
     }
 }
