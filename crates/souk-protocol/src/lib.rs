@@ -79,6 +79,7 @@ pub mod credentials;
 pub mod extend_params;
 pub mod kit;
 pub mod license_file;
+pub mod order_query;
 pub mod query;
 pub mod secret;
 pub mod timestamp;

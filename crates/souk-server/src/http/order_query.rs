@@ -14,9 +14,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 use souk_core::order::{OrderKind, PeriodUnit, Term};
 use souk_protocol::apig::RequestParts;
+use souk_protocol::order_query as oq;
 use souk_protocol::timestamp::TimestampFormat;
 use souk_store::Scope;
 
@@ -26,16 +27,13 @@ pub fn router() -> Router<AppState> {
     Router::new().route(PATH, get(query_order))
 }
 
-/// Success code of this API. The documentation shows the error codes (`MKT.0100`, `MKT.0101`)
-/// but not the success one; `MKT.0000` follows their pattern (decision, docs/sellers.md).
-const OK: &str = "MKT.0000";
-
-fn reply(status: StatusCode, code: &str, msg: &str, order: Option<Value>) -> Response {
-    let mut body = json!({ "resultCode": code, "resultMsg": msg });
-    if let Some(o) = order {
-        body["orderInfo"] = o;
-    }
-    (status, Json(body)).into_response()
+fn reply(status: StatusCode, code: &str, msg: &str, order: Option<oq::OrderInfo>) -> Response {
+    let answer = oq::OrderQueryAnswer {
+        result_code: code.to_owned(),
+        result_msg: msg.to_owned(),
+        order_info: order,
+    };
+    (status, Json(answer)).into_response()
 }
 
 /// The order query's answer: KooGallery's shape, not Souk's error envelope.
@@ -63,7 +61,7 @@ pub struct OrderQueryAnswer {
     params(("orderId" = String, Query), ("orderLineId" = Option<String>, Query)),
     responses((status = 200, description = "`MKT.0000`: the order", body = OrderQueryAnswer),
               (status = 400, description = "`MKT.0100`, `MKT.0101`: no orderId, or no such order (line) for this seller", body = OrderQueryAnswer,
-                example = json!({"resultCode": "MKT.0101", "resultMsg": "Invalid parameter: no such order for this seller"})),
+                example = json!({"resultCode": oq::NO_SUCH_ORDER, "resultMsg": "Invalid parameter: no such order for this seller"})),
               (status = 401, description = "`APIG.0301`: AK/SK authentication failed", body = crate::http::licenses::ApigRefusal)))]
 pub async fn query_order(
     State(state): State<AppState>,
@@ -104,14 +102,14 @@ pub async fn query_order(
     else {
         return reply(
             StatusCode::BAD_REQUEST,
-            "MKT.0100",
+            oq::BAD_ORDER_ID,
             "Failure of input parameter: orderId is required (at most 64 characters)",
             None,
         );
     };
     let line = params.get("orderLineId").cloned();
-    if let Some(mock) = mock_order(order_id) {
-        return reply(StatusCode::OK, OK, "success", Some(mock));
+    if let Some(mock) = oq::mock_order(order_id) {
+        return reply(StatusCode::OK, oq::OK, "success", Some(mock));
     }
     let order = match state
         .store
@@ -122,7 +120,7 @@ pub async fn query_order(
         Ok(_) => {
             return reply(
                 StatusCode::BAD_REQUEST,
-                "MKT.0101",
+                oq::NO_SUCH_ORDER,
                 "Invalid parameter: no such order for this seller",
                 None,
             )
@@ -131,7 +129,7 @@ pub async fn query_order(
             tracing::error!(error = ?e, "order query failed");
             return reply(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "MKT.0999",
+                oq::INTERNAL,
                 "internal error",
                 None,
             );
@@ -141,7 +139,7 @@ pub async fn query_order(
     if line.as_ref().is_some_and(|l| *l != line_id) {
         return reply(
             StatusCode::BAD_REQUEST,
-            "MKT.0101",
+            oq::NO_SUCH_ORDER,
             "Invalid parameter: no such order line",
             None,
         );
@@ -172,26 +170,22 @@ pub async fn query_order(
         Term::OneTime => ("ONE_TIME", None, None),
     };
     let secs = |t: time::OffsetDateTime| TimestampFormat::Seconds.format(t);
-    let mut order_line = json!({
-        "orderLineId": line_id,
-        "chargingMode": charging,
-        "currency": order.amount.currency.as_str(),
-        "amount": order.amount.amount_minor,
-        "amountUnit": "minor",
-        "productInfo": [{
-            "skuCode": order.snapshot.sku_code,
-            "productId": order.snapshot.wire_product_id,
-            "productName": order.snapshot.product_name,
-            "linearValue": order.quantity,
+    let order_line = oq::OrderLine {
+        order_line_id: line_id,
+        charging_mode: charging.to_owned(),
+        currency: order.amount.currency.as_str().to_owned(),
+        amount: order.amount.amount_minor,
+        amount_unit: "minor".to_owned(),
+        product_info: vec![oq::ProductInfo {
+            sku_code: order.snapshot.sku_code.clone(),
+            product_id: order.snapshot.wire_product_id.clone(),
+            product_name: order.snapshot.product_name.clone(),
+            linear_value: order.quantity,
         }],
-    });
-    if let (Some(t), Some(n)) = (period_type, period_number) {
-        order_line["periodType"] = json!(t);
-        order_line["periodNumber"] = json!(n);
-    }
-    if let Some(exp) = instance.and_then(|i| i.expire_at) {
-        order_line["expireTime"] = json!(secs(exp));
-    }
+        period_type: period_type.map(str::to_owned),
+        period_number,
+        expire_time: instance.and_then(|i| i.expire_at).map(secs),
+    };
     let order_type = match order.kind {
         OrderKind::New => "NEW",
         OrderKind::Trial => "TRIAL",
@@ -199,17 +193,23 @@ pub async fn query_order(
         OrderKind::Renewal => "RENEW",
         OrderKind::Upgrade => "CHANGE",
     };
-    let info = json!({
-        "orderId": order.id,
-        "orderType": order_type,
-        "createTime": secs(order.created_at),
-        "orderLine": [order_line],
-        "buyerInfo": buyer_info(&state, &order, buyer_name).await,
-        "extendParams": order.snapshot.extend_params.iter()
-            .map(|p| json!({"key": p.name, "value": p.value}))
-            .collect::<Vec<_>>(),
-    });
-    reply(StatusCode::OK, OK, "success", Some(info))
+    let info = oq::OrderInfo {
+        order_id: order.id.clone(),
+        order_type: order_type.to_owned(),
+        create_time: secs(order.created_at),
+        order_line: vec![order_line],
+        buyer_info: buyer_info(&state, &order, buyer_name).await,
+        extend_params: order
+            .snapshot
+            .extend_params
+            .iter()
+            .map(|p| oq::KeyValue {
+                key: p.name.clone(),
+                value: p.value.clone(),
+            })
+            .collect(),
+    };
+    reply(StatusCode::OK, oq::OK, "success", Some(info))
 }
 
 /// `buyerInfo`: the account, and the details the product asked for, phone and e-mail encrypted
@@ -218,8 +218,12 @@ async fn buyer_info(
     state: &AppState,
     order: &souk_store::OrderRecord,
     buyer_name: Option<String>,
-) -> Value {
-    let mut info = json!({ "customerId": order.buyer_id, "customerName": buyer_name });
+) -> oq::BuyerInfo {
+    let mut info = oq::BuyerInfo {
+        customer_id: order.buyer_id.to_string(),
+        customer_name: buyer_name,
+        ..Default::default()
+    };
     let contact = &order.snapshot.buyer;
     if contact.is_empty() {
         return info;
@@ -247,57 +251,9 @@ async fn buyer_info(
         &souk_protocol::secret::SellerKey::new(key),
         profile.pii_encrypt_bits,
     );
-    for (name, value) in [
-        ("userId", wire.user_id),
-        ("userName", wire.user_name),
-        ("mobilePhone", wire.mobile_phone),
-        ("email", wire.email),
-    ] {
-        if let Some(v) = value {
-            info[name] = json!(v);
-        }
-    }
+    info.user_id = wire.user_id;
+    info.user_name = wire.user_name;
+    info.mobile_phone = wire.mobile_phone;
+    info.email = wire.email;
     info
-}
-
-/// The documented mock orders, for sellers testing their order-query code.
-fn mock_order(id: &str) -> Option<Value> {
-    let (order_type, charging, period): (&str, &str, Option<(&str, u32)>) = match id {
-        "MOCKPERIODYEARNEW" => ("NEW", "PERIOD", Some(("year", 1))),
-        "MOCKONETIMENEW" => ("NEW", "ONE_TIME", None),
-        "MOCKONDEMAND" => ("NEW", "ON_DEMAND", None),
-        "MOCKONDEMANDPKG" => ("NEW", "ON_DEMAND_PKG", None),
-        "MOCKPERIODDAYTRIAL" => ("TRIAL", "PERIOD", Some(("day", 7))),
-        "MOCKMONTYTRIALTOFORMAL" => ("TRIAL_TO_FORMAL", "PERIOD", Some(("month", 1))),
-        "MOCKMONTYUNSUBSCRIBE" => ("UNSUBSCRIBE", "PERIOD", Some(("month", 1))),
-        "MOCKMONTYRENEW" => ("RENEW", "PERIOD", Some(("month", 1))),
-        "MOCKMONTYCHANGE" => ("CHANGE", "PERIOD", Some(("month", 1))),
-        _ => return None,
-    };
-    let mut line = json!({
-        "orderLineId": format!("{id}-000001"),
-        "chargingMode": charging,
-        "currency": "CNY",
-        "amount": 0,
-        "amountUnit": "minor",
-        "productInfo": [{
-            "skuCode": "mock-sku-code",
-            "productId": "00301-666666-0--0",
-            "productName": "Mock product",
-            "linearValue": 1,
-        }],
-    });
-    if let Some((t, n)) = period {
-        line["periodType"] = json!(t);
-        line["periodNumber"] = json!(n);
-        line["expireTime"] = json!("20991231000000");
-    }
-    Some(json!({
-        "orderId": id,
-        "orderType": order_type,
-        "createTime": "20240101000000",
-        "orderLine": [line],
-        "buyerInfo": { "customerId": "68cbc86abc2018ab880d92f36422fa0e", "customerName": "Mock Buyer" },
-        "extendParams": [],
-    }))
 }
