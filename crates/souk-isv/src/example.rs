@@ -328,6 +328,11 @@ impl ExampleSeller {
         self.lock().state.clone()
     }
 
+    /// `state().new_instance_created` without copying the whole state.
+    pub fn new_instances_created(&self) -> u32 {
+        self.lock().state.new_instance_created
+    }
+
     /// From now on every call fails with `mode` (`None` to stop).
     pub fn set_failing(&self, mode: Option<FailureMode>) {
         *self
@@ -1043,6 +1048,11 @@ impl ExampleHandle {
     /// A snapshot of the state.
     pub fn state(&self) -> ExampleState {
         self.seller.state()
+    }
+
+    /// See [`ExampleSeller::new_instances_created`].
+    pub fn new_instances_created(&self) -> u32 {
+        self.seller.new_instances_created()
     }
 
     /// See [`ExampleSeller::set_failing`].

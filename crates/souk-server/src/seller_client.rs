@@ -103,7 +103,7 @@ impl SellerClient {
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(GuardedResolver { allow_private }))
             .user_agent(concat!("Souk/", env!("CARGO_PKG_VERSION")))
-            .pool_max_idle_per_host(32)
+            .pool_max_idle_per_host(128)
             .build()?;
         Ok(SellerClient {
             http,

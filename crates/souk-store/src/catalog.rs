@@ -673,15 +673,25 @@ impl CatalogStore for SqlStore {
         &self,
         product_id: &str,
     ) -> StoreResult<Option<IntegrationRecord>> {
+        // Read on every seller call; served from memory for a few seconds (see `cache.rs`).
+        let key = product_id.to_owned();
+        if let Some(record) = self.profile_cache.get(&key) {
+            return Ok(Some(record));
+        }
+        let generation = self.profile_cache.generation();
         let row = sqlx::query("SELECT * FROM integration_profiles WHERE product_id = $1")
             .bind(product_id)
             .fetch_optional(&self.read)
             .await?;
-        Ok(row
+        let record = row
             .as_ref()
             .map(integration_from_row)
             .transpose()?
-            .map(|s| s.record))
+            .map(|s| s.record);
+        if let Some(r) = &record {
+            self.profile_cache.put(generation, key, r.clone());
+        }
+        Ok(record)
     }
 
     async fn create_product(&self, p: NewProduct) -> StoreResult<ProductRecord> {
@@ -1070,6 +1080,7 @@ impl CatalogStore for SqlStore {
             .await?;
         let record = integration_from_row(&row)?;
         tx.commit().await?;
+        self.profile_cache.remove(&product_id.as_str().to_owned());
         Ok(Some(record))
     }
 

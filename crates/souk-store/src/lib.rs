@@ -16,6 +16,7 @@
 //! time anyway, and queueing writers in the pool instead of in SQLite's busy handler avoids
 //! `SQLITE_BUSY` under load. Reads use a separate pool and, thanks to WAL, never wait for writes.
 
+mod cache;
 mod catalog;
 mod commerce;
 mod constraint;

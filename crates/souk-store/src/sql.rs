@@ -46,6 +46,10 @@ pub struct SqlStore {
     pub(crate) read: AnyPool,
     /// Connections for writes. On SQLite exactly one (see the crate docs).
     pub(crate) write: AnyPool,
+    /// Key hash → (principal, its `last_used_at`); see `cache.rs` for the invalidation rule.
+    pub(crate) auth_cache: crate::cache::TtlCache<String, (Principal, Option<i64>)>,
+    /// Product id → integration profile; see `cache.rs`.
+    pub(crate) profile_cache: crate::cache::TtlCache<String, IntegrationRecord>,
 }
 
 impl SqlStore {
@@ -89,20 +93,22 @@ impl SqlStore {
                 };
                 let write = opts().max_connections(1).connect(&url).await?;
                 let read = opts().max_connections(8).connect(&url).await?;
-                Ok(SqlStore {
-                    backend,
-                    read,
-                    write,
-                })
+                Ok(SqlStore::with_pools(backend, read, write))
             }
             Backend::Postgres => {
                 let pool = pool_options().max_connections(16).connect(url).await?;
-                Ok(SqlStore {
-                    backend,
-                    read: pool.clone(),
-                    write: pool,
-                })
+                Ok(SqlStore::with_pools(backend, pool.clone(), pool))
             }
+        }
+    }
+
+    fn with_pools(backend: Backend, read: AnyPool, write: AnyPool) -> SqlStore {
+        SqlStore {
+            backend,
+            read,
+            write,
+            auth_cache: crate::cache::TtlCache::new(crate::cache::AUTH_TTL),
+            profile_cache: crate::cache::TtlCache::new(crate::cache::PROFILE_TTL),
         }
     }
 
@@ -346,7 +352,7 @@ pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-fn party_from_row(row: &AnyRow) -> StoreResult<PartyRecord> {
+pub(crate) fn party_from_row(row: &AnyRow) -> StoreResult<PartyRecord> {
     Ok(PartyRecord {
         id: PartyId::from_trusted(row.try_get("id")?),
         role: Role::from_str(&row.try_get::<String, _>("role")?).map_err(|e| corrupt("role", e))?,
@@ -648,6 +654,9 @@ impl PartyStore for SqlStore {
             .await?;
         let record = row.as_ref().map(party_from_row).transpose()?;
         tx.commit().await?;
+        if changed > 0 {
+            self.auth_cache.clear();
+        }
         Ok(record)
     }
 
@@ -769,6 +778,7 @@ impl PartyStore for SqlStore {
         .await?;
         let record = find_key(&mut tx, scope, key.as_str()).await?;
         tx.commit().await?;
+        self.auth_cache.clear();
         Ok(record.map_or(RevokeOutcome::NotFound, RevokeOutcome::Revoked))
     }
 
@@ -777,6 +787,14 @@ impl PartyStore for SqlStore {
         key_hash: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Principal>> {
+        let now_ms = to_unix_ms(now);
+        // Served from memory while the use need not be recorded again (see `cache.rs`).
+        if let Some((principal, last)) = self.auth_cache.get(&key_hash.to_owned()) {
+            if last.is_some_and(|l| now_ms - l <= 60_000) {
+                return Ok(Some(principal));
+            }
+        }
+        let generation = self.auth_cache.generation();
         let row = sqlx::query(
             "SELECT k.id, k.party_id, p.role, k.last_used_at FROM api_keys k \
              JOIN parties p ON p.id = k.party_id \
@@ -793,15 +811,17 @@ impl PartyStore for SqlStore {
                 .map_err(|e| corrupt("role", e))?,
         };
         // Record use at most once a minute per key, so that authentication stays a read.
-        let last: Option<i64> = row.try_get("last_used_at")?;
-        let now_ms = to_unix_ms(now);
+        let mut last: Option<i64> = row.try_get("last_used_at")?;
         if last.is_none_or(|l| now_ms - l > 60_000) {
             sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
                 .bind(now_ms)
                 .bind(principal.key_id.as_str())
                 .execute(&self.write)
                 .await?;
+            last = Some(now_ms);
         }
+        self.auth_cache
+            .put(generation, key_hash.to_owned(), (principal.clone(), last));
         Ok(Some(principal))
     }
 

@@ -18,7 +18,7 @@ use souk_core::instance::AppInfo;
 use souk_core::provisioning::{CallKind, RetryPolicy, Verdict};
 use souk_protocol::credentials::EncryptType;
 use souk_protocol::secret::SellerKey;
-use souk_store::{AttemptRecord, JobRecord, JobResolution, Scope};
+use souk_store::{AttemptRecord, CallContexts, JobRecord, JobResolution, Scope};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -105,8 +105,18 @@ impl Dispatcher {
             .await
             .context("claiming jobs")?;
         let n = jobs.len();
+        // What the calls need to build their requests, for the whole batch at once (each call
+        // reads on its own if this fails or misses one).
+        let contexts = match self.state.store.call_contexts(&jobs).await {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                tracing::warn!(error = ?e, "loading the claimed calls' instances failed");
+                None
+            }
+        };
         for job in jobs {
             let this = self.clone();
+            let contexts = contexts.clone();
             let seller = job.seller_id.to_string();
             *self
                 .busy
@@ -119,7 +129,7 @@ impl Dispatcher {
                 seller,
             };
             in_flight.spawn(async move {
-                let outcome = this.run_job(job).await;
+                let outcome = this.run_job(job, contexts.as_deref()).await;
                 drop(guard);
                 outcome
             });
@@ -266,8 +276,8 @@ impl Dispatcher {
     }
 
     /// Sends one call and decides what it means; recording is left to the round.
-    async fn run_job(&self, job: JobRecord) -> Outcome {
-        let prepared = self.prepare(&job).await;
+    async fn run_job(&self, job: JobRecord, contexts: Option<&CallContexts>) -> Outcome {
+        let prepared = self.prepare(&job, contexts).await;
         let (result, call) = match prepared {
             Ok(call) => {
                 let now = self.state.clock.now();
@@ -524,7 +534,11 @@ impl Dispatcher {
     }
 
     /// Loads what the call needs and builds its request.
-    async fn prepare(&self, job: &JobRecord) -> anyhow::Result<PreparedCall> {
+    async fn prepare(
+        &self,
+        job: &JobRecord,
+        contexts: Option<&CallContexts>,
+    ) -> anyhow::Result<PreparedCall> {
         let store = &self.state.store;
         let profile = store
             .integration_profile(&job.product_id)
@@ -539,15 +553,24 @@ impl Dispatcher {
             )
             .context("opening the seller Key")?;
         let key = SellerKey::new(key);
-        let instance = store
-            .find_instance(&Scope::Everything, &job.instance_id)
-            .await?
-            .context("the instance of this call no longer exists")?;
-        let order = store.find_order(&Scope::Everything, &job.order_id).await?;
-        let buyer = store
-            .find_party(&Scope::Everything, &instance.buyer_id)
-            .await?
-            .context("the buyer of this instance no longer exists")?;
+        let instance = match contexts.and_then(|c| c.instances.get(&job.instance_id)) {
+            Some(i) => i.clone(),
+            None => store
+                .find_instance(&Scope::Everything, &job.instance_id)
+                .await?
+                .context("the instance of this call no longer exists")?,
+        };
+        let order = match contexts.and_then(|c| c.orders.get(&job.order_id)) {
+            Some(o) => Some(o.clone()),
+            None => store.find_order(&Scope::Everything, &job.order_id).await?,
+        };
+        let buyer = match contexts.and_then(|c| c.parties.get(instance.buyer_id.as_str())) {
+            Some(p) => p.clone(),
+            None => store
+                .find_party(&Scope::Everything, &instance.buyer_id)
+                .await?
+                .context("the buyer of this instance no longer exists")?,
+        };
         let business_id = uuid::Uuid::new_v4().to_string();
         // License 2.0 seller interfaces use the V2 transport whatever the product's protocol.
         let protocol = if job.kind.is_license_code() {

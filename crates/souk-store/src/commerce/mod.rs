@@ -23,7 +23,7 @@ pub use instances::{InstanceChange, InstanceRecord, NewInstanceRow};
 pub use ledger::{Balance, LedgerEntry};
 pub use messages::{AttemptFilter, AttemptRecord, MessageRecord};
 pub use orders::{NewOrder, OrderRecord, PayError};
-pub use outbox::{JobRecord, JobResolution, NewJob, SellerRoom};
+pub use outbox::{CallContexts, JobRecord, JobResolution, NewJob, SellerRoom};
 
 use instances::*;
 use ledger::*;
@@ -168,6 +168,10 @@ pub trait CommerceStore: Send + Sync + 'static {
         limit: u32,
         room: &SellerRoom,
     ) -> StoreResult<Vec<JobRecord>>;
+
+    /// The instances, orders and buyers that claimed calls need to build their requests, in one
+    /// read per table for the whole batch (whatever the tenant: the dispatcher's view).
+    async fn call_contexts(&self, jobs: &[JobRecord]) -> StoreResult<CallContexts>;
 
     /// Records the attempts of a dispatch round and applies each resolution whose job's lease
     /// `owner` still holds (false for the others: attempt recorded, nothing applied). One
@@ -401,6 +405,10 @@ impl CommerceStore for SqlStore {
         room: &SellerRoom,
     ) -> StoreResult<Vec<JobRecord>> {
         outbox::claim_jobs(self, owner, now, lease_until, limit, room).await
+    }
+
+    async fn call_contexts(&self, jobs: &[JobRecord]) -> StoreResult<CallContexts> {
+        outbox::call_contexts(self, jobs).await
     }
 
     async fn complete_jobs(

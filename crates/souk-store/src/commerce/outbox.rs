@@ -671,3 +671,62 @@ pub(super) async fn next_job_due(s: &SqlStore) -> StoreResult<Option<OffsetDateT
     .await?;
     Ok(at.map(from_unix_ms))
 }
+
+/// What [`call_contexts`] loads for a batch of claimed calls, by id.
+#[derive(Debug, Clone, Default)]
+pub struct CallContexts {
+    pub instances: std::collections::HashMap<String, InstanceRecord>,
+    pub orders: std::collections::HashMap<String, OrderRecord>,
+    pub parties: std::collections::HashMap<String, crate::PartyRecord>,
+}
+
+/// `SELECT * FROM table WHERE column IN ($1, …)` over the distinct `ids`, on one connection.
+async fn rows_by_ids(
+    conn: &mut AnyConnection,
+    table: &str,
+    column: &str,
+    ids: &std::collections::BTreeSet<String>,
+) -> StoreResult<Vec<AnyRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = (1..=ids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!("SELECT * FROM {table} WHERE {column} IN ({marks})");
+    let mut q = sqlx::query(&sql);
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    Ok(q.fetch_all(&mut *conn).await?)
+}
+
+pub(super) async fn call_contexts(s: &SqlStore, jobs: &[JobRecord]) -> StoreResult<CallContexts> {
+    let mut out = CallContexts::default();
+    if jobs.is_empty() {
+        return Ok(out);
+    }
+    // One connection for the three reads: one acquire instead of one per call and table.
+    let mut conn = s.read.acquire().await?;
+    let instance_ids = jobs.iter().map(|j| j.instance_id.clone()).collect();
+    for row in rows_by_ids(&mut conn, "instances", "id", &instance_ids).await? {
+        let i = instance_from_row(&row)?;
+        out.instances.insert(i.id.clone(), i);
+    }
+    let order_ids = jobs.iter().map(|j| j.order_id.clone()).collect();
+    for row in rows_by_ids(&mut conn, "orders", "id", &order_ids).await? {
+        let o = order_from_row(&row)?;
+        out.orders.insert(o.id.clone(), o);
+    }
+    let party_ids = out
+        .instances
+        .values()
+        .map(|i| i.buyer_id.as_str().to_owned())
+        .collect();
+    for row in rows_by_ids(&mut conn, "parties", "id", &party_ids).await? {
+        let p = crate::sql::party_from_row(&row)?;
+        out.parties.insert(p.id.as_str().to_owned(), p);
+    }
+    Ok(out)
+}
