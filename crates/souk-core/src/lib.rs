@@ -26,6 +26,7 @@ pub mod instance;
 pub mod ledger;
 pub mod license;
 pub mod money;
+pub mod notice;
 pub mod order;
 pub mod party;
 pub mod provisioning;

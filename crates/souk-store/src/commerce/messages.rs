@@ -91,12 +91,11 @@ pub(super) fn message_from_row(row: &AnyRow) -> StoreResult<MessageRecord> {
     })
 }
 
-pub(super) async fn insert_message(
+/// Records a notice in a party's message centre (its wording comes from `souk_core::notice`).
+pub(super) async fn insert_notice(
     conn: &mut AnyConnection,
     party: &PartyId,
-    kind: &str,
-    subject: &str,
-    body: &str,
+    notice: &souk_core::notice::Notice,
     ref_id: Option<&str>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
@@ -106,9 +105,9 @@ pub(super) async fn insert_message(
     )
     .bind(souk_core::id::generate("msg", now))
     .bind(party.as_str())
-    .bind(kind)
-    .bind(subject)
-    .bind(body)
+    .bind(notice.kind)
+    .bind(&notice.subject)
+    .bind(&notice.body)
     .bind(ref_id.map(str::to_owned))
     .bind(to_unix_ms(now))
     .execute(&mut *conn)

@@ -202,16 +202,8 @@ pub(super) async fn fail_and_refund(
         serde_json::json!({ "reason": reason, "amount": order.amount }),
     )
     .await?;
-    insert_message(
-        conn,
-        &order.buyer_id,
-        "order_refunded",
-        &format!("Order {} could not be delivered and was refunded", order.id),
-        &format!("The seller's system did not open your purchase in time ({reason}). {} was returned to your balance.", order.amount),
-        Some(&order.id),
-        now,
-    )
-    .await?;
+    let notice = souk_core::notice::order_refunded(&order.id, order.amount, reason);
+    insert_notice(conn, &order.buyer_id, &notice, Some(&order.id), now).await?;
     Ok(())
 }
 
@@ -405,32 +397,13 @@ pub(super) async fn complete_recorded(
                 };
                 insert_job(&mut *tx, &follow_up, now).await?;
             }
-            insert_message(
-                &mut *tx,
-                &job.seller_id,
-                "call_gave_up",
-                &format!("Souk stopped retrying {} for instance {}", job.kind, job.instance_id),
-                &format!("Last error: {error}. Fix your production endpoint, then press retry on this call in the production interface messages."),
-                Some(job_id),
-                now,
-            )
-            .await?;
+            let notice = souk_core::notice::call_gave_up(job.kind, &job.instance_id, error);
+            insert_notice(&mut *tx, &job.seller_id, &notice, Some(job_id), now).await?;
         }
     }
     if first_failure {
-        insert_message(
-            &mut *tx,
-            &job.seller_id,
-            "call_failed",
-            &format!("A call to your production endpoint failed: {} for instance {}", job.kind, job.instance_id),
-            &format!(
-                "{}. Souk keeps retrying; see the production interface messages for the request and your answer.",
-                a.error.as_deref().unwrap_or("the call failed")
-            ),
-            Some(job_id),
-            now,
-        )
-        .await?;
+        let notice = souk_core::notice::call_failed(job.kind, &job.instance_id, a.error.as_deref());
+        insert_notice(&mut *tx, &job.seller_id, &notice, Some(job_id), now).await?;
     }
     Ok(true)
 }

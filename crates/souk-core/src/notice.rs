@@ -1,0 +1,71 @@
+//! What the message centre tells a party when something waits for them: the wording lives here,
+//! with the rules, not in the store that records it.
+
+use crate::money::Money;
+use crate::provisioning::CallKind;
+
+/// One message-centre entry: a stable kind, a subject line and a body a person can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: &'static str,
+    pub subject: String,
+    pub body: String,
+}
+
+/// To the buyer: an opening failed for good and the money is back.
+pub fn order_refunded(order_id: &str, amount: Money, reason: &str) -> Notice {
+    Notice {
+        kind: "order_refunded",
+        subject: format!("Order {order_id} could not be delivered and was refunded"),
+        body: format!(
+            "The seller's system did not open your purchase in time ({reason}). {amount} was \
+             returned to your balance."
+        ),
+    }
+}
+
+/// To the seller: a call failed for the first time; Souk keeps retrying.
+pub fn call_failed(kind: CallKind, instance_id: &str, error: Option<&str>) -> Notice {
+    Notice {
+        kind: "call_failed",
+        subject: format!(
+            "A call to your production endpoint failed: {kind} for instance {instance_id}"
+        ),
+        body: format!(
+            "{}. Souk keeps retrying; see the production interface messages for the request and \
+             your answer.",
+            error.unwrap_or("the call failed")
+        ),
+    }
+}
+
+/// To the seller: Souk stopped retrying a call.
+pub fn call_gave_up(kind: CallKind, instance_id: &str, error: &str) -> Notice {
+    Notice {
+        kind: "call_gave_up",
+        subject: format!("Souk stopped retrying {kind} for instance {instance_id}"),
+        body: format!(
+            "Last error: {error}. Fix your production endpoint, then press retry on this call in \
+             the production interface messages."
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    #[test]
+    fn notices_name_what_happened_and_what_to_do() {
+        let n = order_refunded("ord_1", Money::new(3000, Currency::CNY), "HTTP 500");
+        assert_eq!(n.kind, "order_refunded");
+        assert!(n.subject.contains("ord_1"));
+        assert!(n.body.contains("HTTP 500"));
+        let n = call_failed(CallKind::NewInstance, "ins_1", None);
+        assert!(n.subject.contains("new_instance") && n.subject.contains("ins_1"));
+        assert!(n.body.starts_with("the call failed."));
+        let n = call_gave_up(CallKind::ReleaseInstance, "ins_1", "timeout");
+        assert!(n.body.contains("press retry"));
+    }
+}
