@@ -15,6 +15,9 @@ string_enum!(
         OrderDebit = "order_debit",
         /// Money returned for an order.
         Refund = "refund",
+        /// Rated on-demand usage (negative), or a volume-price credit (positive); points at the
+        /// usage charge and, through it, at the records it rated.
+        UsageCharge = "usage_charge",
     }
 );
 

@@ -16,6 +16,7 @@
 //! - [`snapshot`]: the typed copy an order keeps of what was bought and who bought it.
 //! - [`text`]: what makes a name or label displayable (visible, no direction overrides).
 //! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
+//! - [`metering`]: usage amounts, usage-record checks, collection times and rating (Fixed/Step/Tier).
 
 pub mod api_key;
 pub mod catalog;
@@ -25,6 +26,7 @@ pub mod id;
 pub mod instance;
 pub mod ledger;
 pub mod license;
+pub mod metering;
 pub mod money;
 pub mod notice;
 pub mod order;

@@ -140,6 +140,9 @@ pub enum Term {
     OneTime,
     /// Free for `days` days.
     Trial { days: u32 },
+    /// Post-paid usage (按需): no prepaid term, never expires; usage is rated and charged as it
+    /// is reported.
+    OnDemand,
 }
 
 impl Term {
@@ -154,7 +157,7 @@ impl Term {
                     PeriodUnit::Year => count.saturating_mul(12),
                 },
             ),
-            Term::OneTime => return Ok(None),
+            Term::OneTime | Term::OnDemand => return Ok(None),
             Term::Trial { days } => start.checked_add(Duration::days(days as i64)),
         };
         match end {
@@ -168,7 +171,7 @@ impl Term {
         match *self {
             Term::Period { count, .. } => count,
             Term::OneTime => 1,
-            Term::Trial { .. } => 0,
+            Term::Trial { .. } | Term::OnDemand => 0,
         }
     }
 }

@@ -1,0 +1,13 @@
+//! Metering (business rules §6.4, §7): usage amounts, the checks on pushed usage records, the
+//! collection schedule and rating. Pure functions; the store applies their results with the
+//! ledger, the server's timer pass runs the collection.
+
+pub mod rating;
+pub mod record;
+pub mod usage;
+
+pub use rating::{Band, PriceError, PriceMode};
+pub use record::{
+    accumulation_period, check_times, collection_cutoff, MeteredInstance, RecordError, RecordTimes,
+};
+pub use usage::{UsageError, UsageValue};
