@@ -126,7 +126,7 @@ wire_enum!(
         OneTime = "one_time",
         /// Free for `trial_days` days on a monthly/yearly SKU (试用).
         Trial = "trial",
-        /// Post-paid usage (按需). Modelled, not yet purchasable.
+        /// Post-paid usage (按需): `amount_minor` is the price of one unit of usage.
         OnDemand = "on_demand",
         /// Prepaid usage package (套餐包). Modelled, not yet purchasable.
         Package = "package",
@@ -136,7 +136,7 @@ wire_enum!(
 impl BillingMode {
     /// Whether an order can be placed for this mode today.
     pub fn is_purchasable(&self) -> bool {
-        !matches!(self, BillingMode::OnDemand | BillingMode::Package)
+        !matches!(self, BillingMode::Package)
     }
 
     /// A prepaid subscription period (包周期).
@@ -572,7 +572,8 @@ pub struct PriceInput {
     pub sku: BTreeMap<String, String>,
     pub billing_mode: BillingMode,
     /// Minor units of the product's currency, per quantity unit (per period for monthly and
-    /// yearly), 0 to 10^12. Must be 0 for a trial; may be omitted there.
+    /// yearly; per unit of usage for on_demand), 0 to 10^12. Must be 0 for a trial; may be
+    /// omitted there.
     #[serde(default)]
     #[schema(minimum = 0, maximum = 1_000_000_000_000_i64, example = 9900)]
     pub amount_minor: i64,
@@ -1781,7 +1782,8 @@ mod tests {
         }
         assert!("saas ".parse::<DeliveryType>().is_err());
         assert_eq!(LinearField::DiskSize.as_str(), "diskSize");
-        assert!(!BillingMode::OnDemand.is_purchasable());
+        assert!(BillingMode::OnDemand.is_purchasable());
+        assert!(!BillingMode::Package.is_purchasable());
         assert!(BillingMode::Trial.is_purchasable());
         assert_eq!(seller_key_context("prd_1"), "seller_key:prd_1");
     }

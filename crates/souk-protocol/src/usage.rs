@@ -28,6 +28,17 @@ pub const HEADER_TS: &str = "ts";
 pub const HEADER_NONCE: &str = "nonce";
 /// Request path of the new push API.
 pub const PATH: &str = "/api/mkp-openapi-public/global/v1/isv/usage-data";
+/// Request path of the old push API (AK/SK-signed; records carry `product_id` instead of
+/// `metering_sn`).
+pub const PATH_OLD: &str = "/rest/marketplace/v1/isv/usage-data";
+/// `error_code` of an answer that stored every valid record (abnormal ones are listed).
+pub const CODE_OK: &str = "MKT.0000";
+/// `error_code` of a body that is not a usage push (not JSON, no `usage_records` list).
+pub const CODE_INVALID_BODY: &str = "MKT.0100";
+/// `error_code` of a push with more than [`MAX_RECORDS`] records (nothing is stored).
+pub const CODE_TOO_MANY: &str = "MKT.0101";
+/// `error_code` of a push with no records.
+pub const CODE_EMPTY: &str = "MKT.0102";
 /// At most this many records per push.
 pub const MAX_RECORDS: usize = 1000;
 
@@ -118,6 +129,73 @@ impl UsagePush {
         let value = serde_json::to_value(self).expect("usage push serialises");
         sorted_compact_json(&value)
     }
+}
+
+/// One record as received, every field optional so that a bad record is reported in the
+/// abnormal list instead of failing the batch. Numbers are accepted where text is documented.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ReceivedRecord {
+    /// The on-demand instance.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub instance_id: Option<String>,
+    /// When the record was produced.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub record_time: Option<String>,
+    /// Start of the metered interval.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub begin_time: Option<String>,
+    /// End of the metered interval.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub end_time: Option<String>,
+    /// Amount used.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub usage_value: Option<String>,
+    /// The seller's record id.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub metering_sn: Option<String>,
+    /// The package to deduct from.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub relate_pkg_instance: Option<String>,
+    /// Old API: the product the usage belongs to (in place of `metering_sn`).
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub product_id: Option<String>,
+}
+
+/// A record that was not stored, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbnormalRecord {
+    /// Its position in `usage_records` (from 0).
+    pub index: usize,
+    /// The record's `metering_sn`, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metering_sn: Option<String>,
+    /// The record's `instance_id`, if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// Stable, snake_case.
+    pub error_code: String,
+    /// What to fix.
+    pub error_msg: String,
+}
+
+/// The answer to a push. The docs give no body (\[U\]); Souk answers like its other open APIs
+/// (`error_code`, `error_msg`) and adds the counts and the abnormal-record list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsagePushAnswer {
+    /// [`CODE_OK`] or why the whole push was refused.
+    pub error_code: String,
+    /// In words.
+    pub error_msg: String,
+    /// Records stored now.
+    #[serde(default)]
+    pub accepted: usize,
+    /// Valid records already stored by an earlier push (same `metering_sn` or same window):
+    /// not stored again, not an error.
+    #[serde(default)]
+    pub duplicates: usize,
+    /// Records refused, each with its reason.
+    #[serde(default)]
+    pub abnormal_usage_records: Vec<AbnormalRecord>,
 }
 
 #[cfg(test)]

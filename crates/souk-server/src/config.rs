@@ -67,6 +67,8 @@ pub struct Config {
     pub provisioning: ProvisioningConfig,
     /// Order and instance timers.
     pub lifecycle: LifecycleConfig,
+    /// Usage records, rating and on-demand arrears.
+    pub metering: MeteringConfig,
 }
 
 /// A duration written as `10s`, `15m`, `3h`, `7d` (see `souk_core::clock::parse_duration`).
@@ -133,6 +135,17 @@ pub struct LifecycleConfig {
     pub grace: HumanDuration,
     /// From freeze to release.
     pub retention: HumanDuration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeteringConfig {
+    /// How long past each whole hour the hourly collection rates the hours before it.
+    pub collect_after: HumanDuration,
+    /// Accepted distance between a usage push's `ts` and the real clock.
+    pub push_window: HumanDuration,
+    /// From the charge that left an on-demand buyer's balance below zero to the freeze.
+    pub on_demand_grace: HumanDuration,
 }
 
 /// Command-line overrides (the highest-priority source).

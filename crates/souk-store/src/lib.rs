@@ -21,6 +21,7 @@ mod catalog;
 mod commerce;
 mod constraint;
 mod licenses;
+mod metering;
 mod ops;
 mod records;
 mod sql;
@@ -29,6 +30,7 @@ pub use catalog::*;
 pub use commerce::*;
 pub use constraint::{constraint_names, ConstraintKind};
 pub use licenses::*;
+pub use metering::*;
 pub use ops::*;
 pub use records::*;
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
@@ -110,9 +112,15 @@ impl Page {
 
 /// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
 /// has its own use-case trait in its own module; `Store` is all of them together.
-pub trait Store: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore {}
+pub trait Store:
+    PartyStore + CatalogStore + CommerceStore + LicenseStore + MeteringStore + OpsStore
+{
+}
 
-impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore> Store for T {}
+impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore + MeteringStore + OpsStore> Store
+    for T
+{
+}
 
 /// Parties, API keys, the audit trail, and the database itself.
 #[async_trait]

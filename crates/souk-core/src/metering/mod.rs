@@ -11,3 +11,8 @@ pub use record::{
     accumulation_period, check_times, collection_cutoff, MeteredInstance, RecordError, RecordTimes,
 };
 pub use usage::{UsageError, UsageValue};
+
+/// The memo of a usage charge's ledger line (the buyer reads it in the ledger).
+pub fn charge_memo(instance_id: &str, records: i64, usage: UsageValue, period: &str) -> String {
+    format!("Usage of {instance_id}: {records} record(s), {usage} units, rated toward {period}")
+}

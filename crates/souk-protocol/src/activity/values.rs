@@ -60,6 +60,9 @@ wire_enum! {
     /// V1 `chargingMode`. Values besides 1 and 3 are \[U\] and kept as `Other`.
     pub enum ChargingMode {
         Period = "1" => "period (包周期)",
+        // [U] in the spec (§3.1); Souk default: 2, between period and one-time as in the
+        // platform's other interfaces. See docs/metering.md.
+        OnDemand = "2" => "on-demand (按需)",
         OneTime = "3" => "one-time (按次)",
     }
 }

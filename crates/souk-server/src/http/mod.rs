@@ -11,6 +11,7 @@ pub mod extract;
 mod keep_alive;
 pub mod licenses;
 pub mod messages;
+pub mod metering;
 pub mod openapi;
 pub mod order_query;
 pub mod orders;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(catalog::router())
         .merge(licenses::router())
+        .merge(metering::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

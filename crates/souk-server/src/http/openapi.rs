@@ -100,6 +100,10 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::licenses::get_code,
         crate::http::licenses::deactivate_machine,
         crate::http::licenses::license_file,
+        crate::http::metering::push_current,
+        crate::http::metering::push_old,
+        crate::http::metering::usage_records,
+        crate::http::metering::usage_charges,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&SecurityAddon, &StandardErrors)
@@ -110,6 +114,7 @@ pub struct ApiDoc;
 /// cannot fail.
 fn outside_the_envelope(path: &str) -> bool {
     path.starts_with("/api/mkp-openapi-public/")
+        || path == souk_protocol::usage::PATH_OLD
         || matches!(
             path,
             "/healthz"

@@ -168,6 +168,7 @@ pub async fn query_order(
         ),
         Term::Trial { days } => ("PERIOD", Some("day"), Some(days)),
         Term::OneTime => ("ONE_TIME", None, None),
+        Term::OnDemand => ("ON_DEMAND", None, None),
     };
     let secs = |t: time::OffsetDateTime| TimestampFormat::Seconds.format(t);
     let order_line = oq::OrderLine {

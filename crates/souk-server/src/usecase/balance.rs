@@ -34,11 +34,14 @@ pub async fn top_up(
     // Checked against the balance read just now; two racing top-ups can pass 10^15 by at most
     // one top-up, still far from what i64 holds.
     check_top_up(current.balance, amount).map_err(|e| ledger_error("amount", e))?;
-    state
+    let balance = state
         .store
         .top_up(buyer, amount, memo, actor, state.clock.now())
         .await?
-        .ok_or_else(|| AppError::not_found("buyer"))
+        .ok_or_else(|| AppError::not_found("buyer"))?;
+    // A top-up that clears on-demand arrears reopens the instances it froze.
+    crate::usecase::metering::settle_arrears(state, buyer, &balance).await?;
+    Ok(balance)
 }
 
 /// Sets how far below zero a buyer's balance may go (operator).

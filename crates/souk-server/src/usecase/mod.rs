@@ -7,5 +7,6 @@ pub mod balance;
 pub mod buyer_wire;
 pub mod catalog;
 pub mod licenses;
+pub mod metering;
 pub mod orders;
 pub mod parties;

@@ -25,7 +25,8 @@ use souk_store::{
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrder {
     pub sku_id: String,
-    /// monthly, yearly, one_time or trial.
+    /// monthly, yearly, one_time, trial or on_demand (no prepaid term: usage is rated hourly
+    /// and charged to the balance).
     pub billing_mode: BillingMode,
     /// Months or years for monthly/yearly (1–36; default 1).
     #[schema(minimum = 1, maximum = 36)]
@@ -78,9 +79,10 @@ fn term_for(mode: BillingMode, periods: Option<u32>, trial_days: Option<u32>) ->
         BillingMode::Trial => Ok(Term::Trial {
             days: trial_days.unwrap_or(7),
         }),
-        BillingMode::OnDemand | BillingMode::Package => Err(AppError::invalid_field(
+        BillingMode::OnDemand => Ok(Term::OnDemand),
+        BillingMode::Package => Err(AppError::invalid_field(
             "billing_mode",
-            "on-demand and package purchases are not available yet",
+            "package purchases are not available yet",
         )),
     }
 }
@@ -97,6 +99,7 @@ fn mode_of(term: &Term) -> BillingMode {
         } => BillingMode::Yearly,
         Term::OneTime => BillingMode::OneTime,
         Term::Trial { .. } => BillingMode::Trial,
+        Term::OnDemand => BillingMode::OnDemand,
     }
 }
 
@@ -344,6 +347,12 @@ pub async fn upgrade(
     input: UpgradeInstance,
 ) -> AppResult<OrderRecord> {
     let instance = own_instance(state, buyer, instance_id).await?;
+    if instance.term == Term::OnDemand {
+        return Err(AppError::conflict(
+            "not_upgradable",
+            "an on-demand instance is not upgraded: its usage is rated as it comes",
+        ));
+    }
     if instance.state != InstanceState::Active || instance.trial {
         return Err(AppError::conflict(
             "not_upgradable",

@@ -109,6 +109,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
     };
     let charging_mode = match term {
         Term::OneTime => ChargingMode::OneTime,
+        Term::OnDemand => ChargingMode::OnDemand,
         _ => ChargingMode::Period,
     };
     let expire = job
@@ -356,6 +357,17 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
                 order_id: job.order_id.clone(),
                 order_line_id: order_line,
                 test_flag: None,
+            },
+            false,
+        ),
+        // An on-demand instance is frozen for arrears (spec §3.6), not for expiry.
+        (CallKind::FreezeInstance, Protocol::V1, _) if instance.term == Term::OnDemand => v1(
+            v1::InstanceStatus {
+                instance_id: seller_instance()?,
+                instance_status: InstanceState::Freeze,
+                time_stamp: unsigned_time(),
+                test_flag: None,
+                extra: Params::new(),
             },
             false,
         ),

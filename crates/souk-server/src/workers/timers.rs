@@ -33,6 +33,11 @@ pub fn passes() -> &'static [TimerPass] {
             name: "unpaid_orders",
             run: |state, now| Box::pin(cancel_unpaid_orders(state, now)),
         },
+        // Before the lifecycle pass: a charge that puts an instance in arrears is seen by it.
+        TimerPass {
+            name: "usage_collection",
+            run: |state, now| Box::pin(crate::usecase::metering::collect(state, now)),
+        },
         TimerPass {
             name: "instance_lifecycle",
             run: |state, now| Box::pin(instance_lifecycle(state, now)),

@@ -73,7 +73,7 @@ pub struct InstanceChange {
 // ---------------------------------------------------------------------------------------------
 // Row mapping and helpers used inside transactions
 
-pub(super) fn instance_from_row(row: &AnyRow) -> StoreResult<InstanceRecord> {
+pub(crate) fn instance_from_row(row: &AnyRow) -> StoreResult<InstanceRecord> {
     Ok(InstanceRecord {
         id: row.try_get("id")?,
         buyer_id: PartyId::from_trusted(row.try_get("buyer_id")?),

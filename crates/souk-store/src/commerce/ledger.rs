@@ -20,6 +20,9 @@ pub struct LedgerEntry {
     pub amount: Money,
     pub kind: EntryKind,
     pub order_id: Option<String>,
+    /// For `usage_charge` entries: the charge, which names the usage records it rated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_charge_id: Option<String>,
     pub memo: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -28,7 +31,7 @@ pub struct LedgerEntry {
 // ---------------------------------------------------------------------------------------------
 // Helpers used inside transactions
 
-pub(super) async fn balance_in(
+pub(crate) async fn balance_in(
     conn: &mut AnyConnection,
     buyer: &PartyId,
     currency: Currency,
@@ -53,7 +56,7 @@ pub(super) async fn balance_in(
 
 /// Serialises balance changes of one buyer: on PostgreSQL a row lock on the account (created if
 /// missing); on SQLite the single writer connection already serialises them.
-pub(super) async fn lock_account(
+pub(crate) async fn lock_account(
     conn: &mut AnyConnection,
     backend: Backend,
     buyer: &PartyId,
@@ -257,6 +260,7 @@ pub(super) async fn ledger(
                 amount: money(r, "amount_minor")?,
                 kind: parse(r, "kind")?,
                 order_id: r.try_get("order_id")?,
+                usage_charge_id: r.try_get("usage_charge_id")?,
                 memo: r.try_get("memo")?,
                 created_at: from_unix_ms(r.try_get("created_at")?),
             })

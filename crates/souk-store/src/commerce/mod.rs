@@ -27,8 +27,13 @@ pub use outbox::{CallContexts, JobRecord, JobResolution, NewJob, SellerRoom};
 
 use instances::*;
 use ledger::*;
+
+// The metering store books usage charges and arrears with the same helpers.
+pub(crate) use instances::instance_from_row;
+pub(crate) use ledger::{balance_in, lock_account};
 use messages::*;
 use orders::*;
+pub(crate) use outbox::insert_job;
 use outbox::*;
 
 use crate::sql::{audit, audit_query, corrupt, Batch, BatchQuery};
@@ -255,7 +260,7 @@ pub(super) fn money(row: &AnyRow, amount: &str) -> StoreResult<Money> {
 /// `AND (<tenant columns> = $n)`: a buyer sees rows where it is the buyer, a seller where it
 /// is the seller, the operator everything.
 /// The tenant is bound as `$param` (NULL for the operator).
-pub(super) fn tenant_clause(param: usize) -> String {
+pub(crate) fn tenant_clause(param: usize) -> String {
     format!("AND (${param} IS NULL OR buyer_id = ${param} OR seller_id = ${param})")
 }
 

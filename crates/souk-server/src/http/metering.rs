@@ -1,0 +1,514 @@
+//! Metering over HTTP: the usage-record push open API at KooGallery's paths (seller software
+//! only changes its host name), and the usage and charge views of an instance (JSON or CSV).
+//! See `docs/metering.md`.
+
+use super::extract::{ApiPath, ApiQuery};
+use crate::error::{AppError, AppResult, ErrorEnvelope};
+use crate::http::auth::Caller;
+use crate::usecase::licenses as lic;
+use crate::usecase::metering::{self as uc, Flavour};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use souk_core::party::PartyId;
+use souk_protocol::apig::RequestParts;
+use souk_protocol::usage::{
+    self as wire, UsagePushAnswer, CODE_EMPTY, CODE_INVALID_BODY, CODE_TOO_MANY, MAX_RECORDS,
+};
+use souk_protocol::SellerKey;
+use souk_store::{Page, UsageChargeRow, UsageRecordRow};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(wire::PATH, post(push_current))
+        .route(wire::PATH_OLD, post(push_old))
+        .route("/v1/instances/{id}/usage-records", get(usage_records))
+        .route("/v1/instances/{id}/usage-charges", get(usage_charges))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The push open API
+
+fn answer(status: StatusCode, code: &str, msg: impl Into<String>) -> Response {
+    let body = UsagePushAnswer {
+        error_code: code.to_owned(),
+        error_msg: msg.into(),
+        accepted: 0,
+        duplicates: 0,
+        abnormal_usage_records: Vec::new(),
+    };
+    (status, Json(body)).into_response()
+}
+
+fn refused(reason: &str, msg: impl std::fmt::Display) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({
+            "error_code": "APIG.0301",
+            "error_msg": format!("authentication failed: {msg}"),
+            "souk_reason": reason,
+        })),
+    )
+        .into_response()
+}
+
+/// Nonces of signature/ts/nonce pushes seen within the window, per product Key: a replayed
+/// push is refused even inside the window.
+static SEEN_NONCES: LazyLock<Mutex<HashMap<String, i64>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn first_use_of(nonce_key: String, now_ms: i64, window_ms: i64) -> bool {
+    // A poisoned lock only means another request panicked mid-insert; the map is still usable.
+    let mut seen = SEEN_NONCES.lock().unwrap_or_else(|e| e.into_inner());
+    if seen.len() > 100_000 {
+        seen.retain(|_, at| now_ms - *at <= 2 * window_ms);
+    }
+    match seen.get(&nonce_key) {
+        Some(at) if now_ms - *at <= 2 * window_ms => false,
+        _ => {
+            seen.insert(nonce_key, now_ms);
+            true
+        }
+    }
+}
+
+/// Who signed the push: AK/SK (APIG `Authorization`) or the newer `signature`/`ts`/`nonce`
+/// headers with the Key of the product of the first record's instance.
+async fn authenticate(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    records: &[Value],
+) -> Result<PartyId, Response> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header(header::AUTHORIZATION.as_str()).is_some() {
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("")))
+            .collect();
+        let parts = RequestParts {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query().unwrap_or(""),
+            headers: &pairs,
+            body,
+        };
+        return lic::authenticate(state, &parts)
+            .await
+            .map_err(|f| refused(f.reason(), f.message()));
+    }
+    let Some(signature) = header(wire::HEADER_SIGNATURE) else {
+        return Err(refused(
+            "missing_authorization",
+            "sign with AK/SK (Authorization) or with the signature, ts and nonce headers",
+        ));
+    };
+    let (ts, nonce) = (
+        header(wire::HEADER_TS).unwrap_or(""),
+        header(wire::HEADER_NONCE).unwrap_or(""),
+    );
+    if nonce.trim().is_empty() || nonce.len() > 64 {
+        return Err(refused(
+            "invalid_nonce",
+            "nonce is required, at most 64 characters",
+        ));
+    }
+    let instance_id = records
+        .first()
+        .and_then(|r| r.get("instance_id"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let key = uc::push_key(state, instance_id)
+        .await
+        .map_err(|e| e.into_response())?;
+    let Some((seller, key)) = key else {
+        return Err(refused(
+            "unknown_instance",
+            "the first record's instance_id names no instance whose Key could verify the signature",
+        ));
+    };
+    // Protocol time is real: `ts` comes from the seller's own clock.
+    let now_ms = souk_core::clock::to_unix_ms(time::OffsetDateTime::now_utc());
+    let window = state.config.metering.push_window.std();
+    wire::verify_usage_signature(
+        &SellerKey::new(key),
+        body,
+        signature,
+        ts,
+        nonce,
+        now_ms,
+        window,
+    )
+    .map_err(|e| refused("signature_mismatch", e))?;
+    if !first_use_of(
+        format!("{seller}:{nonce}"),
+        now_ms,
+        window.as_millis() as i64,
+    ) {
+        return Err(refused("replayed_nonce", "this nonce was already used"));
+    }
+    Ok(seller)
+}
+
+async fn serve_push(
+    state: &AppState,
+    flavour: Flavour,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Response {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let records = match parsed
+        .as_ref()
+        .and_then(|v| v.get("usage_records"))
+        .and_then(Value::as_array)
+    {
+        Some(r) => r,
+        None => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                CODE_INVALID_BODY,
+                "the body must be JSON {\"usage_records\": [ … ]}",
+            )
+        }
+    };
+    let seller = match authenticate(state, method, uri, headers, body, records).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if records.is_empty() {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            CODE_EMPTY,
+            "usage_records is empty",
+        );
+    }
+    if records.len() > MAX_RECORDS {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            CODE_TOO_MANY,
+            format!(
+                "{} records in one push; at most {MAX_RECORDS} are accepted: split the batch (nothing was stored)",
+                records.len()
+            ),
+        );
+    }
+    match uc::push(state, flavour, &seller, records).await {
+        Ok(a) => (StatusCode::OK, Json(a)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e.message, "usage push failed");
+            answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "MKT.0999",
+                "Souk could not store the records; push the batch again",
+            )
+        }
+    }
+}
+
+/// Push usage records (KooGallery 话单推送), signed with signature/ts/nonce or AK/SK.
+#[utoipa::path(post, path = "/api/mkp-openapi-public/global/v1/isv/usage-data", tag = "open api",
+    request_body(content = Object, content_type = "application/json", example = examples::push),
+    responses((status = 200, description = "`MKT.0000`: every valid record is stored; `duplicates` were stored before; each invalid record is in `abnormal_usage_records`", body = Object, example = examples::push_answer),
+              (status = 400, description = "`MKT.0100` not a usage push, `MKT.0101` more than 1,000 records, `MKT.0102` no records: nothing stored", body = Object,
+                example = json!({"error_code": "MKT.0101", "error_msg": "1001 records in one push; at most 1000 are accepted: split the batch (nothing was stored)", "accepted": 0, "duplicates": 0, "abnormal_usage_records": []})),
+              (status = 401, description = "`APIG.0301`: the signature does not verify", body = crate::http::licenses::ApigRefusal)))]
+pub async fn push_current(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve_push(&state, Flavour::Current, &method, &uri, &headers, &body).await
+}
+
+/// Push usage records, old API: records carry `product_id` instead of `metering_sn`.
+#[utoipa::path(post, path = "/rest/marketplace/v1/isv/usage-data", tag = "open api",
+    request_body(content = Object, content_type = "application/json", example = examples::push_old),
+    responses((status = 200, description = "`MKT.0000`: every valid record is stored (deduplicated by window); each invalid one is in `abnormal_usage_records`", body = Object, example = examples::push_answer),
+              (status = 400, description = "`MKT.0100`, `MKT.0101`, `MKT.0102`: nothing stored", body = Object,
+                example = json!({"error_code": "MKT.0100", "error_msg": "the body must be JSON {\"usage_records\": [ … ]}", "accepted": 0, "duplicates": 0, "abnormal_usage_records": []})),
+              (status = 401, description = "`APIG.0301`: the signature does not verify", body = crate::http::licenses::ApigRefusal)))]
+pub async fn push_old(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve_push(&state, Flavour::Old, &method, &uri, &headers, &body).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+/// `?format=csv` for a CSV file; `?after=` and `?limit=` page through the JSON.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ViewQuery {
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+    /// The cursor of the previous page (`next_cursor`).
+    pub after: Option<String>,
+    /// 1–200 (default 50); CSV exports up to 10,000 rows.
+    pub limit: Option<u32>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UsageRecordList {
+    #[schema(value_type = Vec<Object>)]
+    pub data: Vec<UsageRecordRow>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UsageChargeList {
+    #[schema(value_type = Vec<Object>)]
+    pub data: Vec<UsageChargeRow>,
+    pub next_cursor: Option<String>,
+}
+
+const CSV_ROWS: u32 = 10_000;
+
+fn wants_csv(q: &ViewQuery) -> AppResult<bool> {
+    match q.format.as_deref() {
+        None | Some("json") => Ok(false),
+        Some("csv") => Ok(true),
+        Some(_) => Err(AppError::invalid_field("format", "format is json or csv")),
+    }
+}
+
+fn limit(q: &ViewQuery, csv: bool) -> AppResult<u32> {
+    if csv {
+        return Ok(CSV_ROWS);
+    }
+    match q.limit {
+        None => Ok(Page::DEFAULT_LIMIT),
+        Some(n) if (1..=Page::MAX_LIMIT).contains(&n) => Ok(n),
+        Some(_) => Err(AppError::invalid_field("limit", "limit is 1 to 200")),
+    }
+}
+
+fn csv_response(name: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+async fn visible_instance(state: &AppState, caller: &Caller, id: &str) -> AppResult<()> {
+    state
+        .store
+        .find_instance(&caller.scope(), id)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| AppError::not_found("instance"))
+}
+
+/// The usage records pushed for an instance, oldest first, each with the charge that rated it
+/// (its buyer, its seller and the operator).
+#[utoipa::path(get, path = "/v1/instances/{id}/usage-records", tag = "metering", params(("id" = String, Path), ViewQuery),
+    responses((status = 200, description = "JSON, or CSV with `?format=csv`", body = UsageRecordList, example = examples::records),
+              (status = 404, description = "`not_found`: no such instance visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn usage_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ViewQuery>,
+) -> AppResult<Response> {
+    visible_instance(&state, &caller, &id).await?;
+    let csv = wants_csv(&q)?;
+    let after = match q.after.as_deref() {
+        None => None,
+        Some(a) => Some(
+            a.parse::<i64>()
+                .map_err(|_| AppError::invalid_field("after", "after is a next_cursor value"))?,
+        ),
+    };
+    let limit = limit(&q, csv)?;
+    let rows = state
+        .store
+        .usage_records(&caller.scope(), Some(&id), after, limit)
+        .await?;
+    if csv {
+        let mut out = String::from(
+            "seq,instance_id,metering_sn,begin_time,end_time,record_time,usage_value,received_at,charge_id\n",
+        );
+        let t = |t: time::OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default()
+        };
+        for r in &rows {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{},{}\n",
+                r.seq,
+                csv_field(&r.instance_id),
+                csv_field(r.metering_sn.as_deref().unwrap_or("")),
+                t(r.begin_time),
+                t(r.end_time),
+                t(r.record_time),
+                r.usage_value,
+                t(r.received_at),
+                csv_field(r.charge_id.as_deref().unwrap_or("")),
+            ));
+        }
+        return Ok(csv_response(&format!("usage-{id}"), out));
+    }
+    let next_cursor = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|r| r.seq.to_string()))
+        .flatten();
+    Ok(Json(UsageRecordList {
+        data: rows,
+        next_cursor,
+    })
+    .into_response())
+}
+
+/// The charges rating made for an instance, oldest first; each is one ledger line.
+#[utoipa::path(get, path = "/v1/instances/{id}/usage-charges", tag = "metering", params(("id" = String, Path), ViewQuery),
+    responses((status = 200, description = "JSON, or CSV with `?format=csv`", body = UsageChargeList, example = examples::charges),
+              (status = 404, description = "`not_found`: no such instance visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn usage_charges(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ViewQuery>,
+) -> AppResult<Response> {
+    visible_instance(&state, &caller, &id).await?;
+    let csv = wants_csv(&q)?;
+    let page = Page {
+        limit: limit(&q, csv)?,
+        after: q.after.clone(),
+    };
+    let rows = state
+        .store
+        .usage_charges(&caller.scope(), &id, &page)
+        .await?;
+    if csv {
+        let mut out =
+            String::from("id,instance_id,period,cutoff,usage,records,amount_minor,currency\n");
+        for c in &rows {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{},{}\n",
+                c.id,
+                csv_field(&c.instance_id),
+                c.period,
+                c.cutoff
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                c.usage,
+                c.records,
+                c.amount.amount_minor,
+                c.amount.currency.as_str(),
+            ));
+        }
+        return Ok(csv_response(&format!("charges-{id}"), out));
+    }
+    let next_cursor = (rows.len() as u32 == page.limit)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    Ok(Json(UsageChargeList {
+        data: rows,
+        next_cursor,
+    })
+    .into_response())
+}
+
+/// Examples of the OpenAPI document.
+mod examples {
+    use serde_json::{json, Value};
+
+    pub fn push() -> Value {
+        json!({"usage_records": [{
+            "instance_id": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6M",
+            "metering_sn": "acme-2026112513-0001",
+            "record_time": "20261125T140500Z",
+            "begin_time": "20261125T130000Z",
+            "end_time": "20261125T140000Z",
+            "usage_value": "12.5"
+        }]})
+    }
+
+    pub fn push_old() -> Value {
+        json!({"usage_records": [{
+            "instance_id": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6M",
+            "product_id": "00301-666666-0--0",
+            "record_time": "20261125T140500Z",
+            "begin_time": "20261125T130000Z",
+            "end_time": "20261125T140000Z",
+            "usage_value": "12.5"
+        }]})
+    }
+
+    pub fn push_answer() -> Value {
+        json!({
+            "error_code": "MKT.0000",
+            "error_msg": "success",
+            "accepted": 998,
+            "duplicates": 1,
+            "abnormal_usage_records": [{
+                "index": 7,
+                "metering_sn": "acme-2026112513-0008",
+                "instance_id": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6M",
+                "error_code": "time_in_future",
+                "error_msg": "end_time is in the future; push usage after it happened"
+            }]
+        })
+    }
+
+    pub fn records() -> Value {
+        json!({"data": [{
+            "seq": 41,
+            "instance_id": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6M",
+            "metering_sn": "acme-2026112513-0001",
+            "begin_time": "2026-11-25T13:00:00Z",
+            "end_time": "2026-11-25T14:00:00Z",
+            "record_time": "2026-11-25T14:05:00Z",
+            "usage_value": "12.5000",
+            "relate_pkg_instance": null,
+            "received_at": "2026-11-25T14:05:02Z",
+            "charge_id": "uch_01JD7X2M8Q0W3E5R7T9Y1U3I5O"
+        }], "next_cursor": null})
+    }
+
+    pub fn charges() -> Value {
+        json!({"data": [{
+            "id": "uch_01JD7X2M8Q0W3E5R7T9Y1U3I5O",
+            "instance_id": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6M",
+            "period": "2026-11",
+            "cutoff": "2026-11-25T14:00:00Z",
+            "usage": 125000,
+            "records": 1,
+            "amount": {"amount_minor": 250, "currency": "CNY"},
+            "created_at": "2026-11-25T15:15:00Z"
+        }], "next_cursor": null})
+    }
+}

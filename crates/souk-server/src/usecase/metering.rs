@@ -1,0 +1,366 @@
+//! Metering: the usage-record push (KooGallery §9.5), the hourly collection that rates usage
+//! into ledger charges, and on-demand arrears (business rules §5, §6.4, §7).
+//!
+//! Push: the whole request is refused only for what concerns it as a whole (signature, body
+//! shape, more than 1,000 records); each record is then checked on its own, the valid ones are
+//! stored (duplicates by `metering_sn` or by window are dropped by the database's unique
+//! indexes) and the invalid ones come back in the abnormal list.
+
+use crate::error::{AppError, AppResult};
+use crate::usecase::orders::status_job;
+use crate::AppState;
+use serde_json::Value;
+use souk_core::instance::InstanceState;
+use souk_core::metering::{
+    accumulation_period, charge_memo, check_times, collection_cutoff, MeteredInstance, PriceMode,
+    RecordTimes, UsageValue,
+};
+use souk_core::order::Term;
+use souk_core::party::PartyId;
+use souk_core::provisioning::CallKind;
+use souk_protocol::timestamp::TimestampFormat;
+use souk_protocol::usage::{AbnormalRecord, ReceivedRecord, UsagePushAnswer, CODE_OK};
+use souk_store::{InstanceRecord, NewUsageCharge, NewUsageRecord, Scope};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// Which push API a request came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// `/api/mkp-openapi-public/global/v1/isv/usage-data`: records carry `metering_sn`.
+    Current,
+    /// `/rest/marketplace/v1/isv/usage-data`: records carry `product_id`; deduplicated by
+    /// window only.
+    Old,
+}
+
+/// Longest id the wire allows (`instance_id`, `metering_sn`, `relate_pkg_instance`: M64).
+const MAX_ID: usize = 64;
+
+fn abnormal(
+    index: usize,
+    r: &ReceivedRecord,
+    code: &str,
+    msg: impl Into<String>,
+) -> AbnormalRecord {
+    AbnormalRecord {
+        index,
+        metering_sn: r.metering_sn.clone(),
+        instance_id: r.instance_id.clone(),
+        error_code: code.to_owned(),
+        error_msg: msg.into(),
+    }
+}
+
+fn id_field<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, (String, String)> {
+    match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() && v.len() <= MAX_ID => Ok(v),
+        Some(v) if !v.is_empty() => Err((
+            "invalid_field".into(),
+            format!("{name} is at most {MAX_ID} characters"),
+        )),
+        _ => Err(("missing_field".into(), format!("{name} is required"))),
+    }
+}
+
+fn time_field(value: &Option<String>, name: &str) -> Result<OffsetDateTime, (String, String)> {
+    let text = value
+        .as_deref()
+        .ok_or_else(|| ("missing_field".to_owned(), format!("{name} is required")))?;
+    TimestampFormat::Basic.parse(text.trim()).map_err(|_| {
+        (
+            "invalid_time".to_owned(),
+            format!("{name} must be UTC yyyyMMdd'T'HHmmss'Z', e.g. 20240317T140000Z"),
+        )
+    })
+}
+
+/// Checks one record against the instance it names; the record to store, or why not.
+fn check_record(
+    flavour: Flavour,
+    r: &ReceivedRecord,
+    seller: &PartyId,
+    instances: &HashMap<String, InstanceRecord>,
+    now: OffsetDateTime,
+) -> Result<NewUsageRecord, (String, String)> {
+    let instance_id = id_field(&r.instance_id, "instance_id")?;
+    // Another seller's instance is reported exactly like a missing one.
+    let instance = instances
+        .get(instance_id)
+        .filter(|i| &i.seller_id == seller)
+        .ok_or_else(|| {
+            (
+                "instance_not_found".to_owned(),
+                format!("there is no on-demand instance {instance_id} of yours"),
+            )
+        })?;
+    if instance.term != Term::OnDemand {
+        return Err((
+            "not_on_demand".into(),
+            "usage is pushed only for on-demand instances".into(),
+        ));
+    }
+    let Some(opened_at) = instance.opened_at else {
+        return Err((
+            "instance_not_open".into(),
+            "the instance has not opened yet; push usage once newInstance succeeded".into(),
+        ));
+    };
+    let metering_sn = match flavour {
+        Flavour::Current => Some(id_field(&r.metering_sn, "metering_sn")?.to_owned()),
+        Flavour::Old => {
+            id_field(&r.product_id, "product_id")?;
+            None
+        }
+    };
+    if let Some(pkg) = r
+        .relate_pkg_instance
+        .as_deref()
+        .filter(|p| !p.trim().is_empty())
+    {
+        return Err((
+            "package_not_found".into(),
+            format!("there is no usage package {pkg} to deduct from"),
+        ));
+    }
+    let record_time = time_field(&r.record_time, "record_time")?;
+    let begin = time_field(&r.begin_time, "begin_time")?;
+    let end = time_field(&r.end_time, "end_time")?;
+    let text = r.usage_value.as_deref().ok_or_else(|| {
+        (
+            "missing_field".to_owned(),
+            "usage_value is required".to_owned(),
+        )
+    })?;
+    let value = UsageValue::parse_record(text)
+        .map_err(|e| ("invalid_usage_value".to_owned(), e.to_string()))?;
+    let facts = MeteredInstance {
+        opened_at,
+        frozen_at: (instance.state == InstanceState::Frozen)
+            .then_some(instance.frozen_at)
+            .flatten(),
+        released_at: instance.released_at,
+    };
+    check_times(&RecordTimes { begin, end, value }, &facts, now)
+        .map_err(|e| (e.code().to_owned(), e.to_string()))?;
+    Ok(NewUsageRecord {
+        instance_id: instance.id.clone(),
+        buyer_id: instance.buyer_id.clone(),
+        seller_id: instance.seller_id.clone(),
+        metering_sn,
+        begin,
+        end,
+        record_time,
+        usage: value,
+        relate_pkg_instance: None,
+        received_at: now,
+    })
+}
+
+/// Stores the valid records of a push authenticated as `seller`; answers with the counts and
+/// the abnormal list.
+pub async fn push(
+    state: &AppState,
+    flavour: Flavour,
+    seller: &PartyId,
+    records: &[Value],
+) -> AppResult<UsagePushAnswer> {
+    let now = state.clock.now();
+    let received: Vec<Result<ReceivedRecord, String>> = records
+        .iter()
+        .map(|v| serde_json::from_value(v.clone()).map_err(|e| e.to_string()))
+        .collect();
+    let mut ids: Vec<String> = received
+        .iter()
+        .filter_map(|r| r.as_ref().ok()?.instance_id.as_deref())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty() && s.len() <= MAX_ID)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let instances: HashMap<String, InstanceRecord> = state
+        .store
+        .instances_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|i| (i.id.clone(), i))
+        .collect();
+    let mut valid = Vec::with_capacity(records.len());
+    let mut abnormal_list = Vec::new();
+    for (index, r) in received.iter().enumerate() {
+        match r {
+            Err(e) => abnormal_list.push(abnormal(
+                index,
+                &ReceivedRecord::default(),
+                "invalid_record",
+                format!("the record is not a usage record object: {e}"),
+            )),
+            Ok(r) => match check_record(flavour, r, seller, &instances, now) {
+                Ok(rec) => valid.push(rec),
+                Err((code, msg)) => abnormal_list.push(abnormal(index, r, &code, msg)),
+            },
+        }
+    }
+    let accepted = if valid.is_empty() {
+        0
+    } else {
+        state.store.insert_usage(&valid).await? as usize
+    };
+    metrics::counter!("souk_usage_records_accepted_total").increment(accepted as u64);
+    Ok(UsagePushAnswer {
+        error_code: CODE_OK.into(),
+        error_msg: "success".into(),
+        accepted,
+        duplicates: valid.len() - accepted,
+        abnormal_usage_records: abnormal_list,
+    })
+}
+
+/// The seller Key of the product an instance belongs to (the usage push's signature key).
+pub async fn push_key(state: &AppState, instance_id: &str) -> AppResult<Option<(PartyId, String)>> {
+    let Some(instance) = state
+        .store
+        .instances_by_ids(&[instance_id.to_owned()])
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let Some(profile) = state
+        .store
+        .integration_profile(&instance.product_id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let key = state
+        .master_key
+        .open(
+            &souk_core::catalog::seller_key_context(&instance.product_id),
+            &profile.seller_key_sealed,
+        )
+        .map_err(|e| AppError::internal(anyhow::anyhow!("opening the seller Key: {e}")))?;
+    Ok(Some((instance.seller_id, key)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Collection (rating) and arrears
+
+/// How an instance's usage is priced: the on-demand price the order was placed at, per unit.
+async fn price_of(
+    state: &AppState,
+    instance_id: &str,
+) -> anyhow::Result<(PriceMode, souk_core::money::Currency)> {
+    let instance = state
+        .store
+        .find_instance(&Scope::Everything, instance_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("usage of unknown instance {instance_id}"))?;
+    let order = state
+        .store
+        .find_order(&Scope::Everything, &instance.origin_order_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("instance {instance_id} has no origin order"))?;
+    let unit = order.snapshot.unit_price;
+    Ok((
+        PriceMode::Fixed {
+            unit_minor: unit.amount_minor,
+        },
+        unit.currency,
+    ))
+}
+
+/// The hourly collection at `now`: rates every unrated record that ended by the last whole
+/// hour at least `metering.collect_after` ago, one charge (and ledger line) per instance.
+/// A charge that leaves the buyer below zero (past any credit) puts the instance in arrears.
+pub async fn collect(state: &AppState, now: OffsetDateTime) -> anyhow::Result<usize> {
+    const BATCH: u32 = 200;
+    let cutoff = collection_cutoff(now, state.config.metering.collect_after.0);
+    let period = accumulation_period(cutoff);
+    let mut changed = 0;
+    // Each round books or skips (stale) every instance it read; a bounded number of rounds
+    // keeps a pass finite even if a writer keeps adding late records.
+    for _ in 0..50 {
+        let pending = state.store.pending_usage(cutoff, &period, BATCH).await?;
+        if pending.is_empty() {
+            break;
+        }
+        let mut booked = 0;
+        for p in pending.iter() {
+            let (mode, currency) = price_of(state, &p.instance_id).await?;
+            let amount = mode
+                .charge(p.before, p.added)
+                .map_err(|e| anyhow::anyhow!("rating {}: {e}", p.instance_id))?;
+            let charge = NewUsageCharge {
+                id: souk_core::id::generate("uch", now),
+                pending: p.clone(),
+                period: period.clone(),
+                cutoff,
+                amount: souk_core::money::Money::new(amount, currency),
+                memo: charge_memo(&p.instance_id, p.records, p.added, &period),
+                now,
+            };
+            let Some(balance) = state.store.apply_usage_charge(&charge).await? else {
+                continue;
+            };
+            booked += 1;
+            let available = balance.balance.amount_minor + balance.credit_limit.amount_minor;
+            if available < 0 && enter_arrears(state, &p.instance_id, now).await? {
+                changed += 1;
+            }
+        }
+        changed += booked;
+        if pending.len() < BATCH as usize && booked == pending.len() {
+            break;
+        }
+    }
+    Ok(changed)
+}
+
+/// Arrears start now; the instance is frozen `metering.on_demand_grace` later. The lifecycle
+/// timers count the freeze from `expire_at + lifecycle.grace`, so `expire_at` is set to make
+/// that sum the on-demand grace end.
+async fn enter_arrears(
+    state: &AppState,
+    instance_id: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<bool> {
+    let grace_end = now + state.config.metering.on_demand_grace.0;
+    let entered = state
+        .store
+        .enter_arrears(instance_id, grace_end - state.config.lifecycle.grace.0, now)
+        .await?;
+    if entered {
+        tracing::info!(instance = %instance_id, "on-demand instance in arrears: grace");
+    }
+    Ok(entered)
+}
+
+/// After a top-up: if the buyer's balance (with credit) is no longer negative, every on-demand
+/// instance of theirs in arrears is active again, and frozen ones are unfrozen at the seller
+/// (`instanceStatus NORMAL` / `updateInstanceStatus UNFREEZE`).
+pub async fn settle_arrears(
+    state: &AppState,
+    buyer: &PartyId,
+    balance: &souk_store::Balance,
+) -> AppResult<usize> {
+    if balance.balance.amount_minor + balance.credit_limit.amount_minor < 0 {
+        return Ok(0);
+    }
+    fn unfreeze(i: &InstanceRecord) -> Vec<souk_store::NewJob> {
+        if i.state == InstanceState::Frozen {
+            vec![status_job(i, CallKind::UnfreezeInstance)]
+        } else {
+            Vec::new()
+        }
+    }
+    let cleared = state
+        .store
+        .clear_arrears(buyer, unfreeze, state.clock.now())
+        .await?;
+    if !cleared.is_empty() {
+        state.wake.notify_one();
+    }
+    Ok(cleared.len())
+}

@@ -1,0 +1,407 @@
+//! Metering storage: accepted usage records (deduplicated by the database), the charges
+//! collections make of them with their ledger lines, and on-demand arrears.
+//!
+//! Deduplication is the two unique indexes of `usage_records` (`(instance, metering_sn)` and
+//! `(instance, begin, end)`) with `ON CONFLICT DO NOTHING`: exact under concurrency, no
+//! pre-check. Rating is compare-and-set: the server reads what is pending
+//! ([`MeteringStore::pending_usage`]), prices it in `souk-core`, and
+//! [`MeteringStore::apply_usage_charge`] books it only if the records and the period's rated
+//! total are still what was read.
+
+mod records;
+
+pub use records::*;
+
+use crate::commerce::{balance_in, insert_job, instance_from_row, lock_account, tenant_clause};
+use crate::sql::audit;
+use crate::*;
+use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::metering::UsageValue;
+use souk_core::money::{Currency, Money};
+use sqlx::Row;
+
+/// On-demand terms as stored (`Term` is JSON with a `kind` tag).
+const ON_DEMAND_TERM: &str = r#"{"kind":"on_demand"}"#;
+
+/// Records per INSERT statement: 11 binds each stays far below SQLite's 32,766 variables.
+const INSERT_CHUNK: usize = 1000;
+
+#[async_trait]
+pub trait MeteringStore: Send + Sync + 'static {
+    /// The instances with these ids (any tenant: the caller checks ownership).
+    async fn instances_by_ids(&self, ids: &[String]) -> StoreResult<Vec<InstanceRecord>>;
+
+    /// Stores the records that are new; returns how many were (the others are duplicates by
+    /// `metering_sn` or by window, of earlier pushes or of this one). One transaction.
+    async fn insert_usage(&self, records: &[NewUsageRecord]) -> StoreResult<u64>;
+
+    /// Per instance: unrated usage ending at or before `cutoff`, and what the instance already
+    /// had rated in `period`.
+    async fn pending_usage(
+        &self,
+        cutoff: OffsetDateTime,
+        period: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingUsage>>;
+
+    /// Books one charge (records → charge → ledger line) if nothing changed since
+    /// [`MeteringStore::pending_usage`]; `None` if something did (read again). Returns the
+    /// buyer's balance after it.
+    async fn apply_usage_charge(&self, charge: &NewUsageCharge) -> StoreResult<Option<Balance>>;
+
+    /// An active on-demand instance whose buyer's balance is negative enters grace with
+    /// `expire_at` as given (the lifecycle timers freeze it at `expire_at + grace` and release
+    /// it after retention). `false` if it was not active.
+    async fn enter_arrears(
+        &self,
+        instance_id: &str,
+        expire_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    /// The buyer's on-demand instances in grace or frozen for arrears become active again,
+    /// with `jobs_for(instance)` (the unfreeze calls) enqueued in the same transaction.
+    async fn clear_arrears(
+        &self,
+        buyer: &PartyId,
+        jobs_for: for<'i> fn(&'i InstanceRecord) -> Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<String>>;
+
+    /// Usage records visible in `scope`, of one instance or (None) all, newest last.
+    async fn usage_records(
+        &self,
+        scope: &Scope,
+        instance_id: Option<&str>,
+        after_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<UsageRecordRow>>;
+
+    /// Usage charges of one instance visible in `scope`, oldest first.
+    async fn usage_charges(
+        &self,
+        scope: &Scope,
+        instance_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<UsageChargeRow>>;
+}
+
+#[async_trait]
+impl MeteringStore for SqlStore {
+    async fn instances_by_ids(&self, ids: &[String]) -> StoreResult<Vec<InstanceRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("SELECT * FROM instances WHERE id IN ({})", marks.join(", "));
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id.as_str());
+        }
+        let rows = q.fetch_all(&self.read).await?;
+        rows.iter().map(instance_from_row).collect()
+    }
+
+    async fn insert_usage(&self, records: &[NewUsageRecord]) -> StoreResult<u64> {
+        let mut tx = self.write.begin().await?;
+        let mut stored = 0;
+        for chunk in records.chunks(INSERT_CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO usage_records (instance_id, buyer_id, seller_id, metering_sn, \
+                 begin_at, end_at, record_at, usage, relate_pkg_instance, received_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 10;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10
+                ));
+            }
+            sql.push_str(" ON CONFLICT DO NOTHING");
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.instance_id.as_str())
+                    .bind(r.buyer_id.as_str())
+                    .bind(r.seller_id.as_str())
+                    .bind(r.metering_sn.as_deref())
+                    .bind(to_unix_ms(r.begin))
+                    .bind(to_unix_ms(r.end))
+                    .bind(to_unix_ms(r.record_time))
+                    .bind(r.usage.ten_thousandths())
+                    .bind(r.relate_pkg_instance.as_deref())
+                    .bind(to_unix_ms(r.received_at));
+            }
+            stored += q.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn pending_usage(
+        &self,
+        cutoff: OffsetDateTime,
+        period: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingUsage>> {
+        let rows = sqlx::query(
+            "SELECT r.instance_id, MIN(r.buyer_id) AS buyer_id, MIN(r.seller_id) AS seller_id, \
+             CAST(SUM(r.usage) AS BIGINT) AS added, CAST(COUNT(*) AS BIGINT) AS n, \
+             CAST(MAX(r.seq) AS BIGINT) AS max_seq, \
+             CAST(COALESCE((SELECT SUM(c.usage) FROM usage_charges c \
+                WHERE c.instance_id = r.instance_id AND c.period = $2), 0) AS BIGINT) AS before \
+             FROM usage_records r WHERE r.charge_id IS NULL AND r.end_at <= $1 \
+             GROUP BY r.instance_id ORDER BY r.instance_id LIMIT $3",
+        )
+        .bind(to_unix_ms(cutoff))
+        .bind(period)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PendingUsage {
+                    instance_id: r.try_get("instance_id")?,
+                    buyer_id: PartyId::from_trusted(r.try_get("buyer_id")?),
+                    seller_id: PartyId::from_trusted(r.try_get("seller_id")?),
+                    added: UsageValue::from_ten_thousandths(r.try_get("added")?),
+                    records: r.try_get("n")?,
+                    max_seq: r.try_get("max_seq")?,
+                    before: UsageValue::from_ten_thousandths(r.try_get("before")?),
+                })
+            })
+            .collect()
+    }
+
+    async fn apply_usage_charge(&self, c: &NewUsageCharge) -> StoreResult<Option<Balance>> {
+        let mut tx = self.write.begin().await?;
+        let now = to_unix_ms(c.now);
+        lock_account(
+            &mut tx,
+            self.backend,
+            &c.pending.buyer_id,
+            c.amount.currency,
+            c.now,
+        )
+        .await?;
+        let p = &c.pending;
+        let before: i64 = sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(usage), 0) AS BIGINT) FROM usage_charges \
+             WHERE instance_id = $1 AND period = $2",
+        )
+        .bind(p.instance_id.as_str())
+        .bind(c.period.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if before != p.before.ten_thousandths() {
+            return Ok(None);
+        }
+        let marked = sqlx::query(
+            "UPDATE usage_records SET charge_id = $1 WHERE instance_id = $2 \
+             AND charge_id IS NULL AND end_at <= $3 AND seq <= $4",
+        )
+        .bind(c.id.as_str())
+        .bind(p.instance_id.as_str())
+        .bind(to_unix_ms(c.cutoff))
+        .bind(p.max_seq)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked != p.records as u64 {
+            // Dropping the transaction rolls the marks back.
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO usage_charges (id, instance_id, buyer_id, seller_id, period, cutoff_at, \
+             usage, records, amount_minor, currency, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(c.id.as_str())
+        .bind(p.instance_id.as_str())
+        .bind(p.buyer_id.as_str())
+        .bind(p.seller_id.as_str())
+        .bind(c.period.as_str())
+        .bind(to_unix_ms(c.cutoff))
+        .bind(p.added.ten_thousandths())
+        .bind(p.records)
+        .bind(c.amount.amount_minor)
+        .bind(c.amount.currency.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if c.amount.amount_minor != 0 {
+            // A charge is money owed: the ledger line is its negation.
+            sqlx::query(
+                "INSERT INTO ledger_entries (id, buyer_id, currency, amount_minor, kind, memo, \
+                 created_at, usage_charge_id) VALUES ($1, $2, $3, $4, 'usage_charge', $5, $6, $7)",
+            )
+            .bind(souk_core::id::generate("led", c.now))
+            .bind(p.buyer_id.as_str())
+            .bind(c.amount.currency.as_str())
+            .bind(-c.amount.amount_minor)
+            .bind(c.memo.as_str())
+            .bind(now)
+            .bind(c.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let balance = balance_in(&mut tx, &p.buyer_id, c.amount.currency).await?;
+        tx.commit().await?;
+        Ok(Some(balance))
+    }
+
+    async fn enter_arrears(
+        &self,
+        instance_id: &str,
+        expire_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE instances SET state = 'grace', expire_at = $1, updated_at = $4 \
+             WHERE id = $2 AND state = 'active' AND term = $3",
+        )
+        .bind(to_unix_ms(expire_at))
+        .bind(instance_id)
+        .bind(ON_DEMAND_TERM)
+        .bind(to_unix_ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        audit(
+            &mut tx,
+            now,
+            None,
+            "instance.arrears",
+            instance_id,
+            serde_json::json!({ "from": "active", "to": "grace" }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn clear_arrears(
+        &self,
+        buyer: &PartyId,
+        jobs_for: for<'i> fn(&'i InstanceRecord) -> Vec<NewJob>,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<String>> {
+        let mut tx = self.write.begin().await?;
+        let rows = sqlx::query(
+            "SELECT * FROM instances WHERE buyer_id = $1 AND term = $2 \
+             AND state IN ('grace', 'frozen')",
+        )
+        .bind(buyer.as_str())
+        .bind(ON_DEMAND_TERM)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut cleared = Vec::new();
+        for row in &rows {
+            let instance = instance_from_row(row)?;
+            let changed = sqlx::query(
+                "UPDATE instances SET state = 'active', expire_at = NULL, frozen_at = NULL, \
+                 updated_at = $1 WHERE id = $2 AND state = $3",
+            )
+            .bind(to_unix_ms(now))
+            .bind(instance.id.as_str())
+            .bind(instance.state.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                continue;
+            }
+            for job in jobs_for(&instance) {
+                insert_job(&mut tx, &job, now).await?;
+            }
+            audit(
+                &mut tx,
+                now,
+                None,
+                "instance.arrears_cleared",
+                &instance.id,
+                serde_json::json!({ "from": instance.state }),
+            )
+            .await?;
+            cleared.push(instance.id);
+        }
+        tx.commit().await?;
+        Ok(cleared)
+    }
+
+    async fn usage_records(
+        &self,
+        scope: &Scope,
+        instance_id: Option<&str>,
+        after_seq: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<UsageRecordRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM usage_records WHERE ($1 IS NULL OR instance_id = $1) \
+             AND ($2 IS NULL OR seq > $2) {} ORDER BY seq LIMIT $4",
+            tenant_clause(3)
+        ))
+        .bind(instance_id)
+        .bind(after_seq)
+        .bind(scope.tenant().map(str::to_owned))
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    async fn usage_charges(
+        &self,
+        scope: &Scope,
+        instance_id: &str,
+        page: &Page,
+    ) -> StoreResult<Vec<UsageChargeRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM usage_charges WHERE instance_id = $1 AND ($2 IS NULL OR id > $2) {} \
+             ORDER BY id LIMIT $4",
+            tenant_clause(3)
+        ))
+        .bind(instance_id)
+        .bind(page.after.clone())
+        .bind(scope.tenant().map(str::to_owned))
+        .bind(page.limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let currency: String = r.try_get("currency")?;
+                Ok(UsageChargeRow {
+                    id: r.try_get("id")?,
+                    instance_id: r.try_get("instance_id")?,
+                    period: r.try_get("period")?,
+                    cutoff: from_unix_ms(r.try_get("cutoff_at")?),
+                    usage: UsageValue::from_ten_thousandths(r.try_get("usage")?),
+                    records: r.try_get("records")?,
+                    amount: Money::new(
+                        r.try_get("amount_minor")?,
+                        currency
+                            .parse::<Currency>()
+                            .map_err(|e| crate::sql::corrupt("currency", e))?,
+                    ),
+                    created_at: from_unix_ms(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+}

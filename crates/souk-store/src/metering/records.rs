@@ -1,0 +1,109 @@
+//! Records of the metering store.
+
+use crate::*;
+use serde::Serialize;
+use souk_core::clock::from_unix_ms;
+use souk_core::metering::UsageValue;
+use souk_core::money::Money;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A usage record that passed its checks, to store unless it is a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUsageRecord {
+    pub instance_id: String,
+    pub buyer_id: PartyId,
+    pub seller_id: PartyId,
+    /// `None` on the old push API, which has no `metering_sn` (deduplicated by window only).
+    pub metering_sn: Option<String>,
+    pub begin: OffsetDateTime,
+    pub end: OffsetDateTime,
+    pub record_time: OffsetDateTime,
+    pub usage: UsageValue,
+    pub relate_pkg_instance: Option<String>,
+    pub received_at: OffsetDateTime,
+}
+
+/// Unrated usage of one instance up to a collection's cutoff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUsage {
+    pub instance_id: String,
+    pub buyer_id: PartyId,
+    pub seller_id: PartyId,
+    /// The usage to rate now.
+    pub added: UsageValue,
+    /// How many records it is.
+    pub records: i64,
+    /// The highest record sequence among them (records stored later wait for the next
+    /// collection).
+    pub max_seq: i64,
+    /// Usage of the instance already rated in the accumulation period.
+    pub before: UsageValue,
+}
+
+/// A charge to book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUsageCharge {
+    pub id: String,
+    pub pending: PendingUsage,
+    pub period: String,
+    pub cutoff: OffsetDateTime,
+    /// What the buyer owes for it (positive), or a credit (negative: volume price).
+    pub amount: Money,
+    /// The ledger line's memo (wording from `souk_core`).
+    pub memo: String,
+    pub now: OffsetDateTime,
+}
+
+/// A stored usage record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageRecordRow {
+    pub seq: i64,
+    pub instance_id: String,
+    pub metering_sn: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub begin_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub record_time: OffsetDateTime,
+    pub usage_value: String,
+    pub relate_pkg_instance: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    /// The charge that rated it; `None` while it waits for a collection.
+    pub charge_id: Option<String>,
+}
+
+/// A stored usage charge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageChargeRow {
+    pub id: String,
+    pub instance_id: String,
+    /// The accumulation period it counts toward (`YYYY-MM`).
+    pub period: String,
+    /// It rated the records that ended at or before this instant.
+    #[serde(with = "time::serde::rfc3339")]
+    pub cutoff: OffsetDateTime,
+    pub usage: UsageValue,
+    pub records: i64,
+    pub amount: Money,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+pub(super) fn record_from_row(r: &AnyRow) -> StoreResult<UsageRecordRow> {
+    let opt_ms = |c: &str| -> StoreResult<OffsetDateTime> { Ok(from_unix_ms(r.try_get(c)?)) };
+    Ok(UsageRecordRow {
+        seq: r.try_get("seq")?,
+        instance_id: r.try_get("instance_id")?,
+        metering_sn: r.try_get("metering_sn")?,
+        begin_time: opt_ms("begin_at")?,
+        end_time: opt_ms("end_at")?,
+        record_time: opt_ms("record_at")?,
+        usage_value: UsageValue::from_ten_thousandths(r.try_get("usage")?).to_string(),
+        relate_pkg_instance: r.try_get("relate_pkg_instance")?,
+        received_at: opt_ms("received_at")?,
+        charge_id: r.try_get("charge_id")?,
+    })
+}
