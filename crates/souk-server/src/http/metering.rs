@@ -26,10 +26,16 @@ use souk_store::{Page, UsageChargeRow, UsageRecordRow};
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
+/// The largest usage push read: 1,000 records of every field at its longest fit easily; the
+/// server-wide `max_body_bytes` is sized for ordinary API bodies and would cut a full batch.
+pub const MAX_PUSH_BYTES: usize = 2 * 1024 * 1024;
+
 pub fn router() -> Router<AppState> {
+    // A route's own body limit replaces the server-wide one.
+    let limit = || axum::extract::DefaultBodyLimit::max(MAX_PUSH_BYTES);
     Router::new()
-        .route(wire::PATH, post(push_current))
-        .route(wire::PATH_OLD, post(push_old))
+        .route(wire::PATH, post(push_current).layer(limit()))
+        .route(wire::PATH_OLD, post(push_old).layer(limit()))
         .route("/v1/instances/{id}/usage-records", get(usage_records))
         .route("/v1/instances/{id}/usage-charges", get(usage_charges))
 }

@@ -15,6 +15,7 @@ mod constraints;
 mod foundation;
 mod licenses;
 mod limits;
+mod metering;
 mod operations;
 mod processes;
 mod tenancy;
