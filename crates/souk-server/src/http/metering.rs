@@ -511,7 +511,7 @@ mod examples {
             "instance_id": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6M",
             "period": "2026-11",
             "cutoff": "2026-11-25T14:00:00Z",
-            "usage": 125000,
+            "usage": "12.5000",
             "records": 1,
             "amount": {"amount_minor": 250, "currency": "CNY"},
             "created_at": "2026-11-25T15:15:00Z"

@@ -391,7 +391,7 @@ impl MeteringStore for SqlStore {
                     instance_id: r.try_get("instance_id")?,
                     period: r.try_get("period")?,
                     cutoff: from_unix_ms(r.try_get("cutoff_at")?),
-                    usage: UsageValue::from_ten_thousandths(r.try_get("usage")?),
+                    usage: UsageValue::from_ten_thousandths(r.try_get("usage")?).to_string(),
                     records: r.try_get("records")?,
                     amount: Money::new(
                         r.try_get("amount_minor")?,

@@ -85,7 +85,8 @@ pub struct UsageChargeRow {
     /// It rated the records that ended at or before this instant.
     #[serde(with = "time::serde::rfc3339")]
     pub cutoff: OffsetDateTime,
-    pub usage: UsageValue,
+    /// Decimal text with 4 decimals, like the records' `usage_value`.
+    pub usage: String,
     pub records: i64,
     pub amount: Money,
     #[serde(with = "time::serde::rfc3339")]

@@ -219,7 +219,7 @@ backend_test!(
         advance(&app, Duration::hours(2)).await;
         let c = charges(&app, &m, &instance).await;
         assert_eq!(c.len(), 1, "{c:?}");
-        assert_eq!(c[0]["usage"], 125_000, "12.5 units in ten-thousandths");
+        assert_eq!(c[0]["usage"], "12.5000");
         assert_eq!(c[0]["records"], 2);
         let owed = 125 * UNIT / 10;
         assert_eq!(c[0]["amount"]["amount_minor"], owed);
@@ -268,7 +268,7 @@ backend_test!(
         advance(&app, Duration::hours(1)).await;
         let c = charges(&app, &m, &instance).await;
         assert_eq!(c.len(), 2, "{c:?}");
-        assert_eq!(c[1]["usage"], 30_000);
+        assert_eq!(c[1]["usage"], "3.0000");
         assert_eq!(c[1]["amount"]["amount_minor"], 3 * UNIT);
         assert_eq!(balance(&app, &m).await, 100_000 - 4 * UNIT);
     }
@@ -479,7 +479,8 @@ backend_test!(
         assert!(records(&app, &m.seller_key, &instance).await.is_empty());
         // 1,000 is fine.
         assert_pushed(&push_signed(&app, PATH, &batch[..1000]).await, 1000, 0);
-        let empty = push_signed(&app, PATH, &[]).await;
+        let (ak, sk) = access_key(&app, &m.seller_id, &m.seller_key).await;
+        let empty = push_aksk(&app, &ak, &sk, PATH, &[]).await;
         assert_eq!(empty.body["error_code"], "MKT.0102");
         let not_json = send(&app, PATH, &[], b"usage".to_vec()).await;
         assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
@@ -529,6 +530,7 @@ backend_test!(
         );
         assert_eq!(m.example.state().calls_of("instanceStatus").count(), 1);
         // Usage while frozen is refused.
+        advance(&app, Duration::hours(1)).await;
         let frozen_use = record(
             &instance,
             "while-frozen",
@@ -628,7 +630,7 @@ backend_test!(
         let lines: Vec<&str> = c.text.lines().collect();
         assert_eq!(lines.len(), 2, "{}", c.text);
         assert!(
-            lines[1].ends_with(&format!(",15000,1,{},CNY", 15 * UNIT / 10)),
+            lines[1].ends_with(&format!(",1.5000,1,{},CNY", 15 * UNIT / 10)),
             "{}",
             lines[1]
         );
