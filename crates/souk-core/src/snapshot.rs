@@ -37,6 +37,11 @@ pub struct OrderSnapshot {
     /// The extra fields the buyer filled in (`saasExtendParams`), in the product's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extend_params: Vec<ExtendValue>,
+    /// On-demand: the Step/Tier rating the product had when the order was placed (`None`: the
+    /// flat `unit_price` per unit of usage).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub usage_price: Option<crate::metering::PriceMode>,
 }
 
 /// Buyer details a product may have sent to its seller (KooGallery newInstance's

@@ -17,6 +17,7 @@ pub mod order_query;
 pub mod orders;
 pub mod parties;
 pub mod system;
+pub mod usage_price;
 pub mod wire_errors;
 
 use crate::error::AppError;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::router())
         .merge(licenses::router())
         .merge(metering::router())
+        .merge(usage_price::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

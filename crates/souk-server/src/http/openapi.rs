@@ -104,6 +104,8 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::metering::push_old,
         crate::http::metering::usage_records,
         crate::http::metering::usage_charges,
+        crate::http::usage_price::set_usage_price,
+        crate::http::usage_price::get_usage_price,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&SecurityAddon, &StandardErrors)
@@ -203,6 +205,7 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
         "sellers and the operator",
     ),
     ("put", "/v1/products/{id}/license-policy", "sellers"),
+    ("put", "/v1/products/{id}/usage-price", "sellers"),
     ("post", "/v1/products", "sellers"),
     ("patch", "/v1/products/{id}", "the product's seller"),
     ("post", "/v1/products/{id}/submit", "the product's seller"),

@@ -247,7 +247,8 @@ pub async fn push_key(state: &AppState, instance_id: &str) -> AppResult<Option<(
 // ---------------------------------------------------------------------------------------------
 // Collection (rating) and arrears
 
-/// How an instance's usage is priced: the on-demand price the order was placed at, per unit.
+/// How an instance's usage is priced: the Step/Tier rating its order was placed with, else the
+/// on-demand unit price it was placed at.
 async fn price_of(
     state: &AppState,
     instance_id: &str,
@@ -263,12 +264,10 @@ async fn price_of(
         .await?
         .ok_or_else(|| anyhow::anyhow!("instance {instance_id} has no origin order"))?;
     let unit = order.snapshot.unit_price;
-    Ok((
-        PriceMode::Fixed {
-            unit_minor: unit.amount_minor,
-        },
-        unit.currency,
-    ))
+    let mode = order.snapshot.usage_price.unwrap_or(PriceMode::Fixed {
+        unit_minor: unit.amount_minor,
+    });
+    Ok((mode, unit.currency))
 }
 
 /// The hourly collection at `now`: rates every unrated record that ended by the last whole

@@ -161,6 +161,7 @@ fn snapshot(sku: &PurchasableSku, p: &souk_store::SkuPrice) -> OrderSnapshot {
         previous_quantity: None,
         buyer: BuyerContact::default(),
         extend_params: Vec::new(),
+        usage_price: None,
     }
 }
 
@@ -238,6 +239,12 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     // index `orders_one_trial_per_buyer_sku` when the order is created (a cancelled trial order
     // does not count, a refunded one does), so two racing requests cannot both get a trial; its
     // violation is `409 trial_used` (crate::error).
+    // On demand: the product's Step/Tier rating as it is now goes with the order.
+    let usage_price = if input.billing_mode == BillingMode::OnDemand {
+        state.store.usage_price(&sku.product_id).await?
+    } else {
+        None
+    };
     let kind = if input.billing_mode == BillingMode::Trial {
         OrderKind::Trial
     } else {
@@ -258,6 +265,7 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
             auto_renew: input.auto_renew,
             buyer: buyer_contact(state, buyer, &sku.buyer_fields).await?,
             extend_params,
+            usage_price,
             ..snapshot(&sku, p)
         },
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,

@@ -16,7 +16,7 @@ use crate::commerce::{balance_in, insert_job, instance_from_row, lock_account, t
 use crate::sql::audit;
 use crate::*;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
-use souk_core::metering::UsageValue;
+use souk_core::metering::{PriceMode, UsageValue};
 use souk_core::money::{Currency, Money};
 use sqlx::Row;
 
@@ -67,6 +67,20 @@ pub trait MeteringStore: Send + Sync + 'static {
         jobs_for: for<'i> fn(&'i InstanceRecord) -> Vec<NewJob>,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<String>>;
+
+    /// Sets (or with `None` clears) the Step/Tier rating of a product visible to `scope` as
+    /// its seller; `false` when there is no such product.
+    async fn set_usage_price(
+        &self,
+        scope: &Scope,
+        product_id: &str,
+        price: Option<&PriceMode>,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    /// The product's Step/Tier rating, if it has one.
+    async fn usage_price(&self, product_id: &str) -> StoreResult<Option<PriceMode>>;
 
     /// Usage records visible in `scope`, of one instance or (None) all, newest last.
     async fn usage_records(
@@ -343,6 +357,64 @@ impl MeteringStore for SqlStore {
         }
         tx.commit().await?;
         Ok(cleared)
+    }
+
+    async fn set_usage_price(
+        &self,
+        scope: &Scope,
+        product_id: &str,
+        price: Option<&PriceMode>,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
+        let seller: Option<String> = sqlx::query_scalar(
+            "SELECT seller_id FROM products WHERE id = $1 AND ($2 IS NULL OR seller_id = $2)",
+        )
+        .bind(product_id)
+        .bind(scope.tenant().map(str::to_owned))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(seller) = seller else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM usage_prices WHERE product_id = $1")
+            .bind(product_id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(p) = price {
+            let json = serde_json::to_string(p).map_err(|e| crate::sql::corrupt("price", e))?;
+            sqlx::query(
+                "INSERT INTO usage_prices (product_id, seller_id, price, updated_at)                  VALUES ($1, $2, $3, $4)",
+            )
+            .bind(product_id)
+            .bind(seller.as_str())
+            .bind(json)
+            .bind(to_unix_ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        audit(
+            &mut tx,
+            now,
+            Some(actor),
+            "product.usage_price_set",
+            product_id,
+            serde_json::json!({ "price": price }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn usage_price(&self, product_id: &str) -> StoreResult<Option<PriceMode>> {
+        let json: Option<String> =
+            sqlx::query_scalar("SELECT price FROM usage_prices WHERE product_id = $1")
+                .bind(product_id)
+                .fetch_optional(&self.read)
+                .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| crate::sql::corrupt("usage price", e)))
+            .transpose()
     }
 
     async fn usage_records(

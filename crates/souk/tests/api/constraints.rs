@@ -143,6 +143,7 @@ backend_db_test!(
                 previous_quantity: None,
                 buyer: Default::default(),
                 extend_params: vec![],
+                usage_price: None,
             },
             pay_deadline: now + time::Duration::hours(1),
             now,

@@ -16,6 +16,7 @@ mod foundation;
 mod licenses;
 mod limits;
 mod metering;
+mod metering_lifecycle;
 mod operations;
 mod processes;
 mod tenancy;

@@ -18,11 +18,20 @@ use souk_protocol::{SecretKey, SellerKey};
 use time::{Duration, OffsetDateTime};
 
 /// Price of one unit of usage, in fen.
-const UNIT: i64 = 250;
+pub(crate) const UNIT: i64 = 250;
 
 /// A market whose product is also sold on demand, and an open on-demand instance:
 /// `(market, instance id, seller's instance id)`.
-async fn on_demand(app: &TestApp, proto: Proto) -> (Market, String, String) {
+pub(crate) async fn on_demand(app: &TestApp, proto: Proto) -> (Market, String, String) {
+    on_demand_priced(app, proto, None).await
+}
+
+/// [`on_demand`] with the product's usage rating set to `price` before the purchase.
+pub(crate) async fn on_demand_priced(
+    app: &TestApp,
+    proto: Proto,
+    price: Option<Value>,
+) -> (Market, String, String) {
     let ex = example_seller(app, |_| {}).await;
     let (seller_id, seller_key) = app.party("sellers", "Acme Metered").await;
     let (buyer_id, buyer_key) = app.party("buyers", "Buyer Ltd").await;
@@ -54,6 +63,17 @@ async fn on_demand(app: &TestApp, proto: Proto) -> (Market, String, String) {
         .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
     let sku = approved.body["skus"][0]["id"].as_str().unwrap().to_owned();
+    if let Some(price) = price {
+        let r = app
+            .send(
+                app.http
+                    .put(app.url(&format!("/v1/products/{product_id}/usage-price")))
+                    .bearer_auth(&seller_key)
+                    .json(&price),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
     top_up(app, &buyer_id, 100_000).await;
     let m = Market {
         seller_id,
@@ -82,12 +102,12 @@ async fn on_demand(app: &TestApp, proto: Proto) -> (Market, String, String) {
     (m, instance, sid)
 }
 
-fn wire_time(t: OffsetDateTime) -> String {
+pub(crate) fn wire_time(t: OffsetDateTime) -> String {
     TimestampFormat::Basic.format(t)
 }
 
 /// A record of `value` units over `[begin, begin + 10 min]`.
-fn record(instance: &str, sn: &str, begin: OffsetDateTime, value: &str) -> Value {
+pub(crate) fn record(instance: &str, sn: &str, begin: OffsetDateTime, value: &str) -> Value {
     let end = begin + Duration::minutes(10);
     json!({
         "instance_id": instance,
@@ -100,7 +120,7 @@ fn record(instance: &str, sn: &str, begin: OffsetDateTime, value: &str) -> Value
 }
 
 /// Pushes with the newer scheme: `signature`, `ts`, `nonce` headers over the exact body.
-async fn push_signed(app: &TestApp, path: &str, records: &[Value]) -> Reply {
+pub(crate) async fn push_signed(app: &TestApp, path: &str, records: &[Value]) -> Reply {
     let body = serde_json::to_vec(&json!({ "usage_records": records })).unwrap();
     let ts = souk_core::clock::to_unix_ms(OffsetDateTime::now_utc()).to_string();
     let nonce = souk_core::id::generate("nonce", OffsetDateTime::now_utc());
@@ -114,7 +134,12 @@ async fn push_signed(app: &TestApp, path: &str, records: &[Value]) -> Reply {
     .await
 }
 
-async fn send(app: &TestApp, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> Reply {
+pub(crate) async fn send(
+    app: &TestApp,
+    path: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> Reply {
     let mut req = app
         .http
         .post(app.url(path))
@@ -127,7 +152,13 @@ async fn send(app: &TestApp, path: &str, headers: &[(&str, String)], body: Vec<u
 }
 
 /// Pushes signed with AK/SK (APIG `SDK-HMAC-SHA256`), as sellers sign the License open API.
-async fn push_aksk(app: &TestApp, ak: &str, sk: &str, path: &str, records: &[Value]) -> Reply {
+pub(crate) async fn push_aksk(
+    app: &TestApp,
+    ak: &str,
+    sk: &str,
+    path: &str,
+    records: &[Value],
+) -> Reply {
     let body = serde_json::to_vec(&json!({ "usage_records": records })).unwrap();
     let date = apig::sdk_date(OffsetDateTime::now_utc());
     let host = app.base.trim_start_matches("http://").to_owned();
@@ -157,14 +188,14 @@ async fn push_aksk(app: &TestApp, ak: &str, sk: &str, path: &str, records: &[Val
     .await
 }
 
-fn assert_pushed(r: &Reply, accepted: u64, duplicates: u64) {
+pub(crate) fn assert_pushed(r: &Reply, accepted: u64, duplicates: u64) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["error_code"], "MKT.0000", "{}", r.text);
     assert_eq!(r.body["accepted"], accepted, "{}", r.text);
     assert_eq!(r.body["duplicates"], duplicates, "{}", r.text);
 }
 
-async fn charges(app: &TestApp, m: &Market, instance: &str) -> Vec<Value> {
+pub(crate) async fn charges(app: &TestApp, m: &Market, instance: &str) -> Vec<Value> {
     let r = app
         .get(
             &format!("/v1/instances/{instance}/usage-charges"),
@@ -175,7 +206,7 @@ async fn charges(app: &TestApp, m: &Market, instance: &str) -> Vec<Value> {
     r.body["data"].as_array().unwrap().clone()
 }
 
-async fn records(app: &TestApp, key: &str, instance: &str) -> Vec<Value> {
+pub(crate) async fn records(app: &TestApp, key: &str, instance: &str) -> Vec<Value> {
     let r = app
         .get(&format!("/v1/instances/{instance}/usage-records"), key)
         .await;
@@ -183,7 +214,7 @@ async fn records(app: &TestApp, key: &str, instance: &str) -> Vec<Value> {
     r.body["data"].as_array().unwrap().clone()
 }
 
-async fn usage_ledger_lines(app: &TestApp, m: &Market) -> Vec<Value> {
+pub(crate) async fn usage_ledger_lines(app: &TestApp, m: &Market) -> Vec<Value> {
     let r = app
         .get(&format!("/v1/buyers/{}/ledger", m.buyer_id), &m.buyer_key)
         .await;
@@ -487,166 +518,5 @@ backend_test!(
         assert_eq!(not_json.body["error_code"], "MKT.0100");
         advance(&app, Duration::hours(2)).await;
         assert_eq!(balance(&app, &m).await, 100_000 - 1000 * UNIT);
-    }
-);
-
-/// Pushes `units` of usage and collects it; returns the buyer's balance.
-async fn use_up(app: &TestApp, m: &Market, instance: &str, sn: &str, units: &str) -> i64 {
-    let start = app.clock.now() - Duration::minutes(30);
-    assert_pushed(
-        &push_signed(app, PATH, &[record(instance, sn, start, units)]).await,
-        1,
-        0,
-    );
-    advance(app, Duration::hours(2)).await;
-    balance(app, m).await
-}
-
-backend_test!(
-    arrears_freeze_the_instance_and_a_top_up_that_clears_them_unfreezes_it,
-    |app: TestApp| async move {
-        let (m, instance, sid) = on_demand(&app, Proto::V1).await;
-        advance(&app, Duration::hours(1)).await;
-        // 500 units × 2.50 = 1,250.00 against a balance of 1,000.00.
-        let left = use_up(&app, &m, &instance, "big", "500").await;
-        assert_eq!(left, 100_000 - 500 * UNIT);
-        let view = m.wait_instance(&app, &instance, "grace").await;
-        assert_eq!(
-            m.example.state().instance(&sid).unwrap().status,
-            InstanceStatus::Active
-        );
-        // Still usable and billed during grace.
-        assert_eq!(
-            use_up(&app, &m, &instance, "grace-use", "4").await,
-            left - 4 * UNIT
-        );
-        assert!(!view["state"].is_null());
-        // Grace (1 day) ends: frozen, the seller told with instanceStatus FREEZE.
-        advance(&app, Duration::days(1)).await;
-        m.wait_instance(&app, &instance, "frozen").await;
-        assert_eq!(
-            m.example.state().instance(&sid).unwrap().status,
-            InstanceStatus::Frozen
-        );
-        assert_eq!(m.example.state().calls_of("instanceStatus").count(), 1);
-        // Usage while frozen is refused.
-        advance(&app, Duration::hours(1)).await;
-        let frozen_use = record(
-            &instance,
-            "while-frozen",
-            app.clock.now() - Duration::minutes(20),
-            "1",
-        );
-        let r = push_signed(&app, PATH, &[frozen_use]).await;
-        assert_eq!(
-            r.body["abnormal_usage_records"][0]["error_code"], "instance_frozen",
-            "{}",
-            r.text
-        );
-        // A top-up that does not clear the debt changes nothing.
-        top_up(&app, &m.buyer_id, 10_000).await;
-        m.wait_instance(&app, &instance, "frozen").await;
-        // One that does unfreezes it: instanceStatus NORMAL.
-        top_up(&app, &m.buyer_id, 30_000).await;
-        m.wait_instance(&app, &instance, "active").await;
-        assert_eq!(
-            m.example.state().instance(&sid).unwrap().status,
-            InstanceStatus::Active
-        );
-        assert_eq!(m.example.state().calls_of("instanceStatus").count(), 2);
-        // Active on-demand instances never expire on their own.
-        advance(&app, Duration::days(30)).await;
-        m.wait_instance(&app, &instance, "active").await;
-    }
-);
-
-backend_test!(
-    unpaid_arrears_end_in_release_after_retention,
-    |app: TestApp| async move {
-        let (m, instance, sid) = on_demand(&app, Proto::V2).await;
-        advance(&app, Duration::hours(1)).await;
-        use_up(&app, &m, &instance, "big", "401").await;
-        m.wait_instance(&app, &instance, "grace").await;
-        advance(&app, Duration::days(1)).await;
-        m.wait_instance(&app, &instance, "frozen").await;
-        assert_eq!(
-            m.example.state().calls_of("updateInstanceStatus").count(),
-            1
-        );
-        advance(&app, Duration::days(7)).await;
-        m.wait_instance(&app, &instance, "released").await;
-        assert_eq!(
-            m.example.state().instance(&sid).unwrap().status,
-            InstanceStatus::Released
-        );
-        // Paying afterwards does not bring a released instance back.
-        top_up(&app, &m.buyer_id, 100_000).await;
-        m.wait_instance(&app, &instance, "released").await;
-    }
-);
-
-backend_test!(
-    buyer_and_seller_see_usage_and_charges_and_export_them_as_csv,
-    |app: TestApp| async move {
-        let (m, instance, _) = on_demand(&app, Proto::V1).await;
-        let start = app.clock.now() + Duration::seconds(1);
-        advance(&app, Duration::hours(1)).await;
-        assert_pushed(
-            &push_signed(
-                &app,
-                PATH,
-                &[record(&instance, "sn,\"quoted\"", start, "1.5")],
-            )
-            .await,
-            1,
-            0,
-        );
-        advance(&app, Duration::hours(2)).await;
-        for key in [&m.buyer_key, &m.seller_key, &app.operator_key] {
-            assert_eq!(records(&app, key, &instance).await.len(), 1);
-        }
-        let csv = app
-            .get(
-                &format!("/v1/instances/{instance}/usage-records?format=csv"),
-                &m.buyer_key,
-            )
-            .await;
-        assert_eq!(csv.status, StatusCode::OK);
-        assert!(csv.headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/csv"));
-        let lines: Vec<&str> = csv.text.lines().collect();
-        assert_eq!(lines.len(), 2, "{}", csv.text);
-        assert!(lines[0].starts_with("seq,instance_id,metering_sn"));
-        assert!(lines[1].contains("\"sn,\"\"quoted\"\"\""), "{}", lines[1]);
-        assert!(lines[1].contains(",1.5000,"), "{}", lines[1]);
-        let c = app
-            .get(
-                &format!("/v1/instances/{instance}/usage-charges?format=csv"),
-                &m.buyer_key,
-            )
-            .await;
-        let lines: Vec<&str> = c.text.lines().collect();
-        assert_eq!(lines.len(), 2, "{}", c.text);
-        assert!(
-            lines[1].ends_with(&format!(",1.5000,1,{},CNY", 15 * UNIT / 10)),
-            "{}",
-            lines[1]
-        );
-        // Another buyer sees nothing: 404 as for a missing instance.
-        let (_, stranger) = app.party("buyers", "Stranger").await;
-        app.get(
-            &format!("/v1/instances/{instance}/usage-records"),
-            &stranger,
-        )
-        .await
-        .assert_error(StatusCode::NOT_FOUND, "not_found");
-        app.get(
-            &format!("/v1/instances/{instance}/usage-records?format=xml"),
-            &m.buyer_key,
-        )
-        .await
-        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
     }
 );

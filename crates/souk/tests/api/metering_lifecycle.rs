@@ -1,0 +1,285 @@
+//! Metering over time: Step and Tier rating across band edges, arrears (grace → freeze →
+//! top-up → unfreeze; → release), and the usage views with CSV export.
+
+use crate::backend_test;
+use crate::fixture::*;
+use crate::harness::TestApp;
+use crate::metering::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use souk_core::clock::Clock;
+use souk_isv::example::InstanceStatus;
+use souk_protocol::usage::PATH;
+use time::Duration;
+
+/// Pushes `units` of usage and collects it; returns the buyer's balance.
+async fn use_up(app: &TestApp, m: &Market, instance: &str, sn: &str, units: &str) -> i64 {
+    let start = app.clock.now() - Duration::minutes(30);
+    assert_pushed(
+        &push_signed(app, PATH, &[record(instance, sn, start, units)]).await,
+        1,
+        0,
+    );
+    advance(app, Duration::hours(2)).await;
+    balance(app, m).await
+}
+
+backend_test!(
+    arrears_freeze_the_instance_and_a_top_up_that_clears_them_unfreezes_it,
+    |app: TestApp| async move {
+        let (m, instance, sid) = on_demand(&app, Proto::V1).await;
+        advance(&app, Duration::hours(1)).await;
+        // 500 units × 2.50 = 1,250.00 against a balance of 1,000.00.
+        let left = use_up(&app, &m, &instance, "big", "500").await;
+        assert_eq!(left, 100_000 - 500 * UNIT);
+        let view = m.wait_instance(&app, &instance, "grace").await;
+        assert_eq!(
+            m.example.state().instance(&sid).unwrap().status,
+            InstanceStatus::Active
+        );
+        // Still usable and billed during grace.
+        assert_eq!(
+            use_up(&app, &m, &instance, "grace-use", "4").await,
+            left - 4 * UNIT
+        );
+        assert!(!view["state"].is_null());
+        // Grace (1 day) ends: frozen, the seller told with instanceStatus FREEZE.
+        advance(&app, Duration::days(1)).await;
+        m.wait_instance(&app, &instance, "frozen").await;
+        assert_eq!(
+            m.example.state().instance(&sid).unwrap().status,
+            InstanceStatus::Frozen
+        );
+        assert_eq!(m.example.state().calls_of("instanceStatus").count(), 1);
+        // Usage while frozen is refused.
+        advance(&app, Duration::hours(1)).await;
+        let frozen_use = record(
+            &instance,
+            "while-frozen",
+            app.clock.now() - Duration::minutes(20),
+            "1",
+        );
+        let r = push_signed(&app, PATH, &[frozen_use]).await;
+        assert_eq!(
+            r.body["abnormal_usage_records"][0]["error_code"], "instance_frozen",
+            "{}",
+            r.text
+        );
+        // A top-up that does not clear the debt changes nothing.
+        top_up(&app, &m.buyer_id, 10_000).await;
+        m.wait_instance(&app, &instance, "frozen").await;
+        // One that does unfreezes it: instanceStatus NORMAL.
+        top_up(&app, &m.buyer_id, 30_000).await;
+        m.wait_instance(&app, &instance, "active").await;
+        assert_eq!(
+            m.example.state().instance(&sid).unwrap().status,
+            InstanceStatus::Active
+        );
+        assert_eq!(m.example.state().calls_of("instanceStatus").count(), 2);
+        // Active on-demand instances never expire on their own.
+        advance(&app, Duration::days(30)).await;
+        m.wait_instance(&app, &instance, "active").await;
+    }
+);
+
+backend_test!(
+    unpaid_arrears_end_in_release_after_retention,
+    |app: TestApp| async move {
+        let (m, instance, sid) = on_demand(&app, Proto::V2).await;
+        advance(&app, Duration::hours(1)).await;
+        use_up(&app, &m, &instance, "big", "401").await;
+        m.wait_instance(&app, &instance, "grace").await;
+        advance(&app, Duration::days(1)).await;
+        m.wait_instance(&app, &instance, "frozen").await;
+        assert_eq!(
+            m.example.state().calls_of("updateInstanceStatus").count(),
+            1
+        );
+        advance(&app, Duration::days(7)).await;
+        m.wait_instance(&app, &instance, "released").await;
+        assert_eq!(
+            m.example.state().instance(&sid).unwrap().status,
+            InstanceStatus::Released
+        );
+        // Paying afterwards does not bring a released instance back.
+        top_up(&app, &m.buyer_id, 100_000).await;
+        m.wait_instance(&app, &instance, "released").await;
+    }
+);
+
+backend_test!(
+    buyer_and_seller_see_usage_and_charges_and_export_them_as_csv,
+    |app: TestApp| async move {
+        let (m, instance, _) = on_demand(&app, Proto::V1).await;
+        let start = app.clock.now() + Duration::seconds(1);
+        advance(&app, Duration::hours(1)).await;
+        assert_pushed(
+            &push_signed(
+                &app,
+                PATH,
+                &[record(&instance, "sn,\"quoted\"", start, "1.5")],
+            )
+            .await,
+            1,
+            0,
+        );
+        advance(&app, Duration::hours(2)).await;
+        for key in [&m.buyer_key, &m.seller_key, &app.operator_key] {
+            assert_eq!(records(&app, key, &instance).await.len(), 1);
+        }
+        let csv = app
+            .get(
+                &format!("/v1/instances/{instance}/usage-records?format=csv"),
+                &m.buyer_key,
+            )
+            .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert!(csv.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv"));
+        let lines: Vec<&str> = csv.text.lines().collect();
+        assert_eq!(lines.len(), 2, "{}", csv.text);
+        assert!(lines[0].starts_with("seq,instance_id,metering_sn"));
+        assert!(lines[1].contains("\"sn,\"\"quoted\"\"\""), "{}", lines[1]);
+        assert!(lines[1].contains(",1.5000,"), "{}", lines[1]);
+        let c = app
+            .get(
+                &format!("/v1/instances/{instance}/usage-charges?format=csv"),
+                &m.buyer_key,
+            )
+            .await;
+        let lines: Vec<&str> = c.text.lines().collect();
+        assert_eq!(lines.len(), 2, "{}", c.text);
+        assert!(
+            lines[1].ends_with(&format!(",1.5000,1,{},CNY", 15 * UNIT / 10)),
+            "{}",
+            lines[1]
+        );
+        // Another buyer sees nothing: 404 as for a missing instance.
+        let (_, stranger) = app.party("buyers", "Stranger").await;
+        app.get(
+            &format!("/v1/instances/{instance}/usage-records"),
+            &stranger,
+        )
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+        app.get(
+            &format!("/v1/instances/{instance}/usage-records?format=xml"),
+            &m.buyer_key,
+        )
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+    }
+);
+
+/// Bands: up to 100 units at 10, up to 1,000 at 8, above at 5 (fen).
+fn bands(mode: &str) -> serde_json::Value {
+    json!({"mode": mode, "bands": [
+        {"up_to": "100", "unit_minor": 10},
+        {"up_to": "1000", "unit_minor": 8},
+        {"unit_minor": 5}
+    ]})
+}
+
+/// Pushes `units` in the hour just passed and collects it; returns the new charge's amount.
+async fn rate(app: &TestApp, m: &Market, instance: &str, sn: &str, units: &str) -> i64 {
+    use_up(app, m, instance, sn, units).await;
+    let c = charges(app, m, instance).await;
+    c.last().unwrap()["amount"]["amount_minor"]
+        .as_i64()
+        .unwrap()
+}
+
+backend_test!(
+    tier_prices_are_graduated_across_band_edges_within_the_month,
+    |app: TestApp| async move {
+        let (m, instance, _) = on_demand_priced(&app, Proto::V1, Some(bands("tier"))).await;
+        advance(&app, Duration::hours(1)).await;
+        // Up to the first edge: all at 10.
+        assert_eq!(rate(&app, &m, &instance, "t-1", "100").await, 1000);
+        // Across the second edge: 900 at 8, then 1 at 5.
+        assert_eq!(rate(&app, &m, &instance, "t-2", "901").await, 900 * 8 + 5);
+        assert_eq!(
+            rate(&app, &m, &instance, "t-3", "0.5").await,
+            2,
+            "2.5 fen truncated"
+        );
+        let seen = app
+            .get(
+                &format!("/v1/products/{}/usage-price", m.product_id),
+                &m.buyer_key,
+            )
+            .await;
+        assert_eq!(seen.body["mode"], "tier", "{}", seen.text);
+        assert_eq!(seen.body["bands"][0]["up_to"], "100.0000");
+    }
+);
+
+backend_test!(
+    step_prices_charge_every_unit_at_the_band_reached,
+    |app: TestApp| async move {
+        let (m, instance, _) = on_demand_priced(&app, Proto::V2, Some(bands("step"))).await;
+        advance(&app, Duration::hours(1)).await;
+        // The edge belongs to the lower band.
+        assert_eq!(rate(&app, &m, &instance, "s-1", "100").await, 1000);
+        // One more unit moves all 101 to 8: the charge is 808 - 1000, a credit.
+        assert_eq!(rate(&app, &m, &instance, "s-2", "1").await, 808 - 1000);
+        assert_eq!(balance(&app, &m).await, 100_000 - 808);
+        let credit = usage_ledger_lines(&app, &m).await;
+        assert_eq!(credit[1]["amount"]["amount_minor"], 1000 - 808);
+    }
+);
+
+backend_test!(
+    a_usage_price_is_checked_and_only_its_seller_may_set_it,
+    |app: TestApp| async move {
+        let (m, _, _) = on_demand(&app, Proto::V1).await;
+        let path = format!("/v1/products/{}/usage-price", m.product_id);
+        let put = |key: String, body: serde_json::Value| {
+            let req = app.http.put(app.url(&path)).bearer_auth(key).json(&body);
+            app.send(req)
+        };
+        for (body, field) in [
+            (json!({"mode": "tier", "bands": []}), "bands"),
+            (
+                json!({"mode": "tier", "bands": [{"up_to": "10", "unit_minor": 1}]}),
+                "bands",
+            ),
+            (
+                json!({"mode": "step", "bands": [{"up_to": "10", "unit_minor": 1}, {"up_to": "5", "unit_minor": 1}, {"unit_minor": 1}]}),
+                "bands",
+            ),
+            (
+                json!({"mode": "tier", "bands": [{"up_to": "1.00001", "unit_minor": 1}, {"unit_minor": 1}]}),
+                "bands[0].up_to",
+            ),
+            (
+                json!({"mode": "tier", "bands": [{"unit_minor": -1}]}),
+                "bands",
+            ),
+            (
+                json!({"mode": "fixed", "bands": [{"unit_minor": 1}]}),
+                "bands",
+            ),
+            (json!({"mode": "volume"}), "mode"),
+        ] {
+            let r = put(m.seller_key.clone(), body.clone()).await;
+            r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+            assert_eq!(
+                r.body["error"]["details"]["field"], field,
+                "{body}: {}",
+                r.text
+            );
+        }
+        put(m.buyer_key.clone(), bands("tier"))
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        let (_, other_seller) = app.party("sellers", "Other").await;
+        put(other_seller, bands("tier"))
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
+        let r = put(m.seller_key.clone(), json!({"mode": "fixed"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+);
