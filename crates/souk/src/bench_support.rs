@@ -29,6 +29,15 @@ impl BenchSouk {
         database_url: Option<String>,
         tweak: impl FnOnce(&mut Config),
     ) -> anyhow::Result<BenchSouk> {
+        Self::start_with_clock(database_url, tweak, None).await
+    }
+
+    /// [`BenchSouk::start`] on a movable clock (benchmarks that need time to have passed).
+    pub async fn start_with_clock(
+        database_url: Option<String>,
+        tweak: impl FnOnce(&mut Config),
+        clock: Option<souk_core::clock::OffsetClock>,
+    ) -> anyhow::Result<BenchSouk> {
         let dir = tempfile::tempdir()?;
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".parse()?),
@@ -40,7 +49,10 @@ impl BenchSouk {
         let operator_key = souk_core::api_key::generate(souk_core::party::Role::Operator).plaintext;
         config.bootstrap_operator_key = Some(Secret::new(operator_key.clone()));
         tweak(&mut config);
-        let app = App::prepare(config, Arc::new(SystemClock)).await?;
+        let app = match clock {
+            Some(c) => App::prepare_with(config, Arc::new(c.clone()), Some(c)).await?,
+            None => App::prepare(config, Arc::new(SystemClock)).await?,
+        };
         let backend = app.state.store.backend().as_str();
         let state = app.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -9,6 +9,7 @@ mod bench_heartbeat;
 mod bench_memory;
 mod bench_provision;
 mod bench_support;
+mod bench_usage;
 mod demo;
 mod license_tool;
 mod seller_tools;

@@ -137,6 +137,37 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Usage records per second through the push API (signed batches of 1,000 with a share
+    /// of duplicates, from a second process), then the time to rate them all.
+    Usage {
+        /// On-demand instances the records are spread over.
+        #[arg(long, default_value_t = 10)]
+        instances: usize,
+        /// Pushes of 1,000 records.
+        #[arg(long, default_value_t = 300)]
+        batches: usize,
+        /// Pushes in flight at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Percent of each push that repeats records of an earlier push.
+        #[arg(long, default_value_t = 10)]
+        duplicate_percent: u32,
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// The load generator of `bench usage`, run by it as a second process.
+    #[command(hide = true)]
+    UsageClient {
+        #[arg(long)]
+        souk: String,
+        #[arg(long)]
+        batches: usize,
+        #[arg(long)]
+        concurrency: usize,
+        #[arg(long)]
+        duplicate_percent: u32,
+    },
     /// The load generator of `bench heartbeat`, run by it as a second process.
     #[command(hide = true)]
     HeartbeatClient {
@@ -314,6 +345,34 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
             })
             .await
         }
+        SellerCommand::Bench {
+            command:
+                BenchCommand::Usage {
+                    instances,
+                    batches,
+                    concurrency,
+                    duplicate_percent,
+                    database_url,
+                },
+        } => {
+            crate::bench_usage::run(crate::bench_usage::UsageBench {
+                instances,
+                batches,
+                concurrency,
+                duplicate_percent,
+                database_url,
+            })
+            .await
+        }
+        SellerCommand::Bench {
+            command:
+                BenchCommand::UsageClient {
+                    souk,
+                    batches,
+                    concurrency,
+                    duplicate_percent,
+                },
+        } => crate::bench_usage::client(souk, batches, concurrency, duplicate_percent).await,
         SellerCommand::Bench {
             command:
                 BenchCommand::HeartbeatClient {
