@@ -18,6 +18,8 @@ string_enum!(
         /// Rated on-demand usage (negative), or a volume-price credit (positive); points at the
         /// usage charge and, through it, at the records it rated.
         UsageCharge = "usage_charge",
+        /// An operator's correction of usage charges, with its reason (audited).
+        UsageAdjustment = "usage_adjustment",
     }
 );
 

@@ -2,9 +2,9 @@
 //! only changes its host name), and the usage and charge views of an instance (JSON or CSV).
 //! See `docs/metering.md`.
 
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{AppError, AppResult, ErrorEnvelope};
-use crate::http::auth::Caller;
+use crate::http::auth::{Caller, OperatorCaller};
 use crate::usecase::licenses as lic;
 use crate::usecase::metering::{self as uc, Flavour};
 use crate::AppState;
@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route(wire::PATH_OLD, post(push_old).layer(limit()))
         .route("/v1/instances/{id}/usage-records", get(usage_records))
         .route("/v1/instances/{id}/usage-charges", get(usage_charges))
+        .route("/v1/instances/{id}/usage-adjustments", post(adjust_usage))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -446,6 +447,34 @@ pub async fn usage_charges(
         next_cursor,
     })
     .into_response())
+}
+
+/// An operator's correction of usage charges.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageAdjustment {
+    /// Owed by the buyer (positive) or credited (negative), in the instance's currency.
+    pub amount: souk_core::money::Money,
+    /// Why; the buyer reads it on the ledger line. 1–500 characters.
+    #[schema(example = "Seller reported double-counted SMS on 25 Nov")]
+    pub reason: String,
+}
+
+/// Enter a correction of an instance's usage charges (the operator): a charge without records
+/// and its ledger line, audited with the reason.
+#[utoipa::path(post, path = "/v1/instances/{id}/usage-adjustments", tag = "metering", params(("id" = String, Path)),
+    request_body(content = UsageAdjustment, example = json!({"amount": {"amount_minor": -250, "currency": "CNY"}, "reason": "Seller reported double-counted SMS on 25 Nov"})),
+    responses((status = 201, description = "The adjustment, as it appears among the usage charges", body = Object,
+                example = json!({"id": "uch_01JD7X2M8Q0W3E5R7T9Y1U3I5O", "instance_id": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6M", "period": "2026-11", "cutoff": "2026-11-25T15:20:00Z", "usage": "0.0000", "records": 0, "amount": {"amount_minor": -250, "currency": "CNY"}, "reason": "Seller reported double-counted SMS on 25 Nov", "created_at": "2026-11-25T15:20:00Z"})),
+              (status = 404, description = "`not_found`: no such instance", body = ErrorEnvelope)), security(("api_key" = [])))]
+pub async fn adjust_usage(
+    State(state): State<AppState>,
+    OperatorCaller(caller): OperatorCaller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(input): ApiJson<UsageAdjustment>,
+) -> AppResult<(StatusCode, Json<UsageChargeRow>)> {
+    let row = uc::adjust(&state, caller.party_id(), &id, input.amount, &input.reason).await?;
+    Ok((StatusCode::CREATED, Json(row)))
 }
 
 /// Examples of the OpenAPI document.

@@ -363,3 +363,73 @@ pub async fn settle_arrears(
     }
     Ok(cleared.len())
 }
+
+/// An operator's correction of an instance's usage charges: `amount` owed (positive) or
+/// credited (negative), with the reason the buyer sees on the ledger line. Arrears follow the
+/// balance as after a rated charge.
+pub async fn adjust(
+    state: &AppState,
+    actor: &PartyId,
+    instance_id: &str,
+    amount: souk_core::money::Money,
+    reason: &str,
+) -> AppResult<souk_store::UsageChargeRow> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(AppError::invalid_field(
+            "reason",
+            "give a reason of 1 to 500 characters",
+        ));
+    }
+    if amount.amount_minor == 0 || amount.bounded().is_err() {
+        return Err(AppError::invalid_field(
+            "amount",
+            "an adjustment is a non-zero amount within ±10^15 minor units",
+        ));
+    }
+    let (_, currency) = price_of(state, instance_id)
+        .await
+        .map_err(|_| AppError::not_found("instance"))?;
+    if currency != amount.currency {
+        return Err(AppError::invalid_field(
+            "amount",
+            format!("the instance is billed in {}", currency.as_str()),
+        ));
+    }
+    let now = state.clock.now();
+    let adjustment = souk_store::NewUsageAdjustment {
+        // The charges' prefix: adjustments list in time order among them.
+        id: souk_core::id::generate("uch", now),
+        instance_id: instance_id.to_owned(),
+        period: accumulation_period(
+            collection_cutoff(now, time::Duration::ZERO) + time::Duration::HOUR,
+        ),
+        amount,
+        reason: reason.to_owned(),
+        actor: actor.clone(),
+        now,
+    };
+    let (buyer, balance) = state
+        .store
+        .adjust_usage(&adjustment)
+        .await?
+        .ok_or_else(|| AppError::not_found("instance"))?;
+    if balance.balance.amount_minor + balance.credit_limit.amount_minor < 0 {
+        enter_arrears(state, instance_id, now)
+            .await
+            .map_err(AppError::internal)?;
+    } else {
+        settle_arrears(state, &buyer, &balance).await?;
+    }
+    Ok(souk_store::UsageChargeRow {
+        id: adjustment.id,
+        instance_id: adjustment.instance_id,
+        period: adjustment.period,
+        cutoff: now,
+        usage: UsageValue::ZERO.to_string(),
+        records: 0,
+        amount,
+        reason: Some(adjustment.reason),
+        created_at: now,
+    })
+}

@@ -3,7 +3,7 @@
 
 ALTER TABLE ledger_entries DROP CONSTRAINT ledger_entries_kind_check;
 ALTER TABLE ledger_entries ADD CONSTRAINT ledger_entries_kind_check
-    CHECK (kind IN ('top_up', 'order_debit', 'refund', 'usage_charge'));
+    CHECK (kind IN ('top_up', 'order_debit', 'refund', 'usage_charge', 'usage_adjustment'));
 ALTER TABLE ledger_entries ADD COLUMN usage_charge_id TEXT;
 -- A usage charge is booked once, whatever retries happen.
 CREATE UNIQUE INDEX ledger_entries_once_per_usage_charge ON ledger_entries (usage_charge_id) WHERE usage_charge_id IS NOT NULL;
@@ -44,7 +44,10 @@ CREATE TABLE usage_charges (
     records       BIGINT NOT NULL,
     amount_minor  BIGINT NOT NULL,
     currency      TEXT NOT NULL,
-    created_at    BIGINT NOT NULL
+    created_at    BIGINT NOT NULL,
+    -- Operator adjustments (records = 0): why, and who entered it.
+    reason        TEXT,
+    created_by    TEXT
 );
 CREATE INDEX usage_charges_by_instance ON usage_charges (instance_id, period);
 CREATE INDEX usage_charges_by_buyer ON usage_charges (buyer_id, id);

@@ -8,7 +8,7 @@ CREATE TABLE ledger_entries_new (
     buyer_id         TEXT NOT NULL REFERENCES parties (id),
     currency         TEXT NOT NULL,
     amount_minor     INTEGER NOT NULL,
-    kind             TEXT NOT NULL CHECK (kind IN ('top_up', 'order_debit', 'refund', 'usage_charge')),
+    kind             TEXT NOT NULL CHECK (kind IN ('top_up', 'order_debit', 'refund', 'usage_charge', 'usage_adjustment')),
     order_id         TEXT,
     memo             TEXT,
     created_by       TEXT,
@@ -60,7 +60,10 @@ CREATE TABLE usage_charges (
     records       INTEGER NOT NULL,
     amount_minor  INTEGER NOT NULL,
     currency      TEXT NOT NULL,
-    created_at    INTEGER NOT NULL
+    created_at    INTEGER NOT NULL,
+    -- Operator adjustments (records = 0): why, and who entered it.
+    reason        TEXT,
+    created_by    TEXT
 );
 CREATE INDEX usage_charges_by_instance ON usage_charges (instance_id, period);
 CREATE INDEX usage_charges_by_buyer ON usage_charges (buyer_id, id);

@@ -68,6 +68,11 @@ pub trait MeteringStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> StoreResult<Vec<String>>;
 
+    /// Books an operator adjustment of an instance's usage charges (a charge row without
+    /// records, its ledger line and an audit row). `None` when there is no such instance.
+    async fn adjust_usage(&self, a: &NewUsageAdjustment)
+        -> StoreResult<Option<(PartyId, Balance)>>;
+
     /// Sets (or with `None` clears) the Step/Tier rating of a product visible to `scope` as
     /// its seller; `false` when there is no such product.
     async fn set_usage_price(
@@ -359,6 +364,68 @@ impl MeteringStore for SqlStore {
         Ok(cleared)
     }
 
+    async fn adjust_usage(
+        &self,
+        a: &NewUsageAdjustment,
+    ) -> StoreResult<Option<(PartyId, Balance)>> {
+        let mut tx = self.write.begin().await?;
+        let row = sqlx::query("SELECT buyer_id, seller_id FROM instances WHERE id = $1")
+            .bind(a.instance_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let buyer = PartyId::from_trusted(row.try_get("buyer_id")?);
+        let seller: String = row.try_get("seller_id")?;
+        let now = to_unix_ms(a.now);
+        lock_account(&mut tx, self.backend, &buyer, a.amount.currency, a.now).await?;
+        sqlx::query(
+            "INSERT INTO usage_charges (id, instance_id, buyer_id, seller_id, period, cutoff_at, \
+             usage, records, amount_minor, currency, created_at, reason, created_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7, $8, $6, $9, $10)",
+        )
+        .bind(a.id.as_str())
+        .bind(a.instance_id.as_str())
+        .bind(buyer.as_str())
+        .bind(seller.as_str())
+        .bind(a.period.as_str())
+        .bind(now)
+        .bind(a.amount.amount_minor)
+        .bind(a.amount.currency.as_str())
+        .bind(a.reason.as_str())
+        .bind(a.actor.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO ledger_entries (id, buyer_id, currency, amount_minor, kind, memo, \
+             created_by, created_at, usage_charge_id) \
+             VALUES ($1, $2, $3, $4, 'usage_adjustment', $5, $6, $7, $8)",
+        )
+        .bind(souk_core::id::generate("led", a.now))
+        .bind(buyer.as_str())
+        .bind(a.amount.currency.as_str())
+        .bind(-a.amount.amount_minor)
+        .bind(a.reason.as_str())
+        .bind(a.actor.as_str())
+        .bind(now)
+        .bind(a.id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        audit(
+            &mut tx,
+            a.now,
+            Some(&a.actor),
+            "usage.adjusted",
+            &a.instance_id,
+            serde_json::json!({ "charge": a.id, "amount": a.amount, "reason": a.reason }),
+        )
+        .await?;
+        let balance = balance_in(&mut tx, &buyer, a.amount.currency).await?;
+        tx.commit().await?;
+        Ok(Some((buyer, balance)))
+    }
+
     async fn set_usage_price(
         &self,
         scope: &Scope,
@@ -471,6 +538,7 @@ impl MeteringStore for SqlStore {
                             .parse::<Currency>()
                             .map_err(|e| crate::sql::corrupt("currency", e))?,
                     ),
+                    reason: r.try_get("reason")?,
                     created_at: from_unix_ms(r.try_get("created_at")?),
                 })
             })

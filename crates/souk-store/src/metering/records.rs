@@ -89,8 +89,24 @@ pub struct UsageChargeRow {
     pub usage: String,
     pub records: i64,
     pub amount: Money,
+    /// An operator adjustment's reason (`None` for rated usage).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+/// An operator's correction of an instance's usage charges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUsageAdjustment {
+    pub id: String,
+    pub instance_id: String,
+    pub period: String,
+    /// Owed by the buyer (positive) or credited (negative).
+    pub amount: Money,
+    pub reason: String,
+    pub actor: PartyId,
+    pub now: OffsetDateTime,
 }
 
 pub(super) fn record_from_row(r: &AnyRow) -> StoreResult<UsageRecordRow> {

@@ -283,3 +283,56 @@ backend_test!(
         assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     }
 );
+
+backend_test!(
+    an_operator_adjustment_is_a_charge_with_a_reason_and_can_clear_arrears,
+    |app: TestApp| async move {
+        let (m, instance, _) = on_demand(&app, Proto::V1).await;
+        advance(&app, Duration::hours(1)).await;
+        // 440 units × 2.50 = 1,100.00: 100.00 in arrears.
+        assert_eq!(use_up(&app, &m, &instance, "big", "440").await, -10_000);
+        m.wait_instance(&app, &instance, "grace").await;
+        let path = format!("/v1/instances/{instance}/usage-adjustments");
+        let credit = json!({"amount": {"amount_minor": -10_000, "currency": "CNY"}, "reason": "Double-counted by the seller"});
+        app.post(&path, &m.seller_key, credit.clone())
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        for bad in [
+            json!({"amount": {"amount_minor": 100, "currency": "CNY"}, "reason": " "}),
+            json!({"amount": {"amount_minor": 0, "currency": "CNY"}, "reason": "x"}),
+            json!({"amount": {"amount_minor": 100, "currency": "USD"}, "reason": "x"}),
+        ] {
+            app.post(&path, &app.operator_key, bad)
+                .await
+                .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+        }
+        app.post(
+            "/v1/instances/ins_nosuch/usage-adjustments",
+            &app.operator_key,
+            credit.clone(),
+        )
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+        let r = app.post(&path, &app.operator_key, credit).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        assert_eq!(r.body["reason"], "Double-counted by the seller");
+        assert_eq!(balance(&app, &m).await, 0);
+        // Debt cleared: active again (it was in grace, so no seller call).
+        m.wait_instance(&app, &instance, "active").await;
+        let c = charges(&app, &m, &instance).await;
+        assert_eq!(c.last().unwrap()["id"], r.body["id"]);
+        let ledger = app
+            .get(&format!("/v1/buyers/{}/ledger", m.buyer_id), &m.buyer_key)
+            .await;
+        let line = ledger.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "usage_adjustment")
+            .cloned()
+            .unwrap();
+        assert_eq!(line["amount"]["amount_minor"], 10_000);
+        assert_eq!(line["memo"], "Double-counted by the seller");
+        assert_eq!(line["usage_charge_id"], r.body["id"]);
+    }
+);
