@@ -7,8 +7,9 @@ use std::fmt;
 /// Ten-thousandths per unit.
 pub const SCALE: i64 = 10_000;
 
-/// The largest usage one record may carry: 12 significant digits, 4 of them decimals.
-pub const MAX_RECORD: UsageValue = UsageValue(99_999_999_9999);
+/// The largest usage one record may carry: 12 significant digits, 4 of them decimals
+/// (99,999,999.9999 in ten-thousandths).
+pub const MAX_RECORD: UsageValue = UsageValue(999_999_999_999);
 
 /// An amount of usage in ten-thousandths of the billing item's unit.
 #[derive(
