@@ -9,6 +9,7 @@
 use crate::error::{AppError, AppResult};
 use crate::usecase::orders::status_job;
 use crate::AppState;
+use serde::Deserialize;
 use serde_json::Value;
 use souk_core::instance::InstanceState;
 use souk_core::metering::{
@@ -168,7 +169,7 @@ pub async fn push(
     let now = state.clock.now();
     let received: Vec<Result<ReceivedRecord, String>> = records
         .iter()
-        .map(|v| serde_json::from_value(v.clone()).map_err(|e| e.to_string()))
+        .map(|v| ReceivedRecord::deserialize(v).map_err(|e| e.to_string()))
         .collect();
     let mut ids: Vec<String> = received
         .iter()

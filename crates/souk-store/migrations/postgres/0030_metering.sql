@@ -29,8 +29,7 @@ CREATE TABLE usage_records (
 CREATE UNIQUE INDEX usage_records_one_per_sn ON usage_records (instance_id, metering_sn);
 CREATE UNIQUE INDEX usage_records_one_per_window ON usage_records (instance_id, begin_at, end_at);
 CREATE INDEX usage_records_unrated ON usage_records (end_at) WHERE charge_id IS NULL;
-CREATE INDEX usage_records_by_seller ON usage_records (seller_id, seq);
-CREATE INDEX usage_records_by_charge ON usage_records (charge_id);
+-- No other index: ingestion is the hot path. Views read by instance (the window index).
 
 -- One row per (instance, collection) that rated something.
 CREATE TABLE usage_charges (
