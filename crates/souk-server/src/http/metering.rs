@@ -2,9 +2,9 @@
 //! only changes its host name), and the usage and charge views of an instance (JSON or CSV).
 //! See `docs/metering.md`.
 
-use super::extract::{ApiJson, ApiPath, ApiQuery};
-use crate::error::{AppError, AppResult, ErrorEnvelope};
-use crate::http::auth::{Caller, OperatorCaller};
+use super::extract::{ApiJson, ApiPath};
+use crate::error::{AppResult, ErrorEnvelope};
+use crate::http::auth::OperatorCaller;
 use crate::usecase::licenses as lic;
 use crate::usecase::metering::{self as uc, Flavour};
 use crate::AppState;
@@ -12,9 +12,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use souk_core::party::PartyId;
 use souk_protocol::apig::RequestParts;
@@ -22,7 +22,7 @@ use souk_protocol::usage::{
     self as wire, UsagePushAnswer, CODE_EMPTY, CODE_INVALID_BODY, CODE_TOO_MANY, MAX_RECORDS,
 };
 use souk_protocol::SellerKey;
-use souk_store::{Page, UsageChargeRow, UsageRecordRow};
+use souk_store::UsageChargeRow;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
@@ -36,8 +36,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(wire::PATH, post(push_current).layer(limit()))
         .route(wire::PATH_OLD, post(push_old).layer(limit()))
-        .route("/v1/instances/{id}/usage-records", get(usage_records))
-        .route("/v1/instances/{id}/usage-charges", get(usage_charges))
         .route("/v1/instances/{id}/usage-adjustments", post(adjust_usage))
 }
 
@@ -258,197 +256,6 @@ pub async fn push_old(
     serve_push(&state, Flavour::Old, &method, &uri, &headers, &body).await
 }
 
-// ---------------------------------------------------------------------------------------------
-// Views
-
-/// `?format=csv` for a CSV file; `?after=` and `?limit=` page through the JSON.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ViewQuery {
-    /// `json` (default) or `csv`.
-    pub format: Option<String>,
-    /// The cursor of the previous page (`next_cursor`).
-    pub after: Option<String>,
-    /// 1–200 (default 50); CSV exports up to 10,000 rows.
-    pub limit: Option<u32>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct UsageRecordList {
-    #[schema(value_type = Vec<Object>)]
-    pub data: Vec<UsageRecordRow>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct UsageChargeList {
-    #[schema(value_type = Vec<Object>)]
-    pub data: Vec<UsageChargeRow>,
-    pub next_cursor: Option<String>,
-}
-
-const CSV_ROWS: u32 = 10_000;
-
-fn wants_csv(q: &ViewQuery) -> AppResult<bool> {
-    match q.format.as_deref() {
-        None | Some("json") => Ok(false),
-        Some("csv") => Ok(true),
-        Some(_) => Err(AppError::invalid_field("format", "format is json or csv")),
-    }
-}
-
-fn limit(q: &ViewQuery, csv: bool) -> AppResult<u32> {
-    if csv {
-        return Ok(CSV_ROWS);
-    }
-    match q.limit {
-        None => Ok(Page::DEFAULT_LIMIT),
-        Some(n) if (1..=Page::MAX_LIMIT).contains(&n) => Ok(n),
-        Some(_) => Err(AppError::invalid_field("limit", "limit is 1 to 200")),
-    }
-}
-
-fn csv_response(name: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.csv\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
-/// Quotes a CSV field when it needs it (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
-async fn visible_instance(state: &AppState, caller: &Caller, id: &str) -> AppResult<()> {
-    state
-        .store
-        .find_instance(&caller.scope(), id)
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| AppError::not_found("instance"))
-}
-
-/// The usage records pushed for an instance, oldest first, each with the charge that rated it
-/// (its buyer, its seller and the operator).
-#[utoipa::path(get, path = "/v1/instances/{id}/usage-records", tag = "metering", params(("id" = String, Path), ViewQuery),
-    responses((status = 200, description = "JSON, or CSV with `?format=csv`", body = UsageRecordList, example = examples::records),
-              (status = 404, description = "`not_found`: no such instance visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
-pub async fn usage_records(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<ViewQuery>,
-) -> AppResult<Response> {
-    visible_instance(&state, &caller, &id).await?;
-    let csv = wants_csv(&q)?;
-    let after = match q.after.as_deref() {
-        None => None,
-        Some(a) => Some(
-            a.parse::<i64>()
-                .map_err(|_| AppError::invalid_field("after", "after is a next_cursor value"))?,
-        ),
-    };
-    let limit = limit(&q, csv)?;
-    let rows = state
-        .store
-        .usage_records(&caller.scope(), Some(&id), after, limit)
-        .await?;
-    if csv {
-        let mut out = String::from(
-            "seq,instance_id,metering_sn,begin_time,end_time,record_time,usage_value,received_at,charge_id\n",
-        );
-        let t = |t: time::OffsetDateTime| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        };
-        for r in &rows {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{}\n",
-                r.seq,
-                csv_field(&r.instance_id),
-                csv_field(r.metering_sn.as_deref().unwrap_or("")),
-                t(r.begin_time),
-                t(r.end_time),
-                t(r.record_time),
-                r.usage_value,
-                t(r.received_at),
-                csv_field(r.charge_id.as_deref().unwrap_or("")),
-            ));
-        }
-        return Ok(csv_response(&format!("usage-{id}"), out));
-    }
-    let next_cursor = (rows.len() as u32 == limit)
-        .then(|| rows.last().map(|r| r.seq.to_string()))
-        .flatten();
-    Ok(Json(UsageRecordList {
-        data: rows,
-        next_cursor,
-    })
-    .into_response())
-}
-
-/// The charges rating made for an instance, oldest first; each is one ledger line.
-#[utoipa::path(get, path = "/v1/instances/{id}/usage-charges", tag = "metering", params(("id" = String, Path), ViewQuery),
-    responses((status = 200, description = "JSON, or CSV with `?format=csv`", body = UsageChargeList, example = examples::charges),
-              (status = 404, description = "`not_found`: no such instance visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
-pub async fn usage_charges(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<ViewQuery>,
-) -> AppResult<Response> {
-    visible_instance(&state, &caller, &id).await?;
-    let csv = wants_csv(&q)?;
-    let page = Page {
-        limit: limit(&q, csv)?,
-        after: q.after.clone(),
-    };
-    let rows = state
-        .store
-        .usage_charges(&caller.scope(), &id, &page)
-        .await?;
-    if csv {
-        let mut out =
-            String::from("id,instance_id,period,cutoff,usage,records,amount_minor,currency\n");
-        for c in &rows {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{},{}\n",
-                c.id,
-                csv_field(&c.instance_id),
-                c.period,
-                c.cutoff
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-                c.usage,
-                c.records,
-                c.amount.amount_minor,
-                c.amount.currency.as_str(),
-            ));
-        }
-        return Ok(csv_response(&format!("charges-{id}"), out));
-    }
-    let next_cursor = (rows.len() as u32 == page.limit)
-        .then(|| rows.last().map(|r| r.id.clone()))
-        .flatten();
-    Ok(Json(UsageChargeList {
-        data: rows,
-        next_cursor,
-    })
-    .into_response())
-}
-
 /// An operator's correction of usage charges.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -517,33 +324,5 @@ mod examples {
                 "error_msg": "end_time is in the future; push usage after it happened"
             }]
         })
-    }
-
-    pub fn records() -> Value {
-        json!({"data": [{
-            "seq": 41,
-            "instance_id": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6M",
-            "metering_sn": "acme-2026112513-0001",
-            "begin_time": "2026-11-25T13:00:00Z",
-            "end_time": "2026-11-25T14:00:00Z",
-            "record_time": "2026-11-25T14:05:00Z",
-            "usage_value": "12.5000",
-            "relate_pkg_instance": null,
-            "received_at": "2026-11-25T14:05:02Z",
-            "charge_id": "uch_01JD7X2M8Q0W3E5R7T9Y1U3I5O"
-        }], "next_cursor": null})
-    }
-
-    pub fn charges() -> Value {
-        json!({"data": [{
-            "id": "uch_01JD7X2M8Q0W3E5R7T9Y1U3I5O",
-            "instance_id": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6M",
-            "period": "2026-11",
-            "cutoff": "2026-11-25T14:00:00Z",
-            "usage": "12.5000",
-            "records": 1,
-            "amount": {"amount_minor": 250, "currency": "CNY"},
-            "created_at": "2026-11-25T15:15:00Z"
-        }], "next_cursor": null})
     }
 }

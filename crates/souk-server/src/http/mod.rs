@@ -18,6 +18,7 @@ pub mod orders;
 pub mod parties;
 pub mod system;
 pub mod usage_price;
+pub mod usage_views;
 pub mod wire_errors;
 
 use crate::error::AppError;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(licenses::router())
         .merge(metering::router())
         .merge(usage_price::router())
+        .merge(usage_views::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

@@ -96,6 +96,17 @@ pub trait MeteringStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<UsageRecordRow>>;
 
+    /// Usage of one instance visible in `scope` per bucket of `bucket_ms` (by record begin,
+    /// UTC), for records beginning in `[from, to)`, oldest first, at most 1,000 buckets.
+    async fn usage_summary(
+        &self,
+        scope: &Scope,
+        instance_id: &str,
+        bucket_ms: i64,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<UsageBucket>>;
+
     /// Usage charges of one instance visible in `scope`, oldest first.
     async fn usage_charges(
         &self,
@@ -503,6 +514,41 @@ impl MeteringStore for SqlStore {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(record_from_row).collect()
+    }
+
+    async fn usage_summary(
+        &self,
+        scope: &Scope,
+        instance_id: &str,
+        bucket_ms: i64,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> StoreResult<Vec<UsageBucket>> {
+        let rows = sqlx::query(&format!(
+            "SELECT CAST((begin_at / $2) * $2 AS BIGINT) AS bucket, \
+             CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(usage) AS BIGINT) AS total, \
+             CAST(SUM(CASE WHEN charge_id IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS rated \
+             FROM usage_records WHERE instance_id = $1 AND begin_at >= $3 AND begin_at < $4 {} \
+             GROUP BY bucket ORDER BY bucket LIMIT 1000",
+            tenant_clause(5)
+        ))
+        .bind(instance_id)
+        .bind(bucket_ms.max(1))
+        .bind(to_unix_ms(from))
+        .bind(to_unix_ms(to))
+        .bind(scope.tenant().map(str::to_owned))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UsageBucket {
+                    start: from_unix_ms(r.try_get("bucket")?),
+                    records: r.try_get("n")?,
+                    usage: UsageValue::from_ten_thousandths(r.try_get("total")?).to_string(),
+                    rated_records: r.try_get("rated")?,
+                })
+            })
+            .collect()
     }
 
     async fn usage_charges(

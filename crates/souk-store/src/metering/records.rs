@@ -124,3 +124,15 @@ pub(super) fn record_from_row(r: &AnyRow) -> StoreResult<UsageRecordRow> {
         charge_id: r.try_get("charge_id")?,
     })
 }
+
+/// Usage of an instance in one hour or day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UsageBucket {
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    pub records: i64,
+    /// Decimal text with 4 decimals.
+    pub usage: String,
+    /// Of `records`, those a collection has rated.
+    pub rated_records: i64,
+}

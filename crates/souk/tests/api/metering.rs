@@ -311,9 +311,17 @@ backend_test!(
         let start = app.clock.now() + Duration::seconds(1);
         advance(&app, Duration::hours(1)).await;
         let first = record(&instance, "sn-1", start, "5");
-        assert_pushed(&push_signed(&app, PATH, std::slice::from_ref(&first)).await, 1, 0);
+        assert_pushed(
+            &push_signed(&app, PATH, std::slice::from_ref(&first)).await,
+            1,
+            0,
+        );
         // The same batch again (a retry after a timeout): success, nothing new.
-        assert_pushed(&push_signed(&app, PATH, std::slice::from_ref(&first)).await, 0, 1);
+        assert_pushed(
+            &push_signed(&app, PATH, std::slice::from_ref(&first)).await,
+            0,
+            1,
+        );
         // Same metering_sn, another window.
         let same_sn = record(&instance, "sn-1", start + Duration::minutes(30), "5");
         // Same window, another metering_sn.

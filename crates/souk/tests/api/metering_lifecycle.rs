@@ -156,6 +156,41 @@ backend_test!(
             "{}",
             lines[1]
         );
+        // Per hour and per day.
+        for g in ["hour", "day"] {
+            let s = app
+                .get(
+                    &format!("/v1/instances/{instance}/usage-summary?granularity={g}"),
+                    &m.buyer_key,
+                )
+                .await;
+            assert_eq!(s.status, StatusCode::OK, "{}", s.text);
+            let b = &s.body["data"];
+            assert_eq!(b.as_array().unwrap().len(), 1, "{}", s.text);
+            assert_eq!(b[0]["usage"], "1.5000");
+            assert_eq!(
+                (b[0]["records"].as_i64(), b[0]["rated_records"].as_i64()),
+                (Some(1), Some(1))
+            );
+            let start = b[0]["start"].as_str().unwrap();
+            assert!(
+                start.ends_with(if g == "hour" { ":00:00Z" } else { "T00:00:00Z" }),
+                "{start}"
+            );
+        }
+        let later = app
+            .get(
+                &format!("/v1/instances/{instance}/usage-summary?from=2999-01-01T00:00:00Z"),
+                &m.seller_key,
+            )
+            .await;
+        assert_eq!(later.body["data"], json!([]));
+        app.get(
+            &format!("/v1/instances/{instance}/usage-summary?granularity=week"),
+            &m.buyer_key,
+        )
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
         // Another buyer sees nothing: 404 as for a missing instance.
         let (_, stranger) = app.party("buyers", "Stranger").await;
         app.get(
