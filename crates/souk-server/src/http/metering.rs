@@ -222,9 +222,21 @@ async fn serve_push(
     }
 }
 
+/// A usage push: `{"usage_records": [ … ]}`. Each record is checked on its own (invalid ones
+/// come back in the abnormal list), so the document does not constrain the records' fields.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UsagePushBody {
+    /// 1 to 1,000 records: `instance_id`, `metering_sn` (current API) or `product_id` (old
+    /// API), `record_time`, `begin_time`, `end_time` (`yyyyMMdd'T'HHmmss'Z'` UTC),
+    /// `usage_value` (> 0, ≤ 4 decimals), `relate_pkg_instance`.
+    #[schema(min_items = 1, max_items = 1000, value_type = Vec<Object>)]
+    usage_records: Vec<()>,
+}
+
 /// Push usage records (KooGallery 话单推送), signed with signature/ts/nonce or AK/SK.
 #[utoipa::path(post, path = "/api/mkp-openapi-public/global/v1/isv/usage-data", tag = "open api",
-    request_body(content = Object, content_type = "application/json", example = examples::push),
+    request_body(content = UsagePushBody, content_type = "application/json", example = examples::push),
     responses((status = 200, description = "`MKT.0000`: every valid record is stored; `duplicates` were stored before; each invalid record is in `abnormal_usage_records`", body = Object, example = examples::push_answer),
               (status = 400, description = "`MKT.0100` not a usage push, `MKT.0101` more than 1,000 records, `MKT.0102` no records: nothing stored", body = Object,
                 example = json!({"error_code": "MKT.0101", "error_msg": "1001 records in one push; at most 1000 are accepted: split the batch (nothing was stored)", "accepted": 0, "duplicates": 0, "abnormal_usage_records": []})),
@@ -241,7 +253,7 @@ pub async fn push_current(
 
 /// Push usage records, old API: records carry `product_id` instead of `metering_sn`.
 #[utoipa::path(post, path = "/rest/marketplace/v1/isv/usage-data", tag = "open api",
-    request_body(content = Object, content_type = "application/json", example = examples::push_old),
+    request_body(content = UsagePushBody, content_type = "application/json", example = examples::push_old),
     responses((status = 200, description = "`MKT.0000`: every valid record is stored (deduplicated by window); each invalid one is in `abnormal_usage_records`", body = Object, example = examples::push_answer),
               (status = 400, description = "`MKT.0100`, `MKT.0101`, `MKT.0102`: nothing stored", body = Object,
                 example = json!({"error_code": "MKT.0100", "error_msg": "the body must be JSON {\"usage_records\": [ … ]}", "accepted": 0, "duplicates": 0, "abnormal_usage_records": []})),

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
 
 /// `?format=csv` for a CSV file; `?after=` and `?limit=` page through the JSON.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ViewQuery {
     /// `json` (default) or `csv`.
@@ -48,8 +49,8 @@ pub struct UsageChargeList {
 
 const CSV_ROWS: u32 = 10_000;
 
-fn wants_csv(q: &ViewQuery) -> AppResult<bool> {
-    match q.format.as_deref() {
+fn wants_csv(format: Option<&str>) -> AppResult<bool> {
+    match format {
         None | Some("json") => Ok(false),
         Some("csv") => Ok(true),
         Some(_) => Err(AppError::invalid_field("format", "format is json or csv")),
@@ -111,7 +112,7 @@ pub async fn usage_records(
     ApiQuery(q): ApiQuery<ViewQuery>,
 ) -> AppResult<Response> {
     visible_instance(&state, &caller, &id).await?;
-    let csv = wants_csv(&q)?;
+    let csv = wants_csv(q.format.as_deref())?;
     let after = match q.after.as_deref() {
         None => None,
         Some(a) => Some(
@@ -169,7 +170,7 @@ pub async fn usage_charges(
     ApiQuery(q): ApiQuery<ViewQuery>,
 ) -> AppResult<Response> {
     visible_instance(&state, &caller, &id).await?;
-    let csv = wants_csv(&q)?;
+    let csv = wants_csv(q.format.as_deref())?;
     let page = Page {
         limit: limit(&q, csv)?,
         after: q.after.clone(),
@@ -210,6 +211,7 @@ pub async fn usage_charges(
 
 /// `?granularity=hour|day` (default hour); `from`/`to` (RFC 3339) bound the records' begin.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SummaryQuery {
     /// `hour` (default) or `day` (UTC days).
@@ -265,11 +267,7 @@ pub async fn usage_summary(
             ))
         }
     };
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(AppError::invalid_field("format", "format is json or csv")),
-    };
+    let csv = wants_csv(q.format.as_deref())?;
     let from = instant("from", q.from.as_deref(), time::OffsetDateTime::UNIX_EPOCH)?;
     let to = instant("to", q.to.as_deref(), souk_core::clock::horizon())?;
     let data = state

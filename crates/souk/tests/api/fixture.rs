@@ -137,6 +137,26 @@ pub async fn market(app: &TestApp, proto: Proto, example: ExampleHandle) -> Mark
     }
 }
 
+/// Creates, submits and approves a product as `seller_key`; returns it as approved.
+pub async fn list_product(app: &TestApp, seller_key: &str, body: Value) -> Value {
+    let created = app.post("/v1/products", seller_key, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let submitted = app
+        .post(&format!("/v1/products/{id}/submit"), seller_key, json!({}))
+        .await;
+    assert_eq!(submitted.status, StatusCode::OK, "{}", submitted.text);
+    let approved = app
+        .post(
+            &format!("/v1/products/{id}/approve"),
+            &app.operator_key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+    approved.body
+}
+
 pub async fn top_up(app: &TestApp, buyer_id: &str, amount_minor: i64) -> Reply {
     let r = app
         .post(

@@ -42,26 +42,9 @@ pub(crate) async fn on_demand_priced(
         {"billing_mode": "on_demand", "amount_minor": UNIT},
         {"billing_mode": "monthly", "amount_minor": 1000}
     ]);
-    let created = app.post("/v1/products", &seller_key, body).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    let product_id = created.body["id"].as_str().unwrap().to_owned();
-    let r = app
-        .post(
-            &format!("/v1/products/{product_id}/submit"),
-            &seller_key,
-            json!({}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let approved = app
-        .post(
-            &format!("/v1/products/{product_id}/approve"),
-            &app.operator_key,
-            json!({}),
-        )
-        .await;
-    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
-    let sku = approved.body["skus"][0]["id"].as_str().unwrap().to_owned();
+    let approved = list_product(app, &seller_key, body).await;
+    let product_id = approved["id"].as_str().unwrap().to_owned();
+    let sku = approved["skus"][0]["id"].as_str().unwrap().to_owned();
     if let Some(price) = price {
         let r = app
             .send(

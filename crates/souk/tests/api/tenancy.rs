@@ -170,6 +170,10 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("put", "/v1/products/{id}/license-policy") => {
             json!({"seats": 1, "heartbeat_window_seconds": 600, "activations_per_hour": 10})
         }
+        ("put", "/v1/products/{id}/usage-price") => json!({"mode": "fixed"}),
+        ("post", "/v1/instances/{id}/usage-adjustments") => {
+            json!({"amount": {"amount_minor": 100, "currency": "CNY"}, "reason": "probe"})
+        }
         ("post", "/v1/instances/{id}/renew") => json!({"periods": 1}),
         ("post", "/v1/instances/{id}/upgrade") => json!({"quantity": 2}),
         ("put", "/v1/instances/{id}/auto-renew") => json!({"auto_renew": true}),
