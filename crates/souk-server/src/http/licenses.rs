@@ -605,11 +605,11 @@ pub async fn get_policy(
 #[schema(example = crate::http::examples::code)]
 pub struct CodeView {
     pub code: String,
-    pub instance_id: String,
+    pub instance_id: souk_core::id::InstanceId,
     pub ordinal: u32,
     pub product_id: String,
     pub sku_id: String,
-    pub order_id: String,
+    pub order_id: souk_core::id::OrderId,
     /// `issued` or `activated`.
     pub state: String,
     /// What a heartbeat reports now: ALIVE, EXPIRED or RELEASED.

@@ -111,11 +111,17 @@ pub async fn query_order(
     if let Some(mock) = oq::mock_order(order_id) {
         return reply(StatusCode::OK, oq::OK, "success", Some(mock));
     }
-    let order = match state
-        .store
-        .find_order(&Scope::Party(seller.clone()), order_id)
-        .await
-    {
+    // An orderId that is not one of ours names no order: the same answer as an unknown one.
+    let found = match souk_core::id::OrderId::parse(order_id) {
+        Some(id) => {
+            state
+                .store
+                .find_order(&Scope::Party(seller.clone()), &id)
+                .await
+        }
+        None => Ok(None),
+    };
+    let order = match found {
         Ok(Some(o)) if o.seller_id == seller => o,
         Ok(_) => {
             return reply(
@@ -194,7 +200,7 @@ pub async fn query_order(
         OrderKind::Upgrade => "CHANGE",
     };
     let info = oq::OrderInfo {
-        order_id: order.id.clone(),
+        order_id: order.id.to_string(),
         order_type: order_type.to_owned(),
         create_time: secs(order.created_at),
         order_line: vec![order_line],

@@ -12,6 +12,7 @@ use base64::Engine;
 use rand::Rng;
 use serde_json::{json, Value};
 use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::OrderId;
 use souk_core::instance::InstanceState;
 use souk_core::license::{
     heartbeat_status, ActivationRefusal, CodeState, LicensePolicy, LicenseStatus, MAX_CODE,
@@ -508,6 +509,7 @@ pub async fn codes_of_instance(
     scope: &Scope,
     instance_id: &str,
 ) -> AppResult<Vec<LicenseCodeRecord>> {
+    let instance_id = &crate::usecase::orders::instance_id(instance_id)?;
     state
         .store
         .find_instance(scope, instance_id)
@@ -588,7 +590,7 @@ pub async fn code_jobs(
     state: &AppState,
     instance: &InstanceRecord,
     kind: CallKind,
-    order_id: &str,
+    order_id: &OrderId,
     payload: Value,
 ) -> StoreResult<Option<Vec<NewJob>>> {
     if instance.delivery_type != "license" {
@@ -611,7 +613,7 @@ pub async fn code_jobs(
                 NewJob {
                     kind,
                     instance_id: instance.id.clone(),
-                    order_id: order_id.to_owned(),
+                    order_id: order_id.clone(),
                     seller_id: instance.seller_id.clone(),
                     product_id: instance.product_id.clone(),
                     payload: p,
@@ -751,7 +753,7 @@ pub async fn license_file(
         sku_id: rec.sku_id.clone(),
         sku_code: order.as_ref().map(|o| o.snapshot.sku_code.clone()),
         buyer_id: rec.buyer_id.to_string(),
-        instance_id: rec.instance_id.clone(),
+        instance_id: rec.instance_id.to_string(),
         machine_fingerprint,
         entitlements: json!({
             "seats": rec.policy.seats,

@@ -10,6 +10,7 @@ use crate::AppState;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use souk_core::catalog::{BillingMode, BuyerField, DeliveryType, LicenseMode, Protocol};
+use souk_core::id::{InstanceId, OrderId};
 use souk_core::instance::{renewable, renewed_expiry, InstanceState};
 use souk_core::order::{price, upgrade_charge, OrderKind, PeriodUnit, Term};
 use souk_core::party::PartyId;
@@ -241,13 +242,13 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
         OrderKind::New
     };
     let order = NewOrder {
-        id: souk_core::id::generate("ord", now),
+        id: OrderId::generate(now),
         kind,
         buyer_id: buyer.clone(),
         seller_id: sku.seller_id.clone(),
         product_id: sku.product_id.clone(),
         sku_id: sku.sku_id.clone(),
-        instance_id: souk_core::id::generate("ins", now),
+        instance_id: InstanceId::generate(now),
         term,
         quantity,
         amount,
@@ -263,7 +264,21 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     Ok(state.store.create_order(order).await?)
 }
 
-async fn own_instance(state: &AppState, buyer: &PartyId, id: &str) -> AppResult<InstanceRecord> {
+/// A path's order id; a malformed one names no order (the same 404 as an unknown one).
+pub fn order_id(id: &str) -> AppResult<OrderId> {
+    OrderId::parse(id).ok_or_else(|| AppError::not_found("order"))
+}
+
+/// A path's instance id; a malformed one names no instance (the same 404 as an unknown one).
+pub fn instance_id(id: &str) -> AppResult<InstanceId> {
+    InstanceId::parse(id).ok_or_else(|| AppError::not_found("instance"))
+}
+
+async fn own_instance(
+    state: &AppState,
+    buyer: &PartyId,
+    id: &InstanceId,
+) -> AppResult<InstanceRecord> {
     state
         .store
         .find_instance(&Scope::Party(buyer.clone()), id)
@@ -276,7 +291,7 @@ async fn own_instance(state: &AppState, buyer: &PartyId, id: &str) -> AppResult<
 pub async fn renew(
     state: &AppState,
     buyer: &PartyId,
-    instance_id: &str,
+    instance_id: &InstanceId,
     input: RenewInstance,
 ) -> AppResult<OrderRecord> {
     let instance = own_instance(state, buyer, instance_id).await?;
@@ -319,7 +334,7 @@ pub async fn renew(
         renewed_expiry(instance.expire_at.unwrap_or(now), &term).map_err(term_too_long)?;
     }
     let order = NewOrder {
-        id: souk_core::id::generate("ord", now),
+        id: OrderId::generate(now),
         kind,
         buyer_id: buyer.clone(),
         seller_id: instance.seller_id.clone(),
@@ -340,7 +355,7 @@ pub async fn renew(
 pub async fn upgrade(
     state: &AppState,
     buyer: &PartyId,
-    instance_id: &str,
+    instance_id: &InstanceId,
     input: UpgradeInstance,
 ) -> AppResult<OrderRecord> {
     let instance = own_instance(state, buyer, instance_id).await?;
@@ -399,7 +414,7 @@ pub async fn upgrade(
         }
     };
     let order = NewOrder {
-        id: souk_core::id::generate("ord", now),
+        id: OrderId::generate(now),
         kind: OrderKind::Upgrade,
         buyer_id: buyer.clone(),
         seller_id: instance.seller_id.clone(),
@@ -445,7 +460,7 @@ fn pay_error(e: PayError) -> AppError {
 }
 
 /// Pays an order from the buyer's balance; provisioning starts at once.
-pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult<OrderRecord> {
+pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppResult<OrderRecord> {
     let order = state
         .store
         .find_order(&Scope::Party(buyer.clone()), order_id)
@@ -605,7 +620,11 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
 }
 
 /// Cancels an unpaid order.
-pub async fn cancel(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult<OrderRecord> {
+pub async fn cancel(
+    state: &AppState,
+    buyer: &PartyId,
+    order_id: &OrderId,
+) -> AppResult<OrderRecord> {
     match state
         .store
         .cancel_order(

@@ -9,12 +9,12 @@ use super::*;
 /// An instance to create when a new purchase is paid.
 #[derive(Debug, Clone)]
 pub struct NewInstanceRow {
-    pub id: String,
+    pub id: InstanceId,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
-    pub origin_order_id: String,
+    pub origin_order_id: OrderId,
     pub delivery_type: String,
     pub term: Term,
     pub quantity: u32,
@@ -31,12 +31,12 @@ pub struct NewInstanceRow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceRecord {
-    pub id: String,
+    pub id: InstanceId,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
-    pub origin_order_id: String,
+    pub origin_order_id: OrderId,
     pub delivery_type: String,
     pub state: InstanceState,
     pub term: Term,
@@ -75,12 +75,12 @@ pub struct InstanceChange {
 
 pub(super) fn instance_from_row(row: &AnyRow) -> StoreResult<InstanceRecord> {
     Ok(InstanceRecord {
-        id: row.try_get("id")?,
+        id: InstanceId::from_trusted(row.try_get("id")?),
         buyer_id: PartyId::from_trusted(row.try_get("buyer_id")?),
         seller_id: PartyId::from_trusted(row.try_get("seller_id")?),
         product_id: row.try_get("product_id")?,
         sku_id: row.try_get("sku_id")?,
-        origin_order_id: row.try_get("origin_order_id")?,
+        origin_order_id: OrderId::from_trusted(row.try_get("origin_order_id")?),
         delivery_type: row.try_get("delivery_type")?,
         state: parse(row, "state")?,
         term: term(row)?,
@@ -102,10 +102,10 @@ pub(super) fn instance_from_row(row: &AnyRow) -> StoreResult<InstanceRecord> {
 
 pub(super) async fn instance_in(
     conn: &mut AnyConnection,
-    id: &str,
+    id: &InstanceId,
 ) -> StoreResult<Option<InstanceRecord>> {
     let row = sqlx::query("SELECT * FROM instances WHERE id = $1")
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(instance_from_row).transpose()
@@ -117,13 +117,13 @@ pub(super) async fn instance_in(
 pub(super) async fn find_instance(
     s: &SqlStore,
     scope: &Scope,
-    id: &str,
+    id: &InstanceId,
 ) -> StoreResult<Option<InstanceRecord>> {
     let row = sqlx::query(&format!(
         "SELECT * FROM instances WHERE id = $1 {}",
         tenant_clause(2)
     ))
-    .bind(id)
+    .bind(id.as_str())
     .bind(scope.tenant().map(str::to_owned))
     .fetch_optional(&s.read)
     .await?;
@@ -150,7 +150,7 @@ pub(super) async fn list_instances(
 pub(super) async fn set_auto_renew(
     s: &SqlStore,
     scope: &Scope,
-    id: &str,
+    id: &InstanceId,
     on: bool,
     now: OffsetDateTime,
 ) -> StoreResult<Option<InstanceRecord>> {
@@ -167,7 +167,7 @@ pub(super) async fn set_auto_renew(
     sqlx::query("UPDATE instances SET auto_renew = $1, updated_at = $2 WHERE id = $3")
         .bind(on as i64)
         .bind(to_unix_ms(now))
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
     audit(
@@ -178,7 +178,7 @@ pub(super) async fn set_auto_renew(
             .map(|t| PartyId::from_trusted(t.to_owned()))
             .as_ref(),
         "instance.auto_renew_set",
-        id,
+        id.as_str(),
         serde_json::json!({ "auto_renew": on }),
     )
     .await?;
@@ -210,7 +210,7 @@ pub(super) async fn timer_candidates(
 
 pub(super) async fn apply_timer(
     s: &SqlStore,
-    instance_id: &str,
+    instance_id: &InstanceId,
     from: InstanceState,
     to: InstanceState,
     jobs: Vec<NewJob>,
@@ -226,7 +226,7 @@ pub(super) async fn apply_timer(
     )
     .bind(to.as_str())
     .bind(now_ms)
-    .bind(instance_id)
+    .bind(instance_id.as_str())
     .bind(from.as_str())
     .execute(&mut *tx)
     .await?
@@ -242,7 +242,7 @@ pub(super) async fn apply_timer(
         now,
         None,
         &format!("instance.{to}"),
-        instance_id,
+        instance_id.as_str(),
         serde_json::json!({ "from": from }),
     )
     .await?;
@@ -252,12 +252,12 @@ pub(super) async fn apply_timer(
 
 pub(super) async fn mark_auto_renew_tried(
     s: &SqlStore,
-    instance_id: &str,
+    instance_id: &InstanceId,
     expire_at: OffsetDateTime,
 ) -> StoreResult<()> {
     sqlx::query("UPDATE instances SET auto_renew_tried_for = $1 WHERE id = $2")
         .bind(to_unix_ms(expire_at))
-        .bind(instance_id)
+        .bind(instance_id.as_str())
         .execute(&s.write)
         .await?;
     Ok(())

@@ -35,6 +35,7 @@ use crate::sql::{audit, audit_query, corrupt, Batch, BatchQuery};
 use crate::*;
 use serde::Serialize;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::{AttemptId, InstanceId, JobId, OrderId};
 use souk_core::instance::InstanceState;
 use souk_core::ledger::EntryKind;
 use souk_core::money::{Currency, Money};
@@ -89,7 +90,7 @@ pub trait CommerceStore: Send + Sync + 'static {
     async fn create_order(&self, order: NewOrder) -> StoreResult<OrderRecord>;
 
     /// Orders visible in `scope`: the buyer's own, the seller's own, or all.
-    async fn find_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<OrderRecord>>;
+    async fn find_order(&self, scope: &Scope, id: &OrderId) -> StoreResult<Option<OrderRecord>>;
 
     async fn list_orders(&self, scope: &Scope, page: &Page) -> StoreResult<Vec<OrderRecord>>;
 
@@ -98,7 +99,7 @@ pub trait CommerceStore: Send + Sync + 'static {
     async fn pay_order(
         &self,
         buyer: &PartyId,
-        order_id: &str,
+        order_id: &OrderId,
         new_instance: Option<NewInstanceRow>,
         change: Option<InstanceChange>,
         jobs: Vec<NewJob>,
@@ -109,22 +110,26 @@ pub trait CommerceStore: Send + Sync + 'static {
     async fn cancel_order(
         &self,
         scope: &Scope,
-        order_id: &str,
+        order_id: &OrderId,
         actor: Option<&PartyId>,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Result<OrderRecord, OrderState>>>;
 
     /// Pending orders whose payment deadline has passed.
-    async fn overdue_orders(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<String>>;
+    async fn overdue_orders(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<OrderId>>;
 
-    async fn find_instance(&self, scope: &Scope, id: &str) -> StoreResult<Option<InstanceRecord>>;
+    async fn find_instance(
+        &self,
+        scope: &Scope,
+        id: &InstanceId,
+    ) -> StoreResult<Option<InstanceRecord>>;
 
     async fn list_instances(&self, scope: &Scope, page: &Page) -> StoreResult<Vec<InstanceRecord>>;
 
     async fn set_auto_renew(
         &self,
         scope: &Scope,
-        id: &str,
+        id: &InstanceId,
         on: bool,
         now: OffsetDateTime,
     ) -> StoreResult<Option<InstanceRecord>>;
@@ -143,7 +148,7 @@ pub trait CommerceStore: Send + Sync + 'static {
     /// on meanwhile.
     async fn apply_timer(
         &self,
-        instance_id: &str,
+        instance_id: &InstanceId,
         from: InstanceState,
         to: InstanceState,
         jobs: Vec<NewJob>,
@@ -153,7 +158,7 @@ pub trait CommerceStore: Send + Sync + 'static {
     /// Records that auto-renew was tried for the instance's current expiry.
     async fn mark_auto_renew_tried(
         &self,
-        instance_id: &str,
+        instance_id: &InstanceId,
         expire_at: OffsetDateTime,
     ) -> StoreResult<()>;
 
@@ -189,17 +194,17 @@ pub trait CommerceStore: Send + Sync + 'static {
     async fn retry_job(
         &self,
         scope: &Scope,
-        job_id: &str,
+        job_id: &JobId,
         actor: &PartyId,
         now: OffsetDateTime,
     ) -> StoreResult<Option<JobRecord>>;
 
-    async fn find_job(&self, scope: &Scope, job_id: &str) -> StoreResult<Option<JobRecord>>;
+    async fn find_job(&self, scope: &Scope, job_id: &JobId) -> StoreResult<Option<JobRecord>>;
 
     async fn jobs_of_instance(
         &self,
         scope: &Scope,
-        instance_id: &str,
+        instance_id: &InstanceId,
     ) -> StoreResult<Vec<JobRecord>>;
 
     /// Makes every `running` job claimable now. Only for a backend where one process runs the
@@ -311,7 +316,7 @@ impl CommerceStore for SqlStore {
         orders::create_order(self, o).await
     }
 
-    async fn find_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<OrderRecord>> {
+    async fn find_order(&self, scope: &Scope, id: &OrderId) -> StoreResult<Option<OrderRecord>> {
         orders::find_order(self, scope, id).await
     }
 
@@ -322,7 +327,7 @@ impl CommerceStore for SqlStore {
     async fn pay_order(
         &self,
         buyer: &PartyId,
-        order_id: &str,
+        order_id: &OrderId,
         new_instance: Option<NewInstanceRow>,
         change: Option<InstanceChange>,
         jobs: Vec<NewJob>,
@@ -334,20 +339,24 @@ impl CommerceStore for SqlStore {
     async fn cancel_order(
         &self,
         scope: &Scope,
-        order_id: &str,
+        order_id: &OrderId,
         actor: Option<&PartyId>,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Result<OrderRecord, OrderState>>> {
         orders::cancel_order(self, scope, order_id, actor, now).await
     }
 
-    async fn overdue_orders(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<String>> {
+    async fn overdue_orders(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<OrderId>> {
         orders::overdue_orders(self, now, limit).await
     }
 
     // instances.rs
 
-    async fn find_instance(&self, scope: &Scope, id: &str) -> StoreResult<Option<InstanceRecord>> {
+    async fn find_instance(
+        &self,
+        scope: &Scope,
+        id: &InstanceId,
+    ) -> StoreResult<Option<InstanceRecord>> {
         instances::find_instance(self, scope, id).await
     }
 
@@ -358,7 +367,7 @@ impl CommerceStore for SqlStore {
     async fn set_auto_renew(
         &self,
         scope: &Scope,
-        id: &str,
+        id: &InstanceId,
         on: bool,
         now: OffsetDateTime,
     ) -> StoreResult<Option<InstanceRecord>> {
@@ -377,7 +386,7 @@ impl CommerceStore for SqlStore {
 
     async fn apply_timer(
         &self,
-        instance_id: &str,
+        instance_id: &InstanceId,
         from: InstanceState,
         to: InstanceState,
         jobs: Vec<NewJob>,
@@ -388,7 +397,7 @@ impl CommerceStore for SqlStore {
 
     async fn mark_auto_renew_tried(
         &self,
-        instance_id: &str,
+        instance_id: &InstanceId,
         expire_at: OffsetDateTime,
     ) -> StoreResult<()> {
         instances::mark_auto_renew_tried(self, instance_id, expire_at).await
@@ -423,21 +432,21 @@ impl CommerceStore for SqlStore {
     async fn retry_job(
         &self,
         scope: &Scope,
-        job_id: &str,
+        job_id: &JobId,
         actor: &PartyId,
         now: OffsetDateTime,
     ) -> StoreResult<Option<JobRecord>> {
         outbox::retry_job(self, scope, job_id, actor, now).await
     }
 
-    async fn find_job(&self, scope: &Scope, job_id: &str) -> StoreResult<Option<JobRecord>> {
+    async fn find_job(&self, scope: &Scope, job_id: &JobId) -> StoreResult<Option<JobRecord>> {
         outbox::find_job(self, scope, job_id).await
     }
 
     async fn jobs_of_instance(
         &self,
         scope: &Scope,
-        instance_id: &str,
+        instance_id: &InstanceId,
     ) -> StoreResult<Vec<JobRecord>> {
         outbox::jobs_of_instance(self, scope, instance_id).await
     }

@@ -9,14 +9,14 @@ use super::*;
 /// An order to create (state `pending_payment`).
 #[derive(Debug, Clone)]
 pub struct NewOrder {
-    pub id: String,
+    pub id: OrderId,
     pub kind: OrderKind,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
     /// For new purchases and trials: the id the instance will get when the order is paid.
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub term: Term,
     pub quantity: u32,
     pub amount: Money,
@@ -28,14 +28,14 @@ pub struct NewOrder {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderRecord {
-    pub id: String,
+    pub id: OrderId,
     pub kind: OrderKind,
     pub state: OrderState,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub term: Term,
     pub quantity: u32,
     pub amount: Money,
@@ -78,14 +78,14 @@ impl From<sqlx::Error> for PayError {
 
 pub(super) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRecord> {
     Ok(OrderRecord {
-        id: row.try_get("id")?,
+        id: OrderId::from_trusted(row.try_get("id")?),
         kind: parse(row, "kind")?,
         state: parse(row, "state")?,
         buyer_id: PartyId::from_trusted(row.try_get("buyer_id")?),
         seller_id: PartyId::from_trusted(row.try_get("seller_id")?),
         product_id: row.try_get("product_id")?,
         sku_id: row.try_get("sku_id")?,
-        instance_id: row.try_get("instance_id")?,
+        instance_id: InstanceId::from_trusted(row.try_get("instance_id")?),
         term: term(row)?,
         quantity: row.try_get::<i64, _>("quantity")? as u32,
         amount: money(row, "amount_minor")?,
@@ -106,10 +106,10 @@ pub(super) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRecord> {
 
 pub(super) async fn order_in(
     conn: &mut AnyConnection,
-    id: &str,
+    id: &OrderId,
 ) -> StoreResult<Option<OrderRecord>> {
     let row = sqlx::query("SELECT * FROM orders WHERE id = $1")
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(order_from_row).transpose()
@@ -117,7 +117,7 @@ pub(super) async fn order_in(
 
 pub(super) async fn complete_order(
     conn: &mut AnyConnection,
-    order_id: &str,
+    order_id: &OrderId,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     complete_order_query(order_id, now)
@@ -127,12 +127,12 @@ pub(super) async fn complete_order(
 }
 
 /// The statement [`complete_order`] runs, for a [`Batch`].
-pub(super) fn complete_order_query(order_id: &str, now: OffsetDateTime) -> BatchQuery<'_> {
+pub(super) fn complete_order_query(order_id: &OrderId, now: OffsetDateTime) -> BatchQuery<'_> {
     sqlx::query(
         "UPDATE orders SET state = 'completed', completed_at = $1 WHERE id = $2 AND state = 'processing'",
     )
     .bind(to_unix_ms(now))
-    .bind(order_id)
+    .bind(order_id.as_str())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,13 +145,13 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
          instance_id, term, quantity, amount_minor, currency, snapshot, pay_deadline, created_at) \
          VALUES ($1, $2, 'pending_payment', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
-    .bind(&o.id)
+    .bind(o.id.as_str())
     .bind(o.kind.as_str())
     .bind(o.buyer_id.as_str())
     .bind(o.seller_id.as_str())
     .bind(&o.product_id)
     .bind(&o.sku_id)
-    .bind(&o.instance_id)
+    .bind(o.instance_id.as_str())
     .bind(serde_json::to_string(&o.term).map_err(|e| corrupt("term", e))?)
     .bind(o.quantity as i64)
     .bind(o.amount.amount_minor)
@@ -166,7 +166,7 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
         o.now,
         Some(&o.buyer_id),
         "order.created",
-        &o.id,
+        o.id.as_str(),
         serde_json::json!({ "kind": o.kind, "amount": o.amount, "sku_id": o.sku_id }),
     )
     .await?;
@@ -180,13 +180,13 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
 pub(super) async fn find_order(
     s: &SqlStore,
     scope: &Scope,
-    id: &str,
+    id: &OrderId,
 ) -> StoreResult<Option<OrderRecord>> {
     let row = sqlx::query(&format!(
         "SELECT * FROM orders WHERE id = $1 {}",
         tenant_clause(2)
     ))
-    .bind(id)
+    .bind(id.as_str())
     .bind(scope.tenant().map(str::to_owned))
     .fetch_optional(&s.read)
     .await?;
@@ -213,7 +213,7 @@ pub(super) async fn list_orders(
 pub(super) async fn pay_order(
     s: &SqlStore,
     buyer: &PartyId,
-    order_id: &str,
+    order_id: &OrderId,
     new_instance: Option<NewInstanceRow>,
     change: Option<InstanceChange>,
     jobs: Vec<NewJob>,
@@ -262,7 +262,7 @@ pub(super) async fn pay_order(
             buyer,
             debit,
             EntryKind::OrderDebit,
-            Some(order_id),
+            Some(order_id.as_str()),
             None,
             Some(buyer),
             now,
@@ -272,7 +272,7 @@ pub(super) async fn pay_order(
     batch.push(
         sqlx::query("UPDATE orders SET state = 'processing', paid_at = $1 WHERE id = $2")
             .bind(now_ms)
-            .bind(order_id),
+            .bind(order_id.as_str()),
     );
     let mut completed = false;
     if let Some(i) = &new_instance {
@@ -283,12 +283,12 @@ pub(super) async fn pay_order(
                  created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $15, $8, $9, $10, $11, $12, $13, $14, $14)",
             )
-            .bind(&i.id)
+            .bind(i.id.as_str())
             .bind(i.buyer_id.as_str())
             .bind(i.seller_id.as_str())
             .bind(&i.product_id)
             .bind(&i.sku_id)
-            .bind(&i.origin_order_id)
+            .bind(i.origin_order_id.as_str())
             .bind(&i.delivery_type)
             .bind(serde_json::to_string(&i.term).map_err(|e| corrupt("term", e))?)
             .bind(i.quantity as i64)
@@ -303,7 +303,7 @@ pub(super) async fn pay_order(
             batch.push(
                 sqlx::query("UPDATE instances SET opened_at = $1 WHERE id = $2")
                     .bind(now_ms)
-                    .bind(&i.id),
+                    .bind(i.id.as_str()),
             );
             batch.push(complete_order_query(order_id, now));
             completed = true;
@@ -328,7 +328,7 @@ pub(super) async fn pay_order(
             .bind(term_json)
             .bind(c.trial.map(|t| t as i64))
             .bind(now_ms)
-            .bind(&order.instance_id),
+            .bind(order.instance_id.as_str()),
         );
         if c.complete_order {
             batch.push(complete_order_query(order_id, now));
@@ -343,7 +343,7 @@ pub(super) async fn pay_order(
         now,
         Some(buyer),
         "order.paid",
-        order_id,
+        order_id.as_str(),
         serde_json::json!({ "amount": order.amount, "jobs": job_kinds }),
     ));
     batch.run(&mut tx, s.backend).await?;
@@ -366,7 +366,7 @@ pub(super) async fn pay_order(
 pub(super) async fn cancel_order(
     s: &SqlStore,
     scope: &Scope,
-    order_id: &str,
+    order_id: &OrderId,
     actor: Option<&PartyId>,
     now: OffsetDateTime,
 ) -> StoreResult<Option<Result<OrderRecord, OrderState>>> {
@@ -386,7 +386,7 @@ pub(super) async fn cancel_order(
         "UPDATE orders SET state = 'cancelled', cancelled_at = $1 WHERE id = $2 AND state = 'pending_payment'",
     )
     .bind(to_unix_ms(now))
-    .bind(order_id)
+    .bind(order_id.as_str())
     .execute(&mut *tx)
     .await?;
     audit(
@@ -398,7 +398,7 @@ pub(super) async fn cancel_order(
         } else {
             "order.cancelled_unpaid"
         },
-        order_id,
+        order_id.as_str(),
         serde_json::json!({}),
     )
     .await?;
@@ -411,12 +411,13 @@ pub(super) async fn overdue_orders(
     s: &SqlStore,
     now: OffsetDateTime,
     limit: u32,
-) -> StoreResult<Vec<String>> {
-    Ok(sqlx::query_scalar(
+) -> StoreResult<Vec<OrderId>> {
+    let ids: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM orders WHERE state = 'pending_payment' AND pay_deadline < $1 ORDER BY pay_deadline LIMIT $2",
     )
     .bind(to_unix_ms(now))
     .bind(limit as i64)
     .fetch_all(&s.read)
-    .await?)
+    .await?;
+    Ok(ids.into_iter().map(OrderId::from_trusted).collect())
 }

@@ -11,9 +11,9 @@ use super::*;
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub kind: CallKind,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// The orderId sent to the seller: stable for every attempt of this call.
-    pub order_id: String,
+    pub order_id: OrderId,
     pub seller_id: PartyId,
     pub product_id: String,
     /// What the call needs beyond the instance and order (e.g. new expiry, scene).
@@ -23,13 +23,13 @@ pub struct NewJob {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRecord {
     pub seq: i64,
-    pub id: String,
+    pub id: JobId,
     pub kind: CallKind,
     pub state: JobState,
     /// `send`, or `poll` after the seller answered 000004.
     pub phase: String,
-    pub instance_id: String,
-    pub order_id: String,
+    pub instance_id: InstanceId,
+    pub order_id: OrderId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub payload: serde_json::Value,
@@ -93,7 +93,7 @@ pub enum JobResolution {
 /// The line recorded for a call that was in flight when its process stopped.
 pub(super) fn interrupted_attempt(job: &JobRecord, now: OffsetDateTime) -> AttemptRecord {
     AttemptRecord {
-        id: souk_core::id::generate("att", now),
+        id: AttemptId::generate(now),
         job_id: job.id.clone(),
         seller_id: job.seller_id.clone(),
         product_id: job.product_id.clone(),
@@ -115,12 +115,12 @@ pub(super) fn interrupted_attempt(job: &JobRecord, now: OffsetDateTime) -> Attem
 pub(super) fn job_from_row(row: &AnyRow) -> StoreResult<JobRecord> {
     Ok(JobRecord {
         seq: row.try_get("seq")?,
-        id: row.try_get("id")?,
+        id: JobId::from_trusted(row.try_get("id")?),
         kind: parse(row, "kind")?,
         state: parse(row, "state")?,
         phase: row.try_get("phase")?,
-        instance_id: row.try_get("instance_id")?,
-        order_id: row.try_get("order_id")?,
+        instance_id: InstanceId::from_trusted(row.try_get("instance_id")?),
+        order_id: OrderId::from_trusted(row.try_get("order_id")?),
         seller_id: PartyId::from_trusted(row.try_get("seller_id")?),
         product_id: row.try_get("product_id")?,
         payload: json(row, "payload")?,
@@ -149,10 +149,10 @@ pub(super) fn job_query<'q>(job: &'q NewJob, now: OffsetDateTime) -> BatchQuery<
          payload, attempts, next_attempt_at, created_at) \
          VALUES ($1, $2, 'pending', 'send', $3, $4, $5, $6, $7, 0, $8, $8)",
     )
-    .bind(souk_core::id::generate("job", now))
+    .bind(JobId::generate(now).as_str().to_owned())
     .bind(job.kind.as_str())
-    .bind(&job.instance_id)
-    .bind(&job.order_id)
+    .bind(job.instance_id.as_str())
+    .bind(job.order_id.as_str())
     .bind(job.seller_id.as_str())
     .bind(&job.product_id)
     .bind(job.payload.to_string())
@@ -177,7 +177,7 @@ pub(super) async fn fail_and_refund(
             &order.buyer_id,
             order.amount,
             EntryKind::Refund,
-            Some(&order.id),
+            Some(order.id.as_str()),
             Some(format!("automatic refund: {reason}")),
             None,
             now,
@@ -190,7 +190,7 @@ pub(super) async fn fail_and_refund(
     )
     .bind(now_ms)
     .bind(reason)
-    .bind(&order.id)
+    .bind(order.id.as_str())
     .execute(&mut *conn)
     .await?;
     audit(
@@ -198,12 +198,12 @@ pub(super) async fn fail_and_refund(
         now,
         None,
         "order.failed_and_refunded",
-        &order.id,
+        order.id.as_str(),
         serde_json::json!({ "reason": reason, "amount": order.amount }),
     )
     .await?;
-    let notice = souk_core::notice::order_refunded(&order.id, order.amount, reason);
-    insert_notice(conn, &order.buyer_id, &notice, Some(&order.id), now).await?;
+    let notice = souk_core::notice::order_refunded(order.id.as_str(), order.amount, reason);
+    insert_notice(conn, &order.buyer_id, &notice, Some(order.id.as_str()), now).await?;
     Ok(())
 }
 
@@ -228,11 +228,11 @@ pub(super) async fn insert_attempt(tx: &mut AnyConnection, a: &AttemptRecord) ->
          error, latency_ms, started_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
-    .bind(&a.id)
-    .bind(&a.job_id)
+    .bind(a.id.as_str())
+    .bind(a.job_id.as_str())
     .bind(a.seller_id.as_str())
     .bind(&a.product_id)
-    .bind(&a.instance_id)
+    .bind(a.instance_id.as_str())
     .bind(&a.activity)
     .bind(a.business_id.clone())
     .bind(a.request.to_string())
@@ -318,7 +318,7 @@ pub(super) async fn complete_recorded(
                 .bind(seller_instance_id.clone())
                 .bind(app_info_sealed.clone())
                 .bind(license_sealed.clone())
-                .bind(&job.instance_id)
+                .bind(job.instance_id.as_str())
                 .execute(&mut *tx)
                 .await?;
                 complete_order(&mut *tx, &job.order_id, now).await?;
@@ -331,7 +331,7 @@ pub(super) async fn complete_recorded(
                         .bind(&order.sku_id)
                         .bind(order.quantity as i64)
                         .bind(now_ms)
-                        .bind(&job.instance_id)
+                        .bind(job.instance_id.as_str())
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -352,7 +352,7 @@ pub(super) async fn complete_recorded(
             if let Some(sid) = seller_instance_id {
                 sqlx::query("UPDATE instances SET seller_instance_id = $1 WHERE id = $2")
                     .bind(sid)
-                    .bind(&job.instance_id)
+                    .bind(job.instance_id.as_str())
                     .execute(&mut *tx)
                     .await?;
             }
@@ -368,7 +368,7 @@ pub(super) async fn complete_recorded(
                         "UPDATE instances SET state = 'failed', updated_at = $1 WHERE id = $2 AND state = 'opening'",
                     )
                     .bind(now_ms)
-                    .bind(&job.instance_id)
+                    .bind(job.instance_id.as_str())
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -397,12 +397,13 @@ pub(super) async fn complete_recorded(
                 };
                 insert_job(&mut *tx, &follow_up, now).await?;
             }
-            let notice = souk_core::notice::call_gave_up(job.kind, &job.instance_id, error);
+            let notice = souk_core::notice::call_gave_up(job.kind, job.instance_id.as_str(), error);
             insert_notice(&mut *tx, &job.seller_id, &notice, Some(job_id), now).await?;
         }
     }
     if first_failure {
-        let notice = souk_core::notice::call_failed(job.kind, &job.instance_id, a.error.as_deref());
+        let notice =
+            souk_core::notice::call_failed(job.kind, job.instance_id.as_str(), a.error.as_deref());
         insert_notice(&mut *tx, &job.seller_id, &notice, Some(job_id), now).await?;
     }
     Ok(true)
@@ -555,13 +556,13 @@ pub(super) async fn complete_jobs(
 pub(super) async fn retry_job(
     s: &SqlStore,
     scope: &Scope,
-    job_id: &str,
+    job_id: &JobId,
     actor: &PartyId,
     now: OffsetDateTime,
 ) -> StoreResult<Option<JobRecord>> {
     let mut tx = s.write.begin().await?;
     let row = sqlx::query("SELECT * FROM jobs WHERE id = $1 AND ($2 IS NULL OR seller_id = $2)")
-        .bind(job_id)
+        .bind(job_id.as_str())
         .bind(scope.tenant().map(str::to_owned))
         .fetch_optional(&mut *tx)
         .await?;
@@ -576,7 +577,7 @@ pub(super) async fn retry_job(
              finished_at = NULL WHERE id = $2",
         )
         .bind(now_ms)
-        .bind(job_id)
+        .bind(job_id.as_str())
         .execute(&mut *tx)
         .await?;
         audit(
@@ -584,13 +585,13 @@ pub(super) async fn retry_job(
             now,
             Some(actor),
             "job.retry_requested",
-            job_id,
+            job_id.as_str(),
             serde_json::json!({ "previous_state": job.state }),
         )
         .await?;
     }
     let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
-        .bind(job_id)
+        .bind(job_id.as_str())
         .fetch_one(&mut *tx)
         .await?;
     let job = job_from_row(&row)?;
@@ -601,10 +602,10 @@ pub(super) async fn retry_job(
 pub(super) async fn find_job(
     s: &SqlStore,
     scope: &Scope,
-    job_id: &str,
+    job_id: &JobId,
 ) -> StoreResult<Option<JobRecord>> {
     let row = sqlx::query("SELECT * FROM jobs WHERE id = $1 AND ($2 IS NULL OR seller_id = $2)")
-        .bind(job_id)
+        .bind(job_id.as_str())
         .bind(scope.tenant().map(str::to_owned))
         .fetch_optional(&s.read)
         .await?;
@@ -614,12 +615,12 @@ pub(super) async fn find_job(
 pub(super) async fn jobs_of_instance(
     s: &SqlStore,
     scope: &Scope,
-    instance_id: &str,
+    instance_id: &InstanceId,
 ) -> StoreResult<Vec<JobRecord>> {
     let rows = sqlx::query(
         "SELECT * FROM jobs WHERE instance_id = $1 AND ($2 IS NULL OR seller_id = $2) ORDER BY seq",
     )
-    .bind(instance_id)
+    .bind(instance_id.as_str())
     .bind(scope.tenant().map(str::to_owned))
     .fetch_all(&s.read)
     .await?;
@@ -648,8 +649,8 @@ pub(super) async fn next_job_due(s: &SqlStore) -> StoreResult<Option<OffsetDateT
 /// What [`call_contexts`] loads for a batch of claimed calls, by id.
 #[derive(Debug, Clone, Default)]
 pub struct CallContexts {
-    pub instances: std::collections::HashMap<String, InstanceRecord>,
-    pub orders: std::collections::HashMap<String, OrderRecord>,
+    pub instances: std::collections::HashMap<InstanceId, InstanceRecord>,
+    pub orders: std::collections::HashMap<OrderId, OrderRecord>,
     pub parties: std::collections::HashMap<String, crate::PartyRecord>,
 }
 
@@ -682,12 +683,12 @@ pub(super) async fn call_contexts(s: &SqlStore, jobs: &[JobRecord]) -> StoreResu
     }
     // One connection for the three reads: one acquire instead of one per call and table.
     let mut conn = s.read.acquire().await?;
-    let instance_ids = jobs.iter().map(|j| j.instance_id.clone()).collect();
+    let instance_ids = jobs.iter().map(|j| j.instance_id.to_string()).collect();
     for row in rows_by_ids(&mut conn, "instances", "id", &instance_ids).await? {
         let i = instance_from_row(&row)?;
         out.instances.insert(i.id.clone(), i);
     }
-    let order_ids = jobs.iter().map(|j| j.order_id.clone()).collect();
+    let order_ids = jobs.iter().map(|j| j.order_id.to_string()).collect();
     for row in rows_by_ids(&mut conn, "orders", "id", &order_ids).await? {
         let o = order_from_row(&row)?;
         out.orders.insert(o.id.clone(), o);
