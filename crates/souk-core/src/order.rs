@@ -4,6 +4,7 @@
 //! formal conversion); the instance keeps one stable id across all of them.
 
 use crate::money::{Money, MoneyError};
+use crate::transition::{event_enum, StateMachine};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -73,47 +74,47 @@ string_enum!(
     }
 );
 
-/// Something that happens to an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderEvent {
-    Pay,
-    Cancel,
-    Deliver,
-    FailDelivery,
-    Refund,
-}
+event_enum!(
+    /// Something that happens to an order.
+    OrderEvent {
+        Pay = "paid",
+        Cancel = "cancelled",
+        /// The seller's call that delivers the order succeeded (or nothing waits for one).
+        Deliver = "delivered",
+        FailDelivery = "failed",
+        Refund = "refunded",
+    }
+);
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("an order that is {from} cannot be {event}")]
-pub struct IllegalTransition {
-    pub from: OrderState,
-    pub event: &'static str,
-}
+impl StateMachine for OrderState {
+    type Event = OrderEvent;
+    const WHAT: &'static str = "an order";
+    const STATES: &'static [Self] = OrderState::ALL;
 
-impl OrderState {
     /// The order state machine. Anything not listed is refused.
-    pub fn apply(self, event: OrderEvent) -> Result<OrderState, IllegalTransition> {
+    fn next(self, event: OrderEvent) -> Option<OrderState> {
         use OrderEvent::*;
         use OrderState::*;
         match (self, event) {
-            (PendingPayment, Pay) => Ok(Processing),
-            (PendingPayment, Cancel) => Ok(Cancelled),
-            (Processing, Deliver) => Ok(Completed),
-            (Processing, FailDelivery) => Ok(Failed),
-            (Failed, Refund) => Ok(Refunded),
-            (from, e) => Err(IllegalTransition {
-                from,
-                event: match e {
-                    Pay => "paid",
-                    Cancel => "cancelled",
-                    Deliver => "delivered",
-                    FailDelivery => "failed",
-                    Refund => "refunded",
-                },
-            }),
+            (PendingPayment, Pay) => Some(Processing),
+            (PendingPayment, Cancel) => Some(Cancelled),
+            (Processing, Deliver) => Some(Completed),
+            (Processing, FailDelivery) => Some(Failed),
+            (Failed, Refund) => Some(Refunded),
+            _ => None,
         }
     }
 
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn event_name(event: OrderEvent) -> &'static str {
+        event.as_str()
+    }
+}
+
+impl OrderState {
     pub fn is_final(self) -> bool {
         matches!(
             self,

@@ -11,11 +11,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use souk_core::catalog::{BillingMode, BuyerField, DeliveryType, LicenseMode, Protocol};
 use souk_core::id::{InstanceId, OrderId};
-use souk_core::instance::{renewable, renewed_expiry, InstanceState};
+use souk_core::instance::{renewable, renewed_expiry, InstanceEvent, InstanceState};
 use souk_core::order::{price, upgrade_charge, OrderKind, PeriodUnit, Term};
 use souk_core::party::PartyId;
 use souk_core::provisioning::CallKind;
 use souk_core::snapshot::{BuyerContact, OrderSnapshot};
+use souk_core::transition::StateMachine;
 use souk_store::{
     InstanceChange, InstanceRecord, NewInstanceRow, NewJob, NewOrder, OrderRecord, PayError,
     PurchasableSku, Scope,
@@ -359,7 +360,7 @@ pub async fn upgrade(
     input: UpgradeInstance,
 ) -> AppResult<OrderRecord> {
     let instance = own_instance(state, buyer, instance_id).await?;
-    if instance.state != InstanceState::Active || instance.trial {
+    if instance.state.apply(InstanceEvent::Upgrade).is_err() || instance.trial {
         return Err(AppError::conflict(
             "not_upgradable",
             "only an active, paid instance can be upgraded",
@@ -523,15 +524,18 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                 .find_instance(&Scope::Everything, &order.instance_id)
                 .await?
                 .ok_or_else(|| AppError::not_found("instance"))?;
-            if !renewable(instance.state) {
-                return Err(AppError::conflict(
-                    "not_renewable",
-                    format!(
-                        "the instance is {} and can no longer be renewed",
-                        instance.state
-                    ),
-                ));
-            }
+            let renewal = instance
+                .state
+                .transition(InstanceEvent::Renew)
+                .map_err(|_| {
+                    AppError::conflict(
+                        "not_renewable",
+                        format!(
+                            "the instance is {} and can no longer be renewed",
+                            instance.state
+                        ),
+                    )
+                })?;
             let conversion = order.kind == OrderKind::TrialToFormal;
             // Renewals continue from the old expiry (grace days are not free); a conversion
             // starts the paid term now.
@@ -586,8 +590,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                 }
             }
             let change = InstanceChange {
-                expect_state: Some(instance.state),
-                state: Some(InstanceState::Active),
+                transition: renewal,
                 expire_at,
                 period_start: conversion.then_some(now),
                 term: Some(order.term),
@@ -597,9 +600,16 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             (None, Some(change), jobs)
         }
         OrderKind::Upgrade => {
+            // Paid only while the instance is still active (as when the order was placed).
             let change = InstanceChange {
-                expect_state: Some(InstanceState::Active),
-                ..Default::default()
+                transition: InstanceState::Active
+                    .transition(InstanceEvent::Upgrade)
+                    .map_err(|e| AppError::conflict("not_upgradable", e.to_string()))?,
+                expire_at: None,
+                period_start: None,
+                term: None,
+                trial: None,
+                complete_order: false,
             };
             (
                 None,

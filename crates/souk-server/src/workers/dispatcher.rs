@@ -384,7 +384,7 @@ impl Dispatcher {
         match &result.verdict {
             Verdict::Failure(e) => retry(e.clone()),
             Verdict::Accepted => {
-                if matches!(job.kind, CallKind::NewInstance | CallKind::GetLicense) {
+                if job.kind.opens_instance() {
                     let sid = result.response.as_ref().and_then(|r| r.instance_id.clone());
                     if sid.is_none() && call.seller_instance_id.is_none() {
                         return retry("answered 000004 without an instanceId to poll".into());

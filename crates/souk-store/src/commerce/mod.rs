@@ -39,8 +39,10 @@ use souk_core::id::{AttemptId, InstanceId, JobId, OrderId};
 use souk_core::instance::InstanceState;
 use souk_core::ledger::EntryKind;
 use souk_core::money::{Currency, Money};
-use souk_core::order::{OrderKind, OrderState, Term};
-use souk_core::provisioning::{CallKind, JobState};
+use souk_core::order::{OrderEvent, OrderKind, OrderState, Term};
+use souk_core::outbox::{Effect, Facts, OrderFacts, SellerNotice};
+use souk_core::provisioning::{CallKind, JobEvent, JobState};
+use souk_core::transition::{StateMachine, Transition};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::str::FromStr;
@@ -144,13 +146,12 @@ pub trait CommerceStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<InstanceRecord>>;
 
-    /// Moves an instance to `to` if it is still in `from`, enqueueing `jobs`; false if it moved
-    /// on meanwhile.
+    /// Persists a timer's instance transition (compare-and-set on `change.from`), enqueueing
+    /// `jobs`; false if the instance moved on meanwhile (nothing changes then).
     async fn apply_timer(
         &self,
         instance_id: &InstanceId,
-        from: InstanceState,
-        to: InstanceState,
+        change: Transition<InstanceState>,
         jobs: Vec<NewJob>,
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
@@ -387,12 +388,11 @@ impl CommerceStore for SqlStore {
     async fn apply_timer(
         &self,
         instance_id: &InstanceId,
-        from: InstanceState,
-        to: InstanceState,
+        change: Transition<InstanceState>,
         jobs: Vec<NewJob>,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
-        instances::apply_timer(self, instance_id, from, to, jobs, now).await
+        instances::apply_timer(self, instance_id, change, jobs, now).await
     }
 
     async fn mark_auto_renew_tried(

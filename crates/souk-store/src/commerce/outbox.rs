@@ -65,27 +65,7 @@ impl SellerRoom {
     }
 }
 
-/// What a worker learned from one attempt, and what to do next.
-#[derive(Debug, Clone)]
-pub enum JobResolution {
-    Succeeded {
-        seller_instance_id: Option<String>,
-        app_info_sealed: Option<String>,
-        license_sealed: Option<String>,
-    },
-    /// The seller accepted (000004): poll from `at`.
-    Poll {
-        at: OffsetDateTime,
-        seller_instance_id: Option<String>,
-    },
-    Retry {
-        at: OffsetDateTime,
-        error: String,
-    },
-    GiveUp {
-        error: String,
-    },
-}
+pub use souk_core::outbox::JobResolution;
 
 // ---------------------------------------------------------------------------------------------
 // Row mapping and helpers used inside transactions
@@ -159,51 +139,55 @@ pub(super) fn job_query<'q>(job: &'q NewJob, now: OffsetDateTime) -> BatchQuery<
     .bind(to_unix_ms(now))
 }
 
-/// Marks an order failed and returns its money, once (the unique index on ledger entries
-/// makes a second refund of the same order impossible).
-pub(super) async fn fail_and_refund(
+/// What a job transition sets besides its state (absent: unchanged).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct JobPatch<'a> {
+    pub phase: Option<&'a str>,
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub first_attempt_at: Option<OffsetDateTime>,
+    pub last_error: Option<&'a str>,
+    /// Only if this worker still holds the job's lease.
+    pub lease_owner: Option<&'a str>,
+}
+
+/// Persists a job transition the core decided: compare-and-set on `t.from` (and on the lease,
+/// when `patch.lease_owner` is given); the lease is released, and a finished job records when.
+/// A row that moved on meanwhile is [`StoreError::LostRace`] and nothing changes.
+pub(super) async fn transition_job(
     conn: &mut AnyConnection,
-    order: &OrderRecord,
-    reason: &str,
+    id: &JobId,
+    t: Transition<JobState>,
+    patch: JobPatch<'_>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    if order.state != OrderState::Processing {
-        return Ok(());
-    }
-    let now_ms = to_unix_ms(now);
-    if order.amount.amount_minor > 0 {
-        insert_entry(
-            conn,
-            &order.buyer_id,
-            order.amount,
-            EntryKind::Refund,
-            Some(order.id.as_str()),
-            Some(format!("automatic refund: {reason}")),
-            None,
-            now,
-        )
-        .await?;
-    }
-    sqlx::query(
-        "UPDATE orders SET state = 'refunded', failed_at = $1, refunded_at = $1, \
-         failure_reason = $2 WHERE id = $3",
+    let finished = matches!(t.to, JobState::Succeeded | JobState::Failed);
+    let changed = sqlx::query(
+        "UPDATE jobs SET state = $1, phase = COALESCE($2, phase), \
+         next_attempt_at = COALESCE($3, next_attempt_at), \
+         first_attempt_at = COALESCE($4, first_attempt_at), \
+         last_error = COALESCE($5, last_error), finished_at = $6, \
+         lease_owner = NULL, lease_until = NULL \
+         WHERE id = $7 AND state = $8 AND ($9 IS NULL OR lease_owner = $9)",
     )
-    .bind(now_ms)
-    .bind(reason)
-    .bind(order.id.as_str())
+    .bind(t.to.as_str())
+    .bind(patch.phase)
+    .bind(patch.next_attempt_at.map(to_unix_ms))
+    .bind(patch.first_attempt_at.map(to_unix_ms))
+    .bind(patch.last_error)
+    .bind(finished.then(|| to_unix_ms(now)))
+    .bind(id.as_str())
+    .bind(t.from.as_str())
+    .bind(patch.lease_owner)
     .execute(&mut *conn)
-    .await?;
-    audit(
-        conn,
-        now,
-        None,
-        "order.failed_and_refunded",
-        order.id.as_str(),
-        serde_json::json!({ "reason": reason, "amount": order.amount }),
-    )
-    .await?;
-    let notice = souk_core::notice::order_refunded(order.id.as_str(), order.amount, reason);
-    insert_notice(conn, &order.buyer_id, &notice, Some(order.id.as_str()), now).await?;
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Err(StoreError::LostRace {
+            what: "job",
+            id: id.to_string(),
+            expected: t.from.as_str(),
+        });
+    }
     Ok(())
 }
 
@@ -249,7 +233,9 @@ pub(super) async fn insert_attempt(tx: &mut AnyConnection, a: &AttemptRecord) ->
     Ok(())
 }
 
-/// Applies an attempt's resolution (the attempt itself is already recorded).
+/// Applies an attempt's resolution (the attempt itself is already recorded): the job moves as
+/// the core's job state machine says, if this worker still holds its lease; then every effect
+/// the core plans for the outcome is persisted.
 pub(super) async fn complete_recorded(
     tx: &mut AnyConnection,
     job: &JobRecord,
@@ -258,155 +244,229 @@ pub(super) async fn complete_recorded(
     resolution: JobResolution,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
-    let job_id = job.id.as_str();
-    let now_ms = to_unix_ms(now);
+    let Ok(change) = JobState::Running.transition(resolution.event()) else {
+        return Err(corrupt("job", "a claimed job cannot take this outcome"));
+    };
+    let patch = match &resolution {
+        JobResolution::Succeeded { .. } => JobPatch::default(),
+        JobResolution::Poll { at, .. } => JobPatch {
+            phase: Some("poll"),
+            next_attempt_at: Some(*at),
+            ..JobPatch::default()
+        },
+        JobResolution::Retry { at, error } => JobPatch {
+            next_attempt_at: Some(*at),
+            last_error: Some(error),
+            ..JobPatch::default()
+        },
+        JobResolution::GiveUp { error } => JobPatch {
+            last_error: Some(error),
+            ..JobPatch::default()
+        },
+    };
     // The job row changes only if we still hold its lease. When it ran out and another
     // worker took the job over, keep the record of what we saw and change nothing else.
-    let (state, phase, next_at, last_error, finished_at) = match &resolution {
-        JobResolution::Succeeded { .. } => ("succeeded", None, None, None, Some(now_ms)),
-        JobResolution::Poll { at, .. } => {
-            ("pending", Some("poll"), Some(to_unix_ms(*at)), None, None)
-        }
-        JobResolution::Retry { at, error } => (
-            "pending",
-            None,
-            Some(to_unix_ms(*at)),
-            Some(error.as_str()),
-            None,
-        ),
-        JobResolution::GiveUp { error } => {
-            ("failed", None, None, Some(error.as_str()), Some(now_ms))
-        }
+    let lease = JobPatch {
+        lease_owner: Some(owner),
+        ..patch
     };
-    let updated = sqlx::query(
-        "UPDATE jobs SET state = $1, phase = COALESCE($2, phase), \
-         next_attempt_at = COALESCE($3, next_attempt_at), last_error = COALESCE($4, last_error), \
-         finished_at = $5, lease_owner = NULL, lease_until = NULL \
-         WHERE id = $6 AND state = 'running' AND lease_owner = $7",
-    )
-    .bind(state)
-    .bind(phase)
-    .bind(next_at)
-    .bind(last_error)
-    .bind(finished_at)
-    .bind(job_id)
-    .bind(owner)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated == 0 {
-        return Ok(false);
+    match transition_job(tx, &job.id, change, lease, now).await {
+        Ok(()) => {}
+        Err(StoreError::LostRace { .. }) => return Ok(false),
+        Err(e) => return Err(e),
     }
     let first_failure = a.outcome == "failure"
         && !matches!(resolution, JobResolution::Succeeded { .. })
         && job.last_error.is_none();
-    match &resolution {
-        JobResolution::Succeeded {
+    let facts = if resolution.needs_states() {
+        facts_in(tx, job, first_failure).await?
+    } else {
+        Facts {
+            first_failure,
+            ..Facts::default()
+        }
+    };
+    for effect in souk_core::outbox::plan(job.kind, &resolution, facts) {
+        apply_effect(tx, job, a, effect, now).await?;
+    }
+    Ok(true)
+}
+
+/// The states [`souk_core::outbox::plan`] decides on, read in the completing transaction in
+/// one statement.
+async fn facts_in(
+    tx: &mut AnyConnection,
+    job: &JobRecord,
+    first_failure: bool,
+) -> StoreResult<Facts> {
+    let row = sqlx::query(
+        "SELECT (SELECT state FROM orders WHERE id = $1) AS order_state, \
+         (SELECT amount_minor FROM orders WHERE id = $1) AS amount_minor, \
+         (SELECT currency FROM orders WHERE id = $1) AS currency, \
+         (SELECT state FROM instances WHERE id = $2) AS instance_state",
+    )
+    .bind(job.order_id.as_str())
+    .bind(job.instance_id.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    let order = match row.try_get::<Option<String>, _>("order_state")? {
+        Some(state) => Some(OrderFacts {
+            state: state.parse().map_err(|e| corrupt("order state", e))?,
+            amount: Money::new(
+                row.try_get::<Option<i64>, _>("amount_minor")?.unwrap_or(0),
+                parse(&row, "currency")?,
+            ),
+        }),
+        None => None,
+    };
+    let instance = row
+        .try_get::<Option<String>, _>("instance_state")?
+        .map(|s| s.parse())
+        .transpose()
+        .map_err(|e| corrupt("instance state", e))?;
+    Ok(Facts {
+        order,
+        instance,
+        first_failure,
+    })
+}
+
+/// Persists one effect the core planned for a call's outcome.
+async fn apply_effect(
+    tx: &mut AnyConnection,
+    job: &JobRecord,
+    a: &AttemptRecord,
+    effect: Effect,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    match effect {
+        Effect::Instance(t) => transition_instance(tx, &job.instance_id, t, now).await?,
+        Effect::RecordDelivery {
             seller_instance_id,
             app_info_sealed,
             license_sealed,
-        } => match job.kind {
-            CallKind::NewInstance | CallKind::GetLicense => {
-                sqlx::query(
-                    "UPDATE instances SET state = 'active', opened_at = $1, updated_at = $1, \
-                         seller_instance_id = COALESCE($2, seller_instance_id), \
-                         app_info_sealed = COALESCE($3, app_info_sealed), \
-                         license_sealed = COALESCE($4, license_sealed) \
-                         WHERE id = $5 AND state = 'opening'",
-                )
-                .bind(now_ms)
-                .bind(seller_instance_id.clone())
-                .bind(app_info_sealed.clone())
-                .bind(license_sealed.clone())
-                .bind(job.instance_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-                complete_order(&mut *tx, &job.order_id, now).await?;
-            }
-            CallKind::UpgradeInstance => {
-                if let Some(order) = order_in(&mut *tx, &job.order_id).await? {
-                    sqlx::query(
-                            "UPDATE instances SET sku_id = $1, quantity = $2, updated_at = $3 WHERE id = $4",
-                        )
-                        .bind(&order.sku_id)
-                        .bind(order.quantity as i64)
-                        .bind(now_ms)
-                        .bind(job.instance_id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                complete_order(&mut *tx, &job.order_id, now).await?;
-            }
-            CallKind::RefreshInstance => complete_order(&mut *tx, &job.order_id, now).await?,
-            CallKind::FreezeInstance
-            | CallKind::UnfreezeInstance
-            | CallKind::ReleaseInstance
-            | CallKind::RefreshLicenseCode
-            | CallKind::FreezeLicenseCode
-            | CallKind::UnfreezeLicenseCode
-            | CallKind::ReleaseLicenseCode => {}
-        },
-        JobResolution::Poll {
-            seller_instance_id, ..
         } => {
-            if let Some(sid) = seller_instance_id {
-                sqlx::query("UPDATE instances SET seller_instance_id = $1 WHERE id = $2")
-                    .bind(sid)
-                    .bind(job.instance_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            sqlx::query(
+                "UPDATE instances SET seller_instance_id = COALESCE($1, seller_instance_id), \
+                 app_info_sealed = COALESCE($2, app_info_sealed), \
+                 license_sealed = COALESCE($3, license_sealed) WHERE id = $4",
+            )
+            .bind(seller_instance_id)
+            .bind(app_info_sealed)
+            .bind(license_sealed)
+            .bind(job.instance_id.as_str())
+            .execute(&mut *tx)
+            .await?;
         }
-        JobResolution::Retry { .. } => {}
-        JobResolution::GiveUp { error } => {
-            if job.kind.fails_order() {
-                if let Some(order) = order_in(&mut *tx, &job.order_id).await? {
-                    fail_and_refund(&mut *tx, &order, error, now).await?;
+        Effect::TakeOrderSpec => {
+            sqlx::query(
+                "UPDATE instances SET sku_id = (SELECT sku_id FROM orders WHERE id = $2), \
+                 quantity = (SELECT quantity FROM orders WHERE id = $2), updated_at = $1 \
+                 WHERE id = $3",
+            )
+            .bind(to_unix_ms(now))
+            .bind(job.order_id.as_str())
+            .bind(job.instance_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        Effect::Order(t) => transition_order(tx, &job.order_id, t, now).await?,
+        Effect::FailAndRefund {
+            steps,
+            refund,
+            amount,
+            reason,
+        } => fail_and_refund(tx, job, &steps, refund, amount, &reason, now).await?,
+        Effect::FollowUp(kind) => {
+            // The seller never told us its instanceId; the protocol recommends the first
+            // businessId, which is what a seller following it will know the instance by.
+            let first_business_id: Option<String> = sqlx::query_scalar(
+                "SELECT business_id FROM call_attempts WHERE job_id = $1 \
+                 AND business_id IS NOT NULL ORDER BY id LIMIT 1",
+            )
+            .bind(job.id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
+            let follow_up = NewJob {
+                kind,
+                instance_id: job.instance_id.clone(),
+                order_id: job.order_id.clone(),
+                seller_id: job.seller_id.clone(),
+                product_id: job.product_id.clone(),
+                payload: serde_json::json!({
+                    "after_giving_up": job.kind,
+                    "first_business_id": first_business_id,
+                }),
+            };
+            insert_job(tx, &follow_up, now).await?;
+        }
+        Effect::NotifySeller(notice) => {
+            let notice = match notice {
+                SellerNotice::GaveUp(error) => {
+                    souk_core::notice::call_gave_up(job.kind, job.instance_id.as_str(), &error)
                 }
-                if matches!(job.kind, CallKind::NewInstance | CallKind::GetLicense) {
-                    sqlx::query(
-                        "UPDATE instances SET state = 'failed', updated_at = $1 WHERE id = $2 AND state = 'opening'",
-                    )
-                    .bind(now_ms)
-                    .bind(job.instance_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            if let Some(kind) = job.kind.after_giving_up() {
-                // The seller never told us its instanceId; the protocol recommends the first
-                // businessId, which is what a seller following it will know the instance by.
-                let first_business_id: Option<String> = sqlx::query_scalar(
-                    "SELECT business_id FROM call_attempts WHERE job_id = $1 \
-                     AND business_id IS NOT NULL ORDER BY id LIMIT 1",
-                )
-                .bind(job_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .flatten();
-                let follow_up = NewJob {
-                    kind,
-                    instance_id: job.instance_id.clone(),
-                    order_id: job.order_id.clone(),
-                    seller_id: job.seller_id.clone(),
-                    product_id: job.product_id.clone(),
-                    payload: serde_json::json!({
-                        "after_giving_up": job.kind,
-                        "first_business_id": first_business_id,
-                    }),
-                };
-                insert_job(&mut *tx, &follow_up, now).await?;
-            }
-            let notice = souk_core::notice::call_gave_up(job.kind, job.instance_id.as_str(), error);
-            insert_notice(&mut *tx, &job.seller_id, &notice, Some(job_id), now).await?;
+                SellerNotice::FirstFailure => souk_core::notice::call_failed(
+                    job.kind,
+                    job.instance_id.as_str(),
+                    a.error.as_deref(),
+                ),
+            };
+            insert_notice(tx, &job.seller_id, &notice, Some(job.id.as_str()), now).await?;
         }
     }
-    if first_failure {
-        let notice =
-            souk_core::notice::call_failed(job.kind, job.instance_id.as_str(), a.error.as_deref());
-        insert_notice(&mut *tx, &job.seller_id, &notice, Some(job_id), now).await?;
+    Ok(())
+}
+
+/// Fails an order and returns its money, as the core planned (the unique index on ledger
+/// entries makes a second refund of the same order impossible).
+async fn fail_and_refund(
+    tx: &mut AnyConnection,
+    job: &JobRecord,
+    steps: &[Transition<OrderState>],
+    refund: Option<Money>,
+    amount: Money,
+    reason: &str,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    let buyer: String = sqlx::query_scalar("SELECT buyer_id FROM orders WHERE id = $1")
+        .bind(job.order_id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    let buyer = PartyId::from_trusted(buyer);
+    if let Some(refund) = refund {
+        insert_entry(
+            tx,
+            &buyer,
+            refund,
+            EntryKind::Refund,
+            Some(job.order_id.as_str()),
+            Some(format!("automatic refund: {reason}")),
+            None,
+            now,
+        )
+        .await?;
     }
-    Ok(true)
+    for step in steps {
+        transition_order(tx, &job.order_id, *step, now).await?;
+    }
+    sqlx::query("UPDATE orders SET failure_reason = $1 WHERE id = $2")
+        .bind(reason)
+        .bind(job.order_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+    audit(
+        tx,
+        now,
+        None,
+        "order.failed_and_refunded",
+        job.order_id.as_str(),
+        serde_json::json!({ "reason": reason, "amount": amount }),
+    )
+    .await?;
+    let notice = souk_core::notice::order_refunded(job.order_id.as_str(), amount, reason);
+    insert_notice(tx, &buyer, &notice, Some(job.order_id.as_str()), now).await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -485,14 +545,19 @@ pub(super) async fn claim_jobs(
         let job = job_from_row(row)?;
         insert_attempt(&mut tx, &interrupted_attempt(&job, now)).await?;
     }
+    // Pending and lease-expired running jobs alike become running (the core's Claim).
+    let claimed = JobState::Pending
+        .apply(JobEvent::Claim)
+        .map_err(|e| corrupt("job", e))?;
     let rows = sqlx::query(&format!(
-        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
+        "UPDATE jobs SET state = $4, lease_owner = $1, lease_until = $2, \
          attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, $3) \
          WHERE seq IN ({list}) RETURNING *"
     ))
     .bind(owner)
     .bind(to_unix_ms(lease_until))
     .bind(to_unix_ms(now))
+    .bind(claimed.as_str())
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -569,17 +634,14 @@ pub(super) async fn retry_job(
     let Some(job) = row.as_ref().map(job_from_row).transpose()? else {
         return Ok(None);
     };
-    if matches!(job.state, JobState::Failed | JobState::Pending) {
-        let now_ms = to_unix_ms(now);
+    if let Ok(retry) = job.state.transition(JobEvent::RetryNow) {
         // The window restarts: one attempt now, then the usual schedule.
-        sqlx::query(
-            "UPDATE jobs SET state = 'pending', next_attempt_at = $1, first_attempt_at = $1, \
-             finished_at = NULL WHERE id = $2",
-        )
-        .bind(now_ms)
-        .bind(job_id.as_str())
-        .execute(&mut *tx)
-        .await?;
+        let restart = JobPatch {
+            next_attempt_at: Some(now),
+            first_attempt_at: Some(now),
+            ..JobPatch::default()
+        };
+        transition_job(&mut tx, job_id, retry, restart, now).await?;
         audit(
             &mut tx,
             now,
