@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
 use souk_core::order::{OrderKind, PeriodUnit, Term};
 use souk_protocol::apig::RequestParts;
 use souk_protocol::order_query as oq;
@@ -86,11 +85,10 @@ pub async fn query_order(
         Err(f) => {
             return (
                 StatusCode::UNAUTHORIZED,
-                Json(json!({
-                    "error_code": "APIG.0301",
-                    "error_msg": format!("AK/SK authentication failed: {}", f.message()),
-                    "souk_reason": f.reason(),
-                })),
+                Json(souk_protocol::license_api::GatewayRefusal::auth_failed(
+                    &f.message(),
+                    f.reason(),
+                )),
             )
                 .into_response()
         }
