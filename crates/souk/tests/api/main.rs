@@ -18,4 +18,5 @@ mod limits;
 mod operations;
 mod processes;
 mod tenancy;
+mod transitions;
 mod wire;
