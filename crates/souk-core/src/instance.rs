@@ -70,14 +70,6 @@ impl StateMachine for InstanceState {
             _ => None,
         }
     }
-
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-
-    fn event_name(event: InstanceEvent) -> &'static str {
-        event.as_str()
-    }
 }
 
 impl InstanceState {

@@ -24,6 +24,12 @@ macro_rules! string_enum {
             }
         }
 
+        impl $crate::transition::Label for $name {
+            fn label(self) -> &'static str {
+                self.as_str()
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
@@ -103,14 +109,6 @@ impl StateMachine for OrderState {
             (Failed, Refund) => Some(Refunded),
             _ => None,
         }
-    }
-
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-
-    fn event_name(event: OrderEvent) -> &'static str {
-        event.as_str()
     }
 }
 

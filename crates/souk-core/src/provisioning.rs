@@ -77,14 +77,6 @@ impl StateMachine for JobState {
             _ => None,
         }
     }
-
-    fn name(self) -> &'static str {
-        self.as_str()
-    }
-
-    fn event_name(event: JobEvent) -> &'static str {
-        event.as_str()
-    }
 }
 
 /// The outcome recorded for a call that was in flight when its Souk process stopped.

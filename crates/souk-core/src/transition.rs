@@ -28,9 +28,15 @@ pub struct IllegalTransition {
     pub event: &'static str,
 }
 
+/// A value's fixed name: a state's stored name, an event's wording ("paid"). The enum macros
+/// (`string_enum!`, `event_enum!`) implement it.
+pub trait Label: Copy {
+    fn label(self) -> &'static str;
+}
+
 /// A state enum with its events and the moves they allow.
-pub trait StateMachine: Copy + Eq + fmt::Debug + Sized + 'static {
-    type Event: Copy + fmt::Debug;
+pub trait StateMachine: Label + Eq + fmt::Debug + Sized + 'static {
+    type Event: Label + fmt::Debug;
 
     /// How an error message names the aggregate ("an order").
     const WHAT: &'static str;
@@ -42,18 +48,12 @@ pub trait StateMachine: Copy + Eq + fmt::Debug + Sized + 'static {
     /// one place an aggregate's moves are listed.
     fn next(self, event: Self::Event) -> Option<Self>;
 
-    /// The state's stored name.
-    fn name(self) -> &'static str;
-
-    /// The event as the error message says it ("paid", "frozen").
-    fn event_name(event: Self::Event) -> &'static str;
-
     /// The state after `event`, or why not.
     fn apply(self, event: Self::Event) -> Result<Self, IllegalTransition> {
         self.next(event).ok_or(IllegalTransition {
             what: Self::WHAT,
-            from: self.name(),
-            event: Self::event_name(event),
+            from: self.label(),
+            event: event.label(),
         })
     }
 
@@ -89,6 +89,12 @@ macro_rules! event_enum {
             /// What the event does to its aggregate, as a past participle ("paid").
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $s),+ }
+            }
+        }
+
+        impl $crate::transition::Label for $name {
+            fn label(self) -> &'static str {
+                self.as_str()
             }
         }
     };

@@ -181,11 +181,7 @@ pub(super) fn instance_transition_query(
 
 /// The error of an instance transition whose row was no longer in `t.from`.
 pub(super) fn instance_lost(id: &InstanceId, t: Transition<InstanceState>) -> StoreError {
-    StoreError::LostRace {
-        what: "instance",
-        id: id.to_string(),
-        expected: t.from.as_str(),
-    }
+    lost_race("instance", id.as_str(), t)
 }
 
 /// Persists an instance transition the core decided: compare-and-set on `t.from`; a row that
@@ -196,14 +192,12 @@ pub(super) async fn transition_instance(
     t: Transition<InstanceState>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    let changed = instance_transition_query(id, t, now)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    if changed == 0 {
-        return Err(instance_lost(id, t));
-    }
-    Ok(())
+    compare_and_set(
+        conn,
+        instance_transition_query(id, t, now),
+        instance_lost(id, t),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------

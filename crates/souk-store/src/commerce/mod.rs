@@ -42,7 +42,7 @@ use souk_core::money::{Currency, Money};
 use souk_core::order::{OrderEvent, OrderKind, OrderState, Term};
 use souk_core::outbox::{Effect, Facts, OrderFacts, SellerNotice};
 use souk_core::provisioning::{CallKind, JobEvent, JobState};
-use souk_core::transition::{StateMachine, Transition};
+use souk_core::transition::{Label, StateMachine, Transition};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::str::FromStr;
@@ -263,6 +263,28 @@ pub(super) fn money(row: &AnyRow, amount: &str) -> StoreResult<Money> {
 /// The tenant is bound as `$param` (NULL for the operator).
 pub(super) fn tenant_clause(param: usize) -> String {
     format!("AND (${param} IS NULL OR buyer_id = ${param} OR seller_id = ${param})")
+}
+
+/// The error of a transition whose `what` row `id` was no longer in `t.from`.
+pub(super) fn lost_race<S: Label>(what: &'static str, id: &str, t: Transition<S>) -> StoreError {
+    StoreError::LostRace {
+        what,
+        id: id.to_owned(),
+        expected: t.from.label(),
+    }
+}
+
+/// Runs a compare-and-set statement: it must change one row; zero rows is `lost` (the row moved
+/// on since the change was decided).
+pub(super) async fn compare_and_set(
+    conn: &mut AnyConnection,
+    query: BatchQuery<'_>,
+    lost: StoreError,
+) -> StoreResult<()> {
+    if query.execute(&mut *conn).await?.rows_affected() == 0 {
+        return Err(lost);
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -166,11 +166,7 @@ pub(super) fn order_transition_query(
 
 /// The error of an order transition whose row was no longer in `t.from`.
 pub(super) fn order_lost(id: &OrderId, t: Transition<OrderState>) -> StoreError {
-    StoreError::LostRace {
-        what: "order",
-        id: id.to_string(),
-        expected: t.from.as_str(),
-    }
+    lost_race("order", id.as_str(), t)
 }
 
 /// Persists an order transition the core decided: compare-and-set on `t.from`; a row that
@@ -181,14 +177,7 @@ pub(super) async fn transition_order(
     t: Transition<OrderState>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    let changed = order_transition_query(id, t, now)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    if changed == 0 {
-        return Err(order_lost(id, t));
-    }
-    Ok(())
+    compare_and_set(conn, order_transition_query(id, t, now), order_lost(id, t)).await
 }
 
 // ---------------------------------------------------------------------------------------------

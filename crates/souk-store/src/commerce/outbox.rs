@@ -182,11 +182,7 @@ pub(super) async fn transition_job(
     .await?
     .rows_affected();
     if changed == 0 {
-        return Err(StoreError::LostRace {
-            what: "job",
-            id: id.to_string(),
-            expected: t.from.as_str(),
-        });
+        return Err(lost_race("job", id.as_str(), t));
     }
     Ok(())
 }
