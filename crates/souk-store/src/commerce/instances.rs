@@ -208,15 +208,7 @@ pub(super) async fn find_instance(
     scope: &Scope,
     id: &InstanceId,
 ) -> StoreResult<Option<InstanceRecord>> {
-    let row = sqlx::query(&format!(
-        "SELECT * FROM instances WHERE id = $1 {}",
-        tenant_clause(2)
-    ))
-    .bind(id.as_str())
-    .bind(scope.tenant().map(str::to_owned))
-    .fetch_optional(&s.read)
-    .await?;
-    row.as_ref().map(instance_from_row).transpose()
+    find_scoped(s, "instances", scope, id.as_str(), instance_from_row).await
 }
 
 pub(super) async fn list_instances(
@@ -224,16 +216,7 @@ pub(super) async fn list_instances(
     scope: &Scope,
     page: &Page,
 ) -> StoreResult<Vec<InstanceRecord>> {
-    let rows = sqlx::query(&format!(
-        "SELECT * FROM instances WHERE ($2 IS NULL OR id > $2) {} ORDER BY id LIMIT $3",
-        tenant_clause(1)
-    ))
-    .bind(scope.tenant().map(str::to_owned))
-    .bind(page.after.clone())
-    .bind(page.limit as i64)
-    .fetch_all(&s.read)
-    .await?;
-    rows.iter().map(instance_from_row).collect()
+    list_scoped(s, "instances", scope, page, instance_from_row).await
 }
 
 pub(super) async fn set_auto_renew(

@@ -255,6 +255,45 @@ pub(super) fn money(row: &AnyRow, amount: &str) -> StoreResult<Money> {
     Ok(Money::new(row.try_get(amount)?, parse(row, "currency")?))
 }
 
+/// The row of `table` with this id if `scope` may see it (its buyer, its seller, the operator).
+pub(super) async fn find_scoped<T>(
+    s: &SqlStore,
+    table: &str,
+    scope: &Scope,
+    id: &str,
+    map: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let row = sqlx::query(&format!(
+        "SELECT * FROM {table} WHERE id = $1 {}",
+        tenant_clause(2)
+    ))
+    .bind(id)
+    .bind(scope.tenant().map(str::to_owned))
+    .fetch_optional(&s.read)
+    .await?;
+    row.as_ref().map(map).transpose()
+}
+
+/// A page of the rows of `table` that `scope` may see, in id order (ids sort by creation).
+pub(super) async fn list_scoped<T>(
+    s: &SqlStore,
+    table: &str,
+    scope: &Scope,
+    page: &Page,
+    map: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let rows = sqlx::query(&format!(
+        "SELECT * FROM {table} WHERE ($2 IS NULL OR id > $2) {} ORDER BY id LIMIT $3",
+        tenant_clause(1)
+    ))
+    .bind(scope.tenant().map(str::to_owned))
+    .bind(page.after.clone())
+    .bind(page.limit as i64)
+    .fetch_all(&s.read)
+    .await?;
+    rows.iter().map(map).collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers used inside transactions
 

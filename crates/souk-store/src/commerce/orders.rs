@@ -227,15 +227,7 @@ pub(super) async fn find_order(
     scope: &Scope,
     id: &OrderId,
 ) -> StoreResult<Option<OrderRecord>> {
-    let row = sqlx::query(&format!(
-        "SELECT * FROM orders WHERE id = $1 {}",
-        tenant_clause(2)
-    ))
-    .bind(id.as_str())
-    .bind(scope.tenant().map(str::to_owned))
-    .fetch_optional(&s.read)
-    .await?;
-    row.as_ref().map(order_from_row).transpose()
+    find_scoped(s, "orders", scope, id.as_str(), order_from_row).await
 }
 
 pub(super) async fn list_orders(
@@ -243,16 +235,7 @@ pub(super) async fn list_orders(
     scope: &Scope,
     page: &Page,
 ) -> StoreResult<Vec<OrderRecord>> {
-    let rows = sqlx::query(&format!(
-        "SELECT * FROM orders WHERE ($2 IS NULL OR id > $2) {} ORDER BY id LIMIT $3",
-        tenant_clause(1)
-    ))
-    .bind(scope.tenant().map(str::to_owned))
-    .bind(page.after.clone())
-    .bind(page.limit as i64)
-    .fetch_all(&s.read)
-    .await?;
-    rows.iter().map(order_from_row).collect()
+    list_scoped(s, "orders", scope, page, order_from_row).await
 }
 
 pub(super) async fn pay_order(
