@@ -8,11 +8,16 @@
 //! outcomes in a second short transaction ([`CommerceStore::complete_jobs`]).
 //!
 //! One file per aggregate: `ledger` (balances and entries), `orders` (orders, payment,
-//! trials), `instances` (instances and their timers), `outbox` (the job queue and its
-//! completion), `messages` (call attempts and the message centre). This file holds the
-//! [`CommerceStore`] trait and its implementation for [`SqlStore`], which hands each method to
-//! its aggregate's module.
+//! trials), `instances` (instances and their timers), `outbox` (the job queue), `completion`
+//! (recording a call's outcome and applying the effects the core plans for it), `messages`
+//! (call attempts and the message centre). Every state change is decided by `souk-core` and
+//! persisted with the aggregate's compare-and-set helper (`transition_order`,
+//! `transition_instance`, `transition_job`); zero rows is [`StoreError::LostRace`].
+//!
+//! This file holds the [`CommerceStore`] trait and its implementation for [`SqlStore`], which
+//! hands each method to its aggregate's module.
 
+mod completion;
 mod instances;
 mod ledger;
 mod messages;
@@ -25,6 +30,7 @@ pub use messages::{AttemptFilter, AttemptRecord, MessageRecord};
 pub use orders::{NewOrder, OrderRecord, PayError};
 pub use outbox::{CallContexts, JobRecord, JobResolution, NewJob, SellerRoom};
 
+use completion::*;
 use instances::*;
 use ledger::*;
 use messages::*;
@@ -487,7 +493,7 @@ impl CommerceStore for SqlStore {
         outcomes: Vec<(JobRecord, AttemptRecord, JobResolution)>,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<StoreResult<bool>>> {
-        outbox::complete_jobs(self, owner, outcomes, now).await
+        completion::complete_jobs(self, owner, outcomes, now).await
     }
 
     async fn retry_job(
