@@ -54,6 +54,9 @@ impl StateMachine for InstanceState {
     type Event = InstanceEvent;
     const WHAT: &'static str = "an instance";
     const STATES: &'static [Self] = InstanceState::ALL;
+    /// Paid, waiting for the seller ([`InstanceState::first`] opens it at once when no seller
+    /// call does).
+    const START: Self = InstanceState::Opening;
 
     /// The instance state machine (the diagram above). Anything not listed is refused.
     fn next(self, event: InstanceEvent) -> Option<InstanceState> {
@@ -78,11 +81,9 @@ impl InstanceState {
     pub fn first(open_now: bool) -> InstanceState {
         if open_now {
             // Opening → Active is always allowed.
-            InstanceState::Opening
-                .next(InstanceEvent::Open)
-                .unwrap_or(InstanceState::Opening)
+            Self::START.next(InstanceEvent::Open).unwrap_or(Self::START)
         } else {
-            InstanceState::Opening
+            Self::START
         }
     }
 }

@@ -96,6 +96,7 @@ impl StateMachine for OrderState {
     type Event = OrderEvent;
     const WHAT: &'static str = "an order";
     const STATES: &'static [Self] = OrderState::ALL;
+    const START: Self = OrderState::PendingPayment;
 
     /// The order state machine. Anything not listed is refused.
     fn next(self, event: OrderEvent) -> Option<OrderState> {

@@ -63,6 +63,7 @@ impl StateMachine for JobState {
     type Event = JobEvent;
     const WHAT: &'static str = "a call";
     const STATES: &'static [Self] = JobState::ALL;
+    const START: Self = JobState::Pending;
 
     /// The job state machine. Anything not listed is refused.
     fn next(self, event: JobEvent) -> Option<JobState> {

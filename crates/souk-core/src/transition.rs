@@ -44,6 +44,9 @@ pub trait StateMachine: Label + Eq + fmt::Debug + Sized + 'static {
     /// Every state, so that callers can ask which states an event applies in.
     const STATES: &'static [Self];
 
+    /// The state a new row starts in.
+    const START: Self;
+
     /// The state after `event`, or `None` when the event is not allowed in this state. The
     /// one place an aggregate's moves are listed.
     fn next(self, event: Self::Event) -> Option<Self>;

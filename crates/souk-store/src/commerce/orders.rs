@@ -188,7 +188,7 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
     sqlx::query(
         "INSERT INTO orders (id, kind, state, buyer_id, seller_id, product_id, sku_id, \
          instance_id, term, quantity, amount_minor, currency, snapshot, pay_deadline, created_at) \
-         VALUES ($1, $2, 'pending_payment', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(o.id.as_str())
     .bind(o.kind.as_str())
@@ -204,6 +204,7 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
     .bind(serde_json::to_string(&o.snapshot).map_err(|e| corrupt("snapshot", e))?)
     .bind(to_unix_ms(o.pay_deadline))
     .bind(to_unix_ms(o.now))
+    .bind(OrderState::START.as_str())
     .execute(&mut *tx)
     .await?;
     audit(

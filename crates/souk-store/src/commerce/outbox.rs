@@ -127,7 +127,7 @@ pub(super) fn job_query<'q>(job: &'q NewJob, now: OffsetDateTime) -> BatchQuery<
     sqlx::query(
         "INSERT INTO jobs (id, kind, state, phase, instance_id, order_id, seller_id, product_id, \
          payload, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, 'pending', 'send', $3, $4, $5, $6, $7, 0, $8, $8)",
+         VALUES ($1, $2, $9, 'send', $3, $4, $5, $6, $7, 0, $8, $8)",
     )
     .bind(JobId::generate(now).as_str().to_owned())
     .bind(job.kind.as_str())
@@ -137,6 +137,7 @@ pub(super) fn job_query<'q>(job: &'q NewJob, now: OffsetDateTime) -> BatchQuery<
     .bind(&job.product_id)
     .bind(job.payload.to_string())
     .bind(to_unix_ms(now))
+    .bind(JobState::START.as_str())
 }
 
 /// What a job transition sets besides its state (absent: unchanged).
