@@ -292,6 +292,7 @@ pub async fn adjust_usage(
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<UsageAdjustment>,
 ) -> AppResult<(StatusCode, Json<UsageChargeRow>)> {
+    let id = crate::usecase::orders::instance_id(&id)?;
     let row = uc::adjust(&state, caller.party_id(), &id, input.amount, &input.reason).await?;
     Ok((StatusCode::CREATED, Json(row)))
 }

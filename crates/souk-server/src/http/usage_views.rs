@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use souk_core::id::InstanceId;
 use souk_store::{Page, UsageChargeRow, UsageRecordRow};
 
 pub fn router() -> Router<AppState> {
@@ -91,12 +92,15 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-async fn visible_instance(state: &AppState, caller: &Caller, id: &str) -> AppResult<()> {
+/// The path's instance id, if the caller may see that instance (a malformed id is the same 404
+/// as an unknown one).
+async fn visible_instance(state: &AppState, caller: &Caller, id: &str) -> AppResult<InstanceId> {
+    let id = crate::usecase::orders::instance_id(id)?;
     state
         .store
-        .find_instance(&caller.scope(), id)
+        .find_instance(&caller.scope(), &id)
         .await?
-        .map(|_| ())
+        .map(|i| i.id)
         .ok_or_else(|| AppError::not_found("instance"))
 }
 
@@ -111,7 +115,7 @@ pub async fn usage_records(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ViewQuery>,
 ) -> AppResult<Response> {
-    visible_instance(&state, &caller, &id).await?;
+    let id = visible_instance(&state, &caller, &id).await?;
     let csv = wants_csv(q.format.as_deref())?;
     let after = match q.after.as_deref() {
         None => None,
@@ -137,7 +141,7 @@ pub async fn usage_records(
             out.push_str(&format!(
                 "{},{},{},{},{},{},{},{},{}\n",
                 r.seq,
-                csv_field(&r.instance_id),
+                csv_field(r.instance_id.as_str()),
                 csv_field(r.metering_sn.as_deref().unwrap_or("")),
                 t(r.begin_time),
                 t(r.end_time),
@@ -169,7 +173,7 @@ pub async fn usage_charges(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ViewQuery>,
 ) -> AppResult<Response> {
-    visible_instance(&state, &caller, &id).await?;
+    let id = visible_instance(&state, &caller, &id).await?;
     let csv = wants_csv(q.format.as_deref())?;
     let page = Page {
         limit: limit(&q, csv)?,
@@ -186,7 +190,7 @@ pub async fn usage_charges(
             out.push_str(&format!(
                 "{},{},{},{},{},{},{},{}\n",
                 c.id,
-                csv_field(&c.instance_id),
+                csv_field(c.instance_id.as_str()),
                 c.period,
                 c.cutoff
                     .format(&time::format_description::well_known::Rfc3339)
@@ -256,7 +260,7 @@ pub async fn usage_summary(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> AppResult<Response> {
-    visible_instance(&state, &caller, &id).await?;
+    let id = visible_instance(&state, &caller, &id).await?;
     let (granularity, bucket_ms) = match q.granularity.as_deref() {
         None | Some("hour") => ("hour", 3_600_000),
         Some("day") => ("day", 86_400_000),

@@ -11,6 +11,7 @@ use crate::usecase::orders::status_job;
 use crate::AppState;
 use serde::Deserialize;
 use serde_json::Value;
+use souk_core::id::InstanceId;
 use souk_core::instance::InstanceState;
 use souk_core::metering::{
     accumulation_period, charge_memo, check_times, collection_cutoff, MeteredInstance, PriceMode,
@@ -81,7 +82,7 @@ fn check_record(
     flavour: Flavour,
     r: &ReceivedRecord,
     seller: &PartyId,
-    instances: &HashMap<String, InstanceRecord>,
+    instances: &HashMap<InstanceId, InstanceRecord>,
     now: OffsetDateTime,
 ) -> Result<NewUsageRecord, (String, String)> {
     let instance_id = id_field(&r.instance_id, "instance_id")?;
@@ -171,15 +172,17 @@ pub async fn push(
         .iter()
         .map(|v| ReceivedRecord::deserialize(v).map_err(|e| e.to_string()))
         .collect();
-    let mut ids: Vec<String> = received
+    // A malformed id is no instance of ours: its record comes back `instance_not_found`.
+    let mut ids: Vec<InstanceId> = received
         .iter()
         .filter_map(|r| r.as_ref().ok()?.instance_id.as_deref())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty() && s.len() <= MAX_ID)
+        .map(str::trim)
+        .filter(|s| s.len() <= MAX_ID)
+        .filter_map(InstanceId::parse)
         .collect();
     ids.sort();
     ids.dedup();
-    let instances: HashMap<String, InstanceRecord> = state
+    let instances: HashMap<InstanceId, InstanceRecord> = state
         .store
         .instances_by_ids(&ids)
         .await?
@@ -219,9 +222,12 @@ pub async fn push(
 
 /// The seller Key of the product an instance belongs to (the usage push's signature key).
 pub async fn push_key(state: &AppState, instance_id: &str) -> AppResult<Option<(PartyId, String)>> {
+    let Some(instance_id) = InstanceId::parse(instance_id.trim()) else {
+        return Ok(None);
+    };
     let Some(instance) = state
         .store
-        .instances_by_ids(&[instance_id.to_owned()])
+        .instances_by_ids(&[instance_id])
         .await?
         .into_iter()
         .next()
@@ -252,7 +258,7 @@ pub async fn push_key(state: &AppState, instance_id: &str) -> AppResult<Option<(
 /// on-demand unit price it was placed at.
 async fn price_of(
     state: &AppState,
-    instance_id: &str,
+    instance_id: &InstanceId,
 ) -> anyhow::Result<(PriceMode, souk_core::money::Currency)> {
     let instance = state
         .store
@@ -298,7 +304,7 @@ pub async fn collect(state: &AppState, now: OffsetDateTime) -> anyhow::Result<us
                 period: period.clone(),
                 cutoff,
                 amount: souk_core::money::Money::new(amount, currency),
-                memo: charge_memo(&p.instance_id, p.records, p.added, &period),
+                memo: charge_memo(p.instance_id.as_str(), p.records, p.added, &period),
                 now,
             };
             let Some(balance) = state.store.apply_usage_charge(&charge).await? else {
@@ -323,7 +329,7 @@ pub async fn collect(state: &AppState, now: OffsetDateTime) -> anyhow::Result<us
 /// that sum the on-demand grace end.
 async fn enter_arrears(
     state: &AppState,
-    instance_id: &str,
+    instance_id: &InstanceId,
     now: OffsetDateTime,
 ) -> anyhow::Result<bool> {
     let grace_end = now + state.config.metering.on_demand_grace.0;
@@ -371,7 +377,7 @@ pub async fn settle_arrears(
 pub async fn adjust(
     state: &AppState,
     actor: &PartyId,
-    instance_id: &str,
+    instance_id: &InstanceId,
     amount: souk_core::money::Money,
     reason: &str,
 ) -> AppResult<souk_store::UsageChargeRow> {
@@ -401,7 +407,7 @@ pub async fn adjust(
     let adjustment = souk_store::NewUsageAdjustment {
         // The charges' prefix: adjustments list in time order among them.
         id: souk_core::id::generate("uch", now),
-        instance_id: instance_id.to_owned(),
+        instance_id: instance_id.clone(),
         period: accumulation_period(
             collection_cutoff(now, time::Duration::ZERO) + time::Duration::HOUR,
         ),

@@ -12,12 +12,19 @@ mod records;
 
 pub use records::*;
 
-use crate::commerce::{balance_in, insert_job, instance_from_row, lock_account, tenant_clause};
+use crate::commerce::{
+    balance_in, insert_job, instance_from_row, instance_in, lock_account, tenant_clause,
+    transition_instance,
+};
 use crate::sql::audit;
 use crate::*;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
-use souk_core::metering::{PriceMode, UsageValue};
+use souk_core::id::InstanceId;
+use souk_core::instance::{InstanceEvent, InstanceState};
+use souk_core::metering::{arrears_transition, PriceMode, UsageValue};
 use souk_core::money::{Currency, Money};
+use souk_core::transition::StateMachine;
+use sqlx::AnyConnection;
 use sqlx::Row;
 
 /// On-demand terms as stored (`Term` is JSON with a `kind` tag).
@@ -29,7 +36,7 @@ const INSERT_CHUNK: usize = 1000;
 #[async_trait]
 pub trait MeteringStore: Send + Sync + 'static {
     /// The instances with these ids (any tenant: the caller checks ownership).
-    async fn instances_by_ids(&self, ids: &[String]) -> StoreResult<Vec<InstanceRecord>>;
+    async fn instances_by_ids(&self, ids: &[InstanceId]) -> StoreResult<Vec<InstanceRecord>>;
 
     /// Stores the records that are new; returns how many were (the others are duplicates by
     /// `metering_sn` or by window, of earlier pushes or of this one). One transaction.
@@ -54,7 +61,7 @@ pub trait MeteringStore: Send + Sync + 'static {
     /// it after retention). `false` if it was not active.
     async fn enter_arrears(
         &self,
-        instance_id: &str,
+        instance_id: &InstanceId,
         expire_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
@@ -66,7 +73,7 @@ pub trait MeteringStore: Send + Sync + 'static {
         buyer: &PartyId,
         jobs_for: for<'i> fn(&'i InstanceRecord) -> Vec<NewJob>,
         now: OffsetDateTime,
-    ) -> StoreResult<Vec<String>>;
+    ) -> StoreResult<Vec<InstanceId>>;
 
     /// Books an operator adjustment of an instance's usage charges (a charge row without
     /// records, its ledger line and an audit row). `None` when there is no such instance.
@@ -91,7 +98,7 @@ pub trait MeteringStore: Send + Sync + 'static {
     async fn usage_records(
         &self,
         scope: &Scope,
-        instance_id: Option<&str>,
+        instance_id: Option<&InstanceId>,
         after_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<UsageRecordRow>>;
@@ -101,7 +108,7 @@ pub trait MeteringStore: Send + Sync + 'static {
     async fn usage_summary(
         &self,
         scope: &Scope,
-        instance_id: &str,
+        instance_id: &InstanceId,
         bucket_ms: i64,
         from: OffsetDateTime,
         to: OffsetDateTime,
@@ -111,14 +118,14 @@ pub trait MeteringStore: Send + Sync + 'static {
     async fn usage_charges(
         &self,
         scope: &Scope,
-        instance_id: &str,
+        instance_id: &InstanceId,
         page: &Page,
     ) -> StoreResult<Vec<UsageChargeRow>>;
 }
 
 #[async_trait]
 impl MeteringStore for SqlStore {
-    async fn instances_by_ids(&self, ids: &[String]) -> StoreResult<Vec<InstanceRecord>> {
+    async fn instances_by_ids(&self, ids: &[InstanceId]) -> StoreResult<Vec<InstanceRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -203,7 +210,7 @@ impl MeteringStore for SqlStore {
         rows.iter()
             .map(|r| {
                 Ok(PendingUsage {
-                    instance_id: r.try_get("instance_id")?,
+                    instance_id: InstanceId::from_trusted(r.try_get("instance_id")?),
                     buyer_id: PartyId::from_trusted(r.try_get("buyer_id")?),
                     seller_id: PartyId::from_trusted(r.try_get("seller_id")?),
                     added: UsageValue::from_ten_thousandths(r.try_get("added")?),
@@ -294,32 +301,31 @@ impl MeteringStore for SqlStore {
 
     async fn enter_arrears(
         &self,
-        instance_id: &str,
+        instance_id: &InstanceId,
         expire_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
         let mut tx = self.write.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE instances SET state = 'grace', expire_at = $1, updated_at = $4 \
-             WHERE id = $2 AND state = 'active' AND term = $3",
-        )
-        .bind(to_unix_ms(expire_at))
-        .bind(instance_id)
-        .bind(ON_DEMAND_TERM)
-        .bind(to_unix_ms(now))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if changed == 0 {
+        let Some(instance) = instance_in(&mut tx, instance_id).await? else {
             return Ok(false);
-        }
+        };
+        // The core decides (on-demand and active only); the store persists that move.
+        let Some(t) = arrears_transition(
+            &instance.term,
+            instance.state,
+            InstanceEvent::FallIntoArrears,
+        ) else {
+            return Ok(false);
+        };
+        transition_instance(&mut tx, instance_id, t, now).await?;
+        set_arrears_expiry(&mut tx, instance_id, Some(expire_at)).await?;
         audit(
             &mut tx,
             now,
             None,
             "instance.arrears",
-            instance_id,
-            serde_json::json!({ "from": "active", "to": "grace" }),
+            instance_id.as_str(),
+            serde_json::json!({ "from": t.from, "to": t.to }),
         )
         .await?;
         tx.commit().await?;
@@ -331,32 +337,36 @@ impl MeteringStore for SqlStore {
         buyer: &PartyId,
         jobs_for: for<'i> fn(&'i InstanceRecord) -> Vec<NewJob>,
         now: OffsetDateTime,
-    ) -> StoreResult<Vec<String>> {
+    ) -> StoreResult<Vec<InstanceId>> {
         let mut tx = self.write.begin().await?;
-        let rows = sqlx::query(
-            "SELECT * FROM instances WHERE buyer_id = $1 AND term = $2 \
-             AND state IN ('grace', 'frozen')",
-        )
-        .bind(buyer.as_str())
-        .bind(ON_DEMAND_TERM)
-        .fetch_all(&mut *tx)
-        .await?;
+        // A selection, not a move: the states arrears can be settled from, per the core.
+        let from: Vec<String> = InstanceState::moves(InstanceEvent::SettleArrears)
+            .iter()
+            .map(|t| t.from.as_str().to_owned())
+            .collect();
+        let marks: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT * FROM instances WHERE buyer_id = $1 AND term = $2 AND state IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(buyer.as_str()).bind(ON_DEMAND_TERM);
+        for s in &from {
+            q = q.bind(s.as_str());
+        }
+        let rows = q.fetch_all(&mut *tx).await?;
         let mut cleared = Vec::new();
         for row in &rows {
             let instance = instance_from_row(row)?;
-            let changed = sqlx::query(
-                "UPDATE instances SET state = 'active', expire_at = NULL, frozen_at = NULL, \
-                 updated_at = $1 WHERE id = $2 AND state = $3",
-            )
-            .bind(to_unix_ms(now))
-            .bind(instance.id.as_str())
-            .bind(instance.state.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 0 {
+            let Some(t) =
+                arrears_transition(&instance.term, instance.state, InstanceEvent::SettleArrears)
+            else {
                 continue;
-            }
+            };
+            // Read in this transaction (the single writer on SQLite, the CAS on PostgreSQL):
+            // a row that moved on meanwhile is a lost race and nothing of this top-up's
+            // reopening is half-applied.
+            transition_instance(&mut tx, &instance.id, t, now).await?;
+            set_arrears_expiry(&mut tx, &instance.id, None).await?;
             for job in jobs_for(&instance) {
                 insert_job(&mut tx, &job, now).await?;
             }
@@ -365,8 +375,8 @@ impl MeteringStore for SqlStore {
                 now,
                 None,
                 "instance.arrears_cleared",
-                &instance.id,
-                serde_json::json!({ "from": instance.state }),
+                instance.id.as_str(),
+                serde_json::json!({ "from": t.from, "to": t.to }),
             )
             .await?;
             cleared.push(instance.id);
@@ -428,7 +438,7 @@ impl MeteringStore for SqlStore {
             a.now,
             Some(&a.actor),
             "usage.adjusted",
-            &a.instance_id,
+            a.instance_id.as_str(),
             serde_json::json!({ "charge": a.id, "amount": a.amount, "reason": a.reason }),
         )
         .await?;
@@ -498,7 +508,7 @@ impl MeteringStore for SqlStore {
     async fn usage_records(
         &self,
         scope: &Scope,
-        instance_id: Option<&str>,
+        instance_id: Option<&InstanceId>,
         after_seq: Option<i64>,
         limit: u32,
     ) -> StoreResult<Vec<UsageRecordRow>> {
@@ -507,7 +517,7 @@ impl MeteringStore for SqlStore {
              AND ($2 IS NULL OR seq > $2) {} ORDER BY seq LIMIT $4",
             tenant_clause(3)
         ))
-        .bind(instance_id)
+        .bind(instance_id.map(InstanceId::as_str))
         .bind(after_seq)
         .bind(scope.tenant().map(str::to_owned))
         .bind(limit as i64)
@@ -519,7 +529,7 @@ impl MeteringStore for SqlStore {
     async fn usage_summary(
         &self,
         scope: &Scope,
-        instance_id: &str,
+        instance_id: &InstanceId,
         bucket_ms: i64,
         from: OffsetDateTime,
         to: OffsetDateTime,
@@ -532,7 +542,7 @@ impl MeteringStore for SqlStore {
              GROUP BY bucket ORDER BY bucket LIMIT 1000",
             tenant_clause(5)
         ))
-        .bind(instance_id)
+        .bind(instance_id.as_str())
         .bind(bucket_ms.max(1))
         .bind(to_unix_ms(from))
         .bind(to_unix_ms(to))
@@ -554,7 +564,7 @@ impl MeteringStore for SqlStore {
     async fn usage_charges(
         &self,
         scope: &Scope,
-        instance_id: &str,
+        instance_id: &InstanceId,
         page: &Page,
     ) -> StoreResult<Vec<UsageChargeRow>> {
         let rows = sqlx::query(&format!(
@@ -562,7 +572,7 @@ impl MeteringStore for SqlStore {
              ORDER BY id LIMIT $4",
             tenant_clause(3)
         ))
-        .bind(instance_id)
+        .bind(instance_id.as_str())
         .bind(page.after.clone())
         .bind(scope.tenant().map(str::to_owned))
         .bind(page.limit as i64)
@@ -573,7 +583,7 @@ impl MeteringStore for SqlStore {
                 let currency: String = r.try_get("currency")?;
                 Ok(UsageChargeRow {
                     id: r.try_get("id")?,
-                    instance_id: r.try_get("instance_id")?,
+                    instance_id: InstanceId::from_trusted(r.try_get("instance_id")?),
                     period: r.try_get("period")?,
                     cutoff: from_unix_ms(r.try_get("cutoff_at")?),
                     usage: UsageValue::from_ten_thousandths(r.try_get("usage")?).to_string(),
@@ -590,4 +600,21 @@ impl MeteringStore for SqlStore {
             })
             .collect()
     }
+}
+
+/// Arrears own an on-demand instance's `expire_at` (the lifecycle timers freeze it at
+/// `expire_at + grace`): set when arrears start, cleared when they are settled. Not a move of
+/// state — that went through the instance's compare-and-set just before, in the same
+/// transaction.
+async fn set_arrears_expiry(
+    conn: &mut AnyConnection,
+    id: &InstanceId,
+    expire_at: Option<OffsetDateTime>,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE instances SET expire_at = $1 WHERE id = $2")
+        .bind(expire_at.map(to_unix_ms))
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use crate::*;
 use serde::Serialize;
 use souk_core::clock::from_unix_ms;
+use souk_core::id::InstanceId;
 use souk_core::metering::UsageValue;
 use souk_core::money::Money;
 use sqlx::any::AnyRow;
@@ -11,7 +12,7 @@ use sqlx::Row;
 /// A usage record that passed its checks, to store unless it is a duplicate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUsageRecord {
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     /// `None` on the old push API, which has no `metering_sn` (deduplicated by window only).
@@ -27,7 +28,7 @@ pub struct NewUsageRecord {
 /// Unrated usage of one instance up to a collection's cutoff.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingUsage {
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     /// The usage to rate now.
@@ -59,7 +60,7 @@ pub struct NewUsageCharge {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UsageRecordRow {
     pub seq: i64,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub metering_sn: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub begin_time: OffsetDateTime,
@@ -79,7 +80,7 @@ pub struct UsageRecordRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UsageChargeRow {
     pub id: String,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// The accumulation period it counts toward (`YYYY-MM`).
     pub period: String,
     /// It rated the records that ended at or before this instant.
@@ -100,7 +101,7 @@ pub struct UsageChargeRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUsageAdjustment {
     pub id: String,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub period: String,
     /// Owed by the buyer (positive) or credited (negative).
     pub amount: Money,
@@ -113,7 +114,7 @@ pub(super) fn record_from_row(r: &AnyRow) -> StoreResult<UsageRecordRow> {
     let opt_ms = |c: &str| -> StoreResult<OffsetDateTime> { Ok(from_unix_ms(r.try_get(c)?)) };
     Ok(UsageRecordRow {
         seq: r.try_get("seq")?,
-        instance_id: r.try_get("instance_id")?,
+        instance_id: InstanceId::from_trusted(r.try_get("instance_id")?),
         metering_sn: r.try_get("metering_sn")?,
         begin_time: opt_ms("begin_at")?,
         end_time: opt_ms("end_at")?,

@@ -20,4 +20,5 @@ mod metering_lifecycle;
 mod operations;
 mod processes;
 mod tenancy;
+mod transitions;
 mod wire;
