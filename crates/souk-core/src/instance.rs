@@ -9,6 +9,11 @@
 //! In grace the buyer can still use the instance; the seller is told to freeze it when grace
 //! ends (business rules §5, Souk default `lifecycle.freeze_at = grace_end`) and to release it
 //! when retention ends. A renewal in grace or retention starts at the original expiry.
+//!
+//! An on-demand instance has no expiry: it enters grace when a usage charge leaves its buyer in
+//! arrears (`FallIntoArrears`) and is active again when a top-up clears them (`SettleArrears`,
+//! from grace or frozen); [`crate::metering::arrears_transition`] applies these to on-demand
+//! instances only.
 
 use crate::order::string_enum;
 use crate::transition::{event_enum, StateMachine};
@@ -49,9 +54,9 @@ event_enum!(
         Upgrade = "upgraded",
         /// A usage charge left an on-demand instance's buyer below zero (past any credit): it
         /// enters grace, then the lifecycle timers freeze and release it (spec §3.6).
-        FallIntoArrears = "in_arrears",
+        FallIntoArrears = "put into arrears",
         /// A top-up or credit cleared the arrears: active again (a frozen one is unfrozen).
-        SettleArrears = "arrears_settled",
+        SettleArrears = "cleared of arrears",
     }
 );
 
@@ -286,7 +291,10 @@ mod tests {
             Released.apply(SettleArrears).is_err(),
             "a released instance stays gone"
         );
-        assert!(Active.apply(SettleArrears).is_err());
+        assert_eq!(
+            Active.apply(SettleArrears).unwrap_err().to_string(),
+            "an instance that is active cannot be cleared of arrears"
+        );
         assert!(
             Active.apply(Open).is_err(),
             "a seller answer opens an instance once"

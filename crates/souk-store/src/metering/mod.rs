@@ -317,7 +317,11 @@ impl MeteringStore for SqlStore {
         ) else {
             return Ok(false);
         };
-        transition_instance(&mut tx, instance_id, t, now).await?;
+        match transition_instance(&mut tx, instance_id, t, now).await {
+            // Moved on since it was read: not (or no longer) active, so not put in arrears.
+            Err(StoreError::LostRace { .. }) => return Ok(false),
+            other => other?,
+        }
         set_arrears_expiry(&mut tx, instance_id, Some(expire_at)).await?;
         audit(
             &mut tx,
@@ -362,10 +366,13 @@ impl MeteringStore for SqlStore {
             else {
                 continue;
             };
-            // Read in this transaction (the single writer on SQLite, the CAS on PostgreSQL):
-            // a row that moved on meanwhile is a lost race and nothing of this top-up's
-            // reopening is half-applied.
-            transition_instance(&mut tx, &instance.id, t, now).await?;
+            // A row that moved on since it was read (e.g. a timer released it) lost the race:
+            // it is left as it is, the others are still reopened (the top-up itself is
+            // already booked).
+            match transition_instance(&mut tx, &instance.id, t, now).await {
+                Err(StoreError::LostRace { .. }) => continue,
+                other => other?,
+            }
             set_arrears_expiry(&mut tx, &instance.id, None).await?;
             for job in jobs_for(&instance) {
                 insert_job(&mut tx, &job, now).await?;
