@@ -100,6 +100,10 @@ typed_id!(
     /// A reviewed change to a listed product.
     RevisionId, "rev"
 );
+typed_id!(
+    /// A person who logs in to the web console on behalf of a party.
+    ConsoleUserId, "usr"
+);
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,8 @@
 //! - [`snapshot`]: the typed copy an order keeps of what was bought and who bought it.
 //! - [`text`]: what makes a name or label displayable (visible, no direction overrides).
 //! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
+//! - [`search`]: catalog search terms (Chinese and English) shared by both engines.
+//! - [`console`]: the web console's accounts: passwords, sessions, login throttling.
 
 pub mod api_key;
 pub mod catalog;
@@ -30,5 +32,7 @@ pub mod notice;
 pub mod order;
 pub mod party;
 pub mod provisioning;
+pub mod search;
+pub mod console;
 pub mod snapshot;
 pub mod text;
