@@ -19,18 +19,22 @@
 mod cache;
 mod catalog;
 mod commerce;
+mod console;
 mod constraint;
 mod licenses;
 mod ops;
 mod records;
+mod search;
 mod sql;
 
 pub use catalog::*;
 pub use commerce::*;
+pub use console::*;
 pub use constraint::{constraint_names, ConstraintKind};
 pub use licenses::*;
 pub use ops::*;
 pub use records::*;
+pub use search::{ProductSearch, SearchHit, SearchSort};
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
 
 use async_trait::async_trait;
@@ -110,9 +114,15 @@ impl Page {
 
 /// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
 /// has its own use-case trait in its own module; `Store` is all of them together.
-pub trait Store: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore {}
+pub trait Store:
+    PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + ConsoleStore
+{
+}
 
-impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore> Store for T {}
+impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + ConsoleStore> Store
+    for T
+{
+}
 
 /// Parties, API keys, the audit trail, and the database itself.
 #[async_trait]
@@ -190,5 +200,7 @@ pub trait PartyStore: Send + Sync + 'static {
 
 /// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::{CatalogStore, CommerceStore, LicenseStore, OpsStore, PartyStore, Store};
+    pub use crate::{
+        CatalogStore, CommerceStore, ConsoleStore, LicenseStore, OpsStore, PartyStore, Store,
+    };
 }
