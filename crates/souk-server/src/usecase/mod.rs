@@ -6,6 +6,8 @@
 pub mod balance;
 pub mod buyer_wire;
 pub mod catalog;
+pub mod console;
 pub mod licenses;
 pub mod orders;
 pub mod parties;
+pub mod storefront;
