@@ -22,6 +22,7 @@
 pub mod api_key;
 pub mod catalog;
 pub mod clock;
+pub mod console;
 pub mod endpoint;
 pub mod id;
 pub mod instance;
@@ -33,6 +34,5 @@ pub mod order;
 pub mod party;
 pub mod provisioning;
 pub mod search;
-pub mod console;
 pub mod snapshot;
 pub mod text;

@@ -135,7 +135,11 @@ impl Query {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let star = if i + 1 == n && self.last_is_prefix { "*" } else { "" };
+                let star = if i + 1 == n && self.last_is_prefix {
+                    "*"
+                } else {
+                    ""
+                };
                 format!("\"{}\"{star}", t.replace('"', "\"\""))
             })
             .collect::<Vec<_>>()
@@ -150,7 +154,11 @@ impl Query {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let star = if i + 1 == n && self.last_is_prefix { ":*" } else { "" };
+                let star = if i + 1 == n && self.last_is_prefix {
+                    ":*"
+                } else {
+                    ""
+                };
                 format!("'{}'{star}", t.replace('\\', "\\\\").replace('\'', "''"))
             })
             .collect::<Vec<_>>()
@@ -195,7 +203,10 @@ mod tests {
     #[test]
     fn blank_and_punctuation_only_queries_ask_for_nothing_and_long_ones_are_bounded() {
         assert_eq!(Query::parse("  ,.;!  "), None);
-        let long = (0..40).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+        let long = (0..40)
+            .map(|i| format!("w{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         let q = Query::parse(&long).unwrap();
         assert_eq!(q.terms.len(), MAX_QUERY_TERMS);
         assert!(!q.last_is_prefix);

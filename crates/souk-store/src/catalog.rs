@@ -1041,7 +1041,9 @@ impl CatalogStore for SqlStore {
         )
         .await?;
         // The storefront's lowest price and billing modes count active SKUs only.
-        if let Some(p) = load_product(&mut tx, &CatalogScope::Everything, product_id.as_str()).await? {
+        if let Some(p) =
+            load_product(&mut tx, &CatalogScope::Everything, product_id.as_str()).await?
+        {
             crate::search::index_product(&mut tx, self.backend, &p).await?;
         }
         let row = sqlx::query("SELECT * FROM skus WHERE id = $1")

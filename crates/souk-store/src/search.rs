@@ -104,7 +104,10 @@ pub(crate) async fn index_product(
 
 impl SqlStore {
     /// Listed products matching `s`, and whether more follow.
-    pub(crate) async fn search_listed_impl(&self, s: &ProductSearch) -> StoreResult<(Vec<SearchHit>, bool)> {
+    pub(crate) async fn search_listed_impl(
+        &self,
+        s: &ProductSearch,
+    ) -> StoreResult<(Vec<SearchHit>, bool)> {
         let mut sql = String::from(
             "SELECT s.product_id, s.name, s.category, s.delivery_type, s.billing_modes, \
              s.currency, s.min_price_minor FROM product_search s",

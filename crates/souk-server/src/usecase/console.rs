@@ -138,10 +138,7 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<L
             Ok(LoggedIn { token, user })
         }
         _ => {
-            let failures = state
-                .store
-                .record_login_failure(&email, now, since)
-                .await?;
+            let failures = state.store.record_login_failure(&email, now, since).await?;
             if let Some(until) = throttled_until(&failures, now) {
                 return Err(throttled(until));
             }

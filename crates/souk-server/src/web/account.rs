@@ -71,7 +71,10 @@ async fn login(State(state): State<AppState>, s: Submitted<LoginForm>) -> PageRe
             Ok(res)
         }
         // A wrong password or a throttled address: the form again, with the reason.
-        Err(e) if e.status == StatusCode::UNAUTHORIZED || e.status == StatusCode::TOO_MANY_REQUESTS => {
+        Err(e)
+            if e.status == StatusCode::UNAUTHORIZED
+                || e.status == StatusCode::TOO_MANY_REQUESTS =>
+        {
             render(
                 &s.visitor,
                 "login.html",

@@ -58,7 +58,12 @@ async fn orders(State(state): State<AppState>, m: Member) -> PageResult {
     )
 }
 
-async fn load(state: &AppState, m: &Member, id: &str, open: bool) -> Result<InstanceView, WebError> {
+async fn load(
+    state: &AppState,
+    m: &Member,
+    id: &str,
+    open: bool,
+) -> Result<InstanceView, WebError> {
     m.require(&[Role::Buyer])?;
     let me = m.principal();
     let mut i = state
@@ -75,7 +80,11 @@ async fn load(state: &AppState, m: &Member, id: &str, open: bool) -> Result<Inst
 
 async fn instance(State(state): State<AppState>, m: Member, Path(id): Path<String>) -> PageResult {
     let i = load(&state, &m, &id, false).await?;
-    page(&m.visitor, "instance.html", minijinja::context! { i => i, opened => false })
+    page(
+        &m.visitor,
+        "instance.html",
+        minijinja::context! { i => i, opened => false },
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -89,5 +98,9 @@ async fn credentials(
     s: Submitted<Empty>,
 ) -> PageResult {
     let i = load(&state, &m, &id, true).await?;
-    page(&s.visitor, "instance.html", minijinja::context! { i => i, opened => true })
+    page(
+        &s.visitor,
+        "instance.html",
+        minijinja::context! { i => i, opened => true },
+    )
 }

@@ -244,9 +244,15 @@ mod tests {
 
     #[test]
     fn query_beats_cookie_beats_accept_language_by_quality() {
-        assert_eq!(Lang::choose(Some("q=x&lang=zh"), Some("en"), None), Lang::Zh);
+        assert_eq!(
+            Lang::choose(Some("q=x&lang=zh"), Some("en"), None),
+            Lang::Zh
+        );
         assert_eq!(Lang::choose(None, Some("zh"), Some("en")), Lang::Zh);
-        assert_eq!(Lang::choose(None, None, Some("fr, en;q=0.5, zh-CN;q=0.8")), Lang::Zh);
+        assert_eq!(
+            Lang::choose(None, None, Some("fr, en;q=0.5, zh-CN;q=0.8")),
+            Lang::Zh
+        );
         assert_eq!(Lang::choose(None, None, Some("fr")), Lang::En);
         assert_eq!(Lang::choose(None, None, None), Lang::En);
     }

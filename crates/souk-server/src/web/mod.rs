@@ -62,7 +62,10 @@ fn templates() -> &'static Environment<'static> {
             ("shop.html", include_str!("../../templates/shop.html")),
             ("product.html", include_str!("../../templates/product.html")),
             ("orders.html", include_str!("../../templates/orders.html")),
-            ("instance.html", include_str!("../../templates/instance.html")),
+            (
+                "instance.html",
+                include_str!("../../templates/instance.html"),
+            ),
             ("reviews.html", include_str!("../../templates/reviews.html")),
         ] {
             // The templates are part of the binary and covered by the tests: a syntax error
@@ -128,7 +131,11 @@ fn render(
     let html = templates()
         .get_template(name)
         .and_then(|t| t.render(minijinja::context! { frame => frame, ..ctx }))
-        .map_err(|e| WebError::from(AppError::internal(anyhow::anyhow!("rendering {name}: {e:#}"))))?;
+        .map_err(|e| {
+            WebError::from(AppError::internal(anyhow::anyhow!(
+                "rendering {name}: {e:#}"
+            )))
+        })?;
     let mut res = (status, Html(html)).into_response();
     // Console pages hold personal data: never cached by shared caches, never framed.
     let h = res.headers_mut();
@@ -150,7 +157,9 @@ fn render(
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
         "content-security-policy",
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"),
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
     );
     Ok(res)
 }

@@ -33,7 +33,11 @@ async fn reviews(State(state): State<AppState>, m: Member) -> PageResult {
             }
         })
         .collect();
-    page(&m.visitor, "reviews.html", minijinja::context! { items => items })
+    page(
+        &m.visitor,
+        "reviews.html",
+        minijinja::context! { items => items },
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -65,9 +69,15 @@ async fn decide(
                 .map_err(err())?;
         }
         ("reject", "") => {
-            catalog::act(&state, &me, &product_id, ProductAction::Reject, Some(&f.reason))
-                .await
-                .map_err(err())?;
+            catalog::act(
+                &state,
+                &me,
+                &product_id,
+                ProductAction::Reject,
+                Some(&f.reason),
+            )
+            .await
+            .map_err(err())?;
         }
         ("approve", rev) => {
             catalog::approve_revision(&state, &me.party_id, rev)

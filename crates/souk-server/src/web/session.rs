@@ -154,7 +154,11 @@ impl Member {
         }
         Err(WebError::with(&self.visitor)(AppError::forbidden(format!(
             "this page is for {} accounts; you are logged in for a {}",
-            roles.iter().map(Role::as_str).collect::<Vec<_>>().join(" or "),
+            roles
+                .iter()
+                .map(Role::as_str)
+                .collect::<Vec<_>>()
+                .join(" or "),
             self.session().user.role
         ))))
     }
@@ -193,7 +197,10 @@ impl IntoResponse for MemberRejection {
 impl FromRequestParts<AppState> for Member {
     type Rejection = MemberRejection;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let visitor = Visitor::from_request_parts(parts, state)
             .await
             .map_err(MemberRejection::Error)?;
@@ -239,7 +246,10 @@ impl<T: serde::de::DeserializeOwned + Send> FromRequest<AppState> for Submitted<
             })?;
         let refuse = WebError::with(&visitor);
         let presented: CsrfField = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
-            refuse(AppError::bad_request("invalid_form", format!("the form could not be read: {e}")))
+            refuse(AppError::bad_request(
+                "invalid_form",
+                format!("the form could not be read: {e}"),
+            ))
         })?;
         // Without a session, the cookie must have come with the request (a fresh one proves
         // nothing: the browser never had it).

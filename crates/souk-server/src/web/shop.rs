@@ -23,7 +23,10 @@ pub fn router() -> Router<AppState> {
 fn page_link(input: &storefront::SearchInput, page: u32) -> String {
     let mut i = input.clone();
     i.page = Some(page);
-    format!("/shop?{}", serde_urlencoded::to_string(&i).unwrap_or_default())
+    format!(
+        "/shop?{}",
+        serde_urlencoded::to_string(&i).unwrap_or_default()
+    )
 }
 
 async fn search(
@@ -138,12 +141,18 @@ struct BuyForm {
 /// Places the order and pays it with the balance, through the same use cases as
 /// `POST /v1/orders` and `POST /v1/orders/{id}/pay`. If paying fails (not enough balance),
 /// the order stays pending payment and the page says why.
-async fn buy(State(state): State<AppState>, m: Member, Path(_id): Path<String>, s: Submitted<BuyForm>) -> PageResult {
+async fn buy(
+    State(state): State<AppState>,
+    m: Member,
+    Path(_id): Path<String>,
+    s: Submitted<BuyForm>,
+) -> PageResult {
     m.require(&[Role::Buyer])?;
     let on_error = WebError::with(&s.visitor);
-    let billing_mode: BillingMode = s.form.billing_mode.parse().map_err(|e: String| {
-        on_error(crate::error::AppError::invalid_field("billing_mode", e))
-    })?;
+    let billing_mode: BillingMode =
+        s.form.billing_mode.parse().map_err(|e: String| {
+            on_error(crate::error::AppError::invalid_field("billing_mode", e))
+        })?;
     let buyer = m.principal().party_id;
     let order = orders::place(
         &state,
