@@ -9,6 +9,7 @@ mod ops_support;
 
 mod backup;
 mod bad_input;
+mod browser;
 mod binary;
 mod catalog;
 mod commerce;
