@@ -259,6 +259,14 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     for (edition, sku) in &keys.skus {
         println!("  sku {edition}: {sku}");
     }
+    println!("console:      {base}/login");
+    let password = keys
+        .console_password
+        .as_deref()
+        .unwrap_or("(the one printed on the first start)");
+    for (role, email) in &keys.logins {
+        println!("  {role:<8} {email}  password {password}");
+    }
     println!("walkthrough: docs/walkthrough.md; move time with: SOUK_OPERATOR_KEY=<operator key> souk clock advance 30d");
     server.await??;
     example.shutdown().await;

@@ -50,7 +50,10 @@ async fn driver() -> Driver {
     let started = Instant::now();
     let http = reqwest::Client::new();
     while http.get(format!("{url}/status")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "chromedriver did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "chromedriver did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Driver { child, url }
@@ -113,11 +116,7 @@ impl Session<'_> {
     }
 
     async fn text(&self, css: &str) -> String {
-        self.wait_for(css)
-            .await
-            .text()
-            .await
-            .unwrap()
+        self.wait_for(css).await.text().await.unwrap()
     }
 
     async fn path(&self) -> String {
@@ -147,79 +146,97 @@ impl Session<'_> {
     }
 }
 
-backend_test!(in_chromium_the_operator_approves_and_a_buyer_searches_buys_and_sees_credentials, |app: TestApp| async move {
-    if skipped() {
-        eprintln!("SOUK_TEST_BROWSER=skip: not running the browser test");
-        return;
+backend_test!(
+    in_chromium_the_operator_approves_and_a_buyer_searches_buys_and_sees_credentials,
+    |app: TestApp| async move {
+        if skipped() {
+            eprintln!("SOUK_TEST_BROWSER=skip: not running the browser test");
+            return;
+        }
+        // A seller running the example seller submits a product named in Chinese and English.
+        let example = fixture::example_seller(&app, |_| {}).await;
+        let (_, seller_key) = app.party("sellers", "Acme Cloud").await;
+        let (buyer_id, _) = app.party("buyers", "Lan Ying").await;
+        fixture::top_up(&app, &buyer_id, 100_000).await;
+        let url = format!("{}/produce", example.url().trim_end_matches('/'));
+        let mut body = fixture::product_body("云监控 Cloud Monitor", Proto::V2, &url);
+        body["description"] = json!("企业级主机与应用监控 — host and application monitoring.");
+        let r = app.post("/v1/products", &seller_key, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let product = r.body["id"].as_str().unwrap().to_owned();
+        let r = app
+            .post(
+                &format!("/v1/products/{product}/submit"),
+                &seller_key,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let operator = operator_id(&app).await;
+        login_for(&app, &operator, "operator@souk.example").await;
+        login_for(&app, &buyer_id, "ying@example.com").await;
+
+        let driver = driver().await;
+        let shots = app.backend() == Backend::Sqlite;
+
+        // The operator approves it in the review queue.
+        let s = Session {
+            app: &app,
+            c: browser(&driver).await,
+            shots,
+        };
+        s.login("operator@souk.example").await;
+        assert_eq!(s.path().await, "/operator/reviews");
+        assert!(s.text("#reviews").await.contains("云监控 Cloud Monitor"));
+        s.shot("operator-review-queue").await;
+        s.click("#reviews .approve").await;
+        assert!(s.text("#nothing-to-review").await.len() > 1);
+        s.close().await;
+
+        // A buyer logs in, searches in Chinese, buys, and opens the credentials.
+        let s = Session {
+            app: &app,
+            c: browser(&driver).await,
+            shots,
+        };
+        s.open("/shop").await;
+        s.click("#login-link").await;
+        s.fill("#email", "ying@example.com").await;
+        s.fill("#password", PASSWORD).await;
+        s.click("#login-submit").await;
+        s.wait_for("#logout").await;
+        assert_eq!(s.path().await, "/shop");
+        s.fill("#q", "监控").await;
+        s.click("#search-submit").await;
+        let results = s.text("#results").await;
+        assert!(results.contains("云监控 Cloud Monitor"), "{results}");
+        s.shot("storefront-search").await;
+        s.click("#results a.name").await;
+        assert_eq!(s.text("#product-name").await, "云监控 Cloud Monitor");
+        s.shot("product-page").await;
+        s.click("button.buy-button[data-sku][data-mode='monthly']")
+            .await;
+        s.wait_for("#instance-state").await;
+        assert!(s.path().await.starts_with("/buyer/instances/ins_"));
+        // The seller opens the instance when the dispatcher calls it.
+        app.drain().await;
+        s.c.refresh().await.unwrap();
+        assert_eq!(s.text("#instance-state").await, "active");
+        s.click("#show-credentials").await;
+        s.wait_for("#credentials").await;
+        let user = s.text("#cred-user").await;
+        let password = s.text("#cred-password").await;
+        assert!(!user.is_empty() && !password.is_empty());
+        s.shot("buyer-credentials").await;
+        s.open("/buyer/orders").await;
+        assert!(s.text("#balance").await.contains("990.00 CNY"));
+        s.shot("buyer-orders").await;
+        // Logging out ends the session: the orders page asks for a login again.
+        s.click("#logout").await;
+        s.wait_for("#login-submit").await;
+        s.open("/buyer/orders").await;
+        s.wait_for("#login-submit").await;
+        assert_eq!(s.path().await, "/login");
+        s.close().await;
     }
-    // A seller running the example seller submits a product named in Chinese and English.
-    let example = fixture::example_seller(&app, |_| {}).await;
-    let (_, seller_key) = app.party("sellers", "Acme Cloud").await;
-    let (buyer_id, _) = app.party("buyers", "Lan Ying").await;
-    fixture::top_up(&app, &buyer_id, 100_000).await;
-    let url = format!("{}/produce", example.url().trim_end_matches('/'));
-    let mut body = fixture::product_body("云监控 Cloud Monitor", Proto::V2, &url);
-    body["description"] = json!("企业级主机与应用监控 — host and application monitoring.");
-    let r = app.post("/v1/products", &seller_key, body).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let product = r.body["id"].as_str().unwrap().to_owned();
-    let r = app.post(&format!("/v1/products/{product}/submit"), &seller_key, json!({})).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let operator = operator_id(&app).await;
-    login_for(&app, &operator, "operator@souk.example").await;
-    login_for(&app, &buyer_id, "ying@example.com").await;
-
-    let driver = driver().await;
-    let shots = app.backend() == Backend::Sqlite;
-
-    // The operator approves it in the review queue.
-    let s = Session { app: &app, c: browser(&driver).await, shots };
-    s.login("operator@souk.example").await;
-    assert_eq!(s.path().await, "/operator/reviews");
-    assert!(s.text("#reviews").await.contains("云监控 Cloud Monitor"));
-    s.shot("operator-review-queue").await;
-    s.click("#reviews .approve").await;
-    assert!(s.text("#nothing-to-review").await.len() > 1);
-    s.close().await;
-
-    // A buyer logs in, searches in Chinese, buys, and opens the credentials.
-    let s = Session { app: &app, c: browser(&driver).await, shots };
-    s.open("/shop").await;
-    s.click("#login-link").await;
-    s.fill("#email", "ying@example.com").await;
-    s.fill("#password", PASSWORD).await;
-    s.click("#login-submit").await;
-    s.wait_for("#logout").await;
-    assert_eq!(s.path().await, "/shop");
-    s.fill("#q", "监控").await;
-    s.click("#search-submit").await;
-    let results = s.text("#results").await;
-    assert!(results.contains("云监控 Cloud Monitor"), "{results}");
-    s.shot("storefront-search").await;
-    s.click("#results a.name").await;
-    assert_eq!(s.text("#product-name").await, "云监控 Cloud Monitor");
-    s.shot("product-page").await;
-    s.click("button.buy-button[data-sku][data-mode='monthly']").await;
-    s.wait_for("#instance-state").await;
-    assert!(s.path().await.starts_with("/buyer/instances/ins_"));
-    // The seller opens the instance when the dispatcher calls it.
-    app.drain().await;
-    s.c.refresh().await.unwrap();
-    assert_eq!(s.text("#instance-state").await, "active");
-    s.click("#show-credentials").await;
-    s.wait_for("#credentials").await;
-    let user = s.text("#cred-user").await;
-    let password = s.text("#cred-password").await;
-    assert!(!user.is_empty() && !password.is_empty());
-    s.shot("buyer-credentials").await;
-    s.open("/buyer/orders").await;
-    assert!(s.text("#balance").await.contains("990.00 CNY"));
-    s.shot("buyer-orders").await;
-    // Logging out ends the session: the orders page asks for a login again.
-    s.click("#logout").await;
-    s.wait_for("#login-submit").await;
-    s.open("/buyer/orders").await;
-    s.wait_for("#login-submit").await;
-    assert_eq!(s.path().await, "/login");
-    s.close().await;
-});
+);

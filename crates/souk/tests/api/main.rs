@@ -9,8 +9,8 @@ mod ops_support;
 
 mod backup;
 mod bad_input;
-mod browser;
 mod binary;
+mod browser;
 mod catalog;
 mod commerce;
 mod console;
