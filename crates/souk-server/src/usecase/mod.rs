@@ -7,6 +7,7 @@ pub mod balance;
 pub mod buyer_wire;
 pub mod catalog;
 pub mod console;
+pub mod endpoint_test;
 pub mod licenses;
 pub mod orders;
 pub mod parties;

@@ -48,7 +48,8 @@ struct LoginForm {
 fn home(role: Role) -> &'static str {
     match role {
         Role::Operator => "/operator/reviews",
-        Role::Buyer | Role::Seller | Role::Reseller => "/shop",
+        Role::Seller => "/seller/products",
+        Role::Buyer | Role::Reseller => "/shop",
     }
 }
 

@@ -122,6 +122,18 @@ pub struct Texts {
     pub error: &'static str,
     pub back: &'static str,
     pub language: &'static str,
+    pub my_products: &'static str,
+    pub test_endpoint: &'static str,
+    pub test_result: &'static str,
+    pub passed: &'static str,
+    pub failed: &'static str,
+    pub warnings: &'static str,
+    pub step: &'static str,
+    pub check: &'static str,
+    pub fix: &'static str,
+    pub review_comment: &'static str,
+    pub production_url: &'static str,
+    pub no_products: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -179,6 +191,18 @@ static EN: Texts = Texts {
     error: "Something is not right",
     back: "Back",
     language: "Language",
+    my_products: "My products",
+    test_endpoint: "Test my endpoint",
+    test_result: "Endpoint test",
+    passed: "passed",
+    failed: "failed",
+    warnings: "warnings",
+    step: "Step",
+    check: "Check",
+    fix: "How to fix",
+    review_comment: "Review comment",
+    production_url: "Production URL",
+    no_products: "No products yet.",
 };
 
 static ZH: Texts = Texts {
@@ -236,6 +260,18 @@ static ZH: Texts = Texts {
     error: "出错了",
     back: "返回",
     language: "语言",
+    my_products: "我的商品",
+    test_endpoint: "交付接口调试",
+    test_result: "接口调试结果",
+    passed: "通过",
+    failed: "失败",
+    warnings: "警告",
+    step: "步骤",
+    check: "检查项",
+    fix: "修复建议",
+    review_comment: "审核意见",
+    production_url: "生产接口地址",
+    no_products: "还没有商品。",
 };
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The web consoles: server-rendered pages for buyers (storefront, my orders and instances),
-//! sellers and the operator, served by `souk` itself.
+//! sellers (my products, "test my endpoint") and the operator (review queue), served by `souk` itself.
 //!
 //! Pages are minijinja templates compiled into the binary (`templates/`), plain HTML forms
 //! with a little CSS, no script needed. Handlers read like the JSON API's: they parse the
@@ -14,6 +14,7 @@ mod account;
 mod buyer;
 mod i18n;
 mod operator;
+mod seller;
 pub mod session;
 mod shop;
 
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(shop::router())
         .merge(buyer::router())
         .merge(operator::router())
+        .merge(seller::router())
 }
 
 async fn stylesheet() -> Response {
@@ -67,6 +69,14 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../../templates/instance.html"),
             ),
             ("reviews.html", include_str!("../../templates/reviews.html")),
+            (
+                "seller_products.html",
+                include_str!("../../templates/seller_products.html"),
+            ),
+            (
+                "endpoint_test.html",
+                include_str!("../../templates/endpoint_test.html"),
+            ),
         ] {
             // The templates are part of the binary and covered by the tests: a syntax error
             // is a build defect, caught by the first test that renders any page.

@@ -422,7 +422,7 @@ backend_test!(
             .await;
         assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.text);
         assert!(
-            r.text.contains("<html") && r.text.contains("data-code=\"insufficient_balance\""),
+            r.text.contains("<html") && r.text.contains("data-code=\"insufficient_funds\""),
             "{}",
             r.text
         );
@@ -538,5 +538,62 @@ backend_test!(
         );
         let r = web.get("/login?lang=en").await;
         assert!(r.text.contains("<html lang=\"en\">"));
+    }
+);
+
+backend_test!(
+    a_seller_tests_its_endpoint_and_sees_each_check_with_its_fix,
+    |app: TestApp| async move {
+        let example = fixture::example_seller(&app, |_| {}).await;
+        let m = fixture::market(&app, Proto::V2, example).await;
+        login_for(&app, &m.seller_id, "ops@acme.example").await;
+        let web = Web::new(&app);
+        let r = web.login("ops@acme.example", PASSWORD).await;
+        assert_eq!(location(&r), "/seller/products");
+        let list = web.get("/seller/products").await;
+        assert!(
+            list.text.contains("Acme Monitor") && list.text.contains("data-status=\"listed\""),
+            "{}",
+            list.text
+        );
+        let test = format!("/seller/products/{}/test-endpoint", m.product_id);
+        let r = web.submit("/seller/products", &test, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(r.text.contains("data-success=\"true\""), "{}", r.text);
+        let rows = r.text.matches("<tr class=\"check ").count();
+        assert!(rows >= 5, "every check is listed: {}", r.text);
+        assert_eq!(r.text.matches("<tr class=\"check fail\"").count(), 0);
+        // A seller whose answers carry a wrong Body-Sign fails, and the page says how to fix it.
+        let broken = fixture::example_seller(&app, |c| {
+            c.fail_first_n = u32::MAX;
+            c.failure = souk_isv::example::FailureMode::WrongBodySign;
+        })
+        .await;
+        let url = format!("{}/produce", broken.url().trim_end_matches('/'));
+        let r = app
+        .send(
+            app.http
+                .put(app.url(&format!("/v1/products/{}/integration", m.product_id)))
+                .bearer_auth(&m.seller_key)
+                .json(&json!({"protocol": "v2", "production_url": url, "key": fixture::SELLER_KEY})),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let r = web.submit("/seller/products", &test, &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(r.text.contains("data-success=\"false\""), "{}", r.text);
+        assert!(r.text.contains("<tr class=\"check fail\""));
+        assert!(
+            r.text.to_lowercase().contains("body-sign"),
+            "the fix names the header: {}",
+            r.text
+        );
+        // Another seller cannot test this product: the same 404 as for a missing one.
+        let (other, _) = app.party("sellers", "Other").await;
+        login_for(&app, &other, "other@seller.example").await;
+        let web2 = Web::new(&app);
+        web2.login("other@seller.example", PASSWORD).await;
+        let r = web2.submit("/seller/products", &test, &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     }
 );
