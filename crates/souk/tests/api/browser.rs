@@ -1,6 +1,7 @@
 //! The consoles in a real browser: headless Chromium driven over WebDriver (chromedriver,
 //! installed by `scripts/ensure-browser.sh`) against a real Souk on loopback, on both
-//! backends. Few and end to end: an operator approves a submitted product in the review queue;
+//! backends. Few and end to end: a seller runs "test my endpoint" against the example seller
+//! and sees every check pass; an operator approves the submitted product in the review queue;
 //! a buyer logs in, searches in Chinese, buys with the balance and opens the credentials the
 //! example seller returned. The SQLite run saves a screenshot of each page it passes through
 //! in `docs/screenshots/`.
@@ -155,7 +156,7 @@ backend_test!(
         }
         // A seller running the example seller submits a product named in Chinese and English.
         let example = fixture::example_seller(&app, |_| {}).await;
-        let (_, seller_key) = app.party("sellers", "Acme Cloud").await;
+        let (seller_id, seller_key) = app.party("sellers", "Acme Cloud").await;
         let (buyer_id, _) = app.party("buyers", "Lan Ying").await;
         fixture::top_up(&app, &buyer_id, 100_000).await;
         let url = format!("{}/produce", example.url().trim_end_matches('/'));
@@ -175,9 +176,28 @@ backend_test!(
         let operator = operator_id(&app).await;
         login_for(&app, &operator, "operator@souk.example").await;
         login_for(&app, &buyer_id, "ying@example.com").await;
+        login_for(&app, &seller_id, "ops@acme.example").await;
 
         let driver = driver().await;
         let shots = app.backend() == Backend::Sqlite;
+
+        // The seller runs "test my endpoint" and sees every check pass.
+        let s = Session {
+            app: &app,
+            c: browser(&driver).await,
+            shots,
+        };
+        s.login("ops@acme.example").await;
+        assert_eq!(s.path().await, "/seller/products");
+        s.click("#products .test-endpoint").await;
+        let summary = s.wait_for("#summary").await;
+        assert_eq!(
+            summary.attr("data-success").await.unwrap().as_deref(),
+            Some("true")
+        );
+        assert!(s.text("#checks").await.contains("newInstance"));
+        s.shot("seller-endpoint-test").await;
+        s.close().await;
 
         // The operator approves it in the review queue.
         let s = Session {
