@@ -130,39 +130,34 @@ impl Query {
     /// The query in FTS5's syntax: each term quoted (so no term is read as an operator),
     /// implicitly AND-ed, the last one with `*` when it is a prefix.
     pub fn fts5(&self) -> String {
-        let n = self.terms.len();
-        self.terms
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let star = if i + 1 == n && self.last_is_prefix {
-                    "*"
-                } else {
-                    ""
-                };
-                format!("\"{}\"{star}", t.replace('"', "\"\""))
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        self.render(|t| format!("\"{}\"", t.replace('"', "\"\"")), "*", " ")
     }
 
-    /// The query in PostgreSQL's `to_tsquery('simple', …)` syntax: each term single-quoted,
-    /// joined with `&`, the last one with `:*` when it is a prefix.
+    /// The query in PostgreSQL's `tsquery` syntax: each term single-quoted, joined with `&`,
+    /// the last one with `:*` when it is a prefix.
     pub fn tsquery(&self) -> String {
+        self.render(
+            |t| format!("'{}'", t.replace('\\', "\\\\").replace('\'', "''")),
+            ":*",
+            " & ",
+        )
+    }
+
+    fn render(&self, quote: impl Fn(&str) -> String, prefix: &str, sep: &str) -> String {
         let n = self.terms.len();
         self.terms
             .iter()
             .enumerate()
             .map(|(i, t)| {
                 let star = if i + 1 == n && self.last_is_prefix {
-                    ":*"
+                    prefix
                 } else {
                     ""
                 };
-                format!("'{}'{star}", t.replace('\\', "\\\\").replace('\'', "''"))
+                format!("{}{star}", quote(t))
             })
             .collect::<Vec<_>>()
-            .join(" & ")
+            .join(sep)
     }
 }
 
