@@ -129,12 +129,11 @@ impl SqlStore {
                     rank = Some("f.rank");
                 }
                 Backend::Postgres => {
+                    // No ts_rank: it reads every matching row's vector (69 ms for a word in
+                    // 28% of 100,000 products, against 0.4 ms without). Every term must match
+                    // anyway, so best match is newest first among the matches.
                     let p = arg(q.tsquery(), &mut args);
-                    sql.push_str(&format!(
-                        " CROSS JOIN CAST({p} AS tsquery) AS q WHERE \
-                         array_to_tsvector(string_to_array(s.terms, ' ')) @@ q AND"
-                    ));
-                    rank = Some("-ts_rank(array_to_tsvector(string_to_array(s.terms, ' ')), q)");
+                    sql.push_str(&format!(" WHERE s.terms_fts @@ CAST({p} AS tsquery) AND"));
                 }
             }
         }

@@ -51,6 +51,9 @@ CREATE INDEX product_search_listed_by_price ON product_search (status, min_price
 CREATE INDEX product_search_listed_by_category ON product_search (status, category);
 
 -- The full-text index (engine-specific, so left out of the schema-parity comparison like
--- every `*_fts*` object): `terms` of product_search split on spaces, as they are (no text-search
--- parser or dictionary: the terms are already souk_core::search's tokens).
-CREATE INDEX product_search_fts ON product_search USING GIN (array_to_tsvector(string_to_array(terms, ' ')));
+-- every `*_fts*` object): `terms` split on spaces as they are (no text-search parser or
+-- dictionary: they are already souk_core::search's tokens), stored so that matching rows are
+-- rechecked without recomputing it.
+ALTER TABLE product_search ADD COLUMN terms_fts tsvector
+    GENERATED ALWAYS AS (array_to_tsvector(string_to_array(terms, ' '))) STORED;
+CREATE INDEX product_search_fts ON product_search USING GIN (terms_fts);
