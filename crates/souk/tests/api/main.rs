@@ -21,4 +21,5 @@ mod limits;
 mod operations;
 mod processes;
 mod tenancy;
+mod transitions;
 mod wire;
