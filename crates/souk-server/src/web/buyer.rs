@@ -4,6 +4,7 @@ use super::session::{Member, Submitted};
 use super::{page, PageResult, WebError};
 use crate::error::AppError;
 use crate::http::orders::{InstanceView, OrderView};
+use crate::usecase::orders::instance_id;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -58,6 +59,8 @@ async fn orders(State(state): State<AppState>, m: Member) -> PageResult {
     )
 }
 
+/// The path id is parsed once, after the role check, like the API does: a malformed id is the
+/// same 404 as an unknown or another party's instance.
 async fn load(
     state: &AppState,
     m: &Member,
@@ -65,10 +68,11 @@ async fn load(
     open: bool,
 ) -> Result<InstanceView, WebError> {
     m.require(&[Role::Buyer])?;
+    let id = instance_id(id).map_err(WebError::with(&m.visitor))?;
     let me = m.principal();
     let mut i = state
         .store
-        .find_instance(&Scope::Party(me.party_id.clone()), id)
+        .find_instance(&Scope::Party(me.party_id.clone()), &id)
         .await?
         .ok_or_else(|| WebError::with(&m.visitor)(AppError::not_found("instance")))?;
     if !open {

@@ -407,7 +407,22 @@ backend_test!(
         login_for(&app, &other, "other@example.com").await;
         let web2 = Web::new(&app);
         web2.login("other@example.com", PASSWORD).await;
-        assert_eq!(web2.get(&instance_page).await.status, StatusCode::NOT_FOUND);
+        let foreign = web2.get(&instance_page).await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+        let not_found = "data-code=\"not_found\">instance not found";
+        assert!(foreign.text.contains(not_found), "{}", foreign.text);
+        // A malformed id in the path is parsed once and is the same 404 page as an instance
+        // that is not yours; nothing reaches the store with it.
+        for bad in ["/buyer/instances/not-an-id", "/buyer/instances/ord_x"] {
+            let r = web.get(bad).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{bad}: {}", r.text);
+            assert!(r.text.contains(not_found), "{}", r.text);
+        }
+        let r = web
+            .submit(&instance_page, "/buyer/instances/nope/credentials", &[])
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+        assert!(r.text.contains(not_found), "{}", r.text);
         // Not enough balance: a readable page, and the order waits for payment.
         let r = web
             .submit(
