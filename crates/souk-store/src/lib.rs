@@ -19,20 +19,24 @@
 mod cache;
 mod catalog;
 mod commerce;
+mod console;
 mod constraint;
 mod licenses;
 mod metering;
 mod ops;
 mod records;
+mod search;
 mod sql;
 
 pub use catalog::*;
 pub use commerce::*;
+pub use console::*;
 pub use constraint::{constraint_names, ConstraintKind};
 pub use licenses::*;
 pub use metering::*;
 pub use ops::*;
 pub use records::*;
+pub use search::{ProductSearch, SearchHit, SearchSort};
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
 
 use async_trait::async_trait;
@@ -123,12 +127,19 @@ impl Page {
 /// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
 /// has its own use-case trait in its own module; `Store` is all of them together.
 pub trait Store:
-    PartyStore + CatalogStore + CommerceStore + LicenseStore + MeteringStore + OpsStore
+    PartyStore + CatalogStore + CommerceStore + LicenseStore + MeteringStore + OpsStore + ConsoleStore
 {
 }
 
-impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore + MeteringStore + OpsStore> Store
-    for T
+impl<
+        T: PartyStore
+            + CatalogStore
+            + CommerceStore
+            + LicenseStore
+            + MeteringStore
+            + OpsStore
+            + ConsoleStore,
+    > Store for T
 {
 }
 
@@ -208,5 +219,7 @@ pub trait PartyStore: Send + Sync + 'static {
 
 /// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::{CatalogStore, CommerceStore, LicenseStore, OpsStore, PartyStore, Store};
+    pub use crate::{
+        CatalogStore, CommerceStore, ConsoleStore, LicenseStore, OpsStore, PartyStore, Store,
+    };
 }

@@ -6,7 +6,10 @@
 pub mod balance;
 pub mod buyer_wire;
 pub mod catalog;
+pub mod console;
+pub mod endpoint_test;
 pub mod licenses;
 pub mod metering;
 pub mod orders;
 pub mod parties;
+pub mod storefront;
