@@ -31,4 +31,5 @@ pub mod order;
 pub mod party;
 pub mod provisioning;
 pub mod snapshot;
+pub mod supervision;
 pub mod text;

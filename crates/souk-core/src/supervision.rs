@@ -1,0 +1,896 @@
+//! Service supervision 服务监管 (business rules §3): the node sequence of each delivery type,
+//! who acts at each node, the appeal overlay, the acceptance timers and the validity start.
+//!
+//! Everything here is a pure function of (state, actor, action, policy, now): the store saves the
+//! state [`decide`] returns with a compare-and-set on the version it read, and appends the log
+//! entry it describes. Nothing is decided anywhere else.
+//!
+//! ```text
+//! standard / data file / flagged SaaS:
+//!   submit_requirement ⇄ confirm_requirement → implement → deliver_proof → [platform_review] → buyer_accept → completed
+//! hardware:
+//!   implement (carrier + tracking) → [platform_review] → buyer_accept → completed
+//! ```
+//! A rejection goes one step back (confirm → submit; buyer_accept → implement) and counts; a
+//! returned review goes back to the node before it. An open appeal freezes the flow and pauses
+//! the acceptance timer, which resumes with the time it had left.
+
+use crate::catalog::DeliveryType;
+use crate::order::string_enum;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+string_enum!(
+    /// A supervision node (business rules §3.2).
+    Node {
+        /// 用户提交需求: the buyer states requirements.
+        SubmitRequirement = "submit_requirement",
+        /// 服务商确认需求: the seller confirms or rejects them.
+        ConfirmRequirement = "confirm_requirement",
+        /// 服务商实施服务: the seller implements (hardware: ships).
+        Implement = "implement",
+        /// 上传交付证明: the seller uploads delivery evidence.
+        DeliverProof = "deliver_proof",
+        /// 华为云复核: an operator reviews the evidence.
+        PlatformReview = "platform_review",
+        /// 用户确认验收: the buyer accepts or rejects.
+        BuyerAccept = "buyer_accept",
+        Completed = "completed",
+    }
+);
+
+string_enum!(
+    /// Who acts in supervision.
+    Actor {
+        Buyer = "buyer",
+        Seller = "seller",
+        Operator = "operator",
+        /// Timers.
+        System = "system",
+    }
+);
+
+string_enum!(
+    /// The sales scenario fixed at order creation (business rules §3.1).
+    SalesScenario {
+        General = "general",
+        /// 赋能云: empowerment-cloud track or voucher.
+        Empowerment = "empowerment",
+        /// 基地云: base-cloud track or pick-up voucher.
+        Base = "base",
+    }
+);
+
+impl Node {
+    /// Who must act at this node (`None` when the flow is over).
+    pub fn actor(self) -> Option<Actor> {
+        match self {
+            Node::SubmitRequirement | Node::BuyerAccept => Some(Actor::Buyer),
+            Node::ConfirmRequirement | Node::Implement | Node::DeliverProof => Some(Actor::Seller),
+            Node::PlatformReview => Some(Actor::Operator),
+            Node::Completed => None,
+        }
+    }
+}
+
+/// The node sequence of an order, or `None` when the order is not supervised (Image, API,
+/// unflagged SaaS). License keeps its code flow outside this module (see `docs/after-sale.md`).
+pub fn flow_for(delivery: DeliveryType, flagged: bool, review: bool) -> Option<Vec<Node>> {
+    use Node::*;
+    let mut nodes = match delivery {
+        DeliveryType::ManualService | DeliveryType::DataFile => {
+            vec![
+                SubmitRequirement,
+                ConfirmRequirement,
+                Implement,
+                DeliverProof,
+            ]
+        }
+        DeliveryType::Saas if flagged => {
+            vec![
+                SubmitRequirement,
+                ConfirmRequirement,
+                Implement,
+                DeliverProof,
+            ]
+        }
+        DeliveryType::Hardware => vec![Implement],
+        _ => return None,
+    };
+    if review {
+        nodes.push(PlatformReview);
+    }
+    nodes.push(BuyerAccept);
+    nodes.push(Completed);
+    Some(nodes)
+}
+
+/// The configurable numbers of §3.3 and §3.4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SupervisionPolicy {
+    /// `supervision.auto_accept`: buyer silence in `buyer_accept` before the system accepts.
+    pub auto_accept: Duration,
+    /// `supervision.hardware_auto_accept`: the same for hardware, from the shipment record.
+    pub hardware_auto_accept: Duration,
+    /// `supervision.appeal_idle`: idle time on the buyer's side that lets the seller appeal.
+    pub appeal_idle: Duration,
+    /// `supervision.appeal_rejections`: rejections after which either side may appeal.
+    pub appeal_rejections: u32,
+}
+
+impl Default for SupervisionPolicy {
+    fn default() -> Self {
+        SupervisionPolicy {
+            auto_accept: Duration::days(7),
+            hardware_auto_accept: Duration::days(10),
+            appeal_idle: Duration::days(5),
+            appeal_rejections: 3,
+        }
+    }
+}
+
+/// One item of delivery evidence 交付验收件 (§3.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// e.g. `acceptance_report`, `screenshot`, `remote_delivery_record`.
+    #[schema(example = "acceptance_report")]
+    pub kind: String,
+    /// What the item shows.
+    pub description: String,
+    /// Who signed it (seller, platform, buyer).
+    #[serde(default)]
+    pub signed_by: Vec<String>,
+    /// Delivered remotely (records replace screenshots).
+    #[serde(default)]
+    pub remote: bool,
+}
+
+/// An open appeal (§3.4): the flow is frozen until an operator resolves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenAppeal {
+    pub by: Actor,
+    #[serde(with = "time::serde::rfc3339")]
+    pub opened_at: OffsetDateTime,
+    pub reason: String,
+    pub demand: String,
+}
+
+/// The state of one order's supervision, saved whole after every step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supervision {
+    pub flow: Vec<Node>,
+    pub node: Node,
+    #[serde(with = "time::serde::rfc3339")]
+    pub node_entered_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub paid_at: OffsetDateTime,
+    pub hardware: bool,
+    /// Hardware: the auto-acceptance is armed only when the recipient's phone is the buyer's.
+    pub auto_accept_armed: bool,
+    /// Rejections so far, in either direction.
+    pub rejections: u32,
+    /// When the system accepts if nobody acts (`buyer_accept` only).
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub deadline: Option<OffsetDateTime>,
+    /// While frozen: what was left of the deadline.
+    #[serde(default)]
+    pub paused_ms: Option<i64>,
+    #[serde(default)]
+    pub appeal: Option<OpenAppeal>,
+    pub requirement: Option<String>,
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+    /// 服务实际开通时间 declared by the seller (§3.6).
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub actual_start: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub accepted_at: Option<OffsetDateTime>,
+    pub accepted_by: Option<Actor>,
+}
+
+impl Supervision {
+    /// A new supervision at the first node of `flow`, for an order paid at `now`.
+    pub fn start(flow: Vec<Node>, hardware: bool, armed: bool, now: OffsetDateTime) -> Self {
+        let node = flow[0];
+        Supervision {
+            flow,
+            node,
+            node_entered_at: now,
+            paid_at: now,
+            hardware,
+            auto_accept_armed: armed,
+            rejections: 0,
+            deadline: None,
+            paused_ms: None,
+            appeal: None,
+            requirement: None,
+            carrier: None,
+            tracking_number: None,
+            evidence: Vec::new(),
+            actual_start: None,
+            accepted_at: None,
+            accepted_by: None,
+        }
+    }
+
+    /// Who must act now: the operator while an appeal is open, else the node's actor.
+    pub fn waiting_for(&self) -> Option<Actor> {
+        if self.appeal.is_some() {
+            return Some(Actor::Operator);
+        }
+        self.node.actor()
+    }
+
+    /// The start of the period's validity once completed (§3.6): the declared actual start,
+    /// else the acceptance time.
+    pub fn validity_start(&self) -> Option<OffsetDateTime> {
+        self.actual_start.or(self.accepted_at)
+    }
+
+    fn next_of(&self, node: Node) -> Node {
+        let i = self.flow.iter().position(|n| *n == node).unwrap_or(0);
+        self.flow.get(i + 1).copied().unwrap_or(Node::Completed)
+    }
+
+    fn before(&self, node: Node) -> Node {
+        let i = self.flow.iter().position(|n| *n == node).unwrap_or(0);
+        self.flow[i.saturating_sub(1)]
+    }
+
+    fn enter(&mut self, node: Node, policy: &SupervisionPolicy, now: OffsetDateTime) {
+        self.node = node;
+        self.node_entered_at = now;
+        // Re-entering a node restarts its timer (§3.3 Souk default).
+        self.deadline = match node {
+            Node::BuyerAccept if self.hardware && self.auto_accept_armed => {
+                Some(now + policy.hardware_auto_accept)
+            }
+            Node::BuyerAccept if !self.hardware => Some(now + policy.auto_accept),
+            _ => None,
+        };
+    }
+
+    fn appeal_unlocked(&self, by: Actor, policy: &SupervisionPolicy, now: OffsetDateTime) -> bool {
+        match by {
+            // Buyer: any node, any time (current rule).
+            Actor::Buyer => true,
+            // Seller: a buyer-side node idle long enough, or too many rejections.
+            Actor::Seller => {
+                self.rejections >= policy.appeal_rejections
+                    || (self.node.actor() == Some(Actor::Buyer)
+                        && now - self.node_entered_at >= policy.appeal_idle)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// How an operator resolves an appeal (§3.4). `force_refund` lives with refunds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Resolution {
+    /// Accept on the buyer's behalf; supervision completes.
+    ForceAccept,
+    /// Send the flow back to a node of its sequence.
+    ReturnTo { node: Node },
+    /// Nothing changes; the flow resumes where it was.
+    Dismiss,
+}
+
+/// Something a party does in supervision (request body of
+/// `POST /v1/orders/{id}/supervision/actions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Buyer, at `submit_requirement`.
+    SubmitRequirement { requirement: String },
+    /// Seller, at `confirm_requirement`.
+    ConfirmRequirement,
+    /// Seller, at `confirm_requirement`: back to the buyer.
+    RejectRequirement { reason: String },
+    /// Seller, at `implement`. Hardware: carrier and tracking number are required.
+    Implement {
+        #[serde(default)]
+        carrier: Option<String>,
+        #[serde(default)]
+        tracking_number: Option<String>,
+    },
+    /// Seller, at `deliver_proof`: at least one evidence item; the actual start time must lie
+    /// between payment and now.
+    DeliverProof {
+        evidence: Vec<Evidence>,
+        #[serde(default, with = "time::serde::rfc3339::option")]
+        #[schema(value_type = Option<String>)]
+        actual_start: Option<OffsetDateTime>,
+    },
+    /// Operator, at `platform_review`.
+    PassReview,
+    /// Operator, at `platform_review`: back to the seller with a comment.
+    ReturnReview { reason: String },
+    /// Buyer, at `buyer_accept` (the system too, when the timer runs out).
+    Accept,
+    /// Buyer, at `buyer_accept`: back to implementation.
+    RejectDelivery { reason: String },
+    /// Buyer any time; seller past the thresholds. Freezes the flow.
+    Appeal { reason: String, demand: String },
+    /// Operator, on an open appeal.
+    ResolveAppeal {
+        #[serde(flatten)]
+        resolution: Resolution,
+        reason: String,
+    },
+}
+
+impl Action {
+    /// The stable name written in the log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::SubmitRequirement { .. } => "submit_requirement",
+            Action::ConfirmRequirement => "confirm_requirement",
+            Action::RejectRequirement { .. } => "reject_requirement",
+            Action::Implement { .. } => "implement",
+            Action::DeliverProof { .. } => "deliver_proof",
+            Action::PassReview => "pass_review",
+            Action::ReturnReview { .. } => "return_review",
+            Action::Accept => "accept",
+            Action::RejectDelivery { .. } => "reject_delivery",
+            Action::Appeal { .. } => "appeal",
+            Action::ResolveAppeal { .. } => "resolve_appeal",
+        }
+    }
+
+    /// The reason a party gave, for the log.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Action::RejectRequirement { reason }
+            | Action::ReturnReview { reason }
+            | Action::RejectDelivery { reason }
+            | Action::Appeal { reason, .. }
+            | Action::ResolveAppeal { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// Why an action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SupervisionError {
+    /// Not this party's turn: `waiting` names the node and who acts there.
+    #[error("supervision is waiting at `{node}` for the {actor}; a {by} cannot {action} now")]
+    OutOfTurn {
+        node: Node,
+        actor: Actor,
+        by: Actor,
+        action: &'static str,
+    },
+    #[error("supervision is completed")]
+    Completed,
+    #[error("an appeal is open: the flow is frozen until an operator resolves it")]
+    Frozen,
+    #[error("no appeal is open")]
+    NoAppeal,
+    #[error("a seller may appeal after {rejections} rejections or {idle_days} idle days on the buyer's side")]
+    AppealLocked { rejections: u32, idle_days: i64 },
+    /// A value breaks a rule: (field, message).
+    #[error("{1}")]
+    Invalid(&'static str, String),
+}
+
+/// What [`decide`] returns: the state to save and what the log says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub from: Node,
+    pub next: Supervision,
+    /// True when this step completed supervision.
+    pub completed: bool,
+}
+
+fn text(field: &'static str, value: &str, max: usize) -> Result<String, SupervisionError> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > max {
+        return Err(SupervisionError::Invalid(
+            field,
+            format!("{field} must be 1 to {max} characters"),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// The supervision state machine: `actor` does `action` at `now`.
+pub fn decide(
+    current: &Supervision,
+    actor: Actor,
+    action: &Action,
+    policy: &SupervisionPolicy,
+    now: OffsetDateTime,
+) -> Result<Step, SupervisionError> {
+    if current.node == Node::Completed {
+        return Err(SupervisionError::Completed);
+    }
+    let mut next = current.clone();
+    let from = current.node;
+    match action {
+        Action::Appeal { reason, demand } => {
+            if current.appeal.is_some() {
+                return Err(SupervisionError::Frozen);
+            }
+            if !matches!(actor, Actor::Buyer | Actor::Seller) {
+                return Err(out_of_turn(current, actor, action));
+            }
+            if !current.appeal_unlocked(actor, policy, now) {
+                return Err(SupervisionError::AppealLocked {
+                    rejections: policy.appeal_rejections,
+                    idle_days: policy.appeal_idle.whole_days(),
+                });
+            }
+            next.appeal = Some(OpenAppeal {
+                by: actor,
+                opened_at: now,
+                reason: text("reason", reason, 2000)?,
+                demand: text("demand", demand, 2000)?,
+            });
+            next.paused_ms = current
+                .deadline
+                .map(|d| (d - now).whole_milliseconds().max(0) as i64);
+            next.deadline = None;
+            return Ok(Step {
+                from,
+                next,
+                completed: false,
+            });
+        }
+        Action::ResolveAppeal { resolution, reason } => {
+            if actor != Actor::Operator {
+                return Err(out_of_turn(current, actor, action));
+            }
+            if current.appeal.is_none() {
+                return Err(SupervisionError::NoAppeal);
+            }
+            text("reason", reason, 2000)?;
+            next.appeal = None;
+            next.paused_ms = None;
+            match resolution {
+                Resolution::Dismiss => {
+                    // The timer resumes with what it had left.
+                    next.deadline = current.paused_ms.map(|ms| now + Duration::milliseconds(ms));
+                }
+                Resolution::ReturnTo { node } => {
+                    if *node == Node::Completed || !current.flow.contains(node) {
+                        return Err(SupervisionError::Invalid(
+                            "node",
+                            format!("this order's flow has no node `{node}` to return to"),
+                        ));
+                    }
+                    next.enter(*node, policy, now);
+                }
+                Resolution::ForceAccept => {
+                    complete(&mut next, Actor::Operator, now);
+                }
+            }
+            let completed = next.node == Node::Completed;
+            return Ok(Step {
+                from,
+                next,
+                completed,
+            });
+        }
+        _ => {}
+    }
+    if current.appeal.is_some() {
+        return Err(SupervisionError::Frozen);
+    }
+    let expected = current.node.actor();
+    let allowed = match action {
+        // The timer accepts on the buyer's behalf.
+        Action::Accept => actor == Actor::Buyer || actor == Actor::System,
+        _ => Some(actor) == expected,
+    };
+    let node_ok = matches!(
+        (current.node, action),
+        (Node::SubmitRequirement, Action::SubmitRequirement { .. })
+            | (Node::ConfirmRequirement, Action::ConfirmRequirement)
+            | (Node::ConfirmRequirement, Action::RejectRequirement { .. })
+            | (Node::Implement, Action::Implement { .. })
+            | (Node::DeliverProof, Action::DeliverProof { .. })
+            | (Node::PlatformReview, Action::PassReview)
+            | (Node::PlatformReview, Action::ReturnReview { .. })
+            | (Node::BuyerAccept, Action::Accept)
+            | (Node::BuyerAccept, Action::RejectDelivery { .. })
+    );
+    if !allowed || !node_ok {
+        return Err(out_of_turn(current, actor, action));
+    }
+    match action {
+        Action::SubmitRequirement { requirement } => {
+            next.requirement = Some(text("requirement", requirement, 20_000)?);
+            next.enter(current.next_of(from), policy, now);
+        }
+        Action::ConfirmRequirement | Action::PassReview => {
+            next.enter(current.next_of(from), policy, now);
+        }
+        Action::RejectRequirement { reason } | Action::RejectDelivery { reason } => {
+            text("reason", reason, 2000)?;
+            next.rejections += 1;
+            let back = if from == Node::BuyerAccept {
+                Node::Implement
+            } else {
+                current.before(from)
+            };
+            next.enter(back, policy, now);
+        }
+        Action::ReturnReview { reason } => {
+            text("reason", reason, 2000)?;
+            next.enter(current.before(from), policy, now);
+        }
+        Action::Implement {
+            carrier,
+            tracking_number,
+        } => {
+            if current.hardware {
+                let c = carrier.as_deref().unwrap_or_default();
+                let t = tracking_number.as_deref().unwrap_or_default();
+                next.carrier = Some(text("carrier", c, 100)?);
+                next.tracking_number = Some(text("tracking_number", t, 100)?);
+            }
+            next.enter(current.next_of(from), policy, now);
+        }
+        Action::DeliverProof {
+            evidence,
+            actual_start,
+        } => {
+            if evidence.is_empty() || evidence.len() > 50 {
+                return Err(SupervisionError::Invalid(
+                    "evidence",
+                    "deliver 1 to 50 evidence items".to_owned(),
+                ));
+            }
+            for e in evidence {
+                text("evidence.kind", &e.kind, 100)?;
+                text("evidence.description", &e.description, 2000)?;
+            }
+            if let Some(start) = actual_start {
+                if *start < current.paid_at || *start > now {
+                    return Err(SupervisionError::Invalid(
+                        "actual_start",
+                        "the actual start time must lie between payment and now".to_owned(),
+                    ));
+                }
+            }
+            next.evidence = evidence.clone();
+            next.actual_start = *actual_start;
+            next.enter(current.next_of(from), policy, now);
+        }
+        Action::Accept => complete(&mut next, actor, now),
+        Action::Appeal { .. } | Action::ResolveAppeal { .. } => unreachable!("handled above"),
+    }
+    let completed = next.node == Node::Completed;
+    Ok(Step {
+        from,
+        next,
+        completed,
+    })
+}
+
+fn complete(s: &mut Supervision, by: Actor, now: OffsetDateTime) {
+    s.node = Node::Completed;
+    s.node_entered_at = now;
+    s.deadline = None;
+    s.accepted_at = Some(now);
+    s.accepted_by = Some(by);
+}
+
+fn out_of_turn(s: &Supervision, by: Actor, action: &Action) -> SupervisionError {
+    SupervisionError::OutOfTurn {
+        node: s.node,
+        actor: s.waiting_for().unwrap_or(Actor::System),
+        by,
+        action: action.name(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-01-01 0:00 UTC);
+
+    fn standard(review: bool) -> Supervision {
+        let flow = flow_for(DeliveryType::ManualService, false, review).unwrap();
+        Supervision::start(flow, false, false, T0)
+    }
+
+    fn step(s: &Supervision, a: Actor, act: Action, at: OffsetDateTime) -> Supervision {
+        decide(s, a, &act, &SupervisionPolicy::default(), at)
+            .unwrap_or_else(|e| panic!("{act:?}: {e}"))
+            .next
+    }
+
+    fn proof(start: Option<OffsetDateTime>) -> Action {
+        Action::DeliverProof {
+            evidence: vec![Evidence {
+                kind: "acceptance_report".into(),
+                description: "signed report".into(),
+                signed_by: vec!["seller".into()],
+                remote: false,
+            }],
+            actual_start: start,
+        }
+    }
+
+    #[test]
+    fn flows_follow_the_delivery_type() {
+        use Node::*;
+        assert_eq!(
+            flow_for(DeliveryType::Hardware, false, true).unwrap(),
+            vec![Implement, PlatformReview, BuyerAccept, Completed]
+        );
+        assert_eq!(flow_for(DeliveryType::Saas, false, false), None);
+        assert_eq!(flow_for(DeliveryType::Image, false, false), None);
+        assert_eq!(
+            flow_for(DeliveryType::Saas, true, false).unwrap()[0],
+            SubmitRequirement
+        );
+    }
+
+    #[test]
+    fn a_standard_flow_runs_to_completion_and_sets_the_validity_start() {
+        let mut s = standard(true);
+        let req = Action::SubmitRequirement {
+            requirement: "a shop".into(),
+        };
+        s = step(&s, Actor::Buyer, req, T0);
+        s = step(&s, Actor::Seller, Action::ConfirmRequirement, T0);
+        s = step(
+            &s,
+            Actor::Seller,
+            Action::Implement {
+                carrier: None,
+                tracking_number: None,
+            },
+            T0,
+        );
+        let day2 = T0 + Duration::days(2);
+        s = step(&s, Actor::Seller, proof(Some(T0 + Duration::days(1))), day2);
+        assert_eq!(s.node, Node::PlatformReview);
+        s = step(&s, Actor::Operator, Action::PassReview, day2);
+        assert_eq!(s.deadline, Some(day2 + Duration::days(7)));
+        let r = decide(
+            &s,
+            Actor::Buyer,
+            &Action::Accept,
+            &SupervisionPolicy::default(),
+            day2,
+        )
+        .unwrap();
+        assert!(r.completed);
+        assert_eq!(r.next.validity_start(), Some(T0 + Duration::days(1)));
+        assert_eq!(r.next.accepted_by, Some(Actor::Buyer));
+    }
+
+    #[test]
+    fn acting_out_of_turn_names_the_waiting_node() {
+        let s = standard(false);
+        let e = decide(
+            &s,
+            Actor::Seller,
+            &Action::ConfirmRequirement,
+            &SupervisionPolicy::default(),
+            T0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            SupervisionError::OutOfTurn {
+                node: Node::SubmitRequirement,
+                actor: Actor::Buyer,
+                by: Actor::Seller,
+                action: "confirm_requirement"
+            }
+        );
+    }
+
+    #[test]
+    fn the_actual_start_must_lie_between_payment_and_now() {
+        let mut s = standard(false);
+        s.node = Node::DeliverProof;
+        let p = SupervisionPolicy::default();
+        for bad in [T0 - Duration::hours(1), T0 + Duration::days(3)] {
+            let e = decide(
+                &s,
+                Actor::Seller,
+                &proof(Some(bad)),
+                &p,
+                T0 + Duration::days(2),
+            );
+            assert!(matches!(
+                e,
+                Err(SupervisionError::Invalid("actual_start", _))
+            ));
+        }
+    }
+
+    #[test]
+    fn rejections_unlock_the_sellers_appeal_and_appeals_pause_the_timer() {
+        let p = SupervisionPolicy::default();
+        let mut s = standard(false);
+        s.node = Node::Implement;
+        let appeal = Action::Appeal {
+            reason: "buyer keeps rejecting".into(),
+            demand: "accept".into(),
+        };
+        for i in 0..3 {
+            assert!(
+                matches!(
+                    decide(&s, Actor::Seller, &appeal, &p, T0),
+                    Err(SupervisionError::AppealLocked { .. })
+                ),
+                "locked after {i} rejections"
+            );
+            s = step(
+                &s,
+                Actor::Seller,
+                Action::Implement {
+                    carrier: None,
+                    tracking_number: None,
+                },
+                T0,
+            );
+            s = step(&s, Actor::Seller, proof(None), T0);
+            s = step(
+                &s,
+                Actor::Buyer,
+                Action::RejectDelivery {
+                    reason: "no".into(),
+                },
+                T0,
+            );
+        }
+        s = step(
+            &s,
+            Actor::Seller,
+            Action::Implement {
+                carrier: None,
+                tracking_number: None,
+            },
+            T0,
+        );
+        s = step(&s, Actor::Seller, proof(None), T0);
+        assert_eq!(s.deadline, Some(T0 + Duration::days(7)));
+        let frozen = step(&s, Actor::Seller, appeal, T0 + Duration::days(2));
+        assert_eq!(frozen.deadline, None);
+        assert_eq!(frozen.waiting_for(), Some(Actor::Operator));
+        assert_eq!(
+            decide(&frozen, Actor::Buyer, &Action::Accept, &p, T0),
+            Err(SupervisionError::Frozen)
+        );
+        let resumed = step(
+            &frozen,
+            Actor::Operator,
+            Action::ResolveAppeal {
+                resolution: Resolution::Dismiss,
+                reason: "carry on".into(),
+            },
+            T0 + Duration::days(10),
+        );
+        assert_eq!(
+            resumed.deadline,
+            Some(T0 + Duration::days(15)),
+            "5 days were left"
+        );
+    }
+
+    #[test]
+    fn an_idle_buyer_side_node_unlocks_the_sellers_appeal() {
+        let p = SupervisionPolicy::default();
+        let s = standard(false);
+        let appeal = Action::Appeal {
+            reason: "silent".into(),
+            demand: "close".into(),
+        };
+        assert!(decide(&s, Actor::Seller, &appeal, &p, T0 + Duration::days(4)).is_err());
+        assert!(decide(&s, Actor::Seller, &appeal, &p, T0 + Duration::days(5)).is_ok());
+        assert!(
+            decide(&s, Actor::Buyer, &appeal, &p, T0).is_ok(),
+            "buyers appeal any time"
+        );
+    }
+
+    #[test]
+    fn resolutions_force_accept_or_return_to_a_node() {
+        let s = standard(false);
+        let open = step(
+            &s,
+            Actor::Buyer,
+            Action::Appeal {
+                reason: "r".into(),
+                demand: "d".into(),
+            },
+            T0,
+        );
+        let forced = decide(
+            &open,
+            Actor::Operator,
+            &Action::ResolveAppeal {
+                resolution: Resolution::ForceAccept,
+                reason: "ok".into(),
+            },
+            &SupervisionPolicy::default(),
+            T0,
+        )
+        .unwrap();
+        assert!(forced.completed);
+        assert_eq!(forced.next.accepted_by, Some(Actor::Operator));
+        let back = step(
+            &open,
+            Actor::Operator,
+            Action::ResolveAppeal {
+                resolution: Resolution::ReturnTo {
+                    node: Node::Implement,
+                },
+                reason: "redo".into(),
+            },
+            T0,
+        );
+        assert_eq!(back.node, Node::Implement);
+        let hw = Supervision::start(
+            flow_for(DeliveryType::Hardware, false, false).unwrap(),
+            true,
+            true,
+            T0,
+        );
+        let hw_open = step(
+            &hw,
+            Actor::Buyer,
+            Action::Appeal {
+                reason: "r".into(),
+                demand: "d".into(),
+            },
+            T0,
+        );
+        assert!(
+            decide(
+                &hw_open,
+                Actor::Operator,
+                &Action::ResolveAppeal {
+                    resolution: Resolution::ReturnTo {
+                        node: Node::DeliverProof
+                    },
+                    reason: "x".into()
+                },
+                &SupervisionPolicy::default(),
+                T0
+            )
+            .is_err(),
+            "hardware has no deliver_proof node"
+        );
+    }
+
+    #[test]
+    fn hardware_needs_tracking_and_arms_its_timer_only_for_the_buyers_phone() {
+        let p = SupervisionPolicy::default();
+        let flow = flow_for(DeliveryType::Hardware, false, false).unwrap();
+        let s = Supervision::start(flow.clone(), true, true, T0);
+        let bare = Action::Implement {
+            carrier: None,
+            tracking_number: None,
+        };
+        assert!(matches!(
+            decide(&s, Actor::Seller, &bare, &p, T0),
+            Err(SupervisionError::Invalid("carrier", _))
+        ));
+        let ship = Action::Implement {
+            carrier: Some("SF".into()),
+            tracking_number: Some("SF1".into()),
+        };
+        assert_eq!(
+            step(&s, Actor::Seller, ship.clone(), T0).deadline,
+            Some(T0 + Duration::days(10))
+        );
+        let unarmed = Supervision::start(flow, true, false, T0);
+        assert_eq!(step(&unarmed, Actor::Seller, ship, T0).deadline, None);
+    }
+}
