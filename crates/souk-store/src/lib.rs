@@ -16,6 +16,7 @@
 //! time anyway, and queueing writers in the pool instead of in SQLite's busy handler avoids
 //! `SQLITE_BUSY` under load. Reads use a separate pool and, thanks to WAL, never wait for writes.
 
+mod aftersale;
 mod cache;
 mod catalog;
 mod commerce;
@@ -25,6 +26,7 @@ mod ops;
 mod records;
 mod sql;
 
+pub use aftersale::*;
 pub use catalog::*;
 pub use commerce::*;
 pub use constraint::{constraint_names, ConstraintKind};
@@ -110,9 +112,15 @@ impl Page {
 
 /// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
 /// has its own use-case trait in its own module; `Store` is all of them together.
-pub trait Store: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore {}
+pub trait Store:
+    PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + AftersaleStore
+{
+}
 
-impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore> Store for T {}
+impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + AftersaleStore> Store
+    for T
+{
+}
 
 /// Parties, API keys, the audit trail, and the database itself.
 #[async_trait]
@@ -190,5 +198,7 @@ pub trait PartyStore: Send + Sync + 'static {
 
 /// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::{CatalogStore, CommerceStore, LicenseStore, OpsStore, PartyStore, Store};
+    pub use crate::{
+        AftersaleStore, CatalogStore, CommerceStore, LicenseStore, OpsStore, PartyStore, Store,
+    };
 }

@@ -25,9 +25,11 @@ pub use messages::{AttemptFilter, AttemptRecord, MessageRecord};
 pub use orders::{NewOrder, OrderRecord, PayError};
 pub use outbox::{CallContexts, JobRecord, JobResolution, NewJob, SellerRoom};
 
+pub(crate) use messages::insert_notice;
+pub(crate) use orders::complete_order as complete_order_now;
+
 use instances::*;
 use ledger::*;
-use messages::*;
 use orders::*;
 use outbox::*;
 

@@ -115,7 +115,7 @@ pub(super) async fn order_in(
     row.as_ref().map(order_from_row).transpose()
 }
 
-pub(super) async fn complete_order(
+pub(crate) async fn complete_order(
     conn: &mut AnyConnection,
     order_id: &str,
     now: OffsetDateTime,
@@ -129,7 +129,10 @@ pub(super) async fn complete_order(
 /// The statement [`complete_order`] runs, for a [`Batch`].
 pub(super) fn complete_order_query(order_id: &str, now: OffsetDateTime) -> BatchQuery<'_> {
     sqlx::query(
-        "UPDATE orders SET state = 'completed', completed_at = $1 WHERE id = $2 AND state = 'processing'",
+        // A supervised order completes when its supervision does (business rules §2), not when
+        // the seller's open call succeeds.
+        "UPDATE orders SET state = 'completed', completed_at = $1 WHERE id = $2 AND state = 'processing' \
+         AND NOT EXISTS (SELECT 1 FROM supervisions s WHERE s.order_id = $2 AND s.node <> 'completed')",
     )
     .bind(to_unix_ms(now))
     .bind(order_id)
@@ -349,6 +352,9 @@ pub(super) async fn pay_order(
     batch.run(&mut tx, s.backend).await?;
     if let Some(i) = &new_instance {
         crate::licenses::insert_codes(&mut tx, i, &i.license_codes, now).await?;
+        if let Some(sv) = &i.supervision {
+            crate::aftersale::insert_supervision(&mut tx, sv, now).await?;
+        }
     }
     tx.commit().await?;
     // The order as it now is, without reading it back.
