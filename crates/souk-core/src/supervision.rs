@@ -61,6 +61,12 @@ string_enum!(
     }
 );
 
+impl Default for SalesScenario {
+    fn default() -> Self {
+        SalesScenario::General
+    }
+}
+
 impl Node {
     /// Who must act at this node (`None` when the flow is over).
     pub fn actor(self) -> Option<Actor> {

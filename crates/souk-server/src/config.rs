@@ -67,6 +67,10 @@ pub struct Config {
     pub provisioning: ProvisioningConfig,
     /// Order and instance timers.
     pub lifecycle: LifecycleConfig,
+    /// Service supervision timers and thresholds (business rules §3.3, §3.4).
+    pub supervision: SupervisionConfig,
+    /// Refund windows and quotas (business rules §4).
+    pub refund: RefundConfig,
 }
 
 /// A duration written as `10s`, `15m`, `3h`, `7d` (see `souk_core::clock::parse_duration`).
@@ -133,6 +137,41 @@ pub struct LifecycleConfig {
     pub grace: HumanDuration,
     /// From freeze to release.
     pub retention: HumanDuration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisionConfig {
+    /// Buyer silence at acceptance before the system accepts (`supervision.auto_accept`).
+    pub auto_accept: HumanDuration,
+    /// Hardware: from the shipment record to automatic acceptance.
+    pub hardware_auto_accept: HumanDuration,
+    /// Idle time on the buyer's side after which the seller may appeal.
+    pub appeal_idle: HumanDuration,
+    /// Rejections after which the seller may appeal.
+    pub appeal_rejections: u32,
+    /// Sales scenarios whose orders get platform review (`general`, `empowerment`, `base`).
+    pub review_scenarios: Vec<souk_core::supervision::SalesScenario>,
+}
+
+impl SupervisionConfig {
+    pub fn policy(&self) -> souk_core::supervision::SupervisionPolicy {
+        souk_core::supervision::SupervisionPolicy {
+            auto_accept: self.auto_accept.0,
+            hardware_auto_accept: self.hardware_auto_accept.0,
+            appeal_idle: self.appeal_idle.0,
+            appeal_rejections: self.appeal_rejections,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundConfig {
+    /// The no-reason full-refund window from the instance's opening (`refund.no_reason_window`).
+    pub no_reason_window: HumanDuration,
+    /// No-reason refunds per buyer in any rolling year (`refund.no_reason_yearly_quota`).
+    pub no_reason_yearly_quota: u32,
 }
 
 /// Command-line overrides (the highest-priority source).

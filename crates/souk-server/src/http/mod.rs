@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod order_query;
 pub mod orders;
 pub mod parties;
+pub mod supervision;
 pub mod system;
 pub mod wire_errors;
 
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(parties::router())
         .merge(orders::router())
         .merge(order_query::router())
+        .merge(supervision::router())
         .merge(messages::router())
         .merge(catalog::router())
         .merge(licenses::router())

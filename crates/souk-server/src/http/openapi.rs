@@ -62,6 +62,8 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::orders::top_up,
         crate::http::orders::set_credit_limit,
         crate::http::orders::get_ledger,
+        crate::http::supervision::get_supervision,
+        crate::http::supervision::act,
         crate::http::orders::get_clock,
         crate::http::orders::advance_clock,
         crate::http::messages::list_attempts,

@@ -9,3 +9,4 @@ pub mod catalog;
 pub mod licenses;
 pub mod orders;
 pub mod parties;
+pub mod supervision;

@@ -5,7 +5,7 @@
 //! the balance, opens or changes the instance and enqueues the seller calls.
 
 use crate::error::{AppError, AppResult};
-use crate::usecase::licenses;
+use crate::usecase::{licenses, supervision};
 use crate::AppState;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -38,6 +38,13 @@ pub struct PlaceOrder {
     /// Values of the product's order fields, by field name (sent to the seller).
     #[serde(default)]
     pub extend_params: std::collections::BTreeMap<String, String>,
+    /// Hardware only, and required there: where the goods go.
+    #[serde(default)]
+    pub recipient: Option<souk_core::snapshot::Recipient>,
+    /// The sales scenario of the order (from the buyer's track or the voucher paid with):
+    /// `general` (default), `empowerment` or `base`. Decides platform review (§3.1).
+    #[serde(default)]
+    pub sales_scenario: souk_core::supervision::SalesScenario,
 }
 
 /// A renewal or trial conversion of an instance.
@@ -158,6 +165,9 @@ fn snapshot(sku: &PurchasableSku, p: &souk_store::SkuPrice) -> OrderSnapshot {
         previous_quantity: None,
         buyer: BuyerContact::default(),
         extend_params: Vec::new(),
+        recipient: None,
+        supervised: sku.supervised,
+        sales_scenario: Default::default(),
     }
 }
 
@@ -207,18 +217,13 @@ fn money_error(e: souk_core::money::MoneyError) -> AppError {
 /// Places a new purchase or trial; the order waits for payment.
 pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppResult<OrderRecord> {
     let sku = sku(state, &input.sku_id).await?;
-    if !matches!(
-        sku.delivery_type,
-        DeliveryType::Saas | DeliveryType::License
-    ) {
+    if sku.delivery_type == DeliveryType::Api {
         return Err(AppError::invalid_field(
             "sku_id",
-            format!(
-                "{} products cannot be bought yet (SaaS and License can)",
-                sku.delivery_type
-            ),
+            "API products are sold as call packages, which cannot be bought yet",
         ));
     }
+    let recipient = supervision::recipient_for(sku.delivery_type, input.recipient)?;
     let p = price_of(&sku, input.billing_mode)?;
     let term = term_for(input.billing_mode, input.periods, p.trial_days)?;
     let quantity = quantity_for(&sku, input.quantity)?;
@@ -255,6 +260,8 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
             auto_renew: input.auto_renew,
             buyer: buyer_contact(state, buyer, &sku.buyer_fields).await?,
             extend_params,
+            recipient,
+            sales_scenario: input.sales_scenario,
             ..snapshot(&sku, p)
         },
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
@@ -472,6 +479,11 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
             } else {
                 Vec::new()
             };
+            let supervision = supervision::start_for(state, &order, now).await?;
+            // Souk issues the codes, or no seller call exists for the type (Image): the
+            // instance opens now. Supervised types without a call open when supervision ends.
+            let no_call = !delivery.needs_integration();
+            let open_now = souk_codes || (no_call && supervision.is_none());
             let row = NewInstanceRow {
                 id: order.instance_id.clone(),
                 buyer_id: order.buyer_id.clone(),
@@ -486,16 +498,16 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                 auto_renew: order.snapshot.auto_renew,
                 period_start: Some(now),
                 expire_at,
-                // Souk issues the codes: nothing to ask the seller, the instance opens now.
-                open_now: souk_codes,
+                open_now,
                 license_codes,
+                supervision,
             };
             let kind = if delivery == DeliveryType::License {
                 CallKind::GetLicense
             } else {
                 CallKind::NewInstance
             };
-            let jobs = if souk_codes {
+            let jobs = if souk_codes || no_call {
                 vec![]
             } else {
                 vec![job(kind, serde_json::json!({}))]

@@ -37,6 +37,10 @@ pub fn passes() -> &'static [TimerPass] {
             name: "instance_lifecycle",
             run: |state, now| Box::pin(instance_lifecycle(state, now)),
         },
+        TimerPass {
+            name: "supervision_auto_accept",
+            run: |state, now| Box::pin(crate::usecase::supervision::auto_accept_due(state, now)),
+        },
     ]
 }
 
