@@ -274,17 +274,17 @@ impl Supervision {
     }
 }
 
-/// How an operator resolves an appeal (§3.4). `force_refund` lives with refunds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Resolution {
-    /// Accept on the buyer's behalf; supervision completes.
-    ForceAccept,
-    /// Send the flow back to a node of its sequence.
-    ReturnTo { node: Node },
-    /// Nothing changes; the flow resumes where it was.
-    Dismiss,
-}
+string_enum!(
+    /// How an operator resolves an appeal (§3.4). `force_refund` lives with refunds.
+    Resolution {
+        /// Accept on the buyer's behalf; supervision completes.
+        ForceAccept = "force_accept",
+        /// Send the flow back to the node named in `node`.
+        ReturnTo = "return_to",
+        /// Nothing changes; the flow resumes where it was, its timer with the time it had left.
+        Dismiss = "dismiss",
+    }
+);
 
 /// Something a party does in supervision (request body of
 /// `POST /v1/orders/{id}/supervision/actions`).
@@ -324,8 +324,10 @@ pub enum Action {
     Appeal { reason: String, demand: String },
     /// Operator, on an open appeal.
     ResolveAppeal {
-        #[serde(flatten)]
-        resolution: Resolution,
+        outcome: Resolution,
+        /// For `return_to`: the node to return to.
+        #[serde(default)]
+        node: Option<Node>,
         reason: String,
     },
 }
@@ -448,7 +450,11 @@ pub fn decide(
                 completed: false,
             });
         }
-        Action::ResolveAppeal { resolution, reason } => {
+        Action::ResolveAppeal {
+            outcome,
+            node,
+            reason,
+        } => {
             if actor != Actor::Operator {
                 return Err(out_of_turn(current, actor, action));
             }
@@ -458,12 +464,18 @@ pub fn decide(
             text("reason", reason, 2000)?;
             next.appeal = None;
             next.paused_ms = None;
-            match resolution {
+            match outcome {
                 Resolution::Dismiss => {
                     // The timer resumes with what it had left.
                     next.deadline = current.paused_ms.map(|ms| now + Duration::milliseconds(ms));
                 }
-                Resolution::ReturnTo { node } => {
+                Resolution::ReturnTo => {
+                    let Some(node) = node else {
+                        return Err(SupervisionError::Invalid(
+                            "node",
+                            "return_to needs the node to return to".to_owned(),
+                        ));
+                    };
                     if *node == Node::Completed || !current.flow.contains(node) {
                         return Err(SupervisionError::Invalid(
                             "node",
@@ -777,7 +789,8 @@ mod tests {
             &frozen,
             Actor::Operator,
             Action::ResolveAppeal {
-                resolution: Resolution::Dismiss,
+                outcome: Resolution::Dismiss,
+                node: None,
                 reason: "carry on".into(),
             },
             T0 + Duration::days(10),
@@ -821,7 +834,8 @@ mod tests {
             &open,
             Actor::Operator,
             &Action::ResolveAppeal {
-                resolution: Resolution::ForceAccept,
+                outcome: Resolution::ForceAccept,
+                node: None,
                 reason: "ok".into(),
             },
             &SupervisionPolicy::default(),
@@ -834,9 +848,8 @@ mod tests {
             &open,
             Actor::Operator,
             Action::ResolveAppeal {
-                resolution: Resolution::ReturnTo {
-                    node: Node::Implement,
-                },
+                outcome: Resolution::ReturnTo,
+                node: Some(Node::Implement),
                 reason: "redo".into(),
             },
             T0,
@@ -862,9 +875,8 @@ mod tests {
                 &hw_open,
                 Actor::Operator,
                 &Action::ResolveAppeal {
-                    resolution: Resolution::ReturnTo {
-                        node: Node::DeliverProof
-                    },
+                    outcome: Resolution::ReturnTo,
+                    node: Some(Node::DeliverProof),
                     reason: "x".into()
                 },
                 &SupervisionPolicy::default(),

@@ -11,7 +11,7 @@ use souk_core::order::OrderKind;
 use souk_core::party::{PartyId, Role};
 use souk_core::snapshot::Recipient;
 use souk_core::supervision::{
-    decide, flow_for, Action, Actor, Node, Resolution, Supervision, SupervisionError,
+    decide, flow_for, Action, Actor, Node, Supervision, SupervisionError,
 };
 use souk_store::{
     Completion, NewSupervision, OrderRecord, Page, Scope, SupervisionRecord, SupervisionWrite,
@@ -247,17 +247,12 @@ async fn step(
                     notices.push((op, n.clone()));
                 }
             }
-            Action::ResolveAppeal { resolution, reason } => {
-                let outcome = match resolution {
-                    Resolution::ForceAccept => "force_accept",
-                    Resolution::ReturnTo { .. } => "return_to",
-                    Resolution::Dismiss => "dismiss",
-                };
+            Action::ResolveAppeal {
+                outcome, reason, ..
+            } => {
                 for p in [&order.buyer_id, &order.seller_id] {
-                    notices.push((
-                        p.clone(),
-                        notice::appeal_resolved(&order.id, outcome, reason),
-                    ));
+                    let n = notice::appeal_resolved(&order.id, outcome.as_str(), reason);
+                    notices.push((p.clone(), n));
                 }
                 notices.extend(waiting_notices(state, &order, next).await?);
             }
