@@ -30,6 +30,7 @@ pub mod notice;
 pub mod order;
 pub mod party;
 pub mod provisioning;
+pub mod refund;
 pub mod snapshot;
 pub mod supervision;
 pub mod text;

@@ -106,6 +106,36 @@ pub fn appeal_resolved(order_id: &str, outcome: &str, reason: &str) -> Notice {
     }
 }
 
+/// To the seller: a buyer asks for a negotiated refund.
+pub fn refund_requested(order_id: &str, amount: Money, reason: &str) -> Notice {
+    Notice {
+        kind: "refund_requested",
+        subject: format!("Order {order_id}: the buyer asks for a refund of {amount}"),
+        body: format!(
+            "Reason: {reason}. Approve or reject it with POST /v1/orders/{order_id}/refunds/decision; \
+             supervision timers are paused meanwhile."
+        ),
+    }
+}
+
+/// To the buyer (and seller): money went back.
+pub fn refund_completed(order_id: &str, amount: Money) -> Notice {
+    Notice {
+        kind: "refund_completed",
+        subject: format!("Order {order_id} was refunded"),
+        body: format!("{amount} was returned to the buyer's balance; the instance is released."),
+    }
+}
+
+/// To the buyer: the seller rejected the refund request.
+pub fn refund_rejected(order_id: &str, opinion: &str) -> Notice {
+    Notice {
+        kind: "refund_rejected",
+        subject: format!("Order {order_id}: refund request rejected"),
+        body: format!("The seller's opinion: {opinion}. You may file a new request or appeal."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

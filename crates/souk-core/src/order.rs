@@ -81,6 +81,8 @@ pub enum OrderEvent {
     Deliver,
     FailDelivery,
     Refund,
+    /// An after-sale refund (no-reason, negotiated, operator-forced) of a paid order.
+    AfterSaleRefund,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +103,7 @@ impl OrderState {
             (Processing, Deliver) => Ok(Completed),
             (Processing, FailDelivery) => Ok(Failed),
             (Failed, Refund) => Ok(Refunded),
+            (Processing | Completed, AfterSaleRefund) => Ok(Refunded),
             (from, e) => Err(IllegalTransition {
                 from,
                 event: match e {
@@ -108,7 +111,7 @@ impl OrderState {
                     Cancel => "cancelled",
                     Deliver => "delivered",
                     FailDelivery => "failed",
-                    Refund => "refunded",
+                    Refund | AfterSaleRefund => "refunded",
                 },
             }),
         }

@@ -195,6 +195,12 @@ pub struct Supervision {
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub accepted_at: Option<OffsetDateTime>,
     pub accepted_by: Option<Actor>,
+    /// A refund request is pending: the timer is paused (§3.3).
+    #[serde(default)]
+    pub refund_pending: bool,
+    /// The order was refunded: supervision is over without acceptance.
+    #[serde(default)]
+    pub closed: bool,
 }
 
 impl Supervision {
@@ -219,7 +225,54 @@ impl Supervision {
             actual_start: None,
             accepted_at: None,
             accepted_by: None,
+            refund_pending: false,
+            closed: false,
         }
+    }
+
+    /// Whether the acceptance timer is stopped (appeal, pending refund, closed).
+    pub fn frozen(&self) -> bool {
+        self.appeal.is_some() || self.refund_pending || self.closed
+    }
+
+    fn pause(&mut self, now: OffsetDateTime) {
+        if let Some(d) = self.deadline.take() {
+            self.paused_ms = Some((d - now).whole_milliseconds().max(0) as i64);
+        }
+    }
+
+    fn resume(&mut self, now: OffsetDateTime) {
+        if !self.frozen() {
+            if let Some(ms) = self.paused_ms.take() {
+                self.deadline = Some(now + Duration::milliseconds(ms));
+            }
+        }
+    }
+
+    /// A refund request opened: the timer pauses with the time it has left.
+    pub fn refund_requested(&self, now: OffsetDateTime) -> Supervision {
+        let mut s = self.clone();
+        s.pause(now);
+        s.refund_pending = true;
+        s
+    }
+
+    /// The request was rejected or withdrawn: the timer resumes (unless an appeal holds it).
+    pub fn refund_closed(&self, now: OffsetDateTime) -> Supervision {
+        let mut s = self.clone();
+        s.refund_pending = false;
+        s.resume(now);
+        s
+    }
+
+    /// The order was refunded: supervision ends here.
+    pub fn refunded(&self) -> Supervision {
+        let mut s = self.clone();
+        s.refund_pending = false;
+        s.closed = true;
+        s.deadline = None;
+        s.paused_ms = None;
+        s
     }
 
     /// Who must act now: the operator while an appeal is open, else the node's actor.
@@ -283,6 +336,8 @@ string_enum!(
         ReturnTo = "return_to",
         /// Nothing changes; the flow resumes where it was, its timer with the time it had left.
         Dismiss = "dismiss",
+        /// Refund `amount` (0 < amount ≤ paid) to the buyer; supervision ends.
+        ForceRefund = "force_refund",
     }
 );
 
@@ -328,6 +383,9 @@ pub enum Action {
         /// For `return_to`: the node to return to.
         #[serde(default)]
         node: Option<Node>,
+        /// For `force_refund`: how much goes back to the buyer.
+        #[serde(default)]
+        amount: Option<crate::money::Money>,
         reason: String,
     },
 }
@@ -376,6 +434,8 @@ pub enum SupervisionError {
     },
     #[error("supervision is completed")]
     Completed,
+    #[error("the order was refunded; its supervision is closed")]
+    Closed,
     #[error("an appeal is open: the flow is frozen until an operator resolves it")]
     Frozen,
     #[error("no appeal is open")]
@@ -418,6 +478,9 @@ pub fn decide(
     if current.node == Node::Completed {
         return Err(SupervisionError::Completed);
     }
+    if current.closed {
+        return Err(SupervisionError::Closed);
+    }
     let mut next = current.clone();
     let from = current.node;
     match action {
@@ -440,10 +503,7 @@ pub fn decide(
                 reason: text("reason", reason, 2000)?,
                 demand: text("demand", demand, 2000)?,
             });
-            next.paused_ms = current
-                .deadline
-                .map(|d| (d - now).whole_milliseconds().max(0) as i64);
-            next.deadline = None;
+            next.pause(now);
             return Ok(Step {
                 from,
                 next,
@@ -454,6 +514,7 @@ pub fn decide(
             outcome,
             node,
             reason,
+            ..
         } => {
             if actor != Actor::Operator {
                 return Err(out_of_turn(current, actor, action));
@@ -463,12 +524,12 @@ pub fn decide(
             }
             text("reason", reason, 2000)?;
             next.appeal = None;
-            next.paused_ms = None;
             match outcome {
-                Resolution::Dismiss => {
-                    // The timer resumes with what it had left.
-                    next.deadline = current.paused_ms.map(|ms| now + Duration::milliseconds(ms));
-                }
+                // The timer resumes with what it had left.
+                Resolution::Dismiss => next.resume(now),
+                // The refund itself is recorded with this step (amount checked by
+                // `refund::forced`); supervision ends.
+                Resolution::ForceRefund => next = next.refunded(),
                 Resolution::ReturnTo => {
                     let Some(node) = node else {
                         return Err(SupervisionError::Invalid(
@@ -482,9 +543,15 @@ pub fn decide(
                             format!("this order's flow has no node `{node}` to return to"),
                         ));
                     }
+                    next.paused_ms = None;
                     next.enter(*node, policy, now);
+                    // A pending refund request still holds the new node's timer.
+                    if next.refund_pending {
+                        next.pause(now);
+                    }
                 }
                 Resolution::ForceAccept => {
+                    next.paused_ms = None;
                     complete(&mut next, Actor::Operator, now);
                 }
             }
@@ -791,6 +858,7 @@ mod tests {
             Action::ResolveAppeal {
                 outcome: Resolution::Dismiss,
                 node: None,
+                amount: None,
                 reason: "carry on".into(),
             },
             T0 + Duration::days(10),
@@ -836,6 +904,7 @@ mod tests {
             &Action::ResolveAppeal {
                 outcome: Resolution::ForceAccept,
                 node: None,
+                amount: None,
                 reason: "ok".into(),
             },
             &SupervisionPolicy::default(),
@@ -850,6 +919,7 @@ mod tests {
             Action::ResolveAppeal {
                 outcome: Resolution::ReturnTo,
                 node: Some(Node::Implement),
+                amount: None,
                 reason: "redo".into(),
             },
             T0,
@@ -877,6 +947,7 @@ mod tests {
                 &Action::ResolveAppeal {
                     outcome: Resolution::ReturnTo,
                     node: Some(Node::DeliverProof),
+                    amount: None,
                     reason: "x".into()
                 },
                 &SupervisionPolicy::default(),

@@ -9,4 +9,5 @@ pub mod catalog;
 pub mod licenses;
 pub mod orders;
 pub mod parties;
+pub mod refunds;
 pub mod supervision;

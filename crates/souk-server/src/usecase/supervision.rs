@@ -11,7 +11,7 @@ use souk_core::order::OrderKind;
 use souk_core::party::{PartyId, Role};
 use souk_core::snapshot::Recipient;
 use souk_core::supervision::{
-    decide, flow_for, Action, Actor, Node, Supervision, SupervisionError,
+    decide, flow_for, Action, Actor, Node, Resolution, Supervision, SupervisionError,
 };
 use souk_store::{
     Completion, NewSupervision, OrderRecord, Page, Scope, SupervisionRecord, SupervisionWrite,
@@ -162,6 +162,7 @@ fn refused(e: SupervisionError) -> AppError {
                 .with_details(serde_json::json!({ "node": node, "waiting_for": actor }))
         }
         SupervisionError::Completed => AppError::conflict("supervision_completed", message),
+        SupervisionError::Closed => AppError::conflict("supervision_closed", message),
         SupervisionError::Frozen => AppError::conflict("appeal_open", message),
         SupervisionError::NoAppeal => AppError::conflict("no_appeal", message),
         SupervisionError::AppealLocked { .. } => AppError::conflict("appeal_locked", message),
@@ -274,6 +275,15 @@ async fn step(
         notices,
         now,
     };
+    if let Action::ResolveAppeal {
+        outcome: Resolution::ForceRefund,
+        amount,
+        ..
+    } = action
+    {
+        crate::usecase::refunds::force(state, &order, *amount, write).await?;
+        return Ok(true);
+    }
     Ok(state.store.apply_supervision(write).await?)
 }
 

@@ -5,8 +5,12 @@
 //! state) the caller read, in one transaction with its log entry, its effects on the order and
 //! instance, and the message-centre notices of the parties that must act next.
 
+mod refunds;
 mod supervision;
 
+pub use refunds::{
+    RefundDecisionWrite, RefundEffects, RefundRecord, RefundWrite, RefundWriteError,
+};
 pub use supervision::*;
 
 use crate::StoreResult;
@@ -37,6 +41,31 @@ pub trait AftersaleStore: Send + Sync + 'static {
         now: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<SupervisionRecord>>;
+
+    /// How many no-reason refunds `buyer` received since `since`.
+    async fn no_reason_refunds_since(
+        &self,
+        buyer: &PartyId,
+        since: OffsetDateTime,
+    ) -> StoreResult<u32>;
+
+    /// The refunds of an order visible in `scope`, oldest first.
+    async fn refunds_of_order(
+        &self,
+        scope: &crate::Scope,
+        order_id: &str,
+    ) -> StoreResult<Vec<RefundRecord>>;
+
+    /// Records a refund request, and carries it out at once when it has effects (no-reason,
+    /// operator-forced), with its supervision step, in one transaction.
+    async fn record_refund(&self, write: RefundWrite) -> Result<RefundRecord, RefundWriteError>;
+
+    /// Decides a pending request (compare-and-set on `pending_seller_review`), with its
+    /// effects when approved and its supervision step, in one transaction.
+    async fn decide_refund(
+        &self,
+        write: RefundDecisionWrite,
+    ) -> Result<RefundRecord, RefundWriteError>;
 }
 
 pub(crate) async fn notify(

@@ -194,6 +194,64 @@ pub(crate) async fn insert_supervision(
     notify(conn, &s.notices, &s.order_id, now).await
 }
 
+/// Saves one supervision step inside the caller's transaction; false when the version moved.
+pub(crate) async fn supervision_in(
+    tx: &mut AnyConnection,
+    w: &SupervisionWrite,
+) -> StoreResult<bool> {
+    let now_ms = to_unix_ms(w.now);
+    let updated = sqlx::query(
+        "UPDATE supervisions SET node = $1, deadline = $2, frozen = $3, state = $4, \
+         version = version + 1, updated_at = $5 WHERE order_id = $6 AND version = $7",
+    )
+    .bind(w.state.node.as_str())
+    .bind(w.state.deadline.map(to_unix_ms))
+    .bind(w.state.frozen() as i64)
+    .bind(state_json(&w.state)?)
+    .bind(now_ms)
+    .bind(&w.order_id)
+    .bind(w.expect_version)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Ok(false);
+    }
+    append_log(
+        tx,
+        &w.order_id,
+        w.expect_version + 1,
+        w.actor,
+        w.actor_id.as_ref(),
+        w.action,
+        w.from_node,
+        w.state.node,
+        w.reason.as_deref(),
+        &w.payload,
+        w.now,
+    )
+    .await?;
+    if let Some(c) = &w.completion {
+        // The supervision row now says completed, so the order's completion guard passes.
+        crate::commerce::complete_order_now(tx, &w.order_id, w.now).await?;
+        sqlx::query(
+            "UPDATE instances SET period_start = $1, expire_at = $2, updated_at = $3, \
+             state = CASE WHEN $4 = 1 AND state = 'opening' THEN 'active' ELSE state END, \
+             opened_at = CASE WHEN $4 = 1 THEN COALESCE(opened_at, $3) ELSE opened_at END \
+             WHERE id = $5",
+        )
+        .bind(to_unix_ms(c.period_start))
+        .bind(c.expire_at.map(to_unix_ms))
+        .bind(now_ms)
+        .bind(c.open_instance as i64)
+        .bind(&c.instance_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    notify(tx, &w.notices, &w.order_id, w.now).await?;
+    Ok(true)
+}
+
 #[async_trait]
 impl AftersaleStore for SqlStore {
     async fn find_supervision(
@@ -221,56 +279,9 @@ impl AftersaleStore for SqlStore {
 
     async fn apply_supervision(&self, w: SupervisionWrite) -> StoreResult<bool> {
         let mut tx = self.write.begin().await?;
-        let now_ms = to_unix_ms(w.now);
-        let updated = sqlx::query(
-            "UPDATE supervisions SET node = $1, deadline = $2, frozen = $3, state = $4, \
-             version = version + 1, updated_at = $5 WHERE order_id = $6 AND version = $7",
-        )
-        .bind(w.state.node.as_str())
-        .bind(w.state.deadline.map(to_unix_ms))
-        .bind(w.state.appeal.is_some() as i64)
-        .bind(state_json(&w.state)?)
-        .bind(now_ms)
-        .bind(&w.order_id)
-        .bind(w.expect_version)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
+        if !supervision_in(&mut tx, &w).await? {
             return Ok(false);
         }
-        append_log(
-            &mut tx,
-            &w.order_id,
-            w.expect_version + 1,
-            w.actor,
-            w.actor_id.as_ref(),
-            w.action,
-            w.from_node,
-            w.state.node,
-            w.reason.as_deref(),
-            &w.payload,
-            w.now,
-        )
-        .await?;
-        if let Some(c) = &w.completion {
-            // The supervision row now says completed, so the order's completion guard passes.
-            crate::commerce::complete_order_now(&mut tx, &w.order_id, w.now).await?;
-            sqlx::query(
-                "UPDATE instances SET period_start = $1, expire_at = $2, updated_at = $3, \
-                 state = CASE WHEN $4 = 1 AND state = 'opening' THEN 'active' ELSE state END, \
-                 opened_at = CASE WHEN $4 = 1 THEN COALESCE(opened_at, $3) ELSE opened_at END \
-                 WHERE id = $5",
-            )
-            .bind(to_unix_ms(c.period_start))
-            .bind(c.expire_at.map(to_unix_ms))
-            .bind(now_ms)
-            .bind(c.open_instance as i64)
-            .bind(&c.instance_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        notify(&mut tx, &w.notices, &w.order_id, w.now).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -289,5 +300,35 @@ impl AftersaleStore for SqlStore {
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(record_from_row).collect()
+    }
+
+    async fn no_reason_refunds_since(
+        &self,
+        buyer: &PartyId,
+        since: OffsetDateTime,
+    ) -> StoreResult<u32> {
+        super::refunds::refunds_since(self, buyer, since).await
+    }
+
+    async fn refunds_of_order(
+        &self,
+        scope: &Scope,
+        order_id: &str,
+    ) -> StoreResult<Vec<super::RefundRecord>> {
+        super::refunds::refunds_of_order(self, scope, order_id).await
+    }
+
+    async fn record_refund(
+        &self,
+        write: super::RefundWrite,
+    ) -> Result<super::RefundRecord, super::RefundWriteError> {
+        super::refunds::record_refund(self, write).await
+    }
+
+    async fn decide_refund(
+        &self,
+        write: super::RefundDecisionWrite,
+    ) -> Result<super::RefundRecord, super::RefundWriteError> {
+        super::refunds::decide_refund(self, write).await
     }
 }

@@ -25,8 +25,10 @@ pub use messages::{AttemptFilter, AttemptRecord, MessageRecord};
 pub use orders::{NewOrder, OrderRecord, PayError};
 pub use outbox::{CallContexts, JobRecord, JobResolution, NewJob, SellerRoom};
 
+pub(crate) use ledger::insert_entry as insert_ledger_entry;
 pub(crate) use messages::insert_notice;
 pub(crate) use orders::complete_order as complete_order_now;
+pub(crate) use outbox::insert_job as insert_outbox_job;
 
 use instances::*;
 use ledger::*;
