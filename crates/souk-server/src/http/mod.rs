@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod order_query;
 pub mod orders;
 pub mod parties;
+pub mod refunds;
 pub mod supervision;
 pub mod system;
 pub mod wire_errors;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(orders::router())
         .merge(order_query::router())
         .merge(supervision::router())
+        .merge(refunds::router())
         .merge(messages::router())
         .merge(catalog::router())
         .merge(licenses::router())

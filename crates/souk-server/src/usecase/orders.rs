@@ -351,6 +351,13 @@ pub async fn upgrade(
     input: UpgradeInstance,
 ) -> AppResult<OrderRecord> {
     let instance = own_instance(state, buyer, instance_id).await?;
+    let delivery: Option<DeliveryType> = instance.delivery_type.parse().ok();
+    if delivery.is_some_and(|d| !d.needs_integration()) {
+        return Err(AppError::conflict(
+            "not_upgradable",
+            "only SaaS and License instances can change specification; buy the new one instead",
+        ));
+    }
     if instance.state != InstanceState::Active || instance.trial {
         return Err(AppError::conflict(
             "not_upgradable",
@@ -582,6 +589,12 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                     jobs.push(status_job(&instance, CallKind::UnfreezeInstance));
                 }
             }
+            // Image, manual service, hardware, data file: no seller endpoint hears of the
+            // renewal, so it completes now.
+            let no_call = !order.snapshot.delivery_type.needs_integration();
+            if no_call {
+                jobs.clear();
+            }
             let change = InstanceChange {
                 expect_state: Some(instance.state),
                 state: Some(InstanceState::Active),
@@ -589,7 +602,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                 period_start: conversion.then_some(now),
                 term: Some(order.term),
                 trial: conversion.then_some(false),
-                complete_order: souk_codes,
+                complete_order: souk_codes || no_call,
             };
             (None, Some(change), jobs)
         }

@@ -174,6 +174,8 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("post", "/v1/instances/{id}/upgrade") => json!({"quantity": 2}),
         ("put", "/v1/instances/{id}/auto-renew") => json!({"auto_renew": true}),
         ("post", "/v1/orders/{id}/supervision/actions") => json!({"action": "accept"}),
+        ("post", "/v1/orders/{id}/refunds") => json!({"kind": "no_reason"}),
+        ("post", "/v1/orders/{id}/refunds/decision") => json!({"decision": "withdraw"}),
         ("post", "/v1/buyers/{id}/balance/top-ups") => {
             json!({"amount": {"amount_minor": 100, "currency": "CNY"}})
         }
