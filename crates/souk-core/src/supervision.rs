@@ -61,6 +61,8 @@ string_enum!(
     }
 );
 
+// `string_enum!` fixes the derives, so `#[default]` cannot be put on the variant.
+#[allow(clippy::derivable_impls)]
 impl Default for SalesScenario {
     fn default() -> Self {
         SalesScenario::General

@@ -109,8 +109,6 @@ pub fn side_step(
     actor: Actor,
     actor_id: Option<PartyId>,
     action: &'static str,
-    reason: Option<String>,
-    payload: serde_json::Value,
     now: OffsetDateTime,
 ) -> SupervisionWrite {
     SupervisionWrite {
@@ -121,8 +119,8 @@ pub fn side_step(
         actor,
         actor_id,
         action,
-        reason,
-        payload,
+        reason: None,
+        payload: serde_json::Value::Null,
         completion: None,
         notices: Vec::new(),
         now,
@@ -228,16 +226,18 @@ pub async fn request(
             let amount = refund::negotiated(&f, amount).map_err(refused)?;
             let sv = sv.expect("negotiated refunds are only allowed on supervised orders");
             let paused = sv.state.refund_requested(now);
-            let step = side_step(
-                &sv,
-                paused,
-                Actor::Buyer,
-                Some(buyer.clone()),
-                "refund_requested",
-                Some(reason.clone()),
-                serde_json::json!({ "refund_id": id, "amount": amount }),
-                now,
-            );
+            let step = SupervisionWrite {
+                reason: Some(reason.clone()),
+                payload: serde_json::json!({ "refund_id": id, "amount": amount }),
+                ..side_step(
+                    &sv,
+                    paused,
+                    Actor::Buyer,
+                    Some(buyer.clone()),
+                    "refund_requested",
+                    now,
+                )
+            };
             RefundWrite {
                 id,
                 order_id: order.id.clone(),
@@ -330,16 +330,11 @@ pub async fn decide(
         ),
     };
     let supervision = match (&sv, sv_next) {
-        (Some(rec), Some(n)) => Some(side_step(
-            rec,
-            n,
-            actor,
-            Some(party.clone()),
-            action,
-            opinion.clone(),
-            serde_json::json!({ "refund_id": pending.id }),
-            now,
-        )),
+        (Some(rec), Some(n)) => Some(SupervisionWrite {
+            reason: opinion.clone(),
+            payload: serde_json::json!({ "refund_id": pending.id }),
+            ..side_step(rec, n, actor, Some(party.clone()), action, now)
+        }),
         _ => None,
     };
     let notices = match next {
