@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-postgres.sh
+bash scripts/ensure-s3.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -152,6 +152,9 @@ pub struct Evidence {
     /// Delivered remotely (records replace screenshots).
     #[serde(default)]
     pub remote: bool,
+    /// Ids of the order's attachments that hold this item.
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 /// An open appeal (§3.4): the flow is frozen until an operator resolves it.
@@ -348,8 +351,12 @@ string_enum!(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
-    /// Buyer, at `submit_requirement`.
-    SubmitRequirement { requirement: String },
+    /// Buyer, at `submit_requirement`; `attachments` are ids of the order's attachments.
+    SubmitRequirement {
+        requirement: String,
+        #[serde(default)]
+        attachments: Vec<String>,
+    },
     /// Seller, at `confirm_requirement`.
     ConfirmRequirement,
     /// Seller, at `confirm_requirement`: back to the buyer.
@@ -591,7 +598,7 @@ pub fn decide(
         return Err(out_of_turn(current, actor, action));
     }
     match action {
-        Action::SubmitRequirement { requirement } => {
+        Action::SubmitRequirement { requirement, .. } => {
             next.requirement = Some(text("requirement", requirement, 20_000)?);
             next.enter(current.next_of(from), policy, now);
         }
@@ -703,6 +710,7 @@ mod tests {
                 description: "signed report".into(),
                 signed_by: vec!["seller".into()],
                 remote: false,
+                attachments: vec![],
             }],
             actual_start: start,
         }
@@ -728,6 +736,7 @@ mod tests {
         let mut s = standard(true);
         let req = Action::SubmitRequirement {
             requirement: "a shop".into(),
+            attachments: vec![],
         };
         s = step(&s, Actor::Buyer, req, T0);
         s = step(&s, Actor::Seller, Action::ConfirmRequirement, T0);

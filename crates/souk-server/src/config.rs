@@ -71,6 +71,8 @@ pub struct Config {
     pub supervision: SupervisionConfig,
     /// Refund windows and quotas (business rules §4).
     pub refund: RefundConfig,
+    /// Where attachments are kept, and what is accepted.
+    pub attachments: AttachmentsConfig,
 }
 
 /// A duration written as `10s`, `15m`, `3h`, `7d` (see `souk_core::clock::parse_duration`).
@@ -172,6 +174,30 @@ pub struct RefundConfig {
     pub no_reason_window: HumanDuration,
     /// No-reason refunds per buyer in any rolling year (`refund.no_reason_yearly_quota`).
     pub no_reason_yearly_quota: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// Largest attachment, in bytes (uploads are streamed; this is not `max_body_bytes`).
+    pub max_bytes: u64,
+    /// Content types accepted.
+    pub allowed_types: Vec<String>,
+    /// `local` (under `<data_dir>/blobs`) or `s3` (several processes share the store).
+    pub store: BlobStoreKind,
+    /// S3-compatible endpoint URL (empty: AWS).
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobStoreKind {
+    Local,
+    S3,
 }
 
 /// Command-line overrides (the highest-priority source).
@@ -318,6 +344,7 @@ impl Config {
         };
         redact(&mut shown.master_key);
         redact(&mut shown.bootstrap_operator_key);
+        redact(&mut shown.attachments.s3_secret_access_key);
         shown.database_url = souk_store::sql_redact_url(&shown.database_url);
         let mut out = String::from("# effective configuration (secrets redacted)\n");
         out.push_str(&toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# {e}\n")));
@@ -340,7 +367,7 @@ fn is_optional_key(path: &[String]) -> bool {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .as_slice(),
-        ["master_key"] | ["bootstrap_operator_key"]
+        ["master_key"] | ["bootstrap_operator_key"] | ["attachments", "s3_secret_access_key"]
     )
 }
 

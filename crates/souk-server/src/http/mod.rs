@@ -4,6 +4,7 @@
 //! panic guard → metrics → body limit → route → extractors (auth, JSON) → handler → use case →
 //! store. Every error on the way out is the JSON envelope of [`crate::error`].
 
+pub mod attachments;
 pub mod auth;
 pub mod catalog;
 pub mod examples;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(order_query::router())
         .merge(supervision::router())
         .merge(refunds::router())
+        .merge(attachments::router())
         .merge(messages::router())
         .merge(catalog::router())
         .merge(licenses::router())

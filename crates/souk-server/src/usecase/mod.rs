@@ -3,6 +3,7 @@
 //! Each one parses its input into domain types, asks the domain whether the action is allowed,
 //! and hands the result to one store call (one transaction).
 
+pub mod attachments;
 pub mod balance;
 pub mod buyer_wire;
 pub mod catalog;

@@ -190,6 +190,15 @@ pub async fn act(
             ))
         }
     };
+    let referenced: Vec<String> = match &action {
+        Action::SubmitRequirement { attachments, .. } => attachments.clone(),
+        Action::DeliverProof { evidence, .. } => evidence
+            .iter()
+            .flat_map(|e| e.attachments.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
+    crate::usecase::attachments::check_ids(state, order_id, &referenced).await?;
     let now = state.clock.now();
     if !step(state, &record, actor, Some(party.clone()), &action, now).await? {
         return Err(AppError::conflict(

@@ -5,9 +5,11 @@
 //! state) the caller read, in one transaction with its log entry, its effects on the order and
 //! instance, and the message-centre notices of the parties that must act next.
 
+mod attachments;
 mod refunds;
 mod supervision;
 
+pub use attachments::AttachmentRecord;
 pub use refunds::{
     RefundDecisionWrite, RefundEffects, RefundRecord, RefundWrite, RefundWriteError,
 };
@@ -41,6 +43,24 @@ pub trait AftersaleStore: Send + Sync + 'static {
         now: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<SupervisionRecord>>;
+
+    /// Records an attachment whose bytes are already in the blob store.
+    async fn create_attachment(&self, a: &AttachmentRecord) -> StoreResult<()>;
+
+    /// An attachment of an order visible in `scope`.
+    async fn find_attachment(
+        &self,
+        scope: &crate::Scope,
+        order_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<AttachmentRecord>>;
+
+    /// The attachments of an order visible in `scope`, oldest first.
+    async fn list_attachments(
+        &self,
+        scope: &crate::Scope,
+        order_id: &str,
+    ) -> StoreResult<Vec<AttachmentRecord>>;
 
     /// How many no-reason refunds `buyer` received since `since`.
     async fn no_reason_refunds_since(

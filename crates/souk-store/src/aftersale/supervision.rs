@@ -302,6 +302,27 @@ impl AftersaleStore for SqlStore {
         rows.iter().map(record_from_row).collect()
     }
 
+    async fn create_attachment(&self, a: &super::AttachmentRecord) -> StoreResult<()> {
+        super::attachments::create(self, a).await
+    }
+
+    async fn find_attachment(
+        &self,
+        scope: &Scope,
+        order_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<super::AttachmentRecord>> {
+        super::attachments::find(self, scope, order_id, id).await
+    }
+
+    async fn list_attachments(
+        &self,
+        scope: &Scope,
+        order_id: &str,
+    ) -> StoreResult<Vec<super::AttachmentRecord>> {
+        super::attachments::list(self, scope, order_id).await
+    }
+
     async fn no_reason_refunds_since(
         &self,
         buyer: &PartyId,
