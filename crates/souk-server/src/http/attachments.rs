@@ -83,7 +83,7 @@ pub struct AttachmentList {
 pub struct UploadQuery {
     /// The file's name, 1–200 characters, no slashes.
     /// Required; checked after the order is found, so a stranger learns nothing.
-    #[param(example = "acceptance-report.pdf")]
+    #[param(required = true, example = "acceptance-report.pdf")]
     pub filename: Option<String>,
 }
 

@@ -91,6 +91,7 @@ pub struct RefundList {
 #[utoipa::path(post, path = "/v1/orders/{id}/refunds", tag = "refunds", params(("id" = String, Path)),
     request_body(content = RefundRequest, example = json!({"kind": "negotiated", "amount": {"amount_minor": 10000, "currency": "CNY"}, "reason": "Unhappy with the service"})),
     responses((status = 201, body = RefundView),
+        (status = 403, description = "`forbidden`: only buyers ask for refunds", body = ErrorEnvelope),
         (status = 404, description = "`not_found`: no such order visible to you", body = ErrorEnvelope),
         (status = 409, description = "`refund_not_allowed`, `refund_window_closed`, `refund_quota_exhausted` (the 11th no-reason refund in 12 months), `refund_pending`, `refund_changed`", body = ErrorEnvelope),
         (status = 422, description = "`invalid_field`: e.g. an amount over the paid amount", body = ErrorEnvelope)),
@@ -131,6 +132,7 @@ pub async fn list_refunds(
 #[utoipa::path(post, path = "/v1/orders/{id}/refunds/decision", tag = "refunds", params(("id" = String, Path)),
     request_body(content = RefundDecisionInput, example = json!({"decision": "approve", "opinion": "Agreed by phone on 25 Nov"})),
     responses((status = 200, body = RefundView),
+        (status = 403, description = "`forbidden`: the seller (or an operator) approves or rejects, the buyer withdraws", body = ErrorEnvelope),
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
         (status = 409, description = "`no_pending_refund`, `refund_changed`", body = ErrorEnvelope)),
     security(("api_key" = [])))]

@@ -166,6 +166,7 @@ pub async fn get_supervision(
 #[utoipa::path(post, path = "/v1/orders/{id}/supervision/actions", tag = "supervision", params(("id" = String, Path)),
     request_body(content = Action, example = json!({"action": "reject_delivery", "reason": "The checkout page does not load."})),
     responses((status = 200, body = SupervisionView),
+        (status = 403, description = "`forbidden`: only the order's buyer and seller, and operators, act", body = ErrorEnvelope),
         (status = 404, description = "`not_found`, `not_supervised`", body = ErrorEnvelope),
         (status = 409, description = "`out_of_turn` (`details.node` and `details.waiting_for` say who acts now), `appeal_open`, `appeal_locked`, `no_appeal`, `supervision_completed`, `supervision_changed`", body = ErrorEnvelope),
         (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope)),
