@@ -125,15 +125,10 @@ async fn messages_of(app: &TestApp, key: &str) -> Vec<Value> {
     r.body["data"].as_array().unwrap().clone()
 }
 
-/// Through the requirement loop to `buyer_accept` for a standard flow (no review).
-async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
-    act(
-        app,
-        &m.buyer_key,
-        order,
-        json!({"action": "submit_requirement", "requirement": "A shop site"}),
-    )
-    .await;
+/// Through the requirement loop to `deliver_proof` for a standard flow.
+async fn to_implementation(app: &TestApp, m: &Market, order: &str, requirement: &str) {
+    let submit = json!({"action": "submit_requirement", "requirement": requirement});
+    act(app, &m.buyer_key, order, submit).await;
     act(
         app,
         &m.seller_key,
@@ -142,13 +137,13 @@ async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
     )
     .await;
     act(app, &m.seller_key, order, json!({"action": "implement"})).await;
-    let s = act(
-        app,
-        &m.seller_key,
-        order,
-        json!({"action": "deliver_proof", "evidence": evidence()}),
-    )
-    .await;
+}
+
+/// Through the requirement loop to `buyer_accept` for a standard flow (no review).
+async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
+    to_implementation(app, m, order, "A shop site").await;
+    let proof = json!({"action": "deliver_proof", "evidence": evidence()});
+    let s = act(app, &m.seller_key, order, proof).await;
     assert_eq!(s["node"], "buyer_accept", "{s}");
 }
 

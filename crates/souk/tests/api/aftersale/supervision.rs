@@ -75,21 +75,7 @@ backend_test!(
         )
         .await;
         assert_eq!(back["node"], "submit_requirement");
-        act(
-            &app,
-            &m.buyer_key,
-            id,
-            json!({"action": "submit_requirement", "requirement": "A shop in English and Chinese"}),
-        )
-        .await;
-        act(
-            &app,
-            &m.seller_key,
-            id,
-            json!({"action": "confirm_requirement"}),
-        )
-        .await;
-        act(&app, &m.seller_key, id, json!({"action": "implement"})).await;
+        to_implementation(&app, &m, id, "A shop in English and Chinese").await;
 
         app.advance(Duration::days(3)).await;
         let start = paid_at + Duration::days(1);
@@ -345,21 +331,7 @@ backend_test!(
             )
             .await;
         let id = order["id"].as_str().unwrap();
-        act(
-            &app,
-            &m.buyer_key,
-            id,
-            json!({"action": "submit_requirement", "requirement": "Daily CSV export"}),
-        )
-        .await;
-        act(
-            &app,
-            &m.seller_key,
-            id,
-            json!({"action": "confirm_requirement"}),
-        )
-        .await;
-        act(&app, &m.seller_key, id, json!({"action": "implement"})).await;
+        to_implementation(&app, &m, id, "Daily CSV export").await;
         let s = act(
             &app,
             &m.seller_key,
