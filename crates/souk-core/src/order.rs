@@ -4,6 +4,7 @@
 //! formal conversion); the instance keeps one stable id across all of them.
 
 use crate::money::{Money, MoneyError};
+use crate::transition::{event_enum, StateMachine};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -20,6 +21,12 @@ macro_rules! string_enum {
 
             pub fn as_str(&self) -> &'static str {
                 match self { $($name::$variant => $s),+ }
+            }
+        }
+
+        impl $crate::transition::Label for $name {
+            fn label(self) -> &'static str {
+                self.as_str()
             }
         }
 
@@ -73,50 +80,43 @@ string_enum!(
     }
 );
 
-/// Something that happens to an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderEvent {
-    Pay,
-    Cancel,
-    Deliver,
-    FailDelivery,
-    Refund,
-    /// An after-sale refund (no-reason, negotiated, operator-forced) of a paid order.
-    AfterSaleRefund,
-}
+event_enum!(
+    /// Something that happens to an order.
+    OrderEvent {
+        Pay = "paid",
+        Cancel = "cancelled",
+        /// The seller's call that delivers the order succeeded (or nothing waits for one).
+        Deliver = "delivered",
+        FailDelivery = "failed",
+        Refund = "refunded",
+        /// An after-sale refund (no-reason, negotiated, operator-forced) of a paid order.
+        AfterSaleRefund = "refunded",
+    }
+);
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("an order that is {from} cannot be {event}")]
-pub struct IllegalTransition {
-    pub from: OrderState,
-    pub event: &'static str,
-}
+impl StateMachine for OrderState {
+    type Event = OrderEvent;
+    const WHAT: &'static str = "an order";
+    const STATES: &'static [Self] = OrderState::ALL;
+    const START: Self = OrderState::PendingPayment;
 
-impl OrderState {
     /// The order state machine. Anything not listed is refused.
-    pub fn apply(self, event: OrderEvent) -> Result<OrderState, IllegalTransition> {
+    fn next(self, event: OrderEvent) -> Option<OrderState> {
         use OrderEvent::*;
         use OrderState::*;
         match (self, event) {
-            (PendingPayment, Pay) => Ok(Processing),
-            (PendingPayment, Cancel) => Ok(Cancelled),
-            (Processing, Deliver) => Ok(Completed),
-            (Processing, FailDelivery) => Ok(Failed),
-            (Failed, Refund) => Ok(Refunded),
-            (Processing | Completed, AfterSaleRefund) => Ok(Refunded),
-            (from, e) => Err(IllegalTransition {
-                from,
-                event: match e {
-                    Pay => "paid",
-                    Cancel => "cancelled",
-                    Deliver => "delivered",
-                    FailDelivery => "failed",
-                    Refund | AfterSaleRefund => "refunded",
-                },
-            }),
+            (PendingPayment, Pay) => Some(Processing),
+            (PendingPayment, Cancel) => Some(Cancelled),
+            (Processing, Deliver) => Some(Completed),
+            (Processing, FailDelivery) => Some(Failed),
+            (Failed, Refund) => Some(Refunded),
+            (Processing | Completed, AfterSaleRefund) => Some(Refunded),
+            _ => None,
         }
     }
+}
 
+impl OrderState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -250,6 +250,15 @@ mod tests {
             "a paid order is not cancellable"
         );
         assert!(Completed.apply(Pay).is_err());
+        // After sale: a paid order is refunded whether or not it was delivered yet.
+        assert_eq!(Processing.apply(AfterSaleRefund), Ok(Refunded));
+        assert_eq!(Completed.apply(AfterSaleRefund), Ok(Refunded));
+        for s in [PendingPayment, Cancelled, Failed, Refunded] {
+            assert!(
+                s.apply(AfterSaleRefund).is_err(),
+                "{s} is not refundable after sale"
+            );
+        }
         assert!(Cancelled.apply(Pay).is_err());
         assert_eq!(
             Completed.apply(Refund).unwrap_err().to_string(),

@@ -60,7 +60,7 @@ impl From<AttachmentRecord> for AttachmentView {
     fn from(a: AttachmentRecord) -> Self {
         AttachmentView {
             id: a.id,
-            order_id: a.order_id,
+            order_id: a.order_id.to_string(),
             uploader_id: a.uploader_id,
             filename: a.filename,
             content_type: a.content_type,
@@ -137,6 +137,7 @@ pub async fn list_attachments(
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<AttachmentList>> {
     let scope = caller.scope();
+    let id = crate::usecase::orders::order_id(&id)?;
     if state.store.find_order(&scope, &id).await?.is_none() {
         return Err(crate::error::AppError::not_found("order"));
     }

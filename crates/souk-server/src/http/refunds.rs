@@ -65,7 +65,7 @@ impl From<RefundRecord> for RefundView {
     fn from(r: RefundRecord) -> Self {
         RefundView {
             id: r.id,
-            order_id: r.order_id,
+            order_id: r.order_id.to_string(),
             buyer_id: r.buyer_id,
             seller_id: r.seller_id,
             kind: r.kind,
@@ -118,6 +118,7 @@ pub async fn list_refunds(
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<RefundList>> {
     let scope = caller.scope();
+    let id = crate::usecase::orders::order_id(&id)?;
     if state.store.find_order(&scope, &id).await?.is_none() {
         return Err(crate::error::AppError::not_found("order"));
     }

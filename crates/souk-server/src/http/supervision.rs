@@ -108,7 +108,7 @@ impl From<SupervisionRecord> for SupervisionView {
     fn from(r: SupervisionRecord) -> Self {
         let s = r.state;
         SupervisionView {
-            order_id: r.order_id,
+            order_id: r.order_id.to_string(),
             waiting_for: s.waiting_for(),
             flow: s.flow,
             node: s.node,

@@ -79,7 +79,7 @@ where
 {
     let order = state
         .store
-        .find_order(scope, order_id)
+        .find_order(scope, &crate::usecase::orders::order_id(order_id)?)
         .await?
         .ok_or_else(|| AppError::not_found("order"))?;
     let filename = check_filename(filename)?;
@@ -154,7 +154,7 @@ pub async fn open(
 )> {
     let record = state
         .store
-        .find_attachment(scope, order_id, id)
+        .find_attachment(scope, &crate::usecase::orders::order_id(order_id)?, id)
         .await?
         .ok_or_else(|| AppError::not_found("attachment"))?;
     let got = state
@@ -170,7 +170,11 @@ pub async fn check_ids(state: &AppState, order_id: &str, ids: &[String]) -> AppR
     for id in ids {
         if state
             .store
-            .find_attachment(&Scope::Everything, order_id, id)
+            .find_attachment(
+                &Scope::Everything,
+                &crate::usecase::orders::order_id(order_id)?,
+                id,
+            )
             .await?
             .is_none()
         {

@@ -6,15 +6,17 @@ use crate::error::{AppError, AppResult};
 use crate::usecase::orders::status_job;
 use crate::AppState;
 use serde::Deserialize;
+use souk_core::instance::InstanceEvent;
 use souk_core::money::Money;
 use souk_core::notice;
-use souk_core::order::OrderState;
+use souk_core::order::{OrderEvent, OrderState};
 use souk_core::party::{PartyId, Role};
 use souk_core::provisioning::CallKind;
 use souk_core::refund::{
     self, OrderFacts, RefundDecision, RefundKind, RefundPolicy, RefundRefusal, RefundState,
 };
 use souk_core::supervision::{Actor, Node, Supervision};
+use souk_core::transition::StateMachine;
 use souk_store::{
     InstanceRecord, OrderRecord, RefundDecisionWrite, RefundEffects, RefundRecord, RefundWrite,
     RefundWriteError, Scope, SupervisionRecord, SupervisionWrite,
@@ -88,18 +90,23 @@ fn text(field: &str, value: Option<String>) -> AppResult<String> {
 }
 
 /// The effects of refunding `order` now: the seller is told to release what it opened.
-fn effects(order: &OrderRecord, instance: &InstanceRecord) -> RefundEffects {
-    let seller_opened = order.snapshot.delivery_type.needs_integration()
-        && !matches!(
-            instance.state,
-            souk_core::instance::InstanceState::Released
-                | souk_core::instance::InstanceState::Failed
-        );
-    RefundEffects {
-        expect_order_state: order.state,
+fn effects(order: &OrderRecord, instance: &InstanceRecord) -> AppResult<RefundEffects> {
+    let refunded = order
+        .state
+        .transition(OrderEvent::AfterSaleRefund)
+        .map_err(|e| AppError::conflict("refund_not_allowed", e.to_string()))?;
+    // Whatever is not already gone is released; the seller hears of what it opened.
+    let release = instance
+        .state
+        .transition(InstanceEvent::ReleaseOnRefund)
+        .ok();
+    let seller_opened = order.snapshot.delivery_type.needs_integration() && release.is_some();
+    Ok(RefundEffects {
+        order: refunded,
         instance_id: instance.id.clone(),
+        release,
         release_job: seller_opened.then(|| status_job(instance, CallKind::ReleaseInstance)),
-    }
+    })
 }
 
 /// A supervision step that is not a party's node action (refund pause, resume, close).
@@ -134,7 +141,7 @@ async fn context(
 ) -> AppResult<(OrderRecord, InstanceRecord, Option<SupervisionRecord>)> {
     let order = state
         .store
-        .find_order(scope, order_id)
+        .find_order(scope, &crate::usecase::orders::order_id(order_id)?)
         .await?
         .ok_or_else(|| AppError::not_found("order"))?;
     let instance = state
@@ -144,7 +151,10 @@ async fn context(
         .ok_or_else(|| AppError::not_found("instance"))?;
     let sv = state
         .store
-        .find_supervision(&Scope::Everything, order_id)
+        .find_supervision(
+            &Scope::Everything,
+            &crate::usecase::orders::order_id(order_id)?,
+        )
         .await?;
     Ok((order, instance, sv))
 }
@@ -208,12 +218,17 @@ pub async fn request(
                     .reason
                     .map(|r| r.trim().to_owned())
                     .filter(|r| !r.is_empty()),
-                effects: Some(effects(&order, &instance)),
+                effects: Some(effects(&order, &instance)?),
                 quota: Some((since, policy.no_reason_yearly_quota)),
                 supervision: None,
                 notices: [&order.buyer_id, &order.seller_id]
                     .into_iter()
-                    .map(|p| (p.clone(), notice::refund_completed(&order.id, amount)))
+                    .map(|p| {
+                        (
+                            p.clone(),
+                            notice::refund_completed(order.id.as_str(), amount),
+                        )
+                    })
                     .collect(),
                 now,
             }
@@ -251,7 +266,7 @@ pub async fn request(
                 supervision: Some(step),
                 notices: vec![(
                     order.seller_id.clone(),
-                    notice::refund_requested(&order.id, amount, &reason),
+                    notice::refund_requested(order.id.as_str(), amount, &reason),
                 )],
                 now,
             }
@@ -284,7 +299,7 @@ pub async fn decide(
     let (order, instance, sv) = context(state, scope, order_id).await?;
     let pending = state
         .store
-        .refunds_of_order(scope, order_id)
+        .refunds_of_order(scope, &crate::usecase::orders::order_id(order_id)?)
         .await?
         .into_iter()
         .find(|r| r.state == RefundState::PendingSellerReview)
@@ -343,13 +358,13 @@ pub async fn decide(
             .map(|p| {
                 (
                     p.clone(),
-                    notice::refund_completed(&order.id, pending.amount),
+                    notice::refund_completed(order.id.as_str(), pending.amount),
                 )
             })
             .collect(),
         RefundState::Rejected => vec![(
             order.buyer_id.clone(),
-            notice::refund_rejected(&order.id, opinion.as_deref().unwrap_or_default()),
+            notice::refund_rejected(order.id.as_str(), opinion.as_deref().unwrap_or_default()),
         )],
         _ => Vec::new(),
     };
@@ -358,7 +373,9 @@ pub async fn decide(
         state: next,
         opinion,
         actor: party.clone(),
-        effects: (next == RefundState::Refunded).then(|| effects(&order, &instance)),
+        effects: (next == RefundState::Refunded)
+            .then(|| effects(&order, &instance))
+            .transpose()?,
         supervision,
         notices,
         now,
@@ -404,7 +421,7 @@ pub async fn force(
         kind: RefundKind::OperatorForced,
         amount,
         reason: step.reason.clone(),
-        effects: Some(effects(order, &instance)),
+        effects: Some(effects(order, &instance)?),
         quota: None,
         supervision: Some(step),
         notices: Vec::new(),

@@ -6,13 +6,15 @@ use crate::error::{AppError, AppResult};
 use crate::AppState;
 use axum::http::StatusCode;
 use souk_core::catalog::DeliveryType;
+use souk_core::instance::InstanceEvent;
 use souk_core::notice::{self, Notice};
-use souk_core::order::OrderKind;
+use souk_core::order::{OrderEvent, OrderKind};
 use souk_core::party::{PartyId, Role};
 use souk_core::snapshot::Recipient;
 use souk_core::supervision::{
     decide, flow_for, Action, Actor, Node, Resolution, Supervision, SupervisionError,
 };
+use souk_core::transition::StateMachine;
 use souk_store::{
     Completion, NewSupervision, OrderRecord, Page, Scope, SupervisionRecord, SupervisionWrite,
 };
@@ -122,7 +124,7 @@ async fn waiting_notices(
     order: &OrderRecord,
     s: &Supervision,
 ) -> AppResult<Vec<(PartyId, Notice)>> {
-    let n = notice::supervision_waiting(&order.id, s.node);
+    let n = notice::supervision_waiting(order.id.as_str(), s.node);
     Ok(match s.waiting_for() {
         Some(Actor::Operator) => operators(state)
             .await?
@@ -136,13 +138,16 @@ async fn waiting_notices(
 
 /// The supervision of an order visible to the caller.
 pub async fn find(state: &AppState, scope: &Scope, order_id: &str) -> AppResult<SupervisionRecord> {
-    let order = state.store.find_order(scope, order_id).await?;
+    let order = state
+        .store
+        .find_order(scope, &crate::usecase::orders::order_id(order_id)?)
+        .await?;
     if order.is_none() {
         return Err(AppError::not_found("order"));
     }
     state
         .store
-        .find_supervision(scope, order_id)
+        .find_supervision(scope, &crate::usecase::orders::order_id(order_id)?)
         .await?
         .ok_or_else(|| {
             AppError::new(
@@ -230,7 +235,10 @@ async fn step(
     let completion = if s.completed {
         let by = next.accepted_by.unwrap_or(actor);
         for p in [&order.buyer_id, &order.seller_id] {
-            notices.push((p.clone(), notice::supervision_completed(&order.id, by)));
+            notices.push((
+                p.clone(),
+                notice::supervision_completed(order.id.as_str(), by),
+            ));
         }
         // §3.6: the paid period starts at the declared actual start, else at acceptance.
         let start = next.validity_start().unwrap_or(now);
@@ -238,11 +246,23 @@ async fn step(
             .term
             .end(start)
             .map_err(|e| AppError::invalid_field("actual_start", e.to_string()))?;
+        // No seller call opens manual service, hardware or data file: it opens now.
+        let open = if order.snapshot.delivery_type.needs_integration() {
+            None
+        } else {
+            state
+                .store
+                .find_instance(&Scope::Everything, &order.instance_id)
+                .await?
+                .and_then(|i| i.state.transition(InstanceEvent::Open).ok())
+        };
         Some(Completion {
+            // Already moved on (e.g. refunded meanwhile): the CAS would refuse it anyway.
+            order: order.state.transition(OrderEvent::Deliver).ok(),
             instance_id: order.instance_id.clone(),
             period_start: start,
             expire_at,
-            open_instance: !order.snapshot.delivery_type.needs_integration(),
+            open,
         })
     } else {
         match action {
@@ -251,7 +271,7 @@ async fn step(
                     Actor::Buyer => &order.seller_id,
                     _ => &order.buyer_id,
                 };
-                let n = notice::appeal_opened(&order.id, actor, reason);
+                let n = notice::appeal_opened(order.id.as_str(), actor, reason);
                 notices.push((other.clone(), n.clone()));
                 for op in operators(state).await? {
                     notices.push((op, n.clone()));
@@ -261,7 +281,7 @@ async fn step(
                 outcome, reason, ..
             } => {
                 for p in [&order.buyer_id, &order.seller_id] {
-                    let n = notice::appeal_resolved(&order.id, outcome.as_str(), reason);
+                    let n = notice::appeal_resolved(order.id.as_str(), outcome.as_str(), reason);
                     notices.push((p.clone(), n));
                 }
                 notices.extend(waiting_notices(state, &order, next).await?);

@@ -2,6 +2,7 @@
 
 use crate::{Scope, SqlStore, StoreResult};
 use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::OrderId;
 use souk_core::party::PartyId;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -10,7 +11,7 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentRecord {
     pub id: String,
-    pub order_id: String,
+    pub order_id: OrderId,
     pub uploader_id: PartyId,
     pub filename: String,
     pub content_type: String,
@@ -25,7 +26,7 @@ pub struct AttachmentRecord {
 fn from_row(row: &AnyRow) -> StoreResult<AttachmentRecord> {
     Ok(AttachmentRecord {
         id: row.try_get("id")?,
-        order_id: row.try_get("order_id")?,
+        order_id: OrderId::from_trusted(row.try_get("order_id")?),
         uploader_id: PartyId::from_trusted(row.try_get("uploader_id")?),
         filename: row.try_get("filename")?,
         content_type: row.try_get("content_type")?,
@@ -46,7 +47,7 @@ pub(super) async fn create(s: &SqlStore, a: &AttachmentRecord) -> StoreResult<()
          sha256, storage_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&a.id)
-    .bind(&a.order_id)
+    .bind(a.order_id.as_str())
     .bind(a.uploader_id.as_str())
     .bind(&a.filename)
     .bind(&a.content_type)
@@ -62,7 +63,7 @@ pub(super) async fn create(s: &SqlStore, a: &AttachmentRecord) -> StoreResult<()
 pub(super) async fn find(
     s: &SqlStore,
     scope: &Scope,
-    order_id: &str,
+    order_id: &OrderId,
     id: &str,
 ) -> StoreResult<Option<AttachmentRecord>> {
     let row = sqlx::query(&format!(
@@ -70,7 +71,7 @@ pub(super) async fn find(
     ))
     .bind(scope.tenant().map(str::to_owned))
     .bind(id)
-    .bind(order_id)
+    .bind(order_id.as_str())
     .fetch_optional(&s.read)
     .await?;
     row.as_ref().map(from_row).transpose()
@@ -79,13 +80,13 @@ pub(super) async fn find(
 pub(super) async fn list(
     s: &SqlStore,
     scope: &Scope,
-    order_id: &str,
+    order_id: &OrderId,
 ) -> StoreResult<Vec<AttachmentRecord>> {
     let rows = sqlx::query(&format!(
         "SELECT a.* FROM attachments a WHERE a.order_id = $2 AND {VISIBLE} ORDER BY a.id"
     ))
     .bind(scope.tenant().map(str::to_owned))
-    .bind(order_id)
+    .bind(order_id.as_str())
     .fetch_all(&s.read)
     .await?;
     rows.iter().map(from_row).collect()

@@ -17,6 +17,7 @@ pub use supervision::*;
 
 use crate::StoreResult;
 use async_trait::async_trait;
+use souk_core::id::OrderId;
 use souk_core::notice::Notice;
 use souk_core::party::PartyId;
 use sqlx::AnyConnection;
@@ -30,7 +31,7 @@ pub trait AftersaleStore: Send + Sync + 'static {
     async fn find_supervision(
         &self,
         scope: &crate::Scope,
-        order_id: &str,
+        order_id: &OrderId,
     ) -> StoreResult<Option<SupervisionRecord>>;
 
     /// Saves one supervision step. `Ok(false)`: someone else moved the supervision since it
@@ -51,7 +52,7 @@ pub trait AftersaleStore: Send + Sync + 'static {
     async fn find_attachment(
         &self,
         scope: &crate::Scope,
-        order_id: &str,
+        order_id: &OrderId,
         id: &str,
     ) -> StoreResult<Option<AttachmentRecord>>;
 
@@ -59,7 +60,7 @@ pub trait AftersaleStore: Send + Sync + 'static {
     async fn list_attachments(
         &self,
         scope: &crate::Scope,
-        order_id: &str,
+        order_id: &OrderId,
     ) -> StoreResult<Vec<AttachmentRecord>>;
 
     /// How many no-reason refunds `buyer` received since `since`.
@@ -73,7 +74,7 @@ pub trait AftersaleStore: Send + Sync + 'static {
     async fn refunds_of_order(
         &self,
         scope: &crate::Scope,
-        order_id: &str,
+        order_id: &OrderId,
     ) -> StoreResult<Vec<RefundRecord>>;
 
     /// Records a refund request, and carries it out at once when it has effects (no-reason,
@@ -91,11 +92,11 @@ pub trait AftersaleStore: Send + Sync + 'static {
 pub(crate) async fn notify(
     conn: &mut AnyConnection,
     notices: &[(PartyId, Notice)],
-    ref_id: &str,
+    ref_id: &OrderId,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     for (party, notice) in notices {
-        crate::commerce::insert_notice(conn, party, notice, Some(ref_id), now).await?;
+        crate::commerce::insert_notice(conn, party, notice, Some(ref_id.as_str()), now).await?;
     }
     Ok(())
 }

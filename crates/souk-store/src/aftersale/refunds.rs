@@ -8,12 +8,15 @@ use super::{notify, SupervisionWrite};
 use crate::sql::{audit, corrupt};
 use crate::{NewJob, Scope, SqlStore, StoreError, StoreResult};
 use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::{InstanceId, OrderId};
+use souk_core::instance::InstanceState;
 use souk_core::ledger::EntryKind;
 use souk_core::money::{Currency, Money};
 use souk_core::notice::Notice;
 use souk_core::order::OrderState;
 use souk_core::party::PartyId;
 use souk_core::refund::{RefundKind, RefundState};
+use souk_core::transition::Transition;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
@@ -21,7 +24,7 @@ use time::OffsetDateTime;
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefundRecord {
     pub id: String,
-    pub order_id: String,
+    pub order_id: OrderId,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub kind: RefundKind,
@@ -38,9 +41,13 @@ pub struct RefundRecord {
 /// What a completed refund does besides the money (§4.6).
 #[derive(Debug, Clone)]
 pub struct RefundEffects {
-    /// The order must still be in this state (compare-and-set).
-    pub expect_order_state: OrderState,
-    pub instance_id: String,
+    /// The order's move (`OrderEvent::AfterSaleRefund`), decided from the state the caller
+    /// read; persisted with a compare-and-set on `from`.
+    pub order: Transition<OrderState>,
+    pub instance_id: InstanceId,
+    /// The instance's release (`InstanceEvent::ReleaseOnRefund`) where it is not already gone,
+    /// decided from the state the caller read; compare-and-set on `from`.
+    pub release: Option<Transition<InstanceState>>,
     /// The seller's releaseInstance call, where a seller opened the instance.
     pub release_job: Option<NewJob>,
 }
@@ -49,7 +56,7 @@ pub struct RefundEffects {
 #[derive(Debug, Clone)]
 pub struct RefundWrite {
     pub id: String,
-    pub order_id: String,
+    pub order_id: OrderId,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub kind: RefundKind,
@@ -102,7 +109,7 @@ fn refund_from_row(row: &AnyRow) -> StoreResult<RefundRecord> {
         .map_err(|e| corrupt("currency", e))?;
     Ok(RefundRecord {
         id: text("id")?,
-        order_id: text("order_id")?,
+        order_id: OrderId::from_trusted(text("order_id")?),
         buyer_id: PartyId::from_trusted(text("buyer_id")?),
         seller_id: PartyId::from_trusted(text("seller_id")?),
         kind: text("kind")?.parse().map_err(|e| corrupt("kind", e))?,
@@ -133,38 +140,21 @@ async fn effects_in(
     e: &RefundEffects,
     now: OffsetDateTime,
 ) -> Result<(), RefundWriteError> {
-    let now_ms = to_unix_ms(now);
-    let moved = sqlx::query(
-        "UPDATE orders SET state = 'refunded', refunded_at = $1 WHERE id = $2 AND state = $3",
-    )
-    .bind(now_ms)
-    .bind(&r.order_id)
-    .bind(e.expect_order_state.as_str())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if moved == 0 {
-        return Err(RefundWriteError::OrderChanged);
-    }
+    changed(crate::commerce::transition_order(conn, &r.order_id, e.order, now).await)?;
     crate::commerce::insert_ledger_entry(
         conn,
         &r.buyer_id,
         r.amount,
         EntryKind::Refund,
-        Some(&r.order_id),
+        Some(r.order_id.as_str()),
         Some(format!("{} refund {}", r.kind, r.id)),
         None,
         now,
     )
     .await?;
-    sqlx::query(
-        "UPDATE instances SET state = 'released', released_at = $1, updated_at = $1 \
-         WHERE id = $2 AND state NOT IN ('released', 'failed')",
-    )
-    .bind(now_ms)
-    .bind(&e.instance_id)
-    .execute(&mut *conn)
-    .await?;
+    if let Some(release) = e.release {
+        changed(crate::commerce::transition_instance(conn, &e.instance_id, release, now).await)?;
+    }
     if let Some(job) = &e.release_job {
         crate::commerce::insert_outbox_job(conn, job, now).await?;
     }
@@ -177,11 +167,19 @@ async fn effects_in(
         now,
         None,
         "order.refunded",
-        &r.order_id,
+        r.order_id.as_str(),
         serde_json::json!({ "refund_id": r.id, "kind": r.kind, "amount": r.amount }),
     )
     .await?;
     Ok(())
+}
+
+/// A compare-and-set that lost: the order or its instance moved since the caller read them.
+fn changed(r: StoreResult<()>) -> Result<(), RefundWriteError> {
+    match r {
+        Err(StoreError::LostRace { .. }) => Err(RefundWriteError::OrderChanged),
+        other => Ok(other?),
+    }
 }
 
 async fn supervision_step(
@@ -215,13 +213,13 @@ pub(super) async fn refunds_since(
 pub(super) async fn refunds_of_order(
     s: &SqlStore,
     scope: &Scope,
-    order_id: &str,
+    order_id: &OrderId,
 ) -> StoreResult<Vec<RefundRecord>> {
     let rows = sqlx::query(
         "SELECT * FROM refunds WHERE order_id = $1 \
          AND ($2 IS NULL OR buyer_id = $2 OR seller_id = $2) ORDER BY id",
     )
-    .bind(order_id)
+    .bind(order_id.as_str())
     .bind(scope.tenant().map(str::to_owned))
     .fetch_all(&s.read)
     .await?;
@@ -266,7 +264,7 @@ pub(super) async fn record_refund(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&w.id)
-    .bind(&w.order_id)
+    .bind(w.order_id.as_str())
     .bind(w.buyer_id.as_str())
     .bind(w.seller_id.as_str())
     .bind(w.kind.as_str())
@@ -319,7 +317,7 @@ pub(super) async fn decide_refund(
         w.now,
         Some(&w.actor),
         "refund.decided",
-        &record.order_id,
+        record.order_id.as_str(),
         serde_json::json!({ "refund_id": record.id, "state": w.state }),
     )
     .await?;

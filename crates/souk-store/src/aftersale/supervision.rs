@@ -5,9 +5,13 @@ use crate::sql::corrupt;
 use crate::{Scope, SqlStore, StoreResult};
 use async_trait::async_trait;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::{InstanceId, OrderId};
+use souk_core::instance::InstanceState;
 use souk_core::notice::Notice;
+use souk_core::order::OrderState;
 use souk_core::party::PartyId;
 use souk_core::supervision::{Actor, Node, Supervision};
+use souk_core::transition::Transition;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::str::FromStr;
@@ -16,10 +20,10 @@ use time::OffsetDateTime;
 /// A supervision to start when a supervised order is paid (inside the payment's transaction).
 #[derive(Debug, Clone)]
 pub struct NewSupervision {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub state: Supervision,
     /// To the party the first node waits for.
     pub notices: Vec<(PartyId, Notice)>,
@@ -41,10 +45,10 @@ pub struct LogEntry {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SupervisionRecord {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// The compare-and-set token (and the seq of the last log entry).
     pub version: i64,
     pub state: Supervision,
@@ -55,17 +59,21 @@ pub struct SupervisionRecord {
 /// What completing supervision does to the instance (business rules §3.6).
 #[derive(Debug, Clone)]
 pub struct Completion {
-    pub instance_id: String,
+    /// The order's delivery (`OrderEvent::Deliver`), decided from the state the caller read;
+    /// none when it already left `processing` (compare-and-set on `from`).
+    pub order: Option<Transition<OrderState>>,
+    pub instance_id: InstanceId,
     pub period_start: OffsetDateTime,
     pub expire_at: Option<OffsetDateTime>,
-    /// No seller call opens this instance (manual service, hardware, data file): open it now.
-    pub open_instance: bool,
+    /// No seller call opens this instance (manual service, hardware, data file): it opens now
+    /// (`InstanceEvent::Open`, compare-and-set on `from`).
+    pub open: Option<Transition<InstanceState>>,
 }
 
 /// One supervision step to save.
 #[derive(Debug, Clone)]
 pub struct SupervisionWrite {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub expect_version: i64,
     pub state: Supervision,
     pub actor: Actor,
@@ -94,10 +102,10 @@ where
 fn record_from_row(row: &AnyRow) -> StoreResult<SupervisionRecord> {
     let state: String = row.try_get("state")?;
     Ok(SupervisionRecord {
-        order_id: row.try_get("order_id")?,
+        order_id: OrderId::from_trusted(row.try_get("order_id")?),
         buyer_id: PartyId::from_trusted(row.try_get("buyer_id")?),
         seller_id: PartyId::from_trusted(row.try_get("seller_id")?),
-        instance_id: row.try_get("instance_id")?,
+        instance_id: InstanceId::from_trusted(row.try_get("instance_id")?),
         version: row.try_get("version")?,
         state: serde_json::from_str(&state).map_err(|e| corrupt("supervision", e))?,
         log: Vec::new(),
@@ -124,7 +132,7 @@ fn log_from_row(row: &AnyRow) -> StoreResult<LogEntry> {
 #[allow(clippy::too_many_arguments)]
 async fn append_log(
     conn: &mut AnyConnection,
-    order_id: &str,
+    order_id: &OrderId,
     seq: i64,
     actor: Actor,
     actor_id: Option<&PartyId>,
@@ -140,7 +148,7 @@ async fn append_log(
          to_node, reason, payload, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(souk_core::id::generate("svl", now))
-    .bind(order_id)
+    .bind(order_id.as_str())
     .bind(seq)
     .bind(actor.as_str())
     .bind(actor_id.map(|p| p.as_str().to_owned()))
@@ -166,10 +174,10 @@ pub(crate) async fn insert_supervision(
          frozen, state, version, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 0, $7, 1, $8, $8)",
     )
-    .bind(&s.order_id)
+    .bind(s.order_id.as_str())
     .bind(s.buyer_id.as_str())
     .bind(s.seller_id.as_str())
-    .bind(&s.instance_id)
+    .bind(s.instance_id.as_str())
     .bind(s.state.node.as_str())
     .bind(s.state.deadline.map(to_unix_ms))
     .bind(state_json(&s.state)?)
@@ -209,7 +217,7 @@ pub(crate) async fn supervision_in(
     .bind(w.state.frozen() as i64)
     .bind(state_json(&w.state)?)
     .bind(now_ms)
-    .bind(&w.order_id)
+    .bind(w.order_id.as_str())
     .bind(w.expect_version)
     .execute(&mut *tx)
     .await?
@@ -232,19 +240,19 @@ pub(crate) async fn supervision_in(
     )
     .await?;
     if let Some(c) = &w.completion {
-        // The supervision row now says completed, so the order's completion guard passes.
-        crate::commerce::complete_order_now(tx, &w.order_id, w.now).await?;
+        if let Some(t) = c.order {
+            crate::commerce::transition_order(tx, &w.order_id, t, w.now).await?;
+        }
+        if let Some(t) = c.open {
+            crate::commerce::transition_instance(tx, &c.instance_id, t, w.now).await?;
+        }
         sqlx::query(
-            "UPDATE instances SET period_start = $1, expire_at = $2, updated_at = $3, \
-             state = CASE WHEN $4 = 1 AND state = 'opening' THEN 'active' ELSE state END, \
-             opened_at = CASE WHEN $4 = 1 THEN COALESCE(opened_at, $3) ELSE opened_at END \
-             WHERE id = $5",
+            "UPDATE instances SET period_start = $1, expire_at = $2, updated_at = $3 WHERE id = $4",
         )
         .bind(to_unix_ms(c.period_start))
         .bind(c.expire_at.map(to_unix_ms))
         .bind(now_ms)
-        .bind(c.open_instance as i64)
-        .bind(&c.instance_id)
+        .bind(c.instance_id.as_str())
         .execute(&mut *tx)
         .await?;
     }
@@ -257,20 +265,20 @@ impl AftersaleStore for SqlStore {
     async fn find_supervision(
         &self,
         scope: &Scope,
-        order_id: &str,
+        order_id: &OrderId,
     ) -> StoreResult<Option<SupervisionRecord>> {
         let row = sqlx::query(
             "SELECT * FROM supervisions WHERE order_id = $1 \
              AND ($2 IS NULL OR buyer_id = $2 OR seller_id = $2)",
         )
-        .bind(order_id)
+        .bind(order_id.as_str())
         .bind(scope.tenant().map(str::to_owned))
         .fetch_optional(&self.read)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let mut record = record_from_row(&row)?;
         let rows = sqlx::query("SELECT * FROM supervision_log WHERE order_id = $1 ORDER BY seq")
-            .bind(order_id)
+            .bind(order_id.as_str())
             .fetch_all(&self.read)
             .await?;
         record.log = rows.iter().map(log_from_row).collect::<StoreResult<_>>()?;
@@ -309,7 +317,7 @@ impl AftersaleStore for SqlStore {
     async fn find_attachment(
         &self,
         scope: &Scope,
-        order_id: &str,
+        order_id: &OrderId,
         id: &str,
     ) -> StoreResult<Option<super::AttachmentRecord>> {
         super::attachments::find(self, scope, order_id, id).await
@@ -318,7 +326,7 @@ impl AftersaleStore for SqlStore {
     async fn list_attachments(
         &self,
         scope: &Scope,
-        order_id: &str,
+        order_id: &OrderId,
     ) -> StoreResult<Vec<super::AttachmentRecord>> {
         super::attachments::list(self, scope, order_id).await
     }
@@ -334,7 +342,7 @@ impl AftersaleStore for SqlStore {
     async fn refunds_of_order(
         &self,
         scope: &Scope,
-        order_id: &str,
+        order_id: &OrderId,
     ) -> StoreResult<Vec<super::RefundRecord>> {
         super::refunds::refunds_of_order(self, scope, order_id).await
     }

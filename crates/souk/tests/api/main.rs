@@ -19,4 +19,5 @@ mod limits;
 mod operations;
 mod processes;
 mod tenancy;
+mod transitions;
 mod wire;
