@@ -12,6 +12,7 @@
 use crate::catalog::{BillingMode, DeliveryType};
 use crate::money::Money;
 use crate::order::{string_enum, OrderKind, OrderState};
+use crate::transition::{event_enum, StateMachine, Transition};
 use time::{Duration, OffsetDateTime};
 
 string_enum!(
@@ -47,6 +48,48 @@ string_enum!(
         Withdraw = "withdraw",
     }
 );
+
+event_enum!(
+    /// Something that happens to a refund request.
+    RefundEvent {
+        /// The seller (or an operator) agreed; a no-reason or operator-forced refund is
+        /// approved as it is filed.
+        Approve = "approved",
+        Reject = "rejected",
+        Withdraw = "withdrawn",
+    }
+);
+
+impl RefundDecision {
+    /// What the decision does to the request.
+    pub fn event(self) -> RefundEvent {
+        match self {
+            RefundDecision::Approve => RefundEvent::Approve,
+            RefundDecision::Reject => RefundEvent::Reject,
+            RefundDecision::Withdraw => RefundEvent::Withdraw,
+        }
+    }
+}
+
+impl StateMachine for RefundState {
+    type Event = RefundEvent;
+    const WHAT: &'static str = "a refund request";
+    const STATES: &'static [Self] = RefundState::ALL;
+    /// Filed, waiting for the seller (refunds that take effect at once are approved as filed).
+    const START: Self = RefundState::PendingSellerReview;
+
+    /// The refund request state machine: only a pending request is decided, once.
+    fn next(self, event: RefundEvent) -> Option<RefundState> {
+        use RefundEvent::*;
+        use RefundState::*;
+        match (self, event) {
+            (PendingSellerReview, Approve) => Some(Refunded),
+            (PendingSellerReview, Reject) => Some(Rejected),
+            (PendingSellerReview, Withdraw) => Some(Withdrawn),
+            _ => None,
+        }
+    }
+}
 
 /// The configurable numbers of §4.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,14 +234,15 @@ pub fn forced(paid: Money, amount: Money) -> Result<Money, RefundRefusal> {
     amount_within(paid, amount)
 }
 
-/// The refund request state machine.
-pub fn decide(state: RefundState, d: RefundDecision) -> Result<RefundState, RefundRefusal> {
-    match (state, d) {
-        (RefundState::PendingSellerReview, RefundDecision::Approve) => Ok(RefundState::Refunded),
-        (RefundState::PendingSellerReview, RefundDecision::Reject) => Ok(RefundState::Rejected),
-        (RefundState::PendingSellerReview, RefundDecision::Withdraw) => Ok(RefundState::Withdrawn),
-        (s, _) => Err(RefundRefusal::NotPending(s)),
-    }
+/// A party's decision on a request, as the move the store persists (compare-and-set on
+/// `from`).
+pub fn decide(
+    state: RefundState,
+    d: RefundDecision,
+) -> Result<Transition<RefundState>, RefundRefusal> {
+    state
+        .transition(d.event())
+        .map_err(|_| RefundRefusal::NotPending(state))
 }
 
 #[cfg(test)]
@@ -308,9 +352,20 @@ mod tests {
     fn only_pending_requests_are_decided() {
         use RefundDecision::*;
         use RefundState::*;
-        assert_eq!(decide(PendingSellerReview, Approve), Ok(Refunded));
-        assert_eq!(decide(PendingSellerReview, Reject), Ok(Rejected));
-        assert_eq!(decide(PendingSellerReview, Withdraw), Ok(Withdrawn));
+        let to = |d| decide(PendingSellerReview, d).map(|t| t.to);
+        assert_eq!(to(Approve), Ok(Refunded));
+        assert_eq!(to(Reject), Ok(Rejected));
+        assert_eq!(to(Withdraw), Ok(Withdrawn));
+        for done in [Refunded, Rejected, Withdrawn] {
+            assert!(
+                done.next(RefundEvent::Approve).is_none(),
+                "{done} is decided once"
+            );
+        }
+        assert_eq!(
+            Rejected.apply(RefundEvent::Approve).unwrap_err().to_string(),
+            "a refund request that is rejected cannot be approved"
+        );
         assert_eq!(
             decide(Rejected, Approve),
             Err(RefundRefusal::NotPending(Rejected))

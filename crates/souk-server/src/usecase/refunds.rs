@@ -324,7 +324,8 @@ pub async fn decide(
             "the seller (or an operator) approves or rejects a refund; the buyer withdraws it",
         ));
     }
-    let next = refund::decide(pending.state, input.decision).map_err(refused)?;
+    let decided = refund::decide(pending.state, input.decision).map_err(refused)?;
+    let next = decided.to;
     let opinion = match input.decision {
         RefundDecision::Reject => Some(text("opinion", input.opinion)?),
         _ => input
@@ -370,7 +371,7 @@ pub async fn decide(
     };
     let write = RefundDecisionWrite {
         refund_id: pending.id,
-        state: next,
+        transition: decided,
         opinion,
         actor: party.clone(),
         effects: (next == RefundState::Refunded)

@@ -15,8 +15,8 @@ use souk_core::money::{Currency, Money};
 use souk_core::notice::Notice;
 use souk_core::order::OrderState;
 use souk_core::party::PartyId;
-use souk_core::refund::{RefundKind, RefundState};
-use souk_core::transition::Transition;
+use souk_core::refund::{RefundEvent, RefundKind, RefundState};
+use souk_core::transition::{StateMachine, Transition};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
@@ -75,7 +75,8 @@ pub struct RefundWrite {
 #[derive(Debug, Clone)]
 pub struct RefundDecisionWrite {
     pub refund_id: String,
-    pub state: RefundState,
+    /// Decided by the core (`souk_core::refund::decide`); compare-and-set on `from`.
+    pub transition: Transition<RefundState>,
     pub opinion: Option<String>,
     pub actor: PartyId,
     pub effects: Option<RefundEffects>,
@@ -252,10 +253,13 @@ pub(super) async fn record_refund(
             return Err(RefundWriteError::QuotaExhausted);
         }
     }
+    // A refund that takes effect at once (no-reason, operator-forced) is approved as filed.
     let state = if w.effects.is_some() {
-        RefundState::Refunded
+        RefundState::START
+            .apply(RefundEvent::Approve)
+            .map_err(|e| corrupt("refund", e))?
     } else {
-        RefundState::PendingSellerReview
+        RefundState::START
     };
     let now_ms = to_unix_ms(w.now);
     sqlx::query(
@@ -295,12 +299,13 @@ pub(super) async fn decide_refund(
     let now_ms = to_unix_ms(w.now);
     let moved = sqlx::query(
         "UPDATE refunds SET state = $1, opinion = $2, decided_at = $3 \
-         WHERE id = $4 AND state = 'pending_seller_review'",
+         WHERE id = $4 AND state = $5",
     )
-    .bind(w.state.as_str())
+    .bind(w.transition.to.as_str())
     .bind(w.opinion.clone())
     .bind(now_ms)
     .bind(&w.refund_id)
+    .bind(w.transition.from.as_str())
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -318,7 +323,7 @@ pub(super) async fn decide_refund(
         Some(&w.actor),
         "refund.decided",
         record.order_id.as_str(),
-        serde_json::json!({ "refund_id": record.id, "state": w.state }),
+        serde_json::json!({ "refund_id": record.id, "state": w.transition.to }),
     )
     .await?;
     notify(&mut tx, &w.notices, &record.order_id, w.now).await?;
