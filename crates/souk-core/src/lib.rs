@@ -19,10 +19,13 @@
 //! - [`snapshot`]: the typed copy an order keeps of what was bought and who bought it.
 //! - [`text`]: what makes a name or label displayable (visible, no direction overrides).
 //! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
+//! - [`search`]: catalog search terms (Chinese and English) shared by both engines.
+//! - [`console`]: the web console's accounts: passwords, sessions, login throttling.
 
 pub mod api_key;
 pub mod catalog;
 pub mod clock;
+pub mod console;
 pub mod endpoint;
 pub mod id;
 pub mod instance;
@@ -35,6 +38,7 @@ pub mod outbox;
 pub mod party;
 pub mod provisioning;
 pub mod refund;
+pub mod search;
 pub mod snapshot;
 pub mod supervision;
 pub mod text;

@@ -363,7 +363,10 @@ mod tests {
             );
         }
         assert_eq!(
-            Rejected.apply(RefundEvent::Approve).unwrap_err().to_string(),
+            Rejected
+                .apply(RefundEvent::Approve)
+                .unwrap_err()
+                .to_string(),
             "a refund request that is rejected cannot be approved"
         );
         assert_eq!(

@@ -20,19 +20,23 @@ mod aftersale;
 mod cache;
 mod catalog;
 mod commerce;
+mod console;
 mod constraint;
 mod licenses;
 mod ops;
 mod records;
+mod search;
 mod sql;
 
 pub use aftersale::*;
 pub use catalog::*;
 pub use commerce::*;
+pub use console::*;
 pub use constraint::{constraint_names, ConstraintKind};
 pub use licenses::*;
 pub use ops::*;
 pub use records::*;
+pub use search::{ProductSearch, SearchHit, SearchSort};
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
 
 use async_trait::async_trait;
@@ -123,12 +127,19 @@ impl Page {
 /// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
 /// has its own use-case trait in its own module; `Store` is all of them together.
 pub trait Store:
-    PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + AftersaleStore
+    PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + ConsoleStore + AftersaleStore
 {
 }
 
-impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + AftersaleStore> Store
-    for T
+impl<
+        T: PartyStore
+            + CatalogStore
+            + CommerceStore
+            + LicenseStore
+            + OpsStore
+            + ConsoleStore
+            + AftersaleStore,
+    > Store for T
 {
 }
 
@@ -209,6 +220,7 @@ pub trait PartyStore: Send + Sync + 'static {
 /// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AftersaleStore, CatalogStore, CommerceStore, LicenseStore, OpsStore, PartyStore, Store,
+        AftersaleStore, CatalogStore, CommerceStore, ConsoleStore, LicenseStore, OpsStore,
+        PartyStore, Store,
     };
 }
