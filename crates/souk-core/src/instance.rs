@@ -57,6 +57,9 @@ event_enum!(
         FallIntoArrears = "put into arrears",
         /// A top-up or credit cleared the arrears: active again (a frozen one is unfrozen).
         SettleArrears = "cleared of arrears",
+        /// Its order was refunded after sale (no-reason, negotiated, operator-forced): whatever
+        /// was opened, or is still opening, is released at once.
+        ReleaseOnRefund = "released on refund",
     }
 );
 
@@ -82,6 +85,7 @@ impl StateMachine for InstanceState {
             (Active, Upgrade) => Some(Active),
             (Active, FallIntoArrears) => Some(Grace),
             (Grace | Frozen, SettleArrears) => Some(Active),
+            (Opening | Active | Grace | Frozen, ReleaseOnRefund) => Some(Released),
             _ => None,
         }
     }
@@ -303,6 +307,13 @@ mod tests {
         assert_eq!(
             Failed.apply(Release).unwrap_err().to_string(),
             "an instance that is failed cannot be released"
+        );
+        for s in [Opening, Active, Grace, Frozen] {
+            assert_eq!(s.apply(ReleaseOnRefund), Ok(Released));
+        }
+        assert!(
+            Released.apply(ReleaseOnRefund).is_err() && Failed.apply(ReleaseOnRefund).is_err(),
+            "a refund releases only what is not already gone"
         );
         assert_eq!(InstanceState::first(false), Opening);
         assert_eq!(InstanceState::first(true), Active);

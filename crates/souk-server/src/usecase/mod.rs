@@ -3,6 +3,7 @@
 //! Each one parses its input into domain types, asks the domain whether the action is allowed,
 //! and hands the result to one store call (one transaction).
 
+pub mod attachments;
 pub mod balance;
 pub mod buyer_wire;
 pub mod catalog;
@@ -12,4 +13,6 @@ pub mod licenses;
 pub mod metering;
 pub mod orders;
 pub mod parties;
+pub mod refunds;
 pub mod storefront;
+pub mod supervision;

@@ -27,6 +27,9 @@ pub struct NewInstanceRow {
     pub open_now: bool,
     /// License codes Souk issues with it, in the same transaction.
     pub license_codes: Vec<crate::NewLicenseCode>,
+    /// Service supervision to start with it (supervised delivery types), in the same
+    /// transaction.
+    pub supervision: Option<crate::NewSupervision>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
