@@ -117,7 +117,17 @@ impl Session<'_> {
     }
 
     async fn text(&self, css: &str) -> String {
-        self.wait_for(css).await.text().await.unwrap()
+        // A click that submits a form returns before the next page replaces this one, and the
+        // same selector can match on both: an element found on the old page may go stale
+        // before it is read. Find it again (on the new page) instead of failing.
+        for _ in 0..50 {
+            match self.wait_for(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if e.is_stale_element_reference() => continue,
+                Err(e) => panic!("reading {css}: {e}"),
+            }
+        }
+        panic!("{css} kept going stale")
     }
 
     async fn path(&self) -> String {
