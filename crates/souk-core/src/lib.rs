@@ -16,6 +16,7 @@
 //! - [`snapshot`]: the typed copy an order keeps of what was bought and who bought it.
 //! - [`text`]: what makes a name or label displayable (visible, no direction overrides).
 //! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
+//! - [`settlement`]: periods, the platform fee and rebate, statements and their workflow.
 
 pub mod api_key;
 pub mod catalog;
@@ -30,5 +31,6 @@ pub mod notice;
 pub mod order;
 pub mod party;
 pub mod provisioning;
+pub mod settlement;
 pub mod snapshot;
 pub mod text;
