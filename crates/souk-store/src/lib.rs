@@ -23,6 +23,7 @@ mod constraint;
 mod licenses;
 mod ops;
 mod records;
+mod settlement;
 mod sql;
 
 pub use catalog::*;
@@ -31,6 +32,7 @@ pub use constraint::{constraint_names, ConstraintKind};
 pub use licenses::*;
 pub use ops::*;
 pub use records::*;
+pub use settlement::*;
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
 
 use async_trait::async_trait;
@@ -110,9 +112,15 @@ impl Page {
 
 /// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
 /// has its own use-case trait in its own module; `Store` is all of them together.
-pub trait Store: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore {}
+pub trait Store:
+    PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + SettlementStore
+{
+}
 
-impl<T: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore> Store for T {}
+impl<T> Store for T where
+    T: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + SettlementStore
+{
+}
 
 /// Parties, API keys, the audit trail, and the database itself.
 #[async_trait]

@@ -92,7 +92,7 @@ pub(super) fn message_from_row(row: &AnyRow) -> StoreResult<MessageRecord> {
 }
 
 /// Records a notice in a party's message centre (its wording comes from `souk_core::notice`).
-pub(super) async fn insert_notice(
+pub(crate) async fn insert_notice(
     conn: &mut AnyConnection,
     party: &PartyId,
     notice: &souk_core::notice::Notice,

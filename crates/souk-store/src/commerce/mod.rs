@@ -27,7 +27,7 @@ pub use outbox::{CallContexts, JobRecord, JobResolution, NewJob, SellerRoom};
 
 use instances::*;
 use ledger::*;
-use messages::*;
+pub(crate) use messages::insert_notice;
 use orders::*;
 use outbox::*;
 
