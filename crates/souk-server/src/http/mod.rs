@@ -15,6 +15,9 @@ pub mod openapi;
 pub mod order_query;
 pub mod orders;
 pub mod parties;
+pub mod settlement;
+mod settlement_csv;
+mod settlement_examples;
 pub mod system;
 pub mod wire_errors;
 
@@ -43,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(catalog::router())
         .merge(licenses::router())
+        .merge(settlement::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

@@ -9,3 +9,5 @@ pub mod catalog;
 pub mod licenses;
 pub mod orders;
 pub mod parties;
+pub mod settlement;
+pub mod settlement_check;

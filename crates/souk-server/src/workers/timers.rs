@@ -37,6 +37,10 @@ pub fn passes() -> &'static [TimerPass] {
             name: "instance_lifecycle",
             run: |state, now| Box::pin(instance_lifecycle(state, now)),
         },
+        TimerPass {
+            name: "settlement_run",
+            run: |state, now| Box::pin(crate::usecase::settlement::due_run(state, now)),
+        },
     ]
 }
 
