@@ -17,5 +17,6 @@ mod licenses;
 mod limits;
 mod operations;
 mod processes;
+mod settlement;
 mod tenancy;
 mod wire;
