@@ -9,6 +9,7 @@ use crate::backend_test;
 use crate::fixture::*;
 use crate::harness::{Reply, TestApp};
 use crate::licenses::{access_key, buy_codes, license_market};
+use souk_core::clock::Clock;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -27,6 +28,7 @@ struct TenantA {
     call: String,
     access_key_id: String,
     api_key_id: String,
+    statement: String,
 }
 
 async fn tenant_a(app: &TestApp) -> TenantA {
@@ -82,6 +84,17 @@ async fn tenant_a(app: &TestApp) -> TenantA {
             &app.operator_key,
         )
         .await;
+    // A settled month: move to the next run day (day 7 of the next month in the business zone)
+    // so the timer pass issues tenant A's statement.
+    let zone = time::macros::offset!(+8);
+    let month = souk_core::settlement::Period::containing(app.clock.now(), zone);
+    let run = month.run_at(7, zone) + time::Duration::minutes(1);
+    app.advance(run - app.clock.now()).await;
+    let statements = app.get("/v1/statements", &m.seller_key).await;
+    let statement = statements.body["data"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no statement: {}", statements.text))
+        .to_owned();
     TenantA {
         seller_id: m.seller_id.clone(),
         buyer_id: m.buyer_id.clone(),
@@ -98,6 +111,7 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         call: calls.body["data"][0]["id"].as_str().unwrap().to_owned(),
         access_key_id: aks.body["data"][0]["id"].as_str().unwrap().to_owned(),
         api_key_id: keys.body["data"][0]["id"].as_str().unwrap().to_owned(),
+        statement,
     }
 }
 
@@ -132,6 +146,7 @@ fn fill(template: &str, a: &TenantA, real: bool) -> String {
                 }
             }
             "id" if before.ends_with("/v1/{collection}/") => pick(real, &a.seller_id, "sel_"),
+            "id" if before.ends_with("/v1/statements/") => pick(real, &a.statement, "stm_"),
             "key_id" => pick(real, &a.api_key_id, "key_"),
             "code" => pick(real, &a.code, "ZZZZ-"),
             "fingerprint" => "machine-1".to_owned(),
@@ -173,6 +188,10 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("post", "/v1/instances/{id}/renew") => json!({"periods": 1}),
         ("post", "/v1/instances/{id}/upgrade") => json!({"quantity": 2}),
         ("put", "/v1/instances/{id}/auto-renew") => json!({"auto_renew": true}),
+        ("put", "/v1/products/{id}/fee-policy") => json!({"rate_bp": 300}),
+        ("post", "/v1/statements/{id}/transitions") => {
+            json!({"action": "submit_invoice", "invoice_number": "044-0001"})
+        }
         ("post", "/v1/buyers/{id}/balance/top-ups") => {
             json!({"amount": {"amount_minor": 100, "currency": "CNY"}})
         }
