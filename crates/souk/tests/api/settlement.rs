@@ -286,7 +286,7 @@ backend_test!(
             "{}",
             csv.text
         );
-        assert!(csv.text.contains(&format!(",refund,")), "{}", csv.text);
+        assert!(csv.text.contains(",refund,"), "{}", csv.text);
         assert!(
             csv.text.contains(",total,net_minor,950\r\n"),
             "{}",
