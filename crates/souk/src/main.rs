@@ -8,6 +8,7 @@ mod backup;
 mod bench_heartbeat;
 mod bench_memory;
 mod bench_provision;
+mod bench_settlement;
 mod bench_support;
 mod demo;
 mod license_tool;

@@ -9,9 +9,9 @@ use crate::backend_test;
 use crate::fixture::*;
 use crate::harness::{Reply, TestApp};
 use crate::licenses::{access_key, buy_codes, license_market};
-use souk_core::clock::Clock;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use souk_core::clock::Clock;
 use std::collections::BTreeSet;
 
 /// Tenant A's resources, by the placeholder names the document uses.
