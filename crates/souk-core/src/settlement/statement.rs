@@ -95,7 +95,7 @@ pub struct Line {
 }
 
 /// The statement's figures, each rounded once from its lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct Totals {
     pub gross_minor: i64,
     pub refunds_minor: i64,

@@ -246,37 +246,6 @@ pub async fn check_settlement(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct TotalsView {
-    pub gross_minor: i64,
-    pub refunds_minor: i64,
-    pub adjustments_minor: i64,
-    pub platform_fee_minor: i64,
-    pub rebate_minor: i64,
-    pub commission_minor: i64,
-    pub carried_in_minor: i64,
-    pub net_minor: i64,
-    pub payable_minor: i64,
-    pub carried_forward_minor: i64,
-}
-
-impl From<Totals> for TotalsView {
-    fn from(t: Totals) -> Self {
-        TotalsView {
-            gross_minor: t.gross_minor,
-            refunds_minor: t.refunds_minor,
-            adjustments_minor: t.adjustments_minor,
-            platform_fee_minor: t.platform_fee_minor,
-            rebate_minor: t.rebate_minor,
-            commission_minor: t.commission_minor,
-            carried_in_minor: t.carried_in_minor,
-            net_minor: t.net_minor,
-            payable_minor: t.payable_minor,
-            carried_forward_minor: t.carried_forward_minor,
-        }
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
 #[schema(example = ex::statement)]
 pub struct StatementView {
     pub id: String,
@@ -284,7 +253,7 @@ pub struct StatementView {
     pub period: String,
     pub currency: Currency,
     pub state: StatementState,
-    pub totals: TotalsView,
+    pub totals: Totals,
     pub invoice_number: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String)]
@@ -302,7 +271,7 @@ impl From<StatementRecord> for StatementView {
             period: s.period,
             currency: s.currency,
             state: s.state,
-            totals: s.totals.into(),
+            totals: s.totals,
             invoice_number: s.invoice_number,
             issued_at: s.issued_at,
             updated_at: s.updated_at,
