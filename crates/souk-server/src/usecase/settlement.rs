@@ -66,8 +66,11 @@ pub async fn run_period(
     }
     let default = default_policy(state)?;
     state.store.start_run(&period.id(), now).await?;
+    let started = std::time::Instant::now();
     let mut groups: BTreeMap<(String, String), Vec<SettlementSource>> = BTreeMap::new();
-    for s in state.store.unsettled(period.end(zone)).await? {
+    let unsettled = state.store.unsettled(period.end(zone)).await?;
+    let gathered = started.elapsed();
+    for s in unsettled {
         let key = (
             s.seller_id.as_str().to_owned(),
             s.currency.as_str().to_owned(),
@@ -130,7 +133,9 @@ pub async fn run_period(
         .store
         .finish_run(&period.id(), report.statements_issued, now)
         .await?;
-    tracing::info!(period = %report.period, issued = report.statements_issued, items = report.items_settled, "settlement run");
+    tracing::info!(period = %report.period, issued = report.statements_issued,
+        items = report.items_settled, gather_ms = gathered.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64, "settlement run");
     Ok(report)
 }
 
