@@ -47,17 +47,23 @@ fn seller_or_operator(caller: &Caller) -> AppResult<()> {
 #[schema(example = ex::fee_policy_body)]
 pub struct FeePolicyBody {
     /// Platform fee rate, basis points (500 = 5 %).
+    #[schema(maximum = 10000)]
     pub rate_bp: u32,
-    /// Rebate bands, graduated; default one band at the fee rate (no rebate).
+    /// Rebate bands, graduated; default one band at the fee rate (no rebate). The first starts
+    /// at 0, thresholds increase, no band's rate exceeds the fee rate.
+    #[schema(min_items = 1, max_items = 20)]
     pub tiers: Option<Vec<TierBody>>,
     /// Joint products: the seller's share, basis points; the platform keeps the rest.
+    #[schema(maximum = 10000)]
     pub seller_share_bp: Option<u32>,
 }
 
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierBody {
+    #[schema(minimum = 0, maximum = 1000000000000000i64)]
     pub from_minor: i64,
+    #[schema(maximum = 10000)]
     pub rate_bp: u32,
 }
 
@@ -140,6 +146,7 @@ pub async fn get_fee_policy(
 #[schema(example = json!({"period": "202611"}))]
 pub struct RunBody {
     /// The month to settle, `YYYYMM`; it must be over.
+    #[schema(pattern = "^([2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])(0[1-9]|1[0-2])$")]
     pub period: String,
 }
 
@@ -168,11 +175,13 @@ pub struct AdjustmentBody {
     pub seller_id: String,
     /// `refund` (money returned for one of the seller's orders) or `adjustment` (a verified
     /// correction).
+    #[schema(pattern = "^(refund|adjustment)$")]
     pub kind: String,
     pub order_id: Option<String>,
     pub product_id: Option<String>,
     /// Negative for a refund; either sign for an adjustment.
     pub amount: Money,
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     pub reason: String,
 }
 
@@ -222,7 +231,7 @@ pub async fn record_adjustment(
 #[serde(deny_unknown_fields)]
 pub struct CheckQuery {
     /// Only this period's statements (the ledgers are always checked whole).
-    #[param(pattern = "^[0-9]{6}$")]
+    #[param(pattern = "^([2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])(0[1-9]|1[0-2])$")]
     pub period: Option<String>,
 }
 
@@ -339,7 +348,7 @@ pub struct StatementList {
 #[serde(deny_unknown_fields)]
 pub struct StatementQuery {
     /// Only this period (`YYYYMM`).
-    #[param(pattern = "^[0-9]{6}$")]
+    #[param(pattern = "^([2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])(0[1-9]|1[0-2])$")]
     pub period: Option<String>,
     /// Only this seller's (operator).
     pub seller_id: Option<String>,
@@ -365,8 +374,13 @@ pub async fn list_statements(
         after: q.after,
     }
     .page()?;
+    let period = q
+        .period
+        .map(|p| uc::parse_period(&p).map(|p| p.id()))
+        .transpose()
+        .map_err(|e| AppError::bad_request("invalid_query", e.message))?;
     let filter = StatementFilter {
-        period: q.period,
+        period,
         seller_id: q.seller_id,
         state: q.state,
     };

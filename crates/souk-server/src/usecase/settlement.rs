@@ -209,7 +209,7 @@ pub async fn record_adjustment(
     req.amount
         .bounded()
         .map_err(|e| AppError::invalid_field("amount", e.to_string()))?;
-    if req.reason.trim().is_empty() || req.reason.len() > 500 {
+    if req.reason.trim().is_empty() || req.reason.chars().count() > 500 {
         return Err(AppError::invalid_field(
             "reason",
             "say why in 1 to 500 characters",
