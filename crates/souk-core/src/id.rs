@@ -72,6 +72,18 @@ macro_rules! typed_id {
             }
         }
 
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
@@ -99,6 +111,23 @@ typed_id!(
 typed_id!(
     /// A reviewed change to a listed product.
     RevisionId, "rev"
+);
+typed_id!(
+    /// An order (a purchase, renewal, upgrade, trial or conversion); also the orderId sent to
+    /// the seller.
+    OrderId, "ord"
+);
+typed_id!(
+    /// An instance: what a paid order opens, stable across every later order on it.
+    InstanceId, "ins"
+);
+typed_id!(
+    /// A call to a seller in the provisioning outbox (one per logical call, across retries).
+    JobId, "job"
+);
+typed_id!(
+    /// One attempt of a seller call, as recorded in the interface messages.
+    AttemptId, "att"
 );
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 //! when retention ends. A renewal in grace or retention starts at the original expiry.
 
 use crate::order::string_enum;
+use crate::transition::{event_enum, StateMachine};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -28,6 +29,64 @@ string_enum!(
         Failed = "failed",
     }
 );
+
+event_enum!(
+    /// Something that happens to an instance.
+    InstanceEvent {
+        /// The seller confirmed it (or nothing waits for a seller: Souk-issued codes).
+        Open = "opened",
+        /// Souk gave up on opening it; its order is refunded.
+        FailOpening = "failed",
+        /// Its term ended.
+        Expire = "expired",
+        /// Its grace period ended; the seller is told to freeze it.
+        Freeze = "frozen",
+        /// Its retention period ended; the seller is told to release it.
+        Release = "released",
+        /// A renewal (or trial conversion) was paid: active again until the new expiry.
+        Renew = "renewed",
+        /// An upgrade was paid: the specification changes, the state does not.
+        Upgrade = "upgraded",
+    }
+);
+
+impl StateMachine for InstanceState {
+    type Event = InstanceEvent;
+    const WHAT: &'static str = "an instance";
+    const STATES: &'static [Self] = InstanceState::ALL;
+    /// Paid, waiting for the seller ([`InstanceState::first`] opens it at once when no seller
+    /// call does).
+    const START: Self = InstanceState::Opening;
+
+    /// The instance state machine (the diagram above). Anything not listed is refused.
+    fn next(self, event: InstanceEvent) -> Option<InstanceState> {
+        use InstanceEvent::*;
+        use InstanceState::*;
+        match (self, event) {
+            (Opening, Open) => Some(Active),
+            (Opening, FailOpening) => Some(Failed),
+            (Active, Expire) => Some(Grace),
+            (Grace, Freeze) => Some(Frozen),
+            (Frozen, Release) => Some(Released),
+            (Active | Grace | Frozen, Renew) => Some(Active),
+            (Active, Upgrade) => Some(Active),
+            _ => None,
+        }
+    }
+}
+
+impl InstanceState {
+    /// The state a paid order's new instance starts in: opening until its seller confirms it,
+    /// or open at once when no seller call opens it (Souk-issued license codes).
+    pub fn first(open_now: bool) -> InstanceState {
+        if open_now {
+            // Opening → Active is always allowed.
+            Self::START.next(InstanceEvent::Open).unwrap_or(Self::START)
+        } else {
+            Self::START
+        }
+    }
+}
 
 /// The configurable lifecycle periods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +115,19 @@ pub enum TimerAction {
     EnterGrace,
     Freeze,
     Release,
+}
+
+impl TimerAction {
+    /// The instance event the action is, if it moves the instance itself (an automatic renewal
+    /// is an order, paid like any other).
+    pub fn event(self) -> Option<InstanceEvent> {
+        match self {
+            TimerAction::AutoRenew => None,
+            TimerAction::EnterGrace => Some(InstanceEvent::Expire),
+            TimerAction::Freeze => Some(InstanceEvent::Freeze),
+            TimerAction::Release => Some(InstanceEvent::Release),
+        }
+    }
 }
 
 /// Decides the timer action for an instance; pure, so every timer path is testable with a clock.
@@ -89,10 +161,7 @@ pub fn due_action(
 
 /// Whether an instance in this state can be renewed.
 pub fn renewable(state: InstanceState) -> bool {
-    matches!(
-        state,
-        InstanceState::Active | InstanceState::Grace | InstanceState::Frozen
-    )
+    state.next(InstanceEvent::Renew).is_some()
 }
 
 /// The expiry after renewing: renewals start at the old expiry, even if it has passed (grace
@@ -182,6 +251,55 @@ mod tests {
                 None
             );
         }
+    }
+
+    #[test]
+    fn the_instance_state_machine_allows_only_the_documented_paths() {
+        use InstanceEvent::*;
+        use InstanceState::*;
+        assert_eq!(Opening.apply(Open), Ok(Active));
+        assert_eq!(Opening.apply(FailOpening), Ok(Failed));
+        assert_eq!(Active.apply(Expire), Ok(Grace));
+        assert_eq!(Grace.apply(Freeze), Ok(Frozen));
+        assert_eq!(Frozen.apply(Release), Ok(Released));
+        for s in [Active, Grace, Frozen] {
+            assert_eq!(s.apply(Renew), Ok(Active));
+        }
+        assert_eq!(Active.apply(Upgrade), Ok(Active));
+        assert!(
+            Grace.apply(Upgrade).is_err(),
+            "only an active instance is upgraded"
+        );
+        assert!(Opening.apply(Renew).is_err());
+        assert!(
+            Active.apply(Open).is_err(),
+            "a seller answer opens an instance once"
+        );
+        assert!(Released.apply(Renew).is_err());
+        assert_eq!(
+            Failed.apply(Release).unwrap_err().to_string(),
+            "an instance that is failed cannot be released"
+        );
+        assert_eq!(InstanceState::first(false), Opening);
+        assert_eq!(InstanceState::first(true), Active);
+    }
+
+    #[test]
+    fn timer_actions_are_instance_events() {
+        assert_eq!(TimerAction::AutoRenew.event(), None);
+        let moved = |a: TimerAction, from: InstanceState| from.apply(a.event().unwrap());
+        assert_eq!(
+            moved(TimerAction::EnterGrace, InstanceState::Active),
+            Ok(InstanceState::Grace)
+        );
+        assert_eq!(
+            moved(TimerAction::Freeze, InstanceState::Grace),
+            Ok(InstanceState::Frozen)
+        );
+        assert_eq!(
+            moved(TimerAction::Release, InstanceState::Frozen),
+            Ok(InstanceState::Released)
+        );
     }
 
     #[test]

@@ -13,6 +13,9 @@
 //! - [`catalog`]: products, attributes and SKUs, prices, the publishing workflow.
 //! - [`order`], [`instance`], [`ledger`], [`provisioning`]: the commerce spine: order and instance
 //!   state machines and timers, the balance ledger, and how calls to sellers are retried.
+//! - [`transition`]: the [`transition::StateMachine`] every aggregate's states implement: the
+//!   core decides each state change, the store persists it with a compare-and-set on the old
+//!   state. [`outbox`]: what a seller call's outcome does (a pure plan of effects).
 //! - [`snapshot`]: the typed copy an order keeps of what was bought and who bought it.
 //! - [`text`]: what makes a name or label displayable (visible, no direction overrides).
 //! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
@@ -29,8 +32,10 @@ pub mod license;
 pub mod money;
 pub mod notice;
 pub mod order;
+pub mod outbox;
 pub mod party;
 pub mod provisioning;
 pub mod settlement;
 pub mod snapshot;
 pub mod text;
+pub mod transition;

@@ -4,6 +4,7 @@
 //! formal conversion); the instance keeps one stable id across all of them.
 
 use crate::money::{Money, MoneyError};
+use crate::transition::{event_enum, StateMachine};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -20,6 +21,12 @@ macro_rules! string_enum {
 
             pub fn as_str(&self) -> &'static str {
                 match self { $($name::$variant => $s),+ }
+            }
+        }
+
+        impl $crate::transition::Label for $name {
+            fn label(self) -> &'static str {
+                self.as_str()
             }
         }
 
@@ -73,47 +80,40 @@ string_enum!(
     }
 );
 
-/// Something that happens to an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderEvent {
-    Pay,
-    Cancel,
-    Deliver,
-    FailDelivery,
-    Refund,
-}
+event_enum!(
+    /// Something that happens to an order.
+    OrderEvent {
+        Pay = "paid",
+        Cancel = "cancelled",
+        /// The seller's call that delivers the order succeeded (or nothing waits for one).
+        Deliver = "delivered",
+        FailDelivery = "failed",
+        Refund = "refunded",
+    }
+);
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("an order that is {from} cannot be {event}")]
-pub struct IllegalTransition {
-    pub from: OrderState,
-    pub event: &'static str,
-}
+impl StateMachine for OrderState {
+    type Event = OrderEvent;
+    const WHAT: &'static str = "an order";
+    const STATES: &'static [Self] = OrderState::ALL;
+    const START: Self = OrderState::PendingPayment;
 
-impl OrderState {
     /// The order state machine. Anything not listed is refused.
-    pub fn apply(self, event: OrderEvent) -> Result<OrderState, IllegalTransition> {
+    fn next(self, event: OrderEvent) -> Option<OrderState> {
         use OrderEvent::*;
         use OrderState::*;
         match (self, event) {
-            (PendingPayment, Pay) => Ok(Processing),
-            (PendingPayment, Cancel) => Ok(Cancelled),
-            (Processing, Deliver) => Ok(Completed),
-            (Processing, FailDelivery) => Ok(Failed),
-            (Failed, Refund) => Ok(Refunded),
-            (from, e) => Err(IllegalTransition {
-                from,
-                event: match e {
-                    Pay => "paid",
-                    Cancel => "cancelled",
-                    Deliver => "delivered",
-                    FailDelivery => "failed",
-                    Refund => "refunded",
-                },
-            }),
+            (PendingPayment, Pay) => Some(Processing),
+            (PendingPayment, Cancel) => Some(Cancelled),
+            (Processing, Deliver) => Some(Completed),
+            (Processing, FailDelivery) => Some(Failed),
+            (Failed, Refund) => Some(Refunded),
+            _ => None,
         }
     }
+}
 
+impl OrderState {
     pub fn is_final(self) -> bool {
         matches!(
             self,

@@ -2,6 +2,7 @@
 //! answer is judged (protocol spec §7).
 
 use crate::order::string_enum;
+use crate::transition::{event_enum, StateMachine};
 use time::{Duration, OffsetDateTime};
 
 string_enum!(
@@ -42,6 +43,43 @@ string_enum!(
     }
 );
 
+event_enum!(
+    /// Something that happens to a job.
+    JobEvent {
+        /// A worker takes it with a lease (a `running` job whose lease ran out is taken again).
+        Claim = "claimed",
+        /// The seller's answer completed the call.
+        Succeed = "completed",
+        /// Not done yet: retry later, or poll a seller that answered 000004.
+        Wait = "rescheduled",
+        /// Its retry window ended.
+        GiveUp = "given up",
+        /// The seller asked for an attempt now.
+        RetryNow = "retried",
+    }
+);
+
+impl StateMachine for JobState {
+    type Event = JobEvent;
+    const WHAT: &'static str = "a call";
+    const STATES: &'static [Self] = JobState::ALL;
+    const START: Self = JobState::Pending;
+
+    /// The job state machine. Anything not listed is refused.
+    fn next(self, event: JobEvent) -> Option<JobState> {
+        use JobEvent::*;
+        use JobState::*;
+        match (self, event) {
+            (Pending | Running, Claim) => Some(Running),
+            (Running, Succeed) => Some(Succeeded),
+            (Running, Wait) => Some(Pending),
+            (Running, GiveUp) => Some(Failed),
+            (Pending | Failed, RetryNow) => Some(Pending),
+            _ => None,
+        }
+    }
+}
+
 /// The outcome recorded for a call that was in flight when its Souk process stopped.
 pub const OUTCOME_INTERRUPTED: &str = "interrupted";
 
@@ -69,6 +107,11 @@ impl CallKind {
             CallKind::NewInstance | CallKind::GetLicense => Some(CallKind::ReleaseInstance),
             _ => None,
         }
+    }
+
+    /// Whether this call opens its instance (the instance waits in `opening` for it).
+    pub fn opens_instance(self) -> bool {
+        matches!(self, CallKind::NewInstance | CallKind::GetLicense)
     }
 
     /// Whether a signed "instance not found" (`000003`) completes this call: there is nothing
@@ -215,6 +258,28 @@ mod tests {
             attempts += 1;
         }
         assert_eq!(attempts, 60);
+    }
+
+    #[test]
+    fn the_job_state_machine_allows_only_the_documented_paths() {
+        use JobEvent::*;
+        use JobState::*;
+        assert_eq!(Pending.apply(Claim), Ok(Running));
+        assert_eq!(Running.apply(Claim), Ok(Running), "an expired lease");
+        assert_eq!(Running.apply(Succeed), Ok(Succeeded));
+        assert_eq!(Running.apply(Wait), Ok(Pending));
+        assert_eq!(Running.apply(GiveUp), Ok(Failed));
+        assert_eq!(Failed.apply(RetryNow), Ok(Pending));
+        assert_eq!(Pending.apply(RetryNow), Ok(Pending));
+        assert!(Succeeded.apply(RetryNow).is_err(), "a done call stays done");
+        assert!(
+            Pending.apply(Succeed).is_err(),
+            "only a claimed call completes"
+        );
+        assert_eq!(
+            Succeeded.apply(Claim).unwrap_err().to_string(),
+            "a call that is succeeded cannot be claimed"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! | [`kit`] | joint-operation Kit v1 `authToken` header (§2.2) |
 //! | [`credentials`] | SHA1PRNG-derived AES-CBC credential / PII encryption (§2.4) |
 //! | [`apig`] | APIG `SDK-HMAC-SHA256` AK/SK signer and verifier (§9.1) |
+//! | [`license_api`] | the License open API's answers (activate, heartbeat, batch) and the gateway's refusal |
 //! | [`license_file`] | Souk's signed offline license files (Ed25519; `docs/licenses.md`) |
 //! | [`usage`] | usage-record push signature and body (§9.5) |
 //! | [`extend_params`] | `saasExtendParams` Base64-JSON (§3.1) |
@@ -78,6 +79,7 @@ pub mod codes;
 pub mod credentials;
 pub mod extend_params;
 pub mod kit;
+pub mod license_api;
 pub mod license_file;
 pub mod order_query;
 pub mod query;

@@ -110,6 +110,12 @@ impl From<souk_store::StoreError> for AppError {
             souk_store::StoreError::Conflict { constraint, kind } => {
                 constraint_violated(&constraint, kind)
             }
+            souk_store::StoreError::LostRace { what, .. } => AppError::conflict(
+                "changed_meanwhile",
+                format!(
+                    "the {what} changed while this request was handled; read it again and retry"
+                ),
+            ),
             other => AppError::internal(other),
         }
     }

@@ -61,7 +61,7 @@ struct Dirty {
 #[derive(Default)]
 pub struct LicenseCache {
     codes: [RwLock<HashMap<String, Arc<CodeEntry>>>; SHARDS],
-    by_instance: Mutex<HashMap<String, Vec<String>>>,
+    by_instance: Mutex<HashMap<souk_core::id::InstanceId, Vec<String>>>,
     access_keys: RwLock<HashMap<String, Arc<AccessKeyEntry>>>,
     dirty: Mutex<HashMap<String, Dirty>>,
     generation: AtomicU64,
@@ -153,7 +153,7 @@ impl LicenseCache {
     }
 
     /// Forgets every code of an instance (its state, expiry or codes changed).
-    pub fn invalidate_instance(&self, instance_id: &str) {
+    pub fn invalidate_instance(&self, instance_id: &souk_core::id::InstanceId) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         let codes = self
             .by_instance

@@ -58,6 +58,16 @@ pub enum StoreError {
     /// Running the embedded migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A compare-and-set found the row no longer in the state the change was decided from:
+    /// someone else moved it first. Nothing was changed; read it again and decide again.
+    #[error("{what} {id} is no longer {expected}")]
+    LostRace {
+        /// The aggregate ("order", "instance", "job").
+        what: &'static str,
+        id: String,
+        /// The state the change was decided from.
+        expected: &'static str,
+    },
     /// A stored value could not be read back (a bug or a hand-edited database).
     #[error("corrupt row: {0}")]
     Corrupt(String),

@@ -12,6 +12,7 @@ use crate::sql::{audit, corrupt};
 use crate::*;
 use serde::Serialize;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::{InstanceId, OrderId};
 use souk_core::instance::InstanceState;
 use souk_core::license::{
     decide_activation, heartbeat_status, Activation, ActivationRefusal, CodeState, LicensePolicy,
@@ -34,13 +35,13 @@ pub struct NewLicenseCode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LicenseCodeRecord {
     pub code: String,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub ordinal: u32,
     pub seller_id: PartyId,
     pub buyer_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
-    pub order_id: String,
+    pub order_id: OrderId,
     pub state: CodeState,
     pub policy: LicensePolicy,
     pub activated_at: Option<OffsetDateTime>,
@@ -175,7 +176,7 @@ pub trait LicenseStore: Send + Sync + 'static {
     async fn license_codes_of_instance(
         &self,
         scope: &Scope,
-        instance_id: &str,
+        instance_id: &InstanceId,
     ) -> StoreResult<Vec<LicenseCodeRecord>>;
 
     /// Activates a code of `seller` (optionally binding a machine), in one transaction.
@@ -227,13 +228,13 @@ fn code_from_row(row: &AnyRow) -> StoreResult<LicenseCodeRecord> {
     let inst: String = row.try_get("instance_state")?;
     Ok(LicenseCodeRecord {
         code: row.try_get("code")?,
-        instance_id: row.try_get("instance_id")?,
+        instance_id: InstanceId::from_trusted(row.try_get("instance_id")?),
         ordinal: row.try_get::<i64, _>("ordinal")? as u32,
         seller_id: PartyId::from_trusted(row.try_get("seller_id")?),
         buyer_id: PartyId::from_trusted(row.try_get("buyer_id")?),
         product_id: row.try_get("product_id")?,
         sku_id: row.try_get("sku_id")?,
-        order_id: row.try_get("order_id")?,
+        order_id: OrderId::from_trusted(row.try_get("order_id")?),
         state: state
             .parse()
             .map_err(|e| corrupt("license code state", e))?,
@@ -312,13 +313,13 @@ pub(crate) async fn insert_codes(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'issued', $9, $10, $11, $12)",
         )
         .bind(&c.code)
-        .bind(&instance.id)
+        .bind(instance.id.as_str())
         .bind(c.ordinal as i64)
         .bind(instance.seller_id.as_str())
         .bind(instance.buyer_id.as_str())
         .bind(&instance.product_id)
         .bind(&instance.sku_id)
-        .bind(&instance.origin_order_id)
+        .bind(instance.origin_order_id.as_str())
         .bind(c.policy.seats as i64)
         .bind(c.policy.heartbeat_window.whole_milliseconds() as i64)
         .bind(c.policy.activations_per_hour as i64)
@@ -540,14 +541,14 @@ impl LicenseStore for SqlStore {
     async fn license_codes_of_instance(
         &self,
         scope: &Scope,
-        instance_id: &str,
+        instance_id: &InstanceId,
     ) -> StoreResult<Vec<LicenseCodeRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {CODE_COLUMNS} FROM license_codes c JOIN instances i ON i.id = c.instance_id \
              WHERE c.instance_id = $1 AND ($2 IS NULL OR c.buyer_id = $2 OR c.seller_id = $2) \
              ORDER BY c.ordinal"
         ))
-        .bind(instance_id)
+        .bind(instance_id.as_str())
         .bind(scope.tenant().map(str::to_owned))
         .fetch_all(&self.read)
         .await?;
@@ -657,7 +658,7 @@ impl LicenseStore for SqlStore {
             } else {
                 "license_code.seat_taken"
             },
-            &c.instance_id,
+            c.instance_id.as_str(),
             serde_json::json!({ "code": code, "machine_fingerprint": fingerprint }),
         )
         .await?;

@@ -433,14 +433,25 @@ pub(crate) type BatchQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::An
 /// is single, so its hops are the payment path's critical section). On PostgreSQL, whose
 /// extended protocol takes one statement per message, they run one after the other. Either way
 /// the SQL is the same text, so the two backends cannot drift apart.
+///
+/// A compare-and-set pushed with [`Batch::push_checked`] must change one row: on PostgreSQL,
+/// where another transaction can move the row between this transaction's read and its write,
+/// zero rows is the given error (the transaction is then dropped, so nothing of it stays). On
+/// SQLite the single writer connection runs one transaction at a time, so the row the caller
+/// read in this transaction is still in the state it read: the check cannot fail there.
 #[derive(Default)]
 pub(crate) struct Batch<'q> {
-    queries: Vec<BatchQuery<'q>>,
+    queries: Vec<(BatchQuery<'q>, Option<StoreError>)>,
 }
 
 impl<'q> Batch<'q> {
     pub(crate) fn push(&mut self, query: BatchQuery<'q>) {
-        self.queries.push(query);
+        self.queries.push((query, None));
+    }
+
+    /// A statement that must change exactly one row, or fail the batch with `lost`.
+    pub(crate) fn push_checked(&mut self, query: BatchQuery<'q>, lost: StoreError) {
+        self.queries.push((query, Some(lost)));
     }
 
     pub(crate) async fn run(
@@ -451,8 +462,11 @@ impl<'q> Batch<'q> {
         use sqlx::Execute;
         match backend {
             Backend::Postgres => {
-                for q in self.queries {
-                    q.execute(&mut *conn).await?;
+                for (q, lost) in self.queries {
+                    let changed = q.execute(&mut *conn).await?.rows_affected();
+                    if let (0, Some(lost)) = (changed, lost) {
+                        return Err(lost);
+                    }
                 }
             }
             Backend::Sqlite => {
@@ -461,7 +475,7 @@ impl<'q> Batch<'q> {
                 }
                 let mut sql = String::new();
                 let mut args = sqlx::any::AnyArguments::default();
-                for mut q in self.queries {
+                for (mut q, _) in self.queries {
                     let offset = args.values.0.len();
                     renumber_into(&mut sql, q.sql(), offset);
                     sql.push_str(";\n");

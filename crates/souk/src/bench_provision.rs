@@ -166,10 +166,11 @@ pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
             .filter(|i| i.opened_at.is_some() && !slow_skus.contains(&i.sku_id))
             .count();
         if open >= measured {
-            let paid: std::collections::HashMap<String, time::OffsetDateTime> = orders
-                .iter()
-                .filter_map(|o| Some((o.instance_id.clone(), o.paid_at?)))
-                .collect();
+            let paid: std::collections::HashMap<souk_core::id::InstanceId, time::OffsetDateTime> =
+                orders
+                    .iter()
+                    .filter_map(|o| Some((o.instance_id.clone(), o.paid_at?)))
+                    .collect();
             let pairs: Vec<(time::OffsetDateTime, time::OffsetDateTime)> = instances
                 .iter()
                 .filter(|i| !slow_skus.contains(&i.sku_id))
@@ -252,7 +253,7 @@ async fn everything(
     loop {
         let items = state.store.list_orders(&Scope::Everything, &page).await?;
         let full = items.len() == Page::MAX_LIMIT as usize;
-        page.after = items.last().map(|o| o.id.clone());
+        page.after = items.last().map(|o| o.id.to_string());
         orders.extend(items);
         if !full {
             break;
@@ -266,7 +267,7 @@ async fn everything(
             .list_instances(&Scope::Everything, &page)
             .await?;
         let full = items.len() == Page::MAX_LIMIT as usize;
-        page.after = items.last().map(|i| i.id.clone());
+        page.after = items.last().map(|i| i.id.to_string());
         instances.extend(items);
         if !full {
             break;

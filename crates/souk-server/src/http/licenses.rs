@@ -18,6 +18,9 @@ use serde_json::{json, Value};
 use souk_core::license::LicenseStatus;
 use souk_core::party::Role;
 use souk_protocol::apig::RequestParts;
+use souk_protocol::license_api::{
+    BatchResult, BatchResults, GatewayRefusal, LicenseAnswer as Answer,
+};
 use souk_protocol::license_file::{KeySet, LicenseFile};
 use souk_protocol::LicenseErrorCode;
 use souk_store::{AccessKeyRecord, LicenseCodeRecord, MachineRecord};
@@ -66,7 +69,7 @@ pub fn router() -> Router<AppState> {
 // ---------------------------------------------------------------------------------------------
 // The open API
 
-fn answer(status: StatusCode, body: Value) -> Response {
+fn answer<T: Serialize>(status: StatusCode, body: T) -> Response {
     (status, Json(body)).into_response()
 }
 
@@ -78,11 +81,14 @@ fn outcome_response(o: Outcome) -> Response {
             .and_then(|s| StatusCode::from_u16(s).ok())
             .unwrap_or(StatusCode::OK),
     };
-    let mut body = json!({ "error_code": o.code.as_str(), "error_msg": o.message });
-    if let Some(d) = o.data {
-        body["data"] = d;
-    }
-    answer(status, body)
+    answer(
+        status,
+        Answer {
+            error_code: o.code,
+            error_msg: o.message,
+            data: o.data,
+        },
+    )
 }
 
 fn gateway_error(code: LicenseErrorCode, msg: &str) -> Response {
@@ -127,11 +133,7 @@ async fn admit(
     let seller = uc::authenticate(state, &parts).await.map_err(|f| {
         answer(
             StatusCode::UNAUTHORIZED,
-            json!({
-                "error_code": "APIG.0301",
-                "error_msg": format!("AK/SK authentication failed: {}", f.message()),
-                "souk_reason": f.reason(),
-            }),
+            GatewayRefusal::auth_failed(&f.message(), f.reason()),
         )
     })?;
     let json_type = headers
@@ -178,15 +180,12 @@ fn single(value: &Value) -> Result<LicenseRequest, Outcome> {
 }
 
 fn batch(value: &Value) -> Result<Vec<LicenseRequest>, Outcome> {
-    let items = value
-        .get("licenses")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            bad(
-                LicenseErrorCode::BadParameter,
-                "bad parameter: `licenses` (an array) is required",
-            )
-        })?;
+    let items = LicenseRequest::batch_items(value).ok_or_else(|| {
+        bad(
+            LicenseErrorCode::BadParameter,
+            "bad parameter: `licenses` (an array) is required",
+        )
+    })?;
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(bad(
             LicenseErrorCode::InvalidParameter,
@@ -213,15 +212,13 @@ fn internal(e: AppError) -> Response {
 
 fn batch_response(results: Vec<(String, Outcome)>) -> Response {
     let all_ok = results.iter().all(|(_, o)| o.code.is_success());
-    let items: Vec<Value> = results
+    let results = results
         .into_iter()
-        .map(|(license, o)| {
-            let mut v =
-                json!({"license": license, "error_code": o.code.as_str(), "error_msg": o.message});
-            if let Some(d) = o.data {
-                v["data"] = d;
-            }
-            v
+        .map(|(license, o)| BatchResult {
+            license,
+            error_code: o.code,
+            error_msg: o.message,
+            data: o.data.map(|d| *d),
         })
         .collect();
     let (code, msg) = if all_ok {
@@ -232,11 +229,14 @@ fn batch_response(results: Vec<(String, Outcome)>) -> Response {
             "an invalid license code exists: see each result",
         )
     };
-    outcome_response(Outcome {
-        code,
-        message: msg.into(),
-        data: Some(json!({ "results": items })),
-    })
+    answer(
+        StatusCode::OK,
+        Answer {
+            error_code: code,
+            error_msg: msg.into(),
+            data: Some(BatchResults { results }),
+        },
+    )
 }
 
 /// The two operations of the License open API; v1 takes one code, v2 a batch.
@@ -605,11 +605,11 @@ pub async fn get_policy(
 #[schema(example = crate::http::examples::code)]
 pub struct CodeView {
     pub code: String,
-    pub instance_id: String,
+    pub instance_id: souk_core::id::InstanceId,
     pub ordinal: u32,
     pub product_id: String,
     pub sku_id: String,
-    pub order_id: String,
+    pub order_id: souk_core::id::OrderId,
     /// `issued` or `activated`.
     pub state: String,
     /// What a heartbeat reports now: ALIVE, EXPIRED or RELEASED.

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use souk_core::id::JobId;
 use souk_core::party::Role;
 use souk_store::{AttemptFilter, AttemptRecord, JobRecord, MessageRecord, Page};
 
@@ -47,6 +48,11 @@ pub struct AttemptList {
     #[schema(value_type = Vec<Object>)]
     pub data: Vec<AttemptRecord>,
     pub next_cursor: Option<String>,
+}
+
+/// A path's call id; a malformed one names no call (404, as an unknown one).
+fn job_id(id: &str) -> AppResult<JobId> {
+    JobId::parse(id).ok_or_else(|| AppError::not_found("call"))
 }
 
 fn seller_or_operator(caller: &Caller) -> AppResult<()> {
@@ -90,7 +96,7 @@ pub async fn list_attempts(
         .list_attempts(&caller.scope(), &filter, &page)
         .await?;
     let next_cursor = (data.len() as u32 == page.limit)
-        .then(|| data.last().map(|a| a.id.clone()))
+        .then(|| data.last().map(|a| a.id.to_string()))
         .flatten();
     Ok(Json(AttemptList { data, next_cursor }))
 }
@@ -115,7 +121,7 @@ pub async fn get_call(
     seller_or_operator(&caller)?;
     let call = state
         .store
-        .find_job(&caller.scope(), &id)
+        .find_job(&caller.scope(), &job_id(&id)?)
         .await?
         .ok_or_else(|| AppError::not_found("call"))?;
     let attempts = state
@@ -143,7 +149,12 @@ pub async fn retry_call(
     seller_or_operator(&caller)?;
     let job = state
         .store
-        .retry_job(&caller.scope(), &id, caller.party_id(), state.clock.now())
+        .retry_job(
+            &caller.scope(),
+            &job_id(&id)?,
+            caller.party_id(),
+            state.clock.now(),
+        )
         .await?
         .ok_or_else(|| AppError::not_found("call"))?;
     state.wake.notify_one();
@@ -167,6 +178,7 @@ pub async fn instance_calls(
 ) -> AppResult<Json<CallList>> {
     seller_or_operator(&caller)?;
     // A missing instance and another tenant's are the same 404, not an empty list.
+    let id = crate::usecase::orders::instance_id(&id)?;
     state
         .store
         .find_instance(&caller.scope(), &id)

@@ -162,7 +162,10 @@ pub const MAX_URI_BYTES: usize = 8 * 1024;
 fn open_api_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
-        axum::Json(serde_json::json!({ "error_code": code, "error_msg": message })),
+        axum::Json(souk_protocol::license_api::LicenseAnswer::<()>::bare(
+            souk_protocol::LicenseErrorCode::parse(code),
+            message,
+        )),
     )
         .into_response()
 }

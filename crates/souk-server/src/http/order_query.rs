@@ -14,7 +14,6 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
 use souk_core::order::{OrderKind, PeriodUnit, Term};
 use souk_protocol::apig::RequestParts;
 use souk_protocol::order_query as oq;
@@ -86,11 +85,10 @@ pub async fn query_order(
         Err(f) => {
             return (
                 StatusCode::UNAUTHORIZED,
-                Json(json!({
-                    "error_code": "APIG.0301",
-                    "error_msg": format!("AK/SK authentication failed: {}", f.message()),
-                    "souk_reason": f.reason(),
-                })),
+                Json(souk_protocol::license_api::GatewayRefusal::auth_failed(
+                    &f.message(),
+                    f.reason(),
+                )),
             )
                 .into_response()
         }
@@ -111,11 +109,17 @@ pub async fn query_order(
     if let Some(mock) = oq::mock_order(order_id) {
         return reply(StatusCode::OK, oq::OK, "success", Some(mock));
     }
-    let order = match state
-        .store
-        .find_order(&Scope::Party(seller.clone()), order_id)
-        .await
-    {
+    // An orderId that is not one of ours names no order: the same answer as an unknown one.
+    let found = match souk_core::id::OrderId::parse(order_id) {
+        Some(id) => {
+            state
+                .store
+                .find_order(&Scope::Party(seller.clone()), &id)
+                .await
+        }
+        None => Ok(None),
+    };
+    let order = match found {
         Ok(Some(o)) if o.seller_id == seller => o,
         Ok(_) => {
             return reply(
@@ -194,7 +198,7 @@ pub async fn query_order(
         OrderKind::Upgrade => "CHANGE",
     };
     let info = oq::OrderInfo {
-        order_id: order.id.clone(),
+        order_id: order.id.to_string(),
         order_type: order_type.to_owned(),
         create_time: secs(order.created_at),
         order_line: vec![order_line],

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use souk_core::id::{InstanceId, OrderId};
 use souk_core::instance::{AppInfo, InstanceState};
 use souk_core::money::{Currency, Money};
 use souk_core::order::{OrderKind, OrderState, Term};
@@ -42,14 +43,14 @@ pub fn router() -> Router<AppState> {
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(example = crate::http::examples::order)]
 pub struct OrderView {
-    pub id: String,
+    pub id: OrderId,
     pub kind: OrderKind,
     pub state: OrderState,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     #[schema(value_type = Object)]
     pub term: Term,
     pub quantity: u32,
@@ -117,13 +118,13 @@ pub struct OrderList {
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(example = crate::http::examples::instance)]
 pub struct InstanceView {
-    pub id: String,
+    pub id: InstanceId,
     pub state: InstanceState,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
-    pub origin_order_id: String,
+    pub origin_order_id: OrderId,
     pub delivery_type: String,
     #[schema(value_type = Object)]
     pub term: Term,
@@ -227,7 +228,7 @@ pub async fn list_orders(
 ) -> AppResult<Json<OrderList>> {
     let page = q.page()?;
     let items = state.store.list_orders(&caller.scope(), &page).await?;
-    let next_cursor = cursor(&items, page.limit, |o| o.id.clone());
+    let next_cursor = cursor(&items, page.limit, |o| o.id.to_string());
     Ok(Json(OrderList {
         data: items.into_iter().map(Into::into).collect(),
         next_cursor,
@@ -243,7 +244,7 @@ pub async fn get_order(
 ) -> AppResult<Json<OrderView>> {
     let order = state
         .store
-        .find_order(&caller.scope(), &id)
+        .find_order(&caller.scope(), &orders::order_id(&id)?)
         .await?
         .ok_or_else(|| AppError::not_found("order"))?;
     Ok(Json(order.into()))
@@ -260,7 +261,9 @@ pub async fn pay_order(
 ) -> AppResult<Json<OrderView>> {
     caller.require(&[Role::Buyer])?;
     Ok(Json(
-        orders::pay(&state, caller.party_id(), &id).await?.into(),
+        orders::pay(&state, caller.party_id(), &orders::order_id(&id)?)
+            .await?
+            .into(),
     ))
 }
 
@@ -274,7 +277,9 @@ pub async fn cancel_order(
 ) -> AppResult<Json<OrderView>> {
     caller.require(&[Role::Buyer])?;
     Ok(Json(
-        orders::cancel(&state, caller.party_id(), &id).await?.into(),
+        orders::cancel(&state, caller.party_id(), &orders::order_id(&id)?)
+            .await?
+            .into(),
     ))
 }
 
@@ -288,7 +293,7 @@ pub async fn list_instances(
 ) -> AppResult<Json<InstanceList>> {
     let page = q.page()?;
     let items = state.store.list_instances(&caller.scope(), &page).await?;
-    let next_cursor = cursor(&items, page.limit, |i| i.id.clone());
+    let next_cursor = cursor(&items, page.limit, |i| i.id.to_string());
     Ok(Json(InstanceList {
         data: items
             .into_iter()
@@ -308,7 +313,7 @@ pub async fn get_instance(
 ) -> AppResult<Json<InstanceView>> {
     let i = state
         .store
-        .find_instance(&caller.scope(), &id)
+        .find_instance(&caller.scope(), &orders::instance_id(&id)?)
         .await?
         .ok_or_else(|| AppError::not_found("instance"))?;
     Ok(Json(InstanceView::for_caller(&state, &caller, i)))
@@ -325,7 +330,7 @@ pub async fn renew_instance(
     ApiJson(input): ApiJson<RenewInstance>,
 ) -> AppResult<(StatusCode, Json<OrderView>)> {
     caller.require(&[Role::Buyer])?;
-    let o = orders::renew(&state, caller.party_id(), &id, input).await?;
+    let o = orders::renew(&state, caller.party_id(), &orders::instance_id(&id)?, input).await?;
     Ok((StatusCode::CREATED, Json(o.into())))
 }
 
@@ -340,7 +345,7 @@ pub async fn upgrade_instance(
     ApiJson(input): ApiJson<UpgradeInstance>,
 ) -> AppResult<(StatusCode, Json<OrderView>)> {
     caller.require(&[Role::Buyer])?;
-    let o = orders::upgrade(&state, caller.party_id(), &id, input).await?;
+    let o = orders::upgrade(&state, caller.party_id(), &orders::instance_id(&id)?, input).await?;
     Ok((StatusCode::CREATED, Json(o.into())))
 }
 
@@ -362,7 +367,12 @@ pub async fn set_auto_renew(
     caller.require(&[Role::Buyer])?;
     let i = state
         .store
-        .set_auto_renew(&caller.scope(), &id, input.auto_renew, state.clock.now())
+        .set_auto_renew(
+            &caller.scope(),
+            &orders::instance_id(&id)?,
+            input.auto_renew,
+            state.clock.now(),
+        )
         .await?
         .ok_or_else(|| AppError::not_found("instance"))?;
     Ok(Json(InstanceView::for_caller(&state, &caller, i)))

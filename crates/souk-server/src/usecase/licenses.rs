@@ -12,6 +12,7 @@ use base64::Engine;
 use rand::Rng;
 use serde_json::{json, Value};
 use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::OrderId;
 use souk_core::instance::InstanceState;
 use souk_core::license::{
     heartbeat_status, ActivationRefusal, CodeState, LicensePolicy, LicenseStatus, MAX_CODE,
@@ -20,6 +21,8 @@ use souk_core::license::{
 use souk_core::party::PartyId;
 use souk_core::provisioning::CallKind;
 use souk_protocol::apig::{ApigError, ParsedAuth, RequestParts, DEFAULT_MAX_SKEW};
+pub use souk_protocol::license_api::LicenseRequest;
+use souk_protocol::license_api::{LicenseCodeInfo, LicenseInfo};
 use souk_protocol::license_file::{
     self, KeySet, LicenseFile, LicensePayload, PublicJwk, SigningKey,
 };
@@ -200,7 +203,8 @@ pub async fn authenticate(
 pub struct Outcome {
     pub code: LicenseErrorCode,
     pub message: String,
-    pub data: Option<Value>,
+    /// Boxed: an error outcome (most of them) stays small.
+    pub data: Option<Box<LicenseInfo>>,
 }
 
 impl Outcome {
@@ -212,56 +216,27 @@ impl Outcome {
         }
     }
 
-    fn success(data: Value) -> Outcome {
+    fn success(data: LicenseInfo) -> Outcome {
         Outcome {
             code: LicenseErrorCode::Success,
             message: "success".into(),
-            data: Some(data),
+            data: Some(Box::new(data)),
         }
     }
 }
 
-/// One license of an activate or heartbeat request.
-#[derive(Debug, Clone, Default)]
-pub struct LicenseRequest {
-    pub license: String,
-    /// `real_effect_time`, `yyyyMMddHHmmss` UTC (activate only).
-    pub real_effect_time: Option<String>,
-    /// Souk extension: the machine (floating seats).
-    pub machine_fingerprint: Option<String>,
-}
-
-impl LicenseRequest {
-    /// Reads `{"license": …, "real_effect_time": …, "machine_fingerprint": …}` (a bare string
-    /// in a batch is a license alone). `None`: not an object with a string `license`.
-    pub fn from_json(v: &Value) -> Option<LicenseRequest> {
-        if let Value::String(s) = v {
-            return Some(LicenseRequest {
-                license: s.clone(),
-                ..Default::default()
-            });
-        }
-        let obj = v.as_object()?;
-        let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
-        Some(LicenseRequest {
-            license: text("license")?,
-            real_effect_time: text("real_effect_time"),
-            machine_fingerprint: text("machine_fingerprint").or_else(|| text("fingerprint")),
-        })
+/// Checks a request's values before anything is looked up.
+fn check(req: &LicenseRequest) -> Result<(), Outcome> {
+    let invalid = |m: &str| Err(Outcome::error(LicenseErrorCode::InvalidParameter, m));
+    if req.license.trim().is_empty() || req.license.len() > MAX_CODE {
+        return invalid("license must be 1 to 64 characters");
     }
-
-    fn check(&self) -> Result<(), Outcome> {
-        let invalid = |m: &str| Err(Outcome::error(LicenseErrorCode::InvalidParameter, m));
-        if self.license.trim().is_empty() || self.license.len() > MAX_CODE {
-            return invalid("license must be 1 to 64 characters");
+    if let Some(f) = &req.machine_fingerprint {
+        if f.is_empty() || f.chars().count() > MAX_FINGERPRINT {
+            return invalid("machine_fingerprint must be 1 to 1024 characters");
         }
-        if let Some(f) = &self.machine_fingerprint {
-            if f.is_empty() || f.chars().count() > MAX_FINGERPRINT {
-                return invalid("machine_fingerprint must be 1 to 1024 characters");
-            }
-        }
-        Ok(())
     }
+    Ok(())
 }
 
 fn wire_time(t: OffsetDateTime) -> String {
@@ -269,22 +244,23 @@ fn wire_time(t: OffsetDateTime) -> String {
 }
 
 /// What KooGallery calls LicenseInfo, plus Souk's fields.
-fn license_info(rec: &LicenseCodeRecord, status: LicenseStatus, machines: usize) -> Value {
-    json!({
-        "license_code": rec.code,
-        "status": status.as_wire(),
-        "activate_time": rec.activated_at.map(wire_time).unwrap_or_default(),
-        "effective_time": rec.effective_at.map(wire_time).unwrap_or_default(),
-        "expire_time": rec.expire_at.map(wire_time).unwrap_or_default(),
-        "product_id": rec.product_id,
-        "sku_id": rec.sku_id,
-        "order_id": rec.order_id,
-        "instance_id": rec.instance_id,
-        "amount": rec.quantity.to_string(),
-        "seats": rec.policy.seats,
-        "machines_in_use": machines,
-        "souk_state": rec.instance_state.as_str(),
-    })
+fn license_info(rec: &LicenseCodeRecord, status: LicenseStatus, machines: usize) -> LicenseInfo {
+    LicenseInfo {
+        license_code: rec.code.clone(),
+        status: status.as_wire().to_owned(),
+        activate_time: rec.activated_at.map(wire_time).unwrap_or_default(),
+        effective_time: rec.effective_at.map(wire_time).unwrap_or_default(),
+        expire_time: rec.expire_at.map(wire_time).unwrap_or_default(),
+        product_id: rec.product_id.clone(),
+        sku_id: rec.sku_id.clone(),
+        order_id: rec.order_id.to_string(),
+        instance_id: rec.instance_id.to_string(),
+        amount: rec.quantity.to_string(),
+        seats: rec.policy.seats,
+        machines_in_use: machines as u64,
+        souk_state: rec.instance_state.as_str().to_owned(),
+        license_code_info: None,
+    }
 }
 
 fn status_of(state: &AppState, rec: &LicenseCodeRecord, now: OffsetDateTime) -> LicenseStatus {
@@ -310,7 +286,7 @@ pub async fn activate(
     seller: &PartyId,
     req: &LicenseRequest,
 ) -> AppResult<Outcome> {
-    if let Err(o) = req.check() {
+    if let Err(o) = check(req) {
         return Ok(o);
     }
     let effective_at = match &req.real_effect_time {
@@ -369,16 +345,17 @@ pub async fn activate(
             let rec = &detail.code;
             let status = status_of(state, rec, now);
             let live = live_machines(&detail, now).len();
-            let info = json!({
-                "status": status.as_wire(),
-                "expire_time": rec.expire_at.map(wire_time).unwrap_or_default(),
-                "product_id": rec.product_id,
-                "order_id": rec.order_id,
-                "amount": rec.quantity.to_string(),
-            });
-            let mut data = license_info(rec, status, live);
-            data["license_code_info"] = Value::String(info.to_string());
-            Outcome::success(data)
+            let info = LicenseCodeInfo {
+                status: status.as_wire().to_owned(),
+                expire_time: rec.expire_at.map(wire_time).unwrap_or_default(),
+                product_id: rec.product_id.clone(),
+                order_id: rec.order_id.to_string(),
+                amount: rec.quantity.to_string(),
+            };
+            Outcome::success(LicenseInfo {
+                license_code_info: Some(info.to_text()),
+                ..license_info(rec, status, live)
+            })
         }
     })
 }
@@ -416,7 +393,7 @@ pub async fn heartbeat(
     seller: &PartyId,
     req: &LicenseRequest,
 ) -> AppResult<Outcome> {
-    if let Err(o) = req.check() {
+    if let Err(o) = check(req) {
         return Ok(o);
     }
     let Some(entry) = cached_code(state, &req.license).await? else {
@@ -508,6 +485,7 @@ pub async fn codes_of_instance(
     scope: &Scope,
     instance_id: &str,
 ) -> AppResult<Vec<LicenseCodeRecord>> {
+    let instance_id = &crate::usecase::orders::instance_id(instance_id)?;
     state
         .store
         .find_instance(scope, instance_id)
@@ -588,7 +566,7 @@ pub async fn code_jobs(
     state: &AppState,
     instance: &InstanceRecord,
     kind: CallKind,
-    order_id: &str,
+    order_id: &OrderId,
     payload: Value,
 ) -> StoreResult<Option<Vec<NewJob>>> {
     if instance.delivery_type != "license" {
@@ -611,7 +589,7 @@ pub async fn code_jobs(
                 NewJob {
                     kind,
                     instance_id: instance.id.clone(),
-                    order_id: order_id.to_owned(),
+                    order_id: order_id.clone(),
                     seller_id: instance.seller_id.clone(),
                     product_id: instance.product_id.clone(),
                     payload: p,
@@ -751,7 +729,7 @@ pub async fn license_file(
         sku_id: rec.sku_id.clone(),
         sku_code: order.as_ref().map(|o| o.snapshot.sku_code.clone()),
         buyer_id: rec.buyer_id.to_string(),
-        instance_id: rec.instance_id.clone(),
+        instance_id: rec.instance_id.to_string(),
         machine_fingerprint,
         entitlements: json!({
             "seats": rec.policy.seats,

@@ -10,11 +10,13 @@ use crate::AppState;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use souk_core::catalog::{BillingMode, BuyerField, DeliveryType, LicenseMode, Protocol};
-use souk_core::instance::{renewable, renewed_expiry, InstanceState};
+use souk_core::id::{InstanceId, OrderId};
+use souk_core::instance::{renewable, renewed_expiry, InstanceEvent, InstanceState};
 use souk_core::order::{price, upgrade_charge, OrderKind, PeriodUnit, Term};
 use souk_core::party::PartyId;
 use souk_core::provisioning::CallKind;
 use souk_core::snapshot::{BuyerContact, OrderSnapshot};
+use souk_core::transition::StateMachine;
 use souk_store::{
     InstanceChange, InstanceRecord, NewInstanceRow, NewJob, NewOrder, OrderRecord, PayError,
     PurchasableSku, Scope,
@@ -241,13 +243,13 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
         OrderKind::New
     };
     let order = NewOrder {
-        id: souk_core::id::generate("ord", now),
+        id: OrderId::generate(now),
         kind,
         buyer_id: buyer.clone(),
         seller_id: sku.seller_id.clone(),
         product_id: sku.product_id.clone(),
         sku_id: sku.sku_id.clone(),
-        instance_id: souk_core::id::generate("ins", now),
+        instance_id: InstanceId::generate(now),
         term,
         quantity,
         amount,
@@ -263,7 +265,21 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     Ok(state.store.create_order(order).await?)
 }
 
-async fn own_instance(state: &AppState, buyer: &PartyId, id: &str) -> AppResult<InstanceRecord> {
+/// A path's order id; a malformed one names no order (the same 404 as an unknown one).
+pub fn order_id(id: &str) -> AppResult<OrderId> {
+    OrderId::parse(id).ok_or_else(|| AppError::not_found("order"))
+}
+
+/// A path's instance id; a malformed one names no instance (the same 404 as an unknown one).
+pub fn instance_id(id: &str) -> AppResult<InstanceId> {
+    InstanceId::parse(id).ok_or_else(|| AppError::not_found("instance"))
+}
+
+async fn own_instance(
+    state: &AppState,
+    buyer: &PartyId,
+    id: &InstanceId,
+) -> AppResult<InstanceRecord> {
     state
         .store
         .find_instance(&Scope::Party(buyer.clone()), id)
@@ -276,7 +292,7 @@ async fn own_instance(state: &AppState, buyer: &PartyId, id: &str) -> AppResult<
 pub async fn renew(
     state: &AppState,
     buyer: &PartyId,
-    instance_id: &str,
+    instance_id: &InstanceId,
     input: RenewInstance,
 ) -> AppResult<OrderRecord> {
     let instance = own_instance(state, buyer, instance_id).await?;
@@ -319,7 +335,7 @@ pub async fn renew(
         renewed_expiry(instance.expire_at.unwrap_or(now), &term).map_err(term_too_long)?;
     }
     let order = NewOrder {
-        id: souk_core::id::generate("ord", now),
+        id: OrderId::generate(now),
         kind,
         buyer_id: buyer.clone(),
         seller_id: instance.seller_id.clone(),
@@ -340,11 +356,11 @@ pub async fn renew(
 pub async fn upgrade(
     state: &AppState,
     buyer: &PartyId,
-    instance_id: &str,
+    instance_id: &InstanceId,
     input: UpgradeInstance,
 ) -> AppResult<OrderRecord> {
     let instance = own_instance(state, buyer, instance_id).await?;
-    if instance.state != InstanceState::Active || instance.trial {
+    if instance.state.apply(InstanceEvent::Upgrade).is_err() || instance.trial {
         return Err(AppError::conflict(
             "not_upgradable",
             "only an active, paid instance can be upgraded",
@@ -399,7 +415,7 @@ pub async fn upgrade(
         }
     };
     let order = NewOrder {
-        id: souk_core::id::generate("ord", now),
+        id: OrderId::generate(now),
         kind: OrderKind::Upgrade,
         buyer_id: buyer.clone(),
         seller_id: instance.seller_id.clone(),
@@ -445,7 +461,7 @@ fn pay_error(e: PayError) -> AppError {
 }
 
 /// Pays an order from the buyer's balance; provisioning starts at once.
-pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult<OrderRecord> {
+pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppResult<OrderRecord> {
     let order = state
         .store
         .find_order(&Scope::Party(buyer.clone()), order_id)
@@ -508,15 +524,18 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                 .find_instance(&Scope::Everything, &order.instance_id)
                 .await?
                 .ok_or_else(|| AppError::not_found("instance"))?;
-            if !renewable(instance.state) {
-                return Err(AppError::conflict(
-                    "not_renewable",
-                    format!(
-                        "the instance is {} and can no longer be renewed",
-                        instance.state
-                    ),
-                ));
-            }
+            let renewal = instance
+                .state
+                .transition(InstanceEvent::Renew)
+                .map_err(|_| {
+                    AppError::conflict(
+                        "not_renewable",
+                        format!(
+                            "the instance is {} and can no longer be renewed",
+                            instance.state
+                        ),
+                    )
+                })?;
             let conversion = order.kind == OrderKind::TrialToFormal;
             // Renewals continue from the old expiry (grace days are not free); a conversion
             // starts the paid term now.
@@ -571,8 +590,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
                 }
             }
             let change = InstanceChange {
-                expect_state: Some(instance.state),
-                state: Some(InstanceState::Active),
+                transition: renewal,
                 expire_at,
                 period_start: conversion.then_some(now),
                 term: Some(order.term),
@@ -582,9 +600,16 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
             (None, Some(change), jobs)
         }
         OrderKind::Upgrade => {
+            // Paid only while the instance is still active (as when the order was placed).
             let change = InstanceChange {
-                expect_state: Some(InstanceState::Active),
-                ..Default::default()
+                transition: InstanceState::Active
+                    .transition(InstanceEvent::Upgrade)
+                    .map_err(|e| AppError::conflict("not_upgradable", e.to_string()))?,
+                expire_at: None,
+                period_start: None,
+                term: None,
+                trial: None,
+                complete_order: false,
             };
             (
                 None,
@@ -605,7 +630,11 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult
 }
 
 /// Cancels an unpaid order.
-pub async fn cancel(state: &AppState, buyer: &PartyId, order_id: &str) -> AppResult<OrderRecord> {
+pub async fn cancel(
+    state: &AppState,
+    buyer: &PartyId,
+    order_id: &OrderId,
+) -> AppResult<OrderRecord> {
     match state
         .store
         .cancel_order(

@@ -32,7 +32,7 @@ type InFlight = tokio::task::JoinSet<Outcome>;
 /// What the dispatcher tells whoever listens (tests) each time it records a call's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
-    pub job_id: String,
+    pub job_id: souk_core::id::JobId,
     pub seller_id: String,
     /// `success`, `accepted` or `failure`.
     pub outcome: String,
@@ -325,7 +325,7 @@ impl Dispatcher {
         metrics::histogram!("souk_seller_call_seconds", "kind" => job.kind.as_str())
             .record(result.latency.as_secs_f64());
         let attempt = AttemptRecord {
-            id: souk_core::id::generate("att", result.started_at),
+            id: souk_core::id::AttemptId::generate(result.started_at),
             job_id: job.id.clone(),
             seller_id: job.seller_id.clone(),
             product_id: job.product_id.clone(),
@@ -384,7 +384,7 @@ impl Dispatcher {
         match &result.verdict {
             Verdict::Failure(e) => retry(e.clone()),
             Verdict::Accepted => {
-                if matches!(job.kind, CallKind::NewInstance | CallKind::GetLicense) {
+                if job.kind.opens_instance() {
                     let sid = result.response.as_ref().and_then(|r| r.instance_id.clone());
                     if sid.is_none() && call.seller_instance_id.is_none() {
                         return retry("answered 000004 without an instanceId to poll".into());

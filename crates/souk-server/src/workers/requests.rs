@@ -168,7 +168,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         (CallKind::RefreshLicenseCode, _, _) => v2(
             v2::RefreshLicenseCode {
                 scene: RefreshScene::Renewal,
-                order_id: job.order_id.clone(),
+                order_id: job.order_id.to_string(),
                 order_line_id: order_line,
                 license: license()?,
                 product_id: wire_product_id(),
@@ -226,7 +226,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
                     mobile_phone: c.buyer.mobile_phone.clone(),
                     email: c.buyer.email.clone(),
                     business_id: c.business_id.to_owned(),
-                    order_id: job.order_id.clone(),
+                    order_id: job.order_id.to_string(),
                     sku_code: sku_code(),
                     product_id: wire_product_id().unwrap_or_default(),
                     trial_flag: instance.trial.then(|| "1".to_owned()),
@@ -256,7 +256,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
                     user_id: c.buyer.user_id.clone(),
                     user_name: c.buyer.user_name.clone(),
                     business_id: c.business_id.to_owned(),
-                    order_id: job.order_id.clone(),
+                    order_id: job.order_id.to_string(),
                     sku_code: sku_code(),
                     product_id: wire_product_id().unwrap_or_default(),
                     expire_time: expire.map(WireTime::seconds),
@@ -275,7 +275,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         }
         (CallKind::NewInstance, Protocol::V2, _) => v2(
             v2::NewInstance {
-                order_id: job.order_id.clone(),
+                order_id: job.order_id.to_string(),
                 order_line_id: order_line,
                 business_id: c.business_id.to_owned(),
                 test_flag: None,
@@ -284,13 +284,13 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         ),
         (CallKind::GetLicense, Protocol::V2, _) => v2(
             v2::GetLicenseAsync {
-                instance_id: instance.id.clone(),
+                instance_id: instance.id.to_string(),
                 effective_time: WireTime::seconds(
                     instance.period_start.unwrap_or(instance.created_at),
                 )
                 .to_wire(),
                 expire_time: expire_text(),
-                event_id: job.order_id.clone(),
+                event_id: job.order_id.to_string(),
                 device_fingerprint: None,
                 test_flag: None,
             },
@@ -298,7 +298,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         ),
         (CallKind::RefreshInstance, Protocol::V1, _) => v1(
             v1::RefreshInstance {
-                order_id: job.order_id.clone(),
+                order_id: job.order_id.to_string(),
                 instance_id: seller_instance()?,
                 product_id: wire_product_id(),
                 expire_time: WireTime::seconds(
@@ -321,7 +321,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
                 } else {
                     RefreshScene::Renewal
                 },
-                order_id: job.order_id.clone(),
+                order_id: job.order_id.to_string(),
                 order_line_id: order_line,
                 instance_id: seller_instance()?,
                 product_id: wire_product_id(),
@@ -336,7 +336,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
             v1(
                 v1::Upgrade {
                     instance_id: seller_instance()?,
-                    order_id: job.order_id.clone(),
+                    order_id: job.order_id.to_string(),
                     sku_code: sku_code().unwrap_or_default(),
                     product_id: wire_product_id().unwrap_or_default(),
                     amount,
@@ -353,7 +353,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         (CallKind::UpgradeInstance, Protocol::V2, _) => v2(
             v2::UpgradeInstance {
                 instance_id: seller_instance()?,
-                order_id: job.order_id.clone(),
+                order_id: job.order_id.to_string(),
                 order_line_id: order_line,
                 test_flag: None,
             },
@@ -362,7 +362,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         (CallKind::FreezeInstance, Protocol::V1, _) => v1(
             v1::ExpireInstance {
                 instance_id: seller_instance()?,
-                order_id: job.order_id.clone(),
+                order_id: job.order_id.to_string(),
                 time_stamp: unsigned_time(),
                 test_flag: None,
                 extra: Params::new(),
@@ -396,7 +396,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         (CallKind::ReleaseInstance, Protocol::V1, _) => v1(
             v1::ReleaseInstance {
                 instance_id: seller_instance()?,
-                order_id: job.order_id.clone(),
+                order_id: job.order_id.to_string(),
                 order_amount: None,
                 time_stamp: unsigned_time(),
                 test_flag: None,

@@ -8,8 +8,9 @@
 
 use crate::usecase::orders::{self, status_job};
 use crate::AppState;
-use souk_core::instance::{due_action, InstanceState, LifecyclePolicy, TimerAction};
+use souk_core::instance::{due_action, LifecyclePolicy, TimerAction};
 use souk_core::provisioning::CallKind;
+use souk_core::transition::StateMachine;
 use souk_store::{InstanceRecord, NewJob, Scope};
 use std::future::Future;
 use std::pin::Pin;
@@ -120,54 +121,38 @@ async fn instance_lifecycle(state: &AppState, now: OffsetDateTime) -> anyhow::Re
                     }
                 }
             }
-            Some(TimerAction::EnterGrace) => {
+            Some(action) => {
+                let Some(event) = action.event() else {
+                    continue;
+                };
+                // The core decides the move; a state it refuses is a candidate that moved on.
+                let Ok(change) = instance.state.transition(event) else {
+                    continue;
+                };
+                let jobs = match action {
+                    TimerAction::Freeze => {
+                        lifecycle_jobs(
+                            state,
+                            &instance,
+                            CallKind::FreezeInstance,
+                            CallKind::FreezeLicenseCode,
+                        )
+                        .await?
+                    }
+                    TimerAction::Release => {
+                        lifecycle_jobs(
+                            state,
+                            &instance,
+                            CallKind::ReleaseInstance,
+                            CallKind::ReleaseLicenseCode,
+                        )
+                        .await?
+                    }
+                    TimerAction::EnterGrace | TimerAction::AutoRenew => vec![],
+                };
                 state
                     .store
-                    .apply_timer(
-                        &instance.id,
-                        InstanceState::Active,
-                        InstanceState::Grace,
-                        vec![],
-                        now,
-                    )
-                    .await?
-            }
-            Some(TimerAction::Freeze) => {
-                let jobs = lifecycle_jobs(
-                    state,
-                    &instance,
-                    CallKind::FreezeInstance,
-                    CallKind::FreezeLicenseCode,
-                )
-                .await?;
-                state
-                    .store
-                    .apply_timer(
-                        &instance.id,
-                        InstanceState::Grace,
-                        InstanceState::Frozen,
-                        jobs,
-                        now,
-                    )
-                    .await?
-            }
-            Some(TimerAction::Release) => {
-                let jobs = lifecycle_jobs(
-                    state,
-                    &instance,
-                    CallKind::ReleaseInstance,
-                    CallKind::ReleaseLicenseCode,
-                )
-                .await?;
-                state
-                    .store
-                    .apply_timer(
-                        &instance.id,
-                        InstanceState::Frozen,
-                        InstanceState::Released,
-                        jobs,
-                        now,
-                    )
+                    .apply_timer(&instance.id, change, jobs, now)
                     .await?
             }
             None => false,

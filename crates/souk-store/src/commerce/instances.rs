@@ -9,12 +9,12 @@ use super::*;
 /// An instance to create when a new purchase is paid.
 #[derive(Debug, Clone)]
 pub struct NewInstanceRow {
-    pub id: String,
+    pub id: InstanceId,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
-    pub origin_order_id: String,
+    pub origin_order_id: OrderId,
     pub delivery_type: String,
     pub term: Term,
     pub quantity: u32,
@@ -31,12 +31,12 @@ pub struct NewInstanceRow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceRecord {
-    pub id: String,
+    pub id: InstanceId,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
-    pub origin_order_id: String,
+    pub origin_order_id: OrderId,
     pub delivery_type: String,
     pub state: InstanceState,
     pub term: Term,
@@ -56,12 +56,11 @@ pub struct InstanceRecord {
 }
 
 /// How paying an order changes an existing instance (renewal, upgrade, conversion).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct InstanceChange {
-    /// The instance must still be in this state, or the payment is refused (someone else
-    /// changed it in between).
-    pub expect_state: Option<InstanceState>,
-    pub state: Option<InstanceState>,
+    /// The move the core decided from the state the use case saw (renewal or upgrade); the
+    /// payment is refused if the instance is no longer in `transition.from`.
+    pub transition: Transition<InstanceState>,
     pub expire_at: Option<OffsetDateTime>,
     pub period_start: Option<OffsetDateTime>,
     pub term: Option<Term>,
@@ -75,12 +74,12 @@ pub struct InstanceChange {
 
 pub(super) fn instance_from_row(row: &AnyRow) -> StoreResult<InstanceRecord> {
     Ok(InstanceRecord {
-        id: row.try_get("id")?,
+        id: InstanceId::from_trusted(row.try_get("id")?),
         buyer_id: PartyId::from_trusted(row.try_get("buyer_id")?),
         seller_id: PartyId::from_trusted(row.try_get("seller_id")?),
         product_id: row.try_get("product_id")?,
         sku_id: row.try_get("sku_id")?,
-        origin_order_id: row.try_get("origin_order_id")?,
+        origin_order_id: OrderId::from_trusted(row.try_get("origin_order_id")?),
         delivery_type: row.try_get("delivery_type")?,
         state: parse(row, "state")?,
         term: term(row)?,
@@ -102,13 +101,103 @@ pub(super) fn instance_from_row(row: &AnyRow) -> StoreResult<InstanceRecord> {
 
 pub(super) async fn instance_in(
     conn: &mut AnyConnection,
-    id: &str,
+    id: &InstanceId,
 ) -> StoreResult<Option<InstanceRecord>> {
     let row = sqlx::query("SELECT * FROM instances WHERE id = $1")
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(instance_from_row).transpose()
+}
+
+/// The statement that inserts a new instance in `state` (the core's
+/// [`InstanceState::first`]), for a [`Batch`].
+pub(super) fn insert_instance_query(
+    i: &NewInstanceRow,
+    state: InstanceState,
+    now: OffsetDateTime,
+) -> StoreResult<BatchQuery<'_>> {
+    let now_ms = to_unix_ms(now);
+    Ok(sqlx::query(
+        "INSERT INTO instances (id, buyer_id, seller_id, product_id, sku_id, origin_order_id, \
+         delivery_type, state, term, quantity, trial, auto_renew, period_start, expire_at, \
+         created_at, updated_at, opened_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $15, $8, $9, $10, $11, $12, $13, $14, $14, $16)",
+    )
+    .bind(i.id.as_str())
+    .bind(i.buyer_id.as_str())
+    .bind(i.seller_id.as_str())
+    .bind(&i.product_id)
+    .bind(&i.sku_id)
+    .bind(i.origin_order_id.as_str())
+    .bind(&i.delivery_type)
+    .bind(serde_json::to_string(&i.term).map_err(|e| corrupt("term", e))?)
+    .bind(i.quantity as i64)
+    .bind(i.trial as i64)
+    .bind(i.auto_renew as i64)
+    .bind(i.period_start.map(to_unix_ms))
+    .bind(i.expire_at.map(to_unix_ms))
+    .bind(now_ms)
+    .bind(state.as_str())
+    .bind((state == InstanceState::Active).then_some(now_ms)))
+}
+
+/// The compare-and-set that moves an instance into `to`, stamping what entering `to` records.
+/// `$1` new state, `$2` id, `$3` old state, `$4` now. A new state without a column of its own
+/// needs no arm here.
+fn instance_cas_sql(to: InstanceState) -> &'static str {
+    match to {
+        // Opened the first time; a renewal that unfreezes clears the freeze.
+        InstanceState::Active => {
+            "UPDATE instances SET state = $1, updated_at = $4, \
+             opened_at = COALESCE(opened_at, $4), frozen_at = NULL \
+             WHERE id = $2 AND state = $3"
+        }
+        InstanceState::Frozen => {
+            "UPDATE instances SET state = $1, updated_at = $4, frozen_at = $4 \
+             WHERE id = $2 AND state = $3"
+        }
+        InstanceState::Released => {
+            "UPDATE instances SET state = $1, updated_at = $4, released_at = $4 \
+             WHERE id = $2 AND state = $3"
+        }
+        _ => "UPDATE instances SET state = $1, updated_at = $4 WHERE id = $2 AND state = $3",
+    }
+}
+
+/// The statement that persists an instance transition the core decided, for a [`Batch`]
+/// (push it with [`Batch::push_checked`] and [`instance_lost`]).
+pub(super) fn instance_transition_query(
+    id: &InstanceId,
+    t: Transition<InstanceState>,
+    now: OffsetDateTime,
+) -> BatchQuery<'_> {
+    sqlx::query(instance_cas_sql(t.to))
+        .bind(t.to.as_str())
+        .bind(id.as_str())
+        .bind(t.from.as_str())
+        .bind(to_unix_ms(now))
+}
+
+/// The error of an instance transition whose row was no longer in `t.from`.
+pub(super) fn instance_lost(id: &InstanceId, t: Transition<InstanceState>) -> StoreError {
+    lost_race("instance", id.as_str(), t)
+}
+
+/// Persists an instance transition the core decided: compare-and-set on `t.from`; a row that
+/// moved on meanwhile is [`StoreError::LostRace`] and nothing changes.
+pub(super) async fn transition_instance(
+    conn: &mut AnyConnection,
+    id: &InstanceId,
+    t: Transition<InstanceState>,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    compare_and_set(
+        conn,
+        instance_transition_query(id, t, now),
+        instance_lost(id, t),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -117,17 +206,9 @@ pub(super) async fn instance_in(
 pub(super) async fn find_instance(
     s: &SqlStore,
     scope: &Scope,
-    id: &str,
+    id: &InstanceId,
 ) -> StoreResult<Option<InstanceRecord>> {
-    let row = sqlx::query(&format!(
-        "SELECT * FROM instances WHERE id = $1 {}",
-        tenant_clause(2)
-    ))
-    .bind(id)
-    .bind(scope.tenant().map(str::to_owned))
-    .fetch_optional(&s.read)
-    .await?;
-    row.as_ref().map(instance_from_row).transpose()
+    find_scoped(s, "instances", scope, id.as_str(), instance_from_row).await
 }
 
 pub(super) async fn list_instances(
@@ -135,22 +216,13 @@ pub(super) async fn list_instances(
     scope: &Scope,
     page: &Page,
 ) -> StoreResult<Vec<InstanceRecord>> {
-    let rows = sqlx::query(&format!(
-        "SELECT * FROM instances WHERE ($2 IS NULL OR id > $2) {} ORDER BY id LIMIT $3",
-        tenant_clause(1)
-    ))
-    .bind(scope.tenant().map(str::to_owned))
-    .bind(page.after.clone())
-    .bind(page.limit as i64)
-    .fetch_all(&s.read)
-    .await?;
-    rows.iter().map(instance_from_row).collect()
+    list_scoped(s, "instances", scope, page, instance_from_row).await
 }
 
 pub(super) async fn set_auto_renew(
     s: &SqlStore,
     scope: &Scope,
-    id: &str,
+    id: &InstanceId,
     on: bool,
     now: OffsetDateTime,
 ) -> StoreResult<Option<InstanceRecord>> {
@@ -167,7 +239,7 @@ pub(super) async fn set_auto_renew(
     sqlx::query("UPDATE instances SET auto_renew = $1, updated_at = $2 WHERE id = $3")
         .bind(on as i64)
         .bind(to_unix_ms(now))
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
     audit(
@@ -178,7 +250,7 @@ pub(super) async fn set_auto_renew(
             .map(|t| PartyId::from_trusted(t.to_owned()))
             .as_ref(),
         "instance.auto_renew_set",
-        id,
+        id.as_str(),
         serde_json::json!({ "auto_renew": on }),
     )
     .await?;
@@ -210,29 +282,17 @@ pub(super) async fn timer_candidates(
 
 pub(super) async fn apply_timer(
     s: &SqlStore,
-    instance_id: &str,
-    from: InstanceState,
-    to: InstanceState,
+    instance_id: &InstanceId,
+    change: Transition<InstanceState>,
     jobs: Vec<NewJob>,
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let mut tx = s.write.begin().await?;
-    let now_ms = to_unix_ms(now);
-    let changed = sqlx::query(
-        "UPDATE instances SET state = $1, updated_at = $2, \
-         frozen_at = CASE WHEN $1 = 'frozen' THEN $2 ELSE frozen_at END, \
-         released_at = CASE WHEN $1 = 'released' THEN $2 ELSE released_at END \
-         WHERE id = $3 AND state = $4",
-    )
-    .bind(to.as_str())
-    .bind(now_ms)
-    .bind(instance_id)
-    .bind(from.as_str())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if changed == 0 {
-        return Ok(false);
+    match transition_instance(&mut tx, instance_id, change, now).await {
+        Ok(()) => {}
+        // Renewed (or moved by another process) since the timer looked: nothing to do.
+        Err(StoreError::LostRace { .. }) => return Ok(false),
+        Err(e) => return Err(e),
     }
     for job in &jobs {
         insert_job(&mut tx, job, now).await?;
@@ -241,9 +301,9 @@ pub(super) async fn apply_timer(
         &mut tx,
         now,
         None,
-        &format!("instance.{to}"),
-        instance_id,
-        serde_json::json!({ "from": from }),
+        &format!("instance.{}", change.to),
+        instance_id.as_str(),
+        serde_json::json!({ "from": change.from }),
     )
     .await?;
     tx.commit().await?;
@@ -252,12 +312,12 @@ pub(super) async fn apply_timer(
 
 pub(super) async fn mark_auto_renew_tried(
     s: &SqlStore,
-    instance_id: &str,
+    instance_id: &InstanceId,
     expire_at: OffsetDateTime,
 ) -> StoreResult<()> {
     sqlx::query("UPDATE instances SET auto_renew_tried_for = $1 WHERE id = $2")
         .bind(to_unix_ms(expire_at))
-        .bind(instance_id)
+        .bind(instance_id.as_str())
         .execute(&s.write)
         .await?;
     Ok(())

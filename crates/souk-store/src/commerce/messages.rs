@@ -9,11 +9,11 @@ use super::*;
 /// One attempt of a call, as recorded for the seller and the operator.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttemptRecord {
-    pub id: String,
-    pub job_id: String,
+    pub id: AttemptId,
+    pub job_id: JobId,
     pub seller_id: PartyId,
     pub product_id: String,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub activity: String,
     pub business_id: Option<String>,
     /// Method, URL and body, with secrets redacted.
@@ -58,11 +58,11 @@ pub struct MessageRecord {
 
 pub(super) fn attempt_from_row(row: &AnyRow) -> StoreResult<AttemptRecord> {
     Ok(AttemptRecord {
-        id: row.try_get("id")?,
-        job_id: row.try_get("job_id")?,
+        id: AttemptId::from_trusted(row.try_get("id")?),
+        job_id: JobId::from_trusted(row.try_get("job_id")?),
         seller_id: PartyId::from_trusted(row.try_get("seller_id")?),
         product_id: row.try_get("product_id")?,
-        instance_id: row.try_get("instance_id")?,
+        instance_id: InstanceId::from_trusted(row.try_get("instance_id")?),
         activity: row.try_get("activity")?,
         business_id: row.try_get("business_id")?,
         request: json(row, "request")?,

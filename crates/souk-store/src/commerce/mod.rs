@@ -8,11 +8,16 @@
 //! outcomes in a second short transaction ([`CommerceStore::complete_jobs`]).
 //!
 //! One file per aggregate: `ledger` (balances and entries), `orders` (orders, payment,
-//! trials), `instances` (instances and their timers), `outbox` (the job queue and its
-//! completion), `messages` (call attempts and the message centre). This file holds the
-//! [`CommerceStore`] trait and its implementation for [`SqlStore`], which hands each method to
-//! its aggregate's module.
+//! trials), `instances` (instances and their timers), `outbox` (the job queue), `completion`
+//! (recording a call's outcome and applying the effects the core plans for it), `messages`
+//! (call attempts and the message centre). Every state change is decided by `souk-core` and
+//! persisted with the aggregate's compare-and-set helper (`transition_order`,
+//! `transition_instance`, `transition_job`); zero rows is [`StoreError::LostRace`].
+//!
+//! This file holds the [`CommerceStore`] trait and its implementation for [`SqlStore`], which
+//! hands each method to its aggregate's module.
 
+mod completion;
 mod instances;
 mod ledger;
 mod messages;
@@ -25,6 +30,7 @@ pub use messages::{AttemptFilter, AttemptRecord, MessageRecord};
 pub use orders::{NewOrder, OrderRecord, PayError};
 pub use outbox::{CallContexts, JobRecord, JobResolution, NewJob, SellerRoom};
 
+use completion::*;
 use instances::*;
 use ledger::*;
 pub(crate) use messages::insert_notice;
@@ -35,11 +41,14 @@ use crate::sql::{audit, audit_query, corrupt, Batch, BatchQuery};
 use crate::*;
 use serde::Serialize;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::{AttemptId, InstanceId, JobId, OrderId};
 use souk_core::instance::InstanceState;
 use souk_core::ledger::EntryKind;
 use souk_core::money::{Currency, Money};
-use souk_core::order::{OrderKind, OrderState, Term};
-use souk_core::provisioning::{CallKind, JobState};
+use souk_core::order::{OrderEvent, OrderKind, OrderState, Term};
+use souk_core::outbox::{Effect, Facts, OrderFacts, SellerNotice};
+use souk_core::provisioning::{CallKind, JobEvent, JobState};
+use souk_core::transition::{Label, StateMachine, Transition};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use std::str::FromStr;
@@ -89,7 +98,7 @@ pub trait CommerceStore: Send + Sync + 'static {
     async fn create_order(&self, order: NewOrder) -> StoreResult<OrderRecord>;
 
     /// Orders visible in `scope`: the buyer's own, the seller's own, or all.
-    async fn find_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<OrderRecord>>;
+    async fn find_order(&self, scope: &Scope, id: &OrderId) -> StoreResult<Option<OrderRecord>>;
 
     async fn list_orders(&self, scope: &Scope, page: &Page) -> StoreResult<Vec<OrderRecord>>;
 
@@ -98,7 +107,7 @@ pub trait CommerceStore: Send + Sync + 'static {
     async fn pay_order(
         &self,
         buyer: &PartyId,
-        order_id: &str,
+        order_id: &OrderId,
         new_instance: Option<NewInstanceRow>,
         change: Option<InstanceChange>,
         jobs: Vec<NewJob>,
@@ -109,22 +118,26 @@ pub trait CommerceStore: Send + Sync + 'static {
     async fn cancel_order(
         &self,
         scope: &Scope,
-        order_id: &str,
+        order_id: &OrderId,
         actor: Option<&PartyId>,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Result<OrderRecord, OrderState>>>;
 
     /// Pending orders whose payment deadline has passed.
-    async fn overdue_orders(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<String>>;
+    async fn overdue_orders(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<OrderId>>;
 
-    async fn find_instance(&self, scope: &Scope, id: &str) -> StoreResult<Option<InstanceRecord>>;
+    async fn find_instance(
+        &self,
+        scope: &Scope,
+        id: &InstanceId,
+    ) -> StoreResult<Option<InstanceRecord>>;
 
     async fn list_instances(&self, scope: &Scope, page: &Page) -> StoreResult<Vec<InstanceRecord>>;
 
     async fn set_auto_renew(
         &self,
         scope: &Scope,
-        id: &str,
+        id: &InstanceId,
         on: bool,
         now: OffsetDateTime,
     ) -> StoreResult<Option<InstanceRecord>>;
@@ -139,13 +152,12 @@ pub trait CommerceStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<InstanceRecord>>;
 
-    /// Moves an instance to `to` if it is still in `from`, enqueueing `jobs`; false if it moved
-    /// on meanwhile.
+    /// Persists a timer's instance transition (compare-and-set on `change.from`), enqueueing
+    /// `jobs`; false if the instance moved on meanwhile (nothing changes then).
     async fn apply_timer(
         &self,
-        instance_id: &str,
-        from: InstanceState,
-        to: InstanceState,
+        instance_id: &InstanceId,
+        change: Transition<InstanceState>,
         jobs: Vec<NewJob>,
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
@@ -153,7 +165,7 @@ pub trait CommerceStore: Send + Sync + 'static {
     /// Records that auto-renew was tried for the instance's current expiry.
     async fn mark_auto_renew_tried(
         &self,
-        instance_id: &str,
+        instance_id: &InstanceId,
         expire_at: OffsetDateTime,
     ) -> StoreResult<()>;
 
@@ -189,17 +201,17 @@ pub trait CommerceStore: Send + Sync + 'static {
     async fn retry_job(
         &self,
         scope: &Scope,
-        job_id: &str,
+        job_id: &JobId,
         actor: &PartyId,
         now: OffsetDateTime,
     ) -> StoreResult<Option<JobRecord>>;
 
-    async fn find_job(&self, scope: &Scope, job_id: &str) -> StoreResult<Option<JobRecord>>;
+    async fn find_job(&self, scope: &Scope, job_id: &JobId) -> StoreResult<Option<JobRecord>>;
 
     async fn jobs_of_instance(
         &self,
         scope: &Scope,
-        instance_id: &str,
+        instance_id: &InstanceId,
     ) -> StoreResult<Vec<JobRecord>>;
 
     /// Makes every `running` job claimable now. Only for a backend where one process runs the
@@ -249,6 +261,45 @@ pub(super) fn money(row: &AnyRow, amount: &str) -> StoreResult<Money> {
     Ok(Money::new(row.try_get(amount)?, parse(row, "currency")?))
 }
 
+/// The row of `table` with this id if `scope` may see it (its buyer, its seller, the operator).
+pub(super) async fn find_scoped<T>(
+    s: &SqlStore,
+    table: &str,
+    scope: &Scope,
+    id: &str,
+    map: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Option<T>> {
+    let row = sqlx::query(&format!(
+        "SELECT * FROM {table} WHERE id = $1 {}",
+        tenant_clause(2)
+    ))
+    .bind(id)
+    .bind(scope.tenant().map(str::to_owned))
+    .fetch_optional(&s.read)
+    .await?;
+    row.as_ref().map(map).transpose()
+}
+
+/// A page of the rows of `table` that `scope` may see, in id order (ids sort by creation).
+pub(super) async fn list_scoped<T>(
+    s: &SqlStore,
+    table: &str,
+    scope: &Scope,
+    page: &Page,
+    map: fn(&AnyRow) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let rows = sqlx::query(&format!(
+        "SELECT * FROM {table} WHERE ($2 IS NULL OR id > $2) {} ORDER BY id LIMIT $3",
+        tenant_clause(1)
+    ))
+    .bind(scope.tenant().map(str::to_owned))
+    .bind(page.after.clone())
+    .bind(page.limit as i64)
+    .fetch_all(&s.read)
+    .await?;
+    rows.iter().map(map).collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers used inside transactions
 
@@ -257,6 +308,28 @@ pub(super) fn money(row: &AnyRow, amount: &str) -> StoreResult<Money> {
 /// The tenant is bound as `$param` (NULL for the operator).
 pub(super) fn tenant_clause(param: usize) -> String {
     format!("AND (${param} IS NULL OR buyer_id = ${param} OR seller_id = ${param})")
+}
+
+/// The error of a transition whose `what` row `id` was no longer in `t.from`.
+pub(super) fn lost_race<S: Label>(what: &'static str, id: &str, t: Transition<S>) -> StoreError {
+    StoreError::LostRace {
+        what,
+        id: id.to_owned(),
+        expected: t.from.label(),
+    }
+}
+
+/// Runs a compare-and-set statement: it must change one row; zero rows is `lost` (the row moved
+/// on since the change was decided).
+pub(super) async fn compare_and_set(
+    conn: &mut AnyConnection,
+    query: BatchQuery<'_>,
+    lost: StoreError,
+) -> StoreResult<()> {
+    if query.execute(&mut *conn).await?.rows_affected() == 0 {
+        return Err(lost);
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,7 +384,7 @@ impl CommerceStore for SqlStore {
         orders::create_order(self, o).await
     }
 
-    async fn find_order(&self, scope: &Scope, id: &str) -> StoreResult<Option<OrderRecord>> {
+    async fn find_order(&self, scope: &Scope, id: &OrderId) -> StoreResult<Option<OrderRecord>> {
         orders::find_order(self, scope, id).await
     }
 
@@ -322,7 +395,7 @@ impl CommerceStore for SqlStore {
     async fn pay_order(
         &self,
         buyer: &PartyId,
-        order_id: &str,
+        order_id: &OrderId,
         new_instance: Option<NewInstanceRow>,
         change: Option<InstanceChange>,
         jobs: Vec<NewJob>,
@@ -334,20 +407,24 @@ impl CommerceStore for SqlStore {
     async fn cancel_order(
         &self,
         scope: &Scope,
-        order_id: &str,
+        order_id: &OrderId,
         actor: Option<&PartyId>,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Result<OrderRecord, OrderState>>> {
         orders::cancel_order(self, scope, order_id, actor, now).await
     }
 
-    async fn overdue_orders(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<String>> {
+    async fn overdue_orders(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<OrderId>> {
         orders::overdue_orders(self, now, limit).await
     }
 
     // instances.rs
 
-    async fn find_instance(&self, scope: &Scope, id: &str) -> StoreResult<Option<InstanceRecord>> {
+    async fn find_instance(
+        &self,
+        scope: &Scope,
+        id: &InstanceId,
+    ) -> StoreResult<Option<InstanceRecord>> {
         instances::find_instance(self, scope, id).await
     }
 
@@ -358,7 +435,7 @@ impl CommerceStore for SqlStore {
     async fn set_auto_renew(
         &self,
         scope: &Scope,
-        id: &str,
+        id: &InstanceId,
         on: bool,
         now: OffsetDateTime,
     ) -> StoreResult<Option<InstanceRecord>> {
@@ -377,18 +454,17 @@ impl CommerceStore for SqlStore {
 
     async fn apply_timer(
         &self,
-        instance_id: &str,
-        from: InstanceState,
-        to: InstanceState,
+        instance_id: &InstanceId,
+        change: Transition<InstanceState>,
         jobs: Vec<NewJob>,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
-        instances::apply_timer(self, instance_id, from, to, jobs, now).await
+        instances::apply_timer(self, instance_id, change, jobs, now).await
     }
 
     async fn mark_auto_renew_tried(
         &self,
-        instance_id: &str,
+        instance_id: &InstanceId,
         expire_at: OffsetDateTime,
     ) -> StoreResult<()> {
         instances::mark_auto_renew_tried(self, instance_id, expire_at).await
@@ -417,27 +493,27 @@ impl CommerceStore for SqlStore {
         outcomes: Vec<(JobRecord, AttemptRecord, JobResolution)>,
         now: OffsetDateTime,
     ) -> StoreResult<Vec<StoreResult<bool>>> {
-        outbox::complete_jobs(self, owner, outcomes, now).await
+        completion::complete_jobs(self, owner, outcomes, now).await
     }
 
     async fn retry_job(
         &self,
         scope: &Scope,
-        job_id: &str,
+        job_id: &JobId,
         actor: &PartyId,
         now: OffsetDateTime,
     ) -> StoreResult<Option<JobRecord>> {
         outbox::retry_job(self, scope, job_id, actor, now).await
     }
 
-    async fn find_job(&self, scope: &Scope, job_id: &str) -> StoreResult<Option<JobRecord>> {
+    async fn find_job(&self, scope: &Scope, job_id: &JobId) -> StoreResult<Option<JobRecord>> {
         outbox::find_job(self, scope, job_id).await
     }
 
     async fn jobs_of_instance(
         &self,
         scope: &Scope,
-        instance_id: &str,
+        instance_id: &InstanceId,
     ) -> StoreResult<Vec<JobRecord>> {
         outbox::jobs_of_instance(self, scope, instance_id).await
     }

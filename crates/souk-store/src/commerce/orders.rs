@@ -9,14 +9,14 @@ use super::*;
 /// An order to create (state `pending_payment`).
 #[derive(Debug, Clone)]
 pub struct NewOrder {
-    pub id: String,
+    pub id: OrderId,
     pub kind: OrderKind,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
     /// For new purchases and trials: the id the instance will get when the order is paid.
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub term: Term,
     pub quantity: u32,
     pub amount: Money,
@@ -28,14 +28,14 @@ pub struct NewOrder {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderRecord {
-    pub id: String,
+    pub id: OrderId,
     pub kind: OrderKind,
     pub state: OrderState,
     pub buyer_id: PartyId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub sku_id: String,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     pub term: Term,
     pub quantity: u32,
     pub amount: Money,
@@ -78,14 +78,14 @@ impl From<sqlx::Error> for PayError {
 
 pub(super) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRecord> {
     Ok(OrderRecord {
-        id: row.try_get("id")?,
+        id: OrderId::from_trusted(row.try_get("id")?),
         kind: parse(row, "kind")?,
         state: parse(row, "state")?,
         buyer_id: PartyId::from_trusted(row.try_get("buyer_id")?),
         seller_id: PartyId::from_trusted(row.try_get("seller_id")?),
         product_id: row.try_get("product_id")?,
         sku_id: row.try_get("sku_id")?,
-        instance_id: row.try_get("instance_id")?,
+        instance_id: InstanceId::from_trusted(row.try_get("instance_id")?),
         term: term(row)?,
         quantity: row.try_get::<i64, _>("quantity")? as u32,
         amount: money(row, "amount_minor")?,
@@ -106,33 +106,78 @@ pub(super) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRecord> {
 
 pub(super) async fn order_in(
     conn: &mut AnyConnection,
-    id: &str,
+    id: &OrderId,
 ) -> StoreResult<Option<OrderRecord>> {
     let row = sqlx::query("SELECT * FROM orders WHERE id = $1")
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(order_from_row).transpose()
 }
 
-pub(super) async fn complete_order(
-    conn: &mut AnyConnection,
-    order_id: &str,
-    now: OffsetDateTime,
-) -> StoreResult<()> {
-    complete_order_query(order_id, now)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+/// The compare-and-set that moves an order into `to`, stamping the column that records when
+/// it got there (if `to` has one). `$1` new state, `$2` id, `$3` old state, `$4` now. A new
+/// state without a time column of its own needs no arm here.
+fn order_cas_sql(to: OrderState) -> (&'static str, bool) {
+    let sql = match to {
+        OrderState::Processing => {
+            "UPDATE orders SET state = $1, paid_at = $4 WHERE id = $2 AND state = $3"
+        }
+        OrderState::Completed => {
+            "UPDATE orders SET state = $1, completed_at = $4 WHERE id = $2 AND state = $3"
+        }
+        OrderState::Cancelled => {
+            "UPDATE orders SET state = $1, cancelled_at = $4 WHERE id = $2 AND state = $3"
+        }
+        OrderState::Failed => {
+            "UPDATE orders SET state = $1, failed_at = $4 WHERE id = $2 AND state = $3"
+        }
+        OrderState::Refunded => {
+            "UPDATE orders SET state = $1, refunded_at = $4 WHERE id = $2 AND state = $3"
+        }
+        _ => {
+            return (
+                "UPDATE orders SET state = $1 WHERE id = $2 AND state = $3",
+                false,
+            )
+        }
+    };
+    (sql, true)
 }
 
-/// The statement [`complete_order`] runs, for a [`Batch`].
-pub(super) fn complete_order_query(order_id: &str, now: OffsetDateTime) -> BatchQuery<'_> {
-    sqlx::query(
-        "UPDATE orders SET state = 'completed', completed_at = $1 WHERE id = $2 AND state = 'processing'",
-    )
-    .bind(to_unix_ms(now))
-    .bind(order_id)
+/// The statement that persists an order transition the core decided, for a [`Batch`] (push it
+/// with [`Batch::push_checked`] and [`order_lost`]).
+pub(super) fn order_transition_query(
+    id: &OrderId,
+    t: Transition<OrderState>,
+    now: OffsetDateTime,
+) -> BatchQuery<'_> {
+    let (sql, stamped) = order_cas_sql(t.to);
+    let q = sqlx::query(sql)
+        .bind(t.to.as_str())
+        .bind(id.as_str())
+        .bind(t.from.as_str());
+    if stamped {
+        q.bind(to_unix_ms(now))
+    } else {
+        q
+    }
+}
+
+/// The error of an order transition whose row was no longer in `t.from`.
+pub(super) fn order_lost(id: &OrderId, t: Transition<OrderState>) -> StoreError {
+    lost_race("order", id.as_str(), t)
+}
+
+/// Persists an order transition the core decided: compare-and-set on `t.from`; a row that
+/// moved on meanwhile is [`StoreError::LostRace`] and nothing changes.
+pub(super) async fn transition_order(
+    conn: &mut AnyConnection,
+    id: &OrderId,
+    t: Transition<OrderState>,
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    compare_and_set(conn, order_transition_query(id, t, now), order_lost(id, t)).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,15 +188,15 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
     sqlx::query(
         "INSERT INTO orders (id, kind, state, buyer_id, seller_id, product_id, sku_id, \
          instance_id, term, quantity, amount_minor, currency, snapshot, pay_deadline, created_at) \
-         VALUES ($1, $2, 'pending_payment', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
-    .bind(&o.id)
+    .bind(o.id.as_str())
     .bind(o.kind.as_str())
     .bind(o.buyer_id.as_str())
     .bind(o.seller_id.as_str())
     .bind(&o.product_id)
     .bind(&o.sku_id)
-    .bind(&o.instance_id)
+    .bind(o.instance_id.as_str())
     .bind(serde_json::to_string(&o.term).map_err(|e| corrupt("term", e))?)
     .bind(o.quantity as i64)
     .bind(o.amount.amount_minor)
@@ -159,6 +204,7 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
     .bind(serde_json::to_string(&o.snapshot).map_err(|e| corrupt("snapshot", e))?)
     .bind(to_unix_ms(o.pay_deadline))
     .bind(to_unix_ms(o.now))
+    .bind(OrderState::START.as_str())
     .execute(&mut *tx)
     .await?;
     audit(
@@ -166,7 +212,7 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
         o.now,
         Some(&o.buyer_id),
         "order.created",
-        &o.id,
+        o.id.as_str(),
         serde_json::json!({ "kind": o.kind, "amount": o.amount, "sku_id": o.sku_id }),
     )
     .await?;
@@ -180,17 +226,9 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
 pub(super) async fn find_order(
     s: &SqlStore,
     scope: &Scope,
-    id: &str,
+    id: &OrderId,
 ) -> StoreResult<Option<OrderRecord>> {
-    let row = sqlx::query(&format!(
-        "SELECT * FROM orders WHERE id = $1 {}",
-        tenant_clause(2)
-    ))
-    .bind(id)
-    .bind(scope.tenant().map(str::to_owned))
-    .fetch_optional(&s.read)
-    .await?;
-    row.as_ref().map(order_from_row).transpose()
+    find_scoped(s, "orders", scope, id.as_str(), order_from_row).await
 }
 
 pub(super) async fn list_orders(
@@ -198,22 +236,13 @@ pub(super) async fn list_orders(
     scope: &Scope,
     page: &Page,
 ) -> StoreResult<Vec<OrderRecord>> {
-    let rows = sqlx::query(&format!(
-        "SELECT * FROM orders WHERE ($2 IS NULL OR id > $2) {} ORDER BY id LIMIT $3",
-        tenant_clause(1)
-    ))
-    .bind(scope.tenant().map(str::to_owned))
-    .bind(page.after.clone())
-    .bind(page.limit as i64)
-    .fetch_all(&s.read)
-    .await?;
-    rows.iter().map(order_from_row).collect()
+    list_scoped(s, "orders", scope, page, order_from_row).await
 }
 
 pub(super) async fn pay_order(
     s: &SqlStore,
     buyer: &PartyId,
-    order_id: &str,
+    order_id: &OrderId,
     new_instance: Option<NewInstanceRow>,
     change: Option<InstanceChange>,
     jobs: Vec<NewJob>,
@@ -224,9 +253,10 @@ pub(super) async fn pay_order(
         .await?
         .filter(|o| &o.buyer_id == buyer)
         .ok_or(PayError::NotFound)?;
-    if order.state != OrderState::PendingPayment {
-        return Err(PayError::NotPending(order.state));
-    }
+    let pay = order
+        .state
+        .transition(OrderEvent::Pay)
+        .map_err(|_| PayError::NotPending(order.state))?;
     if now > order.pay_deadline {
         return Err(PayError::Expired);
     }
@@ -240,20 +270,24 @@ pub(super) async fn pay_order(
         let b = balance_in(&mut tx, buyer, order.amount.currency).await?;
         souk_core::ledger::check_debit(b.balance, b.credit_limit, order.amount)?;
     }
-    let current = match &change {
-        Some(_) => Some(
-            instance_in(&mut tx, &order.instance_id)
-                .await?
-                .ok_or(PayError::NotFound)?,
-        ),
-        None => None,
-    };
-    if let (Some(c), Some(current)) = (&change, &current) {
-        if let Some(expected) = c.expect_state {
-            if current.state != expected {
-                return Err(PayError::InstanceChanged(current.state));
-            }
+    if let Some(c) = &change {
+        let current = instance_in(&mut tx, &order.instance_id)
+            .await?
+            .ok_or(PayError::NotFound)?;
+        if current.state != c.transition.from {
+            return Err(PayError::InstanceChanged(current.state));
         }
+    }
+    // Delivered at once when no seller call confirms it (Souk-issued license codes).
+    let deliver_now = new_instance.as_ref().is_some_and(|i| i.open_now)
+        || change.as_ref().is_some_and(|c| c.complete_order);
+    let mut steps = vec![pay];
+    if deliver_now {
+        steps.push(
+            pay.to
+                .transition(OrderEvent::Deliver)
+                .map_err(|_| PayError::NotPending(order.state))?,
+        );
     }
     let mut batch = Batch::default();
     if order.amount.amount_minor > 0 {
@@ -262,54 +296,30 @@ pub(super) async fn pay_order(
             buyer,
             debit,
             EntryKind::OrderDebit,
-            Some(order_id),
+            Some(order_id.as_str()),
             None,
             Some(buyer),
             now,
         ));
     }
-    let now_ms = to_unix_ms(now);
-    batch.push(
-        sqlx::query("UPDATE orders SET state = 'processing', paid_at = $1 WHERE id = $2")
-            .bind(now_ms)
-            .bind(order_id),
-    );
-    let mut completed = false;
-    if let Some(i) = &new_instance {
-        batch.push(
-            sqlx::query(
-                "INSERT INTO instances (id, buyer_id, seller_id, product_id, sku_id, origin_order_id, \
-                 delivery_type, state, term, quantity, trial, auto_renew, period_start, expire_at, \
-                 created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $15, $8, $9, $10, $11, $12, $13, $14, $14)",
-            )
-            .bind(&i.id)
-            .bind(i.buyer_id.as_str())
-            .bind(i.seller_id.as_str())
-            .bind(&i.product_id)
-            .bind(&i.sku_id)
-            .bind(&i.origin_order_id)
-            .bind(&i.delivery_type)
-            .bind(serde_json::to_string(&i.term).map_err(|e| corrupt("term", e))?)
-            .bind(i.quantity as i64)
-            .bind(i.trial as i64)
-            .bind(i.auto_renew as i64)
-            .bind(i.period_start.map(to_unix_ms))
-            .bind(i.expire_at.map(to_unix_ms))
-            .bind(now_ms)
-            .bind(if i.open_now { "active" } else { "opening" }),
+    for step in &steps {
+        batch.push_checked(
+            order_transition_query(order_id, *step, now),
+            order_lost(order_id, *step),
         );
-        if i.open_now {
-            batch.push(
-                sqlx::query("UPDATE instances SET opened_at = $1 WHERE id = $2")
-                    .bind(now_ms)
-                    .bind(&i.id),
-            );
-            batch.push(complete_order_query(order_id, now));
-            completed = true;
-        }
+    }
+    if let Some(i) = &new_instance {
+        batch.push(insert_instance_query(
+            i,
+            InstanceState::first(i.open_now),
+            now,
+        )?);
     }
     if let Some(c) = &change {
+        batch.push_checked(
+            instance_transition_query(&order.instance_id, c.transition, now),
+            instance_lost(&order.instance_id, c.transition),
+        );
         let term_json = c
             .term
             .map(|t| serde_json::to_string(&t))
@@ -317,23 +327,16 @@ pub(super) async fn pay_order(
             .map_err(|e| corrupt("term", e))?;
         batch.push(
             sqlx::query(
-                "UPDATE instances SET state = COALESCE($1, state), expire_at = COALESCE($2, expire_at), \
-                 period_start = COALESCE($3, period_start), term = COALESCE($4, term), \
-                 trial = COALESCE($5, trial), frozen_at = CASE WHEN $1 = 'active' THEN NULL ELSE frozen_at END, \
-                 updated_at = $6 WHERE id = $7",
+                "UPDATE instances SET expire_at = COALESCE($1, expire_at), \
+                 period_start = COALESCE($2, period_start), term = COALESCE($3, term), \
+                 trial = COALESCE($4, trial) WHERE id = $5",
             )
-            .bind(c.state.map(|s| s.as_str().to_owned()))
             .bind(c.expire_at.map(to_unix_ms))
             .bind(c.period_start.map(to_unix_ms))
             .bind(term_json)
             .bind(c.trial.map(|t| t as i64))
-            .bind(now_ms)
-            .bind(&order.instance_id),
+            .bind(order.instance_id.as_str()),
         );
-        if c.complete_order {
-            batch.push(complete_order_query(order_id, now));
-            completed = true;
-        }
     }
     for job in &jobs {
         batch.push(job_query(job, now));
@@ -343,30 +346,45 @@ pub(super) async fn pay_order(
         now,
         Some(buyer),
         "order.paid",
-        order_id,
+        order_id.as_str(),
         serde_json::json!({ "amount": order.amount, "jobs": job_kinds }),
     ));
-    batch.run(&mut tx, s.backend).await?;
+    match batch.run(&mut tx, s.backend).await {
+        Ok(()) => {}
+        // Another transaction moved a row between our read and our write (PostgreSQL): refused
+        // as if it had been seen in its new state, and nothing of this payment stays.
+        Err(StoreError::LostRace {
+            what: "instance", ..
+        }) => {
+            let now_state = instance_in(&mut tx, &order.instance_id).await?;
+            return Err(PayError::InstanceChanged(
+                now_state.map_or(InstanceState::Failed, |i| i.state),
+            ));
+        }
+        Err(StoreError::LostRace { .. }) => {
+            let now_state = order_in(&mut tx, order_id).await?;
+            return Err(PayError::NotPending(
+                now_state.map_or(order.state, |o| o.state),
+            ));
+        }
+        Err(e) => return Err(PayError::Store(e)),
+    }
     if let Some(i) = &new_instance {
         crate::licenses::insert_codes(&mut tx, i, &i.license_codes, now).await?;
     }
     tx.commit().await?;
     // The order as it now is, without reading it back.
     let mut record = order;
-    record.state = if completed {
-        OrderState::Completed
-    } else {
-        OrderState::Processing
-    };
+    record.state = steps.last().map_or(pay.to, |t| t.to);
     record.paid_at = Some(now);
-    record.completed_at = completed.then_some(now);
+    record.completed_at = (record.state == OrderState::Completed).then_some(now);
     Ok(record)
 }
 
 pub(super) async fn cancel_order(
     s: &SqlStore,
     scope: &Scope,
-    order_id: &str,
+    order_id: &OrderId,
     actor: Option<&PartyId>,
     now: OffsetDateTime,
 ) -> StoreResult<Option<Result<OrderRecord, OrderState>>> {
@@ -379,16 +397,20 @@ pub(super) async fn cancel_order(
             return Ok(None);
         }
     }
-    if order.state != OrderState::PendingPayment {
+    let Ok(cancel) = order.state.transition(OrderEvent::Cancel) else {
         return Ok(Some(Err(order.state)));
+    };
+    match transition_order(&mut tx, order_id, cancel, now).await {
+        Ok(()) => {}
+        // Paid (or cancelled by the timer) meanwhile: refused as if it had been seen so.
+        Err(StoreError::LostRace { .. }) => {
+            let state = order_in(&mut tx, order_id)
+                .await?
+                .map_or(order.state, |o| o.state);
+            return Ok(Some(Err(state)));
+        }
+        Err(e) => return Err(e),
     }
-    sqlx::query(
-        "UPDATE orders SET state = 'cancelled', cancelled_at = $1 WHERE id = $2 AND state = 'pending_payment'",
-    )
-    .bind(to_unix_ms(now))
-    .bind(order_id)
-    .execute(&mut *tx)
-    .await?;
     audit(
         &mut tx,
         now,
@@ -398,7 +420,7 @@ pub(super) async fn cancel_order(
         } else {
             "order.cancelled_unpaid"
         },
-        order_id,
+        order_id.as_str(),
         serde_json::json!({}),
     )
     .await?;
@@ -411,12 +433,14 @@ pub(super) async fn overdue_orders(
     s: &SqlStore,
     now: OffsetDateTime,
     limit: u32,
-) -> StoreResult<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM orders WHERE state = 'pending_payment' AND pay_deadline < $1 ORDER BY pay_deadline LIMIT $2",
+) -> StoreResult<Vec<OrderId>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM orders WHERE state = $3 AND pay_deadline < $1 ORDER BY pay_deadline LIMIT $2",
     )
     .bind(to_unix_ms(now))
     .bind(limit as i64)
+    .bind(OrderState::PendingPayment.as_str())
     .fetch_all(&s.read)
-    .await?)
+    .await?;
+    Ok(ids.into_iter().map(OrderId::from_trusted).collect())
 }

@@ -1,6 +1,6 @@
-//! The provisioning outbox: `jobs` rows (one per seller call), claimed with a lease, completed
-//! with an attempt row and its effects (instance opened, order completed, retry, give up and
-//! refund), retried on the seller's request, and reclaimed after a crash.
+//! The provisioning outbox: `jobs` rows (one per seller call), claimed with a lease, moved by
+//! the core's job state machine ([`transition_job`]), retried on the seller's request, and
+//! reclaimed after a crash. Recording an attempt's outcome is `completion.rs`.
 
 use super::*;
 
@@ -11,9 +11,9 @@ use super::*;
 #[derive(Debug, Clone)]
 pub struct NewJob {
     pub kind: CallKind,
-    pub instance_id: String,
+    pub instance_id: InstanceId,
     /// The orderId sent to the seller: stable for every attempt of this call.
-    pub order_id: String,
+    pub order_id: OrderId,
     pub seller_id: PartyId,
     pub product_id: String,
     /// What the call needs beyond the instance and order (e.g. new expiry, scene).
@@ -23,13 +23,13 @@ pub struct NewJob {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct JobRecord {
     pub seq: i64,
-    pub id: String,
+    pub id: JobId,
     pub kind: CallKind,
     pub state: JobState,
     /// `send`, or `poll` after the seller answered 000004.
     pub phase: String,
-    pub instance_id: String,
-    pub order_id: String,
+    pub instance_id: InstanceId,
+    pub order_id: OrderId,
     pub seller_id: PartyId,
     pub product_id: String,
     pub payload: serde_json::Value,
@@ -65,27 +65,7 @@ impl SellerRoom {
     }
 }
 
-/// What a worker learned from one attempt, and what to do next.
-#[derive(Debug, Clone)]
-pub enum JobResolution {
-    Succeeded {
-        seller_instance_id: Option<String>,
-        app_info_sealed: Option<String>,
-        license_sealed: Option<String>,
-    },
-    /// The seller accepted (000004): poll from `at`.
-    Poll {
-        at: OffsetDateTime,
-        seller_instance_id: Option<String>,
-    },
-    Retry {
-        at: OffsetDateTime,
-        error: String,
-    },
-    GiveUp {
-        error: String,
-    },
-}
+pub use souk_core::outbox::JobResolution;
 
 // ---------------------------------------------------------------------------------------------
 // Row mapping and helpers used inside transactions
@@ -93,7 +73,7 @@ pub enum JobResolution {
 /// The line recorded for a call that was in flight when its process stopped.
 pub(super) fn interrupted_attempt(job: &JobRecord, now: OffsetDateTime) -> AttemptRecord {
     AttemptRecord {
-        id: souk_core::id::generate("att", now),
+        id: AttemptId::generate(now),
         job_id: job.id.clone(),
         seller_id: job.seller_id.clone(),
         product_id: job.product_id.clone(),
@@ -115,12 +95,12 @@ pub(super) fn interrupted_attempt(job: &JobRecord, now: OffsetDateTime) -> Attem
 pub(super) fn job_from_row(row: &AnyRow) -> StoreResult<JobRecord> {
     Ok(JobRecord {
         seq: row.try_get("seq")?,
-        id: row.try_get("id")?,
+        id: JobId::from_trusted(row.try_get("id")?),
         kind: parse(row, "kind")?,
         state: parse(row, "state")?,
         phase: row.try_get("phase")?,
-        instance_id: row.try_get("instance_id")?,
-        order_id: row.try_get("order_id")?,
+        instance_id: InstanceId::from_trusted(row.try_get("instance_id")?),
+        order_id: OrderId::from_trusted(row.try_get("order_id")?),
         seller_id: PartyId::from_trusted(row.try_get("seller_id")?),
         product_id: row.try_get("product_id")?,
         payload: json(row, "payload")?,
@@ -147,265 +127,65 @@ pub(super) fn job_query<'q>(job: &'q NewJob, now: OffsetDateTime) -> BatchQuery<
     sqlx::query(
         "INSERT INTO jobs (id, kind, state, phase, instance_id, order_id, seller_id, product_id, \
          payload, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, 'pending', 'send', $3, $4, $5, $6, $7, 0, $8, $8)",
+         VALUES ($1, $2, $9, 'send', $3, $4, $5, $6, $7, 0, $8, $8)",
     )
-    .bind(souk_core::id::generate("job", now))
+    .bind(JobId::generate(now).as_str().to_owned())
     .bind(job.kind.as_str())
-    .bind(&job.instance_id)
-    .bind(&job.order_id)
+    .bind(job.instance_id.as_str())
+    .bind(job.order_id.as_str())
     .bind(job.seller_id.as_str())
     .bind(&job.product_id)
     .bind(job.payload.to_string())
     .bind(to_unix_ms(now))
+    .bind(JobState::START.as_str())
 }
 
-/// Marks an order failed and returns its money, once (the unique index on ledger entries
-/// makes a second refund of the same order impossible).
-pub(super) async fn fail_and_refund(
+/// What a job transition sets besides its state (absent: unchanged).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct JobPatch<'a> {
+    pub phase: Option<&'a str>,
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub first_attempt_at: Option<OffsetDateTime>,
+    pub last_error: Option<&'a str>,
+    /// Only if this worker still holds the job's lease.
+    pub lease_owner: Option<&'a str>,
+}
+
+/// Persists a job transition the core decided: compare-and-set on `t.from` (and on the lease,
+/// when `patch.lease_owner` is given); the lease is released, and a finished job records when.
+/// A row that moved on meanwhile is [`StoreError::LostRace`] and nothing changes.
+pub(super) async fn transition_job(
     conn: &mut AnyConnection,
-    order: &OrderRecord,
-    reason: &str,
+    id: &JobId,
+    t: Transition<JobState>,
+    patch: JobPatch<'_>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    if order.state != OrderState::Processing {
-        return Ok(());
-    }
-    let now_ms = to_unix_ms(now);
-    if order.amount.amount_minor > 0 {
-        insert_entry(
-            conn,
-            &order.buyer_id,
-            order.amount,
-            EntryKind::Refund,
-            Some(&order.id),
-            Some(format!("automatic refund: {reason}")),
-            None,
-            now,
-        )
-        .await?;
-    }
-    sqlx::query(
-        "UPDATE orders SET state = 'refunded', failed_at = $1, refunded_at = $1, \
-         failure_reason = $2 WHERE id = $3",
-    )
-    .bind(now_ms)
-    .bind(reason)
-    .bind(&order.id)
-    .execute(&mut *conn)
-    .await?;
-    audit(
-        conn,
-        now,
-        None,
-        "order.failed_and_refunded",
-        &order.id,
-        serde_json::json!({ "reason": reason, "amount": order.amount }),
-    )
-    .await?;
-    let notice = souk_core::notice::order_refunded(&order.id, order.amount, reason);
-    insert_notice(conn, &order.buyer_id, &notice, Some(&order.id), now).await?;
-    Ok(())
-}
-
-/// Records one attempt and applies its resolution inside the caller's transaction; false when
-/// the lease was lost (the attempt is recorded, nothing else changes).
-pub(super) async fn complete_in(
-    tx: &mut AnyConnection,
-    job: &JobRecord,
-    owner: &str,
-    a: AttemptRecord,
-    resolution: JobResolution,
-    now: OffsetDateTime,
-) -> StoreResult<bool> {
-    insert_attempt(tx, &a).await?;
-    complete_recorded(tx, job, owner, &a, resolution, now).await
-}
-
-pub(super) async fn insert_attempt(tx: &mut AnyConnection, a: &AttemptRecord) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO call_attempts (id, job_id, seller_id, product_id, instance_id, activity, \
-         business_id, request, http_status, response_body, body_sign, result_code, outcome, \
-         error, latency_ms, started_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-    )
-    .bind(&a.id)
-    .bind(&a.job_id)
-    .bind(a.seller_id.as_str())
-    .bind(&a.product_id)
-    .bind(&a.instance_id)
-    .bind(&a.activity)
-    .bind(a.business_id.clone())
-    .bind(a.request.to_string())
-    .bind(a.http_status.map(|s| s as i64))
-    .bind(a.response_body.clone())
-    .bind(&a.body_sign)
-    .bind(a.result_code.clone())
-    .bind(&a.outcome)
-    .bind(a.error.clone())
-    .bind(a.latency_ms)
-    .bind(to_unix_ms(a.started_at))
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// Applies an attempt's resolution (the attempt itself is already recorded).
-pub(super) async fn complete_recorded(
-    tx: &mut AnyConnection,
-    job: &JobRecord,
-    owner: &str,
-    a: &AttemptRecord,
-    resolution: JobResolution,
-    now: OffsetDateTime,
-) -> StoreResult<bool> {
-    let job_id = job.id.as_str();
-    let now_ms = to_unix_ms(now);
-    // The job row changes only if we still hold its lease. When it ran out and another
-    // worker took the job over, keep the record of what we saw and change nothing else.
-    let (state, phase, next_at, last_error, finished_at) = match &resolution {
-        JobResolution::Succeeded { .. } => ("succeeded", None, None, None, Some(now_ms)),
-        JobResolution::Poll { at, .. } => {
-            ("pending", Some("poll"), Some(to_unix_ms(*at)), None, None)
-        }
-        JobResolution::Retry { at, error } => (
-            "pending",
-            None,
-            Some(to_unix_ms(*at)),
-            Some(error.as_str()),
-            None,
-        ),
-        JobResolution::GiveUp { error } => {
-            ("failed", None, None, Some(error.as_str()), Some(now_ms))
-        }
-    };
-    let updated = sqlx::query(
+    let finished = matches!(t.to, JobState::Succeeded | JobState::Failed);
+    let changed = sqlx::query(
         "UPDATE jobs SET state = $1, phase = COALESCE($2, phase), \
-         next_attempt_at = COALESCE($3, next_attempt_at), last_error = COALESCE($4, last_error), \
-         finished_at = $5, lease_owner = NULL, lease_until = NULL \
-         WHERE id = $6 AND state = 'running' AND lease_owner = $7",
+         next_attempt_at = COALESCE($3, next_attempt_at), \
+         first_attempt_at = COALESCE($4, first_attempt_at), \
+         last_error = COALESCE($5, last_error), finished_at = $6, \
+         lease_owner = NULL, lease_until = NULL \
+         WHERE id = $7 AND state = $8 AND ($9 IS NULL OR lease_owner = $9)",
     )
-    .bind(state)
-    .bind(phase)
-    .bind(next_at)
-    .bind(last_error)
-    .bind(finished_at)
-    .bind(job_id)
-    .bind(owner)
-    .execute(&mut *tx)
+    .bind(t.to.as_str())
+    .bind(patch.phase)
+    .bind(patch.next_attempt_at.map(to_unix_ms))
+    .bind(patch.first_attempt_at.map(to_unix_ms))
+    .bind(patch.last_error)
+    .bind(finished.then(|| to_unix_ms(now)))
+    .bind(id.as_str())
+    .bind(t.from.as_str())
+    .bind(patch.lease_owner)
+    .execute(&mut *conn)
     .await?
     .rows_affected();
-    if updated == 0 {
-        return Ok(false);
+    if changed == 0 {
+        return Err(lost_race("job", id.as_str(), t));
     }
-    let first_failure = a.outcome == "failure"
-        && !matches!(resolution, JobResolution::Succeeded { .. })
-        && job.last_error.is_none();
-    match &resolution {
-        JobResolution::Succeeded {
-            seller_instance_id,
-            app_info_sealed,
-            license_sealed,
-        } => match job.kind {
-            CallKind::NewInstance | CallKind::GetLicense => {
-                sqlx::query(
-                    "UPDATE instances SET state = 'active', opened_at = $1, updated_at = $1, \
-                         seller_instance_id = COALESCE($2, seller_instance_id), \
-                         app_info_sealed = COALESCE($3, app_info_sealed), \
-                         license_sealed = COALESCE($4, license_sealed) \
-                         WHERE id = $5 AND state = 'opening'",
-                )
-                .bind(now_ms)
-                .bind(seller_instance_id.clone())
-                .bind(app_info_sealed.clone())
-                .bind(license_sealed.clone())
-                .bind(&job.instance_id)
-                .execute(&mut *tx)
-                .await?;
-                complete_order(&mut *tx, &job.order_id, now).await?;
-            }
-            CallKind::UpgradeInstance => {
-                if let Some(order) = order_in(&mut *tx, &job.order_id).await? {
-                    sqlx::query(
-                            "UPDATE instances SET sku_id = $1, quantity = $2, updated_at = $3 WHERE id = $4",
-                        )
-                        .bind(&order.sku_id)
-                        .bind(order.quantity as i64)
-                        .bind(now_ms)
-                        .bind(&job.instance_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                complete_order(&mut *tx, &job.order_id, now).await?;
-            }
-            CallKind::RefreshInstance => complete_order(&mut *tx, &job.order_id, now).await?,
-            CallKind::FreezeInstance
-            | CallKind::UnfreezeInstance
-            | CallKind::ReleaseInstance
-            | CallKind::RefreshLicenseCode
-            | CallKind::FreezeLicenseCode
-            | CallKind::UnfreezeLicenseCode
-            | CallKind::ReleaseLicenseCode => {}
-        },
-        JobResolution::Poll {
-            seller_instance_id, ..
-        } => {
-            if let Some(sid) = seller_instance_id {
-                sqlx::query("UPDATE instances SET seller_instance_id = $1 WHERE id = $2")
-                    .bind(sid)
-                    .bind(&job.instance_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        JobResolution::Retry { .. } => {}
-        JobResolution::GiveUp { error } => {
-            if job.kind.fails_order() {
-                if let Some(order) = order_in(&mut *tx, &job.order_id).await? {
-                    fail_and_refund(&mut *tx, &order, error, now).await?;
-                }
-                if matches!(job.kind, CallKind::NewInstance | CallKind::GetLicense) {
-                    sqlx::query(
-                        "UPDATE instances SET state = 'failed', updated_at = $1 WHERE id = $2 AND state = 'opening'",
-                    )
-                    .bind(now_ms)
-                    .bind(&job.instance_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            if let Some(kind) = job.kind.after_giving_up() {
-                // The seller never told us its instanceId; the protocol recommends the first
-                // businessId, which is what a seller following it will know the instance by.
-                let first_business_id: Option<String> = sqlx::query_scalar(
-                    "SELECT business_id FROM call_attempts WHERE job_id = $1 \
-                     AND business_id IS NOT NULL ORDER BY id LIMIT 1",
-                )
-                .bind(job_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .flatten();
-                let follow_up = NewJob {
-                    kind,
-                    instance_id: job.instance_id.clone(),
-                    order_id: job.order_id.clone(),
-                    seller_id: job.seller_id.clone(),
-                    product_id: job.product_id.clone(),
-                    payload: serde_json::json!({
-                        "after_giving_up": job.kind,
-                        "first_business_id": first_business_id,
-                    }),
-                };
-                insert_job(&mut *tx, &follow_up, now).await?;
-            }
-            let notice = souk_core::notice::call_gave_up(job.kind, &job.instance_id, error);
-            insert_notice(&mut *tx, &job.seller_id, &notice, Some(job_id), now).await?;
-        }
-    }
-    if first_failure {
-        let notice = souk_core::notice::call_failed(job.kind, &job.instance_id, a.error.as_deref());
-        insert_notice(&mut *tx, &job.seller_id, &notice, Some(job_id), now).await?;
-    }
-    Ok(true)
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -484,14 +264,19 @@ pub(super) async fn claim_jobs(
         let job = job_from_row(row)?;
         insert_attempt(&mut tx, &interrupted_attempt(&job, now)).await?;
     }
+    // Pending and lease-expired running jobs alike become running (the core's Claim).
+    let claimed = JobState::Pending
+        .apply(JobEvent::Claim)
+        .map_err(|e| corrupt("job", e))?;
     let rows = sqlx::query(&format!(
-        "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
+        "UPDATE jobs SET state = $4, lease_owner = $1, lease_until = $2, \
          attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, $3) \
          WHERE seq IN ({list}) RETURNING *"
     ))
     .bind(owner)
     .bind(to_unix_ms(lease_until))
     .bind(to_unix_ms(now))
+    .bind(claimed.as_str())
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -500,97 +285,42 @@ pub(super) async fn claim_jobs(
     Ok(jobs)
 }
 
-pub(super) async fn complete_jobs(
-    s: &SqlStore,
-    owner: &str,
-    outcomes: Vec<(JobRecord, AttemptRecord, JobResolution)>,
-    now: OffsetDateTime,
-) -> StoreResult<Vec<StoreResult<bool>>> {
-    // Optimistically the whole round in one transaction: one commit instead of one per call.
-    let mut tx = s.write.begin().await?;
-    let mut applied = Vec::with_capacity(outcomes.len());
-    let mut failed = false;
-    for (job, attempt, resolution) in &outcomes {
-        match complete_in(
-            &mut tx,
-            job,
-            owner,
-            attempt.clone(),
-            resolution.clone(),
-            now,
-        )
-        .await
-        {
-            Ok(a) => applied.push(Ok(a)),
-            Err(_) => {
-                failed = true;
-                break;
-            }
-        }
-    }
-    if !failed {
-        tx.commit().await?;
-        return Ok(applied);
-    }
-    // Something in the round failed: undo it and record each call on its own, so that one
-    // bad outcome does not lose the others.
-    tx.rollback().await?;
-    let mut results = Vec::with_capacity(outcomes.len());
-    for (job, attempt, resolution) in outcomes {
-        let mut tx = s.write.begin().await?;
-        match complete_in(&mut tx, &job, owner, attempt, resolution, now).await {
-            Ok(a) => {
-                tx.commit().await?;
-                results.push(Ok(a));
-            }
-            Err(e) => {
-                tx.rollback().await?;
-                results.push(Err(e));
-            }
-        }
-    }
-    Ok(results)
-}
-
 pub(super) async fn retry_job(
     s: &SqlStore,
     scope: &Scope,
-    job_id: &str,
+    job_id: &JobId,
     actor: &PartyId,
     now: OffsetDateTime,
 ) -> StoreResult<Option<JobRecord>> {
     let mut tx = s.write.begin().await?;
     let row = sqlx::query("SELECT * FROM jobs WHERE id = $1 AND ($2 IS NULL OR seller_id = $2)")
-        .bind(job_id)
+        .bind(job_id.as_str())
         .bind(scope.tenant().map(str::to_owned))
         .fetch_optional(&mut *tx)
         .await?;
     let Some(job) = row.as_ref().map(job_from_row).transpose()? else {
         return Ok(None);
     };
-    if matches!(job.state, JobState::Failed | JobState::Pending) {
-        let now_ms = to_unix_ms(now);
+    if let Ok(retry) = job.state.transition(JobEvent::RetryNow) {
         // The window restarts: one attempt now, then the usual schedule.
-        sqlx::query(
-            "UPDATE jobs SET state = 'pending', next_attempt_at = $1, first_attempt_at = $1, \
-             finished_at = NULL WHERE id = $2",
-        )
-        .bind(now_ms)
-        .bind(job_id)
-        .execute(&mut *tx)
-        .await?;
+        let restart = JobPatch {
+            next_attempt_at: Some(now),
+            first_attempt_at: Some(now),
+            ..JobPatch::default()
+        };
+        transition_job(&mut tx, job_id, retry, restart, now).await?;
         audit(
             &mut tx,
             now,
             Some(actor),
             "job.retry_requested",
-            job_id,
+            job_id.as_str(),
             serde_json::json!({ "previous_state": job.state }),
         )
         .await?;
     }
     let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
-        .bind(job_id)
+        .bind(job_id.as_str())
         .fetch_one(&mut *tx)
         .await?;
     let job = job_from_row(&row)?;
@@ -601,10 +331,10 @@ pub(super) async fn retry_job(
 pub(super) async fn find_job(
     s: &SqlStore,
     scope: &Scope,
-    job_id: &str,
+    job_id: &JobId,
 ) -> StoreResult<Option<JobRecord>> {
     let row = sqlx::query("SELECT * FROM jobs WHERE id = $1 AND ($2 IS NULL OR seller_id = $2)")
-        .bind(job_id)
+        .bind(job_id.as_str())
         .bind(scope.tenant().map(str::to_owned))
         .fetch_optional(&s.read)
         .await?;
@@ -614,12 +344,12 @@ pub(super) async fn find_job(
 pub(super) async fn jobs_of_instance(
     s: &SqlStore,
     scope: &Scope,
-    instance_id: &str,
+    instance_id: &InstanceId,
 ) -> StoreResult<Vec<JobRecord>> {
     let rows = sqlx::query(
         "SELECT * FROM jobs WHERE instance_id = $1 AND ($2 IS NULL OR seller_id = $2) ORDER BY seq",
     )
-    .bind(instance_id)
+    .bind(instance_id.as_str())
     .bind(scope.tenant().map(str::to_owned))
     .fetch_all(&s.read)
     .await?;
@@ -648,8 +378,8 @@ pub(super) async fn next_job_due(s: &SqlStore) -> StoreResult<Option<OffsetDateT
 /// What [`call_contexts`] loads for a batch of claimed calls, by id.
 #[derive(Debug, Clone, Default)]
 pub struct CallContexts {
-    pub instances: std::collections::HashMap<String, InstanceRecord>,
-    pub orders: std::collections::HashMap<String, OrderRecord>,
+    pub instances: std::collections::HashMap<InstanceId, InstanceRecord>,
+    pub orders: std::collections::HashMap<OrderId, OrderRecord>,
     pub parties: std::collections::HashMap<String, crate::PartyRecord>,
 }
 
@@ -682,12 +412,12 @@ pub(super) async fn call_contexts(s: &SqlStore, jobs: &[JobRecord]) -> StoreResu
     }
     // One connection for the three reads: one acquire instead of one per call and table.
     let mut conn = s.read.acquire().await?;
-    let instance_ids = jobs.iter().map(|j| j.instance_id.clone()).collect();
+    let instance_ids = jobs.iter().map(|j| j.instance_id.to_string()).collect();
     for row in rows_by_ids(&mut conn, "instances", "id", &instance_ids).await? {
         let i = instance_from_row(&row)?;
         out.instances.insert(i.id.clone(), i);
     }
-    let order_ids = jobs.iter().map(|j| j.order_id.clone()).collect();
+    let order_ids = jobs.iter().map(|j| j.order_id.to_string()).collect();
     for row in rows_by_ids(&mut conn, "orders", "id", &order_ids).await? {
         let o = order_from_row(&row)?;
         out.orders.insert(o.id.clone(), o);

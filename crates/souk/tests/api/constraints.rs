@@ -118,13 +118,13 @@ backend_db_test!(
         // Through the store: a foreign key (the store's SQLite connections enforce them).
         let now = time::OffsetDateTime::now_utc();
         let order = |id: &str, buyer: &str, kind: OrderKind| NewOrder {
-            id: id.to_owned(),
+            id: souk_core::id::OrderId::from_trusted(id.to_owned()),
             kind,
             buyer_id: PartyId::from_trusted(buyer.to_owned()),
             seller_id: PartyId::from_trusted("byr_1".to_owned()),
             product_id: "prd_1".into(),
             sku_id: "sku_1".into(),
-            instance_id: format!("ins_{id}"),
+            instance_id: souk_core::id::InstanceId::from_trusted(format!("ins_{id}")),
             term: Term::Trial { days: 7 },
             quantity: 1,
             amount: Money::new(0, Currency::CNY),
@@ -175,7 +175,12 @@ backend_db_test!(
             .await
             .unwrap();
         store
-            .cancel_order(&Scope::Everything, "ord_1", None, now)
+            .cancel_order(
+                &Scope::Everything,
+                &souk_core::id::OrderId::from_trusted("ord_1".into()),
+                None,
+                now,
+            )
             .await
             .unwrap()
             .unwrap()

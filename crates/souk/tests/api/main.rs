@@ -19,4 +19,5 @@ mod operations;
 mod processes;
 mod settlement;
 mod tenancy;
+mod transitions;
 mod wire;

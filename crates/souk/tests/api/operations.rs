@@ -36,7 +36,8 @@ backend_test!(
         assert_eq!(unpaid.status, 201, "{}", unpaid.text);
         // The first attempt fails: the call is pending again, retried later.
         app.drain().await;
-        let instance = paid["instance_id"].as_str().unwrap().to_owned();
+        let instance =
+            souk_core::id::InstanceId::parse(paid["instance_id"].as_str().unwrap()).unwrap();
         let jobs = app
             .state
             .store
