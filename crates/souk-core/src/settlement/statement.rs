@@ -6,6 +6,7 @@
 //! statement from the order history (the reproducibility check), so the two cannot disagree.
 
 use super::fee::{Exact, FeePolicy, Rate};
+use crate::id::OrderId;
 use crate::money::MAX_AMOUNT_MINOR;
 use crate::order::{string_enum, OrderKind};
 use std::collections::BTreeMap;
@@ -54,7 +55,7 @@ pub struct Item {
     pub kind: LineKind,
     /// What it comes from (an order id, a refund id, an adjustment id): settled once.
     pub source_id: String,
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     pub product_id: Option<String>,
     /// Minor units: ≥ 0 for sales, ≤ 0 for refunds, either sign for adjustments.
     pub amount_minor: i64,
@@ -81,7 +82,7 @@ pub struct StatementInput {
 pub struct Line {
     pub kind: LineKind,
     pub source_id: String,
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     pub product_id: Option<String>,
     pub occurred_at: Option<OffsetDateTime>,
     /// Attributed before the period began: carried forward from an earlier run.
@@ -249,7 +250,7 @@ mod tests {
         Item {
             kind,
             source_id: id.to_owned(),
-            order_id: Some(id.to_owned()),
+            order_id: Some(OrderId::from_trusted(id.to_owned())),
             product_id: Some(product.to_owned()),
             amount_minor: amount,
             occurred_at: datetime!(2026-11-01 00:00 UTC).replace_day(day).unwrap(),

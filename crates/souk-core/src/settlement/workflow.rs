@@ -8,6 +8,7 @@
 
 use crate::order::string_enum;
 use crate::party::Role;
+use crate::transition::{IllegalTransition, StateMachine, Transition};
 
 string_enum!(
     StatementState {
@@ -51,11 +52,10 @@ string_enum!(
 pub enum WorkflowError {
     #[error("only {0} may {1} a statement")]
     WrongActor(&'static str, StatementAction),
-    #[error("a statement in state {from} cannot be moved by {action}")]
-    WrongState {
-        from: StatementState,
-        action: StatementAction,
-    },
+    /// The state machine does not allow the action in the statement's state.
+    /// (Same wording as before the machine: the action's name is a verb, not a participle.)
+    #[error("a statement in state {} cannot be moved by {}", .0.from, .0.event)]
+    WrongState(#[from] IllegalTransition),
 }
 
 impl StatementAction {
@@ -76,15 +76,38 @@ impl StatementAction {
     }
 }
 
-impl StatementState {
+impl StateMachine for StatementState {
+    type Event = StatementAction;
+    const WHAT: &'static str = "a statement";
+    const STATES: &'static [Self] = Self::ALL;
+    /// Issued straight into countersign (statements from 2024-12-24 skip the seller's
+    /// confirmation).
+    const START: Self = StatementState::Countersign;
+
     /// The workflow. Anything not listed is refused.
-    pub fn apply(
+    fn next(self, action: StatementAction) -> Option<Self> {
+        use StatementAction as A;
+        use StatementState as S;
+        Some(match (self, action) {
+            (S::Countersign, A::Countersign) => S::AwaitingInvoice,
+            (S::AwaitingInvoice | S::InvoiceError, A::SubmitInvoice) => S::InvoiceReview,
+            (S::InvoiceReview, A::ApproveInvoice) => S::PaymentReview,
+            (S::InvoiceReview, A::RejectInvoice) => S::InvoiceError,
+            (S::PaymentReview, A::Pay) => S::Paid,
+            (S::PaymentReview, A::RejectPayment) => S::PaymentError,
+            (S::PaymentError, A::ResubmitPayment) => S::PaymentReview,
+            _ => return None,
+        })
+    }
+}
+
+impl StatementState {
+    /// The move `action` by `role` makes from this state: the actor check, then the machine.
+    pub fn take(
         self,
         action: StatementAction,
         role: Role,
-    ) -> Result<StatementState, WorkflowError> {
-        use StatementAction as A;
-        use StatementState as S;
+    ) -> Result<Transition<StatementState>, WorkflowError> {
         if role != action.actor() {
             let who = match action.actor() {
                 Role::Seller => "the statement's seller",
@@ -92,16 +115,7 @@ impl StatementState {
             };
             return Err(WorkflowError::WrongActor(who, action));
         }
-        match (self, action) {
-            (S::Countersign, A::Countersign) => Ok(S::AwaitingInvoice),
-            (S::AwaitingInvoice | S::InvoiceError, A::SubmitInvoice) => Ok(S::InvoiceReview),
-            (S::InvoiceReview, A::ApproveInvoice) => Ok(S::PaymentReview),
-            (S::InvoiceReview, A::RejectInvoice) => Ok(S::InvoiceError),
-            (S::PaymentReview, A::Pay) => Ok(S::Paid),
-            (S::PaymentReview, A::RejectPayment) => Ok(S::PaymentError),
-            (S::PaymentError, A::ResubmitPayment) => Ok(S::PaymentReview),
-            (from, action) => Err(WorkflowError::WrongState { from, action }),
-        }
+        Ok(self.transition(action)?)
     }
 }
 
@@ -124,7 +138,7 @@ mod tests {
             (A::ResubmitPayment, Role::Seller),
             (A::Pay, Role::Operator),
         ] {
-            s = s.apply(a, role).unwrap();
+            s = s.take(a, role).unwrap().to;
         }
         assert_eq!(s, S::Paid);
     }
@@ -133,7 +147,7 @@ mod tests {
     fn every_other_move_is_refused() {
         for from in S::ALL {
             for action in A::ALL {
-                let r = from.apply(*action, action.actor());
+                let r = from.take(*action, action.actor());
                 let allowed = matches!(
                     (from, action),
                     (S::Countersign, A::Countersign)
@@ -146,9 +160,25 @@ mod tests {
             }
         }
         assert!(matches!(
-            S::Countersign.apply(A::Countersign, Role::Seller),
+            S::Countersign.take(A::Countersign, Role::Seller),
             Err(WorkflowError::WrongActor(..))
         ));
-        assert!(S::Paid.apply(A::Pay, Role::Operator).is_err());
+        assert!(S::Paid.take(A::Pay, Role::Operator).is_err());
+        assert_eq!(
+            S::Paid
+                .take(A::Pay, Role::Operator)
+                .unwrap_err()
+                .to_string(),
+            "a statement in state paid cannot be moved by pay"
+        );
+        assert_eq!(
+            S::PaymentError.take(A::ResubmitPayment, Role::Seller),
+            Ok(Transition {
+                from: S::PaymentError,
+                to: S::PaymentReview
+            })
+        );
+        assert_eq!(S::START, S::Countersign);
+        assert_eq!(S::moves(A::SubmitInvoice).len(), 2);
     }
 }

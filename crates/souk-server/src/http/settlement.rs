@@ -15,6 +15,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use souk_core::id::OrderId;
 use souk_core::money::{Currency, Money};
 use souk_core::party::{PartyId, Role};
 use souk_core::settlement::{
@@ -294,7 +295,7 @@ impl From<StatementRecord> for StatementView {
 pub struct LineView {
     pub kind: LineKind,
     pub source_id: String,
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     pub product_id: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>)]

@@ -83,7 +83,7 @@ pub fn statement_csv(s: &StatementRecord, lines: &[Line]) -> String {
                 Text(s.currency.as_str()),
                 Text(l.kind.as_str()),
                 Text(&l.source_id),
-                Text(l.order_id.as_deref().unwrap_or("")),
+                Text(l.order_id.as_ref().map_or("", |o| o.as_str())),
                 Text(l.product_id.as_deref().unwrap_or("")),
                 Text(&at),
                 Text(if l.carried { "true" } else { "false" }),

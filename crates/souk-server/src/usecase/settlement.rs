@@ -9,12 +9,14 @@
 
 use crate::error::{AppError, AppResult};
 use crate::AppState;
+use souk_core::id::OrderId;
 use souk_core::money::Money;
 use souk_core::party::{PartyId, Role};
 use souk_core::settlement::notice::{statement_issued, statement_moved};
 use souk_core::settlement::{
     compute, FeePolicy, Item, LineKind, Period, StatementAction, StatementInput, StatementState,
 };
+use souk_core::transition::StateMachine;
 use souk_store::{
     NewAdjustment, NewStatement, Scope, SettlementSource, StatementMove, StatementRecord,
     StoreError,
@@ -107,7 +109,7 @@ pub async fn run_period(
                 seller_id: seller,
                 period: period.id(),
                 currency,
-                state: StatementState::Countersign,
+                state: StatementState::START,
                 period_start: input.period_start,
                 totals: computed.totals,
                 policies,
@@ -215,10 +217,19 @@ pub async fn record_adjustment(
             "say why in 1 to 500 characters",
         ));
     }
+    // Parsed once: from here on the order is a typed id (a malformed one names no order).
+    let order_id = req
+        .order_id
+        .as_deref()
+        .map(|s| {
+            OrderId::parse(s)
+                .ok_or_else(|| AppError::invalid_field("order_id", "not a Souk order id (ord_…)"))
+        })
+        .transpose()?;
     let mut product_id = req.product_id.clone();
     match req.kind {
         LineKind::Refund => {
-            let order_id = req.order_id.as_deref().ok_or_else(|| {
+            let order_id = order_id.as_ref().ok_or_else(|| {
                 AppError::invalid_field("order_id", "a refund names the order it returns money for")
             })?;
             let order = state
@@ -264,7 +275,7 @@ pub async fn record_adjustment(
         id: id.clone(),
         seller_id: req.seller_id,
         kind: req.kind,
-        order_id: req.order_id,
+        order_id,
         product_id,
         amount_minor: req.amount.amount_minor,
         currency: req.amount.currency,
@@ -298,7 +309,7 @@ pub async fn move_statement(
         .statement(scope, id)
         .await?
         .ok_or_else(|| AppError::not_found("statement"))?;
-    let to = current.state.apply(action, by.role).map_err(|e| match e {
+    let transition = current.state.take(action, by.role).map_err(|e| match e {
         souk_core::settlement::WorkflowError::WrongActor(..) => AppError::forbidden(e.to_string()),
         e => AppError::conflict("statement_state", e.to_string()),
     })?;
@@ -324,21 +335,22 @@ pub async fn move_statement(
     }
     let m = StatementMove {
         id: id.to_owned(),
-        from: current.state,
-        to,
+        transition,
         action,
-        notice: statement_moved(id, to, reason.as_deref()),
+        notice: statement_moved(id, transition.to, reason.as_deref()),
         reason,
         invoice_number,
     };
-    state
+    // A lost race is the answer the caller would have had a moment later: wrong state.
+    match state
         .store
         .move_statement(scope, &m, by.actor, state.clock.now())
-        .await?
-        .ok_or_else(|| {
-            AppError::conflict(
-                "statement_state",
-                "the statement changed meanwhile; read it again and retry",
-            )
-        })
+        .await
+    {
+        Err(StoreError::LostRace { .. }) => Err(AppError::conflict(
+            "statement_state",
+            "the statement changed meanwhile; read it again and retry",
+        )),
+        r => Ok(r?),
+    }
 }

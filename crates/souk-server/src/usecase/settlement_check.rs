@@ -142,7 +142,7 @@ pub async fn check(state: &AppState, period: Option<&str>) -> AppResult<CheckRep
     let accounts_checked = check_ledger(state, &all, &mut out).await?;
     for m in state.store.buyer_ledger_mismatches().await? {
         out.push(Discrepancy {
-            subject: m.order_id,
+            subject: m.order_id.to_string(),
             what: format!("buyer ledger of a {} order", m.state),
             stored: format!("debited {}, refunded {}", m.debited_minor, m.refunded_minor),
             recomputed: format!("order amount {}", m.amount_minor),

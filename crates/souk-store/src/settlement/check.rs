@@ -4,7 +4,8 @@
 use crate::sql::corrupt;
 use crate::*;
 use souk_core::clock::from_unix_ms;
-use souk_core::order::OrderKind;
+use souk_core::id::OrderId;
+use souk_core::order::{OrderKind, OrderState};
 use souk_core::settlement::{attribution, Item};
 use sqlx::Row;
 use std::str::FromStr;
@@ -21,11 +22,11 @@ pub struct AccountBalance {
 /// An order whose buyer-ledger entries disagree with its amount and state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuyerLedgerMismatch {
-    pub order_id: String,
+    pub order_id: OrderId,
     pub amount_minor: i64,
     pub debited_minor: i64,
     pub refunded_minor: i64,
-    pub state: String,
+    pub state: OrderState,
 }
 
 pub(super) async fn sources(s: &SqlStore, id: &str) -> StoreResult<Vec<Item>> {
@@ -42,14 +43,14 @@ pub(super) async fn sources(s: &SqlStore, id: &str) -> StoreResult<Vec<Item>> {
     for r in &rows {
         let kind: String = r.try_get("kind")?;
         let kind = OrderKind::from_str(&kind).map_err(|e| corrupt("order kind", e))?;
-        let order: String = r.try_get("id")?;
+        let order = OrderId::from_trusted(r.try_get("id")?);
         // An order that is no longer settleable (a trial) recomputes to no line: a mismatch.
         let Some(line) = attribution(kind, false) else {
             continue;
         };
         out.push(Item {
             kind: line,
-            source_id: order.clone(),
+            source_id: order.to_string(),
             order_id: Some(order),
             product_id: Some(r.try_get("product_id")?),
             amount_minor: r.try_get("amount_minor")?,
@@ -121,13 +122,14 @@ pub(super) async fn buyer_ledger_mismatches(s: &SqlStore) -> StoreResult<Vec<Buy
     let mut out = Vec::new();
     for r in &rows {
         let m = BuyerLedgerMismatch {
-            order_id: r.try_get("id")?,
+            order_id: OrderId::from_trusted(r.try_get("id")?),
             amount_minor: r.try_get("amount_minor")?,
             debited_minor: r.try_get("debited")?,
             refunded_minor: r.try_get("refunded")?,
-            state: r.try_get("state")?,
+            state: OrderState::from_str(&r.try_get::<String, _>("state")?)
+                .map_err(|e| corrupt("order state", e))?,
         };
-        let expect_refund = if m.state == "refunded" {
+        let expect_refund = if m.state == OrderState::Refunded {
             m.amount_minor
         } else {
             0

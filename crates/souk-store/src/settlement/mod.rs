@@ -21,8 +21,10 @@ pub use statements::{NewStatement, StatementFilter, StatementRecord};
 use crate::sql::{audit, corrupt};
 use crate::*;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::OrderId;
 use souk_core::money::Currency;
 use souk_core::settlement::{FeePolicy, Item, Line, LineKind, StatementAction, StatementState};
+use souk_core::transition::Transition;
 use sqlx::Row;
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -55,7 +57,7 @@ pub struct NewAdjustment {
     pub id: String,
     pub seller_id: PartyId,
     pub kind: LineKind,
-    pub order_id: Option<String>,
+    pub order_id: Option<OrderId>,
     pub product_id: Option<String>,
     pub amount_minor: i64,
     pub currency: Currency,
@@ -67,8 +69,9 @@ pub struct NewAdjustment {
 #[derive(Debug, Clone)]
 pub struct StatementMove {
     pub id: String,
-    pub from: StatementState,
-    pub to: StatementState,
+    /// Decided by the core's workflow (`StatementState::take`) from the state the caller read;
+    /// persisted with a compare-and-set on `transition.from`.
+    pub transition: Transition<StatementState>,
     pub action: StatementAction,
     pub reason: Option<String>,
     pub invoice_number: Option<String>,
@@ -145,15 +148,16 @@ pub trait SettlementStore: Send + Sync + 'static {
 
     async fn statement_lines(&self, id: &str) -> StoreResult<Vec<Line>>;
 
-    /// Moves a statement if it is still in `m.from` (compare-and-set), with its audit record,
-    /// the seller's notice and, on payment, the payout movement. `None`: it moved meanwhile.
+    /// Moves a statement if it is still in `m.transition.from` (compare-and-set), with its
+    /// audit record, the seller's notice and, on payment, the payout movement.
+    /// `StoreError::LostRace`: it moved meanwhile.
     async fn move_statement(
         &self,
         scope: &Scope,
         m: &StatementMove,
         actor: &PartyId,
         now: OffsetDateTime,
-    ) -> StoreResult<Option<StatementRecord>>;
+    ) -> StoreResult<StatementRecord>;
 
     /// The sources of a stored statement, read again from the order history and the recorded
     /// refunds and adjustments (not from the statement's lines).
@@ -306,11 +310,12 @@ impl SettlementStore for SqlStore {
         let rows = sqlx::query(
             "SELECT o.id, o.kind, o.seller_id, o.product_id, o.amount_minor, o.currency, \
              o.completed_at FROM orders o \
-             WHERE o.state = 'completed' AND o.completed_at < $1 AND o.kind <> 'trial' \
+             WHERE o.state = $2 AND o.completed_at < $1 AND o.kind <> 'trial' \
              AND o.amount_minor > 0 AND NOT EXISTS (SELECT 1 FROM statement_lines l \
              WHERE l.source_id = o.id AND l.kind <> 'rebate')",
         )
         .bind(to_unix_ms(before))
+        .bind(souk_core::order::OrderState::Completed.as_str())
         .fetch_all(&self.read)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -328,7 +333,7 @@ impl SettlementStore for SqlStore {
                 item: Item {
                     kind: line,
                     source_id: id.clone(),
-                    order_id: Some(id),
+                    order_id: Some(OrderId::from_trusted(id)),
                     product_id: Some(r.try_get("product_id")?),
                     amount_minor: r.try_get("amount_minor")?,
                     occurred_at: from_unix_ms(r.try_get("completed_at")?),
@@ -396,7 +401,7 @@ impl SettlementStore for SqlStore {
         .bind(&a.id)
         .bind(a.seller_id.as_str())
         .bind(a.kind.as_str())
-        .bind(a.order_id.clone())
+        .bind(a.order_id.as_ref().map(|o| o.as_str().to_owned()))
         .bind(a.product_id.clone())
         .bind(a.amount_minor)
         .bind(a.currency.as_str())
@@ -450,7 +455,7 @@ impl SettlementStore for SqlStore {
         m: &StatementMove,
         actor: &PartyId,
         now: OffsetDateTime,
-    ) -> StoreResult<Option<StatementRecord>> {
+    ) -> StoreResult<StatementRecord> {
         statements::move_statement(self, scope, m, actor, now).await
     }
 
@@ -493,7 +498,9 @@ fn adjustment_item(r: &sqlx::any::AnyRow) -> StoreResult<Item> {
     Ok(Item {
         kind: LineKind::from_str(&kind).map_err(|e| corrupt("adjustment kind", e))?,
         source_id: r.try_get("id")?,
-        order_id: r.try_get("order_id")?,
+        order_id: r
+            .try_get::<Option<String>, _>("order_id")?
+            .map(OrderId::from_trusted),
         product_id: r.try_get("product_id")?,
         amount_minor: r.try_get("amount_minor")?,
         occurred_at: from_unix_ms(r.try_get("occurred_at")?),

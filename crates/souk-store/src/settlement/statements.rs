@@ -1,10 +1,11 @@
 //! Issuing, reading and moving statements.
 
 use super::{accounts, StatementMove};
-use crate::commerce::insert_notice;
+use crate::commerce::{insert_notice, lost_race};
 use crate::sql::{audit, corrupt};
 use crate::*;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::OrderId;
 use souk_core::money::Currency;
 use souk_core::settlement::{Exact, FeePolicy, Line, LineKind, StatementState, Totals};
 use sqlx::any::AnyRow;
@@ -104,7 +105,7 @@ pub(super) async fn issue(s: &SqlStore, n: &NewStatement, now: OffsetDateTime) -
                 .bind((chunk_no * LINES_PER_INSERT + i) as i64)
                 .bind(l.kind.as_str())
                 .bind(l.source_id.clone())
-                .bind(l.order_id.clone())
+                .bind(l.order_id.as_ref().map(|o| o.as_str().to_owned()))
                 .bind(l.product_id.clone())
                 .bind(l.occurred_at.map(to_unix_ms))
                 .bind(l.carried as i64)
@@ -269,7 +270,9 @@ pub(super) async fn lines(s: &SqlStore, id: &str) -> StoreResult<Vec<Line>> {
             Ok(Line {
                 kind: LineKind::from_str(&kind).map_err(|e| corrupt("line kind", e))?,
                 source_id: r.try_get("source_id")?,
-                order_id: r.try_get("order_id")?,
+                order_id: r
+                    .try_get::<Option<String>, _>("order_id")?
+                    .map(OrderId::from_trusted),
                 product_id: r.try_get("product_id")?,
                 occurred_at: r
                     .try_get::<Option<i64>, _>("occurred_at")?
@@ -291,26 +294,29 @@ pub(super) async fn move_statement(
     m: &StatementMove,
     actor: &PartyId,
     now: OffsetDateTime,
-) -> StoreResult<Option<StatementRecord>> {
+) -> StoreResult<StatementRecord> {
+    let t = m.transition;
     let mut tx = s.write.begin().await?;
+    // The statements' one compare-and-set: the state the move was decided from must still be
+    // the row's state (0 rows = a lost race, never an overwrite).
     let row = sqlx::query(
         "UPDATE statements SET state = $1, updated_at = $2, \
          invoice_number = COALESCE($3, invoice_number) \
          WHERE id = $4 AND state = $5 AND ($6 IS NULL OR seller_id = $6) RETURNING *",
     )
-    .bind(m.to.as_str())
+    .bind(t.to.as_str())
     .bind(to_unix_ms(now))
     .bind(m.invoice_number.clone())
     .bind(&m.id)
-    .bind(m.from.as_str())
+    .bind(t.from.as_str())
     .bind(scope.tenant().map(str::to_owned))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
-        return Ok(None);
+        return Err(lost_race("statement", &m.id, t));
     };
     let record = from_row(&row)?;
-    if m.to == StatementState::Paid && record.totals.payable_minor != 0 {
+    if t.to == StatementState::Paid && record.totals.payable_minor != 0 {
         let seller = Some(record.seller_id.as_str());
         let payout = Movement {
             from: accounts::SELLER_PAYABLE,
@@ -324,13 +330,13 @@ pub(super) async fn move_statement(
     }
     insert_notice(&mut tx, &record.seller_id, &m.notice, Some(&record.id), now).await?;
     let detail = serde_json::json!({
-        "from": m.from.as_str(), "to": m.to.as_str(), "reason": m.reason,
+        "from": t.from.as_str(), "to": t.to.as_str(), "reason": m.reason,
         "invoice_number": m.invoice_number,
     });
     let action = format!("statement.{}", m.action.as_str());
     audit(&mut tx, now, Some(actor), &action, &record.id, detail).await?;
     tx.commit().await?;
-    Ok(Some(record))
+    Ok(record)
 }
 
 fn from_row(r: &AnyRow) -> StoreResult<StatementRecord> {
