@@ -15,14 +15,14 @@ use souk_core::settlement::Period;
 use souk_isv::example::FailureMode;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
-const ZONE: UtcOffset = time::macros::offset!(+8);
+pub(crate) const ZONE: UtcOffset = time::macros::offset!(+8);
 
 fn now(app: &TestApp) -> OffsetDateTime {
     app.clock.now()
 }
 
 /// Moves the clock to `t` (forward only) and runs what became due.
-async fn advance_to(app: &TestApp, t: OffsetDateTime) {
+pub(crate) async fn advance_to(app: &TestApp, t: OffsetDateTime) {
     let by = t - now(app);
     assert!(by >= Duration::ZERO, "cannot go back to {t}");
     app.advance(by).await;
@@ -38,7 +38,7 @@ fn round4(e4: i64) -> i64 {
     }
 }
 
-async fn statements(app: &TestApp, key: &str, period: &Period) -> Vec<Value> {
+pub(crate) async fn statements(app: &TestApp, key: &str, period: &Period) -> Vec<Value> {
     let r = app
         .get(&format!("/v1/statements?period={}", period.id()), key)
         .await;
@@ -46,7 +46,7 @@ async fn statements(app: &TestApp, key: &str, period: &Period) -> Vec<Value> {
     r.body["data"].as_array().unwrap().clone()
 }
 
-async fn detail(app: &TestApp, key: &str, id: &str) -> Value {
+pub(crate) async fn detail(app: &TestApp, key: &str, id: &str) -> Value {
     let r = app.get(&format!("/v1/statements/{id}"), key).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     r.body
@@ -58,16 +58,21 @@ async fn completed(app: &TestApp, m: &Market, order: &Value) -> i64 {
     done["amount"]["amount_minor"].as_i64().unwrap()
 }
 
-async fn transition(app: &TestApp, key: &str, id: &str, body: Value) -> crate::harness::Reply {
+pub(crate) async fn transition(
+    app: &TestApp,
+    key: &str,
+    id: &str,
+    body: Value,
+) -> crate::harness::Reply {
     app.post(&format!("/v1/statements/{id}/transitions"), key, body)
         .await
 }
 
 /// A month M with a purchase, a renewal, an upgrade, a failed (refunded) opening and an order
 /// completed only after M ended; the run on day 7 of M+1; a refund recorded in M+1.
-struct Scenario {
-    m: Market,
-    month: Period,
+pub(crate) struct Scenario {
+    pub(crate) m: Market,
+    pub(crate) month: Period,
     /// Amounts of the purchase, renewal and upgrade settled for M.
     settled: [i64; 3],
     purchase_id: String,
@@ -75,7 +80,7 @@ struct Scenario {
     failed_id: String,
 }
 
-async fn scenario(app: &TestApp) -> Scenario {
+pub(crate) async fn scenario(app: &TestApp) -> Scenario {
     let ex = example_seller(app, |_| {}).await;
     let m = market(app, Proto::V2, ex).await;
     top_up(app, &m.buyer_id, 1_000_000).await;
@@ -554,6 +559,18 @@ backend_test!(
             "amount": {"amount_minor": -5, "currency": "CNY"}, "reason": "x"}))
             .await
             .assert_error(StatusCode::NOT_FOUND, "not_found");
+        // An order id that is not Souk's is the caller's typo, said about the field.
+        let r = app
+            .post(
+                "/v1/settlement/adjustments",
+                &app.operator_key,
+                json!({
+            "seller_id": m.seller_id, "kind": "refund", "order_id": "order-17",
+            "amount": {"amount_minor": -5, "currency": "CNY"}, "reason": "x"}),
+            )
+            .await;
+        r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+        assert!(r.text.contains("order_id"), "{}", r.text);
         app.get("/v1/settlement/check?period=20261", &app.operator_key)
             .await
             .assert_error(StatusCode::BAD_REQUEST, "invalid_query");
