@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-postgres.sh
+# Chromium and chromedriver for the console's browser tests.
+bash scripts/ensure-browser.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

@@ -129,6 +129,10 @@ typed_id!(
     /// One attempt of a seller call, as recorded in the interface messages.
     AttemptId, "att"
 );
+typed_id!(
+    /// A person who logs in to the web console on behalf of a party.
+    ConsoleUserId, "usr"
+);
 
 #[cfg(test)]
 mod tests {

@@ -20,10 +20,13 @@
 //! - [`text`]: what makes a name or label displayable (visible, no direction overrides).
 //! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
 //! - [`settlement`]: periods, the platform fee and rebate, statements and their workflow.
+//! - [`search`]: catalog search terms (Chinese and English) shared by both engines.
+//! - [`console`]: the web console's accounts: passwords, sessions, login throttling.
 
 pub mod api_key;
 pub mod catalog;
 pub mod clock;
+pub mod console;
 pub mod endpoint;
 pub mod id;
 pub mod instance;
@@ -35,6 +38,7 @@ pub mod order;
 pub mod outbox;
 pub mod party;
 pub mod provisioning;
+pub mod search;
 pub mod settlement;
 pub mod snapshot;
 pub mod text;

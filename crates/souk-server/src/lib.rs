@@ -1,4 +1,5 @@
-//! Souk's server: the HTTP API ([`http`]), the use cases behind it ([`usecase`]), configuration
+//! Souk's server: the HTTP API ([`http`]), the web consoles ([`web`]), the use cases behind
+//! them ([`usecase`]), configuration
 //! ([`config`]) and start-up ([`App`]).
 //!
 //! `main` stays thin: it loads a [`config::Config`], calls [`App::prepare`] (data directory,
@@ -14,6 +15,7 @@ pub mod secrets;
 pub mod seller_client;
 pub mod telemetry;
 pub mod usecase;
+pub mod web;
 pub mod workers;
 
 use anyhow::Context;

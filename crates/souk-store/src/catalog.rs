@@ -730,6 +730,7 @@ impl CatalogStore for SqlStore {
         let record = load_product(&mut tx, &CatalogScope::Everything, p.id.as_str())
             .await?
             .ok_or_else(|| StoreError::Corrupt("product vanished after insert".into()))?;
+        crate::search::index_product(&mut tx, self.backend, &record).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -805,6 +806,9 @@ impl CatalogStore for SqlStore {
         )
         .await?;
         let record = load_product(&mut tx, &CatalogScope::Everything, e.id.as_str()).await?;
+        if let Some(r) = &record {
+            crate::search::index_product(&mut tx, self.backend, r).await?;
+        }
         tx.commit().await?;
         Ok(record)
     }
@@ -839,6 +843,9 @@ impl CatalogStore for SqlStore {
         )
         .await?;
         let record = load_product(&mut tx, &CatalogScope::Everything, c.id.as_str()).await?;
+        if let Some(r) = &record {
+            crate::search::index_product(&mut tx, self.backend, r).await?;
+        }
         tx.commit().await?;
         Ok(record)
     }
@@ -947,6 +954,9 @@ impl CatalogStore for SqlStore {
         .await?;
         let record =
             load_product(&mut tx, &CatalogScope::Everything, a.product_id.as_str()).await?;
+        if let Some(r) = &record {
+            crate::search::index_product(&mut tx, self.backend, r).await?;
+        }
         tx.commit().await?;
         Ok(record)
     }
@@ -1030,6 +1040,12 @@ impl CatalogStore for SqlStore {
             serde_json::json!({ "sku_id": sku_id, "sku_code": sku.sku_code, "attributes": sku.attributes }),
         )
         .await?;
+        // The storefront's lowest price and billing modes count active SKUs only.
+        if let Some(p) =
+            load_product(&mut tx, &CatalogScope::Everything, product_id.as_str()).await?
+        {
+            crate::search::index_product(&mut tx, self.backend, &p).await?;
+        }
         let row = sqlx::query("SELECT * FROM skus WHERE id = $1")
             .bind(sku_id.as_str())
             .fetch_one(&mut *tx)

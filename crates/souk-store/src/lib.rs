@@ -19,19 +19,23 @@
 mod cache;
 mod catalog;
 mod commerce;
+mod console;
 mod constraint;
 mod licenses;
 mod ops;
 mod records;
+mod search;
 mod settlement;
 mod sql;
 
 pub use catalog::*;
 pub use commerce::*;
+pub use console::*;
 pub use constraint::{constraint_names, ConstraintKind};
 pub use licenses::*;
 pub use ops::*;
 pub use records::*;
+pub use search::{ProductSearch, SearchHit, SearchSort};
 pub use settlement::*;
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
 
@@ -123,12 +127,18 @@ impl Page {
 /// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
 /// has its own use-case trait in its own module; `Store` is all of them together.
 pub trait Store:
-    PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + SettlementStore
+    PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + SettlementStore + ConsoleStore
 {
 }
 
 impl<T> Store for T where
-    T: PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + SettlementStore
+    T: PartyStore
+        + CatalogStore
+        + CommerceStore
+        + LicenseStore
+        + OpsStore
+        + SettlementStore
+        + ConsoleStore
 {
 }
 
@@ -208,5 +218,7 @@ pub trait PartyStore: Send + Sync + 'static {
 
 /// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
 pub mod prelude {
-    pub use crate::{CatalogStore, CommerceStore, LicenseStore, OpsStore, PartyStore, Store};
+    pub use crate::{
+        CatalogStore, CommerceStore, ConsoleStore, LicenseStore, OpsStore, PartyStore, Store,
+    };
 }

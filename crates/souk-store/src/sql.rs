@@ -143,12 +143,15 @@ impl SqlStore {
     /// (`index t.name (c1,c2) <unique|plain>[ partial]`). Index names are PostgreSQL's:
     /// SQLite's automatic indexes (primary keys, `UNIQUE` constraints) and its rowid primary
     /// keys are given the names PostgreSQL gives them, the same names the constraint mapping
-    /// reports (`constraint.rs`). sqlx's own bookkeeping table is left out.
+    /// reports (`constraint.rs`). sqlx's own bookkeeping table is left out, and so are the
+    /// full-text search structures (named `*_fts*`), which are engine-specific by nature: an
+    /// FTS5 virtual table and its shadow tables on SQLite, a GIN expression index on PostgreSQL.
     pub async fn schema_shape(&self) -> StoreResult<Vec<String>> {
         let mut lines = match self.backend {
             Backend::Sqlite => self.sqlite_shape().await?,
             Backend::Postgres => self.postgres_shape().await?,
         };
+        lines.retain(|l| !l.contains("_fts"));
         lines.sort();
         lines.dedup();
         Ok(lines)

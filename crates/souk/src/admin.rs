@@ -39,6 +39,14 @@ pub enum AdminCommand {
     ListKeys { party: String },
     /// Revoke an API key by its id (key_…).
     RevokeKey { key: String },
+    /// Give a party a web console login. The password is read from SOUK_CONSOLE_PASSWORD, or
+    /// else one is generated and printed once.
+    CreateLogin {
+        /// The party id (op_…, sel_…, buy_…, rsl_…).
+        party: String,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn party_id(s: &str) -> anyhow::Result<PartyId> {
@@ -115,6 +123,22 @@ pub async fn run(app: &App, command: AdminCommand) -> anyhow::Result<()> {
                 .map_err(human)?;
             println!("issued {} for {}", key.record.id, party);
             println!("API key (shown once, store it now): {}", key.secret);
+        }
+        AdminCommand::CreateLogin { party, email } => {
+            let party = party_id(&party)?;
+            let (password, generated) = match std::env::var("SOUK_CONSOLE_PASSWORD") {
+                Ok(p) => (p, false),
+                Err(_) => (souk_core::console::new_token()[..20].to_owned(), true),
+            };
+            let user = souk_server::usecase::console::create_user(
+                state, &operator, &party, &email, &password,
+            )
+            .await
+            .map_err(human)?;
+            println!("console login {} for {}", user.email, party);
+            if generated {
+                println!("password (shown once, store it now): {password}");
+            }
         }
         AdminCommand::ListKeys { party } => {
             let party = party_id(&party)?;

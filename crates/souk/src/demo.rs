@@ -26,6 +26,10 @@ pub struct DemoState {
     pub buyer_key: Option<String>,
     /// The example seller's port on the last start.
     pub example_port: Option<u16>,
+    /// The password of the demo's console logins (one for all three), chosen on the first
+    /// start.
+    #[serde(default)]
+    pub console_password: Option<String>,
 }
 
 impl DemoState {
@@ -95,6 +99,11 @@ pub struct DemoKeys {
     pub buyer_id: String,
     pub product_id: String,
     pub skus: Vec<(String, String)>,
+    /// Console logins: (role, e-mail address).
+    pub logins: Vec<(&'static str, String)>,
+    /// Their password, or `None` when the logins predate `demo.json` (then it is the one
+    /// printed on that first start).
+    pub console_password: Option<String>,
 }
 
 pub(crate) struct Api {
@@ -189,7 +198,7 @@ pub async fn seed(
             Some(k) => k,
             None => party_key(app, &operator_id).await?.1,
         };
-    let (_, seller) = party(
+    let (seller_id, seller) = party(
         app,
         &operator_id,
         Role::Seller,
@@ -284,7 +293,20 @@ pub async fn seed(
                 .collect()
         })
         .unwrap_or_default();
+    let (logins, console_password) = console_logins(
+        app,
+        &operator_id,
+        [
+            ("operator", operator_id.to_string()),
+            ("seller", seller_id),
+            ("buyer", buyer_id.clone()),
+        ],
+        kept,
+    )
+    .await?;
     Ok(DemoKeys {
+        logins,
+        console_password,
         operator,
         seller,
         buyer,
@@ -292,6 +314,38 @@ pub async fn seed(
         product_id: product["id"].as_str().unwrap_or_default().to_owned(),
         skus,
     })
+}
+
+/// Gives each demo party a console login `<role>@demo.example` (once), all with one password
+/// kept in `demo.json`.
+async fn console_logins(
+    app: &App,
+    operator: &souk_core::party::PartyId,
+    parties: [(&'static str, String); 3],
+    kept: &mut DemoState,
+) -> anyhow::Result<(Vec<(&'static str, String)>, Option<String>)> {
+    let mut logins = Vec::new();
+    let mut password = kept.console_password.clone();
+    for (role, id) in parties {
+        let id = souk_core::party::PartyId::from_trusted(id);
+        let existing = app.state.store.console_users_of(&id).await?;
+        let email = match existing.first() {
+            Some(u) => u.email.clone(),
+            None => {
+                let pw = password
+                    .get_or_insert_with(|| souk_core::console::new_token()[..16].to_owned())
+                    .clone();
+                let email = format!("{role}@demo.example");
+                souk_server::usecase::console::create_user(&app.state, operator, &id, &email, &pw)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+                email
+            }
+        };
+        logins.push((role, email));
+    }
+    kept.console_password = password.clone();
+    Ok((logins, password))
 }
 
 async fn party_key(app: &App, id: &souk_core::party::PartyId) -> anyhow::Result<(String, String)> {

@@ -8,6 +8,7 @@ mod backup;
 mod bench_heartbeat;
 mod bench_memory;
 mod bench_provision;
+mod bench_search;
 mod bench_settlement;
 mod bench_support;
 mod demo;
@@ -279,6 +280,14 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     println!("product:      {}", keys.product_id);
     for (edition, sku) in &keys.skus {
         println!("  sku {edition}: {sku}");
+    }
+    println!("console:      {base}/login");
+    let password = keys
+        .console_password
+        .as_deref()
+        .unwrap_or("(the one printed on the first start)");
+    for (role, email) in &keys.logins {
+        println!("  {role:<8} {email}  password {password}");
     }
     println!("walkthrough: docs/walkthrough.md; move time with: SOUK_OPERATOR_KEY=<operator key> souk clock advance 30d");
     server.await??;

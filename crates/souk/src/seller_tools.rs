@@ -105,6 +105,22 @@ pub enum BenchCommand {
         #[arg(long)]
         control: bool,
     },
+    /// Storefront search over many listed products (Chinese and English names): seeds them,
+    /// then times `GET /shop?…` pages for a mix of queries, filters and sorts; p50/p99.
+    Search {
+        /// Listed products to seed.
+        #[arg(long, default_value_t = 100_000)]
+        products: usize,
+        /// Storefront pages to time.
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+        /// Concurrent browsers.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Signed License heartbeats per second over loopback, from a client on its own runtime,
     /// beside a bare axum handler; p50/p99.
     Heartbeat {
@@ -282,6 +298,23 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
                 minutes,
                 concurrency,
                 report_every,
+                database_url,
+            })
+            .await
+        }
+        SellerCommand::Bench {
+            command:
+                BenchCommand::Search {
+                    products,
+                    queries,
+                    concurrency,
+                    database_url,
+                },
+        } => {
+            crate::bench_search::run(crate::bench_search::SearchBench {
+                products,
+                queries,
+                concurrency,
                 database_url,
             })
             .await

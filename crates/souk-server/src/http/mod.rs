@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::router())
         .merge(licenses::router())
         .merge(settlement::router())
+        .merge(crate::web::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
@@ -112,12 +113,14 @@ async fn envelope_for_bare_errors(req: Request, next: Next) -> Response {
         };
     }
     let res = next.run(req).await;
-    let is_json = res
+    // JSON already is the envelope; HTML is a console error page (`crate::web`), which shows
+    // the envelope's message to a person.
+    let is_json_or_page = res
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json || res.status().is_success() || res.status().is_redirection() {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if is_json_or_page || res.status().is_success() || res.status().is_redirection() {
         return res;
     }
     if open_api {

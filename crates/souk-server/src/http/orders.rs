@@ -156,7 +156,17 @@ pub struct InstanceView {
 impl InstanceView {
     /// Secrets are opened only for the buyer who owns the instance.
     fn for_caller(state: &AppState, caller: &Caller, i: InstanceRecord) -> InstanceView {
-        let owner = caller.role() == Role::Buyer && caller.party_id() == &i.buyer_id;
+        Self::for_party(state, caller.role(), caller.party_id(), i)
+    }
+
+    /// [`InstanceView::for_caller`] for a party acting through the web console.
+    pub(crate) fn for_party(
+        state: &AppState,
+        role: Role,
+        party: &PartyId,
+        i: InstanceRecord,
+    ) -> InstanceView {
+        let owner = role == Role::Buyer && party == &i.buyer_id;
         let app_info = owner
             .then_some(i.app_info_sealed.as_deref())
             .flatten()

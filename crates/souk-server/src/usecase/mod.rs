@@ -6,8 +6,11 @@
 pub mod balance;
 pub mod buyer_wire;
 pub mod catalog;
+pub mod console;
+pub mod endpoint_test;
 pub mod licenses;
 pub mod orders;
 pub mod parties;
 pub mod settlement;
 pub mod settlement_check;
+pub mod storefront;

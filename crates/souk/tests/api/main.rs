@@ -1,6 +1,7 @@
 //! Souk's integration tests: one binary, every test against a real server on a loopback port,
 //! each with its own database, each run on SQLite and on PostgreSQL (see `harness`).
 
+mod console_support;
 mod fixture;
 mod harness;
 mod http_edge;
@@ -9,8 +10,10 @@ mod ops_support;
 mod backup;
 mod bad_input;
 mod binary;
+mod browser;
 mod catalog;
 mod commerce;
+mod console;
 mod constraints;
 mod foundation;
 mod licenses;

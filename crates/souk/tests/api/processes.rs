@@ -337,8 +337,14 @@ async fn the_demo_starts_with_a_buyable_product_and_a_movable_clock() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut out = std::collections::HashMap::new();
     let mut base = String::new();
+    let mut buyer_login = None;
     for line in lines.by_ref() {
         let line = line.unwrap();
+        if let ["buyer", email, "password", password] =
+            line.split_whitespace().collect::<Vec<_>>()[..]
+        {
+            buyer_login = Some((email.to_owned(), password.to_owned()));
+        }
         if let Some(rest) = line.split("listening on http://").nth(1) {
             base = format!("http://{}", rest.split_whitespace().next().unwrap());
         }
@@ -372,6 +378,34 @@ async fn the_demo_starts_with_a_buyable_product_and_a_movable_clock() {
         .call("GET", &format!("/v1/instances/{instance}"), &buyer, None)
         .await;
     assert_eq!(inst.body["state"], "grace", "{}", inst.text);
+    // The printed console login works.
+    let (email, password) = buyer_login.expect("a console login for the demo buyer");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = http.get(format!("{}/login", c.base)).send().await.unwrap();
+    let cookie = form.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = form.text().await.unwrap();
+    let csrf = crate::console_support::csrf_of(&html);
+    let r = http
+        .post(format!("{}/login", c.base))
+        .header("cookie", cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", &email),
+            ("password", &password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{:?}", r.text().await);
     let _ = child.kill();
     let _ = child.wait();
 }

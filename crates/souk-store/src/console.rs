@@ -1,0 +1,295 @@
+//! The web consoles' accounts: console users, database sessions (shared by every `souk`
+//! process on the database), failed-login records for throttling, and the storefront search.
+
+use crate::search::{ProductSearch, SearchHit};
+use crate::sql::corrupt;
+use crate::*;
+use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::ConsoleUserId;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::str::FromStr;
+
+/// A person who logs in for a party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleUser {
+    pub id: ConsoleUserId,
+    pub party_id: PartyId,
+    pub role: Role,
+    pub party_name: String,
+    pub email: String,
+    /// The argon2 PHC string.
+    pub password_hash: String,
+}
+
+/// A console user to create.
+#[derive(Debug, Clone)]
+pub struct NewConsoleUser {
+    pub id: ConsoleUserId,
+    pub party_id: PartyId,
+    /// Lower-cased.
+    pub email: String,
+    pub password_hash: String,
+    pub actor: PartyId,
+    pub now: OffsetDateTime,
+}
+
+/// A live session, with who it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub user: ConsoleUser,
+    pub csrf_token: String,
+    pub last_seen_at: OffsetDateTime,
+}
+
+#[async_trait::async_trait]
+pub trait ConsoleStore: Send + Sync + 'static {
+    /// Creates a login for a party (audited). `Conflict` on `console_users_email_unique`.
+    /// `None` when the party does not exist.
+    async fn create_console_user(&self, u: NewConsoleUser) -> StoreResult<Option<ConsoleUser>>;
+
+    /// The user with this (lower-cased) address whose party is active.
+    async fn console_user_by_email(&self, email: &str) -> StoreResult<Option<ConsoleUser>>;
+
+    /// The logins of a party.
+    async fn console_users_of(&self, party: &PartyId) -> StoreResult<Vec<ConsoleUser>>;
+
+    /// Opens a session, and forgets the address's failed logins.
+    async fn open_session(
+        &self,
+        token_hash: &str,
+        user: &ConsoleUserId,
+        csrf_token: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+
+    /// The session behind a token hash, if it exists and its party is active; records use
+    /// (at most once a minute, so that most page views stay reads).
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ConsoleSession>>;
+
+    async fn close_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    /// Records a failed login and returns the address's failures since `since` (oldest are
+    /// pruned on the way).
+    async fn record_login_failure(
+        &self,
+        email: &str,
+        now: OffsetDateTime,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<OffsetDateTime>>;
+
+    /// The address's failed logins since `since`.
+    async fn login_failures(
+        &self,
+        email: &str,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<OffsetDateTime>>;
+
+    /// Listed products matching a storefront search, and whether more follow.
+    async fn search_listed(&self, s: &ProductSearch) -> StoreResult<(Vec<SearchHit>, bool)>;
+}
+
+const USER_COLUMNS: &str = "u.id, u.party_id, p.role, p.name AS party_name, u.email, \
+                            u.password_hash";
+
+fn user_from_row(row: &AnyRow) -> StoreResult<ConsoleUser> {
+    Ok(ConsoleUser {
+        id: ConsoleUserId::from_trusted(row.try_get("id")?),
+        party_id: PartyId::from_trusted(row.try_get("party_id")?),
+        role: Role::from_str(&row.try_get::<String, _>("role")?).map_err(|e| corrupt("role", e))?,
+        party_name: row.try_get("party_name")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl ConsoleStore for SqlStore {
+    async fn create_console_user(&self, u: NewConsoleUser) -> StoreResult<Option<ConsoleUser>> {
+        let mut tx = self.write.begin().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM parties WHERE id = $1")
+            .bind(u.party_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO console_users (id, party_id, email, password_hash, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(u.id.as_str())
+        .bind(u.party_id.as_str())
+        .bind(&u.email)
+        .bind(&u.password_hash)
+        .bind(to_unix_ms(u.now))
+        .execute(&mut *tx)
+        .await?;
+        crate::sql::audit(
+            &mut tx,
+            u.now,
+            Some(&u.actor),
+            "console_user.created",
+            u.party_id.as_str(),
+            serde_json::json!({ "user_id": u.id, "email": u.email }),
+        )
+        .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM console_users u JOIN parties p ON p.id = u.party_id \
+             WHERE u.id = $1"
+        ))
+        .bind(u.id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let user = user_from_row(&row)?;
+        tx.commit().await?;
+        Ok(Some(user))
+    }
+
+    async fn console_user_by_email(&self, email: &str) -> StoreResult<Option<ConsoleUser>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM console_users u JOIN parties p ON p.id = u.party_id \
+             WHERE u.email = $1 AND p.status = 'active'"
+        ))
+        .bind(email)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn console_users_of(&self, party: &PartyId) -> StoreResult<Vec<ConsoleUser>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM console_users u JOIN parties p ON p.id = u.party_id \
+             WHERE u.party_id = $1 ORDER BY u.id"
+        ))
+        .bind(party.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn open_session(
+        &self,
+        token_hash: &str,
+        user: &ConsoleUserId,
+        csrf_token: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO console_sessions (token_hash, user_id, csrf_token, created_at, \
+             last_seen_at) VALUES ($1, $2, $3, $4, $4)",
+        )
+        .bind(token_hash)
+        .bind(user.as_str())
+        .bind(csrf_token)
+        .bind(to_unix_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM console_login_failures WHERE email = \
+             (SELECT email FROM console_users WHERE id = $1)",
+        )
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn touch_session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ConsoleSession>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, s.csrf_token, s.last_seen_at FROM console_sessions s \
+             JOIN console_users u ON u.id = s.user_id JOIN parties p ON p.id = u.party_id \
+             WHERE s.token_hash = $1 AND p.status = 'active'"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let last: i64 = row.try_get("last_seen_at")?;
+        let session = ConsoleSession {
+            user: user_from_row(&row)?,
+            csrf_token: row.try_get("csrf_token")?,
+            last_seen_at: from_unix_ms(last),
+        };
+        if !souk_core::console::session_alive(session.last_seen_at, now) {
+            self.close_session(token_hash).await?;
+            return Ok(None);
+        }
+        if to_unix_ms(now) - last > 60_000 {
+            sqlx::query("UPDATE console_sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                .bind(to_unix_ms(now))
+                .bind(token_hash)
+                .execute(&self.write)
+                .await?;
+        }
+        Ok(Some(session))
+    }
+
+    async fn close_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_login_failure(
+        &self,
+        email: &str,
+        now: OffsetDateTime,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<OffsetDateTime>> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("DELETE FROM console_login_failures WHERE email = $1 AND at <= $2")
+            .bind(email)
+            .bind(to_unix_ms(since))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO console_login_failures (email, at) VALUES ($1, $2)")
+            .bind(email)
+            .bind(to_unix_ms(now))
+            .execute(&mut *tx)
+            .await?;
+        let out = failures(&mut tx, email, since).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn login_failures(
+        &self,
+        email: &str,
+        since: OffsetDateTime,
+    ) -> StoreResult<Vec<OffsetDateTime>> {
+        let mut conn = self.read.acquire().await?;
+        failures(&mut conn, email, since).await
+    }
+
+    async fn search_listed(&self, s: &ProductSearch) -> StoreResult<(Vec<SearchHit>, bool)> {
+        self.search_listed_impl(s).await
+    }
+}
+
+async fn failures(
+    conn: &mut sqlx::AnyConnection,
+    email: &str,
+    since: OffsetDateTime,
+) -> StoreResult<Vec<OffsetDateTime>> {
+    let ats: Vec<i64> = sqlx::query_scalar(
+        "SELECT at FROM console_login_failures WHERE email = $1 AND at > $2 ORDER BY at",
+    )
+    .bind(email)
+    .bind(to_unix_ms(since))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(ats.into_iter().map(from_unix_ms).collect())
+}
