@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-postgres.sh
+bash scripts/ensure-s3.sh
 # Chromium and chromedriver for the console's browser tests.
 bash scripts/ensure-browser.sh
 log=$(mktemp)

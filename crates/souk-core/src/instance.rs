@@ -47,6 +47,9 @@ event_enum!(
         Renew = "renewed",
         /// An upgrade was paid: the specification changes, the state does not.
         Upgrade = "upgraded",
+        /// Its order was refunded after sale (no-reason, negotiated, operator-forced): whatever
+        /// was opened, or is still opening, is released at once.
+        ReleaseOnRefund = "released on refund",
     }
 );
 
@@ -70,6 +73,7 @@ impl StateMachine for InstanceState {
             (Frozen, Release) => Some(Released),
             (Active | Grace | Frozen, Renew) => Some(Active),
             (Active, Upgrade) => Some(Active),
+            (Opening | Active | Grace | Frozen, ReleaseOnRefund) => Some(Released),
             _ => None,
         }
     }
@@ -279,6 +283,13 @@ mod tests {
         assert_eq!(
             Failed.apply(Release).unwrap_err().to_string(),
             "an instance that is failed cannot be released"
+        );
+        for s in [Opening, Active, Grace, Frozen] {
+            assert_eq!(s.apply(ReleaseOnRefund), Ok(Released));
+        }
+        assert!(
+            Released.apply(ReleaseOnRefund).is_err() && Failed.apply(ReleaseOnRefund).is_err(),
+            "a refund releases only what is not already gone"
         );
         assert_eq!(InstanceState::first(false), Opening);
         assert_eq!(InstanceState::first(true), Active);

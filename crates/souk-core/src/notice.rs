@@ -51,6 +51,91 @@ pub fn call_gave_up(kind: CallKind, instance_id: &str, error: &str) -> Notice {
     }
 }
 
+/// To the party a supervision node now waits for.
+pub fn supervision_waiting(order_id: &str, node: crate::supervision::Node) -> Notice {
+    use crate::supervision::Node;
+    let what = match node {
+        Node::SubmitRequirement => "submit your requirements",
+        Node::ConfirmRequirement => "confirm or reject the buyer's requirements",
+        Node::Implement => {
+            "implement the service (hardware: ship it and enter the tracking number)"
+        }
+        Node::DeliverProof => "upload the delivery evidence",
+        Node::PlatformReview => "review the delivery evidence",
+        Node::BuyerAccept => "accept the delivery or reject it with a reason",
+        Node::Completed => "nothing: supervision is completed",
+    };
+    Notice {
+        kind: "supervision_waiting",
+        subject: format!("Order {order_id} waits for you: {node}"),
+        body: format!(
+            "Service supervision of order {order_id} is at `{node}`. Please {what}; see \
+             GET /v1/orders/{order_id}/supervision."
+        ),
+    }
+}
+
+/// To both parties: supervision is over and the order completed.
+pub fn supervision_completed(order_id: &str, by: crate::supervision::Actor) -> Notice {
+    Notice {
+        kind: "supervision_completed",
+        subject: format!("Order {order_id}: service accepted"),
+        body: format!(
+            "The delivery of order {order_id} was accepted (by the {by}); the order is completed."
+        ),
+    }
+}
+
+/// To the other party and the operators: an appeal froze the flow.
+pub fn appeal_opened(order_id: &str, by: crate::supervision::Actor, reason: &str) -> Notice {
+    Notice {
+        kind: "appeal_opened",
+        subject: format!("Order {order_id}: the {by} appealed"),
+        body: format!(
+            "Reason: {reason}. Supervision is frozen until an operator resolves the appeal."
+        ),
+    }
+}
+
+/// To both parties: an operator resolved the appeal.
+pub fn appeal_resolved(order_id: &str, outcome: &str, reason: &str) -> Notice {
+    Notice {
+        kind: "appeal_resolved",
+        subject: format!("Order {order_id}: appeal resolved ({outcome})"),
+        body: format!("The operator decided `{outcome}`: {reason}."),
+    }
+}
+
+/// To the seller: a buyer asks for a negotiated refund.
+pub fn refund_requested(order_id: &str, amount: Money, reason: &str) -> Notice {
+    Notice {
+        kind: "refund_requested",
+        subject: format!("Order {order_id}: the buyer asks for a refund of {amount}"),
+        body: format!(
+            "Reason: {reason}. Approve or reject it with POST /v1/orders/{order_id}/refunds/decision; \
+             supervision timers are paused meanwhile."
+        ),
+    }
+}
+
+/// To the buyer (and seller): money went back.
+pub fn refund_completed(order_id: &str, amount: Money) -> Notice {
+    Notice {
+        kind: "refund_completed",
+        subject: format!("Order {order_id} was refunded"),
+        body: format!("{amount} was returned to the buyer's balance; the instance is released."),
+    }
+}
+
+/// To the buyer: the seller rejected the refund request.
+pub fn refund_rejected(order_id: &str, opinion: &str) -> Notice {
+    Notice {
+        kind: "refund_rejected",
+        subject: format!("Order {order_id}: refund request rejected"),
+        body: format!("The seller's opinion: {opinion}. You may file a new request or appeal."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -89,6 +89,8 @@ event_enum!(
         Deliver = "delivered",
         FailDelivery = "failed",
         Refund = "refunded",
+        /// An after-sale refund (no-reason, negotiated, operator-forced) of a paid order.
+        AfterSaleRefund = "refunded",
     }
 );
 
@@ -108,6 +110,7 @@ impl StateMachine for OrderState {
             (Processing, Deliver) => Some(Completed),
             (Processing, FailDelivery) => Some(Failed),
             (Failed, Refund) => Some(Refunded),
+            (Processing | Completed, AfterSaleRefund) => Some(Refunded),
             _ => None,
         }
     }
@@ -247,6 +250,15 @@ mod tests {
             "a paid order is not cancellable"
         );
         assert!(Completed.apply(Pay).is_err());
+        // After sale: a paid order is refunded whether or not it was delivered yet.
+        assert_eq!(Processing.apply(AfterSaleRefund), Ok(Refunded));
+        assert_eq!(Completed.apply(AfterSaleRefund), Ok(Refunded));
+        for s in [PendingPayment, Cancelled, Failed, Refunded] {
+            assert!(
+                s.apply(AfterSaleRefund).is_err(),
+                "{s} is not refundable after sale"
+            );
+        }
         assert!(Cancelled.apply(Pay).is_err());
         assert_eq!(
             Completed.apply(Refund).unwrap_err().to_string(),

@@ -64,6 +64,9 @@ impl JobResolution {
 pub struct OrderFacts {
     pub state: OrderState,
     pub amount: Money,
+    /// The order's service supervision is still open: it is delivered when the buyer accepts
+    /// (business rules §2, §3.6), not when the seller's call succeeds.
+    pub supervision_open: bool,
 }
 
 /// What [`plan`] decides on, read by the store in the completing transaction.
@@ -121,6 +124,7 @@ pub fn plan(kind: CallKind, resolution: &JobResolution, facts: Facts) -> Vec<Eff
     let order_move = |event: OrderEvent| {
         facts
             .order
+            .filter(|o| !(event == OrderEvent::Deliver && o.supervision_open))
             .and_then(|o| o.state.transition(event).ok())
             .map(Effect::Order)
     };
@@ -210,6 +214,7 @@ mod tests {
             order: Some(OrderFacts {
                 state: order,
                 amount: Money::new(amount, Currency::CNY),
+                supervision_open: false,
             }),
             instance: Some(instance),
             first_failure: false,
@@ -244,6 +249,26 @@ mod tests {
                     to: OrderState::Completed
                 }),
             ]
+        );
+    }
+
+    #[test]
+    fn a_supervised_opening_opens_the_instance_but_leaves_the_order_to_acceptance() {
+        let mut f = facts(OrderState::Processing, InstanceState::Opening, 100);
+        if let Some(o) = f.order.as_mut() {
+            o.supervision_open = true;
+        }
+        let effects = plan(CallKind::NewInstance, &delivered("i-1"), f);
+        assert_eq!(
+            effects[0],
+            Effect::Instance(Transition {
+                from: InstanceState::Opening,
+                to: InstanceState::Active
+            })
+        );
+        assert!(
+            !effects.iter().any(|e| matches!(e, Effect::Order(_))),
+            "a supervised order completes on the buyer's acceptance: {effects:?}"
         );
     }
 

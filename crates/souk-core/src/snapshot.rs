@@ -37,6 +37,31 @@ pub struct OrderSnapshot {
     /// The extra fields the buyer filled in (`saasExtendParams`), in the product's order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extend_params: Vec<ExtendValue>,
+    /// Hardware: where the goods go, captured at order time (business rules §3.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<Recipient>,
+    /// The product's supervision flag at purchase (decides supervision of SaaS).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub supervised: bool,
+    /// The sales scenario fixed at order creation (business rules §3.1).
+    #[serde(default, skip_serializing_if = "is_general")]
+    pub sales_scenario: crate::supervision::SalesScenario,
+}
+
+fn is_general(s: &crate::supervision::SalesScenario) -> bool {
+    *s == crate::supervision::SalesScenario::General
+}
+
+/// The recipient of a hardware order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    #[schema(example = "Li Lei")]
+    pub name: String,
+    #[schema(example = "+8613800000000")]
+    pub phone: String,
+    #[schema(example = "1 Example Road, Shenzhen")]
+    pub address: String,
 }
 
 /// Buyer details a product may have sent to its seller (KooGallery newInstance's

@@ -69,6 +69,12 @@ pub struct Config {
     pub lifecycle: LifecycleConfig,
     /// The monthly settlement run and the platform fee (business rules §8, §9).
     pub settlement: SettlementConfig,
+    /// Service supervision timers and thresholds (business rules §3.3, §3.4).
+    pub supervision: SupervisionConfig,
+    /// Refund windows and quotas (business rules §4).
+    pub refund: RefundConfig,
+    /// Where attachments are kept, and what is accepted.
+    pub attachments: AttachmentsConfig,
 }
 
 /// A duration written as `10s`, `15m`, `3h`, `7d` (see `souk_core::clock::parse_duration`).
@@ -177,6 +183,65 @@ impl SettlementConfig {
         policy.validate().map_err(invalid)?;
         Ok(policy)
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisionConfig {
+    /// Buyer silence at acceptance before the system accepts (`supervision.auto_accept`).
+    pub auto_accept: HumanDuration,
+    /// Hardware: from the shipment record to automatic acceptance.
+    pub hardware_auto_accept: HumanDuration,
+    /// Idle time on the buyer's side after which the seller may appeal.
+    pub appeal_idle: HumanDuration,
+    /// Rejections after which the seller may appeal.
+    pub appeal_rejections: u32,
+    /// Sales scenarios whose orders get platform review (`general`, `empowerment`, `base`).
+    pub review_scenarios: Vec<souk_core::supervision::SalesScenario>,
+}
+
+impl SupervisionConfig {
+    pub fn policy(&self) -> souk_core::supervision::SupervisionPolicy {
+        souk_core::supervision::SupervisionPolicy {
+            auto_accept: self.auto_accept.0,
+            hardware_auto_accept: self.hardware_auto_accept.0,
+            appeal_idle: self.appeal_idle.0,
+            appeal_rejections: self.appeal_rejections,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundConfig {
+    /// The no-reason full-refund window from the instance's opening (`refund.no_reason_window`).
+    pub no_reason_window: HumanDuration,
+    /// No-reason refunds per buyer in any rolling year (`refund.no_reason_yearly_quota`).
+    pub no_reason_yearly_quota: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentsConfig {
+    /// Largest attachment, in bytes (uploads are streamed; this is not `max_body_bytes`).
+    pub max_bytes: u64,
+    /// Content types accepted.
+    pub allowed_types: Vec<String>,
+    /// `local` (under `<data_dir>/blobs`) or `s3` (several processes share the store).
+    pub store: BlobStoreKind,
+    /// S3-compatible endpoint URL (empty: AWS).
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobStoreKind {
+    Local,
+    S3,
 }
 
 /// Command-line overrides (the highest-priority source).
@@ -330,6 +395,7 @@ impl Config {
         };
         redact(&mut shown.master_key);
         redact(&mut shown.bootstrap_operator_key);
+        redact(&mut shown.attachments.s3_secret_access_key);
         shown.database_url = souk_store::sql_redact_url(&shown.database_url);
         let mut out = String::from("# effective configuration (secrets redacted)\n");
         out.push_str(&toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# {e}\n")));
@@ -352,7 +418,7 @@ fn is_optional_key(path: &[String]) -> bool {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .as_slice(),
-        ["master_key"] | ["bootstrap_operator_key"]
+        ["master_key"] | ["bootstrap_operator_key"] | ["attachments", "s3_secret_access_key"]
     )
 }
 

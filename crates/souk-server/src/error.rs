@@ -131,6 +131,11 @@ fn constraint_violated(constraint: &str, kind: souk_store::ConstraintKind) -> Ap
             "trial_used",
             "you have already tried this SKU; buy it monthly or yearly instead",
         ),
+        names::ONE_OPEN_REFUND => AppError::conflict(
+            "refund_pending",
+            "this order already has a refund request waiting for the seller; wait for the \
+             decision or withdraw it",
+        ),
         names::ONE_PENDING_REVISION => AppError::conflict(
             "revision_pending",
             "a revision of this product is already under review; wait for the decision",

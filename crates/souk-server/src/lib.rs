@@ -6,6 +6,7 @@
 //! master key, database, migrations, first operator) and then [`App::serve`] with a listener and
 //! a shutdown future, which is also how the tests start Souk on port 0.
 
+pub mod blobs;
 pub mod config;
 pub mod datadir;
 pub mod error;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub sandbox_clock: Option<souk_core::clock::OffsetClock>,
     /// What license heartbeats are answered from (and their write-behind queue).
     pub licenses: Arc<license_cache::LicenseCache>,
+    /// Where attachment bytes live (local filesystem or S3-compatible).
+    pub blobs: Arc<dyn object_store::ObjectStore>,
 }
 
 /// A prepared Souk: database migrated, first operator present.
@@ -79,6 +82,7 @@ impl App {
         store.migrate().await.context("running migrations")?;
         let store: Arc<dyn Store> = Arc::new(store);
         let new_operator_key = bootstrap_operator(&*store, &config, &*clock).await?;
+        let blobs = blobs::open(&config)?;
         Ok(App {
             state: AppState {
                 store,
@@ -89,6 +93,7 @@ impl App {
                 wake: Arc::new(tokio::sync::Notify::new()),
                 sandbox_clock,
                 licenses: Arc::new(license_cache::LicenseCache::new()),
+                blobs,
             },
             new_operator_key,
         })

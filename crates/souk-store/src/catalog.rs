@@ -46,6 +46,8 @@ pub struct PurchasableSku {
     pub buyer_fields: Vec<BuyerField>,
     /// The fields the buyer fills in when buying (`saasExtendParams`).
     pub order_fields: Vec<souk_core::catalog::OrderField>,
+    /// The product's supervision flag (meaningful for SaaS; other types are fixed by §3.1).
+    pub supervised: bool,
 }
 
 /// One price of one SKU.
@@ -652,6 +654,7 @@ impl CatalogStore for SqlStore {
             attributes: json_col(&row, "attributes")?,
             quantity: spec.quantity,
             order_fields: spec.order_fields,
+            supervised: spec.supervised,
             prices: prices
                 .into_iter()
                 .map(|p| SkuPrice {

@@ -42,6 +42,8 @@ pub mod constraint_names {
     pub const ONE_TRIAL_PER_BUYER_SKU: &str = "orders_one_trial_per_buyer_sku";
     /// At most one revision of a product under review (migration 0002).
     pub const ONE_PENDING_REVISION: &str = "product_revisions_one_pending";
+    /// At most one open refund request per order (migration 0021).
+    pub const ONE_OPEN_REFUND: &str = "refunds_one_open_per_order";
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -16,6 +16,7 @@
 //! time anyway, and queueing writers in the pool instead of in SQLite's busy handler avoids
 //! `SQLITE_BUSY` under load. Reads use a separate pool and, thanks to WAL, never wait for writes.
 
+mod aftersale;
 mod cache;
 mod catalog;
 mod commerce;
@@ -28,6 +29,7 @@ mod search;
 mod settlement;
 mod sql;
 
+pub use aftersale::*;
 pub use catalog::*;
 pub use commerce::*;
 pub use console::*;
@@ -127,7 +129,14 @@ impl Page {
 /// Everything Souk stores, as one trait object (`Arc<dyn Store>`). Each area of the marketplace
 /// has its own use-case trait in its own module; `Store` is all of them together.
 pub trait Store:
-    PartyStore + CatalogStore + CommerceStore + LicenseStore + OpsStore + SettlementStore + ConsoleStore
+    PartyStore
+    + CatalogStore
+    + CommerceStore
+    + LicenseStore
+    + OpsStore
+    + SettlementStore
+    + ConsoleStore
+    + AftersaleStore
 {
 }
 
@@ -139,6 +148,7 @@ impl<T> Store for T where
         + OpsStore
         + SettlementStore
         + ConsoleStore
+        + AftersaleStore
 {
 }
 
@@ -219,6 +229,7 @@ pub trait PartyStore: Send + Sync + 'static {
 /// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CatalogStore, CommerceStore, ConsoleStore, LicenseStore, OpsStore, PartyStore, Store,
+        AftersaleStore, CatalogStore, CommerceStore, ConsoleStore, LicenseStore, OpsStore,
+        PartyStore, Store,
     };
 }

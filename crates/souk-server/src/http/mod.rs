@@ -4,6 +4,7 @@
 //! panic guard → metrics → body limit → route → extractors (auth, JSON) → handler → use case →
 //! store. Every error on the way out is the JSON envelope of [`crate::error`].
 
+pub mod attachments;
 pub mod auth;
 pub mod catalog;
 pub mod examples;
@@ -15,9 +16,11 @@ pub mod openapi;
 pub mod order_query;
 pub mod orders;
 pub mod parties;
+pub mod refunds;
 pub mod settlement;
 mod settlement_csv;
 mod settlement_examples;
+pub mod supervision;
 pub mod system;
 pub mod wire_errors;
 
@@ -43,6 +46,9 @@ pub fn router(state: AppState) -> Router {
         .merge(parties::router())
         .merge(orders::router())
         .merge(order_query::router())
+        .merge(supervision::router())
+        .merge(refunds::router())
+        .merge(attachments::router())
         .merge(messages::router())
         .merge(catalog::router())
         .merge(licenses::router())

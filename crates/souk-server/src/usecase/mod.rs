@@ -3,6 +3,7 @@
 //! Each one parses its input into domain types, asks the domain whether the action is allowed,
 //! and hands the result to one store call (one transaction).
 
+pub mod attachments;
 pub mod balance;
 pub mod buyer_wire;
 pub mod catalog;
@@ -11,6 +12,8 @@ pub mod endpoint_test;
 pub mod licenses;
 pub mod orders;
 pub mod parties;
+pub mod refunds;
 pub mod settlement;
 pub mod settlement_check;
 pub mod storefront;
+pub mod supervision;

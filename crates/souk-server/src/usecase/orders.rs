@@ -5,7 +5,7 @@
 //! the balance, opens or changes the instance and enqueues the seller calls.
 
 use crate::error::{AppError, AppResult};
-use crate::usecase::licenses;
+use crate::usecase::{licenses, supervision};
 use crate::AppState;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -40,6 +40,13 @@ pub struct PlaceOrder {
     /// Values of the product's order fields, by field name (sent to the seller).
     #[serde(default)]
     pub extend_params: std::collections::BTreeMap<String, String>,
+    /// Hardware only, and required there: where the goods go.
+    #[serde(default)]
+    pub recipient: Option<souk_core::snapshot::Recipient>,
+    /// The sales scenario of the order (from the buyer's track or the voucher paid with):
+    /// `general` (default), `empowerment` or `base`. Decides platform review (§3.1).
+    #[serde(default)]
+    pub sales_scenario: souk_core::supervision::SalesScenario,
 }
 
 /// A renewal or trial conversion of an instance.
@@ -160,6 +167,9 @@ fn snapshot(sku: &PurchasableSku, p: &souk_store::SkuPrice) -> OrderSnapshot {
         previous_quantity: None,
         buyer: BuyerContact::default(),
         extend_params: Vec::new(),
+        recipient: None,
+        supervised: sku.supervised,
+        sales_scenario: Default::default(),
     }
 }
 
@@ -209,18 +219,13 @@ fn money_error(e: souk_core::money::MoneyError) -> AppError {
 /// Places a new purchase or trial; the order waits for payment.
 pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppResult<OrderRecord> {
     let sku = sku(state, &input.sku_id).await?;
-    if !matches!(
-        sku.delivery_type,
-        DeliveryType::Saas | DeliveryType::License
-    ) {
+    if sku.delivery_type == DeliveryType::Api {
         return Err(AppError::invalid_field(
             "sku_id",
-            format!(
-                "{} products cannot be bought yet (SaaS and License can)",
-                sku.delivery_type
-            ),
+            "API products are sold as call packages, which cannot be bought yet",
         ));
     }
+    let recipient = supervision::recipient_for(sku.delivery_type, input.recipient)?;
     let p = price_of(&sku, input.billing_mode)?;
     let term = term_for(input.billing_mode, input.periods, p.trial_days)?;
     let quantity = quantity_for(&sku, input.quantity)?;
@@ -257,6 +262,8 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
             auto_renew: input.auto_renew,
             buyer: buyer_contact(state, buyer, &sku.buyer_fields).await?,
             extend_params,
+            recipient,
+            sales_scenario: input.sales_scenario,
             ..snapshot(&sku, p)
         },
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
@@ -360,6 +367,13 @@ pub async fn upgrade(
     input: UpgradeInstance,
 ) -> AppResult<OrderRecord> {
     let instance = own_instance(state, buyer, instance_id).await?;
+    let delivery: Option<DeliveryType> = instance.delivery_type.parse().ok();
+    if delivery.is_some_and(|d| !d.needs_integration()) {
+        return Err(AppError::conflict(
+            "not_upgradable",
+            "only SaaS and License instances can change specification; buy the new one instead",
+        ));
+    }
     if instance.state.apply(InstanceEvent::Upgrade).is_err() || instance.trial {
         return Err(AppError::conflict(
             "not_upgradable",
@@ -488,6 +502,11 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             } else {
                 Vec::new()
             };
+            let supervision = supervision::start_for(state, &order, now).await?;
+            // Souk issues the codes, or no seller call exists for the type (Image): the
+            // instance opens now. Supervised types without a call open when supervision ends.
+            let no_call = !delivery.needs_integration();
+            let open_now = souk_codes || (no_call && supervision.is_none());
             let row = NewInstanceRow {
                 id: order.instance_id.clone(),
                 buyer_id: order.buyer_id.clone(),
@@ -502,16 +521,16 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                 auto_renew: order.snapshot.auto_renew,
                 period_start: Some(now),
                 expire_at,
-                // Souk issues the codes: nothing to ask the seller, the instance opens now.
-                open_now: souk_codes,
+                open_now,
                 license_codes,
+                supervision,
             };
             let kind = if delivery == DeliveryType::License {
                 CallKind::GetLicense
             } else {
                 CallKind::NewInstance
             };
-            let jobs = if souk_codes {
+            let jobs = if souk_codes || no_call {
                 vec![]
             } else {
                 vec![job(kind, serde_json::json!({}))]
@@ -589,13 +608,19 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                     jobs.push(status_job(&instance, CallKind::UnfreezeInstance));
                 }
             }
+            // Image, manual service, hardware, data file: no seller endpoint hears of the
+            // renewal, so it completes now.
+            let no_call = !order.snapshot.delivery_type.needs_integration();
+            if no_call {
+                jobs.clear();
+            }
             let change = InstanceChange {
                 transition: renewal,
                 expire_at,
                 period_start: conversion.then_some(now),
                 term: Some(order.term),
                 trial: conversion.then_some(false),
-                complete_order: souk_codes,
+                complete_order: souk_codes || no_call,
             };
             (None, Some(change), jobs)
         }

@@ -164,6 +164,10 @@ async fn buy(
             quantity: s.form.quantity,
             auto_renew: false,
             extend_params: Default::default(),
+            // The console's buy form has no recipient fields: hardware is bought through the
+            // API (a missing recipient is refused with its field error).
+            recipient: None,
+            sales_scenario: Default::default(),
         },
     )
     .await

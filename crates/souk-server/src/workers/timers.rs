@@ -42,6 +42,10 @@ pub fn passes() -> &'static [TimerPass] {
             name: "settlement_run",
             run: |state, now| Box::pin(crate::usecase::settlement::due_run(state, now)),
         },
+        TimerPass {
+            name: "supervision_auto_accept",
+            run: |state, now| Box::pin(crate::usecase::supervision::auto_accept_due(state, now)),
+        },
     ]
 }
 
@@ -174,6 +178,11 @@ async fn lifecycle_jobs(
     instance_call: CallKind,
     code_call: CallKind,
 ) -> anyhow::Result<Vec<NewJob>> {
+    // Image, manual service, hardware and data file have no seller endpoint to tell.
+    let delivery: Option<souk_core::catalog::DeliveryType> = instance.delivery_type.parse().ok();
+    if delivery.is_some_and(|d| !d.needs_integration()) {
+        return Ok(Vec::new());
+    }
     let codes = crate::usecase::licenses::code_jobs(
         state,
         instance,

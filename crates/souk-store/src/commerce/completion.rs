@@ -168,7 +168,9 @@ async fn facts_in(
         "SELECT (SELECT state FROM orders WHERE id = $1) AS order_state, \
          (SELECT amount_minor FROM orders WHERE id = $1) AS amount_minor, \
          (SELECT currency FROM orders WHERE id = $1) AS currency, \
-         (SELECT state FROM instances WHERE id = $2) AS instance_state",
+         (SELECT state FROM instances WHERE id = $2) AS instance_state, \
+         (SELECT COUNT(*) FROM supervisions WHERE order_id = $1 AND node <> 'completed') \
+         AS open_supervisions",
     )
     .bind(job.order_id.as_str())
     .bind(job.instance_id.as_str())
@@ -181,6 +183,7 @@ async fn facts_in(
                 row.try_get::<Option<i64>, _>("amount_minor")?.unwrap_or(0),
                 parse(&row, "currency")?,
             ),
+            supervision_open: row.try_get::<i64, _>("open_supervisions")? > 0,
         }),
         None => None,
     };

@@ -27,6 +27,9 @@ pub struct NewInstanceRow {
     pub open_now: bool,
     /// License codes Souk issues with it, in the same transaction.
     pub license_codes: Vec<crate::NewLicenseCode>,
+    /// Service supervision to start with it (supervised delivery types), in the same
+    /// transaction.
+    pub supervision: Option<crate::NewSupervision>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -186,7 +189,7 @@ pub(super) fn instance_lost(id: &InstanceId, t: Transition<InstanceState>) -> St
 
 /// Persists an instance transition the core decided: compare-and-set on `t.from`; a row that
 /// moved on meanwhile is [`StoreError::LostRace`] and nothing changes.
-pub(super) async fn transition_instance(
+pub(crate) async fn transition_instance(
     conn: &mut AnyConnection,
     id: &InstanceId,
     t: Transition<InstanceState>,

@@ -82,7 +82,7 @@ pub(super) async fn lock_account(
 }
 
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn insert_entry(
+pub(crate) async fn insert_entry(
     conn: &mut AnyConnection,
     buyer: &PartyId,
     amount: Money,

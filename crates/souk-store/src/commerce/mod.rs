@@ -30,10 +30,15 @@ pub use messages::{AttemptFilter, AttemptRecord, MessageRecord};
 pub use orders::{NewOrder, OrderRecord, PayError};
 pub use outbox::{CallContexts, JobRecord, JobResolution, NewJob, SellerRoom};
 
+pub(crate) use instances::transition_instance;
+pub(crate) use ledger::insert_entry as insert_ledger_entry;
+pub(crate) use messages::insert_notice;
+pub(crate) use orders::transition_order;
+pub(crate) use outbox::insert_job as insert_outbox_job;
+
 use completion::*;
 use instances::*;
 use ledger::*;
-pub(crate) use messages::insert_notice;
 use orders::*;
 use outbox::*;
 

@@ -171,7 +171,7 @@ pub(super) fn order_lost(id: &OrderId, t: Transition<OrderState>) -> StoreError 
 
 /// Persists an order transition the core decided: compare-and-set on `t.from`; a row that
 /// moved on meanwhile is [`StoreError::LostRace`] and nothing changes.
-pub(super) async fn transition_order(
+pub(crate) async fn transition_order(
     conn: &mut AnyConnection,
     id: &OrderId,
     t: Transition<OrderState>,
@@ -371,6 +371,9 @@ pub(super) async fn pay_order(
     }
     if let Some(i) = &new_instance {
         crate::licenses::insert_codes(&mut tx, i, &i.license_codes, now).await?;
+        if let Some(sv) = &i.supervision {
+            crate::aftersale::insert_supervision(&mut tx, sv, now).await?;
+        }
     }
     tx.commit().await?;
     // The order as it now is, without reading it back.

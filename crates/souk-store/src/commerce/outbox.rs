@@ -113,7 +113,7 @@ pub(super) fn job_from_row(row: &AnyRow) -> StoreResult<JobRecord> {
     })
 }
 
-pub(super) async fn insert_job(
+pub(crate) async fn insert_job(
     conn: &mut AnyConnection,
     job: &NewJob,
     now: OffsetDateTime,

@@ -141,8 +141,14 @@ impl TestApp {
     }
 
     pub async fn spawn_on(db: TestDb) -> TestApp {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// [`TestApp::spawn_on`] with a change to the configuration (blob store, limits).
+    pub async fn spawn_with(db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let operator_key = souk_core::api_key::generate(Role::Operator).plaintext;
         let mut config = Self::config_for(&db, &operator_key);
+        tweak(&mut config);
         // Sandbox mode: the test clock is also the one `POST /v1/sandbox/clock/advance` moves.
         config.sandbox = true;
         // No background loops: the test drives the engine.

@@ -7,6 +7,7 @@ mod harness;
 mod http_edge;
 mod ops_support;
 
+mod aftersale;
 mod backup;
 mod bad_input;
 mod binary;

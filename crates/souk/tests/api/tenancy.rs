@@ -29,6 +29,7 @@ struct TenantA {
     access_key_id: String,
     api_key_id: String,
     statement: String,
+    attachment: String,
 }
 
 async fn tenant_a(app: &TestApp) -> TenantA {
@@ -84,6 +85,19 @@ async fn tenant_a(app: &TestApp) -> TenantA {
             &app.operator_key,
         )
         .await;
+    let order_id = bought["id"].as_str().unwrap().to_owned();
+    let attached = app
+        .send(
+            app.http
+                .post(app.url(&format!(
+                    "/v1/orders/{order_id}/attachments?filename=requirements.txt"
+                )))
+                .bearer_auth(&m.buyer_key)
+                .header("content-type", "text/plain")
+                .body("Five pages, English and Chinese."),
+        )
+        .await;
+    assert_eq!(attached.status, StatusCode::CREATED, "{}", attached.text);
     // A settled month: move to the next run day (day 7 of the next month in the business zone)
     // so the timer pass issues tenant A's statement.
     let zone = time::macros::offset!(+8);
@@ -96,6 +110,7 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         .unwrap_or_else(|| panic!("no statement: {}", statements.text))
         .to_owned();
     TenantA {
+        attachment: attached.body["id"].as_str().unwrap().to_owned(),
         seller_id: m.seller_id.clone(),
         buyer_id: m.buyer_id.clone(),
         draft_product: draft.body["id"].as_str().unwrap().to_owned(),
@@ -148,6 +163,7 @@ fn fill(template: &str, a: &TenantA, real: bool) -> String {
             "id" if before.ends_with("/v1/{collection}/") => pick(real, &a.seller_id, "sel_"),
             "id" if before.ends_with("/v1/statements/") => pick(real, &a.statement, "stm_"),
             "key_id" => pick(real, &a.api_key_id, "key_"),
+            "attachment_id" => pick(real, &a.attachment, "att_"),
             "code" => pick(real, &a.code, "ZZZZ-"),
             "fingerprint" => "machine-1".to_owned(),
             other => panic!(
@@ -192,6 +208,9 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("post", "/v1/statements/{id}/transitions") => {
             json!({"action": "submit_invoice", "invoice_number": "044-0001"})
         }
+        ("post", "/v1/orders/{id}/supervision/actions") => json!({"action": "accept"}),
+        ("post", "/v1/orders/{id}/refunds") => json!({"kind": "no_reason"}),
+        ("post", "/v1/orders/{id}/refunds/decision") => json!({"decision": "withdraw"}),
         ("post", "/v1/buyers/{id}/balance/top-ups") => {
             json!({"amount": {"amount_minor": 100, "currency": "CNY"}})
         }

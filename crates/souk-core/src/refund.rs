@@ -1,0 +1,377 @@
+//! Refunds 退订 (business rules §4): who may get which refund of which order, for how much, and
+//! the refund request's state machine. Pure; the store records what these functions allow.
+//!
+//! ```text
+//! no_reason (self-service, §4.2) ───────────────────────────────▶ refunded
+//! negotiated (§4.3): pending_seller_review ──approve──▶ refunded
+//!                          │ ├──reject──▶ rejected   (the buyer may file a new one)
+//!                          │ └──withdraw (buyer)──▶ withdrawn
+//! operator_forced (appeal resolution, §3.4) ────────────────────▶ refunded
+//! ```
+
+use crate::catalog::{BillingMode, DeliveryType};
+use crate::money::Money;
+use crate::order::{string_enum, OrderKind, OrderState};
+use crate::transition::{event_enum, StateMachine, Transition};
+use time::{Duration, OffsetDateTime};
+
+string_enum!(
+    /// Which refund mechanism.
+    RefundKind {
+        /// 5天无理由全额退订: unsupervised SaaS and Image, period orders, within the window.
+        NoReason = "no_reason",
+        /// 协商退订: a supervised order inside its transaction-guarantee period.
+        Negotiated = "negotiated",
+        /// An operator's `force_refund` resolution of an appeal.
+        OperatorForced = "operator_forced",
+    }
+);
+
+string_enum!(
+    /// Where a refund request is.
+    RefundState {
+        PendingSellerReview = "pending_seller_review",
+        Refunded = "refunded",
+        Rejected = "rejected",
+        Withdrawn = "withdrawn",
+    }
+);
+
+string_enum!(
+    /// What a party does to a pending negotiated refund.
+    RefundDecision {
+        /// Seller: the agreed amount goes back to the buyer at once.
+        Approve = "approve",
+        /// Seller: terminal; the buyer may file a new request.
+        Reject = "reject",
+        /// Buyer.
+        Withdraw = "withdraw",
+    }
+);
+
+event_enum!(
+    /// Something that happens to a refund request.
+    RefundEvent {
+        /// The seller (or an operator) agreed; a no-reason or operator-forced refund is
+        /// approved as it is filed.
+        Approve = "approved",
+        Reject = "rejected",
+        Withdraw = "withdrawn",
+    }
+);
+
+impl RefundDecision {
+    /// What the decision does to the request.
+    pub fn event(self) -> RefundEvent {
+        match self {
+            RefundDecision::Approve => RefundEvent::Approve,
+            RefundDecision::Reject => RefundEvent::Reject,
+            RefundDecision::Withdraw => RefundEvent::Withdraw,
+        }
+    }
+}
+
+impl StateMachine for RefundState {
+    type Event = RefundEvent;
+    const WHAT: &'static str = "a refund request";
+    const STATES: &'static [Self] = RefundState::ALL;
+    /// Filed, waiting for the seller (refunds that take effect at once are approved as filed).
+    const START: Self = RefundState::PendingSellerReview;
+
+    /// The refund request state machine: only a pending request is decided, once.
+    fn next(self, event: RefundEvent) -> Option<RefundState> {
+        use RefundEvent::*;
+        use RefundState::*;
+        match (self, event) {
+            (PendingSellerReview, Approve) => Some(Refunded),
+            (PendingSellerReview, Reject) => Some(Rejected),
+            (PendingSellerReview, Withdraw) => Some(Withdrawn),
+            _ => None,
+        }
+    }
+}
+
+/// The configurable numbers of §4.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefundPolicy {
+    /// `refund.no_reason_window`, from the instance's opening.
+    pub no_reason_window: Duration,
+    /// `refund.no_reason_yearly_quota`, per buyer in any rolling year.
+    pub no_reason_yearly_quota: u32,
+}
+
+impl Default for RefundPolicy {
+    fn default() -> Self {
+        RefundPolicy {
+            no_reason_window: Duration::hours(120),
+            no_reason_yearly_quota: 10,
+        }
+    }
+}
+
+/// What the refund rules need to know about an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderFacts {
+    pub kind: OrderKind,
+    pub state: OrderState,
+    pub delivery: DeliveryType,
+    pub billing_mode: BillingMode,
+    pub paid: Money,
+    /// When its instance opened (the no-reason window runs from here).
+    pub opened_at: Option<OffsetDateTime>,
+    /// `None`: not supervised; `Some(done)`: supervised, completed or not.
+    pub supervision_completed: Option<bool>,
+}
+
+/// Why a refund is refused, each with a stable code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefundRefusal {
+    #[error("{0}")]
+    NotEligible(String),
+    #[error("the no-reason refund window ({hours} h from opening) has closed")]
+    WindowClosed { hours: i64 },
+    #[error("this account has used its {quota} no-reason refunds of the last 12 months")]
+    QuotaExhausted { quota: u32 },
+    #[error("the amount must be more than 0 and at most the {paid} paid")]
+    Amount { paid: Money },
+    #[error("only a pending refund request can be decided; this one is {0}")]
+    NotPending(RefundState),
+}
+
+/// The year the no-reason quota counts back over (Souk default: a rolling 12 months, so the
+/// quota cannot be doubled around New Year).
+pub fn quota_since(now: OffsetDateTime) -> OffsetDateTime {
+    now - Duration::days(365)
+}
+
+/// A no-reason full refund (§4.2): the full paid amount, or why not. `used` is how many the
+/// buyer received since [`quota_since`].
+pub fn no_reason(
+    f: &OrderFacts,
+    used: u32,
+    policy: &RefundPolicy,
+    now: OffsetDateTime,
+) -> Result<Money, RefundRefusal> {
+    let eligible_type = matches!(f.delivery, DeliveryType::Saas | DeliveryType::Image)
+        && f.supervision_completed.is_none();
+    if !eligible_type {
+        return Err(RefundRefusal::NotEligible(format!(
+            "no-reason refunds are for unsupervised SaaS and Image orders; this is a {}{} \
+             order (supervised orders use a negotiated refund)",
+            if f.supervision_completed.is_some() {
+                "supervised "
+            } else {
+                ""
+            },
+            f.delivery
+        )));
+    }
+    if !f.billing_mode.is_period() || f.kind != OrderKind::New {
+        return Err(RefundRefusal::NotEligible(
+            "no-reason refunds are for new monthly or yearly purchases".to_owned(),
+        ));
+    }
+    if f.state != OrderState::Completed {
+        return Err(RefundRefusal::NotEligible(format!(
+            "the order is {}; only a delivered order can be refunded this way",
+            f.state
+        )));
+    }
+    match f.opened_at {
+        Some(opened) if now - opened <= policy.no_reason_window => {}
+        _ => {
+            return Err(RefundRefusal::WindowClosed {
+                hours: policy.no_reason_window.whole_hours(),
+            })
+        }
+    }
+    if used >= policy.no_reason_yearly_quota {
+        return Err(RefundRefusal::QuotaExhausted {
+            quota: policy.no_reason_yearly_quota,
+        });
+    }
+    Ok(f.paid)
+}
+
+fn amount_within(paid: Money, amount: Money) -> Result<Money, RefundRefusal> {
+    if amount.currency != paid.currency
+        || amount.amount_minor <= 0
+        || amount.amount_minor > paid.amount_minor
+    {
+        return Err(RefundRefusal::Amount { paid });
+    }
+    Ok(amount)
+}
+
+/// A negotiated refund request (§4.3): a supervised new purchase still inside its
+/// transaction-guarantee period (supervision not completed), for 0 < amount ≤ paid.
+pub fn negotiated(f: &OrderFacts, amount: Money) -> Result<Money, RefundRefusal> {
+    match f.supervision_completed {
+        None => {
+            return Err(RefundRefusal::NotEligible(
+                "negotiated refunds are for supervised orders; this order is not supervised"
+                    .to_owned(),
+            ))
+        }
+        Some(true) => {
+            return Err(RefundRefusal::NotEligible(
+                "supervision is completed, so the transaction-guarantee period is over".to_owned(),
+            ))
+        }
+        Some(false) => {}
+    }
+    if f.kind != OrderKind::New || f.state != OrderState::Processing {
+        return Err(RefundRefusal::NotEligible(format!(
+            "the order is {}; a negotiated refund needs a paid order under supervision",
+            f.state
+        )));
+    }
+    amount_within(f.paid, amount)
+}
+
+/// An operator's forced refund (§3.4): 0 < amount ≤ paid.
+pub fn forced(paid: Money, amount: Money) -> Result<Money, RefundRefusal> {
+    amount_within(paid, amount)
+}
+
+/// A party's decision on a request, as the move the store persists (compare-and-set on
+/// `from`).
+pub fn decide(
+    state: RefundState,
+    d: RefundDecision,
+) -> Result<Transition<RefundState>, RefundRefusal> {
+    state
+        .transition(d.event())
+        .map_err(|_| RefundRefusal::NotPending(state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-03-01 0:00 UTC);
+
+    fn saas() -> OrderFacts {
+        OrderFacts {
+            kind: OrderKind::New,
+            state: OrderState::Completed,
+            delivery: DeliveryType::Saas,
+            billing_mode: BillingMode::Monthly,
+            paid: Money::new(5000, Currency::CNY),
+            opened_at: Some(T0),
+            supervision_completed: None,
+        }
+    }
+
+    #[test]
+    fn no_reason_refunds_hold_for_120_hours_and_ten_a_year() {
+        let p = RefundPolicy::default();
+        assert_eq!(
+            no_reason(&saas(), 0, &p, T0 + Duration::hours(120))
+                .unwrap()
+                .amount_minor,
+            5000
+        );
+        assert_eq!(
+            no_reason(&saas(), 0, &p, T0 + Duration::hours(121)),
+            Err(RefundRefusal::WindowClosed { hours: 120 })
+        );
+        assert!(no_reason(&saas(), 9, &p, T0).is_ok());
+        assert_eq!(
+            no_reason(&saas(), 10, &p, T0),
+            Err(RefundRefusal::QuotaExhausted { quota: 10 })
+        );
+    }
+
+    #[test]
+    fn no_reason_refunds_exclude_supervised_one_time_and_renewals() {
+        let p = RefundPolicy::default();
+        let supervised = OrderFacts {
+            supervision_completed: Some(false),
+            ..saas()
+        };
+        assert!(matches!(
+            no_reason(&supervised, 0, &p, T0),
+            Err(RefundRefusal::NotEligible(_))
+        ));
+        let once = OrderFacts {
+            billing_mode: BillingMode::OneTime,
+            ..saas()
+        };
+        assert!(no_reason(&once, 0, &p, T0).is_err());
+        let renewal = OrderFacts {
+            kind: OrderKind::Renewal,
+            ..saas()
+        };
+        assert!(no_reason(&renewal, 0, &p, T0).is_err());
+        let image = OrderFacts {
+            delivery: DeliveryType::Image,
+            ..saas()
+        };
+        assert!(no_reason(&image, 0, &p, T0).is_ok());
+        let api = OrderFacts {
+            delivery: DeliveryType::Api,
+            ..saas()
+        };
+        assert!(no_reason(&api, 0, &p, T0).is_err());
+    }
+
+    #[test]
+    fn negotiated_refunds_need_an_open_guarantee_period_and_a_sane_amount() {
+        let f = OrderFacts {
+            state: OrderState::Processing,
+            delivery: DeliveryType::ManualService,
+            supervision_completed: Some(false),
+            ..saas()
+        };
+        let cny = |m| Money::new(m, Currency::CNY);
+        assert_eq!(negotiated(&f, cny(5000)).unwrap().amount_minor, 5000);
+        assert!(matches!(
+            negotiated(&f, cny(5001)),
+            Err(RefundRefusal::Amount { .. })
+        ));
+        assert!(matches!(
+            negotiated(&f, cny(0)),
+            Err(RefundRefusal::Amount { .. })
+        ));
+        assert!(negotiated(&f, Money::new(100, Currency::USD)).is_err());
+        let done = OrderFacts {
+            supervision_completed: Some(true),
+            ..f.clone()
+        };
+        assert!(matches!(
+            negotiated(&done, cny(1)),
+            Err(RefundRefusal::NotEligible(_))
+        ));
+        assert!(negotiated(&saas(), cny(1)).is_err());
+    }
+
+    #[test]
+    fn only_pending_requests_are_decided() {
+        use RefundDecision::*;
+        use RefundState::*;
+        let to = |d| decide(PendingSellerReview, d).map(|t| t.to);
+        assert_eq!(to(Approve), Ok(Refunded));
+        assert_eq!(to(Reject), Ok(Rejected));
+        assert_eq!(to(Withdraw), Ok(Withdrawn));
+        for done in [Refunded, Rejected, Withdrawn] {
+            assert!(
+                done.next(RefundEvent::Approve).is_none(),
+                "{done} is decided once"
+            );
+        }
+        assert_eq!(
+            Rejected
+                .apply(RefundEvent::Approve)
+                .unwrap_err()
+                .to_string(),
+            "a refund request that is rejected cannot be approved"
+        );
+        assert_eq!(
+            decide(Rejected, Approve),
+            Err(RefundRefusal::NotPending(Rejected))
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! Service supervision: starting it when a supervised order is paid, each party's actions, the
+//! operator's appeal resolutions and the acceptance timer. Every rule is
+//! `souk_core::supervision::decide`; this module loads, asks, and saves with compare-and-set.
+
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+use axum::http::StatusCode;
+use souk_core::catalog::DeliveryType;
+use souk_core::instance::InstanceEvent;
+use souk_core::notice::{self, Notice};
+use souk_core::order::{OrderEvent, OrderKind};
+use souk_core::party::{PartyId, Role};
+use souk_core::snapshot::Recipient;
+use souk_core::supervision::{
+    decide, flow_for, Action, Actor, Node, Resolution, Supervision, SupervisionError,
+};
+use souk_core::transition::StateMachine;
+use souk_store::{
+    Completion, NewSupervision, OrderRecord, Page, Scope, SupervisionRecord, SupervisionWrite,
+};
+use time::OffsetDateTime;
+
+/// Hardware needs a recipient; other types take none.
+pub fn recipient_for(
+    delivery: DeliveryType,
+    input: Option<Recipient>,
+) -> AppResult<Option<Recipient>> {
+    match (delivery, input) {
+        (DeliveryType::Hardware, Some(r)) => {
+            for (field, value, max) in [
+                ("recipient.name", &r.name, 100),
+                ("recipient.phone", &r.phone, 30),
+                ("recipient.address", &r.address, 500),
+            ] {
+                let n = value.trim().chars().count();
+                if n == 0 || n > max {
+                    return Err(AppError::invalid_field(
+                        field,
+                        format!("{field} must be 1 to {max} characters"),
+                    ));
+                }
+            }
+            Ok(Some(r))
+        }
+        (DeliveryType::Hardware, None) => Err(AppError::invalid_field(
+            "recipient",
+            "hardware orders need a recipient: name, phone and address",
+        )),
+        (_, Some(_)) => Err(AppError::invalid_field(
+            "recipient",
+            "only hardware orders take a recipient; leave it out",
+        )),
+        (_, None) => Ok(None),
+    }
+}
+
+/// The supervision a paid order starts, if its type is supervised. Trials are not supervised:
+/// nothing was paid, so there is no guarantee period to supervise.
+pub async fn start_for(
+    state: &AppState,
+    order: &OrderRecord,
+    now: OffsetDateTime,
+) -> AppResult<Option<NewSupervision>> {
+    if order.kind != OrderKind::New {
+        return Ok(None);
+    }
+    let snap = &order.snapshot;
+    let review = state
+        .config
+        .supervision
+        .review_scenarios
+        .contains(&snap.sales_scenario);
+    let Some(flow) = flow_for(snap.delivery_type, snap.supervised, review) else {
+        return Ok(None);
+    };
+    let hardware = snap.delivery_type == DeliveryType::Hardware;
+    // §3.3: hardware auto-acceptance is not armed when the logistics phone is not the buyer's.
+    let armed = if hardware {
+        let buyer = state
+            .store
+            .find_party(&Scope::Everything, &order.buyer_id)
+            .await?;
+        let phone = buyer.and_then(|b| b.mobile_phone);
+        match (&snap.recipient, phone) {
+            (Some(r), Some(p)) => r.phone.trim() == p.trim(),
+            _ => false,
+        }
+    } else {
+        false
+    };
+    let s = Supervision::start(flow, hardware, armed, now);
+    let notices = waiting_notices(state, order, &s).await?;
+    Ok(Some(NewSupervision {
+        order_id: order.id.clone(),
+        buyer_id: order.buyer_id.clone(),
+        seller_id: order.seller_id.clone(),
+        instance_id: order.instance_id.clone(),
+        state: s,
+        notices,
+    }))
+}
+
+async fn operators(state: &AppState) -> AppResult<Vec<PartyId>> {
+    Ok(state
+        .store
+        .list_parties(&Scope::Everything, Role::Operator, &Page::first(20))
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect())
+}
+
+fn party_of(order: &OrderRecord, actor: Actor) -> Option<PartyId> {
+    match actor {
+        Actor::Buyer => Some(order.buyer_id.clone()),
+        Actor::Seller => Some(order.seller_id.clone()),
+        _ => None,
+    }
+}
+
+/// The message for whoever the supervision now waits for.
+async fn waiting_notices(
+    state: &AppState,
+    order: &OrderRecord,
+    s: &Supervision,
+) -> AppResult<Vec<(PartyId, Notice)>> {
+    let n = notice::supervision_waiting(order.id.as_str(), s.node);
+    Ok(match s.waiting_for() {
+        Some(Actor::Operator) => operators(state)
+            .await?
+            .into_iter()
+            .map(|p| (p, n.clone()))
+            .collect(),
+        Some(a) => party_of(order, a).map(|p| (p, n)).into_iter().collect(),
+        None => Vec::new(),
+    })
+}
+
+/// The supervision of an order visible to the caller.
+pub async fn find(state: &AppState, scope: &Scope, order_id: &str) -> AppResult<SupervisionRecord> {
+    let order = state
+        .store
+        .find_order(scope, &crate::usecase::orders::order_id(order_id)?)
+        .await?;
+    if order.is_none() {
+        return Err(AppError::not_found("order"));
+    }
+    state
+        .store
+        .find_supervision(scope, &crate::usecase::orders::order_id(order_id)?)
+        .await?
+        .ok_or_else(|| {
+            AppError::new(
+                StatusCode::NOT_FOUND,
+                "not_supervised",
+                "this order is not under service supervision (Image, API, unflagged SaaS, \
+                 License, trials, renewals and upgrades are not)",
+            )
+        })
+}
+
+fn refused(e: SupervisionError) -> AppError {
+    let message = e.to_string();
+    match e {
+        SupervisionError::OutOfTurn { node, actor, .. } => {
+            AppError::conflict("out_of_turn", message)
+                .with_details(serde_json::json!({ "node": node, "waiting_for": actor }))
+        }
+        SupervisionError::Completed => AppError::conflict("supervision_completed", message),
+        SupervisionError::Closed => AppError::conflict("supervision_closed", message),
+        SupervisionError::Frozen => AppError::conflict("appeal_open", message),
+        SupervisionError::NoAppeal => AppError::conflict("no_appeal", message),
+        SupervisionError::AppealLocked { .. } => AppError::conflict("appeal_locked", message),
+        SupervisionError::Invalid(field, message) => AppError::invalid_field(field, message),
+    }
+}
+
+/// A party acts on an order's supervision.
+pub async fn act(
+    state: &AppState,
+    role: Role,
+    party: &PartyId,
+    scope: &Scope,
+    order_id: &str,
+    action: Action,
+) -> AppResult<SupervisionRecord> {
+    let record = find(state, scope, order_id).await?;
+    let actor = match role {
+        Role::Operator => Actor::Operator,
+        Role::Buyer if party == &record.buyer_id => Actor::Buyer,
+        Role::Seller if party == &record.seller_id => Actor::Seller,
+        _ => {
+            return Err(AppError::forbidden(
+                "only the order's buyer and seller, and operators, act in its supervision",
+            ))
+        }
+    };
+    let referenced: Vec<String> = match &action {
+        Action::SubmitRequirement { attachments, .. } => attachments.clone(),
+        Action::DeliverProof { evidence, .. } => evidence
+            .iter()
+            .flat_map(|e| e.attachments.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
+    crate::usecase::attachments::check_ids(state, order_id, &referenced).await?;
+    let now = state.clock.now();
+    if !step(state, &record, actor, Some(party.clone()), &action, now).await? {
+        return Err(AppError::conflict(
+            "supervision_changed",
+            "someone else acted on this supervision at the same time; reload it and try again",
+        ));
+    }
+    find(state, scope, order_id).await
+}
+
+/// Decides and saves one step; `Ok(false)` when another step won the race.
+async fn step(
+    state: &AppState,
+    record: &SupervisionRecord,
+    actor: Actor,
+    actor_id: Option<PartyId>,
+    action: &Action,
+    now: OffsetDateTime,
+) -> AppResult<bool> {
+    let policy = state.config.supervision.policy();
+    let s = decide(&record.state, actor, action, &policy, now).map_err(refused)?;
+    let order = state
+        .store
+        .find_order(&Scope::Everything, &record.order_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("order"))?;
+    let next = &s.next;
+    let mut notices = Vec::new();
+    let completion = if s.completed {
+        let by = next.accepted_by.unwrap_or(actor);
+        for p in [&order.buyer_id, &order.seller_id] {
+            notices.push((
+                p.clone(),
+                notice::supervision_completed(order.id.as_str(), by),
+            ));
+        }
+        // §3.6: the paid period starts at the declared actual start, else at acceptance.
+        let start = next.validity_start().unwrap_or(now);
+        let expire_at = order
+            .term
+            .end(start)
+            .map_err(|e| AppError::invalid_field("actual_start", e.to_string()))?;
+        // No seller call opens manual service, hardware or data file: it opens now.
+        let open = if order.snapshot.delivery_type.needs_integration() {
+            None
+        } else {
+            state
+                .store
+                .find_instance(&Scope::Everything, &order.instance_id)
+                .await?
+                .and_then(|i| i.state.transition(InstanceEvent::Open).ok())
+        };
+        Some(Completion {
+            // Already moved on (e.g. refunded meanwhile): the CAS would refuse it anyway.
+            order: order.state.transition(OrderEvent::Deliver).ok(),
+            instance_id: order.instance_id.clone(),
+            period_start: start,
+            expire_at,
+            open,
+        })
+    } else {
+        match action {
+            Action::Appeal { reason, .. } => {
+                let other = match actor {
+                    Actor::Buyer => &order.seller_id,
+                    _ => &order.buyer_id,
+                };
+                let n = notice::appeal_opened(order.id.as_str(), actor, reason);
+                notices.push((other.clone(), n.clone()));
+                for op in operators(state).await? {
+                    notices.push((op, n.clone()));
+                }
+            }
+            Action::ResolveAppeal {
+                outcome, reason, ..
+            } => {
+                for p in [&order.buyer_id, &order.seller_id] {
+                    let n = notice::appeal_resolved(order.id.as_str(), outcome.as_str(), reason);
+                    notices.push((p.clone(), n));
+                }
+                notices.extend(waiting_notices(state, &order, next).await?);
+            }
+            _ => notices.extend(waiting_notices(state, &order, next).await?),
+        }
+        None
+    };
+    let write = SupervisionWrite {
+        order_id: record.order_id.clone(),
+        expect_version: record.version,
+        state: next.clone(),
+        actor,
+        actor_id,
+        action: action.name(),
+        from_node: s.from,
+        reason: action.reason().map(str::to_owned),
+        payload: serde_json::to_value(action).unwrap_or_default(),
+        completion,
+        notices,
+        now,
+    };
+    if let Action::ResolveAppeal {
+        outcome: Resolution::ForceRefund,
+        amount,
+        ..
+    } = action
+    {
+        crate::usecase::refunds::force(state, &order, *amount, write).await?;
+        return Ok(true);
+    }
+    Ok(state.store.apply_supervision(write).await?)
+}
+
+/// Timer pass: buyer silence at acceptance past its deadline → the system accepts.
+pub async fn auto_accept_due(state: &AppState, now: OffsetDateTime) -> anyhow::Result<usize> {
+    let mut changed = 0;
+    for record in state.store.due_supervisions(now, 200).await? {
+        debug_assert_eq!(record.state.node, Node::BuyerAccept);
+        match step(state, &record, Actor::System, None, &Action::Accept, now).await {
+            Ok(true) => changed += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(order = %record.order_id, error = %e.message, "auto-accept refused")
+            }
+        }
+    }
+    Ok(changed)
+}

@@ -1,0 +1,333 @@
+//! Refund requests and the effects of a completed refund (business rules §4.6): the money back
+//! on the buyer's ledger, the order refunded, the instance released (with the seller's release
+//! call through the outbox where the seller opened it), and the row the coming settlement run
+//! deducts from the seller.
+
+use super::supervision::supervision_in;
+use super::{notify, SupervisionWrite};
+use crate::sql::{audit, corrupt};
+use crate::{NewJob, Scope, SqlStore, StoreError, StoreResult};
+use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::{InstanceId, OrderId};
+use souk_core::instance::InstanceState;
+use souk_core::ledger::EntryKind;
+use souk_core::money::{Currency, Money};
+use souk_core::notice::Notice;
+use souk_core::order::OrderState;
+use souk_core::party::PartyId;
+use souk_core::refund::{RefundEvent, RefundKind, RefundState};
+use souk_core::transition::{StateMachine, Transition};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundRecord {
+    pub id: String,
+    pub order_id: OrderId,
+    pub buyer_id: PartyId,
+    pub seller_id: PartyId,
+    pub kind: RefundKind,
+    pub state: RefundState,
+    pub amount: Money,
+    pub reason: Option<String>,
+    pub opinion: Option<String>,
+    /// `to_deduct` once refunded: the coming settlement run deducts it from the seller.
+    pub settlement: String,
+    pub created_at: OffsetDateTime,
+    pub decided_at: Option<OffsetDateTime>,
+}
+
+/// What a completed refund does besides the money (§4.6).
+#[derive(Debug, Clone)]
+pub struct RefundEffects {
+    /// The order's move (`OrderEvent::AfterSaleRefund`), decided from the state the caller
+    /// read; persisted with a compare-and-set on `from`.
+    pub order: Transition<OrderState>,
+    pub instance_id: InstanceId,
+    /// The instance's release (`InstanceEvent::ReleaseOnRefund`) where it is not already gone,
+    /// decided from the state the caller read; compare-and-set on `from`.
+    pub release: Option<Transition<InstanceState>>,
+    /// The seller's releaseInstance call, where a seller opened the instance.
+    pub release_job: Option<NewJob>,
+}
+
+/// A new refund request, refunded at once when `effects` is set.
+#[derive(Debug, Clone)]
+pub struct RefundWrite {
+    pub id: String,
+    pub order_id: OrderId,
+    pub buyer_id: PartyId,
+    pub seller_id: PartyId,
+    pub kind: RefundKind,
+    pub amount: Money,
+    pub reason: Option<String>,
+    pub effects: Option<RefundEffects>,
+    /// No-reason refunds: count the buyer's since `.0` under lock and refuse at `.1`.
+    pub quota: Option<(OffsetDateTime, u32)>,
+    /// The supervision step that goes with it (pause, or close by refund).
+    pub supervision: Option<SupervisionWrite>,
+    pub notices: Vec<(PartyId, Notice)>,
+    pub now: OffsetDateTime,
+}
+
+/// A decision on a pending request.
+#[derive(Debug, Clone)]
+pub struct RefundDecisionWrite {
+    pub refund_id: String,
+    /// Decided by the core (`souk_core::refund::decide`); compare-and-set on `from`.
+    pub transition: Transition<RefundState>,
+    pub opinion: Option<String>,
+    pub actor: PartyId,
+    pub effects: Option<RefundEffects>,
+    pub supervision: Option<SupervisionWrite>,
+    pub notices: Vec<(PartyId, Notice)>,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefundWriteError {
+    #[error("the order changed meanwhile")]
+    OrderChanged,
+    #[error("the refund request or the supervision changed meanwhile")]
+    RefundChanged,
+    #[error("the no-reason refund quota is used up")]
+    QuotaExhausted,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for RefundWriteError {
+    fn from(e: sqlx::Error) -> Self {
+        RefundWriteError::Store(StoreError::from(e))
+    }
+}
+
+fn refund_from_row(row: &AnyRow) -> StoreResult<RefundRecord> {
+    let text = |c: &str| -> StoreResult<String> { Ok(row.try_get::<String, _>(c)?) };
+    let currency: Currency = text("currency")?
+        .parse()
+        .map_err(|e| corrupt("currency", e))?;
+    Ok(RefundRecord {
+        id: text("id")?,
+        order_id: OrderId::from_trusted(text("order_id")?),
+        buyer_id: PartyId::from_trusted(text("buyer_id")?),
+        seller_id: PartyId::from_trusted(text("seller_id")?),
+        kind: text("kind")?.parse().map_err(|e| corrupt("kind", e))?,
+        state: text("state")?.parse().map_err(|e| corrupt("state", e))?,
+        amount: Money::new(row.try_get("amount_minor")?, currency),
+        reason: row.try_get("reason")?,
+        opinion: row.try_get("opinion")?,
+        settlement: text("settlement")?,
+        created_at: from_unix_ms(row.try_get("created_at")?),
+        decided_at: row
+            .try_get::<Option<i64>, _>("decided_at")?
+            .map(from_unix_ms),
+    })
+}
+
+async fn refund_in(conn: &mut AnyConnection, id: &str) -> StoreResult<RefundRecord> {
+    let row = sqlx::query("SELECT * FROM refunds WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    refund_from_row(&row)
+}
+
+/// The money back, the order refunded, the instance released: all or nothing.
+async fn effects_in(
+    conn: &mut AnyConnection,
+    r: &RefundRecord,
+    e: &RefundEffects,
+    now: OffsetDateTime,
+) -> Result<(), RefundWriteError> {
+    changed(crate::commerce::transition_order(conn, &r.order_id, e.order, now).await)?;
+    crate::commerce::insert_ledger_entry(
+        conn,
+        &r.buyer_id,
+        r.amount,
+        EntryKind::Refund,
+        Some(r.order_id.as_str()),
+        Some(format!("{} refund {}", r.kind, r.id)),
+        None,
+        now,
+    )
+    .await?;
+    if let Some(release) = e.release {
+        changed(crate::commerce::transition_instance(conn, &e.instance_id, release, now).await)?;
+    }
+    if let Some(job) = &e.release_job {
+        crate::commerce::insert_outbox_job(conn, job, now).await?;
+    }
+    sqlx::query("UPDATE refunds SET settlement = 'to_deduct' WHERE id = $1")
+        .bind(&r.id)
+        .execute(&mut *conn)
+        .await?;
+    audit(
+        conn,
+        now,
+        None,
+        "order.refunded",
+        r.order_id.as_str(),
+        serde_json::json!({ "refund_id": r.id, "kind": r.kind, "amount": r.amount }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A compare-and-set that lost: the order or its instance moved since the caller read them.
+fn changed(r: StoreResult<()>) -> Result<(), RefundWriteError> {
+    match r {
+        Err(StoreError::LostRace { .. }) => Err(RefundWriteError::OrderChanged),
+        other => Ok(other?),
+    }
+}
+
+async fn supervision_step(
+    conn: &mut AnyConnection,
+    w: &Option<SupervisionWrite>,
+) -> Result<(), RefundWriteError> {
+    if let Some(w) = w {
+        if !supervision_in(conn, w).await? {
+            return Err(RefundWriteError::RefundChanged);
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn refunds_since(
+    s: &SqlStore,
+    buyer: &PartyId,
+    since: OffsetDateTime,
+) -> StoreResult<u32> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM refunds WHERE buyer_id = $1 AND kind = 'no_reason' \
+         AND state = 'refunded' AND created_at >= $2",
+    )
+    .bind(buyer.as_str())
+    .bind(to_unix_ms(since))
+    .fetch_one(&s.read)
+    .await?;
+    Ok(n as u32)
+}
+
+pub(super) async fn refunds_of_order(
+    s: &SqlStore,
+    scope: &Scope,
+    order_id: &OrderId,
+) -> StoreResult<Vec<RefundRecord>> {
+    let rows = sqlx::query(
+        "SELECT * FROM refunds WHERE order_id = $1 \
+         AND ($2 IS NULL OR buyer_id = $2 OR seller_id = $2) ORDER BY id",
+    )
+    .bind(order_id.as_str())
+    .bind(scope.tenant().map(str::to_owned))
+    .fetch_all(&s.read)
+    .await?;
+    rows.iter().map(refund_from_row).collect()
+}
+
+pub(super) async fn record_refund(
+    s: &SqlStore,
+    w: RefundWrite,
+) -> Result<RefundRecord, RefundWriteError> {
+    let mut tx = s.write.begin().await?;
+    if let Some((since, limit)) = w.quota {
+        // Serialises a buyer's refunds on PostgreSQL (SQLite has one writer), so two racing
+        // requests cannot both take the last unit of the quota.
+        if s.backend == crate::Backend::Postgres {
+            sqlx::query("SELECT id FROM parties WHERE id = $1 FOR UPDATE")
+                .bind(w.buyer_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let used: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM refunds WHERE buyer_id = $1 AND kind = 'no_reason' \
+             AND state = 'refunded' AND created_at >= $2",
+        )
+        .bind(w.buyer_id.as_str())
+        .bind(to_unix_ms(since))
+        .fetch_one(&mut *tx)
+        .await?;
+        if used >= limit as i64 {
+            return Err(RefundWriteError::QuotaExhausted);
+        }
+    }
+    // A refund that takes effect at once (no-reason, operator-forced) is approved as filed.
+    let state = if w.effects.is_some() {
+        RefundState::START
+            .apply(RefundEvent::Approve)
+            .map_err(|e| corrupt("refund", e))?
+    } else {
+        RefundState::START
+    };
+    let now_ms = to_unix_ms(w.now);
+    sqlx::query(
+        "INSERT INTO refunds (id, order_id, buyer_id, seller_id, kind, state, amount_minor, \
+         currency, reason, created_at, decided_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&w.id)
+    .bind(w.order_id.as_str())
+    .bind(w.buyer_id.as_str())
+    .bind(w.seller_id.as_str())
+    .bind(w.kind.as_str())
+    .bind(state.as_str())
+    .bind(w.amount.amount_minor)
+    .bind(w.amount.currency.as_str())
+    .bind(w.reason.clone())
+    .bind(now_ms)
+    .bind((state == RefundState::Refunded).then_some(now_ms))
+    .execute(&mut *tx)
+    .await?;
+    let record = refund_in(&mut tx, &w.id).await?;
+    if let Some(e) = &w.effects {
+        effects_in(&mut tx, &record, e, w.now).await?;
+    }
+    supervision_step(&mut tx, &w.supervision).await?;
+    notify(&mut tx, &w.notices, &w.order_id, w.now).await?;
+    let record = refund_in(&mut tx, &w.id).await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+pub(super) async fn decide_refund(
+    s: &SqlStore,
+    w: RefundDecisionWrite,
+) -> Result<RefundRecord, RefundWriteError> {
+    let mut tx = s.write.begin().await?;
+    let now_ms = to_unix_ms(w.now);
+    let moved = sqlx::query(
+        "UPDATE refunds SET state = $1, opinion = $2, decided_at = $3 \
+         WHERE id = $4 AND state = $5",
+    )
+    .bind(w.transition.to.as_str())
+    .bind(w.opinion.clone())
+    .bind(now_ms)
+    .bind(&w.refund_id)
+    .bind(w.transition.from.as_str())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Err(RefundWriteError::RefundChanged);
+    }
+    let record = refund_in(&mut tx, &w.refund_id).await?;
+    if let Some(e) = &w.effects {
+        effects_in(&mut tx, &record, e, w.now).await?;
+    }
+    supervision_step(&mut tx, &w.supervision).await?;
+    audit(
+        &mut tx,
+        w.now,
+        Some(&w.actor),
+        "refund.decided",
+        record.order_id.as_str(),
+        serde_json::json!({ "refund_id": record.id, "state": w.transition.to }),
+    )
+    .await?;
+    notify(&mut tx, &w.notices, &record.order_id, w.now).await?;
+    let record = refund_in(&mut tx, &w.refund_id).await?;
+    tx.commit().await?;
+    Ok(record)
+}
