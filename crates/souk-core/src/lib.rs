@@ -20,6 +20,7 @@
 //! - [`text`]: what makes a name or label displayable (visible, no direction overrides).
 //! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
 //! - [`metering`]: usage amounts, usage-record checks, collection times and rating (Fixed/Step/Tier).
+//! - [`settlement`]: periods, the platform fee and rebate, statements and their workflow.
 //! - [`search`]: catalog search terms (Chinese and English) shared by both engines.
 //! - [`console`]: the web console's accounts: passwords, sessions, login throttling.
 
@@ -41,6 +42,7 @@ pub mod party;
 pub mod provisioning;
 pub mod refund;
 pub mod search;
+pub mod settlement;
 pub mod snapshot;
 pub mod supervision;
 pub mod text;

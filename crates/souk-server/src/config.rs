@@ -69,6 +69,8 @@ pub struct Config {
     pub lifecycle: LifecycleConfig,
     /// Usage records, rating and on-demand arrears.
     pub metering: MeteringConfig,
+    /// The monthly settlement run and the platform fee (business rules §8, §9).
+    pub settlement: SettlementConfig,
     /// Service supervision timers and thresholds (business rules §3.3, §3.4).
     pub supervision: SupervisionConfig,
     /// Refund windows and quotas (business rules §4).
@@ -152,6 +154,48 @@ pub struct MeteringConfig {
     pub push_window: HumanDuration,
     /// From the charge that left an on-demand buyer's balance below zero to the freeze.
     pub on_demand_grace: HumanDuration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettlementConfig {
+    /// Run the monthly settlement pass in the timers (off: only `souk settle` runs it).
+    pub run: bool,
+    /// Day of month M+1 on which period M is settled (`settlement.seller_run_day`).
+    pub seller_run_day: u8,
+    /// The business zone as a fixed UTC offset (`calendar.zone = Asia/Shanghai`, no DST).
+    pub zone_offset: String,
+    /// The platform fee rate in basis points (`fee.rate = 5%`).
+    pub fee_rate_bp: u32,
+    /// The default rebate bands (`fee.tiers`): a single band at the fee rate means no rebate.
+    pub fee_tiers: Vec<souk_core::settlement::Tier>,
+}
+
+impl SettlementConfig {
+    /// The business zone's offset.
+    pub fn zone(&self) -> Result<time::UtcOffset, ConfigError> {
+        let format = time::macros::format_description!("[offset_hour]:[offset_minute]");
+        time::UtcOffset::parse(&self.zone_offset, &format).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "settlement.zone_offset `{}` is not an offset like +08:00",
+                self.zone_offset
+            ))
+        })
+    }
+
+    /// The fee policy of products that have none of their own.
+    pub fn default_policy(&self) -> Result<souk_core::settlement::FeePolicy, ConfigError> {
+        let invalid = |e: souk_core::settlement::FeePolicyError| {
+            ConfigError::Invalid(format!("settlement fee policy: {e}"))
+        };
+        let policy = souk_core::settlement::FeePolicy {
+            rate_bp: souk_core::settlement::Rate::from_bp(self.fee_rate_bp).map_err(invalid)?,
+            tiers: self.fee_tiers.clone(),
+            seller_share_bp: None,
+        };
+        policy.validate().map_err(invalid)?;
+        Ok(policy)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -323,6 +367,13 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "database_url must start with sqlite:// or postgres://".into(),
+            ));
+        }
+        self.settlement.zone()?;
+        self.settlement.default_policy()?;
+        if !(1..=28).contains(&self.settlement.seller_run_day) {
+            return Err(ConfigError::Invalid(
+                "settlement.seller_run_day must be 1 to 28 (a day every month has)".into(),
             ));
         }
         if self.max_body_bytes < 1024 {

@@ -27,6 +27,7 @@ mod metering;
 mod ops;
 mod records;
 mod search;
+mod settlement;
 mod sql;
 
 pub use aftersale::*;
@@ -39,6 +40,7 @@ pub use metering::*;
 pub use ops::*;
 pub use records::*;
 pub use search::{ProductSearch, SearchHit, SearchSort};
+pub use settlement::*;
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
 
 use async_trait::async_trait;
@@ -135,21 +137,22 @@ pub trait Store:
     + LicenseStore
     + MeteringStore
     + OpsStore
+    + SettlementStore
     + ConsoleStore
     + AftersaleStore
 {
 }
 
-impl<
-        T: PartyStore
-            + CatalogStore
-            + CommerceStore
-            + LicenseStore
-            + MeteringStore
-            + OpsStore
-            + ConsoleStore
-            + AftersaleStore,
-    > Store for T
+impl<T> Store for T where
+    T: PartyStore
+        + CatalogStore
+        + CommerceStore
+        + LicenseStore
+        + MeteringStore
+        + OpsStore
+        + SettlementStore
+        + ConsoleStore
+        + AftersaleStore
 {
 }
 

@@ -9,11 +9,13 @@ mod bench_heartbeat;
 mod bench_memory;
 mod bench_provision;
 mod bench_search;
+mod bench_settlement;
 mod bench_support;
 mod bench_usage;
 mod demo;
 mod license_tool;
 mod seller_tools;
+mod settle;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -93,6 +95,16 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: admin::AdminCommand,
+    },
+    /// Settle a closed month by hand (`--period YYYYMM`; idempotent), or `--check` that every
+    /// statement recomputes from the order history and every ledger balances (exit 1 if not).
+    Settle {
+        /// The month, YYYYMM.
+        #[arg(long)]
+        period: Option<String>,
+        /// Check instead of run (all statements, or those of --period).
+        #[arg(long)]
+        check: bool,
     },
     #[command(flatten)]
     Seller(seller_tools::SellerCommand),
@@ -181,6 +193,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let app = App::prepare(config, Arc::new(SystemClock)).await?;
             print_new_operator_key(&app);
             admin::run(&app, command).await
+        }
+        Command::Settle { period, check } => {
+            let app = App::prepare(config, Arc::new(SystemClock)).await?;
+            print_new_operator_key(&app);
+            let code = settle::run(&app, period, check).await?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
         }
         Command::Config {
             command: ConfigCommand::Print,

@@ -184,6 +184,20 @@ pub enum BenchCommand {
         #[arg(long)]
         duplicate_percent: u32,
     },
+    /// A month's settlement run over N completed orders of M sellers (seeded in bulk), and
+    /// the reproducibility check over the result.
+    Settlement {
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: usize,
+        #[arg(long, default_value_t = 1_000)]
+        sellers: usize,
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Skip timing the reproducibility check.
+        #[arg(long)]
+        no_check: bool,
+    },
     /// The load generator of `bench heartbeat`, run by it as a second process.
     #[command(hide = true)]
     HeartbeatClient {
@@ -358,6 +372,23 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
                 sellers,
                 slow_sellers,
                 control,
+            })
+            .await
+        }
+        SellerCommand::Bench {
+            command:
+                BenchCommand::Settlement {
+                    orders,
+                    sellers,
+                    database_url,
+                    no_check,
+                },
+        } => {
+            crate::bench_settlement::run(crate::bench_settlement::SettlementBench {
+                orders,
+                sellers,
+                database_url,
+                check: !no_check,
             })
             .await
         }

@@ -18,6 +18,9 @@ pub mod order_query;
 pub mod orders;
 pub mod parties;
 pub mod refunds;
+pub mod settlement;
+mod settlement_csv;
+mod settlement_examples;
 pub mod supervision;
 pub mod system;
 pub mod usage_price;
@@ -55,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metering::router())
         .merge(usage_price::router())
         .merge(usage_views::router())
+        .merge(settlement::router())
         .merge(crate::web::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

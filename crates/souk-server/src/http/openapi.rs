@@ -116,6 +116,15 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::metering::adjust_usage,
         crate::http::usage_price::set_usage_price,
         crate::http::usage_price::get_usage_price,
+        crate::http::settlement::put_fee_policy,
+        crate::http::settlement::get_fee_policy,
+        crate::http::settlement::run_settlement,
+        crate::http::settlement::record_adjustment,
+        crate::http::settlement::check_settlement,
+        crate::http::settlement::list_statements,
+        crate::http::settlement::get_statement,
+        crate::http::settlement::statement_csv,
+        crate::http::settlement::move_statement,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&SecurityAddon, &StandardErrors)
@@ -243,6 +252,31 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
         "get",
         "/v1/products/{id}/audit",
         "the product's seller and the operator",
+    ),
+    ("put", "/v1/products/{id}/fee-policy", "the operator"),
+    (
+        "get",
+        "/v1/products/{id}/fee-policy",
+        "the product's seller and the operator",
+    ),
+    ("post", "/v1/settlement/runs", "the operator"),
+    ("post", "/v1/settlement/adjustments", "the operator"),
+    ("get", "/v1/settlement/check", "the operator"),
+    ("get", "/v1/statements", "sellers and the operator"),
+    (
+        "get",
+        "/v1/statements/{id}",
+        "the statement's seller and the operator",
+    ),
+    (
+        "get",
+        "/v1/statements/{id}/lines.csv",
+        "the statement's seller and the operator",
+    ),
+    (
+        "post",
+        "/v1/statements/{id}/transitions",
+        "the statement's seller and the operator",
     ),
 ];
 

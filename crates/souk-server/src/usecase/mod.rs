@@ -14,5 +14,7 @@ pub mod metering;
 pub mod orders;
 pub mod parties;
 pub mod refunds;
+pub mod settlement;
+pub mod settlement_check;
 pub mod storefront;
 pub mod supervision;

@@ -321,7 +321,7 @@ pub(crate) fn tenant_clause(param: usize) -> String {
 }
 
 /// The error of a transition whose `what` row `id` was no longer in `t.from`.
-pub(super) fn lost_race<S: Label>(what: &'static str, id: &str, t: Transition<S>) -> StoreError {
+pub(crate) fn lost_race<S: Label>(what: &'static str, id: &str, t: Transition<S>) -> StoreError {
     StoreError::LostRace {
         what,
         id: id.to_owned(),

@@ -184,6 +184,12 @@ impl TestApp {
         self.db.as_ref().expect("database").backend
     }
 
+    /// The test database's URL, for tests that must reach past the API (to tamper with a
+    /// row and show that a check notices).
+    pub fn database_url(&self) -> String {
+        self.db.as_ref().expect("database").url.clone()
+    }
+
     /// Sends every call due now, runs every timer pass, and repeats until nothing is due.
     pub async fn drain(&self) -> usize {
         self.engine.drain().await.expect("background work")

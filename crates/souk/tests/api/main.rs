@@ -23,6 +23,7 @@ mod metering;
 mod metering_lifecycle;
 mod operations;
 mod processes;
+mod settlement;
 mod tenancy;
 mod transitions;
 mod wire;

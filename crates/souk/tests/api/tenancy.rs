@@ -11,6 +11,7 @@ use crate::harness::{Reply, TestApp};
 use crate::licenses::{access_key, buy_codes, license_market};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use souk_core::clock::Clock;
 use std::collections::BTreeSet;
 
 /// Tenant A's resources, by the placeholder names the document uses.
@@ -27,6 +28,7 @@ struct TenantA {
     call: String,
     access_key_id: String,
     api_key_id: String,
+    statement: String,
     attachment: String,
 }
 
@@ -96,6 +98,17 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         )
         .await;
     assert_eq!(attached.status, StatusCode::CREATED, "{}", attached.text);
+    // A settled month: move to the next run day (day 7 of the next month in the business zone)
+    // so the timer pass issues tenant A's statement.
+    let zone = time::macros::offset!(+8);
+    let month = souk_core::settlement::Period::containing(app.clock.now(), zone);
+    let run = month.run_at(7, zone) + time::Duration::minutes(1);
+    app.advance(run - app.clock.now()).await;
+    let statements = app.get("/v1/statements", &m.seller_key).await;
+    let statement = statements.body["data"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no statement: {}", statements.text))
+        .to_owned();
     TenantA {
         attachment: attached.body["id"].as_str().unwrap().to_owned(),
         seller_id: m.seller_id.clone(),
@@ -113,6 +126,7 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         call: calls.body["data"][0]["id"].as_str().unwrap().to_owned(),
         access_key_id: aks.body["data"][0]["id"].as_str().unwrap().to_owned(),
         api_key_id: keys.body["data"][0]["id"].as_str().unwrap().to_owned(),
+        statement,
     }
 }
 
@@ -147,6 +161,7 @@ fn fill(template: &str, a: &TenantA, real: bool) -> String {
                 }
             }
             "id" if before.ends_with("/v1/{collection}/") => pick(real, &a.seller_id, "sel_"),
+            "id" if before.ends_with("/v1/statements/") => pick(real, &a.statement, "stm_"),
             "key_id" => pick(real, &a.api_key_id, "key_"),
             "attachment_id" => pick(real, &a.attachment, "att_"),
             "code" => pick(real, &a.code, "ZZZZ-"),
@@ -193,6 +208,10 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("post", "/v1/instances/{id}/renew") => json!({"periods": 1}),
         ("post", "/v1/instances/{id}/upgrade") => json!({"quantity": 2}),
         ("put", "/v1/instances/{id}/auto-renew") => json!({"auto_renew": true}),
+        ("put", "/v1/products/{id}/fee-policy") => json!({"rate_bp": 300}),
+        ("post", "/v1/statements/{id}/transitions") => {
+            json!({"action": "submit_invoice", "invoice_number": "044-0001"})
+        }
         ("post", "/v1/orders/{id}/supervision/actions") => json!({"action": "accept"}),
         ("post", "/v1/orders/{id}/refunds") => json!({"kind": "no_reason"}),
         ("post", "/v1/orders/{id}/refunds/decision") => json!({"decision": "withdraw"}),

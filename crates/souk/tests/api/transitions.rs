@@ -10,7 +10,7 @@ use souk_core::clock::Clock;
 use souk_core::id::{InstanceId, OrderId};
 use souk_core::instance::{InstanceEvent, InstanceState};
 use souk_core::transition::StateMachine;
-use souk_store::{InstanceChange, PayError, Scope};
+use souk_store::{InstanceChange, PayError, Scope, StatementMove, StoreError};
 
 async fn active_instance(app: &TestApp, m: &Market) -> InstanceId {
     let order = m
@@ -148,5 +148,59 @@ backend_test!(
             .await;
         assert_eq!(paid.status, 200, "{}", paid.text);
         m.wait_order(&app, order_id.as_str(), "completed").await;
+    }
+);
+
+backend_test!(
+    a_statement_move_decided_from_a_stale_state_changes_nothing,
+    |app: TestApp| async move {
+        use crate::settlement::{advance_to, detail, scenario, statements, transition, ZONE};
+        use souk_core::party::{PartyId, Role};
+        use souk_core::settlement::notice::statement_moved;
+        use souk_core::settlement::{StatementAction, StatementState};
+        let s = scenario(&app).await;
+        advance_to(&app, s.month.run_at(7, ZONE) + time::Duration::minutes(1)).await;
+        let id = statements(&app, &app.operator_key, &s.month).await[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let op = app.operator_key.clone();
+        let r = transition(&app, &op, &id, json!({"action": "countersign"})).await;
+        assert_eq!(r.body["state"], "awaiting_invoice", "{}", r.text);
+
+        // A second countersign decided from the state read before the first landed: the
+        // compare-and-set on `countersign` finds no row — a lost race, and nothing is written.
+        let stale = StatementState::Countersign
+            .take(StatementAction::Countersign, Role::Operator)
+            .unwrap();
+        let m = StatementMove {
+            id: id.clone(),
+            transition: stale,
+            action: StatementAction::Countersign,
+            reason: None,
+            invoice_number: None,
+            notice: statement_moved(&id, stale.to, None),
+        };
+        let seller = PartyId::from_trusted(s.m.seller_id.clone());
+        let err = app
+            .state
+            .store
+            .move_statement(&Scope::Everything, &m, &seller, app.clock.now())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::LostRace { .. }), "{err:?}");
+        let st = detail(&app, &s.m.seller_key, &id).await;
+        assert_eq!(st["state"], "awaiting_invoice");
+        assert_eq!(st["history"].as_array().unwrap().len(), 2, "{st}");
+        let told = app
+            .get("/v1/messages?limit=200", &s.m.seller_key)
+            .await
+            .body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["kind"] == "statement_state")
+            .count();
+        assert_eq!(told, 1, "no notice for a move that did not happen");
     }
 );

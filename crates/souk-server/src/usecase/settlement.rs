@@ -1,0 +1,356 @@
+//! Settlement (business rules §8, §9): the monthly run, fee policies, refunds and corrections
+//! to settle, the statement workflow and the reproducibility check.
+//!
+//! The run gathers what is unsettled and attributed before the period's end, groups it by
+//! seller and currency, computes each statement with `souk_core::settlement::compute` and
+//! issues it in one transaction per seller. A seller that already has a statement for the
+//! period is skipped (statements are immutable); what it would have added rolls into its next
+//! period, like every never-settled item.
+
+use crate::error::{AppError, AppResult};
+use crate::AppState;
+use souk_core::id::OrderId;
+use souk_core::money::Money;
+use souk_core::party::{PartyId, Role};
+use souk_core::settlement::notice::{statement_issued, statement_moved};
+use souk_core::settlement::{
+    compute, FeePolicy, Item, LineKind, Period, StatementAction, StatementInput, StatementState,
+};
+use souk_core::transition::StateMachine;
+use souk_store::{
+    NewAdjustment, NewStatement, Scope, SettlementSource, StatementMove, StatementRecord,
+    StoreError,
+};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// What a run did.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RunReport {
+    pub period: String,
+    /// Statements issued by this run.
+    pub statements_issued: usize,
+    /// Sellers skipped because they already have a statement for the period.
+    pub sellers_skipped: usize,
+    /// Orders, refunds and adjustments settled.
+    pub items_settled: usize,
+}
+
+fn zone(state: &AppState) -> AppResult<time::UtcOffset> {
+    state.config.settlement.zone().map_err(AppError::internal)
+}
+
+fn default_policy(state: &AppState) -> AppResult<FeePolicy> {
+    state
+        .config
+        .settlement
+        .default_policy()
+        .map_err(AppError::internal)
+}
+
+/// Parses `YYYYMM` from a client.
+pub fn parse_period(s: &str) -> AppResult<Period> {
+    Period::parse(s).map_err(|e| AppError::invalid_field("period", e.to_string()))
+}
+
+/// Settles `period`: one statement per seller (and currency) with something to settle.
+pub async fn run_period(
+    state: &AppState,
+    period: Period,
+    now: OffsetDateTime,
+) -> AppResult<RunReport> {
+    let zone = zone(state)?;
+    if !period.is_closed(now, zone) {
+        return Err(AppError::conflict(
+            "period_open",
+            format!("{period} is not over yet; a month is settled after it ends"),
+        ));
+    }
+    let default = default_policy(state)?;
+    state.store.start_run(&period.id(), now).await?;
+    let started = std::time::Instant::now();
+    let mut groups: BTreeMap<(String, String), Vec<SettlementSource>> = BTreeMap::new();
+    let unsettled = state.store.unsettled(period.end(zone)).await?;
+    let gathered = started.elapsed();
+    for s in unsettled {
+        let key = (
+            s.seller_id.as_str().to_owned(),
+            s.currency.as_str().to_owned(),
+        );
+        groups.entry(key).or_default().push(s);
+    }
+    let mut report = RunReport {
+        period: period.id(),
+        statements_issued: 0,
+        sellers_skipped: 0,
+        items_settled: 0,
+    };
+    for sources in groups.into_values() {
+        let (seller, currency) = (sources[0].seller_id.clone(), sources[0].currency);
+        let items: Vec<Item> = sources.into_iter().map(|s| s.item).collect();
+        let mut products: Vec<String> = items.iter().filter_map(|i| i.product_id.clone()).collect();
+        products.sort();
+        products.dedup();
+        let policies = state.store.fee_policies(&products).await?;
+        let (carried_in, _) = state.store.carried_in(&seller, currency).await?;
+        let input = StatementInput {
+            period_start: period.start(zone),
+            items,
+            policies: policies.clone(),
+            default_policy: default.clone(),
+            carried_in_minor: carried_in,
+        };
+        let computed = compute(&input).map_err(AppError::internal)?;
+        let id = souk_core::id::generate("stm", now);
+        let net = Money::new(computed.totals.net_minor, currency);
+        let n = NewStatement {
+            record: StatementRecord {
+                id: id.clone(),
+                seller_id: seller,
+                period: period.id(),
+                currency,
+                state: StatementState::START,
+                period_start: input.period_start,
+                totals: computed.totals,
+                policies,
+                default_policy: default.clone(),
+                invoice_number: None,
+                issued_at: now,
+                updated_at: now,
+            },
+            notice: statement_issued(&period.id(), &id, net),
+            lines: computed.lines,
+        };
+        match state.store.issue_statement(&n, now).await {
+            Ok(()) => {
+                report.statements_issued += 1;
+                report.items_settled += input.items.len();
+            }
+            // Another run got there first (this seller's statement, or one of its items).
+            Err(StoreError::Conflict { .. }) => report.sellers_skipped += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    state
+        .store
+        .finish_run(&period.id(), report.statements_issued, now)
+        .await?;
+    tracing::info!(period = %report.period, issued = report.statements_issued,
+        items = report.items_settled, gather_ms = gathered.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64, "settlement run");
+    Ok(report)
+}
+
+/// The timer pass: on the run day, settle the period that became due, once.
+pub async fn due_run(state: &AppState, now: OffsetDateTime) -> anyhow::Result<usize> {
+    let cfg = &state.config.settlement;
+    if !cfg.run {
+        return Ok(0);
+    }
+    let period = Period::due(now, cfg.seller_run_day, cfg.zone()?);
+    if state.store.run_done(&period.id()).await? {
+        return Ok(0);
+    }
+    let report = run_period(state, period, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("settlement run {period}: {}", e.message))?;
+    Ok(report.statements_issued)
+}
+
+/// Sets a product's fee policy (operator).
+pub async fn set_fee_policy(
+    state: &AppState,
+    actor: &PartyId,
+    product_id: &str,
+    policy: FeePolicy,
+) -> AppResult<FeePolicy> {
+    policy
+        .validate()
+        .map_err(|e| AppError::invalid_field("tiers", e.to_string()))?;
+    if !state
+        .store
+        .set_fee_policy(product_id, &policy, actor, state.clock.now())
+        .await?
+    {
+        return Err(AppError::not_found("product"));
+    }
+    Ok(policy)
+}
+
+/// A product's effective policy and whether it is the marketplace default.
+pub async fn fee_policy(
+    state: &AppState,
+    scope: &Scope,
+    product_id: &str,
+) -> AppResult<(FeePolicy, bool)> {
+    match state.store.fee_policy(scope, product_id).await? {
+        None => Err(AppError::not_found("product")),
+        Some(Some(p)) => Ok((p, false)),
+        Some(None) => Ok((default_policy(state)?, true)),
+    }
+}
+
+/// What an operator records for the next statement.
+pub struct AdjustmentRequest {
+    pub seller_id: PartyId,
+    pub kind: LineKind,
+    pub order_id: Option<String>,
+    pub product_id: Option<String>,
+    pub amount: Money,
+    pub reason: String,
+}
+
+/// Records a refund of a settled sale, or a correction, for the seller's next statement.
+/// A refund must name the seller's order and be at most what was paid for it, and negative.
+pub async fn record_adjustment(
+    state: &AppState,
+    actor: &PartyId,
+    req: AdjustmentRequest,
+) -> AppResult<String> {
+    let now = state.clock.now();
+    req.amount
+        .bounded()
+        .map_err(|e| AppError::invalid_field("amount", e.to_string()))?;
+    if req.reason.trim().is_empty() || req.reason.chars().count() > 500 {
+        return Err(AppError::invalid_field(
+            "reason",
+            "say why in 1 to 500 characters",
+        ));
+    }
+    // Parsed once: from here on the order is a typed id (a malformed one names no order).
+    let order_id = req
+        .order_id
+        .as_deref()
+        .map(|s| {
+            OrderId::parse(s)
+                .ok_or_else(|| AppError::invalid_field("order_id", "not a Souk order id (ord_…)"))
+        })
+        .transpose()?;
+    let mut product_id = req.product_id.clone();
+    match req.kind {
+        LineKind::Refund => {
+            let order_id = order_id.as_ref().ok_or_else(|| {
+                AppError::invalid_field("order_id", "a refund names the order it returns money for")
+            })?;
+            let order = state
+                .store
+                .find_order(&Scope::Party(req.seller_id.clone()), order_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("order"))?;
+            if order.amount.currency != req.amount.currency {
+                return Err(AppError::invalid_field(
+                    "amount",
+                    "use the order's currency",
+                ));
+            }
+            let amount = req.amount.amount_minor;
+            if amount >= 0 || -amount > order.amount.amount_minor {
+                return Err(AppError::invalid_field(
+                    "amount",
+                    format!(
+                        "a refund is negative and at most the order's {}",
+                        order.amount
+                    ),
+                ));
+            }
+            product_id = Some(order.product_id);
+        }
+        LineKind::Adjustment => {
+            if req.amount.amount_minor == 0 {
+                return Err(AppError::invalid_field(
+                    "amount",
+                    "an adjustment is not zero",
+                ));
+            }
+        }
+        _ => {
+            return Err(AppError::invalid_field(
+                "kind",
+                "kind is `refund` or `adjustment`",
+            ))
+        }
+    }
+    let id = souk_core::id::generate("adj", now);
+    let a = NewAdjustment {
+        id: id.clone(),
+        seller_id: req.seller_id,
+        kind: req.kind,
+        order_id,
+        product_id,
+        amount_minor: req.amount.amount_minor,
+        currency: req.amount.currency,
+        reason: req.reason,
+        occurred_at: now,
+    };
+    if !state.store.record_adjustment(&a, actor, now).await? {
+        return Err(AppError::not_found("seller"));
+    }
+    Ok(id)
+}
+
+/// Who moves a statement.
+pub struct Mover<'a> {
+    pub role: Role,
+    pub actor: &'a PartyId,
+}
+
+/// Moves a statement one step (§9), as its seller or the operator.
+pub async fn move_statement(
+    state: &AppState,
+    scope: &Scope,
+    by: Mover<'_>,
+    id: &str,
+    action: StatementAction,
+    reason: Option<String>,
+    invoice_number: Option<String>,
+) -> AppResult<StatementRecord> {
+    let current = state
+        .store
+        .statement(scope, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("statement"))?;
+    let transition = current.state.take(action, by.role).map_err(|e| match e {
+        souk_core::settlement::WorkflowError::WrongActor(..) => AppError::forbidden(e.to_string()),
+        e => AppError::conflict("statement_state", e.to_string()),
+    })?;
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if action.needs_reason() && reason.is_none() {
+        return Err(AppError::invalid_field("reason", "say what is wrong"));
+    }
+    let invoice_number = invoice_number
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if action == StatementAction::SubmitInvoice {
+        match &invoice_number {
+            Some(n) if n.len() <= 64 => {}
+            _ => {
+                return Err(AppError::invalid_field(
+                    "invoice_number",
+                    "give the invoice number (1 to 64 characters)",
+                ))
+            }
+        }
+    }
+    let m = StatementMove {
+        id: id.to_owned(),
+        transition,
+        action,
+        notice: statement_moved(id, transition.to, reason.as_deref()),
+        reason,
+        invoice_number,
+    };
+    // A lost race is the answer the caller would have had a moment later: wrong state.
+    match state
+        .store
+        .move_statement(scope, &m, by.actor, state.clock.now())
+        .await
+    {
+        Err(StoreError::LostRace { .. }) => Err(AppError::conflict(
+            "statement_state",
+            "the statement changed meanwhile; read it again and retry",
+        )),
+        r => Ok(r?),
+    }
+}

@@ -1,0 +1,509 @@
+//! Settlement storage: fee policies, the run log, statements with their lines, refunds and
+//! adjustments waiting to be settled, and the double-entry settlement ledger.
+//!
+//! The store decides nothing: the use case computes a statement with
+//! `souk_core::settlement::compute` and hands it here whole; [`SettlementStore::issue_statement`]
+//! writes it, its lines, its ledger movements, the seller's notice and the audit record in one
+//! transaction. Two rules are the database's: one statement per seller, period and currency
+//! (`statements_one_per_seller_period`), and every source settled once
+//! (`statement_lines_settled_once`), so a run that races another cannot settle anything twice.
+//!
+//! `statements.rs` holds issuing, reading and moving statements; `check.rs` what the
+//! reproducibility check reads (the sources of a statement, ledger balances, buyer-ledger
+//! agreement with the orders).
+
+mod check;
+mod statements;
+
+pub use check::{AccountBalance, BuyerLedgerMismatch};
+pub use statements::{NewStatement, StatementFilter, StatementRecord};
+
+use crate::sql::{audit, corrupt};
+use crate::*;
+use souk_core::clock::{from_unix_ms, to_unix_ms};
+use souk_core::id::OrderId;
+use souk_core::money::Currency;
+use souk_core::settlement::{FeePolicy, Item, Line, LineKind, StatementAction, StatementState};
+use souk_core::transition::Transition;
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+/// Accounts of the settlement ledger. Each movement moves an amount from one to another.
+pub mod accounts {
+    /// Money collected from buyers for sales, waiting to be settled (the platform's clearing).
+    pub const BUYER_RECEIPTS: &str = "buyer_receipts";
+    /// What the platform owes a seller (party = the seller).
+    pub const SELLER_PAYABLE: &str = "seller_payable";
+    /// The platform's fee income (net of rebates).
+    pub const PLATFORM_FEE_INCOME: &str = "platform_fee_income";
+    /// What the platform owes a reseller (party = the reseller).
+    pub const RESELLER_PAYABLE: &str = "reseller_payable";
+    /// Money paid out of the platform.
+    pub const PAYOUTS: &str = "payouts";
+}
+
+/// One thing to settle and whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettlementSource {
+    pub seller_id: PartyId,
+    pub currency: Currency,
+    pub item: Item,
+}
+
+/// A refund or correction for the next statement.
+#[derive(Debug, Clone)]
+pub struct NewAdjustment {
+    pub id: String,
+    pub seller_id: PartyId,
+    pub kind: LineKind,
+    pub order_id: Option<OrderId>,
+    pub product_id: Option<String>,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub reason: String,
+    pub occurred_at: OffsetDateTime,
+}
+
+/// One move of a statement through its workflow.
+#[derive(Debug, Clone)]
+pub struct StatementMove {
+    pub id: String,
+    /// Decided by the core's workflow (`StatementState::take`) from the state the caller read;
+    /// persisted with a compare-and-set on `transition.from`.
+    pub transition: Transition<StatementState>,
+    pub action: StatementAction,
+    pub reason: Option<String>,
+    pub invoice_number: Option<String>,
+    pub notice: souk_core::notice::Notice,
+}
+
+#[async_trait]
+pub trait SettlementStore: Send + Sync + 'static {
+    /// Sets a product's fee policy (operator). `false`: no such product.
+    async fn set_fee_policy(
+        &self,
+        product_id: &str,
+        policy: &FeePolicy,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    /// A product's own policy: `None` when the product is not visible in `scope`,
+    /// `Some(None)` when it uses the marketplace default.
+    async fn fee_policy(
+        &self,
+        scope: &Scope,
+        product_id: &str,
+    ) -> StoreResult<Option<Option<FeePolicy>>>;
+
+    /// The policies of these products that have one.
+    async fn fee_policies(
+        &self,
+        product_ids: &[String],
+    ) -> StoreResult<BTreeMap<String, FeePolicy>>;
+
+    /// Records that a period's run started; `false` when it had already run.
+    async fn start_run(&self, period: &str, now: OffsetDateTime) -> StoreResult<bool>;
+
+    async fn finish_run(
+        &self,
+        period: &str,
+        statements: usize,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+
+    async fn run_done(&self, period: &str) -> StoreResult<bool>;
+
+    /// Everything attributed before `before` that no statement has settled yet: completed
+    /// orders (by completion time) and recorded refunds and adjustments.
+    async fn unsettled(&self, before: OffsetDateTime) -> StoreResult<Vec<SettlementSource>>;
+
+    /// What a seller's latest statement in `currency` carried forward (≤ 0), and that
+    /// statement's id.
+    async fn carried_in(
+        &self,
+        seller: &PartyId,
+        currency: Currency,
+    ) -> StoreResult<(i64, Option<String>)>;
+
+    /// Records a refund or correction to settle on the seller's next statement.
+    async fn record_adjustment(
+        &self,
+        a: &NewAdjustment,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    async fn issue_statement(&self, s: &NewStatement, now: OffsetDateTime) -> StoreResult<()>;
+
+    async fn list_statements(
+        &self,
+        scope: &Scope,
+        filter: &StatementFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<StatementRecord>>;
+
+    async fn statement(&self, scope: &Scope, id: &str) -> StoreResult<Option<StatementRecord>>;
+
+    async fn statement_lines(&self, id: &str) -> StoreResult<Vec<Line>>;
+
+    /// Moves a statement if it is still in `m.transition.from` (compare-and-set), with its
+    /// audit record, the seller's notice and, on payment, the payout movement.
+    /// `StoreError::LostRace`: it moved meanwhile.
+    async fn move_statement(
+        &self,
+        scope: &Scope,
+        m: &StatementMove,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<StatementRecord>;
+
+    /// The sources of a stored statement, read again from the order history and the recorded
+    /// refunds and adjustments (not from the statement's lines).
+    async fn statement_sources(&self, id: &str) -> StoreResult<Vec<Item>>;
+
+    /// Every settlement-ledger account's balance (the sum of its entries).
+    async fn account_balances(&self) -> StoreResult<Vec<AccountBalance>>;
+
+    /// Movements whose entries do not sum to zero, with their sum.
+    async fn unbalanced_movements(&self) -> StoreResult<Vec<(String, i64)>>;
+
+    /// Paid or refunded orders whose buyer-ledger entries disagree with the order amount.
+    async fn buyer_ledger_mismatches(&self) -> StoreResult<Vec<BuyerLedgerMismatch>>;
+
+    /// Every statement id of a period (operator), for the check.
+    async fn statement_ids(&self, period: Option<&str>) -> StoreResult<Vec<String>>;
+}
+
+#[async_trait]
+impl SettlementStore for SqlStore {
+    async fn set_fee_policy(
+        &self,
+        product_id: &str,
+        policy: &FeePolicy,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM products WHERE id = $1")
+            .bind(product_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        let json = serde_json::to_string(policy).map_err(|e| corrupt("fee policy", e))?;
+        sqlx::query(
+            "INSERT INTO fee_policies (product_id, policy, updated_by, updated_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (product_id) DO UPDATE SET \
+             policy = excluded.policy, updated_by = excluded.updated_by, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(product_id)
+        .bind(&json)
+        .bind(actor.as_str())
+        .bind(to_unix_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::to_value(policy).map_err(|e| corrupt("fee policy", e))?;
+        audit(
+            &mut tx,
+            now,
+            Some(actor),
+            "fee_policy.set",
+            product_id,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn fee_policy(
+        &self,
+        scope: &Scope,
+        product_id: &str,
+    ) -> StoreResult<Option<Option<FeePolicy>>> {
+        let row = sqlx::query(
+            "SELECT f.policy FROM products p LEFT JOIN fee_policies f ON f.product_id = p.id \
+             WHERE p.id = $1 AND ($2 IS NULL OR p.seller_id = $2)",
+        )
+        .bind(product_id)
+        .bind(scope.tenant().map(str::to_owned))
+        .fetch_optional(&self.read)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let policy: Option<String> = row.try_get("policy")?;
+        Ok(Some(policy.map(|p| parse_policy(&p)).transpose()?))
+    }
+
+    async fn fee_policies(
+        &self,
+        product_ids: &[String],
+    ) -> StoreResult<BTreeMap<String, FeePolicy>> {
+        let mut out = BTreeMap::new();
+        // Products per seller are few; one indexed read each keeps the SQL the same on both.
+        for chunk in product_ids.chunks(200) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT product_id, policy FROM fee_policies WHERE product_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            for row in q.fetch_all(&self.read).await? {
+                let policy: String = row.try_get("policy")?;
+                out.insert(row.try_get("product_id")?, parse_policy(&policy)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn start_run(&self, period: &str, now: OffsetDateTime) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO settlement_runs (period, started_at) VALUES ($1, $2) \
+             ON CONFLICT (period) DO NOTHING",
+        )
+        .bind(period)
+        .bind(to_unix_ms(now))
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_run(
+        &self,
+        period: &str,
+        statements: usize,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE settlement_runs SET finished_at = $2, statements = statements + $3 \
+             WHERE period = $1",
+        )
+        .bind(period)
+        .bind(to_unix_ms(now))
+        .bind(statements as i64)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn run_done(&self, period: &str) -> StoreResult<bool> {
+        let at: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT finished_at FROM settlement_runs WHERE period = $1")
+                .bind(period)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(matches!(at, Some(Some(_))))
+    }
+
+    async fn unsettled(&self, before: OffsetDateTime) -> StoreResult<Vec<SettlementSource>> {
+        // Supervised products are not in this version of the catalog: every completed order
+        // is attributed by its completion (opening, renewal or upgrade taking effect); with
+        // supervision, completion is the supervision completion (§9), the same column.
+        let rows = sqlx::query(
+            "SELECT o.id, o.kind, o.seller_id, o.product_id, o.amount_minor, o.currency, \
+             o.completed_at FROM orders o \
+             WHERE o.state = $2 AND o.completed_at < $1 AND o.kind <> 'trial' \
+             AND o.amount_minor > 0 AND NOT EXISTS (SELECT 1 FROM statement_lines l \
+             WHERE l.source_id = o.id AND l.kind <> 'rebate')",
+        )
+        .bind(to_unix_ms(before))
+        .bind(souk_core::order::OrderState::Completed.as_str())
+        .fetch_all(&self.read)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let kind: String = r.try_get("kind")?;
+            let kind =
+                souk_core::order::OrderKind::from_str(&kind).map_err(|e| corrupt("kind", e))?;
+            let Some(line) = souk_core::settlement::attribution(kind, false) else {
+                continue;
+            };
+            let id: String = r.try_get("id")?;
+            out.push(SettlementSource {
+                seller_id: PartyId::from_trusted(r.try_get("seller_id")?),
+                currency: currency(r)?,
+                item: Item {
+                    kind: line,
+                    source_id: id.clone(),
+                    order_id: Some(OrderId::from_trusted(id)),
+                    product_id: Some(r.try_get("product_id")?),
+                    amount_minor: r.try_get("amount_minor")?,
+                    occurred_at: from_unix_ms(r.try_get("completed_at")?),
+                    commission_rate: None,
+                },
+            });
+        }
+        let rows = sqlx::query(
+            "SELECT a.* FROM settlement_adjustments a WHERE a.occurred_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM statement_lines l WHERE l.source_id = a.id \
+             AND l.kind <> 'rebate')",
+        )
+        .bind(to_unix_ms(before))
+        .fetch_all(&self.read)
+        .await?;
+        for r in &rows {
+            out.push(SettlementSource {
+                seller_id: PartyId::from_trusted(r.try_get("seller_id")?),
+                currency: currency(r)?,
+                item: adjustment_item(r)?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn carried_in(
+        &self,
+        seller: &PartyId,
+        currency: Currency,
+    ) -> StoreResult<(i64, Option<String>)> {
+        let row = sqlx::query(
+            "SELECT id, carried_forward_minor FROM statements WHERE seller_id = $1 \
+             AND currency = $2 ORDER BY period DESC, id DESC LIMIT 1",
+        )
+        .bind(seller.as_str())
+        .bind(currency.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        match row {
+            Some(r) => Ok((r.try_get("carried_forward_minor")?, Some(r.try_get("id")?))),
+            None => Ok((0, None)),
+        }
+    }
+
+    async fn record_adjustment(
+        &self,
+        a: &NewAdjustment,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
+        let seller: Option<String> =
+            sqlx::query_scalar("SELECT id FROM parties WHERE id = $1 AND role = 'seller'")
+                .bind(a.seller_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if seller.is_none() {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO settlement_adjustments (id, seller_id, kind, order_id, product_id, \
+             amount_minor, currency, reason, occurred_at, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&a.id)
+        .bind(a.seller_id.as_str())
+        .bind(a.kind.as_str())
+        .bind(a.order_id.as_ref().map(|o| o.as_str().to_owned()))
+        .bind(a.product_id.clone())
+        .bind(a.amount_minor)
+        .bind(a.currency.as_str())
+        .bind(&a.reason)
+        .bind(to_unix_ms(a.occurred_at))
+        .bind(actor.as_str())
+        .bind(to_unix_ms(now))
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({
+            "seller_id": a.seller_id.as_str(), "kind": a.kind.as_str(), "order_id": a.order_id,
+            "amount_minor": a.amount_minor, "currency": a.currency.as_str(), "reason": a.reason,
+        });
+        audit(
+            &mut tx,
+            now,
+            Some(actor),
+            "settlement.adjustment",
+            &a.id,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn issue_statement(&self, s: &NewStatement, now: OffsetDateTime) -> StoreResult<()> {
+        statements::issue(self, s, now).await
+    }
+
+    async fn list_statements(
+        &self,
+        scope: &Scope,
+        filter: &StatementFilter,
+        page: &Page,
+    ) -> StoreResult<Vec<StatementRecord>> {
+        statements::list(self, scope, filter, page).await
+    }
+
+    async fn statement(&self, scope: &Scope, id: &str) -> StoreResult<Option<StatementRecord>> {
+        statements::find(self, scope, id).await
+    }
+
+    async fn statement_lines(&self, id: &str) -> StoreResult<Vec<Line>> {
+        statements::lines(self, id).await
+    }
+
+    async fn move_statement(
+        &self,
+        scope: &Scope,
+        m: &StatementMove,
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<StatementRecord> {
+        statements::move_statement(self, scope, m, actor, now).await
+    }
+
+    async fn statement_sources(&self, id: &str) -> StoreResult<Vec<Item>> {
+        check::sources(self, id).await
+    }
+
+    async fn account_balances(&self) -> StoreResult<Vec<AccountBalance>> {
+        check::account_balances(self).await
+    }
+
+    async fn unbalanced_movements(&self) -> StoreResult<Vec<(String, i64)>> {
+        check::unbalanced_movements(self).await
+    }
+
+    async fn buyer_ledger_mismatches(&self) -> StoreResult<Vec<BuyerLedgerMismatch>> {
+        check::buyer_ledger_mismatches(self).await
+    }
+
+    async fn statement_ids(&self, period: Option<&str>) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM statements WHERE ($1 IS NULL OR period = $1) ORDER BY id",
+        )
+        .bind(period.map(str::to_owned))
+        .fetch_all(&self.read)
+        .await?)
+    }
+}
+
+fn parse_policy(text: &str) -> StoreResult<FeePolicy> {
+    serde_json::from_str(text).map_err(|e| corrupt("fee policy", e))
+}
+
+fn currency(r: &sqlx::any::AnyRow) -> StoreResult<Currency> {
+    Currency::from_str(&r.try_get::<String, _>("currency")?).map_err(|e| corrupt("currency", e))
+}
+
+fn adjustment_item(r: &sqlx::any::AnyRow) -> StoreResult<Item> {
+    let kind: String = r.try_get("kind")?;
+    Ok(Item {
+        kind: LineKind::from_str(&kind).map_err(|e| corrupt("adjustment kind", e))?,
+        source_id: r.try_get("id")?,
+        order_id: r
+            .try_get::<Option<String>, _>("order_id")?
+            .map(OrderId::from_trusted),
+        product_id: r.try_get("product_id")?,
+        amount_minor: r.try_get("amount_minor")?,
+        occurred_at: from_unix_ms(r.try_get("occurred_at")?),
+        commission_rate: None,
+    })
+}
