@@ -169,6 +169,13 @@ pub struct SettlementConfig {
     pub fee_rate_bp: u32,
     /// The default rebate bands (`fee.tiers`): a single band at the fee rate means no rebate.
     pub fee_tiers: Vec<souk_core::settlement::Tier>,
+    /// Day of month M+1 on which resellers' period M is settled (`settlement.reseller_run_day`).
+    pub reseller_run_day: u8,
+    /// A reseller authorisation above this share (basis points) needs the operator (§8.2).
+    pub reseller_standard_share_bp: u32,
+    /// Default VAT rates of the §11 formulas when the seller does not give them.
+    pub reseller_vat_product_bp: u32,
+    pub reseller_vat_service_bp: u32,
 }
 
 impl SettlementConfig {
@@ -371,6 +378,16 @@ impl Config {
         }
         self.settlement.zone()?;
         self.settlement.default_policy()?;
+        if !(1..=28).contains(&self.settlement.reseller_run_day) {
+            return Err(ConfigError::Invalid(
+                "settlement.reseller_run_day must be 1 to 28 (a day every month has)".into(),
+            ));
+        }
+        if self.settlement.reseller_standard_share_bp > 10_000 {
+            return Err(ConfigError::Invalid(
+                "settlement.reseller_standard_share_bp must be at most 10000".into(),
+            ));
+        }
         if !(1..=28).contains(&self.settlement.seller_run_day) {
             return Err(ConfigError::Invalid(
                 "settlement.seller_run_day must be 1 to 28 (a day every month has)".into(),

@@ -26,6 +26,7 @@ mod licenses;
 mod metering;
 mod ops;
 mod records;
+mod resellers;
 mod search;
 mod settlement;
 mod sql;
@@ -39,6 +40,7 @@ pub use licenses::*;
 pub use metering::*;
 pub use ops::*;
 pub use records::*;
+pub use resellers::*;
 pub use search::{ProductSearch, SearchHit, SearchSort};
 pub use settlement::*;
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
@@ -138,6 +140,7 @@ pub trait Store:
     + MeteringStore
     + OpsStore
     + SettlementStore
+    + ResellerStore
     + ConsoleStore
     + AftersaleStore
 {
@@ -151,6 +154,7 @@ impl<T> Store for T where
         + MeteringStore
         + OpsStore
         + SettlementStore
+        + ResellerStore
         + ConsoleStore
         + AftersaleStore
 {

@@ -7,6 +7,8 @@
 //! - [`statement`]: a seller's statement for a period computed from its attributed items
 //!   (openings, supervision completions, renewals taking effect, on-demand consumption, refunds,
 //!   operator adjustments) with the one rounding rule.
+//! - [`reseller`]: the §11 commission formulas, offer and authorisation rules, and the
+//!   reseller's monthly statement.
 //! - [`workflow`]: the statement states of §9 and who moves a statement between them.
 //!
 //! ## The rounding rule (the only one)
@@ -22,12 +24,14 @@
 pub mod fee;
 pub mod notice;
 pub mod period;
+pub mod reseller;
 pub mod statement;
 pub mod workflow;
 
 pub use fee::{Exact, FeePolicy, FeePolicyError, Rate, Tier};
 pub use period::{Period, PeriodError};
 pub use statement::{
-    attribution, compute, Item, Line, LineKind, SettlementError, Statement, StatementInput, Totals,
+    attribution, compute, Item, Line, LineKind, OrderCommission, SettlementError, Statement,
+    StatementInput, Totals,
 };
 pub use workflow::{StatementAction, StatementState, WorkflowError};

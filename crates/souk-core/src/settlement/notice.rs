@@ -44,6 +44,53 @@ pub fn statement_moved(statement_id: &str, to: StatementState, reason: Option<&s
     }
 }
 
+/// To the reseller: a customer accepted its invitation.
+pub fn customer_associated(buyer_id: &str) -> Notice {
+    Notice {
+        kind: "reseller_customer",
+        subject: format!("Customer {buyer_id} accepted your invitation"),
+        body: "Their orders count toward your performance from the day after the association."
+            .to_owned(),
+    }
+}
+
+/// To the reseller: a seller authorised it on a product.
+pub fn authorised(product_id: &str, state: super::reseller::AuthorisationState) -> Notice {
+    use super::reseller::AuthorisationState as S;
+    let what = match state {
+        S::Active => "is in effect: you can create exclusive offers for it",
+        S::PendingApproval => "is above the standard share and waits for the platform's approval",
+        S::Rejected => "was rejected by the platform",
+        S::Revoked => "was withdrawn",
+    };
+    Notice {
+        kind: "reseller_authorisation",
+        subject: format!("Your authorisation for product {product_id} {what}"),
+        body: "See Authorisations in your console for the share and the maximum discount."
+            .to_owned(),
+    }
+}
+
+/// To the reseller: the month's statement was issued.
+pub fn reseller_statement_issued(period: &str, statement_id: &str, net: Money) -> Notice {
+    Notice {
+        kind: "reseller_statement_issued",
+        subject: format!("Your reseller statement for {period} is issued ({statement_id})"),
+        body: format!(
+            "Commission for the period net of refunds: {net}. The platform pays it after review."
+        ),
+    }
+}
+
+/// To the reseller: the statement was paid.
+pub fn reseller_statement_paid(statement_id: &str, paid: Money) -> Notice {
+    Notice {
+        kind: "reseller_statement_paid",
+        subject: format!("Reseller statement {statement_id} was paid"),
+        body: format!("{paid} was paid out."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

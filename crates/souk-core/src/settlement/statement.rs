@@ -5,7 +5,7 @@
 //! [`compute`] turns them into lines and totals. The same function recomputes a stored
 //! statement from the order history (the reproducibility check), so the two cannot disagree.
 
-use super::fee::{Exact, FeePolicy, Rate};
+use super::fee::{Exact, FeePolicy};
 use crate::id::OrderId;
 use crate::money::MAX_AMOUNT_MINOR;
 use crate::order::{string_enum, OrderKind};
@@ -57,12 +57,21 @@ pub struct Item {
     pub source_id: String,
     pub order_id: Option<OrderId>,
     pub product_id: Option<String>,
-    /// Minor units: ≥ 0 for sales, ≤ 0 for refunds, either sign for adjustments.
+    /// Minor units: ≥ 0 for sales, ≤ 0 for refunds, either sign for adjustments and on-demand
+    /// consumption (a usage adjustment can take it below zero).
     pub amount_minor: i64,
     /// When the attribution event happened.
     pub occurred_at: OffsetDateTime,
-    /// The reseller's commission rate when the sale went through a reseller (§11).
-    pub commission_rate: Option<Rate>,
+    /// The reseller's commission when the order went through a reseller (§11).
+    pub commission: Option<OrderCommission>,
+}
+
+/// What a reseller earns on an order: its terms and the whole order's amount (a refund takes
+/// the commission back in proportion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCommission {
+    pub terms: super::reseller::CommissionTerms,
+    pub order_minor: i64,
 }
 
 /// Everything [`compute`] needs.
@@ -151,7 +160,8 @@ pub fn compute(input: &StatementInput) -> Result<Statement, SettlementError> {
         let ok = item.amount_minor.abs() <= MAX_AMOUNT_MINOR
             && match item.kind {
                 LineKind::Refund => item.amount_minor <= 0,
-                LineKind::Adjustment => true,
+                // Usage adjustments can take a month's consumption below zero.
+                LineKind::Adjustment | LineKind::OnDemandConsumption => true,
                 LineKind::Rebate => {
                     return Err(SettlementError::RebateSupplied(item.source_id.clone()))
                 }
@@ -165,9 +175,9 @@ pub fn compute(input: &StatementInput) -> Result<Statement, SettlementError> {
             (Exact::ZERO, Exact::ZERO)
         } else {
             let fee = Exact::of(item.amount_minor, policy_of(&item.product_id).line_rate());
-            let commission = item
-                .commission_rate
-                .map_or(Exact::ZERO, |r| Exact::of(item.amount_minor, r));
+            let commission = item.commission.as_ref().map_or(Exact::ZERO, |c| {
+                c.terms.commission(item.amount_minor, c.order_minor)
+            });
             if let Some(p) = &item.product_id {
                 *paid.entry(p.clone()).or_default() += item.amount_minor;
             }
@@ -238,7 +248,7 @@ pub fn totals(lines: &[Line], carried_in_minor: i64) -> Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settlement::fee::Tier;
+    use crate::settlement::fee::{Rate, Tier};
     use proptest::prelude::*;
     use time::macros::datetime;
 
@@ -254,7 +264,7 @@ mod tests {
             product_id: Some(product.to_owned()),
             amount_minor: amount,
             occurred_at: datetime!(2026-11-01 00:00 UTC).replace_day(day).unwrap(),
-            commission_rate: None,
+            commission: None,
         }
     }
 
@@ -304,7 +314,16 @@ mod tests {
             item(LineKind::Opening, "o5", "prd_d", 100, 1),
             item(LineKind::Adjustment, "a1", "prd_d", -50, 8),
         ];
-        items[1].commission_rate = Some(r(1_000));
+        items[1].commission = Some(OrderCommission {
+            terms: crate::settlement::reseller::CommissionTerms {
+                formula: crate::settlement::reseller::CommissionFormula::JointSale,
+                rate_bp: r(1_000),
+                vat_product_bp: r(600),
+                vat_service_bp: r(600),
+                floor_minor: 0,
+            },
+            order_minor: 2_001,
+        });
         let mut inp = input(items);
         inp.carried_in_minor = -30;
         let s = compute(&inp).unwrap();

@@ -18,6 +18,8 @@ pub mod order_query;
 pub mod orders;
 pub mod parties;
 pub mod refunds;
+pub mod reseller_statements;
+pub mod resellers;
 pub mod settlement;
 mod settlement_csv;
 mod settlement_examples;
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(usage_price::router())
         .merge(usage_views::router())
         .merge(settlement::router())
+        .merge(resellers::router())
         .merge(crate::web::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

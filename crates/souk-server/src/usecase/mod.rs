@@ -14,6 +14,8 @@ pub mod metering;
 pub mod orders;
 pub mod parties;
 pub mod refunds;
+pub mod reseller_check;
+pub mod resellers;
 pub mod settlement;
 pub mod settlement_check;
 pub mod storefront;

@@ -48,6 +48,11 @@ pub struct PlaceOrder {
     /// `general` (default), `empowerment` or `base`. Decides platform review (§3.1).
     #[serde(default)]
     pub sales_scenario: souk_core::supervision::SalesScenario,
+    /// A reseller's exclusive offer link token (专属优惠, §11): the order is sold at the
+    /// offer's price and records the reseller.
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    pub offer: Option<String>,
 }
 
 /// A renewal or trial conversion of an instance.
@@ -216,6 +221,26 @@ fn term_end(term: &Term, start: time::OffsetDateTime) -> AppResult<Option<time::
     term.end(start).map_err(term_too_long)
 }
 
+/// The entitlement with the floor-discount formula's floor for what the order buys.
+fn with_floor(
+    entitled: Option<(souk_store::OrderReseller, i64)>,
+    term: &Term,
+    quantity: u32,
+    currency: souk_core::money::Currency,
+) -> AppResult<Option<souk_store::OrderReseller>> {
+    let Some((mut r, floor_unit)) = entitled else {
+        return Ok(None);
+    };
+    let floor = price(
+        souk_core::money::Money::new(floor_unit, currency),
+        term,
+        quantity,
+    )
+    .map_err(money_error)?;
+    r.terms.floor_minor = floor.amount_minor;
+    Ok(Some(r))
+}
+
 fn money_error(e: souk_core::money::MoneyError) -> AppError {
     AppError::invalid_field("quantity", format!("the price cannot be computed: {e}"))
 }
@@ -233,7 +258,19 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     let p = price_of(&sku, input.billing_mode)?;
     let term = term_for(input.billing_mode, input.periods, p.trial_days)?;
     let quantity = quantity_for(&sku, input.quantity)?;
-    let amount = price(p.unit_price, &term, quantity).map_err(money_error)?;
+    let entitled = super::resellers::entitlement(
+        state,
+        buyer,
+        &sku,
+        input.billing_mode,
+        input.offer.as_deref(),
+    )
+    .await?;
+    let unit_price = entitled.as_ref().map_or(p.unit_price, |(r, _)| {
+        souk_core::money::Money::new(r.unit_price_minor, p.unit_price.currency)
+    });
+    let amount = price(unit_price, &term, quantity).map_err(money_error)?;
+    let reseller = with_floor(entitled, &term, quantity, p.unit_price.currency)?;
     let now = state.clock.now();
     term_end(&term, now)?;
     let extend_params =
@@ -275,10 +312,12 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
             usage_price,
             recipient,
             sales_scenario: input.sales_scenario,
+            unit_price,
             ..snapshot(&sku, p)
         },
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
         now,
+        reseller,
     };
     Ok(state.store.create_order(order).await?)
 }
@@ -340,6 +379,8 @@ pub async fn renew(
     let p = price_of(&sku, mode)?;
     let term = term_for(mode, input.periods, None)?;
     let amount = price(p.unit_price, &term, instance.quantity).map_err(money_error)?;
+    let entitled = super::resellers::entitlement(state, buyer, &sku, mode, None).await?;
+    let reseller = with_floor(entitled, &term, instance.quantity, p.unit_price.currency)?;
     let now = state.clock.now();
     let kind = if instance.trial {
         OrderKind::TrialToFormal
@@ -366,6 +407,7 @@ pub async fn renew(
         snapshot: snapshot(&sku, p),
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
         now,
+        reseller,
     };
     Ok(state.store.create_order(order).await?)
 }
@@ -445,6 +487,10 @@ pub async fn upgrade(
             souk_core::money::Money::new(diff.amount_minor.max(0), diff.currency)
         }
     };
+    // An upgrade's commission is on the difference paid; no floor (the price is the catalogue's).
+    let reseller = super::resellers::entitlement(state, buyer, &new_sku, mode, None)
+        .await?
+        .map(|(r, _)| r);
     let order = NewOrder {
         id: OrderId::generate(now),
         kind: OrderKind::Upgrade,
@@ -463,6 +509,7 @@ pub async fn upgrade(
         },
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
         now,
+        reseller,
     };
     Ok(state.store.create_order(order).await?)
 }

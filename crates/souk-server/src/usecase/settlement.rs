@@ -87,6 +87,14 @@ pub async fn run_period(
     };
     for sources in groups.into_values() {
         let (seller, currency) = (sources[0].seller_id.clone(), sources[0].currency);
+        let usage_charges: Vec<(String, String)> = sources
+            .iter()
+            .flat_map(|s| {
+                s.usage_charges
+                    .iter()
+                    .map(|c| (c.clone(), s.item.source_id.clone()))
+            })
+            .collect();
         let items: Vec<Item> = sources.into_iter().map(|s| s.item).collect();
         let mut products: Vec<String> = items.iter().filter_map(|i| i.product_id.clone()).collect();
         products.sort();
@@ -120,6 +128,7 @@ pub async fn run_period(
             },
             notice: statement_issued(&period.id(), &id, net),
             lines: computed.lines,
+            usage_charges,
         };
         match state.store.issue_statement(&n, now).await {
             Ok(()) => {

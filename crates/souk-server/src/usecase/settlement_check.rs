@@ -139,7 +139,9 @@ pub async fn check(state: &AppState, period: Option<&str>) -> AppResult<CheckRep
             }),
         }
     }
-    let accounts_checked = check_ledger(state, &all, &mut out).await?;
+    let resellers = super::reseller_check::all_statements(state).await?;
+    checked += super::reseller_check::recompute(state, &resellers, period, &mut out).await?;
+    let accounts_checked = check_ledger(state, &all, &resellers, &mut out).await?;
     for m in state.store.buyer_ledger_mismatches().await? {
         out.push(Discrepancy {
             subject: m.order_id.to_string(),
@@ -160,6 +162,7 @@ pub async fn check(state: &AppState, period: Option<&str>) -> AppResult<CheckRep
 async fn check_ledger(
     state: &AppState,
     statements: &[StatementRecord],
+    resellers: &[souk_store::ResellerStatementRecord],
     out: &mut Vec<Discrepancy>,
 ) -> AppResult<usize> {
     for (movement, sum) in state.store.unbalanced_movements().await? {
@@ -197,6 +200,22 @@ async fn check_ledger(
         if s.state == StatementState::Paid {
             add(accounts::SELLER_PAYABLE, seller, cur, -t.payable_minor);
             add(accounts::PAYOUTS, seller, cur, t.payable_minor);
+        }
+    }
+    // A reseller statement moves its commission from the clearing account (what the seller
+    // statements moved there) to the reseller; paying it moves it out.
+    for r in resellers {
+        let (reseller, cur, t) = (Some(r.reseller_id.as_str()), r.currency.as_str(), &r.totals);
+        add(accounts::RESELLER_PAYABLE, None, cur, -t.commission_minor);
+        add(
+            accounts::RESELLER_PAYABLE,
+            reseller,
+            cur,
+            t.commission_minor,
+        );
+        if r.state == "paid" {
+            add(accounts::RESELLER_PAYABLE, reseller, cur, -t.payable_minor);
+            add(accounts::PAYOUTS, reseller, cur, t.payable_minor);
         }
     }
     let mut actual: BTreeMap<(String, Option<String>, String), i64> = state

@@ -136,6 +136,9 @@ struct BuyForm {
     periods: Option<u32>,
     #[serde(default)]
     quantity: Option<u32>,
+    /// A reseller's exclusive offer link token, when the buyer came through one.
+    #[serde(default)]
+    offer: Option<String>,
 }
 
 /// Places the order and pays it with the balance, through the same use cases as
@@ -168,6 +171,7 @@ async fn buy(
             // API (a missing recipient is refused with its field error).
             recipient: None,
             sales_scenario: Default::default(),
+            offer: s.form.offer.filter(|o| !o.is_empty()),
         },
     )
     .await

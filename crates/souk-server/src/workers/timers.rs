@@ -48,6 +48,10 @@ pub fn passes() -> &'static [TimerPass] {
             run: |state, now| Box::pin(crate::usecase::settlement::due_run(state, now)),
         },
         TimerPass {
+            name: "reseller_settlement_run",
+            run: |state, now| Box::pin(crate::usecase::resellers::due_run(state, now)),
+        },
+        TimerPass {
             name: "supervision_auto_accept",
             run: |state, now| Box::pin(crate::usecase::supervision::auto_accept_due(state, now)),
         },

@@ -24,6 +24,8 @@ pub struct NewOrder {
     pub snapshot: souk_core::snapshot::OrderSnapshot,
     pub pay_deadline: OffsetDateTime,
     pub now: OffsetDateTime,
+    /// The reseller the order goes through and its entitlement (§11), written with the order.
+    pub reseller: Option<crate::OrderReseller>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +209,9 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
     .bind(OrderState::START.as_str())
     .execute(&mut *tx)
     .await?;
+    if let Some(r) = &o.reseller {
+        crate::resellers::insert_order_reseller(&mut tx, &o.id, r, o.now).await?;
+    }
     audit(
         &mut tx,
         o.now,

@@ -3,10 +3,9 @@
 
 use crate::sql::corrupt;
 use crate::*;
-use souk_core::clock::from_unix_ms;
 use souk_core::id::OrderId;
-use souk_core::order::{OrderKind, OrderState};
-use souk_core::settlement::{attribution, Item};
+use souk_core::order::OrderState;
+use souk_core::settlement::Item;
 use sqlx::Row;
 use std::str::FromStr;
 
@@ -31,35 +30,19 @@ pub struct BuyerLedgerMismatch {
 
 pub(super) async fn sources(s: &SqlStore, id: &str) -> StoreResult<Vec<Item>> {
     // Sales: the orders themselves, as they are now in the order history.
-    let rows = sqlx::query(
-        "SELECT o.id, o.kind, o.product_id, o.amount_minor, o.completed_at FROM statement_lines l \
-         JOIN orders o ON o.id = l.source_id WHERE l.statement_id = $1 \
-         AND l.kind NOT IN ('refund', 'adjustment', 'rebate') ORDER BY l.seq",
-    )
+    let rows = sqlx::query(&format!(
+        "{} JOIN statement_lines l ON l.source_id = o.id WHERE l.statement_id = $1 \
+         AND l.kind NOT IN ('refund', 'adjustment', 'rebate', 'on_demand_consumption') \
+         ORDER BY l.seq",
+        super::SALES_SELECT
+    ))
     .bind(id)
     .fetch_all(&s.read)
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        let kind: String = r.try_get("kind")?;
-        let kind = OrderKind::from_str(&kind).map_err(|e| corrupt("order kind", e))?;
-        let order = OrderId::from_trusted(r.try_get("id")?);
         // An order that is no longer settleable (a trial) recomputes to no line: a mismatch.
-        let Some(line) = attribution(kind, false) else {
-            continue;
-        };
-        out.push(Item {
-            kind: line,
-            source_id: order.to_string(),
-            order_id: Some(order),
-            product_id: Some(r.try_get("product_id")?),
-            amount_minor: r.try_get("amount_minor")?,
-            occurred_at: r
-                .try_get::<Option<i64>, _>("completed_at")?
-                .map(from_unix_ms)
-                .ok_or_else(|| corrupt("completed_at", "a settled order has none"))?,
-            commission_rate: None,
-        });
+        out.extend(super::sale_item(r)?);
     }
     let rows = sqlx::query(
         "SELECT a.* FROM statement_lines l JOIN settlement_adjustments a ON a.id = l.source_id \
@@ -71,6 +54,41 @@ pub(super) async fn sources(s: &SqlStore, id: &str) -> StoreResult<Vec<Item>> {
     for r in &rows {
         out.push(super::adjustment_item(r)?);
     }
+    let rows = sqlx::query(&format!(
+        "{} JOIN statement_lines l ON l.source_id = f.id WHERE l.statement_id = $1 \
+         AND l.kind = 'refund' ORDER BY l.seq",
+        super::REFUNDS_SELECT
+    ))
+    .bind(id)
+    .fetch_all(&s.read)
+    .await?;
+    for r in &rows {
+        out.push(super::refund_item(r)?);
+    }
+    // On-demand: the usage charges as they are now, summed per line again.
+    let rows = sqlx::query(
+        "SELECT c.id, c.instance_id, c.seller_id, c.period, c.cutoff_at, c.amount_minor, \
+         c.currency, i.product_id FROM statement_usage_charges u \
+         JOIN usage_charges c ON c.id = u.charge_id JOIN instances i ON i.id = c.instance_id \
+         WHERE u.statement_id = $1 ORDER BY c.instance_id, c.period, c.id",
+    )
+    .bind(id)
+    .fetch_all(&s.read)
+    .await?;
+    let mut usage: std::collections::BTreeMap<String, Item> = Default::default();
+    for r in &rows {
+        let c = super::usage_charge(r)?.item;
+        match usage.get_mut(&c.source_id) {
+            Some(i) => {
+                i.amount_minor += c.amount_minor;
+                i.occurred_at = i.occurred_at.max(c.occurred_at);
+            }
+            None => {
+                usage.insert(c.source_id.clone(), c);
+            }
+        }
+    }
+    out.extend(usage.into_values());
     Ok(out)
 }
 
@@ -108,13 +126,16 @@ pub(super) async fn unbalanced_movements(s: &SqlStore) -> StoreResult<Vec<(Strin
 }
 
 pub(super) async fn buyer_ledger_mismatches(s: &SqlStore) -> StoreResult<Vec<BuyerLedgerMismatch>> {
-    // A paid order is debited its amount once; a refunded one gets it back once (§2, §4.5).
+    // A paid order is debited its amount once; a refunded one gets its refund back once (§2,
+    // §4.5, §4.6).
     let rows = sqlx::query(
         "SELECT o.id, o.amount_minor, o.state, \
          CAST(COALESCE((SELECT SUM(e.amount_minor) FROM ledger_entries e \
             WHERE e.order_id = o.id AND e.kind = 'order_debit'), 0) AS BIGINT) AS debited, \
          CAST(COALESCE((SELECT SUM(e.amount_minor) FROM ledger_entries e \
-            WHERE e.order_id = o.id AND e.kind = 'refund'), 0) AS BIGINT) AS refunded \
+            WHERE e.order_id = o.id AND e.kind = 'refund'), 0) AS BIGINT) AS refunded, \
+         CAST((SELECT SUM(f.amount_minor) FROM refunds f WHERE f.order_id = o.id \
+            AND f.state = 'refunded') AS BIGINT) AS after_sale \
          FROM orders o WHERE o.paid_at IS NOT NULL ORDER BY o.id",
     )
     .fetch_all(&s.read)
@@ -129,8 +150,11 @@ pub(super) async fn buyer_ledger_mismatches(s: &SqlStore) -> StoreResult<Vec<Buy
             state: OrderState::from_str(&r.try_get::<String, _>("state")?)
                 .map_err(|e| corrupt("order state", e))?,
         };
+        // An after-sale refund returns what was agreed (a negotiated one can be part of the
+        // price); a failed opening returns the whole amount.
+        let after_sale: Option<i64> = r.try_get("after_sale")?;
         let expect_refund = if m.state == OrderState::Refunded {
-            m.amount_minor
+            after_sale.unwrap_or(m.amount_minor)
         } else {
             0
         };

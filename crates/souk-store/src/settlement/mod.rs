@@ -13,7 +13,7 @@
 //! agreement with the orders).
 
 mod check;
-mod statements;
+pub(crate) mod statements;
 
 pub use check::{AccountBalance, BuyerLedgerMismatch};
 pub use statements::{NewStatement, StatementFilter, StatementRecord};
@@ -49,6 +49,8 @@ pub struct SettlementSource {
     pub seller_id: PartyId,
     pub currency: Currency,
     pub item: Item,
+    /// The usage charges an on-demand consumption item sums (each settled once).
+    pub usage_charges: Vec<String>,
 }
 
 /// A refund or correction for the next statement.
@@ -304,49 +306,35 @@ impl SettlementStore for SqlStore {
     }
 
     async fn unsettled(&self, before: OffsetDateTime) -> StoreResult<Vec<SettlementSource>> {
-        // Supervised products are not in this version of the catalog: every completed order
-        // is attributed by its completion (opening, renewal or upgrade taking effect); with
-        // supervision, completion is the supervision completion (§9), the same column.
-        let rows = sqlx::query(
-            "SELECT o.id, o.kind, o.seller_id, o.product_id, o.amount_minor, o.currency, \
-             o.completed_at FROM orders o \
-             WHERE o.state = $2 AND o.completed_at < $1 AND o.kind <> 'trial' \
-             AND o.amount_minor > 0 AND NOT EXISTS (SELECT 1 FROM statement_lines l \
-             WHERE l.source_id = o.id AND l.kind <> 'rebate')",
-        )
-        .bind(to_unix_ms(before))
-        .bind(souk_core::order::OrderState::Completed.as_str())
+        let before_ms = to_unix_ms(before);
+        let rows = sqlx::query(&format!(
+            "{SALES_SELECT} WHERE o.kind <> 'trial' AND o.amount_minor > 0 \
+             AND (o.state = 'completed' OR o.state = 'refunded') \
+             AND {SETTLEABLE} AND COALESCE(o.completed_at, o.refunded_at) < $1 \
+             AND NOT EXISTS (SELECT 1 FROM statement_lines l \
+             WHERE l.source_id = o.id AND l.kind NOT IN ('rebate', 'refund', 'adjustment', \
+             'on_demand_consumption'))"
+        ))
+        .bind(before_ms)
         .fetch_all(&self.read)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            let kind: String = r.try_get("kind")?;
-            let kind =
-                souk_core::order::OrderKind::from_str(&kind).map_err(|e| corrupt("kind", e))?;
-            let Some(line) = souk_core::settlement::attribution(kind, false) else {
-                continue;
-            };
-            let id: String = r.try_get("id")?;
-            out.push(SettlementSource {
-                seller_id: PartyId::from_trusted(r.try_get("seller_id")?),
-                currency: currency(r)?,
-                item: Item {
-                    kind: line,
-                    source_id: id.clone(),
-                    order_id: Some(OrderId::from_trusted(id)),
-                    product_id: Some(r.try_get("product_id")?),
-                    amount_minor: r.try_get("amount_minor")?,
-                    occurred_at: from_unix_ms(r.try_get("completed_at")?),
-                    commission_rate: None,
-                },
-            });
+            if let Some(item) = sale_item(r)? {
+                out.push(SettlementSource {
+                    seller_id: PartyId::from_trusted(r.try_get("seller_id")?),
+                    currency: currency(r)?,
+                    item,
+                    usage_charges: Vec::new(),
+                });
+            }
         }
         let rows = sqlx::query(
             "SELECT a.* FROM settlement_adjustments a WHERE a.occurred_at < $1 \
              AND NOT EXISTS (SELECT 1 FROM statement_lines l WHERE l.source_id = a.id \
-             AND l.kind <> 'rebate')",
+             AND l.kind IN ('refund', 'adjustment'))",
         )
-        .bind(to_unix_ms(before))
+        .bind(before_ms)
         .fetch_all(&self.read)
         .await?;
         for r in &rows {
@@ -354,8 +342,57 @@ impl SettlementStore for SqlStore {
                 seller_id: PartyId::from_trusted(r.try_get("seller_id")?),
                 currency: currency(r)?,
                 item: adjustment_item(r)?,
+                usage_charges: Vec::new(),
             });
         }
+        // After-sale refunds (§9: deducted on the current or the next statement) of orders that
+        // settle at all.
+        let rows = sqlx::query(&format!(
+            "{REFUNDS_SELECT} WHERE f.settlement = 'to_deduct' AND f.decided_at < $1 \
+             AND {SETTLEABLE}"
+        ))
+        .bind(before_ms)
+        .fetch_all(&self.read)
+        .await?;
+        for r in &rows {
+            out.push(SettlementSource {
+                seller_id: PartyId::from_trusted(r.try_get("seller_id")?),
+                currency: currency(r)?,
+                item: refund_item(r)?,
+                usage_charges: Vec::new(),
+            });
+        }
+        // On-demand consumption (§9: by monthly consumption): one line per instance and
+        // metering period, summing the usage charges rated before the period's end.
+        let rows = sqlx::query(
+            "SELECT c.id, c.instance_id, c.seller_id, c.period, c.cutoff_at, c.amount_minor, \
+             c.currency, i.product_id FROM usage_charges c \
+             JOIN instances i ON i.id = c.instance_id WHERE c.cutoff_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM statement_usage_charges s WHERE s.charge_id = c.id) \
+             ORDER BY c.instance_id, c.period, c.id",
+        )
+        .bind(before_ms)
+        .fetch_all(&self.read)
+        .await?;
+        let mut usage: BTreeMap<(String, String), SettlementSource> = BTreeMap::new();
+        for r in &rows {
+            let charge = usage_charge(r)?;
+            let key = (
+                charge.item.source_id.clone(),
+                charge.currency.as_str().to_owned(),
+            );
+            match usage.get_mut(&key) {
+                Some(s) => {
+                    s.item.amount_minor += charge.item.amount_minor;
+                    s.item.occurred_at = s.item.occurred_at.max(charge.item.occurred_at);
+                    s.usage_charges.extend(charge.usage_charges);
+                }
+                None => {
+                    usage.insert(key, charge);
+                }
+            }
+        }
+        out.extend(usage.into_values());
         Ok(out)
     }
 
@@ -504,6 +541,87 @@ fn adjustment_item(r: &sqlx::any::AnyRow) -> StoreResult<Item> {
         product_id: r.try_get("product_id")?,
         amount_minor: r.try_get("amount_minor")?,
         occurred_at: from_unix_ms(r.try_get("occurred_at")?),
-        commission_rate: None,
+        commission: None,
+    })
+}
+
+/// A sale: the order as it is in the order history, with whether its product is supervised and
+/// the reseller it went through (`x`, §11).
+pub(crate) const SALES_SELECT: &str = "SELECT o.id, o.kind, o.seller_id, o.product_id, \
+     o.amount_minor, o.amount_minor AS order_minor, o.currency, o.completed_at, o.refunded_at, \
+     (SELECT COUNT(*) FROM supervisions v WHERE v.order_id = o.id) AS supervised, \
+     x.reseller_id, x.terms AS reseller_terms \
+     FROM orders o LEFT JOIN order_resellers x ON x.order_id = o.id";
+
+/// An order settles when it completed (its attribution event happened), or when an after-sale
+/// refund returned only part of it before it completed (a negotiated refund in a supervised
+/// order's guarantee period: the seller keeps the rest, attributed at the refund). An order
+/// refunded in full before completing never settles, nor does its refund.
+pub(crate) const SETTLEABLE: &str =
+    "(o.completed_at IS NOT NULL OR EXISTS (SELECT 1 FROM refunds p \
+     WHERE p.order_id = o.id AND p.state = 'refunded' AND p.amount_minor < o.amount_minor))";
+
+/// An after-sale refund with its order (`o`), the order's product and its reseller (`x`).
+pub(crate) const REFUNDS_SELECT: &str = "SELECT f.id, f.order_id, f.seller_id, f.amount_minor, \
+     f.currency, f.decided_at, o.product_id, o.amount_minor AS order_minor, x.reseller_id, \
+     x.terms AS reseller_terms FROM refunds f JOIN orders o ON o.id = f.order_id \
+     LEFT JOIN order_resellers x ON x.order_id = f.order_id";
+
+pub(crate) fn sale_item(r: &sqlx::any::AnyRow) -> StoreResult<Option<Item>> {
+    let kind: String = r.try_get("kind")?;
+    let kind = souk_core::order::OrderKind::from_str(&kind).map_err(|e| corrupt("kind", e))?;
+    let supervised = r.try_get::<i64, _>("supervised")? > 0;
+    let Some(line) = souk_core::settlement::attribution(kind, supervised) else {
+        return Ok(None);
+    };
+    let at: Option<i64> = match r.try_get::<Option<i64>, _>("completed_at")? {
+        Some(t) => Some(t),
+        None => r.try_get("refunded_at")?,
+    };
+    let at = at.ok_or_else(|| corrupt("completed_at", "a settled order has none"))?;
+    let id: String = r.try_get("id")?;
+    Ok(Some(Item {
+        kind: line,
+        source_id: id.clone(),
+        order_id: Some(OrderId::from_trusted(id)),
+        product_id: Some(r.try_get("product_id")?),
+        amount_minor: r.try_get("amount_minor")?,
+        occurred_at: from_unix_ms(at),
+        commission: crate::resellers::order_commission(r)?,
+    }))
+}
+
+pub(crate) fn refund_item(r: &sqlx::any::AnyRow) -> StoreResult<Item> {
+    let decided: Option<i64> = r.try_get("decided_at")?;
+    Ok(Item {
+        kind: LineKind::Refund,
+        source_id: r.try_get("id")?,
+        order_id: Some(OrderId::from_trusted(r.try_get("order_id")?)),
+        product_id: Some(r.try_get("product_id")?),
+        amount_minor: -r.try_get::<i64, _>("amount_minor")?,
+        occurred_at: from_unix_ms(
+            decided.ok_or_else(|| corrupt("decided_at", "a refunded request has none"))?,
+        ),
+        commission: crate::resellers::order_commission(r)?,
+    })
+}
+
+/// One usage charge as an on-demand item of its instance and metering period.
+fn usage_charge(r: &sqlx::any::AnyRow) -> StoreResult<SettlementSource> {
+    let instance: String = r.try_get("instance_id")?;
+    let period: String = r.try_get("period")?;
+    Ok(SettlementSource {
+        seller_id: PartyId::from_trusted(r.try_get("seller_id")?),
+        currency: currency(r)?,
+        item: Item {
+            kind: LineKind::OnDemandConsumption,
+            source_id: format!("{instance}/{period}"),
+            order_id: None,
+            product_id: Some(r.try_get("product_id")?),
+            amount_minor: r.try_get("amount_minor")?,
+            occurred_at: from_unix_ms(r.try_get("cutoff_at")?),
+            commission: None,
+        },
+        usage_charges: vec![r.try_get("id")?],
     })
 }

@@ -36,6 +36,8 @@ pub struct StatementRecord {
 pub struct NewStatement {
     pub record: StatementRecord,
     pub lines: Vec<Line>,
+    /// The usage charges its on-demand lines sum: (charge id, line source id).
+    pub usage_charges: Vec<(String, String)>,
     pub notice: souk_core::notice::Notice,
 }
 
@@ -117,6 +119,25 @@ pub(super) async fn issue(s: &SqlStore, n: &NewStatement, now: OffsetDateTime) -
         }
         q.execute(&mut *tx).await?;
     }
+    for (charge, source) in &n.usage_charges {
+        sqlx::query(
+            "INSERT INTO statement_usage_charges (charge_id, statement_id, source_id) \
+             VALUES ($1, $2, $3)",
+        )
+        .bind(charge)
+        .bind(&r.id)
+        .bind(source)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // The after-sale refunds on it are deducted now (the refund shows it to its parties).
+    sqlx::query(
+        "UPDATE refunds SET settlement = 'deducted' WHERE settlement = 'to_deduct' AND id IN \
+         (SELECT source_id FROM statement_lines WHERE statement_id = $1 AND kind = 'refund')",
+    )
+    .bind(&r.id)
+    .execute(&mut *tx)
+    .await?;
     // The ledger: what the buyers paid (net of refunds and corrections) becomes the seller's,
     // the fee goes to the platform, the rebate back to the seller, commission to resellers.
     let seller = Some(r.seller_id.as_str());
@@ -178,17 +199,17 @@ pub(super) async fn issue(s: &SqlStore, n: &NewStatement, now: OffsetDateTime) -
     Ok(())
 }
 
-struct Movement<'a> {
-    from: &'a str,
-    from_party: Option<&'a str>,
-    to: &'a str,
-    to_party: Option<&'a str>,
-    amount: i64,
-    memo: &'a str,
+pub(crate) struct Movement<'a> {
+    pub(crate) from: &'a str,
+    pub(crate) from_party: Option<&'a str>,
+    pub(crate) to: &'a str,
+    pub(crate) to_party: Option<&'a str>,
+    pub(crate) amount: i64,
+    pub(crate) memo: &'a str,
 }
 
 /// Two entries that sum to zero.
-async fn post(
+pub(crate) async fn post(
     conn: &mut AnyConnection,
     statement: &str,
     currency: Currency,

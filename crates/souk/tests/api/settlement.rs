@@ -209,9 +209,12 @@ backend_test!(
         assert_eq!(lines[0]["order_id"], s.purchase_id.as_str());
         assert_eq!(lines[0]["platform_fee"], "150.0000");
         assert_eq!(lines[0]["net"], "2850.0000");
+        // Exact in ten-thousandths of a minor unit (the upgrade's pro-rata amount makes the
+        // band's excess any number of fen).
+        let rebate_e4 = (gross - 5_000) * 200;
         assert_eq!(
             lines[3]["net"],
-            format!("{}.0000", (gross - 5_000) * 2 / 100)
+            format!("{}.{:04}", rebate_e4 / 10_000, rebate_e4 % 10_000)
         );
         let on_it = |id: &str| lines.iter().any(|l| l["order_id"] == id);
         assert!(!on_it(&s.late_id) && !on_it(&s.failed_id));

@@ -30,6 +30,9 @@ struct TenantA {
     api_key_id: String,
     statement: String,
     attachment: String,
+    authorisation: String,
+    offer: String,
+    reseller_statement: String,
 }
 
 async fn tenant_a(app: &TestApp) -> TenantA {
@@ -98,8 +101,39 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         )
         .await;
     assert_eq!(attached.status, StatusCode::CREATED, "{}", attached.text);
+    // A reseller authorised on the product sells through an exclusive offer link.
+    let (reseller_id, reseller) = app.party("resellers", "Reseller A").await;
+    let auth = app
+        .post(
+            "/v1/reseller-authorisations",
+            &m.seller_key,
+            json!({"reseller_id": reseller_id, "product_id": m.product_id,
+                   "share_bp": 1000, "max_discount_bp": 1000}),
+        )
+        .await;
+    assert_eq!(auth.status, StatusCode::CREATED, "{}", auth.text);
+    let until = app.clock.now() + time::Duration::days(400);
+    let offer = app
+        .post(
+            "/v1/reseller-offers",
+            &reseller,
+            json!({"sku_id": m.basic, "billing_mode": "monthly",
+                   "unit_price": {"amount_minor": 950, "currency": "CNY"},
+                   "valid_until": until.format(&time::format_description::well_known::Rfc3339).unwrap()}),
+        )
+        .await;
+    assert_eq!(offer.status, StatusCode::CREATED, "{}", offer.text);
+    let token = offer.body["token"].as_str().unwrap();
+    let via = m
+        .buy(
+            app,
+            json!({"sku_id": m.basic, "billing_mode": "monthly", "offer": token}),
+        )
+        .await;
+    m.wait_order(app, via["id"].as_str().unwrap(), "completed")
+        .await;
     // A settled month: move to the next run day (day 7 of the next month in the business zone)
-    // so the timer pass issues tenant A's statement.
+    // so the timer passes issue tenant A's statement (and, on the 3rd, its reseller's).
     let zone = time::macros::offset!(+8);
     let month = souk_core::settlement::Period::containing(app.clock.now(), zone);
     let run = month.run_at(7, zone) + time::Duration::minutes(1);
@@ -109,7 +143,15 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         .as_str()
         .unwrap_or_else(|| panic!("no statement: {}", statements.text))
         .to_owned();
+    let rst = app.get("/v1/reseller-statements", &reseller).await;
+    let reseller_statement = rst.body["data"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reseller statement: {}", rst.text))
+        .to_owned();
     TenantA {
+        authorisation: auth.body["id"].as_str().unwrap().to_owned(),
+        offer: offer.body["id"].as_str().unwrap().to_owned(),
+        reseller_statement,
         attachment: attached.body["id"].as_str().unwrap().to_owned(),
         seller_id: m.seller_id.clone(),
         buyer_id: m.buyer_id.clone(),
@@ -162,6 +204,13 @@ fn fill(template: &str, a: &TenantA, real: bool) -> String {
             }
             "id" if before.ends_with("/v1/{collection}/") => pick(real, &a.seller_id, "sel_"),
             "id" if before.ends_with("/v1/statements/") => pick(real, &a.statement, "stm_"),
+            "id" if before.ends_with("/v1/reseller-authorisations/") => {
+                pick(real, &a.authorisation, "rau_")
+            }
+            "id" if before.ends_with("/v1/reseller-offers/") => pick(real, &a.offer, "ofr_"),
+            "id" if before.ends_with("/v1/reseller-statements/") => {
+                pick(real, &a.reseller_statement, "rst_")
+            }
             "key_id" => pick(real, &a.api_key_id, "key_"),
             "attachment_id" => pick(real, &a.attachment, "att_"),
             "code" => pick(real, &a.code, "ZZZZ-"),
@@ -213,6 +262,7 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
             json!({"action": "submit_invoice", "invoice_number": "044-0001"})
         }
         ("post", "/v1/orders/{id}/supervision/actions") => json!({"action": "accept"}),
+        ("post", "/v1/reseller-authorisations/{id}/decision") => json!({"action": "revoke"}),
         ("post", "/v1/orders/{id}/refunds") => json!({"kind": "no_reason"}),
         ("post", "/v1/orders/{id}/refunds/decision") => json!({"decision": "withdraw"}),
         ("post", "/v1/buyers/{id}/balance/top-ups") => {

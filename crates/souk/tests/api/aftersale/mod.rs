@@ -107,7 +107,7 @@ pub async fn try_act(app: &TestApp, key: &str, order: &str, action: Value) -> Re
     .await
 }
 
-fn evidence() -> Value {
+pub(crate) fn evidence() -> Value {
     json!([{"kind": "acceptance_report", "description": "Signed acceptance report", "signed_by": ["seller", "buyer"], "remote": true}])
 }
 
@@ -126,7 +126,7 @@ async fn messages_of(app: &TestApp, key: &str) -> Vec<Value> {
 }
 
 /// Through the requirement loop to `deliver_proof` for a standard flow.
-async fn to_implementation(app: &TestApp, m: &Market, order: &str, requirement: &str) {
+pub(crate) async fn to_implementation(app: &TestApp, m: &Market, order: &str, requirement: &str) {
     let submit = json!({"action": "submit_requirement", "requirement": requirement});
     act(app, &m.buyer_key, order, submit).await;
     act(
@@ -140,7 +140,7 @@ async fn to_implementation(app: &TestApp, m: &Market, order: &str, requirement: 
 }
 
 /// Through the requirement loop to `buyer_accept` for a standard flow (no review).
-async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
+pub(crate) async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
     to_implementation(app, m, order, "A shop site").await;
     let proof = json!({"action": "deliver_proof", "evidence": evidence()});
     let s = act(app, &m.seller_key, order, proof).await;
