@@ -3,6 +3,7 @@
 //! each change is one store transaction with its effects (§4.6) and its supervision step.
 
 use crate::error::{AppError, AppResult};
+use crate::usecase::licenses;
 use crate::usecase::orders::status_job;
 use crate::AppState;
 use serde::Deserialize;
@@ -89,8 +90,15 @@ fn text(field: &str, value: Option<String>) -> AppResult<String> {
     Ok(v)
 }
 
-/// The effects of refunding `order` now: the seller is told to release what it opened.
-fn effects(order: &OrderRecord, instance: &InstanceRecord) -> AppResult<RefundEffects> {
+/// The effects of refunding `order` now: the seller is told to release what it opened, and
+/// Souk-issued license codes die with the instance (heartbeats answer `RELEASED`, activations
+/// are refused) while the seller's License 2.0 interface hears `releaseLicenseCode` for each
+/// activated code.
+async fn effects(
+    state: &AppState,
+    order: &OrderRecord,
+    instance: &InstanceRecord,
+) -> AppResult<RefundEffects> {
     let refunded = order
         .state
         .transition(OrderEvent::AfterSaleRefund)
@@ -101,11 +109,29 @@ fn effects(order: &OrderRecord, instance: &InstanceRecord) -> AppResult<RefundEf
         .transition(InstanceEvent::ReleaseOnRefund)
         .ok();
     let seller_opened = order.snapshot.delivery_type.needs_integration() && release.is_some();
+    let jobs = if !seller_opened {
+        Vec::new()
+    } else {
+        let payload = serde_json::json!({});
+        match licenses::code_jobs(
+            state,
+            instance,
+            CallKind::ReleaseLicenseCode,
+            &order.id,
+            payload,
+        )
+        .await?
+        {
+            Some(code_jobs) => code_jobs,
+            None => vec![status_job(instance, CallKind::ReleaseInstance)],
+        }
+    };
     Ok(RefundEffects {
         order: refunded,
         instance_id: instance.id.clone(),
         release,
-        release_job: seller_opened.then(|| status_job(instance, CallKind::ReleaseInstance)),
+        jobs,
+        expiry_back: None,
     })
 }
 
@@ -218,7 +244,7 @@ pub async fn request(
                     .reason
                     .map(|r| r.trim().to_owned())
                     .filter(|r| !r.is_empty()),
-                effects: Some(effects(&order, &instance)?),
+                effects: Some(effects(state, &order, &instance).await?),
                 quota: Some((since, policy.no_reason_yearly_quota)),
                 supervision: None,
                 notices: [&order.buyer_id, &order.seller_id]
@@ -240,6 +266,13 @@ pub async fn request(
             let reason = text("reason", input.reason)?;
             let amount = refund::negotiated(&f, amount).map_err(refused)?;
             let sv = sv.expect("negotiated refunds are only allowed on supervised orders");
+            if sv.state.code_taken() {
+                return Err(refused(RefundRefusal::NotEligible(
+                    "a license code of this order was activated, so the buyer has taken it and \
+                     a negotiated refund is closed (an appeal can still end in a forced refund)"
+                        .to_owned(),
+                )));
+            }
             let paused = sv.state.refund_requested(now);
             let step = SupervisionWrite {
                 reason: Some(reason.clone()),
@@ -283,6 +316,8 @@ pub async fn request(
         .record_refund(write)
         .await
         .map_err(|e| write_error(e, &policy))?;
+    // Souk-issued codes follow the instance: the next heartbeat must see the release.
+    state.licenses.invalidate_instance(&order.instance_id);
     state.wake.notify_one();
     Ok(record)
 }
@@ -374,9 +409,11 @@ pub async fn decide(
         transition: decided,
         opinion,
         actor: party.clone(),
-        effects: (next == RefundState::Refunded)
-            .then(|| effects(&order, &instance))
-            .transpose()?,
+        effects: if next == RefundState::Refunded {
+            Some(effects(state, &order, &instance).await?)
+        } else {
+            None
+        },
         supervision,
         notices,
         now,
@@ -386,6 +423,7 @@ pub async fn decide(
         .decide_refund(write)
         .await
         .map_err(|e| write_error(e, &policy(state)))?;
+    state.licenses.invalidate_instance(&order.instance_id);
     state.wake.notify_one();
     Ok(record)
 }
@@ -422,7 +460,7 @@ pub async fn force(
         kind: RefundKind::OperatorForced,
         amount,
         reason: step.reason.clone(),
-        effects: Some(effects(order, &instance)?),
+        effects: Some(effects(state, order, &instance).await?),
         quota: None,
         supervision: Some(step),
         notices: Vec::new(),
@@ -433,6 +471,7 @@ pub async fn force(
         .record_refund(write)
         .await
         .map_err(|e| write_error(e, &policy(state)))?;
+    state.licenses.invalidate_instance(&order.instance_id);
     state.wake.notify_one();
     Ok(())
 }

@@ -278,8 +278,11 @@ pub(super) async fn pay_order(
             return Err(PayError::InstanceChanged(current.state));
         }
     }
-    // Delivered at once when no seller call confirms it (Souk-issued license codes).
-    let deliver_now = new_instance.as_ref().is_some_and(|i| i.open_now)
+    // Delivered at once when no seller call confirms it (Souk-issued license codes), unless
+    // supervision holds the order until acceptance (the License code flow).
+    let deliver_now = new_instance
+        .as_ref()
+        .is_some_and(|i| i.open_now && i.supervision.is_none())
         || change.as_ref().is_some_and(|c| c.complete_order);
     let mut steps = vec![pay];
     if deliver_now {

@@ -148,5 +148,6 @@ async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
 }
 
 mod attachments;
+mod licenses;
 mod refunds;
 mod supervision;
