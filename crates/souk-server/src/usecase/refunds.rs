@@ -19,8 +19,8 @@ use souk_core::refund::{
 use souk_core::supervision::{Actor, Node, Supervision};
 use souk_core::transition::StateMachine;
 use souk_store::{
-    InstanceRecord, OrderRecord, RefundDecisionWrite, RefundEffects, RefundRecord, RefundWrite,
-    RefundWriteError, Scope, SupervisionRecord, SupervisionWrite,
+    InstanceRecord, NewJob, OrderRecord, RefundDecisionWrite, RefundEffects, RefundRecord,
+    RefundWrite, RefundWriteError, Scope, SupervisionRecord, SupervisionWrite,
 };
 use time::OffsetDateTime;
 
@@ -132,6 +132,51 @@ async fn effects(
         release,
         jobs,
         expiry_back: None,
+    })
+}
+
+/// The effects of a renewal-period refund (§4.4): the renewal order refunded, the instance's
+/// expiry back to where the renewal found it, and the seller told as the protocol says — V1
+/// refreshInstance with a negative orderAmount, V2 refreshInstance scene
+/// `UNSUBSCRIBE_RENEWAL_PERIOD`, Souk-issued codes refreshLicenseCode with that scene.
+async fn renewal_effects(
+    state: &AppState,
+    order: &OrderRecord,
+    instance: &InstanceRecord,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> AppResult<RefundEffects> {
+    let refunded = order
+        .state
+        .transition(OrderEvent::AfterSaleRefund)
+        .map_err(|e| AppError::conflict("refund_not_allowed", e.to_string()))?;
+    let payload = serde_json::json!({ "expire_at_ms": souk_core::clock::to_unix_ms(from) });
+    let jobs = if !order.snapshot.delivery_type.needs_integration() {
+        Vec::new()
+    } else {
+        match licenses::code_jobs(
+            state,
+            instance,
+            CallKind::RefundRenewalLicenseCode,
+            &order.id,
+            payload.clone(),
+        )
+        .await?
+        {
+            Some(code_jobs) => code_jobs,
+            None => vec![NewJob {
+                order_id: order.id.clone(),
+                payload,
+                ..status_job(instance, CallKind::RefundRenewalPeriod)
+            }],
+        }
+    };
+    Ok(RefundEffects {
+        order: refunded,
+        instance_id: instance.id.clone(),
+        release: None,
+        jobs,
+        expiry_back: Some((to, from)),
     })
 }
 
@@ -301,6 +346,40 @@ pub async fn request(
                     order.seller_id.clone(),
                     notice::refund_requested(order.id.as_str(), amount, &reason),
                 )],
+                now,
+            }
+        }
+        RefundKind::RenewalPeriod => {
+            if input.amount.is_some() {
+                return Err(AppError::invalid_field(
+                    "amount",
+                    "a renewal-period refund is always the renewal's full paid amount; leave \
+                     amount out",
+                ));
+            }
+            let window = state.store.renewal_window(&order.id).await?;
+            let amount =
+                refund::renewal_period(&f, window, instance.expire_at, now).map_err(refused)?;
+            let (from, to) = window.expect("renewal_period checked the window");
+            let amount_text = notice::refund_completed(order.id.as_str(), amount);
+            RefundWrite {
+                id,
+                order_id: order.id.clone(),
+                buyer_id: order.buyer_id.clone(),
+                seller_id: order.seller_id.clone(),
+                kind: RefundKind::RenewalPeriod,
+                amount,
+                reason: input
+                    .reason
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty()),
+                effects: Some(renewal_effects(state, &order, &instance, from, to).await?),
+                quota: None,
+                supervision: None,
+                notices: [&order.buyer_id, &order.seller_id]
+                    .into_iter()
+                    .map(|p| (p.clone(), amount_text.clone()))
+                    .collect(),
                 now,
             }
         }

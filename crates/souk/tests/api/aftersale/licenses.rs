@@ -7,7 +7,11 @@ use super::*;
 use crate::licenses::{code_of, codes_market};
 
 /// Places and pays a Souk-issued-codes order; returns (order id, instance id, codes).
-async fn buy(app: &TestApp, m: &Market, scenario: &str) -> (String, String, Vec<String>) {
+pub(super) async fn buy(
+    app: &TestApp,
+    m: &Market,
+    scenario: &str,
+) -> (String, String, Vec<String>) {
     let placed = app
         .post(
             "/v1/orders",
