@@ -21,7 +21,7 @@ pub mod refunds;
 pub mod reseller_statements;
 pub mod resellers;
 pub mod settlement;
-mod settlement_csv;
+pub mod settlement_csv;
 mod settlement_examples;
 pub mod supervision;
 pub mod system;

@@ -27,10 +27,16 @@ pub fn router() -> Router<AppState> {
         .route("/v1/reseller-performance", get(performance))
         .route("/v1/reseller-performance.csv", get(performance_csv))
         .route("/v1/settlement/reseller-runs", post(run_resellers))
-        .route("/v1/reseller-statements", get(list_statements))
-        .route("/v1/reseller-statements/{id}", get(get_statement))
-        .route("/v1/reseller-statements/{id}/lines.csv", get(statement_csv))
-        .route("/v1/reseller-statements/{id}/pay", post(pay_statement))
+        .route("/v1/reseller-statements", get(list_reseller_statements))
+        .route("/v1/reseller-statements/{id}", get(get_reseller_statement))
+        .route(
+            "/v1/reseller-statements/{id}/lines.csv",
+            get(reseller_statement_csv),
+        )
+        .route(
+            "/v1/reseller-statements/{id}/pay",
+            post(pay_reseller_statement),
+        )
 }
 
 /// One of the reseller's orders in its performance.
@@ -73,7 +79,15 @@ pub struct Performance {
 
 async fn performance_rows(state: &AppState, caller: &Caller) -> AppResult<Vec<PerformanceView>> {
     caller.require(&[Role::Reseller])?;
-    let rows = uc::performance(state, caller.party_id()).await?;
+    performance_views(state, caller.party_id()).await
+}
+
+/// A reseller's performance rows (also the console's).
+pub async fn performance_views(
+    state: &AppState,
+    reseller: &PartyId,
+) -> AppResult<Vec<PerformanceView>> {
+    let rows = uc::performance(state, reseller).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -255,7 +269,7 @@ pub struct ResellerStatementQuery {
 #[utoipa::path(get, path = "/v1/reseller-statements", tag = "resellers", params(ResellerStatementQuery),
     responses((status = 200, body = ResellerStatementList), (status = 403, description = "`forbidden`: resellers and the operator", body = ErrorEnvelope)),
     security(("api_key" = [])))]
-pub async fn list_statements(
+pub async fn list_reseller_statements(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<ResellerStatementQuery>,
@@ -298,7 +312,7 @@ async fn visible(
 #[utoipa::path(get, path = "/v1/reseller-statements/{id}", tag = "resellers", params(("id" = String, Path)),
     responses((status = 200, body = ResellerStatementDetail), (status = 403, description = "`forbidden`: resellers and the operator", body = ErrorEnvelope)),
     security(("api_key" = [])))]
-pub async fn get_statement(
+pub async fn get_reseller_statement(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
@@ -325,7 +339,7 @@ pub async fn get_statement(
 #[utoipa::path(get, path = "/v1/reseller-statements/{id}/lines.csv", tag = "resellers", params(("id" = String, Path)),
     responses((status = 200, content_type = "text/csv", body = String), (status = 403, description = "`forbidden`: resellers and the operator", body = ErrorEnvelope)),
     security(("api_key" = [])))]
-pub async fn statement_csv(
+pub async fn reseller_statement_csv(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
@@ -343,7 +357,7 @@ pub async fn statement_csv(
     responses((status = 200, body = ResellerStatementView), (status = 403, description = "`forbidden`: operator only", body = ErrorEnvelope),
         (status = 409, description = "`statement_state`: paid already", body = ErrorEnvelope)),
     security(("api_key" = [])))]
-pub async fn pay_statement(
+pub async fn pay_reseller_statement(
     State(state): State<AppState>,
     OperatorCaller(caller): OperatorCaller,
     ApiPath(id): ApiPath<String>,

@@ -13,6 +13,8 @@
 mod account;
 mod buyer;
 mod i18n;
+mod money_out;
+mod money_texts;
 mod operator;
 mod seller;
 pub mod session;
@@ -39,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(buyer::router())
         .merge(operator::router())
         .merge(seller::router())
+        .merge(money_out::router())
 }
 
 async fn stylesheet() -> Response {
@@ -77,7 +80,10 @@ fn templates() -> &'static Environment<'static> {
                 "endpoint_test.html",
                 include_str!("../../templates/endpoint_test.html"),
             ),
-        ] {
+        ]
+        .into_iter()
+        .chain(money_out_templates())
+        {
             // The templates are part of the binary and covered by the tests: a syntax error
             // is a build defect, caught by the first test that renders any page.
             env.add_template(name, source)
@@ -86,6 +92,33 @@ fn templates() -> &'static Environment<'static> {
         env.add_filter("money", money_filter);
         env
     })
+}
+
+/// The money-out pages' templates (`money_out.rs`).
+fn money_out_templates() -> [(&'static str, &'static str); 6] {
+    [
+        (
+            "statements.html",
+            include_str!("../../templates/statements.html"),
+        ),
+        (
+            "statement.html",
+            include_str!("../../templates/statement.html"),
+        ),
+        (
+            "authorisations.html",
+            include_str!("../../templates/authorisations.html"),
+        ),
+        (
+            "reseller.html",
+            include_str!("../../templates/reseller.html"),
+        ),
+        (
+            "invitation.html",
+            include_str!("../../templates/invitation.html"),
+        ),
+        ("offer.html", include_str!("../../templates/offer.html")),
+    ]
 }
 
 /// `{{ amount_minor | money(currency) }}`: shown as `souk_core::money::Money` displays itself.

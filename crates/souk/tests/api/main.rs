@@ -15,6 +15,7 @@ mod browser;
 mod catalog;
 mod commerce;
 mod console;
+mod console_money;
 mod constraints;
 mod foundation;
 mod licenses;
