@@ -10,7 +10,9 @@
 //! |---|---|
 //! | new, upgrade, freeze, unfreeze, getLicense, a timer's or refund's release | `{}` |
 //! | refreshInstance | `{"expire_at_ms": 1767225600000 or null, "trial_to_formal": false}` |
+//! | a renewal period's refund (退续费) | `{"expire_at_ms": 1767225600000}` (the expiry moved back to) |
 //! | refreshLicenseCode | `{"license": "…", "expire_at_ms": …, "trial_to_formal": …}` |
+//! | a renewal period's refund, per code | `{"license": "…", "expire_at_ms": 1767225600000}` |
 //! | updateLicenseCodeStatus, releaseLicenseCode | `{"license": "…"}` |
 //! | the release after giving up on an opening | `{"after_giving_up": "new_instance", "first_business_id": "…" or null}` |
 
@@ -29,6 +31,15 @@ pub struct RenewalTerm {
     pub trial_to_formal: bool,
 }
 
+/// What a License 2.0 call about one code changes of its term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeChange {
+    /// refreshLicenseCode for a renewal or conversion.
+    Renewal(RenewalTerm),
+    /// refreshLicenseCode `UNSUBSCRIBE_RENEWAL_PERIOD`: the expiry moved back to (ms).
+    RenewalRefund { expire_at_ms: i64 },
+}
+
 /// What one call needs beyond its instance and order; see the module docs for the stored form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallPayload {
@@ -36,10 +47,12 @@ pub enum CallPayload {
     Nothing,
     /// refreshInstance.
     Renewal(RenewalTerm),
-    /// A License 2.0 call about one Souk-issued code; `renewal` for refreshLicenseCode only.
+    /// A renewal period's refund: the expiry the instance goes back to (ms).
+    RenewalRefund { expire_at_ms: i64 },
+    /// A License 2.0 call about one Souk-issued code; `change` for the refreshLicenseCode kinds.
     LicenseCode {
         license: String,
-        renewal: Option<RenewalTerm>,
+        change: Option<CodeChange>,
     },
     /// The releaseInstance sent after Souk gave up on an opening: the seller never told Souk
     /// its instanceId, so the call names the instance by the first businessId of the opening
@@ -71,6 +84,19 @@ struct LicenseRefresh {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ExpiryBack {
+    expire_at_ms: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LicenseExpiryBack {
+    license: String,
+    expire_at_ms: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct GivenUp {
     after_giving_up: CallKind,
     #[serde(deserialize_with = "Option::deserialize")]
@@ -98,20 +124,32 @@ impl CallPayload {
                 CallPayload::Nothing
             }
             RefreshInstance => CallPayload::Renewal(RenewalTerm::deserialize(stored)?),
+            RefundRenewalPeriod => CallPayload::RenewalRefund {
+                expire_at_ms: ExpiryBack::deserialize(stored)?.expire_at_ms,
+            },
             RefreshLicenseCode => {
                 let p = LicenseRefresh::deserialize(stored)?;
                 CallPayload::LicenseCode {
                     license: p.license,
-                    renewal: Some(RenewalTerm {
+                    change: Some(CodeChange::Renewal(RenewalTerm {
                         expire_at_ms: p.expire_at_ms,
                         trial_to_formal: p.trial_to_formal,
+                    })),
+                }
+            }
+            RefundRenewalLicenseCode => {
+                let p = LicenseExpiryBack::deserialize(stored)?;
+                CallPayload::LicenseCode {
+                    license: p.license,
+                    change: Some(CodeChange::RenewalRefund {
+                        expire_at_ms: p.expire_at_ms,
                     }),
                 }
             }
             FreezeLicenseCode | UnfreezeLicenseCode | ReleaseLicenseCode => {
                 CallPayload::LicenseCode {
                     license: LicenseOnly::deserialize(stored)?.license,
-                    renewal: None,
+                    change: None,
                 }
             }
             ReleaseInstance => match Release::deserialize(stored).map_err(|_| {
@@ -133,17 +171,20 @@ impl CallPayload {
     pub fn fits(&self, kind: CallKind) -> bool {
         use CallKind::*;
         match self {
-            CallPayload::Nothing => !matches!(
+            CallPayload::Nothing => matches!(
                 kind,
-                RefreshInstance
-                    | RefreshLicenseCode
-                    | FreezeLicenseCode
-                    | UnfreezeLicenseCode
-                    | ReleaseLicenseCode
+                NewInstance
+                    | UpgradeInstance
+                    | FreezeInstance
+                    | UnfreezeInstance
+                    | GetLicense
+                    | ReleaseInstance
             ),
             CallPayload::Renewal(_) => kind == RefreshInstance,
-            CallPayload::LicenseCode { renewal, .. } => match renewal {
-                Some(_) => kind == RefreshLicenseCode,
+            CallPayload::RenewalRefund { .. } => kind == RefundRenewalPeriod,
+            CallPayload::LicenseCode { change, .. } => match change {
+                Some(CodeChange::Renewal(_)) => kind == RefreshLicenseCode,
+                Some(CodeChange::RenewalRefund { .. }) => kind == RefundRenewalLicenseCode,
                 None => matches!(
                     kind,
                     FreezeLicenseCode | UnfreezeLicenseCode | ReleaseLicenseCode
@@ -153,18 +194,34 @@ impl CallPayload {
         }
     }
 
-    /// The payload of a License 2.0 call about `license`, for `kind`: the renewal's term for a
-    /// refreshLicenseCode, nothing more for the others.
-    pub fn for_license_code(license: String, renewal: Option<RenewalTerm>) -> CallPayload {
-        CallPayload::LicenseCode { license, renewal }
+    /// The payload of a License 2.0 call about `license`: what it changes of the code's term
+    /// (the refreshLicenseCode kinds), nothing more for the others.
+    pub fn for_license_code(license: String, change: Option<CodeChange>) -> CallPayload {
+        CallPayload::LicenseCode { license, change }
     }
 
     /// The new term, for the calls that carry one.
     pub fn renewal(&self) -> Option<&RenewalTerm> {
         match self {
-            CallPayload::Renewal(r) => Some(r),
-            CallPayload::LicenseCode { renewal, .. } => renewal.as_ref(),
+            CallPayload::Renewal(r)
+            | CallPayload::LicenseCode {
+                change: Some(CodeChange::Renewal(r)),
+                ..
+            } => Some(r),
             _ => None,
+        }
+    }
+
+    /// The expiry this call tells the seller (ms), for the calls that carry one: a renewal's new
+    /// expiry (which may be none), or the expiry a refunded renewal period moves back to.
+    pub fn expire_at_ms(&self) -> Option<i64> {
+        match self {
+            CallPayload::RenewalRefund { expire_at_ms }
+            | CallPayload::LicenseCode {
+                change: Some(CodeChange::RenewalRefund { expire_at_ms }),
+                ..
+            } => Some(*expire_at_ms),
+            _ => self.renewal().and_then(|r| r.expire_at_ms),
         }
     }
 
@@ -192,9 +249,13 @@ impl Serialize for CallPayload {
         match self {
             CallPayload::Nothing => Empty {}.serialize(s),
             CallPayload::Renewal(r) => r.serialize(s),
+            CallPayload::RenewalRefund { expire_at_ms } => ExpiryBack {
+                expire_at_ms: *expire_at_ms,
+            }
+            .serialize(s),
             CallPayload::LicenseCode {
                 license,
-                renewal: Some(r),
+                change: Some(CodeChange::Renewal(r)),
             } => LicenseRefresh {
                 license: license.clone(),
                 expire_at_ms: r.expire_at_ms,
@@ -203,7 +264,15 @@ impl Serialize for CallPayload {
             .serialize(s),
             CallPayload::LicenseCode {
                 license,
-                renewal: None,
+                change: Some(CodeChange::RenewalRefund { expire_at_ms }),
+            } => LicenseExpiryBack {
+                license: license.clone(),
+                expire_at_ms: *expire_at_ms,
+            }
+            .serialize(s),
+            CallPayload::LicenseCode {
+                license,
+                change: None,
             } => LicenseOnly {
                 license: license.clone(),
             }
@@ -244,8 +313,25 @@ mod tests {
             ),
             (
                 CallKind::RefreshLicenseCode,
-                CallPayload::for_license_code("SOUK-1".into(), Some(renewal)),
+                CallPayload::for_license_code("SOUK-1".into(), Some(CodeChange::Renewal(renewal))),
                 json!({"license": "SOUK-1", "expire_at_ms": 1_767_225_600_000_i64, "trial_to_formal": true}),
+            ),
+            (
+                CallKind::RefundRenewalPeriod,
+                CallPayload::RenewalRefund {
+                    expire_at_ms: 1_767_225_600_000,
+                },
+                json!({"expire_at_ms": 1_767_225_600_000_i64}),
+            ),
+            (
+                CallKind::RefundRenewalLicenseCode,
+                CallPayload::for_license_code(
+                    "SOUK-1".into(),
+                    Some(CodeChange::RenewalRefund {
+                        expire_at_ms: 1_767_225_600_000,
+                    }),
+                ),
+                json!({"license": "SOUK-1", "expire_at_ms": 1_767_225_600_000_i64}),
             ),
             (
                 CallKind::FreezeLicenseCode,
@@ -302,6 +388,7 @@ mod tests {
     fn payloads_only_fit_their_kinds() {
         assert!(!CallPayload::Nothing.fits(CallKind::RefreshInstance));
         assert!(!CallPayload::for_license_code("x".into(), None).fits(CallKind::RefreshLicenseCode));
+        assert!(!CallPayload::Nothing.fits(CallKind::RefundRenewalPeriod));
         assert!(!CallPayload::Renewal(RenewalTerm {
             expire_at_ms: None,
             trial_to_formal: false

@@ -11,7 +11,7 @@ use crate::AppState;
 use base64::Engine;
 use rand::Rng;
 use serde_json::{json, Value};
-use souk_core::call_payload::{CallPayload, RenewalTerm};
+use souk_core::call_payload::{CallPayload, CodeChange};
 use souk_core::clock::{from_unix_ms, to_unix_ms};
 use souk_core::id::OrderId;
 use souk_core::instance::InstanceState;
@@ -343,6 +343,19 @@ pub async fn activate(
         },
         ActivateResult::Activated(_, detail) => {
             state.licenses.invalidate_code(&req.license);
+            // License code flow (§3.2): the activation passes the supervision node and starts
+            // the period; the answer shows the expiry that follows from it.
+            crate::usecase::supervision::code_activated(
+                state,
+                &detail.code.order_id,
+                &req.license,
+                now,
+            )
+            .await?;
+            let detail = match state.store.find_license_code(&req.license).await? {
+                Some(d) => Box::new(d),
+                None => detail,
+            };
             let rec = &detail.code;
             let status = status_of(state, rec, now);
             let live = live_machines(&detail, now).len();
@@ -568,7 +581,7 @@ pub async fn code_jobs(
     instance: &InstanceRecord,
     kind: CallKind,
     order_id: &OrderId,
-    renewal: Option<RenewalTerm>,
+    change: Option<CodeChange>,
 ) -> StoreResult<Option<Vec<NewJob>>> {
     if instance.delivery_type != "license" {
         return Ok(None);
@@ -590,7 +603,7 @@ pub async fn code_jobs(
                 order_id: order_id.clone(),
                 seller_id: instance.seller_id.clone(),
                 product_id: instance.product_id.clone(),
-                payload: CallPayload::for_license_code(c.code.clone(), renewal),
+                payload: CallPayload::for_license_code(c.code.clone(), change),
             })
             .collect(),
     ))

@@ -9,7 +9,7 @@ use crate::usecase::{licenses, supervision};
 use crate::AppState;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use souk_core::call_payload::{CallPayload, RenewalTerm};
+use souk_core::call_payload::{CallPayload, CodeChange, RenewalTerm};
 use souk_core::catalog::{BillingMode, BuyerField, DeliveryType, LicenseMode, Protocol};
 use souk_core::id::{InstanceId, OrderId};
 use souk_core::instance::{renewable, renewed_expiry, InstanceEvent, InstanceState};
@@ -597,7 +597,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                 &instance,
                 CallKind::RefreshLicenseCode,
                 &order.id,
-                Some(new_term),
+                Some(CodeChange::Renewal(new_term)),
             )
             .await?;
             let souk_codes = code_jobs.is_some();

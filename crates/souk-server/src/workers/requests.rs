@@ -110,10 +110,10 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         _ => ChargingMode::Period,
     };
     // A renewal sends the term it bought (a term without an expiry: the instance's current
-    // one); every other call the instance's current expiry.
+    // one), a renewal refund the expiry it moves back to; every other call the instance's
+    // current expiry.
     let expire = payload
-        .renewal()
-        .and_then(|r| r.expire_at_ms)
+        .expire_at_ms()
         .map(souk_core::clock::from_unix_ms)
         .or(instance.expire_at);
     let trial_to_formal = payload.renewal().is_some_and(|r| r.trial_to_formal);
@@ -167,6 +167,19 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         (CallKind::RefreshLicenseCode, _, _) => v2(
             v2::RefreshLicenseCode {
                 scene: RefreshScene::Renewal,
+                order_id: job.order_id.to_string(),
+                order_line_id: order_line,
+                license: license()?,
+                product_id: wire_product_id(),
+                expire_time: expire_text().unwrap_or_default(),
+                test_flag: None,
+            },
+            false,
+        ),
+        // 退续费 (spec §9.4): the refunded renewal order, the expiry moved back.
+        (CallKind::RefundRenewalLicenseCode, _, _) => v2(
+            v2::RefreshLicenseCode {
+                scene: RefreshScene::UnsubscribeRenewalPeriod,
                 order_id: job.order_id.to_string(),
                 order_line_id: order_line,
                 license: license()?,
@@ -320,6 +333,44 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
                 } else {
                     RefreshScene::Renewal
                 },
+                order_id: job.order_id.to_string(),
+                order_line_id: order_line,
+                instance_id: seller_instance()?,
+                product_id: wire_product_id(),
+                expire_time: expire_text().unwrap_or_default(),
+                test_flag: None,
+            },
+            false,
+        ),
+        // 退续费 (spec §3.2): V1 tells it by a negative orderAmount on the refunded renewal
+        // order, with the expiry moved back.
+        (CallKind::RefundRenewalPeriod, Protocol::V1, _) => v1(
+            v1::RefreshInstance {
+                order_id: job.order_id.to_string(),
+                instance_id: seller_instance()?,
+                product_id: wire_product_id(),
+                expire_time: WireTime::seconds(
+                    expire.context("a renewal refund without the expiry to move back to")?,
+                ),
+                trial_to_formal: None,
+                period_type,
+                period_number,
+                order_amount: order.and_then(|o| {
+                    Decimal::parse(&decimal(
+                        -o.amount.amount_minor,
+                        o.amount.currency.exponent(),
+                    ))
+                    .ok()
+                }),
+                time_stamp: unsigned_time(),
+                test_flag: None,
+                extra: Params::new(),
+            },
+            false,
+        ),
+        (CallKind::RefundRenewalPeriod, Protocol::V2, _) => v2(
+            v2::RefreshInstance {
+                scene: RefreshScene::UnsubscribeRenewalPeriod,
                 order_id: job.order_id.to_string(),
                 order_line_id: order_line,
                 instance_id: seller_instance()?,

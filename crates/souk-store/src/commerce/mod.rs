@@ -29,7 +29,8 @@ pub use ledger::{Balance, LedgerEntry};
 pub use messages::{AttemptFilter, AttemptRecord, MessageRecord};
 pub use orders::{NewOrder, OrderRecord, PayError};
 pub use outbox::{
-    CallContexts, CallPayload, JobRecord, JobResolution, NewJob, RenewalTerm, SellerRoom,
+    CallContexts, CallPayload, CodeChange, JobRecord, JobResolution, NewJob, RenewalTerm,
+    SellerRoom,
 };
 
 pub(crate) use instances::transition_instance;

@@ -319,6 +319,8 @@ async fn pay_in(tx: &mut impl Exec, p: &Payment<'_>) -> Result<OrderRecord, PayE
         let b = balance_in(tx, buyer, order.amount.currency).await?;
         souk_core::ledger::check_debit(b.balance, b.credit_limit, order.amount)?;
     }
+    // A renewal remembers the expiry it extends, so a refund of its period can move it back.
+    let mut extended_from = None;
     if let Some(c) = change {
         let current = instance_in(tx, &order.instance_id)
             .await?
@@ -326,10 +328,12 @@ async fn pay_in(tx: &mut impl Exec, p: &Payment<'_>) -> Result<OrderRecord, PayE
         if current.state != c.transition.from {
             return Err(PayError::InstanceChanged(current.state));
         }
+        extended_from = Some(current.expire_at.unwrap_or(now));
     }
-    // Delivered at once when no seller call confirms it (Souk-issued license codes).
-    let deliver_now =
-        new_instance.is_some_and(|i| i.open_now) || change.is_some_and(|c| c.complete_order);
+    // Delivered at once when no seller call confirms it (Souk-issued license codes), unless
+    // supervision holds the order until acceptance (the License code flow).
+    let deliver_now = new_instance.is_some_and(|i| i.open_now && i.supervision.is_none())
+        || change.is_some_and(|c| c.complete_order);
     let mut steps = vec![pay];
     if deliver_now {
         steps.push(
@@ -386,6 +390,15 @@ async fn pay_in(tx: &mut impl Exec, p: &Payment<'_>) -> Result<OrderRecord, PayE
             .bind(c.trial.map(|t| t as i64))
             .bind(order.instance_id.as_str()),
         );
+        if let (OrderKind::Renewal, Some(to), Some(from)) = (order.kind, c.expire_at, extended_from)
+        {
+            batch.push(
+                sqlx::query("UPDATE orders SET renewal_from = $1, renewal_to = $2 WHERE id = $3")
+                    .bind(to_unix_ms(from))
+                    .bind(to_unix_ms(to))
+                    .bind(order_id.as_str()),
+            );
+        }
     }
     for job in jobs {
         batch.push(job_query(job, now));

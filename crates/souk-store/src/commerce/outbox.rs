@@ -74,7 +74,7 @@ impl SellerRoom {
     }
 }
 
-pub use souk_core::call_payload::{CallPayload, RenewalTerm};
+pub use souk_core::call_payload::{CallPayload, CodeChange, RenewalTerm};
 pub use souk_core::outbox::JobResolution;
 
 // ---------------------------------------------------------------------------------------------
