@@ -136,25 +136,6 @@ pub fn refund_rejected(order_id: &str, opinion: &str) -> Notice {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::money::Currency;
-
-    #[test]
-    fn notices_name_what_happened_and_what_to_do() {
-        let n = order_refunded("ord_1", Money::new(3000, Currency::CNY), "HTTP 500");
-        assert_eq!(n.kind, "order_refunded");
-        assert!(n.subject.contains("ord_1"));
-        assert!(n.body.contains("HTTP 500"));
-        let n = call_failed(CallKind::NewInstance, "ins_1", None);
-        assert!(n.subject.contains("new_instance") && n.subject.contains("ins_1"));
-        assert!(n.body.starts_with("the call failed."));
-        let n = call_gave_up(CallKind::ReleaseInstance, "ins_1", "timeout");
-        assert!(n.body.contains("press retry"));
-    }
-}
-
 /// To the buyer: a usage package's quota of a billing item ran low or out in its period.
 pub fn package_quota(
     package_id: &str,
@@ -190,5 +171,24 @@ pub fn package_quota(
                 )
             },
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    #[test]
+    fn notices_name_what_happened_and_what_to_do() {
+        let n = order_refunded("ord_1", Money::new(3000, Currency::CNY), "HTTP 500");
+        assert_eq!(n.kind, "order_refunded");
+        assert!(n.subject.contains("ord_1"));
+        assert!(n.body.contains("HTTP 500"));
+        let n = call_failed(CallKind::NewInstance, "ins_1", None);
+        assert!(n.subject.contains("new_instance") && n.subject.contains("ins_1"));
+        assert!(n.body.starts_with("the call failed."));
+        let n = call_gave_up(CallKind::ReleaseInstance, "ins_1", "timeout");
+        assert!(n.body.contains("press retry"));
     }
 }

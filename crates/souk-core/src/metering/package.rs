@@ -85,7 +85,9 @@ pub enum PackageError {
     Quota,
     #[error("a non-reset package needs validity_months between 1 and {MAX_VALIDITY_MONTHS}")]
     Validity,
-    #[error("validity_months is set only on non-reset packages (reset ones last the periods bought)")]
+    #[error(
+        "validity_months is set only on non-reset packages (reset ones last the periods bought)"
+    )]
     ValidityOnReset,
     #[error("a stop-when-exhausted package does not reset (Souk default)")]
     StopWithReset,
@@ -152,14 +154,19 @@ pub fn period_at(
         return (effective, expire);
     };
     // Whole periods between effective and at; a 36-month bound keeps this loop short.
+    // Periods are counted from `effective` (31 Jan + 1 month = 28 Feb, + 2 months = 31 Mar).
     let mut start = effective;
-    for k in 1..=MAX_VALIDITY_MONTHS / per + 1 {
-        match add_months(effective, k * per) {
-            Some(next) if next <= at && next < expire => start = next,
+    let mut k = 0;
+    while k < MAX_VALIDITY_MONTHS / per {
+        match add_months(effective, (k + 1) * per) {
+            Some(next) if next <= at && next < expire => {
+                start = next;
+                k += 1;
+            }
             _ => break,
         }
     }
-    let end = add_months(start, per).map_or(expire, |e| e.min(expire));
+    let end = add_months(effective, (k + 1) * per).map_or(expire, |e| e.min(expire));
     (start, end)
 }
 
@@ -239,7 +246,10 @@ pub fn alert_crossed(
     alert_percent: u8,
 ) -> Option<QuotaAlert> {
     let q = quota.ten_thousandths() as i128;
-    let (b, a) = (before.ten_thousandths() as i128, after.ten_thousandths() as i128);
+    let (b, a) = (
+        before.ten_thousandths() as i128,
+        after.ten_thousandths() as i128,
+    );
     if a >= q && b < q {
         return Some(QuotaAlert::Exhausted);
     }
@@ -395,7 +405,12 @@ mod tests {
         );
         assert_eq!(s, datetime!(2026-02-28 12:00 UTC));
         assert_eq!(e, datetime!(2026-03-31 12:00 UTC));
-        let (s, e) = period_at(eff, exp, PackageReset::Yearly, datetime!(2026-12-01 0:00 UTC));
+        let (s, e) = period_at(
+            eff,
+            exp,
+            PackageReset::Yearly,
+            datetime!(2026-12-01 0:00 UTC),
+        );
         assert_eq!((s, e), (eff, exp));
         let (s, e) = period_at(eff, exp, PackageReset::None, datetime!(2026-12-01 0:00 UTC));
         assert_eq!((s, e), (eff, exp));
@@ -407,8 +422,14 @@ mod tests {
         assert_eq!(alert_crossed(q, u(70), u(79), 20), None);
         assert_eq!(alert_crossed(q, u(70), u(80), 20), Some(QuotaAlert::Low));
         assert_eq!(alert_crossed(q, u(80), u(90), 20), None);
-        assert_eq!(alert_crossed(q, u(90), u(100), 20), Some(QuotaAlert::Exhausted));
-        assert_eq!(alert_crossed(q, u(10), u(100), 20), Some(QuotaAlert::Exhausted));
+        assert_eq!(
+            alert_crossed(q, u(90), u(100), 20),
+            Some(QuotaAlert::Exhausted)
+        );
+        assert_eq!(
+            alert_crossed(q, u(10), u(100), 20),
+            Some(QuotaAlert::Exhausted)
+        );
         assert_eq!(alert_crossed(q, u(100), u(100), 20), None);
     }
 

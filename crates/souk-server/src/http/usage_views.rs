@@ -94,7 +94,11 @@ fn csv_field(s: &str) -> String {
 
 /// The path's instance id, if the caller may see that instance (a malformed id is the same 404
 /// as an unknown one).
-pub(crate) async fn visible_instance(state: &AppState, caller: &Caller, id: &str) -> AppResult<InstanceId> {
+pub(crate) async fn visible_instance(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> AppResult<InstanceId> {
     let id = crate::usecase::orders::instance_id(id)?;
     state
         .store

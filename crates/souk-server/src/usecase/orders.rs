@@ -186,7 +186,7 @@ fn snapshot(sku: &PurchasableSku, p: &souk_store::SkuPrice) -> OrderSnapshot {
         buyer: BuyerContact::default(),
         extend_params: Vec::new(),
         usage_price: None,
-                package: None,
+        package: None,
         recipient: None,
         supervised: sku.supervised,
         sales_scenario: Default::default(),

@@ -254,8 +254,9 @@ pub async fn cover(
     let mut exhaust = None;
     for d in &c.draws {
         let Some(alert) = d.alert else { continue };
-        let remaining =
-            UsageValue::from_ten_thousandths(d.quota.ten_thousandths() - d.used_after.ten_thousandths());
+        let remaining = UsageValue::from_ten_thousandths(
+            d.quota.ten_thousandths() - d.used_after.ten_thousandths(),
+        );
         notices.push((
             souk_core::notice::package_quota(
                 &d.package_id,

@@ -366,14 +366,14 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
             if matches!(instance.term, Term::OnDemand | Term::Package { .. }) =>
         {
             v1(
-            v1::InstanceStatus {
-                instance_id: seller_instance()?,
-                instance_status: InstanceState::Freeze,
-                time_stamp: unsigned_time(),
-                test_flag: None,
-                extra: Params::new(),
-            },
-            false,
+                v1::InstanceStatus {
+                    instance_id: seller_instance()?,
+                    instance_status: InstanceState::Freeze,
+                    time_stamp: unsigned_time(),
+                    test_flag: None,
+                    extra: Params::new(),
+                },
+                false,
             )
         }
         (CallKind::FreezeInstance, Protocol::V1, _) => v1(

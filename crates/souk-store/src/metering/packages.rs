@@ -359,7 +359,9 @@ impl PackageStore for SqlStore {
                 stop_when_exhausted: stop != 0,
                 effective_at: from_unix_ms(r.try_get("effective_at")?),
                 expire_at: from_unix_ms(r.try_get("expire_at")?),
-                exhausted_at: r.try_get::<Option<i64>, _>("exhausted_at")?.map(from_unix_ms),
+                exhausted_at: r
+                    .try_get::<Option<i64>, _>("exhausted_at")?
+                    .map(from_unix_ms),
                 items: vec![sku],
             });
         }

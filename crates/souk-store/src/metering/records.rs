@@ -74,7 +74,9 @@ pub struct NewUsageCharge {
 impl NewUsageCharge {
     /// Usage the packages covered.
     pub fn package_usage(&self) -> UsageValue {
-        UsageValue::from_ten_thousandths(self.draws.iter().map(|d| d.amount.ten_thousandths()).sum())
+        UsageValue::from_ten_thousandths(
+            self.draws.iter().map(|d| d.amount.ten_thousandths()).sum(),
+        )
     }
 }
 

@@ -144,7 +144,10 @@ async fn package_market(app: &TestApp, proto: Proto) -> PackageMarket {
     let mut open = Vec::new();
     for item in ["sms", "mms"] {
         let paid = m
-            .buy(app, json!({"sku_id": sku[item], "billing_mode": "on_demand"}))
+            .buy(
+                app,
+                json!({"sku_id": sku[item], "billing_mode": "on_demand"}),
+            )
             .await;
         let id = paid["instance_id"].as_str().unwrap().to_owned();
         m.wait_instance(app, &id, "active").await;
@@ -203,10 +206,7 @@ backend_test!(
         assert_eq!(c[0]["package_usage"], "150.0000");
         assert_eq!(c[0]["usage"], "30.0000");
         assert_eq!(c[0]["amount"]["amount_minor"], 30 * SMS);
-        assert_eq!(
-            balance(&app, &pm.m).await,
-            paid_for_packages - 30 * SMS
-        );
+        assert_eq!(balance(&app, &pm.m).await, paid_for_packages - 30 * SMS);
         let q = pm.quotas(&app, &pm.sms_instance).await;
         assert_eq!(remaining_of(&q, &bundle, pm.sku("sms")), "0.0000");
         assert_eq!(remaining_of(&q, &sms_pkg, pm.sku("sms")), "0.0000");
@@ -245,7 +245,12 @@ backend_test!(
                 &pm.m.buyer_key,
             )
             .await;
-        assert!(r.text.lines().next().unwrap().ends_with("package_usage,excess_usage"));
+        assert!(r
+            .text
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("package_usage,excess_usage"));
         assert!(r.text.contains(",17.0000,0.0000"), "{}", r.text);
     }
 );
@@ -289,7 +294,10 @@ backend_test!(
             .await;
         let sms = charges(&app, &pm.m, &pm.sms_instance).await;
         assert_eq!(sms.len(), 2, "{sms:?}");
-        assert!(sms.iter().all(|c| c["amount"]["amount_minor"] == 0), "{sms:?}");
+        assert!(
+            sms.iter().all(|c| c["amount"]["amount_minor"] == 0),
+            "{sms:?}"
+        );
         let mms = charges(&app, &pm.m, &pm.mms_instance).await;
         assert_eq!(mms[1]["package_usage"], "40.0000");
         assert_eq!(mms[1]["amount"]["amount_minor"], 20 * MMS);
@@ -387,15 +395,17 @@ backend_test!(
             let r = app
                 .send(
                     app.http
-                        .put(app.url(&format!(
-                            "/v1/products/{}/usage-packages",
-                            pm.m.product_id
-                        )))
+                        .put(app.url(&format!("/v1/products/{}/usage-packages", pm.m.product_id)))
                         .bearer_auth(&pm.m.seller_key)
                         .json(&json!({ "packages": bad })),
                 )
                 .await;
-            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", r.text);
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{bad}: {}",
+                r.text
+            );
             assert_eq!(r.body["error"]["code"], "invalid_field", "{}", r.text);
         }
         // A yearly package for more than 3 years is refused at order time.
@@ -417,7 +427,12 @@ backend_test!(
         let start = app.clock.now() - Duration::minutes(30);
         let mut named = record(&pm.sms_instance, "named", start, "1");
         named["relate_pkg_instance"] = json!("ins_01JD7W6Q4X3N9R2K5T8V1B0C6M");
-        let plain = record(&pm.sms_instance, "plain", start + Duration::minutes(11), "1");
+        let plain = record(
+            &pm.sms_instance,
+            "plain",
+            start + Duration::minutes(11),
+            "1",
+        );
         let r = push_signed(&app, PATH, &[named, plain]).await;
         assert_pushed(&r, 1, 0);
         assert_eq!(
