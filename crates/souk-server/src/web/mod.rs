@@ -11,6 +11,8 @@
 //! ([`session::Submitted`]).
 
 mod account;
+mod aftersale;
+mod aftersale_texts;
 mod buyer;
 mod i18n;
 mod operator;
@@ -39,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(buyer::router())
         .merge(operator::router())
         .merge(seller::router())
+        .merge(aftersale::router())
 }
 
 async fn stylesheet() -> Response {
@@ -76,6 +79,14 @@ fn templates() -> &'static Environment<'static> {
             (
                 "endpoint_test.html",
                 include_str!("../../templates/endpoint_test.html"),
+            ),
+            (
+                "aftersale_tasks.html",
+                include_str!("../../templates/aftersale_tasks.html"),
+            ),
+            (
+                "aftersale_order.html",
+                include_str!("../../templates/aftersale_order.html"),
             ),
         ] {
             // The templates are part of the binary and covered by the tests: a syntax error
