@@ -137,6 +137,7 @@ pub trait Store:
     + CommerceStore
     + LicenseStore
     + MeteringStore
+    + PackageStore
     + OpsStore
     + SettlementStore
     + ConsoleStore
@@ -150,6 +151,7 @@ impl<T> Store for T where
         + CommerceStore
         + LicenseStore
         + MeteringStore
+        + PackageStore
         + OpsStore
         + SettlementStore
         + ConsoleStore
