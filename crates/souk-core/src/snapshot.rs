@@ -42,12 +42,20 @@ pub struct OrderSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub usage_price: Option<crate::metering::PriceMode>,
+    /// Usage package: what the package SKU gave when the order was placed (quota per billing
+    /// item, reset, stop-when-exhausted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub package: Option<crate::metering::package::PackageDef>,
     /// Hardware: where the goods go, captured at order time (business rules §3.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient: Option<Recipient>,
     /// The product's supervision flag at purchase (decides supervision of SaaS).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub supervised: bool,
+    /// Supervised SaaS opened when the buyer accepts (§3.2), not at payment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open_after_acceptance: bool,
     /// The sales scenario fixed at order creation (business rules §3.1).
     #[serde(default, skip_serializing_if = "is_general")]
     pub sales_scenario: crate::supervision::SalesScenario,

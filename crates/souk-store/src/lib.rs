@@ -22,6 +22,7 @@ mod catalog;
 mod commerce;
 mod console;
 mod constraint;
+mod exec;
 mod licenses;
 mod metering;
 mod ops;
@@ -138,6 +139,7 @@ pub trait Store:
     + CommerceStore
     + LicenseStore
     + MeteringStore
+    + PackageStore
     + OpsStore
     + SettlementStore
     + ResellerStore
@@ -152,6 +154,7 @@ impl<T> Store for T where
         + CommerceStore
         + LicenseStore
         + MeteringStore
+        + PackageStore
         + OpsStore
         + SettlementStore
         + ResellerStore

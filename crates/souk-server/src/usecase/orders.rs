@@ -9,6 +9,7 @@ use crate::usecase::{licenses, supervision};
 use crate::AppState;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use souk_core::call_payload::{CallPayload, CodeChange, RenewalTerm};
 use souk_core::catalog::{BillingMode, BuyerField, DeliveryType, LicenseMode, Protocol};
 use souk_core::id::{InstanceId, OrderId};
 use souk_core::instance::{renewable, renewed_expiry, InstanceEvent, InstanceState};
@@ -94,9 +95,10 @@ fn term_for(mode: BillingMode, periods: Option<u32>, trial_days: Option<u32>) ->
             days: trial_days.unwrap_or(7),
         }),
         BillingMode::OnDemand => Ok(Term::OnDemand),
+        // The package's term comes from its definition (`package_term`).
         BillingMode::Package => Err(AppError::invalid_field(
             "billing_mode",
-            "package purchases are not available yet",
+            "a package is bought through its package SKU",
         )),
     }
 }
@@ -114,7 +116,21 @@ fn mode_of(term: &Term) -> BillingMode {
         Term::OneTime => BillingMode::OneTime,
         Term::Trial { .. } => BillingMode::Trial,
         Term::OnDemand => BillingMode::OnDemand,
+        Term::Package { .. } => BillingMode::Package,
     }
+}
+
+/// What a package SKU gives (its seller's definition, `PUT /v1/products/{id}/usage-packages`).
+async fn package_def(
+    state: &AppState,
+    sku_id: &str,
+) -> AppResult<souk_core::metering::package::PackageDef> {
+    state.store.package_def(sku_id).await?.ok_or_else(|| {
+        AppError::invalid_field(
+            "sku_id",
+            "the seller has not said what this package holds yet; it cannot be bought",
+        )
+    })
 }
 
 async fn sku(state: &AppState, sku_id: &str) -> AppResult<PurchasableSku> {
@@ -176,8 +192,10 @@ fn snapshot(sku: &PurchasableSku, p: &souk_store::SkuPrice) -> OrderSnapshot {
         buyer: BuyerContact::default(),
         extend_params: Vec::new(),
         usage_price: None,
+        package: None,
         recipient: None,
         supervised: sku.supervised,
+        open_after_acceptance: sku.supervised && sku.open_after_acceptance,
         sales_scenario: Default::default(),
     }
 }
@@ -256,7 +274,20 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     }
     let recipient = supervision::recipient_for(sku.delivery_type, input.recipient)?;
     let p = price_of(&sku, input.billing_mode)?;
-    let term = term_for(input.billing_mode, input.periods, p.trial_days)?;
+    let package = if input.billing_mode == BillingMode::Package {
+        Some(package_def(state, &sku.sku_id).await?)
+    } else {
+        None
+    };
+    let term = match &package {
+        Some(def) => {
+            let (months, periods) = def
+                .term(input.periods)
+                .map_err(|e| AppError::invalid_field("periods", e.to_string()))?;
+            Term::Package { months, periods }
+        }
+        None => term_for(input.billing_mode, input.periods, p.trial_days)?,
+    };
     let quantity = quantity_for(&sku, input.quantity)?;
     let entitled = super::resellers::entitlement(
         state,
@@ -310,6 +341,7 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
             buyer: buyer_contact(state, buyer, &sku.buyer_fields).await?,
             extend_params,
             usage_price,
+            package,
             recipient,
             sales_scenario: input.sales_scenario,
             unit_price,
@@ -424,6 +456,12 @@ pub async fn upgrade(
         return Err(AppError::conflict(
             "not_upgradable",
             "an on-demand instance is not upgraded: its usage is rated as it comes",
+        ));
+    }
+    if matches!(instance.term, Term::Package { .. }) {
+        return Err(AppError::conflict(
+            "not_upgradable",
+            "a usage package is not upgraded: buy another package",
         ));
     }
     let delivery: Option<DeliveryType> = instance.delivery_type.parse().ok();
@@ -547,7 +585,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
         .filter(|o| &o.buyer_id == buyer)
         .ok_or_else(|| AppError::not_found("order"))?;
     let now = state.clock.now();
-    let job = |kind: CallKind, payload: serde_json::Value| NewJob {
+    let job = |kind: CallKind, payload: CallPayload| NewJob {
         kind,
         instance_id: order.instance_id.clone(),
         order_id: order.id.clone(),
@@ -567,6 +605,8 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                 Vec::new()
             };
             let supervision = supervision::start_for(state, &order, now).await?;
+            // Supervised SaaS opened after acceptance: newInstance waits for the buyer.
+            let later = order.snapshot.open_after_acceptance && supervision.is_some();
             // Souk issues the codes, or no seller call exists for the type (Image): the
             // instance opens now. Supervised types without a call open when supervision ends.
             let no_call = !delivery.needs_integration();
@@ -594,10 +634,10 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             } else {
                 CallKind::NewInstance
             };
-            let jobs = if souk_codes || no_call {
+            let jobs = if souk_codes || no_call || later {
                 vec![]
             } else {
-                vec![job(kind, serde_json::json!({}))]
+                vec![job(kind, CallPayload::Nothing)]
             };
             (Some(row), None, jobs)
         }
@@ -632,10 +672,10 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             } else {
                 renewed_expiry(start, &order.term).map_err(term_too_long)?
             };
-            let payload = serde_json::json!({
-                "expire_at_ms": expire_at.map(souk_core::clock::to_unix_ms),
-                "trial_to_formal": conversion,
-            });
+            let new_term = RenewalTerm {
+                expire_at_ms: expire_at.map(souk_core::clock::to_unix_ms),
+                trial_to_formal: conversion,
+            };
             // Souk-issued codes: the seller's License 2.0 interfaces hear of each activated
             // code, and the order completes now (nothing waits for the seller).
             let code_jobs = licenses::code_jobs(
@@ -643,7 +683,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                 &instance,
                 CallKind::RefreshLicenseCode,
                 &order.id,
-                payload.clone(),
+                Some(CodeChange::Renewal(new_term)),
             )
             .await?;
             let souk_codes = code_jobs.is_some();
@@ -656,7 +696,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                                 &instance,
                                 CallKind::UnfreezeLicenseCode,
                                 &instance.origin_order_id,
-                                serde_json::json!({}),
+                                None,
                             )
                             .await?
                             .unwrap_or_default(),
@@ -664,7 +704,10 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                     }
                     jobs
                 }
-                None => vec![job(CallKind::RefreshInstance, payload)],
+                None => vec![job(
+                    CallKind::RefreshInstance,
+                    CallPayload::Renewal(new_term),
+                )],
             };
             if instance.state == InstanceState::Frozen && !souk_codes {
                 let profile = state.store.integration_profile(&order.product_id).await?;
@@ -703,7 +746,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             (
                 None,
                 Some(change),
-                vec![job(CallKind::UpgradeInstance, serde_json::json!({}))],
+                vec![job(CallKind::UpgradeInstance, CallPayload::Nothing)],
             )
         }
     };
@@ -778,6 +821,6 @@ pub fn status_job(instance: &InstanceRecord, kind: CallKind) -> NewJob {
         order_id: instance.origin_order_id.clone(),
         seller_id: instance.seller_id.clone(),
         product_id: instance.product_id.clone(),
-        payload: serde_json::json!({}),
+        payload: CallPayload::Nothing,
     }
 }

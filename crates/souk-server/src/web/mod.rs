@@ -11,6 +11,8 @@
 //! ([`session::Submitted`]).
 
 mod account;
+mod aftersale;
+mod aftersale_texts;
 mod buyer;
 mod i18n;
 mod money_out;
@@ -41,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(buyer::router())
         .merge(operator::router())
         .merge(seller::router())
+        .merge(aftersale::router())
         .merge(money_out::router())
 }
 
@@ -79,6 +82,14 @@ fn templates() -> &'static Environment<'static> {
             (
                 "endpoint_test.html",
                 include_str!("../../templates/endpoint_test.html"),
+            ),
+            (
+                "aftersale_tasks.html",
+                include_str!("../../templates/aftersale_tasks.html"),
+            ),
+            (
+                "aftersale_order.html",
+                include_str!("../../templates/aftersale_order.html"),
             ),
         ]
         .into_iter()

@@ -68,6 +68,9 @@ pub struct Completion {
     /// No seller call opens this instance (manual service, hardware, data file): it opens now
     /// (`InstanceEvent::Open`, compare-and-set on `from`).
     pub open: Option<Transition<InstanceState>>,
+    /// Supervised SaaS opened after acceptance (§3.2): the seller's newInstance, through the
+    /// outbox; the order is delivered when the seller answers.
+    pub jobs: Vec<crate::NewJob>,
 }
 
 /// One supervision step to save.
@@ -255,6 +258,9 @@ pub(crate) async fn supervision_in(
         .bind(c.instance_id.as_str())
         .execute(&mut *tx)
         .await?;
+        for job in &c.jobs {
+            crate::commerce::insert_outbox_job(tx, job, w.now).await?;
+        }
     }
     notify(tx, &w.notices, &w.order_id, w.now).await?;
     Ok(true)
@@ -283,6 +289,28 @@ impl AftersaleStore for SqlStore {
             .await?;
         record.log = rows.iter().map(log_from_row).collect::<StoreResult<_>>()?;
         Ok(Some(record))
+    }
+
+    async fn open_supervisions(
+        &self,
+        scope: &Scope,
+        limit: u32,
+    ) -> StoreResult<Vec<SupervisionRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM supervisions WHERE node <> 'completed' \
+             AND ($1 IS NULL OR buyer_id = $1 OR seller_id = $1) \
+             ORDER BY updated_at DESC, order_id LIMIT $2",
+        )
+        .bind(scope.tenant().map(str::to_owned))
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        let records: Vec<SupervisionRecord> = rows
+            .iter()
+            .map(record_from_row)
+            .collect::<StoreResult<_>>()?;
+        // A refunded order's supervision is closed, not completed.
+        Ok(records.into_iter().filter(|r| !r.state.closed).collect())
     }
 
     async fn apply_supervision(&self, w: SupervisionWrite) -> StoreResult<bool> {

@@ -148,7 +148,9 @@ pub(crate) async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
 }
 
 mod attachments;
+mod console;
 mod licenses;
+mod opening;
 mod refunds;
 mod renewal_refunds;
 mod supervision;
