@@ -13,6 +13,7 @@ pub mod licenses;
 pub mod metering;
 pub mod orders;
 pub mod parties;
+pub mod refund_returns;
 pub mod refunds;
 pub mod settlement;
 pub mod settlement_check;
