@@ -136,6 +136,7 @@ pub trait Store:
     + CommerceStore
     + LicenseStore
     + MeteringStore
+    + PackageStore
     + OpsStore
     + SettlementStore
     + ConsoleStore
@@ -149,6 +150,7 @@ impl<T> Store for T where
         + CommerceStore
         + LicenseStore
         + MeteringStore
+        + PackageStore
         + OpsStore
         + SettlementStore
         + ConsoleStore

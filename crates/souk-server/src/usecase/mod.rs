@@ -12,6 +12,7 @@ pub mod endpoint_test;
 pub mod licenses;
 pub mod metering;
 pub mod orders;
+pub mod packages;
 pub mod parties;
 pub mod refund_returns;
 pub mod refunds;
