@@ -175,25 +175,6 @@ pub fn package_quota(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::money::Currency;
-
-    #[test]
-    fn notices_name_what_happened_and_what_to_do() {
-        let n = order_refunded("ord_1", Money::new(3000, Currency::CNY), "HTTP 500");
-        assert_eq!(n.kind, "order_refunded");
-        assert!(n.subject.contains("ord_1"));
-        assert!(n.body.contains("HTTP 500"));
-        let n = call_failed(CallKind::NewInstance, "ins_1", None);
-        assert!(n.subject.contains("new_instance") && n.subject.contains("ins_1"));
-        assert!(n.body.starts_with("the call failed."));
-        let n = call_gave_up(CallKind::ReleaseInstance, "ins_1", "timeout");
-        assert!(n.body.contains("press retry"));
-    }
-}
-
 /// To the buyer: the seller agreed to take the goods back; ship them.
 pub fn return_approved(order_id: &str, until: time::OffsetDateTime) -> Notice {
     Notice {
@@ -225,5 +206,24 @@ pub fn return_lapsed(order_id: &str) -> Notice {
         kind: "refund_lapsed",
         subject: format!("Order {order_id}: the refund request lapsed"),
         body: "The goods were not shipped back in time. You may file a new request.".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    #[test]
+    fn notices_name_what_happened_and_what_to_do() {
+        let n = order_refunded("ord_1", Money::new(3000, Currency::CNY), "HTTP 500");
+        assert_eq!(n.kind, "order_refunded");
+        assert!(n.subject.contains("ord_1"));
+        assert!(n.body.contains("HTTP 500"));
+        let n = call_failed(CallKind::NewInstance, "ins_1", None);
+        assert!(n.subject.contains("new_instance") && n.subject.contains("ins_1"));
+        assert!(n.body.starts_with("the call failed."));
+        let n = call_gave_up(CallKind::ReleaseInstance, "ins_1", "timeout");
+        assert!(n.body.contains("press retry"));
     }
 }
