@@ -22,6 +22,7 @@ mod catalog;
 mod commerce;
 mod console;
 mod constraint;
+mod exec;
 mod licenses;
 mod metering;
 mod ops;
