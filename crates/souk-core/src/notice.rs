@@ -209,6 +209,30 @@ pub fn return_lapsed(order_id: &str) -> Notice {
     }
 }
 
+/// To the buyer, a day before the system accepts on their behalf (§3.3).
+pub fn auto_accept_soon(order_id: &str, at: time::OffsetDateTime) -> Notice {
+    Notice {
+        kind: "supervision_auto_accept_soon",
+        subject: format!("Order {order_id} will be accepted automatically at {at}"),
+        body: format!(
+            "You have not accepted or rejected the delivery of order {order_id}. Unless you act, \
+             the system accepts it at {at}."
+        ),
+    }
+}
+
+/// To both parties, once, when supervision is still open long after payment (§3.3).
+pub fn supervision_stale(order_id: &str) -> Notice {
+    Notice {
+        kind: "supervision_stale",
+        subject: format!("Order {order_id} is still under supervision"),
+        body: format!(
+            "Service supervision of order {order_id} has not completed 180 days after payment. \
+             Please finish it (nothing closes by itself)."
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -219,6 +219,10 @@ pub struct SupervisionConfig {
     pub appeal_rejections: u32,
     /// Sales scenarios whose orders get platform review (`general`, `empowerment`, `base`).
     pub review_scenarios: Vec<souk_core::supervision::SalesScenario>,
+    /// How long before an automatic acceptance the buyer is reminded.
+    pub auto_accept_reminder: HumanDuration,
+    /// After this long since payment without completion, both parties are reminded once.
+    pub stale_reminder: HumanDuration,
 }
 
 impl SupervisionConfig {
