@@ -51,6 +51,11 @@ pub fn passes() -> &'static [TimerPass] {
             name: "supervision_auto_accept",
             run: |state, now| Box::pin(crate::usecase::supervision::auto_accept_due(state, now)),
         },
+        // Last: mails for the notices the passes above just recorded go out in the same tick.
+        TimerPass {
+            name: "mail_outbox",
+            run: |state, now| Box::pin(crate::usecase::mail::deliver_due(state, now)),
+        },
     ]
 }
 
