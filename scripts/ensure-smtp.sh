@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure `aiosmtpd` (PyPI) is installed: the e-mail tests start a real SMTP server on a
-# loopback port with it (scripts/smtp-sink.py). Skipped when SOUK_TEST_SMTP=skip.
+# loopback port with it (scripts/smtp-sink.py).
 set -euo pipefail
-if [[ "${SOUK_TEST_SMTP:-}" == "skip" ]] || python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+if python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   exit 0
 fi
 echo "installing aiosmtpd for the e-mail tests" >&2
