@@ -61,6 +61,7 @@ pub fn supervision_waiting(order_id: &str, node: crate::supervision::Node) -> No
             "implement the service (hardware: ship it and enter the tracking number)"
         }
         Node::DeliverProof => "upload the delivery evidence",
+        Node::ActivateCode => "activate a license code in the seller's software",
         Node::PlatformReview => "review the delivery evidence",
         Node::BuyerAccept => "accept the delivery or reject it with a reason",
         Node::Completed => "nothing: supervision is completed",

@@ -172,7 +172,10 @@ pub fn plan(kind: CallKind, resolution: &JobResolution, facts: Facts) -> Vec<Eff
             | CallKind::RefreshLicenseCode
             | CallKind::FreezeLicenseCode
             | CallKind::UnfreezeLicenseCode
-            | CallKind::ReleaseLicenseCode => {}
+            | CallKind::ReleaseLicenseCode
+            // The refund is complete already; the seller only hears of it.
+            | CallKind::RefundRenewalPeriod
+            | CallKind::RefundRenewalLicenseCode => {}
         },
         JobResolution::Poll {
             seller_instance_id: Some(sid),

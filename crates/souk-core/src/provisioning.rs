@@ -28,6 +28,12 @@ string_enum!(
         UnfreezeLicenseCode = "unfreeze_license_code",
         /// License 2.0: releaseLicenseCode.
         ReleaseLicenseCode = "release_license_code",
+        /// 退续费 (§4.4): V1 refreshInstance with the shortened expiry and a negative
+        /// orderAmount, V2 refreshInstance scene UNSUBSCRIBE_RENEWAL_PERIOD.
+        RefundRenewalPeriod = "refund_renewal_period",
+        /// 退续费 of Souk-issued codes: refreshLicenseCode scene UNSUBSCRIBE_RENEWAL_PERIOD,
+        /// one per activated code.
+        RefundRenewalLicenseCode = "refund_renewal_license_code",
     }
 );
 
@@ -96,6 +102,7 @@ impl CallKind {
                 | CallKind::FreezeLicenseCode
                 | CallKind::UnfreezeLicenseCode
                 | CallKind::ReleaseLicenseCode
+                | CallKind::RefundRenewalLicenseCode
         )
     }
 

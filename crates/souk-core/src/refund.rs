@@ -24,6 +24,8 @@ string_enum!(
         Negotiated = "negotiated",
         /// An operator's `force_refund` resolution of an appeal.
         OperatorForced = "operator_forced",
+        /// 退续费 (§4.4): a paid renewal whose period has not started, refunded in full.
+        RenewalPeriod = "renewal_period",
     }
 );
 
@@ -229,6 +231,51 @@ pub fn negotiated(f: &OrderFacts, amount: Money) -> Result<Money, RefundRefusal>
     amount_within(f.paid, amount)
 }
 
+/// A renewal-period refund 退续费 (§4.4): the full paid amount of a completed renewal whose
+/// period `(from, to)` has not started at `now`. `instance_expiry` must still be the renewal's
+/// end: a later renewal is refunded first (its period would otherwise hang in the air).
+/// Self-service, no seller approval, no quota (Souk defaults).
+pub fn renewal_period(
+    f: &OrderFacts,
+    window: Option<(OffsetDateTime, OffsetDateTime)>,
+    instance_expiry: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<Money, RefundRefusal> {
+    if f.kind != OrderKind::Renewal {
+        return Err(RefundRefusal::NotEligible(format!(
+            "a renewal-period refund is for renewal orders; this is a {} order",
+            f.kind
+        )));
+    }
+    if f.state != OrderState::Completed {
+        return Err(RefundRefusal::NotEligible(format!(
+            "the renewal is {}; only a completed renewal can be refunded",
+            f.state
+        )));
+    }
+    let Some((from, to)) = window else {
+        return Err(RefundRefusal::NotEligible(
+            "Souk did not record the period this renewal added".to_owned(),
+        ));
+    };
+    if now >= from {
+        return Err(RefundRefusal::NotEligible(
+            "the renewed period has started; a renewal in effect cannot be refunded".to_owned(),
+        ));
+    }
+    if instance_expiry != Some(to) {
+        return Err(RefundRefusal::NotEligible(
+            "a later renewal extends this instance; refund that one first".to_owned(),
+        ));
+    }
+    if f.paid.amount_minor <= 0 {
+        return Err(RefundRefusal::NotEligible(
+            "nothing was paid for this renewal".to_owned(),
+        ));
+    }
+    Ok(f.paid)
+}
+
 /// An operator's forced refund (§3.4): 0 < amount ≤ paid.
 pub fn forced(paid: Money, amount: Money) -> Result<Money, RefundRefusal> {
     amount_within(paid, amount)
@@ -346,6 +393,29 @@ mod tests {
             Err(RefundRefusal::NotEligible(_))
         ));
         assert!(negotiated(&saas(), cny(1)).is_err());
+    }
+
+    #[test]
+    fn a_renewal_is_refunded_in_full_only_before_its_period_and_latest_first() {
+        let renewal = OrderFacts {
+            kind: OrderKind::Renewal,
+            ..saas()
+        };
+        let from = T0 + Duration::days(10);
+        let to = from + Duration::days(30);
+        let w = Some((from, to));
+        assert_eq!(
+            renewal_period(&renewal, w, Some(to), T0)
+                .unwrap()
+                .amount_minor,
+            5000
+        );
+        // In effect, not the latest renewal, unknown period, not a renewal.
+        assert!(renewal_period(&renewal, w, Some(to), from).is_err());
+        let later = to + Duration::days(30);
+        assert!(renewal_period(&renewal, w, Some(later), T0).is_err());
+        assert!(renewal_period(&renewal, None, Some(to), T0).is_err());
+        assert!(renewal_period(&saas(), w, Some(to), T0).is_err());
     }
 
     #[test]

@@ -202,6 +202,8 @@ pub struct Instance {
     pub extend_params: Vec<(String, String)>,
     /// Distinct renewal / conversion orders applied.
     pub renewals: u32,
+    /// Renewal orders refunded before their period (退续费): the expiry moved back.
+    pub renewals_refunded: Vec<String>,
     /// Distinct upgrade orders applied.
     pub upgrades: u32,
     orders_applied: Vec<String>,
@@ -534,6 +536,7 @@ fn blank_instance(id: String, order_id: &str, test: bool) -> Instance {
         buyer_phone: None,
         extend_params: Vec::new(),
         renewals: 0,
+        renewals_refunded: Vec::new(),
         upgrades: 0,
         orders_applied: Vec::new(),
         polls: 0,
@@ -618,7 +621,12 @@ impl Seller for ExampleSeller {
                 }
                 // Renewing an expired instance brings it back.
                 i.status = InstanceStatus::Active;
-                if !i.orders_applied.iter().any(|o| o == req.order_id()) {
+                if req.kind() == RefreshKind::UnsubscribeRenewal {
+                    // The refunded renewal's order: the period it added is gone (idempotent).
+                    if !i.renewals_refunded.iter().any(|o| o == req.order_id()) {
+                        i.renewals_refunded.push(req.order_id().to_owned());
+                    }
+                } else if !i.orders_applied.iter().any(|o| o == req.order_id()) {
                     i.orders_applied.push(req.order_id().to_owned());
                     i.renewals += 1;
                 }

@@ -77,6 +77,14 @@ pub enum Action {
     Accept,
     /// Buyer, at `buyer_accept`: back to implementation.
     RejectDelivery { reason: String },
+    /// System only, at `activate_code`: the seller's software activated one of the order's
+    /// codes through the License open API (parties get `409 out_of_turn`).
+    ActivateCode {
+        license: String,
+        #[serde(with = "time::serde::rfc3339")]
+        #[schema(value_type = String)]
+        activated_at: OffsetDateTime,
+    },
     /// Buyer any time; seller past the thresholds. Freezes the flow.
     Appeal { reason: String, demand: String },
     /// Operator, on an open appeal.
@@ -105,6 +113,7 @@ impl Action {
             Action::ReturnReview { .. } => "return_review",
             Action::Accept => "accept",
             Action::RejectDelivery { .. } => "reject_delivery",
+            Action::ActivateCode { .. } => "activate_code",
             Action::Appeal { .. } => "appeal",
             Action::ResolveAppeal { .. } => "resolve_appeal",
         }

@@ -10,6 +10,8 @@
 //!   submit_requirement ⇄ confirm_requirement → implement → deliver_proof → [platform_review] → buyer_accept → completed
 //! hardware:
 //!   implement (carrier + tracking) → [platform_review] → buyer_accept → completed
+//! License, Souk-issued codes (授权码):
+//!   activate_code (system, on the first activation) → [deliver_proof → platform_review] → completed
 //! ```
 //! A rejection goes one step back (confirm → submit; buyer_accept → implement) and counts; a
 //! returned review goes back to the node before it. An open appeal freezes the flow and pauses
@@ -32,6 +34,8 @@ string_enum!(
         ConfirmRequirement = "confirm_requirement",
         /// 服务商实施服务: the seller implements (hardware: ships).
         Implement = "implement",
+        /// 授权码激活: the seller's software activates one of the order's codes (open API).
+        ActivateCode = "activate_code",
         /// 上传交付证明: the seller uploads delivery evidence.
         DeliverProof = "deliver_proof",
         /// 华为云复核: an operator reviews the evidence.
@@ -79,6 +83,7 @@ impl Node {
             Node::SubmitRequirement | Node::BuyerAccept => Some(Actor::Buyer),
             Node::ConfirmRequirement | Node::Implement | Node::DeliverProof => Some(Actor::Seller),
             Node::PlatformReview => Some(Actor::Operator),
+            Node::ActivateCode => Some(Actor::System),
             Node::Completed => None,
         }
     }
@@ -114,6 +119,21 @@ pub fn flow_for(delivery: DeliveryType, flagged: bool, review: bool) -> Option<V
     nodes.push(BuyerAccept);
     nodes.push(Completed);
     Some(nodes)
+}
+
+/// The License code flow (§3.2): Souk issues the codes at payment (the seller's `implement`
+/// and the buyer's taking of the code need no step), the first activation of any of the
+/// order's codes passes `activate_code`, sets the actual start and counts as acceptance. With
+/// platform review (empowerment/base scenarios) the seller then delivers proof and an operator's
+/// pass completes it.
+pub fn license_code_flow(review: bool) -> Vec<Node> {
+    let mut nodes = vec![Node::ActivateCode];
+    if review {
+        nodes.push(Node::DeliverProof);
+        nodes.push(Node::PlatformReview);
+    }
+    nodes.push(Node::Completed);
+    nodes
 }
 
 /// The configurable numbers of §3.3 and §3.4.
@@ -261,6 +281,12 @@ impl Supervision {
         s.deadline = None;
         s.paused_ms = None;
         s
+    }
+
+    /// License code flow: a code was activated, so the buyer has taken it and the negotiated
+    /// refund is closed (§4.3 "code not taken").
+    pub fn code_taken(&self) -> bool {
+        self.flow.contains(&Node::ActivateCode) && self.node != Node::ActivateCode
     }
 
     /// Who must act now: the operator while an appeal is open, else the node's actor.
@@ -478,6 +504,7 @@ pub fn decide(
             | (Node::PlatformReview, Action::ReturnReview { .. })
             | (Node::BuyerAccept, Action::Accept)
             | (Node::BuyerAccept, Action::RejectDelivery { .. })
+            | (Node::ActivateCode, Action::ActivateCode { .. })
     );
     if !allowed || !node_ok {
         return Err(out_of_turn(current, actor, action));
@@ -539,11 +566,26 @@ pub fn decide(
                 }
             }
             next.evidence = evidence.clone();
-            next.actual_start = *actual_start;
+            // Code flow: the activation time stays the start unless the seller declares one.
+            next.actual_start = if current.flow.contains(&Node::ActivateCode) {
+                actual_start.or(current.actual_start)
+            } else {
+                *actual_start
+            };
+            next.enter(current.next_of(from), policy, now);
+        }
+        Action::ActivateCode { activated_at, .. } => {
+            // §3.6 code flow: the period starts at the activation.
+            next.actual_start = Some((*activated_at).clamp(current.paid_at, now));
             next.enter(current.next_of(from), policy, now);
         }
         Action::Accept => complete(&mut next, actor, now),
         Action::Appeal { .. } | Action::ResolveAppeal { .. } => unreachable!("handled above"),
+    }
+    // The code flow ends without a buyer node: activation, or the operator's review pass, is
+    // the acceptance.
+    if next.node == Node::Completed && next.accepted_at.is_none() {
+        complete(&mut next, actor, now);
     }
     let completed = next.node == Node::Completed;
     Ok(Step {

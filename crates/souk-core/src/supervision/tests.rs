@@ -333,3 +333,58 @@ fn a_pending_refund_pauses_the_timer_and_a_refund_closes_supervision() {
         Err(SupervisionError::Closed)
     );
 }
+
+fn activation(at: OffsetDateTime) -> Action {
+    Action::ActivateCode {
+        license: "SOUK-1".into(),
+        activated_at: at,
+    }
+}
+
+#[test]
+fn a_code_activation_completes_the_license_code_flow_and_starts_the_period() {
+    let s = Supervision::start(license_code_flow(false), false, false, T0);
+    assert_eq!(s.waiting_for(), Some(Actor::System));
+    assert!(!s.code_taken());
+    // Parties cannot pass the node themselves.
+    let refused = decide(
+        &s,
+        Actor::Buyer,
+        &activation(T0),
+        &SupervisionPolicy::default(),
+        T0,
+    );
+    assert!(matches!(refused, Err(SupervisionError::OutOfTurn { .. })));
+    let at = T0 + Duration::days(2);
+    let step = decide(
+        &s,
+        Actor::System,
+        &activation(at),
+        &SupervisionPolicy::default(),
+        at,
+    )
+    .unwrap();
+    assert!(step.completed);
+    assert_eq!(step.next.accepted_by, Some(Actor::System));
+    assert_eq!(step.next.validity_start(), Some(at));
+    assert!(step.next.code_taken());
+}
+
+#[test]
+fn a_reviewed_code_flow_keeps_the_activation_start_through_proof_and_review() {
+    let s = Supervision::start(license_code_flow(true), false, false, T0);
+    let at = T0 + Duration::hours(5);
+    let s = step(&s, Actor::System, activation(at), at);
+    assert_eq!(s.node, Node::DeliverProof);
+    let s = step(&s, Actor::Seller, proof(None), at + Duration::hours(1));
+    assert_eq!(s.node, Node::PlatformReview);
+    let s = step(
+        &s,
+        Actor::Operator,
+        Action::PassReview,
+        at + Duration::hours(2),
+    );
+    assert_eq!(s.node, Node::Completed);
+    assert_eq!(s.accepted_by, Some(Actor::Operator));
+    assert_eq!(s.validity_start(), Some(at));
+}

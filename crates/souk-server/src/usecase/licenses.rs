@@ -342,6 +342,19 @@ pub async fn activate(
         },
         ActivateResult::Activated(_, detail) => {
             state.licenses.invalidate_code(&req.license);
+            // License code flow (§3.2): the activation passes the supervision node and starts
+            // the period; the answer shows the expiry that follows from it.
+            crate::usecase::supervision::code_activated(
+                state,
+                &detail.code.order_id,
+                &req.license,
+                now,
+            )
+            .await?;
+            let detail = match state.store.find_license_code(&req.license).await? {
+                Some(d) => Box::new(d),
+                None => detail,
+            };
             let rec = &detail.code;
             let status = status_of(state, rec, now);
             let live = live_machines(&detail, now).len();

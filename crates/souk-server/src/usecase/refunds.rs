@@ -3,6 +3,7 @@
 //! each change is one store transaction with its effects (§4.6) and its supervision step.
 
 use crate::error::{AppError, AppResult};
+use crate::usecase::licenses;
 use crate::usecase::orders::status_job;
 use crate::AppState;
 use serde::Deserialize;
@@ -18,8 +19,8 @@ use souk_core::refund::{
 use souk_core::supervision::{Actor, Node, Supervision};
 use souk_core::transition::StateMachine;
 use souk_store::{
-    InstanceRecord, OrderRecord, RefundDecisionWrite, RefundEffects, RefundRecord, RefundWrite,
-    RefundWriteError, Scope, SupervisionRecord, SupervisionWrite,
+    InstanceRecord, NewJob, OrderRecord, RefundDecisionWrite, RefundEffects, RefundRecord,
+    RefundWrite, RefundWriteError, Scope, SupervisionRecord, SupervisionWrite,
 };
 use time::OffsetDateTime;
 
@@ -89,8 +90,15 @@ fn text(field: &str, value: Option<String>) -> AppResult<String> {
     Ok(v)
 }
 
-/// The effects of refunding `order` now: the seller is told to release what it opened.
-fn effects(order: &OrderRecord, instance: &InstanceRecord) -> AppResult<RefundEffects> {
+/// The effects of refunding `order` now: the seller is told to release what it opened, and
+/// Souk-issued license codes die with the instance (heartbeats answer `RELEASED`, activations
+/// are refused) while the seller's License 2.0 interface hears `releaseLicenseCode` for each
+/// activated code.
+async fn effects(
+    state: &AppState,
+    order: &OrderRecord,
+    instance: &InstanceRecord,
+) -> AppResult<RefundEffects> {
     let refunded = order
         .state
         .transition(OrderEvent::AfterSaleRefund)
@@ -101,11 +109,74 @@ fn effects(order: &OrderRecord, instance: &InstanceRecord) -> AppResult<RefundEf
         .transition(InstanceEvent::ReleaseOnRefund)
         .ok();
     let seller_opened = order.snapshot.delivery_type.needs_integration() && release.is_some();
+    let jobs = if !seller_opened {
+        Vec::new()
+    } else {
+        let payload = serde_json::json!({});
+        match licenses::code_jobs(
+            state,
+            instance,
+            CallKind::ReleaseLicenseCode,
+            &order.id,
+            payload,
+        )
+        .await?
+        {
+            Some(code_jobs) => code_jobs,
+            None => vec![status_job(instance, CallKind::ReleaseInstance)],
+        }
+    };
     Ok(RefundEffects {
         order: refunded,
         instance_id: instance.id.clone(),
         release,
-        release_job: seller_opened.then(|| status_job(instance, CallKind::ReleaseInstance)),
+        jobs,
+        expiry_back: None,
+    })
+}
+
+/// The effects of a renewal-period refund (§4.4): the renewal order refunded, the instance's
+/// expiry back to where the renewal found it, and the seller told as the protocol says — V1
+/// refreshInstance with a negative orderAmount, V2 refreshInstance scene
+/// `UNSUBSCRIBE_RENEWAL_PERIOD`, Souk-issued codes refreshLicenseCode with that scene.
+async fn renewal_effects(
+    state: &AppState,
+    order: &OrderRecord,
+    instance: &InstanceRecord,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> AppResult<RefundEffects> {
+    let refunded = order
+        .state
+        .transition(OrderEvent::AfterSaleRefund)
+        .map_err(|e| AppError::conflict("refund_not_allowed", e.to_string()))?;
+    let payload = serde_json::json!({ "expire_at_ms": souk_core::clock::to_unix_ms(from) });
+    let jobs = if !order.snapshot.delivery_type.needs_integration() {
+        Vec::new()
+    } else {
+        match licenses::code_jobs(
+            state,
+            instance,
+            CallKind::RefundRenewalLicenseCode,
+            &order.id,
+            payload.clone(),
+        )
+        .await?
+        {
+            Some(code_jobs) => code_jobs,
+            None => vec![NewJob {
+                order_id: order.id.clone(),
+                payload,
+                ..status_job(instance, CallKind::RefundRenewalPeriod)
+            }],
+        }
+    };
+    Ok(RefundEffects {
+        order: refunded,
+        instance_id: instance.id.clone(),
+        release: None,
+        jobs,
+        expiry_back: Some((to, from)),
     })
 }
 
@@ -218,7 +289,7 @@ pub async fn request(
                     .reason
                     .map(|r| r.trim().to_owned())
                     .filter(|r| !r.is_empty()),
-                effects: Some(effects(&order, &instance)?),
+                effects: Some(effects(state, &order, &instance).await?),
                 quota: Some((since, policy.no_reason_yearly_quota)),
                 supervision: None,
                 notices: [&order.buyer_id, &order.seller_id]
@@ -240,6 +311,13 @@ pub async fn request(
             let reason = text("reason", input.reason)?;
             let amount = refund::negotiated(&f, amount).map_err(refused)?;
             let sv = sv.expect("negotiated refunds are only allowed on supervised orders");
+            if sv.state.code_taken() {
+                return Err(refused(RefundRefusal::NotEligible(
+                    "a license code of this order was activated, so the buyer has taken it and \
+                     a negotiated refund is closed (an appeal can still end in a forced refund)"
+                        .to_owned(),
+                )));
+            }
             let paused = sv.state.refund_requested(now);
             let step = SupervisionWrite {
                 reason: Some(reason.clone()),
@@ -271,6 +349,40 @@ pub async fn request(
                 now,
             }
         }
+        RefundKind::RenewalPeriod => {
+            if input.amount.is_some() {
+                return Err(AppError::invalid_field(
+                    "amount",
+                    "a renewal-period refund is always the renewal's full paid amount; leave \
+                     amount out",
+                ));
+            }
+            let window = state.store.renewal_window(&order.id).await?;
+            let amount =
+                refund::renewal_period(&f, window, instance.expire_at, now).map_err(refused)?;
+            let (from, to) = window.expect("renewal_period checked the window");
+            let amount_text = notice::refund_completed(order.id.as_str(), amount);
+            RefundWrite {
+                id,
+                order_id: order.id.clone(),
+                buyer_id: order.buyer_id.clone(),
+                seller_id: order.seller_id.clone(),
+                kind: RefundKind::RenewalPeriod,
+                amount,
+                reason: input
+                    .reason
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty()),
+                effects: Some(renewal_effects(state, &order, &instance, from, to).await?),
+                quota: None,
+                supervision: None,
+                notices: [&order.buyer_id, &order.seller_id]
+                    .into_iter()
+                    .map(|p| (p.clone(), amount_text.clone()))
+                    .collect(),
+                now,
+            }
+        }
         RefundKind::OperatorForced => {
             return Err(AppError::invalid_field(
                 "kind",
@@ -283,6 +395,8 @@ pub async fn request(
         .record_refund(write)
         .await
         .map_err(|e| write_error(e, &policy))?;
+    // Souk-issued codes follow the instance: the next heartbeat must see the release.
+    state.licenses.invalidate_instance(&order.instance_id);
     state.wake.notify_one();
     Ok(record)
 }
@@ -374,9 +488,11 @@ pub async fn decide(
         transition: decided,
         opinion,
         actor: party.clone(),
-        effects: (next == RefundState::Refunded)
-            .then(|| effects(&order, &instance))
-            .transpose()?,
+        effects: if next == RefundState::Refunded {
+            Some(effects(state, &order, &instance).await?)
+        } else {
+            None
+        },
         supervision,
         notices,
         now,
@@ -386,6 +502,7 @@ pub async fn decide(
         .decide_refund(write)
         .await
         .map_err(|e| write_error(e, &policy(state)))?;
+    state.licenses.invalidate_instance(&order.instance_id);
     state.wake.notify_one();
     Ok(record)
 }
@@ -422,7 +539,7 @@ pub async fn force(
         kind: RefundKind::OperatorForced,
         amount,
         reason: step.reason.clone(),
-        effects: Some(effects(order, &instance)?),
+        effects: Some(effects(state, order, &instance).await?),
         quota: None,
         supervision: Some(step),
         notices: Vec::new(),
@@ -433,6 +550,7 @@ pub async fn force(
         .record_refund(write)
         .await
         .map_err(|e| write_error(e, &policy(state)))?;
+    state.licenses.invalidate_instance(&order.instance_id);
     state.wake.notify_one();
     Ok(())
 }

@@ -5,14 +5,15 @@
 use crate::error::{AppError, AppResult};
 use crate::AppState;
 use axum::http::StatusCode;
-use souk_core::catalog::DeliveryType;
+use souk_core::catalog::{DeliveryType, LicenseMode};
 use souk_core::instance::InstanceEvent;
 use souk_core::notice::{self, Notice};
 use souk_core::order::{OrderEvent, OrderKind};
 use souk_core::party::{PartyId, Role};
 use souk_core::snapshot::Recipient;
 use souk_core::supervision::{
-    decide, flow_for, Action, Actor, Node, Resolution, Supervision, SupervisionError,
+    decide, flow_for, license_code_flow, Action, Actor, Node, Resolution, Supervision,
+    SupervisionError,
 };
 use souk_core::transition::StateMachine;
 use souk_store::{
@@ -70,7 +71,14 @@ pub async fn start_for(
         .supervision
         .review_scenarios
         .contains(&snap.sales_scenario);
-    let Some(flow) = flow_for(snap.delivery_type, snap.supervised, review) else {
+    let souk_codes = snap.delivery_type == DeliveryType::License
+        && snap.license_mode == Some(LicenseMode::SoukCodes);
+    let flow = if souk_codes {
+        Some(license_code_flow(review))
+    } else {
+        flow_for(snap.delivery_type, snap.supervised, review)
+    };
+    let Some(flow) = flow else {
         return Ok(None);
     };
     let hardware = snap.delivery_type == DeliveryType::Hardware;
@@ -154,7 +162,7 @@ pub async fn find(state: &AppState, scope: &Scope, order_id: &str) -> AppResult<
                 StatusCode::NOT_FOUND,
                 "not_supervised",
                 "this order is not under service supervision (Image, API, unflagged SaaS, \
-                 License, trials, renewals and upgrades are not)",
+                 seller-issued licenses, trials, renewals and upgrades are not)",
             )
         })
 }
@@ -314,6 +322,40 @@ async fn step(
         return Ok(true);
     }
     Ok(state.store.apply_supervision(write).await?)
+}
+
+/// The seller's software activated `license` of `order_id` at `now` (License open API): the
+/// code flow's `activate_code` node passes, which completes supervision (or, with platform
+/// review, moves it to the seller's proof). Later activations find the node passed and change
+/// nothing.
+pub async fn code_activated(
+    state: &AppState,
+    order_id: &souk_core::id::OrderId,
+    license: &str,
+    now: OffsetDateTime,
+) -> AppResult<()> {
+    for _ in 0..3 {
+        let Some(record) = state
+            .store
+            .find_supervision(&Scope::Everything, order_id)
+            .await?
+        else {
+            return Ok(());
+        };
+        if record.state.node != Node::ActivateCode || record.state.frozen() {
+            return Ok(());
+        }
+        let action = Action::ActivateCode {
+            license: license.to_owned(),
+            activated_at: now,
+        };
+        if step(state, &record, Actor::System, None, &action, now).await? {
+            // The instance's validity moved to the activation: heartbeats must see it.
+            state.licenses.invalidate_instance(&record.instance_id);
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 /// Timer pass: buyer silence at acceptance past its deadline → the system accepts.

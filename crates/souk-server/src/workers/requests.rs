@@ -178,6 +178,19 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
             },
             false,
         ),
+        // 退续费 (spec §9.4): the refunded renewal order, the expiry moved back.
+        (CallKind::RefundRenewalLicenseCode, _, _) => v2(
+            v2::RefreshLicenseCode {
+                scene: RefreshScene::UnsubscribeRenewalPeriod,
+                order_id: job.order_id.to_string(),
+                order_line_id: order_line,
+                license: license()?,
+                product_id: wire_product_id(),
+                expire_time: expire_text().unwrap_or_default(),
+                test_flag: None,
+            },
+            false,
+        ),
         (CallKind::FreezeLicenseCode | CallKind::UnfreezeLicenseCode, _, _) => v2(
             v2::UpdateLicenseCodeStatus {
                 license: license()?,
@@ -322,6 +335,44 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
                 } else {
                     RefreshScene::Renewal
                 },
+                order_id: job.order_id.to_string(),
+                order_line_id: order_line,
+                instance_id: seller_instance()?,
+                product_id: wire_product_id(),
+                expire_time: expire_text().unwrap_or_default(),
+                test_flag: None,
+            },
+            false,
+        ),
+        // 退续费 (spec §3.2): V1 tells it by a negative orderAmount on the refunded renewal
+        // order, with the expiry moved back.
+        (CallKind::RefundRenewalPeriod, Protocol::V1, _) => v1(
+            v1::RefreshInstance {
+                order_id: job.order_id.to_string(),
+                instance_id: seller_instance()?,
+                product_id: wire_product_id(),
+                expire_time: WireTime::seconds(
+                    expire.context("a renewal refund without the expiry to move back to")?,
+                ),
+                trial_to_formal: None,
+                period_type,
+                period_number,
+                order_amount: order.and_then(|o| {
+                    Decimal::parse(&decimal(
+                        -o.amount.amount_minor,
+                        o.amount.currency.exponent(),
+                    ))
+                    .ok()
+                }),
+                time_stamp: unsigned_time(),
+                test_flag: None,
+                extra: Params::new(),
+            },
+            false,
+        ),
+        (CallKind::RefundRenewalPeriod, Protocol::V2, _) => v2(
+            v2::RefreshInstance {
+                scene: RefreshScene::UnsubscribeRenewalPeriod,
                 order_id: job.order_id.to_string(),
                 order_line_id: order_line,
                 instance_id: seller_instance()?,

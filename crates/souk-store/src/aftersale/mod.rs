@@ -81,6 +81,13 @@ pub trait AftersaleStore: Send + Sync + 'static {
     /// operator-forced), with its supervision step, in one transaction.
     async fn record_refund(&self, write: RefundWrite) -> Result<RefundRecord, RefundWriteError>;
 
+    /// The expiry a paid renewal order extended its instance from and to (`None`: not a paid
+    /// renewal, or paid before Souk recorded it).
+    async fn renewal_window(
+        &self,
+        order_id: &OrderId,
+    ) -> StoreResult<Option<(OffsetDateTime, OffsetDateTime)>>;
+
     /// Decides a pending request (compare-and-set on `pending_seller_review`), with its
     /// effects when approved and its supervision step, in one transaction.
     async fn decide_refund(

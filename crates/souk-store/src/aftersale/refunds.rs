@@ -48,8 +48,12 @@ pub struct RefundEffects {
     /// The instance's release (`InstanceEvent::ReleaseOnRefund`) where it is not already gone,
     /// decided from the state the caller read; compare-and-set on `from`.
     pub release: Option<Transition<InstanceState>>,
-    /// The seller's releaseInstance call, where a seller opened the instance.
-    pub release_job: Option<NewJob>,
+    /// The seller calls the refund makes (outbox): releaseInstance where a seller opened the
+    /// instance, releaseLicenseCode per activated code, the renewal-period refresh.
+    pub jobs: Vec<NewJob>,
+    /// A renewal-period refund (§4.4): the instance's expiry moves back `(from, to)`, a
+    /// compare-and-set on `from` so a renewal paid meanwhile is not undone.
+    pub expiry_back: Option<(OffsetDateTime, OffsetDateTime)>,
 }
 
 /// A new refund request, refunded at once when `effects` is set.
@@ -156,7 +160,19 @@ async fn effects_in(
     if let Some(release) = e.release {
         changed(crate::commerce::transition_instance(conn, &e.instance_id, release, now).await)?;
     }
-    if let Some(job) = &e.release_job {
+    if let Some((from, to)) = e.expiry_back {
+        let moved =
+            sqlx::query("UPDATE instances SET expire_at = $1 WHERE id = $2 AND expire_at = $3")
+                .bind(souk_core::clock::to_unix_ms(to))
+                .bind(e.instance_id.as_str())
+                .bind(souk_core::clock::to_unix_ms(from))
+                .execute(&mut *conn)
+                .await?;
+        if moved.rows_affected() != 1 {
+            return Err(RefundWriteError::OrderChanged);
+        }
+    }
+    for job in &e.jobs {
         crate::commerce::insert_outbox_job(conn, job, now).await?;
     }
     sqlx::query("UPDATE refunds SET settlement = 'to_deduct' WHERE id = $1")

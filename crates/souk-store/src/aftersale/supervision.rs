@@ -354,6 +354,22 @@ impl AftersaleStore for SqlStore {
         super::refunds::record_refund(self, write).await
     }
 
+    async fn renewal_window(
+        &self,
+        order_id: &OrderId,
+    ) -> StoreResult<Option<(OffsetDateTime, OffsetDateTime)>> {
+        let row = sqlx::query("SELECT renewal_from, renewal_to FROM orders WHERE id = $1")
+            .bind(order_id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let from: Option<i64> = row.try_get("renewal_from")?;
+        let to: Option<i64> = row.try_get("renewal_to")?;
+        Ok(from
+            .zip(to)
+            .map(|(f, t)| (from_unix_ms(f), from_unix_ms(t))))
+    }
+
     async fn decide_refund(
         &self,
         write: super::RefundDecisionWrite,

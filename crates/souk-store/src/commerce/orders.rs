@@ -270,6 +270,8 @@ pub(super) async fn pay_order(
         let b = balance_in(&mut tx, buyer, order.amount.currency).await?;
         souk_core::ledger::check_debit(b.balance, b.credit_limit, order.amount)?;
     }
+    // A renewal remembers the expiry it extends, so a refund of its period can move it back.
+    let mut extended_from = None;
     if let Some(c) = &change {
         let current = instance_in(&mut tx, &order.instance_id)
             .await?
@@ -277,9 +279,13 @@ pub(super) async fn pay_order(
         if current.state != c.transition.from {
             return Err(PayError::InstanceChanged(current.state));
         }
+        extended_from = Some(current.expire_at.unwrap_or(now));
     }
-    // Delivered at once when no seller call confirms it (Souk-issued license codes).
-    let deliver_now = new_instance.as_ref().is_some_and(|i| i.open_now)
+    // Delivered at once when no seller call confirms it (Souk-issued license codes), unless
+    // supervision holds the order until acceptance (the License code flow).
+    let deliver_now = new_instance
+        .as_ref()
+        .is_some_and(|i| i.open_now && i.supervision.is_none())
         || change.as_ref().is_some_and(|c| c.complete_order);
     let mut steps = vec![pay];
     if deliver_now {
@@ -337,6 +343,15 @@ pub(super) async fn pay_order(
             .bind(c.trial.map(|t| t as i64))
             .bind(order.instance_id.as_str()),
         );
+        if let (OrderKind::Renewal, Some(to), Some(from)) = (order.kind, c.expire_at, extended_from)
+        {
+            batch.push(
+                sqlx::query("UPDATE orders SET renewal_from = $1, renewal_to = $2 WHERE id = $3")
+                    .bind(to_unix_ms(from))
+                    .bind(to_unix_ms(to))
+                    .bind(order_id.as_str()),
+            );
+        }
     }
     for job in &jobs {
         batch.push(job_query(job, now));

@@ -163,7 +163,7 @@ async fn send(
 }
 
 /// The seller's software: signed calls to the License open API.
-struct Software {
+pub(crate) struct Software {
     ak: String,
     sk: String,
 }
@@ -185,7 +185,7 @@ impl Software {
         send(app, path, &h, &bytes).await
     }
 
-    async fn activate(&self, app: &TestApp, code: &str, machine: Option<&str>) -> Reply {
+    pub(crate) async fn activate(&self, app: &TestApp, code: &str, machine: Option<&str>) -> Reply {
         let mut body = json!({"license": code});
         if let Some(m) = machine {
             body["machine_fingerprint"] = json!(m);
@@ -193,7 +193,12 @@ impl Software {
         self.call(app, ACTIVATE, body).await
     }
 
-    async fn heartbeat(&self, app: &TestApp, code: &str, machine: Option<&str>) -> Reply {
+    pub(crate) async fn heartbeat(
+        &self,
+        app: &TestApp,
+        code: &str,
+        machine: Option<&str>,
+    ) -> Reply {
         let mut body = json!({"license": code});
         if let Some(m) = machine {
             body["machine_fingerprint"] = json!(m);
@@ -202,13 +207,13 @@ impl Software {
     }
 }
 
-fn code_of(r: &Reply) -> &str {
+pub(crate) fn code_of(r: &Reply) -> &str {
     r.body["error_code"]
         .as_str()
         .unwrap_or_else(|| panic!("no error_code: {}", r.text))
 }
 
-fn status_of(r: &Reply) -> &str {
+pub(crate) fn status_of(r: &Reply) -> &str {
     assert_eq!(code_of(r), "92020000", "{}", r.text);
     r.body["data"]["status"].as_str().unwrap()
 }
@@ -228,8 +233,9 @@ pub(crate) async fn buy_codes(app: &TestApp, m: &Market, quantity: u32) -> (Stri
         .post(&format!("/v1/orders/{id}/pay"), &m.buyer_key, json!({}))
         .await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
-    // No seller call opens it: the order is complete and the instance active at once.
-    assert_eq!(paid.body["state"], "completed", "{}", paid.text);
+    // No seller call opens it: the instance is active at once; the order stays under
+    // supervision until the first activation (the License code flow, docs/after-sale.md).
+    assert_eq!(paid.body["state"], "processing", "{}", paid.text);
     let instance = paid.body["instance_id"].as_str().unwrap().to_owned();
     assert_eq!(m.instance(app, &instance).await["state"], "active");
     let codes = app
@@ -249,7 +255,7 @@ pub(crate) async fn buy_codes(app: &TestApp, m: &Market, quantity: u32) -> (Stri
     (instance, codes)
 }
 
-async fn codes_market(app: &TestApp) -> (Market, Software) {
+pub(crate) async fn codes_market(app: &TestApp) -> (Market, Software) {
     let ex = example_seller(app, |_| {}).await;
     let m = license_market(app, Proto::V2, "souk_codes", ex).await;
     let (ak, sk) = access_key(app, &m.seller_id, &m.seller_key).await;
