@@ -160,6 +160,15 @@ pub async fn download_attachment(
     ApiPath((id, attachment_id)): ApiPath<(String, String)>,
 ) -> AppResult<Response> {
     let (record, stream) = attachments::open(&state, &caller.scope(), &id, &attachment_id).await?;
+    Ok(attachment_response(record, stream))
+}
+
+/// An attachment's bytes with its type, length, sha256 and a safe download name (also the
+/// console's download).
+pub fn attachment_response<S>(record: AttachmentRecord, stream: S) -> Response
+where
+    S: futures_util::Stream<Item = object_store::Result<bytes::Bytes>> + Send + 'static,
+{
     let mut response = Body::from_stream(stream).into_response();
     let h = response.headers_mut();
     let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("invalid"));
@@ -182,5 +191,5 @@ pub async fn download_attachment(
         header::CONTENT_DISPOSITION,
         value(&format!("attachment; filename=\"{safe}\"")),
     );
-    Ok(response)
+    response
 }

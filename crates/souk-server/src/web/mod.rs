@@ -11,6 +11,8 @@
 //! ([`session::Submitted`]).
 
 mod account;
+mod aftersale;
+mod aftersale_texts;
 mod buyer;
 mod i18n;
 mod messages;
@@ -41,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(operator::router())
         .merge(seller::router())
         .merge(messages::router())
+        .merge(aftersale::router())
 }
 
 /// A time as pages show it: `2026-12-06 09:30 UTC`.
@@ -99,6 +102,14 @@ fn templates() -> &'static Environment<'static> {
             (
                 "endpoint_test.html",
                 include_str!("../../templates/endpoint_test.html"),
+            ),
+            (
+                "aftersale_tasks.html",
+                include_str!("../../templates/aftersale_tasks.html"),
+            ),
+            (
+                "aftersale_order.html",
+                include_str!("../../templates/aftersale_order.html"),
             ),
         ] {
             // The templates are part of the binary and covered by the tests: a syntax error

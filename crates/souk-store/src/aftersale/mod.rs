@@ -34,6 +34,14 @@ pub trait AftersaleStore: Send + Sync + 'static {
         order_id: &OrderId,
     ) -> StoreResult<Option<SupervisionRecord>>;
 
+    /// The supervisions not yet completed or closed that `scope` sees (a party's as buyer or
+    /// seller; every one for operators), most recently changed first, without their logs.
+    async fn open_supervisions(
+        &self,
+        scope: &crate::Scope,
+        limit: u32,
+    ) -> StoreResult<Vec<SupervisionRecord>>;
+
     /// Saves one supervision step. `Ok(false)`: someone else moved the supervision since it
     /// was read (the caller reads it again).
     async fn apply_supervision(&self, write: SupervisionWrite) -> StoreResult<bool>;

@@ -285,6 +285,28 @@ impl AftersaleStore for SqlStore {
         Ok(Some(record))
     }
 
+    async fn open_supervisions(
+        &self,
+        scope: &Scope,
+        limit: u32,
+    ) -> StoreResult<Vec<SupervisionRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM supervisions WHERE node <> 'completed' \
+             AND ($1 IS NULL OR buyer_id = $1 OR seller_id = $1) \
+             ORDER BY updated_at DESC, order_id LIMIT $2",
+        )
+        .bind(scope.tenant().map(str::to_owned))
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        let records: Vec<SupervisionRecord> = rows
+            .iter()
+            .map(record_from_row)
+            .collect::<StoreResult<_>>()?;
+        // A refunded order's supervision is closed, not completed.
+        Ok(records.into_iter().filter(|r| !r.state.closed).collect())
+    }
+
     async fn apply_supervision(&self, w: SupervisionWrite) -> StoreResult<bool> {
         let mut tx = self.write.begin().await?;
         if !supervision_in(&mut tx, &w).await? {

@@ -273,3 +273,73 @@ backend_test!(
         s.close().await;
     }
 );
+
+backend_test!(
+    in_chromium_a_buyer_and_a_seller_take_supervision_steps_and_settle_a_refund,
+    |app: TestApp| async move {
+        if skipped() {
+            eprintln!("SOUK_TEST_BROWSER=skip: not running the browser test");
+            return;
+        }
+        // A paid manual-service order under supervision (docs/after-sale.md).
+        let example = fixture::example_seller(&app, |_| {}).await;
+        let m = fixture::market(&app, Proto::V2, example).await;
+        let sku = crate::aftersale::listed(&app, &m, "manual_service", json!({})).await;
+        let order = m
+            .buy(&app, json!({"sku_id": sku, "billing_mode": "monthly"}))
+            .await;
+        let id = order["id"].as_str().unwrap().to_owned();
+        login_for(&app, &m.buyer_id, "buyer@shop.example").await;
+        login_for(&app, &m.seller_id, "seller@acme.example").await;
+        let driver = driver().await;
+
+        // The buyer finds the order from the after-sale link and submits the requirement.
+        let s = Session {
+            app: &app,
+            c: browser(&driver).await,
+            shots: false,
+        };
+        s.login("buyer@shop.example").await;
+        s.click("#nav-aftersale").await;
+        s.wait_for("#my-turn").await;
+        s.click("#my-turn a.task-link").await;
+        s.fill("#requirement", "A bilingual shop site with a blog")
+            .await;
+        s.click("#submit-requirement").await;
+        assert_eq!(s.text("#sv-node").await, "confirm_requirement");
+        assert!(s.text("#sv-requirement").await.contains("bilingual"));
+        // …and asks for a negotiated refund of 50.00.
+        s.c.find(Locator::Css("#refund-kind option[value='negotiated']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        s.fill("#refund-amount", "50.00").await;
+        s.fill("#refund-reason", "Requirements changed").await;
+        s.click("#request-refund").await;
+        assert_eq!(
+            s.text("#refund-list .refund-state").await,
+            "pending_seller_review"
+        );
+        s.close().await;
+
+        // The seller confirms the requirement, then approves the refund.
+        let s = Session {
+            app: &app,
+            c: browser(&driver).await,
+            shots: false,
+        };
+        s.login("seller@acme.example").await;
+        s.open(&format!("/aftersale/orders/{id}")).await;
+        s.click("#confirm-requirement").await;
+        // A pending refund request pauses nothing here: the step goes through.
+        assert_eq!(s.text("#sv-node").await, "implement");
+        s.fill("#refund-opinion", "Agreed by phone").await;
+        s.click("#approve-refund").await;
+        assert_eq!(s.text("#order-state").await, "refunded");
+        assert_eq!(s.text("#refund-list .refund-state").await, "refunded");
+        s.close().await;
+        assert_eq!(m.order(&app, &id).await["state"], "refunded");
+    }
+);

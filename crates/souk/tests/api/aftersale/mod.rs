@@ -148,6 +148,7 @@ async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
 }
 
 mod attachments;
+mod console;
 mod licenses;
 mod refunds;
 mod renewal_refunds;
