@@ -609,6 +609,10 @@ pub struct ProductInput {
     /// Whether orders are under service supervision (服务监管). Fixed once listed.
     #[serde(default)]
     pub supervised: bool,
+    /// Supervised SaaS only: open the instance (the seller's newInstance) when the buyer
+    /// accepts, not at payment (§3.2 "open after buyer acceptance"). Fixed once listed.
+    #[serde(default)]
+    pub open_after_acceptance: bool,
     /// ISO 4217 code; every price of the product is in it.
     #[schema(pattern = "^[A-Z]{3}$", example = "CNY")]
     pub currency: String,
@@ -644,6 +648,7 @@ pub struct ProductPatch {
     pub usage_guide: Option<String>,
     pub service_agreement: Option<ServiceAgreement>,
     pub supervised: Option<bool>,
+    pub open_after_acceptance: Option<bool>,
     #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: Option<String>,
     #[schema(max_items = 5)]
@@ -671,6 +676,9 @@ impl ProductPatch {
             usage_guide: self.usage_guide.or(base.usage_guide),
             service_agreement: self.service_agreement.unwrap_or(base.service_agreement),
             supervised: self.supervised.unwrap_or(base.supervised),
+            open_after_acceptance: self
+                .open_after_acceptance
+                .unwrap_or(base.open_after_acceptance),
             currency: self.currency.unwrap_or(base.currency),
             enum_attributes: self.enum_attributes.unwrap_or(base.enum_attributes),
             quantity: self.quantity.or(base.quantity),
@@ -691,6 +699,9 @@ pub struct ProductSpec {
     pub usage_guide: Option<String>,
     pub service_agreement: ServiceAgreement,
     pub supervised: bool,
+    /// Specs stored before the opening mode existed open at payment.
+    #[serde(default)]
+    pub open_after_acceptance: bool,
     pub currency: crate::money::Currency,
     pub enum_attributes: Vec<EnumAttribute>,
     pub quantity: Option<QuantityAttribute>,
@@ -710,6 +721,7 @@ impl From<ProductSpec> for ProductInput {
             usage_guide: s.usage_guide,
             service_agreement: s.service_agreement,
             supervised: s.supervised,
+            open_after_acceptance: s.open_after_acceptance,
             currency: s.currency.to_string(),
             enum_attributes: s.enum_attributes,
             quantity: s.quantity,
@@ -832,6 +844,14 @@ impl ProductSpec {
             })
             .transpose()?;
 
+        if input.open_after_acceptance
+            && !(input.supervised && input.delivery_type == DeliveryType::Saas)
+        {
+            return Err(invalid(
+                "open_after_acceptance",
+                "opening after buyer acceptance is for supervised SaaS products only",
+            ));
+        }
         let mut spec = ProductSpec {
             name,
             delivery_type: input.delivery_type,
@@ -840,6 +860,7 @@ impl ProductSpec {
             usage_guide,
             service_agreement,
             supervised: input.supervised,
+            open_after_acceptance: input.open_after_acceptance,
             currency,
             enum_attributes,
             quantity,
@@ -1074,6 +1095,12 @@ pub fn check_revision(current: &ProductSpec, proposed: &ProductSpec) -> Result<(
         return Err(invalid(
             "currency",
             "the currency cannot change once a product has been listed",
+        ));
+    }
+    if current.open_after_acceptance != proposed.open_after_acceptance {
+        return Err(invalid(
+            "open_after_acceptance",
+            "the opening mode cannot change once a product has been listed",
         ));
     }
     if current.supervised != proposed.supervised {
@@ -1318,6 +1345,7 @@ mod tests {
             usage_guide: None,
             service_agreement: agreement(),
             supervised: false,
+            open_after_acceptance: false,
             currency: "CNY".into(),
             enum_attributes: vec![
                 EnumAttribute {

@@ -48,6 +48,9 @@ pub struct OrderSnapshot {
     /// The product's supervision flag at purchase (decides supervision of SaaS).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub supervised: bool,
+    /// Supervised SaaS opened when the buyer accepts (§3.2), not at payment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open_after_acceptance: bool,
     /// The sales scenario fixed at order creation (business rules §3.1).
     #[serde(default, skip_serializing_if = "is_general")]
     pub sales_scenario: crate::supervision::SalesScenario,

@@ -48,6 +48,8 @@ pub struct PurchasableSku {
     pub order_fields: Vec<souk_core::catalog::OrderField>,
     /// The product's supervision flag (meaningful for SaaS; other types are fixed by §3.1).
     pub supervised: bool,
+    /// Supervised SaaS: the seller's newInstance is sent when the buyer accepts.
+    pub open_after_acceptance: bool,
 }
 
 /// One price of one SKU.
@@ -655,6 +657,7 @@ impl CatalogStore for SqlStore {
             quantity: spec.quantity,
             order_fields: spec.order_fields,
             supervised: spec.supervised,
+            open_after_acceptance: spec.open_after_acceptance,
             prices: prices
                 .into_iter()
                 .map(|p| SkuPrice {

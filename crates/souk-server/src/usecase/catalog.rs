@@ -58,6 +58,9 @@ pub struct CreateProduct {
     pub service_agreement: ServiceAgreement,
     #[serde(default)]
     pub supervised: bool,
+    /// Supervised SaaS: send newInstance when the buyer accepts, not at payment.
+    #[serde(default)]
+    pub open_after_acceptance: bool,
     pub currency: String,
     #[serde(default)]
     pub enum_attributes: Vec<EnumAttribute>,
@@ -86,6 +89,7 @@ impl CreateProduct {
                 usage_guide: self.usage_guide,
                 service_agreement: self.service_agreement,
                 supervised: self.supervised,
+                open_after_acceptance: self.open_after_acceptance,
                 currency: self.currency,
                 enum_attributes: self.enum_attributes,
                 quantity: self.quantity,

@@ -173,6 +173,7 @@ fn snapshot(sku: &PurchasableSku, p: &souk_store::SkuPrice) -> OrderSnapshot {
         usage_price: None,
         recipient: None,
         supervised: sku.supervised,
+        open_after_acceptance: sku.supervised && sku.open_after_acceptance,
         sales_scenario: Default::default(),
     }
 }
@@ -520,6 +521,8 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                 Vec::new()
             };
             let supervision = supervision::start_for(state, &order, now).await?;
+            // Supervised SaaS opened after acceptance: newInstance waits for the buyer.
+            let later = order.snapshot.open_after_acceptance && supervision.is_some();
             // Souk issues the codes, or no seller call exists for the type (Image): the
             // instance opens now. Supervised types without a call open when supervision ends.
             let no_call = !delivery.needs_integration();
@@ -547,7 +550,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             } else {
                 CallKind::NewInstance
             };
-            let jobs = if souk_codes || no_call {
+            let jobs = if souk_codes || no_call || later {
                 vec![]
             } else {
                 vec![job(kind, serde_json::json!({}))]

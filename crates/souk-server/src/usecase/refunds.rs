@@ -108,7 +108,10 @@ async fn effects(
         .state
         .transition(InstanceEvent::ReleaseOnRefund)
         .ok();
-    let seller_opened = order.snapshot.delivery_type.needs_integration() && release.is_some();
+    // A SaaS opened after acceptance that was refunded before it: the seller never heard of it.
+    let never_sent = order.snapshot.open_after_acceptance && instance.seller_instance_id.is_none();
+    let seller_opened =
+        order.snapshot.delivery_type.needs_integration() && release.is_some() && !never_sent;
     let jobs = if !seller_opened {
         Vec::new()
     } else {

@@ -264,13 +264,34 @@ async fn step(
                 .await?
                 .and_then(|i| i.state.transition(InstanceEvent::Open).ok())
         };
+        // §3.2 "open after buyer acceptance": acceptance sends the seller's newInstance (the
+        // expiry it carries is the one set here); the order is delivered when the seller
+        // answers, or failed and refunded if it never does.
+        let later = order.snapshot.open_after_acceptance;
+        let jobs = if later {
+            vec![souk_store::NewJob {
+                kind: souk_core::provisioning::CallKind::NewInstance,
+                instance_id: order.instance_id.clone(),
+                order_id: order.id.clone(),
+                seller_id: order.seller_id.clone(),
+                product_id: order.product_id.clone(),
+                payload: serde_json::json!({}),
+            }]
+        } else {
+            Vec::new()
+        };
         Some(Completion {
             // Already moved on (e.g. refunded meanwhile): the CAS would refuse it anyway.
-            order: order.state.transition(OrderEvent::Deliver).ok(),
+            order: if later {
+                None
+            } else {
+                order.state.transition(OrderEvent::Deliver).ok()
+            },
             instance_id: order.instance_id.clone(),
             period_start: start,
             expire_at,
             open,
+            jobs,
         })
     } else {
         match action {
@@ -321,7 +342,9 @@ async fn step(
         crate::usecase::refunds::force(state, &order, *amount, write).await?;
         return Ok(true);
     }
-    Ok(state.store.apply_supervision(write).await?)
+    let saved = state.store.apply_supervision(write).await?;
+    state.wake.notify_one();
+    Ok(saved)
 }
 
 /// The seller's software activated `license` of `order_id` at `now` (License open API): the

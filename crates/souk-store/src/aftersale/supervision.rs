@@ -68,6 +68,9 @@ pub struct Completion {
     /// No seller call opens this instance (manual service, hardware, data file): it opens now
     /// (`InstanceEvent::Open`, compare-and-set on `from`).
     pub open: Option<Transition<InstanceState>>,
+    /// Supervised SaaS opened after acceptance (§3.2): the seller's newInstance, through the
+    /// outbox; the order is delivered when the seller answers.
+    pub jobs: Vec<crate::NewJob>,
 }
 
 /// One supervision step to save.
@@ -255,6 +258,9 @@ pub(crate) async fn supervision_in(
         .bind(c.instance_id.as_str())
         .execute(&mut *tx)
         .await?;
+        for job in &c.jobs {
+            crate::commerce::insert_outbox_job(tx, job, w.now).await?;
+        }
     }
     notify(tx, &w.notices, &w.order_id, w.now).await?;
     Ok(true)

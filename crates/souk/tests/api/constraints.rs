@@ -146,6 +146,7 @@ backend_db_test!(
                 usage_price: None,
                 recipient: None,
                 supervised: false,
+                open_after_acceptance: false,
                 sales_scenario: Default::default(),
             },
             pay_deadline: now + time::Duration::hours(1),

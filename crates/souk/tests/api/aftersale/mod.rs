@@ -150,6 +150,7 @@ async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
 mod attachments;
 mod console;
 mod licenses;
+mod opening;
 mod refunds;
 mod renewal_refunds;
 mod supervision;
