@@ -128,7 +128,9 @@ wire_enum!(
         Trial = "trial",
         /// Post-paid usage (按需): `amount_minor` is the price of one unit of usage.
         OnDemand = "on_demand",
-        /// Prepaid usage package (套餐包). Modelled, not yet purchasable.
+        /// Prepaid usage package (套餐包): `amount_minor` per package (per reset period bought
+        /// for a monthly/yearly reset package); its quota is set with the product's
+        /// usage packages.
         Package = "package",
     }
 );
@@ -136,7 +138,7 @@ wire_enum!(
 impl BillingMode {
     /// Whether an order can be placed for this mode today.
     pub fn is_purchasable(&self) -> bool {
-        !matches!(self, BillingMode::Package)
+        true
     }
 
     /// A prepaid subscription period (包周期).
@@ -1811,7 +1813,7 @@ mod tests {
         assert!("saas ".parse::<DeliveryType>().is_err());
         assert_eq!(LinearField::DiskSize.as_str(), "diskSize");
         assert!(BillingMode::OnDemand.is_purchasable());
-        assert!(!BillingMode::Package.is_purchasable());
+        assert!(BillingMode::Package.is_purchasable());
         assert!(BillingMode::Trial.is_purchasable());
         assert_eq!(seller_key_context("prd_1"), "seller_key:prd_1");
     }

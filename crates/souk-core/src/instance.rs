@@ -60,6 +60,9 @@ event_enum!(
         /// Its order was refunded after sale (no-reason, negotiated, operator-forced): whatever
         /// was opened, or is still opening, is released at once.
         ReleaseOnRefund = "released on refund",
+        /// A stop-when-exhausted usage package used up its quota: the seller is told to stop
+        /// (`instanceStatus FREEZE`); the lifecycle timers release it after retention.
+        Exhaust = "used up",
     }
 );
 
@@ -84,6 +87,7 @@ impl StateMachine for InstanceState {
             (Active | Grace | Frozen, Renew) => Some(Active),
             (Active, Upgrade) => Some(Active),
             (Active, FallIntoArrears) => Some(Grace),
+            (Active | Grace, Exhaust) => Some(Frozen),
             (Grace | Frozen, SettleArrears) => Some(Active),
             (Opening | Active | Grace | Frozen, ReleaseOnRefund) => Some(Released),
             _ => None,

@@ -186,6 +186,44 @@ pub fn instance_opened(order_id: &str, instance_id: &str, has_credentials: bool)
     }
 }
 
+/// To the buyer: a usage package's quota of a billing item ran low or out in its period.
+pub fn package_quota(
+    package_id: &str,
+    item: &str,
+    alert: crate::metering::package::QuotaAlert,
+    remaining: crate::metering::UsageValue,
+    quota: crate::metering::UsageValue,
+    stops: bool,
+) -> Notice {
+    use crate::metering::package::QuotaAlert;
+    match alert {
+        QuotaAlert::Low => Notice {
+            kind: "package_quota_low",
+            subject: format!("Usage package {package_id} is running low"),
+            body: format!(
+                "{remaining} of {quota} units of {item} remain in this period. Buy another \
+                 package to keep usage covered; past the quota usage is {}.",
+                if stops { "stopped" } else { "billed on demand" }
+            ),
+        },
+        QuotaAlert::Exhausted => Notice {
+            kind: "package_quota_exhausted",
+            subject: format!("Usage package {package_id} is used up"),
+            body: if stops {
+                format!(
+                    "All {quota} units of {item} are used. The seller was told to stop the \
+                     service; buy another package to continue."
+                )
+            } else {
+                format!(
+                    "All {quota} units of {item} in this period are used. Further usage is \
+                     billed on demand until the quota resets or another package covers it."
+                )
+            },
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

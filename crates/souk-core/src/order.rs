@@ -146,6 +146,9 @@ pub enum Term {
     /// Post-paid usage (按需): no prepaid term, never expires; usage is rated and charged as it
     /// is reported.
     OnDemand,
+    /// A prepaid usage package (套餐包): its quota lasts `months` months; `periods` reset
+    /// periods were paid for (1 for a non-reset package).
+    Package { months: u32, periods: u32 },
 }
 
 impl Term {
@@ -162,6 +165,7 @@ impl Term {
             ),
             Term::OneTime | Term::OnDemand => return Ok(None),
             Term::Trial { days } => start.checked_add(Duration::days(days as i64)),
+            Term::Package { months, .. } => add_months(start, months),
         };
         match end {
             Some(t) if t <= crate::clock::horizon() => Ok(Some(t)),
@@ -174,6 +178,7 @@ impl Term {
         match *self {
             Term::Period { count, .. } => count,
             Term::OneTime => 1,
+            Term::Package { periods, .. } => periods,
             Term::Trial { .. } | Term::OnDemand => 0,
         }
     }

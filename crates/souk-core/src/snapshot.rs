@@ -42,6 +42,11 @@ pub struct OrderSnapshot {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub usage_price: Option<crate::metering::PriceMode>,
+    /// Usage package: what the package SKU gave when the order was placed (quota per billing
+    /// item, reset, stop-when-exhausted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub package: Option<crate::metering::package::PackageDef>,
     /// Hardware: where the goods go, captured at order time (business rules §3.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipient: Option<Recipient>,

@@ -156,6 +156,14 @@ pub struct MeteringConfig {
     pub push_window: HumanDuration,
     /// From the charge that left an on-demand buyer's balance below zero to the freeze.
     pub on_demand_grace: HumanDuration,
+    /// Usage packages: alert the buyer when this share (percent) of an item's quota or less
+    /// remains in a period (`package.alert_remaining`); 0 turns the early alert off.
+    #[serde(default = "default_package_alert")]
+    pub package_alert_percent: u8,
+}
+
+fn default_package_alert() -> u8 {
+    20
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

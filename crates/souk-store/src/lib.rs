@@ -138,6 +138,7 @@ pub trait Store:
     + CommerceStore
     + LicenseStore
     + MeteringStore
+    + PackageStore
     + OpsStore
     + SettlementStore
     + ConsoleStore
@@ -151,6 +152,7 @@ impl<T> Store for T where
         + CommerceStore
         + LicenseStore
         + MeteringStore
+        + PackageStore
         + OpsStore
         + SettlementStore
         + ConsoleStore

@@ -2,6 +2,7 @@
 //! collection schedule and rating. Pure functions; the store applies their results with the
 //! ledger, the server's timer pass runs the collection.
 
+pub mod package;
 pub mod rating;
 pub mod record;
 pub mod usage;

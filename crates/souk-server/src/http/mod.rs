@@ -23,6 +23,7 @@ mod settlement_csv;
 mod settlement_examples;
 pub mod supervision;
 pub mod system;
+pub mod usage_packages;
 pub mod usage_price;
 pub mod usage_views;
 pub mod wire_errors;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(licenses::router())
         .merge(metering::router())
         .merge(usage_price::router())
+        .merge(usage_packages::router())
         .merge(usage_views::router())
         .merge(settlement::router())
         .merge(crate::web::router())

@@ -116,6 +116,9 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::metering::adjust_usage,
         crate::http::usage_price::set_usage_price,
         crate::http::usage_price::get_usage_price,
+        crate::http::usage_packages::set_usage_packages,
+        crate::http::usage_packages::get_usage_packages,
+        crate::http::usage_packages::package_quotas,
         crate::http::settlement::put_fee_policy,
         crate::http::settlement::get_fee_policy,
         crate::http::settlement::run_settlement,
@@ -225,6 +228,7 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
     ),
     ("put", "/v1/products/{id}/license-policy", "sellers"),
     ("put", "/v1/products/{id}/usage-price", "sellers"),
+    ("put", "/v1/products/{id}/usage-packages", "sellers"),
     (
         "post",
         "/v1/instances/{id}/usage-adjustments",

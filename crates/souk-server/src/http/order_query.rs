@@ -173,6 +173,8 @@ pub async fn query_order(
         Term::Trial { days } => ("PERIOD", Some("day"), Some(days)),
         Term::OneTime => ("ONE_TIME", None, None),
         Term::OnDemand => ("ON_DEMAND", None, None),
+        // Souk default (the value is [U]): a usage package is prepaid for months.
+        Term::Package { months, .. } => ("PACKAGE", Some("month"), Some(months)),
     };
     let secs = |t: time::OffsetDateTime| TimestampFormat::Seconds.format(t);
     let order_line = oq::OrderLine {

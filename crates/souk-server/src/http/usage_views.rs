@@ -94,7 +94,11 @@ fn csv_field(s: &str) -> String {
 
 /// The path's instance id, if the caller may see that instance (a malformed id is the same 404
 /// as an unknown one).
-async fn visible_instance(state: &AppState, caller: &Caller, id: &str) -> AppResult<InstanceId> {
+pub(crate) async fn visible_instance(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> AppResult<InstanceId> {
     let id = crate::usecase::orders::instance_id(id)?;
     state
         .store
@@ -185,10 +189,10 @@ pub async fn usage_charges(
         .await?;
     if csv {
         let mut out =
-            String::from("id,instance_id,period,cutoff,usage,records,amount_minor,currency\n");
+            String::from("id,instance_id,period,cutoff,usage,records,amount_minor,currency,package_usage,excess_usage\n");
         for c in &rows {
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{}\n",
                 c.id,
                 csv_field(c.instance_id.as_str()),
                 c.period,
@@ -199,6 +203,8 @@ pub async fn usage_charges(
                 c.records,
                 c.amount.amount_minor,
                 c.amount.currency.as_str(),
+                c.package_usage,
+                c.excess_usage,
             ));
         }
         return Ok(csv_response(&format!("charges-{id}"), out));
@@ -327,6 +333,8 @@ mod examples {
             "cutoff": "2026-11-25T14:00:00Z",
             "usage": "12.5000",
             "records": 1,
+            "package_usage": "0.0000",
+            "excess_usage": "0.0000",
             "amount": {"amount_minor": 250, "currency": "CNY"},
             "created_at": "2026-11-25T15:15:00Z"
         }], "next_cursor": null})

@@ -60,6 +60,8 @@ fn headline_zh(kind: &str) -> &'static str {
         "refund_requested" | "refund_completed" | "refund_rejected" => "退款进展",
         "supervision_waiting" | "supervision_completed" => "服务监管进展",
         "appeal_opened" | "appeal_resolved" => "申诉进展",
+        "package_quota_low" => "资源包余量不足",
+        "package_quota_exhausted" => "资源包已用完",
         _ => "新消息",
     }
 }

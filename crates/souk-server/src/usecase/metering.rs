@@ -22,7 +22,7 @@ use souk_core::party::PartyId;
 use souk_core::provisioning::CallKind;
 use souk_protocol::timestamp::TimestampFormat;
 use souk_protocol::usage::{AbnormalRecord, ReceivedRecord, UsagePushAnswer, CODE_OK};
-use souk_store::{InstanceRecord, NewUsageCharge, NewUsageRecord, Scope};
+use souk_store::{InstanceRecord, NewUsageCharge, NewUsageRecord, PackageRecord, Scope};
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
@@ -83,6 +83,7 @@ fn check_record(
     r: &ReceivedRecord,
     seller: &PartyId,
     instances: &HashMap<InstanceId, InstanceRecord>,
+    packages: &HashMap<String, PackageRecord>,
     now: OffsetDateTime,
 ) -> Result<NewUsageRecord, (String, String)> {
     let instance_id = id_field(&r.instance_id, "instance_id")?;
@@ -115,16 +116,6 @@ fn check_record(
             None
         }
     };
-    if let Some(pkg) = r
-        .relate_pkg_instance
-        .as_deref()
-        .filter(|p| !p.trim().is_empty())
-    {
-        return Err((
-            "package_not_found".into(),
-            format!("there is no usage package {pkg} to deduct from"),
-        ));
-    }
     let record_time = time_field(&r.record_time, "record_time")?;
     let begin = time_field(&r.begin_time, "begin_time")?;
     let end = time_field(&r.end_time, "end_time")?;
@@ -145,6 +136,28 @@ fn check_record(
     };
     check_times(&RecordTimes { begin, end, value }, &facts, now)
         .map_err(|e| (e.code().to_owned(), e.to_string()))?;
+    let relate_pkg_instance = match r
+        .relate_pkg_instance
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        None => None,
+        Some(name) if name.len() > MAX_ID => {
+            return Err((
+                "invalid_field".into(),
+                format!("relate_pkg_instance is at most {MAX_ID} characters"),
+            ))
+        }
+        Some(name) => crate::usecase::packages::check_named(
+            packages.get(name),
+            name,
+            instance,
+            seller,
+            begin,
+            end,
+        )?,
+    };
     Ok(NewUsageRecord {
         instance_id: instance.id.clone(),
         buyer_id: instance.buyer_id.clone(),
@@ -154,7 +167,7 @@ fn check_record(
         end,
         record_time,
         usage: value,
-        relate_pkg_instance: None,
+        relate_pkg_instance,
         received_at: now,
     })
 }
@@ -189,6 +202,23 @@ pub async fn push(
         .into_iter()
         .map(|i| (i.id.clone(), i))
         .collect();
+    // The packages records name (stop-when-exhausted packages), looked up once per push.
+    let mut names: Vec<String> = received
+        .iter()
+        .filter_map(|r| r.as_ref().ok()?.relate_pkg_instance.as_deref())
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= MAX_ID)
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    let packages: HashMap<String, PackageRecord> = state
+        .store
+        .packages_by_ids(&names)
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
     let mut valid = Vec::with_capacity(records.len());
     let mut abnormal_list = Vec::new();
     for (index, r) in received.iter().enumerate() {
@@ -199,7 +229,7 @@ pub async fn push(
                 "invalid_record",
                 format!("the record is not a usage record object: {e}"),
             )),
-            Ok(r) => match check_record(flavour, r, seller, &instances, now) {
+            Ok(r) => match check_record(flavour, r, seller, &instances, &packages, now) {
                 Ok(rec) => valid.push(rec),
                 Err((code, msg)) => abnormal_list.push(abnormal(index, r, &code, msg)),
             },
@@ -259,7 +289,7 @@ pub async fn push_key(state: &AppState, instance_id: &str) -> AppResult<Option<(
 async fn price_of(
     state: &AppState,
     instance_id: &InstanceId,
-) -> anyhow::Result<(PriceMode, souk_core::money::Currency)> {
+) -> anyhow::Result<(PriceMode, souk_core::money::Currency, InstanceRecord)> {
     let instance = state
         .store
         .find_instance(&Scope::Everything, instance_id)
@@ -274,7 +304,7 @@ async fn price_of(
     let mode = order.snapshot.usage_price.unwrap_or(PriceMode::Fixed {
         unit_minor: unit.amount_minor,
     });
-    Ok((mode, unit.currency))
+    Ok((mode, unit.currency, instance))
 }
 
 /// The hourly collection at `now`: rates every unrated record that ended by the last whole
@@ -294,9 +324,11 @@ pub async fn collect(state: &AppState, now: OffsetDateTime) -> anyhow::Result<us
         }
         let mut booked = 0;
         for p in pending.iter() {
-            let (mode, currency) = price_of(state, &p.instance_id).await?;
+            let (mode, currency, instance) = price_of(state, &p.instance_id).await?;
+            // Packages first (business rules §6.4); what they leave is rated on demand.
+            let cover = crate::usecase::packages::cover(state, p, &instance, cutoff).await?;
             let amount = mode
-                .charge(p.before, p.added)
+                .charge(p.before, cover.rated)
                 .map_err(|e| anyhow::anyhow!("rating {}: {e}", p.instance_id))?;
             let charge = NewUsageCharge {
                 id: souk_core::id::generate("uch", now),
@@ -306,6 +338,12 @@ pub async fn collect(state: &AppState, now: OffsetDateTime) -> anyhow::Result<us
                 amount: souk_core::money::Money::new(amount, currency),
                 memo: charge_memo(p.instance_id.as_str(), p.records, p.added, &period),
                 now,
+                item: instance.sku_id.clone(),
+                draws: cover.draws,
+                rated: cover.rated,
+                excess: cover.excess,
+                notices: cover.notices,
+                exhaust: cover.exhaust,
             };
             let Some(balance) = state.store.apply_usage_charge(&charge).await? else {
                 continue;
@@ -394,7 +432,7 @@ pub async fn adjust(
             "an adjustment is a non-zero amount within ±10^15 minor units",
         ));
     }
-    let (_, currency) = price_of(state, instance_id)
+    let (_, currency, _) = price_of(state, instance_id)
         .await
         .map_err(|_| AppError::not_found("instance"))?;
     if currency != amount.currency {
@@ -435,6 +473,8 @@ pub async fn adjust(
         cutoff: now,
         usage: UsageValue::ZERO.to_string(),
         records: 0,
+        package_usage: UsageValue::ZERO.to_string(),
+        excess_usage: UsageValue::ZERO.to_string(),
         amount,
         reason: Some(adjustment.reason),
         created_at: now,

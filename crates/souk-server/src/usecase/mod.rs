@@ -14,6 +14,7 @@ pub mod licenses;
 pub mod mail;
 pub mod metering;
 pub mod orders;
+pub mod packages;
 pub mod parties;
 pub mod refunds;
 pub mod settlement;

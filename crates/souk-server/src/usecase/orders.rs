@@ -89,9 +89,10 @@ fn term_for(mode: BillingMode, periods: Option<u32>, trial_days: Option<u32>) ->
             days: trial_days.unwrap_or(7),
         }),
         BillingMode::OnDemand => Ok(Term::OnDemand),
+        // The package's term comes from its definition (`package_term`).
         BillingMode::Package => Err(AppError::invalid_field(
             "billing_mode",
-            "package purchases are not available yet",
+            "a package is bought through its package SKU",
         )),
     }
 }
@@ -109,7 +110,21 @@ fn mode_of(term: &Term) -> BillingMode {
         Term::OneTime => BillingMode::OneTime,
         Term::Trial { .. } => BillingMode::Trial,
         Term::OnDemand => BillingMode::OnDemand,
+        Term::Package { .. } => BillingMode::Package,
     }
+}
+
+/// What a package SKU gives (its seller's definition, `PUT /v1/products/{id}/usage-packages`).
+async fn package_def(
+    state: &AppState,
+    sku_id: &str,
+) -> AppResult<souk_core::metering::package::PackageDef> {
+    state.store.package_def(sku_id).await?.ok_or_else(|| {
+        AppError::invalid_field(
+            "sku_id",
+            "the seller has not said what this package holds yet; it cannot be bought",
+        )
+    })
 }
 
 async fn sku(state: &AppState, sku_id: &str) -> AppResult<PurchasableSku> {
@@ -171,6 +186,7 @@ fn snapshot(sku: &PurchasableSku, p: &souk_store::SkuPrice) -> OrderSnapshot {
         buyer: BuyerContact::default(),
         extend_params: Vec::new(),
         usage_price: None,
+        package: None,
         recipient: None,
         supervised: sku.supervised,
         open_after_acceptance: sku.supervised && sku.open_after_acceptance,
@@ -232,7 +248,20 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     }
     let recipient = supervision::recipient_for(sku.delivery_type, input.recipient)?;
     let p = price_of(&sku, input.billing_mode)?;
-    let term = term_for(input.billing_mode, input.periods, p.trial_days)?;
+    let package = if input.billing_mode == BillingMode::Package {
+        Some(package_def(state, &sku.sku_id).await?)
+    } else {
+        None
+    };
+    let term = match &package {
+        Some(def) => {
+            let (months, periods) = def
+                .term(input.periods)
+                .map_err(|e| AppError::invalid_field("periods", e.to_string()))?;
+            Term::Package { months, periods }
+        }
+        None => term_for(input.billing_mode, input.periods, p.trial_days)?,
+    };
     let quantity = quantity_for(&sku, input.quantity)?;
     let amount = price(p.unit_price, &term, quantity).map_err(money_error)?;
     let now = state.clock.now();
@@ -274,6 +303,7 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
             buyer: buyer_contact(state, buyer, &sku.buyer_fields).await?,
             extend_params,
             usage_price,
+            package,
             recipient,
             sales_scenario: input.sales_scenario,
             ..snapshot(&sku, p)
@@ -383,6 +413,12 @@ pub async fn upgrade(
         return Err(AppError::conflict(
             "not_upgradable",
             "an on-demand instance is not upgraded: its usage is rated as it comes",
+        ));
+    }
+    if matches!(instance.term, Term::Package { .. }) {
+        return Err(AppError::conflict(
+            "not_upgradable",
+            "a usage package is not upgraded: buy another package",
         ));
     }
     let delivery: Option<DeliveryType> = instance.delivery_type.parse().ok();

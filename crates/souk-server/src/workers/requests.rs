@@ -411,17 +411,22 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
             },
             false,
         ),
-        // An on-demand instance is frozen for arrears (spec §3.6), not for expiry.
-        (CallKind::FreezeInstance, Protocol::V1, _) if instance.term == Term::OnDemand => v1(
-            v1::InstanceStatus {
-                instance_id: seller_instance()?,
-                instance_status: InstanceState::Freeze,
-                time_stamp: unsigned_time(),
-                test_flag: None,
-                extra: Params::new(),
-            },
-            false,
-        ),
+        // An on-demand instance is frozen for arrears (spec §3.6), not for expiry; a
+        // stop-when-exhausted package when its quota is used up (Souk default: the same call).
+        (CallKind::FreezeInstance, Protocol::V1, _)
+            if matches!(instance.term, Term::OnDemand | Term::Package { .. }) =>
+        {
+            v1(
+                v1::InstanceStatus {
+                    instance_id: seller_instance()?,
+                    instance_status: InstanceState::Freeze,
+                    time_stamp: unsigned_time(),
+                    test_flag: None,
+                    extra: Params::new(),
+                },
+                false,
+            )
+        }
         (CallKind::FreezeInstance, Protocol::V1, _) => v1(
             v1::ExpireInstance {
                 instance_id: seller_instance()?,

@@ -34,6 +34,12 @@ pub fn passes() -> &'static [TimerPass] {
             name: "unpaid_orders",
             run: |state, now| Box::pin(cancel_unpaid_orders(state, now)),
         },
+        // Before the collection: packages that took effect are recorded and quota periods that
+        // ended before the collection's cutoff are reset, so the collection draws from them.
+        TimerPass {
+            name: "usage_packages",
+            run: |state, now| Box::pin(crate::usecase::packages::packages_due(state, now)),
+        },
         // Before the lifecycle pass: a charge that puts an instance in arrears is seen by it.
         TimerPass {
             name: "usage_collection",

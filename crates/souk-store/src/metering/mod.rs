@@ -8,13 +8,15 @@
 //! [`MeteringStore::apply_usage_charge`] books it only if the records and the period's rated
 //! total are still what was read.
 
+mod packages;
 mod records;
 
+pub use packages::*;
 pub use records::*;
 
 use crate::commerce::{
-    balance_in, insert_job, instance_from_row, instance_in, lock_account, tenant_clause,
-    transition_instance,
+    balance_in, insert_job, insert_notice, instance_from_row, instance_in, lock_account,
+    tenant_clause, transition_instance,
 };
 use crate::sql::audit;
 use crate::*;
@@ -198,9 +200,11 @@ impl MeteringStore for SqlStore {
              CAST(SUM(r.usage) AS BIGINT) AS added, CAST(COUNT(*) AS BIGINT) AS n, \
              CAST(MAX(r.seq) AS BIGINT) AS max_seq, \
              CAST(COALESCE((SELECT SUM(c.usage) FROM usage_charges c \
-                WHERE c.instance_id = r.instance_id AND c.period = $2), 0) AS BIGINT) AS before \
+                WHERE c.instance_id = r.instance_id AND c.period = $2), 0) AS BIGINT) AS before, \
+             r.relate_pkg_instance \
              FROM usage_records r WHERE r.charge_id IS NULL AND r.end_at <= $1 \
-             GROUP BY r.instance_id ORDER BY r.instance_id LIMIT $3",
+             GROUP BY r.instance_id, r.relate_pkg_instance \
+             ORDER BY r.instance_id, r.relate_pkg_instance LIMIT $3",
         )
         .bind(to_unix_ms(cutoff))
         .bind(period)
@@ -217,6 +221,7 @@ impl MeteringStore for SqlStore {
                     records: r.try_get("n")?,
                     max_seq: r.try_get("max_seq")?,
                     before: UsageValue::from_ten_thousandths(r.try_get("before")?),
+                    package: r.try_get("relate_pkg_instance")?,
                 })
             })
             .collect()
@@ -247,12 +252,14 @@ impl MeteringStore for SqlStore {
         }
         let marked = sqlx::query(
             "UPDATE usage_records SET charge_id = $1 WHERE instance_id = $2 \
-             AND charge_id IS NULL AND end_at <= $3 AND seq <= $4",
+             AND charge_id IS NULL AND end_at <= $3 AND seq <= $4 \
+             AND COALESCE(relate_pkg_instance, '') = $5",
         )
         .bind(c.id.as_str())
         .bind(p.instance_id.as_str())
         .bind(to_unix_ms(c.cutoff))
         .bind(p.max_seq)
+        .bind(p.package.as_deref().unwrap_or(""))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -260,10 +267,13 @@ impl MeteringStore for SqlStore {
             // Dropping the transaction rolls the marks back.
             return Ok(None);
         }
+        if !draw_packages(&mut tx, c).await? {
+            return Ok(None);
+        }
         sqlx::query(
             "INSERT INTO usage_charges (id, instance_id, buyer_id, seller_id, period, cutoff_at, \
-             usage, records, amount_minor, currency, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             usage, records, amount_minor, currency, created_at, package_usage, excess_usage) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(c.id.as_str())
         .bind(p.instance_id.as_str())
@@ -271,11 +281,13 @@ impl MeteringStore for SqlStore {
         .bind(p.seller_id.as_str())
         .bind(c.period.as_str())
         .bind(to_unix_ms(c.cutoff))
-        .bind(p.added.ten_thousandths())
+        .bind(c.rated.ten_thousandths())
         .bind(p.records)
         .bind(c.amount.amount_minor)
         .bind(c.amount.currency.as_str())
         .bind(now)
+        .bind(c.package_usage().ten_thousandths())
+        .bind(c.excess.ten_thousandths())
         .execute(&mut *tx)
         .await?;
         if c.amount.amount_minor != 0 {
@@ -595,6 +607,10 @@ impl MeteringStore for SqlStore {
                     cutoff: from_unix_ms(r.try_get("cutoff_at")?),
                     usage: UsageValue::from_ten_thousandths(r.try_get("usage")?).to_string(),
                     records: r.try_get("records")?,
+                    package_usage: UsageValue::from_ten_thousandths(r.try_get("package_usage")?)
+                        .to_string(),
+                    excess_usage: UsageValue::from_ten_thousandths(r.try_get("excess_usage")?)
+                        .to_string(),
                     amount: Money::new(
                         r.try_get("amount_minor")?,
                         currency
@@ -607,6 +623,58 @@ impl MeteringStore for SqlStore {
             })
             .collect()
     }
+}
+
+/// Books a charge's package draws (compare-and-set on each quota row's period and used
+/// amount: `false` when one moved meanwhile, and the caller drops the transaction), its quota
+/// alerts and, for a stop-when-exhausted package used up, the move to frozen with the call
+/// telling the seller to stop.
+async fn draw_packages(conn: &mut AnyConnection, c: &NewUsageCharge) -> StoreResult<bool> {
+    for d in &c.draws {
+        let n = sqlx::query(
+            "UPDATE package_quotas SET used = $1, period_start = $2, period_end = $3 \
+             WHERE package_id = $4 AND sku_id = $5 AND period_start = $6 AND used = $7",
+        )
+        .bind(d.used_after.ten_thousandths())
+        .bind(to_unix_ms(d.period_start))
+        .bind(to_unix_ms(d.period_end))
+        .bind(d.package_id.as_str())
+        .bind(c.item.as_str())
+        .bind(to_unix_ms(d.stored_period_start))
+        .bind(d.stored_used.ten_thousandths())
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+    }
+    for (notice, ref_id) in &c.notices {
+        insert_notice(conn, &c.pending.buyer_id, notice, Some(ref_id), c.now).await?;
+    }
+    if let Some((package, job)) = &c.exhaust {
+        sqlx::query("UPDATE usage_packages SET exhausted_at = $1 WHERE id = $2")
+            .bind(to_unix_ms(c.now))
+            .bind(package.as_str())
+            .execute(&mut *conn)
+            .await?;
+        let instance = instance_in(&mut *conn, package).await?;
+        let t = instance.and_then(|i| i.state.transition(InstanceEvent::Exhaust).ok());
+        if let Some(t) = t {
+            transition_instance(&mut *conn, package, t, c.now).await?;
+            insert_job(&mut *conn, job, c.now).await?;
+            audit(
+                &mut *conn,
+                c.now,
+                None,
+                "package.exhausted",
+                package.as_str(),
+                serde_json::json!({ "from": t.from, "to": t.to }),
+            )
+            .await?;
+        }
+    }
+    Ok(true)
 }
 
 /// Arrears own an on-demand instance's `expire_at` (the lifecycle timers freeze it at

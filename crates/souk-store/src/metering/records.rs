@@ -38,12 +38,15 @@ pub struct PendingUsage {
     /// The highest record sequence among them (records stored later wait for the next
     /// collection).
     pub max_seq: i64,
-    /// Usage of the instance already rated in the accumulation period.
+    /// Usage of the instance already rated on demand in the accumulation period.
     pub before: UsageValue,
+    /// The stop-when-exhausted package these records name (`relate_pkg_instance`), if any:
+    /// records naming different packages are rated apart.
+    pub package: Option<String>,
 }
 
 /// A charge to book.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct NewUsageCharge {
     pub id: String,
     pub pending: PendingUsage,
@@ -54,6 +57,27 @@ pub struct NewUsageCharge {
     /// The ledger line's memo (wording from `souk_core`).
     pub memo: String,
     pub now: OffsetDateTime,
+    /// The instance's billing item (its SKU), whose package quotas the draws take from.
+    pub item: String,
+    /// Usage taken from packages.
+    pub draws: Vec<souk_core::metering::package::Draw>,
+    /// The usage rated on demand (what no package covered).
+    pub rated: UsageValue,
+    /// Usage past a stop-when-exhausted package's quota: not billed.
+    pub excess: UsageValue,
+    /// Quota alerts to the buyer, with the package they are about.
+    pub notices: Vec<(souk_core::notice::Notice, String)>,
+    /// A stop-when-exhausted package used up by this charge, and the call telling its seller.
+    pub exhaust: Option<(InstanceId, crate::NewJob)>,
+}
+
+impl NewUsageCharge {
+    /// Usage the packages covered.
+    pub fn package_usage(&self) -> UsageValue {
+        UsageValue::from_ten_thousandths(
+            self.draws.iter().map(|d| d.amount.ten_thousandths()).sum(),
+        )
+    }
 }
 
 /// A stored usage record.
@@ -89,6 +113,10 @@ pub struct UsageChargeRow {
     /// Decimal text with 4 decimals, like the records' `usage_value`.
     pub usage: String,
     pub records: i64,
+    /// Of the records' usage: what packages covered, and what went past a stop-when-exhausted
+    /// package (not billed). `usage` is what was rated on demand.
+    pub package_usage: String,
+    pub excess_usage: String,
     pub amount: Money,
     /// An operator adjustment's reason (`None` for rated usage).
     #[serde(skip_serializing_if = "Option::is_none")]

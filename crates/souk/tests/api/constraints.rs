@@ -144,6 +144,7 @@ backend_db_test!(
                 buyer: Default::default(),
                 extend_params: vec![],
                 usage_price: None,
+                package: None,
                 recipient: None,
                 supervised: false,
                 open_after_acceptance: false,

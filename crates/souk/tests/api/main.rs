@@ -23,6 +23,7 @@ mod licenses;
 mod limits;
 mod metering;
 mod metering_lifecycle;
+mod metering_packages;
 mod operations;
 mod processes;
 mod settlement;

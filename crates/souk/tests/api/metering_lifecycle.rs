@@ -152,7 +152,7 @@ backend_test!(
         let lines: Vec<&str> = c.text.lines().collect();
         assert_eq!(lines.len(), 2, "{}", c.text);
         assert!(
-            lines[1].ends_with(&format!(",1.5000,1,{},CNY", 15 * UNIT / 10)),
+            lines[1].ends_with(&format!(",1.5000,1,{},CNY,0.0000,0.0000", 15 * UNIT / 10)),
             "{}",
             lines[1]
         );

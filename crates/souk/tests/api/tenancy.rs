@@ -202,6 +202,7 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
             json!({"seats": 1, "heartbeat_window_seconds": 600, "activations_per_hour": 10})
         }
         ("put", "/v1/products/{id}/usage-price") => json!({"mode": "fixed"}),
+        ("put", "/v1/products/{id}/usage-packages") => json!({"packages": []}),
         ("post", "/v1/instances/{id}/usage-adjustments") => {
             json!({"amount": {"amount_minor": 100, "currency": "CNY"}, "reason": "probe"})
         }

@@ -59,7 +59,11 @@ backend_test!(
                 "[year][month][day][hour][minute][second]"
             ))
             .unwrap();
-        assert_eq!(seen.as_deref(), Some(wire.as_str()), "the seller got this expiry");
+        assert_eq!(
+            seen.as_deref(),
+            Some(wire.as_str()),
+            "the seller got this expiry"
+        );
 
         // Refunded before acceptance: released at Souk, nothing to release at the seller.
         let order2 = m
