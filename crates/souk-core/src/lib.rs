@@ -16,6 +16,7 @@
 //! - [`transition`]: the [`transition::StateMachine`] every aggregate's states implement: the
 //!   core decides each state change, the store persists it with a compare-and-set on the old
 //!   state. [`outbox`]: what a seller call's outcome does (a pure plan of effects).
+//!   [`call_payload`]: what a seller call needs beyond its instance and order, one shape per call kind.
 //! - [`snapshot`]: the typed copy an order keeps of what was bought and who bought it.
 //! - [`text`]: what makes a name or label displayable (visible, no direction overrides).
 //! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
@@ -25,6 +26,7 @@
 //! - [`console`]: the web console's accounts: passwords, sessions, login throttling.
 
 pub mod api_key;
+pub mod call_payload;
 pub mod catalog;
 pub mod clock;
 pub mod console;

@@ -7,12 +7,13 @@
 //! impossible. The mail worker claims due rows with a lease (compare-and-set), sends them, and
 //! marks them sent or schedules the next attempt.
 
+use crate::exec::Exec;
 use crate::sql::audit;
 use crate::*;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
 use souk_core::id::ConsoleUserId;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 /// The console path notice mails link to: the message centre.
 pub const MESSAGES_PATH: &str = "/messages";
@@ -75,13 +76,13 @@ fn mail_from_row(row: &AnyRow) -> StoreResult<OutboxMail> {
 }
 
 pub(crate) async fn insert_mail(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     m: &NewMail,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     // A second mail for the same event and address is the one the unique key refuses: keep
     // the first, silently.
-    sqlx::query(
+    let query = sqlx::query(
         "INSERT INTO email_outbox (id, event_key, recipient, lang, kind, subject, body, link, \
          secret_sealed, state, attempts, next_attempt_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10) \
@@ -96,9 +97,8 @@ pub(crate) async fn insert_mail(
     .bind(&m.body)
     .bind(m.link.clone())
     .bind(m.secret_sealed.clone())
-    .bind(to_unix_ms(now))
-    .execute(&mut *conn)
-    .await?;
+    .bind(to_unix_ms(now));
+    conn.exec(query).await?;
     Ok(())
 }
 
@@ -106,25 +106,29 @@ pub(crate) async fn insert_mail(
 /// each of its console logins (in the language they last logged in with) and the party's
 /// contact address (in English), each address once.
 pub(crate) async fn enqueue_notice(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     party: &PartyId,
     message_id: &str,
     notice: &souk_core::notice::Notice,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     let mut recipients: Vec<(String, String)> = Vec::new();
-    let rows = sqlx::query("SELECT email, lang FROM console_users WHERE party_id = $1 ORDER BY id")
-        .bind(party.as_str())
-        .fetch_all(&mut *conn)
+    let rows = conn
+        .all(
+            sqlx::query("SELECT email, lang FROM console_users WHERE party_id = $1 ORDER BY id")
+                .bind(party.as_str()),
+        )
         .await?;
     for r in &rows {
         recipients.push((r.try_get("email")?, r.try_get("lang")?));
     }
-    let contact: Option<String> = sqlx::query_scalar("SELECT email FROM parties WHERE id = $1")
-        .bind(party.as_str())
-        .fetch_optional(&mut *conn)
+    let contact: Option<String> = match conn
+        .optional(sqlx::query("SELECT email FROM parties WHERE id = $1").bind(party.as_str()))
         .await?
-        .flatten();
+    {
+        Some(row) => row.try_get("email")?,
+        None => None,
+    };
     if let Some(c) = contact.map(|c| c.trim().to_lowercase()) {
         if !c.is_empty() && !recipients.iter().any(|(e, _)| *e == c) {
             recipients.push((c, "en".into()));
@@ -274,7 +278,7 @@ pub(crate) async fn request_password_reset(
     .bind(to_unix_ms(expires_at))
     .execute(&mut *tx)
     .await?;
-    insert_mail(&mut tx, &mail, now).await?;
+    insert_mail(&mut *tx, &mail, now).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -23,6 +23,7 @@ mod commerce;
 mod console;
 mod console_mail;
 mod constraint;
+mod exec;
 mod licenses;
 mod metering;
 mod ops;

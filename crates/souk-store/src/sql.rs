@@ -1,5 +1,6 @@
 //! The SQL implementation of [`Store`] for SQLite and PostgreSQL.
 
+use crate::exec::Exec;
 use crate::*;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
 use souk_core::id::AuditId;
@@ -50,6 +51,9 @@ pub struct SqlStore {
     pub(crate) auth_cache: crate::cache::TtlCache<String, (Principal, Option<i64>)>,
     /// Product id → integration profile; see `cache.rs`.
     pub(crate) profile_cache: crate::cache::TtlCache<String, IntegrationRecord>,
+    /// SQLite (on a file): the dedicated writer the provisioning hot paths run their
+    /// transactions on (`exec.rs`).
+    pub(crate) writer: Option<std::sync::Arc<crate::exec::SqliteWriter>>,
 }
 
 impl SqlStore {
@@ -93,7 +97,11 @@ impl SqlStore {
                 };
                 let write = opts().max_connections(1).connect(&url).await?;
                 let read = opts().max_connections(8).connect(&url).await?;
-                Ok(SqlStore::with_pools(backend, read, write))
+                let mut store = SqlStore::with_pools(backend, read, write);
+                store.writer = sqlite_file(&url)
+                    .map(crate::exec::SqliteWriter::open)
+                    .transpose()?;
+                Ok(store)
             }
             Backend::Postgres => {
                 let pool = pool_options().max_connections(16).connect(url).await?;
@@ -109,6 +117,7 @@ impl SqlStore {
             write,
             auth_cache: crate::cache::TtlCache::new(crate::cache::AUTH_TTL),
             profile_cache: crate::cache::TtlCache::new(crate::cache::PROFILE_TTL),
+            writer: None,
         }
     }
 
@@ -116,6 +125,17 @@ impl SqlStore {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// The file behind a `sqlite:` URL, or `None` for an in-memory database (which only sqlx's own
+/// connections can share).
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let memory = path.is_empty() || path == ":memory:" || query.contains("mode=memory");
+    (!memory).then_some(path)
 }
 
 /// What both backends' pools share. A connection taken from the pool is checked with a ping
@@ -394,15 +414,14 @@ fn key_from_row(row: &AnyRow) -> StoreResult<ApiKeyRecord> {
 /// Appends an audit record inside the caller's transaction, so that the change and its record
 /// commit or vanish together.
 pub(crate) async fn audit(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut impl Exec,
     now: OffsetDateTime,
     actor: Option<&PartyId>,
     action: &str,
     subject: &str,
     detail: serde_json::Value,
 ) -> StoreResult<()> {
-    audit_query(now, actor, action, subject, detail)
-        .execute(conn)
+    conn.exec(audit_query(now, actor, action, subject, detail))
         .await?;
     Ok(())
 }
@@ -457,38 +476,33 @@ impl<'q> Batch<'q> {
         self.queries.push((query, Some(lost)));
     }
 
-    pub(crate) async fn run(
-        self,
-        conn: &mut sqlx::AnyConnection,
-        backend: Backend,
-    ) -> StoreResult<()> {
+    pub(crate) async fn run(self, conn: &mut impl Exec, backend: Backend) -> StoreResult<()> {
         use sqlx::Execute;
-        match backend {
-            Backend::Postgres => {
-                for (q, lost) in self.queries {
-                    let changed = q.execute(&mut *conn).await?.rows_affected();
-                    if let (0, Some(lost)) = (changed, lost) {
-                        return Err(lost);
-                    }
+        // One statement at a time on PostgreSQL, whose extended protocol takes one per message,
+        // and on the dedicated SQLite writer, which has no round trip to save.
+        if backend == Backend::Postgres || conn.is_direct() {
+            for (q, lost) in self.queries {
+                let changed = conn.exec(q).await?;
+                if let (0, Some(lost)) = (changed, lost) {
+                    return Err(lost);
                 }
             }
-            Backend::Sqlite => {
-                if self.queries.is_empty() {
-                    return Ok(());
-                }
-                let mut sql = String::new();
-                let mut args = sqlx::any::AnyArguments::default();
-                for (mut q, _) in self.queries {
-                    let offset = args.values.0.len();
-                    renumber_into(&mut sql, q.sql(), offset);
-                    sql.push_str(";\n");
-                    if let Some(a) = q.take_arguments().map_err(sqlx::Error::Encode)? {
-                        args.values.0.extend(a.values.0);
-                    }
-                }
-                sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+            return Ok(());
+        }
+        if self.queries.is_empty() {
+            return Ok(());
+        }
+        let mut sql = String::new();
+        let mut args = sqlx::any::AnyArguments::default();
+        for (mut q, _) in self.queries {
+            let offset = args.values.0.len();
+            renumber_into(&mut sql, q.sql(), offset);
+            sql.push_str(";\n");
+            if let Some(a) = q.take_arguments().map_err(sqlx::Error::Encode)? {
+                args.values.0.extend(a.values.0);
             }
         }
+        conn.exec(sqlx::query_with(&sql, args)).await?;
         Ok(())
     }
 }

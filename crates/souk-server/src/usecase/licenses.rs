@@ -11,6 +11,7 @@ use crate::AppState;
 use base64::Engine;
 use rand::Rng;
 use serde_json::{json, Value};
+use souk_core::call_payload::{CallPayload, CodeChange};
 use souk_core::clock::{from_unix_ms, to_unix_ms};
 use souk_core::id::OrderId;
 use souk_core::instance::InstanceState;
@@ -580,7 +581,7 @@ pub async fn code_jobs(
     instance: &InstanceRecord,
     kind: CallKind,
     order_id: &OrderId,
-    payload: Value,
+    change: Option<CodeChange>,
 ) -> StoreResult<Option<Vec<NewJob>>> {
     if instance.delivery_type != "license" {
         return Ok(None);
@@ -596,17 +597,13 @@ pub async fn code_jobs(
         codes
             .iter()
             .filter(|c| c.state == CodeState::Activated)
-            .map(|c| {
-                let mut p = payload.clone();
-                p["license"] = json!(c.code);
-                NewJob {
-                    kind,
-                    instance_id: instance.id.clone(),
-                    order_id: order_id.clone(),
-                    seller_id: instance.seller_id.clone(),
-                    product_id: instance.product_id.clone(),
-                    payload: p,
-                }
+            .map(|c| NewJob {
+                kind,
+                instance_id: instance.id.clone(),
+                order_id: order_id.clone(),
+                seller_id: instance.seller_id.clone(),
+                product_id: instance.product_id.clone(),
+                payload: CallPayload::for_license_code(c.code.clone(), change),
             })
             .collect(),
     ))

@@ -9,6 +9,7 @@ use crate::usecase::{licenses, supervision};
 use crate::AppState;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use souk_core::call_payload::{CallPayload, CodeChange, RenewalTerm};
 use souk_core::catalog::{BillingMode, BuyerField, DeliveryType, LicenseMode, Protocol};
 use souk_core::id::{InstanceId, OrderId};
 use souk_core::instance::{renewable, renewed_expiry, InstanceEvent, InstanceState};
@@ -537,7 +538,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
         .filter(|o| &o.buyer_id == buyer)
         .ok_or_else(|| AppError::not_found("order"))?;
     let now = state.clock.now();
-    let job = |kind: CallKind, payload: serde_json::Value| NewJob {
+    let job = |kind: CallKind, payload: CallPayload| NewJob {
         kind,
         instance_id: order.instance_id.clone(),
         order_id: order.id.clone(),
@@ -589,7 +590,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             let jobs = if souk_codes || no_call || later {
                 vec![]
             } else {
-                vec![job(kind, serde_json::json!({}))]
+                vec![job(kind, CallPayload::Nothing)]
             };
             (Some(row), None, jobs)
         }
@@ -624,10 +625,10 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             } else {
                 renewed_expiry(start, &order.term).map_err(term_too_long)?
             };
-            let payload = serde_json::json!({
-                "expire_at_ms": expire_at.map(souk_core::clock::to_unix_ms),
-                "trial_to_formal": conversion,
-            });
+            let new_term = RenewalTerm {
+                expire_at_ms: expire_at.map(souk_core::clock::to_unix_ms),
+                trial_to_formal: conversion,
+            };
             // Souk-issued codes: the seller's License 2.0 interfaces hear of each activated
             // code, and the order completes now (nothing waits for the seller).
             let code_jobs = licenses::code_jobs(
@@ -635,7 +636,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                 &instance,
                 CallKind::RefreshLicenseCode,
                 &order.id,
-                payload.clone(),
+                Some(CodeChange::Renewal(new_term)),
             )
             .await?;
             let souk_codes = code_jobs.is_some();
@@ -648,7 +649,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                                 &instance,
                                 CallKind::UnfreezeLicenseCode,
                                 &instance.origin_order_id,
-                                serde_json::json!({}),
+                                None,
                             )
                             .await?
                             .unwrap_or_default(),
@@ -656,7 +657,10 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                     }
                     jobs
                 }
-                None => vec![job(CallKind::RefreshInstance, payload)],
+                None => vec![job(
+                    CallKind::RefreshInstance,
+                    CallPayload::Renewal(new_term),
+                )],
             };
             if instance.state == InstanceState::Frozen && !souk_codes {
                 let profile = state.store.integration_profile(&order.product_id).await?;
@@ -695,7 +699,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             (
                 None,
                 Some(change),
-                vec![job(CallKind::UpgradeInstance, serde_json::json!({}))],
+                vec![job(CallKind::UpgradeInstance, CallPayload::Nothing)],
             )
         }
     };
@@ -770,6 +774,6 @@ pub fn status_job(instance: &InstanceRecord, kind: CallKind) -> NewJob {
         order_id: instance.origin_order_id.clone(),
         seller_id: instance.seller_id.clone(),
         product_id: instance.product_id.clone(),
-        payload: serde_json::json!({}),
+        payload: CallPayload::Nothing,
     }
 }

@@ -7,6 +7,7 @@ use crate::usecase::licenses;
 use crate::usecase::orders::status_job;
 use crate::AppState;
 use serde::Deserialize;
+use souk_core::call_payload::{CallPayload, CodeChange};
 use souk_core::instance::InstanceEvent;
 use souk_core::money::Money;
 use souk_core::notice;
@@ -115,13 +116,12 @@ async fn effects(
     let jobs = if !seller_opened {
         Vec::new()
     } else {
-        let payload = serde_json::json!({});
         match licenses::code_jobs(
             state,
             instance,
             CallKind::ReleaseLicenseCode,
             &order.id,
-            payload,
+            None,
         )
         .await?
         {
@@ -153,7 +153,7 @@ async fn renewal_effects(
         .state
         .transition(OrderEvent::AfterSaleRefund)
         .map_err(|e| AppError::conflict("refund_not_allowed", e.to_string()))?;
-    let payload = serde_json::json!({ "expire_at_ms": souk_core::clock::to_unix_ms(from) });
+    let expire_at_ms = souk_core::clock::to_unix_ms(from);
     let jobs = if !order.snapshot.delivery_type.needs_integration() {
         Vec::new()
     } else {
@@ -162,14 +162,14 @@ async fn renewal_effects(
             instance,
             CallKind::RefundRenewalLicenseCode,
             &order.id,
-            payload.clone(),
+            Some(CodeChange::RenewalRefund { expire_at_ms }),
         )
         .await?
         {
             Some(code_jobs) => code_jobs,
             None => vec![NewJob {
                 order_id: order.id.clone(),
-                payload,
+                payload: CallPayload::RenewalRefund { expire_at_ms },
                 ..status_job(instance, CallKind::RefundRenewalPeriod)
             }],
         }

@@ -275,7 +275,7 @@ async fn step(
                 order_id: order.id.clone(),
                 seller_id: order.seller_id.clone(),
                 product_id: order.product_id.clone(),
-                payload: serde_json::json!({}),
+                payload: souk_store::CallPayload::Nothing,
             }]
         } else {
             Vec::new()

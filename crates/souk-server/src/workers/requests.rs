@@ -5,7 +5,6 @@
 use crate::seller_client::CallRequest;
 use crate::usecase::buyer_wire::WireContact;
 use anyhow::Context;
-use serde_json::Value;
 use souk_core::catalog::Protocol;
 use souk_core::order::{PeriodUnit, Term};
 use souk_core::provisioning::CallKind;
@@ -81,18 +80,16 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
     let job = c.job;
     let instance = c.instance;
     let order = c.order;
+    let payload = job
+        .call_payload()
+        .with_context(|| format!("the stored payload of this {} call", job.kind))?;
     let seller_instance = || {
         instance
             .seller_instance_id
             .clone()
             // A release after giving up on the opening: the seller never answered, so it knows
             // the instance (if it made one) by the first businessId, as the protocol advises.
-            .or_else(|| {
-                job.payload
-                    .get("first_business_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
+            .or_else(|| payload.first_business_id().map(str::to_owned))
             .context("the seller has not returned an instanceId for this instance yet")
     };
     let order_line = format!("{}-000001", job.order_id);
@@ -112,12 +109,14 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         Term::OnDemand => ChargingMode::OnDemand,
         _ => ChargingMode::Period,
     };
-    let expire = job
-        .payload
-        .get("expire_at_ms")
-        .and_then(Value::as_i64)
+    // A renewal sends the term it bought (a term without an expiry: the instance's current
+    // one), a renewal refund the expiry it moves back to; every other call the instance's
+    // current expiry.
+    let expire = payload
+        .expire_at_ms()
         .map(souk_core::clock::from_unix_ms)
         .or(instance.expire_at);
+    let trial_to_formal = payload.renewal().is_some_and(|r| r.trial_to_formal);
     let expire_text = || expire.map(|t| WireTime::seconds(t).to_wire());
     let order_amount = || {
         order.and_then(|o| {
@@ -159,9 +158,8 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
             })
     };
     let license = || {
-        job.payload
-            .get("license")
-            .and_then(Value::as_str)
+        payload
+            .license()
             .map(str::to_owned)
             .context("the call has no license code")
     };
@@ -318,7 +316,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
                 expire_time: WireTime::seconds(
                     expire.context("a renewal without an expiry to send")?,
                 ),
-                trial_to_formal: trial_to_formal(job).then(|| "1".to_owned()),
+                trial_to_formal: trial_to_formal.then(|| "1".to_owned()),
                 period_type,
                 period_number,
                 order_amount: order_amount(),
@@ -330,7 +328,7 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
         ),
         (CallKind::RefreshInstance, Protocol::V2, _) => v2(
             v2::RefreshInstance {
-                scene: if trial_to_formal(job) {
+                scene: if trial_to_formal {
                     RefreshScene::TrialToFormal
                 } else {
                     RefreshScene::Renewal
@@ -482,10 +480,6 @@ pub fn build_request(protocol: Protocol, c: &CallContext<'_>) -> anyhow::Result<
             false,
         ),
     }
-}
-
-fn trial_to_formal(job: &JobRecord) -> bool {
-    job.payload.get("trial_to_formal").and_then(Value::as_bool) == Some(true)
 }
 
 #[cfg(test)]

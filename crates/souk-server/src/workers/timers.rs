@@ -204,7 +204,7 @@ async fn lifecycle_jobs(
         instance,
         code_call,
         &instance.origin_order_id,
-        serde_json::json!({}),
+        None,
     )
     .await?;
     Ok(codes.unwrap_or_else(|| vec![status_job(instance, instance_call)]))

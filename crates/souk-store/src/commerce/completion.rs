@@ -10,13 +10,20 @@ pub(super) async fn complete_jobs(
     outcomes: Vec<(JobRecord, AttemptRecord, JobResolution)>,
     now: OffsetDateTime,
 ) -> StoreResult<Vec<StoreResult<bool>>> {
+    if let Some(writer) = &s.writer {
+        return writer
+            .unit(&s.write, |u| {
+                run_now(complete_round(u, owner, &outcomes, now))?
+            })
+            .await;
+    }
     // Optimistically the whole round in one transaction: one commit instead of one per call.
     let mut tx = s.write.begin().await?;
     let mut applied = Vec::with_capacity(outcomes.len());
     let mut failed = false;
     for (job, attempt, resolution) in &outcomes {
         match complete_in(
-            &mut tx,
+            &mut *tx,
             job,
             owner,
             attempt.clone(),
@@ -42,7 +49,7 @@ pub(super) async fn complete_jobs(
     let mut results = Vec::with_capacity(outcomes.len());
     for (job, attempt, resolution) in outcomes {
         let mut tx = s.write.begin().await?;
-        match complete_in(&mut tx, &job, owner, attempt, resolution, now).await {
+        match complete_in(&mut *tx, &job, owner, attempt, resolution, now).await {
             Ok(a) => {
                 tx.commit().await?;
                 results.push(Ok(a));
@@ -56,10 +63,31 @@ pub(super) async fn complete_jobs(
     Ok(results)
 }
 
+/// A dispatch round on the dedicated SQLite writer: one transaction, each call's outcome inside
+/// its own savepoint, so that one that fails is undone alone and the others still commit.
+async fn complete_round(
+    tx: &mut impl Exec,
+    owner: &str,
+    outcomes: &[(JobRecord, AttemptRecord, JobResolution)],
+    now: OffsetDateTime,
+) -> StoreResult<Vec<StoreResult<bool>>> {
+    let mut results = Vec::with_capacity(outcomes.len());
+    for (job, attempt, resolution) in outcomes {
+        tx.exec(sqlx::query("SAVEPOINT call_outcome")).await?;
+        let result = complete_in(tx, job, owner, attempt.clone(), resolution.clone(), now).await;
+        if result.is_err() {
+            tx.exec(sqlx::query("ROLLBACK TO call_outcome")).await?;
+        }
+        tx.exec(sqlx::query("RELEASE call_outcome")).await?;
+        results.push(result);
+    }
+    Ok(results)
+}
+
 /// Records one attempt and applies its resolution inside the caller's transaction; false when
 /// the lease was lost (the attempt is recorded, nothing else changes).
 pub(super) async fn complete_in(
-    tx: &mut AnyConnection,
+    tx: &mut impl Exec,
     job: &JobRecord,
     owner: &str,
     a: AttemptRecord,
@@ -70,8 +98,8 @@ pub(super) async fn complete_in(
     complete_recorded(tx, job, owner, &a, resolution, now).await
 }
 
-pub(super) async fn insert_attempt(tx: &mut AnyConnection, a: &AttemptRecord) -> StoreResult<()> {
-    sqlx::query(
+pub(super) async fn insert_attempt(tx: &mut impl Exec, a: &AttemptRecord) -> StoreResult<()> {
+    let query = sqlx::query(
         "INSERT INTO call_attempts (id, job_id, seller_id, product_id, instance_id, activity, \
          business_id, request, http_status, response_body, body_sign, result_code, outcome, \
          error, latency_ms, started_at) \
@@ -92,9 +120,8 @@ pub(super) async fn insert_attempt(tx: &mut AnyConnection, a: &AttemptRecord) ->
     .bind(&a.outcome)
     .bind(a.error.clone())
     .bind(a.latency_ms)
-    .bind(to_unix_ms(a.started_at))
-    .execute(&mut *tx)
-    .await?;
+    .bind(to_unix_ms(a.started_at));
+    tx.exec(query).await?;
     Ok(())
 }
 
@@ -102,7 +129,7 @@ pub(super) async fn insert_attempt(tx: &mut AnyConnection, a: &AttemptRecord) ->
 /// the core's job state machine says, if this worker still holds its lease; then every effect
 /// the core plans for the outcome is persisted.
 pub(super) async fn complete_recorded(
-    tx: &mut AnyConnection,
+    tx: &mut impl Exec,
     job: &JobRecord,
     owner: &str,
     a: &AttemptRecord,
@@ -159,12 +186,8 @@ pub(super) async fn complete_recorded(
 
 /// The states [`souk_core::outbox::plan`] decides on, read in the completing transaction in
 /// one statement.
-async fn facts_in(
-    tx: &mut AnyConnection,
-    job: &JobRecord,
-    first_failure: bool,
-) -> StoreResult<Facts> {
-    let row = sqlx::query(
+async fn facts_in(tx: &mut impl Exec, job: &JobRecord, first_failure: bool) -> StoreResult<Facts> {
+    let query = sqlx::query(
         "SELECT (SELECT state FROM orders WHERE id = $1) AS order_state, \
          (SELECT amount_minor FROM orders WHERE id = $1) AS amount_minor, \
          (SELECT currency FROM orders WHERE id = $1) AS currency, \
@@ -173,9 +196,8 @@ async fn facts_in(
          AS open_supervisions",
     )
     .bind(job.order_id.as_str())
-    .bind(job.instance_id.as_str())
-    .fetch_one(&mut *tx)
-    .await?;
+    .bind(job.instance_id.as_str());
+    let row = tx.one(query).await?;
     let order = match row.try_get::<Option<String>, _>("order_state")? {
         Some(state) => Some(OrderFacts {
             state: state.parse().map_err(|e| corrupt("order state", e))?,
@@ -201,7 +223,7 @@ async fn facts_in(
 
 /// Persists one effect the core planned for a call's outcome.
 async fn apply_effect(
-    tx: &mut AnyConnection,
+    tx: &mut impl Exec,
     job: &JobRecord,
     a: &AttemptRecord,
     effect: Effect,
@@ -214,28 +236,30 @@ async fn apply_effect(
             app_info_sealed,
             license_sealed,
         } => {
-            sqlx::query(
-                "UPDATE instances SET seller_instance_id = COALESCE($1, seller_instance_id), \
-                 app_info_sealed = COALESCE($2, app_info_sealed), \
-                 license_sealed = COALESCE($3, license_sealed) WHERE id = $4",
+            tx.exec(
+                sqlx::query(
+                    "UPDATE instances SET seller_instance_id = COALESCE($1, seller_instance_id), \
+                     app_info_sealed = COALESCE($2, app_info_sealed), \
+                     license_sealed = COALESCE($3, license_sealed) WHERE id = $4",
+                )
+                .bind(seller_instance_id)
+                .bind(app_info_sealed)
+                .bind(license_sealed)
+                .bind(job.instance_id.as_str()),
             )
-            .bind(seller_instance_id)
-            .bind(app_info_sealed)
-            .bind(license_sealed)
-            .bind(job.instance_id.as_str())
-            .execute(&mut *tx)
             .await?;
         }
         Effect::TakeOrderSpec => {
-            sqlx::query(
-                "UPDATE instances SET sku_id = (SELECT sku_id FROM orders WHERE id = $2), \
-                 quantity = (SELECT quantity FROM orders WHERE id = $2), updated_at = $1 \
-                 WHERE id = $3",
+            tx.exec(
+                sqlx::query(
+                    "UPDATE instances SET sku_id = (SELECT sku_id FROM orders WHERE id = $2), \
+                     quantity = (SELECT quantity FROM orders WHERE id = $2), updated_at = $1 \
+                     WHERE id = $3",
+                )
+                .bind(to_unix_ms(now))
+                .bind(job.order_id.as_str())
+                .bind(job.instance_id.as_str()),
             )
-            .bind(to_unix_ms(now))
-            .bind(job.order_id.as_str())
-            .bind(job.instance_id.as_str())
-            .execute(&mut *tx)
             .await?;
         }
         Effect::Order(t) => transition_order(tx, &job.order_id, t, now).await?,
@@ -248,24 +272,29 @@ async fn apply_effect(
         Effect::FollowUp(kind) => {
             // The seller never told us its instanceId; the protocol recommends the first
             // businessId, which is what a seller following it will know the instance by.
-            let first_business_id: Option<String> = sqlx::query_scalar(
-                "SELECT business_id FROM call_attempts WHERE job_id = $1 \
-                 AND business_id IS NOT NULL ORDER BY id LIMIT 1",
-            )
-            .bind(job.id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .flatten();
+            let first = tx
+                .optional(
+                    sqlx::query(
+                        "SELECT business_id FROM call_attempts WHERE job_id = $1 \
+                         AND business_id IS NOT NULL ORDER BY id LIMIT 1",
+                    )
+                    .bind(job.id.as_str()),
+                )
+                .await?;
+            let first_business_id: Option<String> = match first {
+                Some(row) => row.try_get("business_id")?,
+                None => None,
+            };
             let follow_up = NewJob {
                 kind,
                 instance_id: job.instance_id.clone(),
                 order_id: job.order_id.clone(),
                 seller_id: job.seller_id.clone(),
                 product_id: job.product_id.clone(),
-                payload: serde_json::json!({
-                    "after_giving_up": job.kind,
-                    "first_business_id": first_business_id,
-                }),
+                payload: CallPayload::ReleaseAfterGivingUp {
+                    after_giving_up: job.kind,
+                    first_business_id,
+                },
             };
             insert_job(tx, &follow_up, now).await?;
         }
@@ -295,18 +324,18 @@ async fn apply_effect(
     Ok(())
 }
 
-async fn order_buyer(tx: &mut AnyConnection, job: &JobRecord) -> StoreResult<PartyId> {
-    let buyer: String = sqlx::query_scalar("SELECT buyer_id FROM orders WHERE id = $1")
-        .bind(job.order_id.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
+async fn order_buyer(tx: &mut impl Exec, job: &JobRecord) -> StoreResult<PartyId> {
+    let buyer: String = tx
+        .one(sqlx::query("SELECT buyer_id FROM orders WHERE id = $1").bind(job.order_id.as_str()))
+        .await?
+        .try_get("buyer_id")?;
     Ok(PartyId::from_trusted(buyer))
 }
 
 /// Fails an order and returns its money, as the core planned (the unique index on ledger
 /// entries makes a second refund of the same order impossible).
 async fn fail_and_refund(
-    tx: &mut AnyConnection,
+    tx: &mut impl Exec,
     job: &JobRecord,
     steps: &[Transition<OrderState>],
     refund: Option<Money>,
@@ -331,11 +360,12 @@ async fn fail_and_refund(
     for step in steps {
         transition_order(tx, &job.order_id, *step, now).await?;
     }
-    sqlx::query("UPDATE orders SET failure_reason = $1 WHERE id = $2")
-        .bind(reason)
-        .bind(job.order_id.as_str())
-        .execute(&mut *tx)
-        .await?;
+    tx.exec(
+        sqlx::query("UPDATE orders SET failure_reason = $1 WHERE id = $2")
+            .bind(reason)
+            .bind(job.order_id.as_str()),
+    )
+    .await?;
     audit(
         tx,
         now,

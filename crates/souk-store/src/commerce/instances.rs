@@ -103,12 +103,11 @@ pub(crate) fn instance_from_row(row: &AnyRow) -> StoreResult<InstanceRecord> {
 }
 
 pub(crate) async fn instance_in(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     id: &InstanceId,
 ) -> StoreResult<Option<InstanceRecord>> {
-    let row = sqlx::query("SELECT * FROM instances WHERE id = $1")
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
+    let row = conn
+        .optional(sqlx::query("SELECT * FROM instances WHERE id = $1").bind(id.as_str()))
         .await?;
     row.as_ref().map(instance_from_row).transpose()
 }
@@ -190,7 +189,7 @@ pub(super) fn instance_lost(id: &InstanceId, t: Transition<InstanceState>) -> St
 /// Persists an instance transition the core decided: compare-and-set on `t.from`; a row that
 /// moved on meanwhile is [`StoreError::LostRace`] and nothing changes.
 pub(crate) async fn transition_instance(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     id: &InstanceId,
     t: Transition<InstanceState>,
     now: OffsetDateTime,

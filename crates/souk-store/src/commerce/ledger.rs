@@ -32,21 +32,23 @@ pub struct LedgerEntry {
 // Helpers used inside transactions
 
 pub(crate) async fn balance_in(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     buyer: &PartyId,
     currency: Currency,
 ) -> StoreResult<Balance> {
     // One round trip: the sum of the ledger and the credit limit (0 without an account row).
-    let row = sqlx::query(
-        "SELECT CAST(COALESCE((SELECT SUM(amount_minor) FROM ledger_entries \
-                WHERE buyer_id = $1 AND currency = $2), 0) AS BIGINT) AS balance, \
-                CAST(COALESCE((SELECT credit_limit_minor FROM accounts \
-                WHERE buyer_id = $1 AND currency = $2), 0) AS BIGINT) AS credit",
-    )
-    .bind(buyer.as_str())
-    .bind(currency.as_str())
-    .fetch_one(&mut *conn)
-    .await?;
+    let row = conn
+        .one(
+            sqlx::query(
+                "SELECT CAST(COALESCE((SELECT SUM(amount_minor) FROM ledger_entries \
+                 WHERE buyer_id = $1 AND currency = $2), 0) AS BIGINT) AS balance, \
+                 CAST(COALESCE((SELECT credit_limit_minor FROM accounts \
+                 WHERE buyer_id = $1 AND currency = $2), 0) AS BIGINT) AS credit",
+            )
+            .bind(buyer.as_str())
+            .bind(currency.as_str()),
+        )
+        .await?;
     Ok(Balance {
         buyer_id: buyer.clone(),
         balance: Money::new(row.try_get("balance")?, currency),
@@ -57,28 +59,30 @@ pub(crate) async fn balance_in(
 /// Serialises balance changes of one buyer: on PostgreSQL a row lock on the account (created if
 /// missing); on SQLite the single writer connection already serialises them.
 pub(crate) async fn lock_account(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     backend: Backend,
     buyer: &PartyId,
     currency: Currency,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO accounts (buyer_id, currency, credit_limit_minor, updated_at) \
-         VALUES ($1, $2, 0, $3) ON CONFLICT (buyer_id, currency) DO NOTHING",
-    )
-    .bind(buyer.as_str())
-    .bind(currency.as_str())
-    .bind(to_unix_ms(now))
-    .execute(&mut *conn)
-    .await?;
-    if backend == Backend::Postgres {
+    conn.exec(
         sqlx::query(
-            "SELECT buyer_id FROM accounts WHERE buyer_id = $1 AND currency = $2 FOR UPDATE",
+            "INSERT INTO accounts (buyer_id, currency, credit_limit_minor, updated_at) \
+             VALUES ($1, $2, 0, $3) ON CONFLICT (buyer_id, currency) DO NOTHING",
         )
         .bind(buyer.as_str())
         .bind(currency.as_str())
-        .fetch_one(&mut *conn)
+        .bind(to_unix_ms(now)),
+    )
+    .await?;
+    if backend == Backend::Postgres {
+        conn.one(
+            sqlx::query(
+                "SELECT buyer_id FROM accounts WHERE buyer_id = $1 AND currency = $2 FOR UPDATE",
+            )
+            .bind(buyer.as_str())
+            .bind(currency.as_str()),
+        )
         .await?;
     }
     Ok(())
@@ -86,7 +90,7 @@ pub(crate) async fn lock_account(
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn insert_entry(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     buyer: &PartyId,
     amount: Money,
     kind: EntryKind,
@@ -95,8 +99,7 @@ pub(crate) async fn insert_entry(
     actor: Option<&PartyId>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    entry_query(buyer, amount, kind, order_id, memo, actor, now)
-        .execute(&mut *conn)
+    conn.exec(entry_query(buyer, amount, kind, order_id, memo, actor, now))
         .await?;
     Ok(())
 }

@@ -94,25 +94,26 @@ pub(super) fn message_from_row(row: &AnyRow) -> StoreResult<MessageRecord> {
 /// Records a notice in a party's message centre (its wording comes from `souk_core::notice`)
 /// and queues its e-mail to the party's people (`console_mail`).
 pub(crate) async fn insert_notice(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     party: &PartyId,
     notice: &souk_core::notice::Notice,
     ref_id: Option<&str>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     let id = souk_core::id::generate("msg", now);
-    sqlx::query(
-        "INSERT INTO messages (id, party_id, kind, subject, body, ref_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    conn.exec(
+        sqlx::query(
+            "INSERT INTO messages (id, party_id, kind, subject, body, ref_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.clone())
+        .bind(party.as_str())
+        .bind(notice.kind)
+        .bind(&notice.subject)
+        .bind(&notice.body)
+        .bind(ref_id.map(str::to_owned))
+        .bind(to_unix_ms(now)),
     )
-    .bind(&id)
-    .bind(party.as_str())
-    .bind(notice.kind)
-    .bind(&notice.subject)
-    .bind(&notice.body)
-    .bind(ref_id.map(str::to_owned))
-    .bind(to_unix_ms(now))
-    .execute(&mut *conn)
     .await?;
     // The same notice by e-mail, in the same transaction: never lost, never sent twice.
     crate::console_mail::enqueue_notice(conn, party, &id, notice, now).await?;

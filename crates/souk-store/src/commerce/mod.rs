@@ -28,7 +28,10 @@ pub use instances::{InstanceChange, InstanceRecord, NewInstanceRow};
 pub use ledger::{Balance, LedgerEntry};
 pub use messages::{AttemptFilter, AttemptRecord, MessageRecord};
 pub use orders::{NewOrder, OrderRecord, PayError};
-pub use outbox::{CallContexts, JobRecord, JobResolution, NewJob, SellerRoom};
+pub use outbox::{
+    CallContexts, CallPayload, CodeChange, JobRecord, JobResolution, NewJob, RenewalTerm,
+    SellerRoom,
+};
 
 pub(crate) use instances::transition_instance;
 pub(crate) use ledger::insert_entry as insert_ledger_entry;
@@ -47,6 +50,7 @@ use orders::*;
 pub(crate) use outbox::insert_job;
 use outbox::*;
 
+use crate::exec::{run_now, Exec};
 use crate::sql::{audit, audit_query, corrupt, Batch, BatchQuery};
 use crate::*;
 use serde::Serialize;
@@ -332,11 +336,11 @@ pub(crate) fn lost_race<S: Label>(what: &'static str, id: &str, t: Transition<S>
 /// Runs a compare-and-set statement: it must change one row; zero rows is `lost` (the row moved
 /// on since the change was decided).
 pub(super) async fn compare_and_set(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     query: BatchQuery<'_>,
     lost: StoreError,
 ) -> StoreResult<()> {
-    if query.execute(&mut *conn).await?.rows_affected() == 0 {
+    if conn.exec(query).await? == 0 {
         return Err(lost);
     }
     Ok(())

@@ -105,12 +105,11 @@ pub(super) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRecord> {
 }
 
 pub(super) async fn order_in(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     id: &OrderId,
 ) -> StoreResult<Option<OrderRecord>> {
-    let row = sqlx::query("SELECT * FROM orders WHERE id = $1")
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
+    let row = conn
+        .optional(sqlx::query("SELECT * FROM orders WHERE id = $1").bind(id.as_str()))
         .await?;
     row.as_ref().map(order_from_row).transpose()
 }
@@ -172,7 +171,7 @@ pub(super) fn order_lost(id: &OrderId, t: Transition<OrderState>) -> StoreError 
 /// Persists an order transition the core decided: compare-and-set on `t.from`; a row that
 /// moved on meanwhile is [`StoreError::LostRace`] and nothing changes.
 pub(crate) async fn transition_order(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     id: &OrderId,
     t: Transition<OrderState>,
     now: OffsetDateTime,
@@ -248,8 +247,58 @@ pub(super) async fn pay_order(
     jobs: Vec<NewJob>,
     now: OffsetDateTime,
 ) -> Result<OrderRecord, PayError> {
+    let p = Payment {
+        backend: s.backend,
+        buyer,
+        order_id,
+        new_instance: new_instance.as_ref(),
+        change: change.as_ref(),
+        jobs: &jobs,
+        now,
+    };
+    // License codes and supervisions are written by their own modules through sqlx.
+    let extras = new_instance
+        .as_ref()
+        .is_some_and(|i| !i.license_codes.is_empty() || i.supervision.is_some());
+    if let (Some(writer), false) = (&s.writer, extras) {
+        return writer.unit(&s.write, |u| run_now(pay_in(u, &p))?).await;
+    }
     let mut tx = s.write.begin().await?;
-    let order = order_in(&mut tx, order_id)
+    let record = pay_in(&mut *tx, &p).await?;
+    if let Some(i) = &new_instance {
+        crate::licenses::insert_codes(&mut tx, i, &i.license_codes, now).await?;
+        if let Some(sv) = &i.supervision {
+            crate::aftersale::insert_supervision(&mut tx, sv, now).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// What [`pay_in`] pays.
+struct Payment<'a> {
+    backend: Backend,
+    buyer: &'a PartyId,
+    order_id: &'a OrderId,
+    new_instance: Option<&'a NewInstanceRow>,
+    change: Option<&'a InstanceChange>,
+    jobs: &'a [NewJob],
+    now: OffsetDateTime,
+}
+
+/// A payment inside the caller's transaction (everything but license codes and supervision):
+/// the order as it now is.
+async fn pay_in(tx: &mut impl Exec, p: &Payment<'_>) -> Result<OrderRecord, PayError> {
+    let Payment {
+        backend,
+        buyer,
+        order_id,
+        new_instance,
+        change,
+        jobs,
+        now,
+    } = *p;
+    let order = order_in(tx, order_id)
         .await?
         .filter(|o| &o.buyer_id == buyer)
         .ok_or(PayError::NotFound)?;
@@ -262,18 +311,18 @@ pub(super) async fn pay_order(
     }
     // SQLite's single writer already serialises payments; no account row is needed to read
     // the balance (a missing one means no credit).
-    if s.backend == Backend::Postgres {
-        lock_account(&mut tx, s.backend, buyer, order.amount.currency, now).await?;
+    if backend == Backend::Postgres {
+        lock_account(tx, backend, buyer, order.amount.currency, now).await?;
     }
     // The reads come first; the writes then go to the database as one batch.
     if order.amount.amount_minor > 0 {
-        let b = balance_in(&mut tx, buyer, order.amount.currency).await?;
+        let b = balance_in(tx, buyer, order.amount.currency).await?;
         souk_core::ledger::check_debit(b.balance, b.credit_limit, order.amount)?;
     }
     // A renewal remembers the expiry it extends, so a refund of its period can move it back.
     let mut extended_from = None;
-    if let Some(c) = &change {
-        let current = instance_in(&mut tx, &order.instance_id)
+    if let Some(c) = change {
+        let current = instance_in(tx, &order.instance_id)
             .await?
             .ok_or(PayError::NotFound)?;
         if current.state != c.transition.from {
@@ -283,10 +332,8 @@ pub(super) async fn pay_order(
     }
     // Delivered at once when no seller call confirms it (Souk-issued license codes), unless
     // supervision holds the order until acceptance (the License code flow).
-    let deliver_now = new_instance
-        .as_ref()
-        .is_some_and(|i| i.open_now && i.supervision.is_none())
-        || change.as_ref().is_some_and(|c| c.complete_order);
+    let deliver_now = new_instance.is_some_and(|i| i.open_now && i.supervision.is_none())
+        || change.is_some_and(|c| c.complete_order);
     let mut steps = vec![pay];
     if deliver_now {
         steps.push(
@@ -314,14 +361,14 @@ pub(super) async fn pay_order(
             order_lost(order_id, *step),
         );
     }
-    if let Some(i) = &new_instance {
+    if let Some(i) = new_instance {
         batch.push(insert_instance_query(
             i,
             InstanceState::first(i.open_now),
             now,
         )?);
     }
-    if let Some(c) = &change {
+    if let Some(c) = change {
         batch.push_checked(
             instance_transition_query(&order.instance_id, c.transition, now),
             instance_lost(&order.instance_id, c.transition),
@@ -353,7 +400,7 @@ pub(super) async fn pay_order(
             );
         }
     }
-    for job in &jobs {
+    for job in jobs {
         batch.push(job_query(job, now));
     }
     let job_kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
@@ -364,33 +411,26 @@ pub(super) async fn pay_order(
         order_id.as_str(),
         serde_json::json!({ "amount": order.amount, "jobs": job_kinds }),
     ));
-    match batch.run(&mut tx, s.backend).await {
+    match batch.run(tx, backend).await {
         Ok(()) => {}
         // Another transaction moved a row between our read and our write (PostgreSQL): refused
         // as if it had been seen in its new state, and nothing of this payment stays.
         Err(StoreError::LostRace {
             what: "instance", ..
         }) => {
-            let now_state = instance_in(&mut tx, &order.instance_id).await?;
+            let now_state = instance_in(tx, &order.instance_id).await?;
             return Err(PayError::InstanceChanged(
                 now_state.map_or(InstanceState::Failed, |i| i.state),
             ));
         }
         Err(StoreError::LostRace { .. }) => {
-            let now_state = order_in(&mut tx, order_id).await?;
+            let now_state = order_in(tx, order_id).await?;
             return Err(PayError::NotPending(
                 now_state.map_or(order.state, |o| o.state),
             ));
         }
         Err(e) => return Err(PayError::Store(e)),
     }
-    if let Some(i) = &new_instance {
-        crate::licenses::insert_codes(&mut tx, i, &i.license_codes, now).await?;
-        if let Some(sv) = &i.supervision {
-            crate::aftersale::insert_supervision(&mut tx, sv, now).await?;
-        }
-    }
-    tx.commit().await?;
     // The order as it now is, without reading it back.
     let mut record = order;
     record.state = steps.last().map_or(pay.to, |t| t.to);

@@ -16,8 +16,8 @@ pub struct NewJob {
     pub order_id: OrderId,
     pub seller_id: PartyId,
     pub product_id: String,
-    /// What the call needs beyond the instance and order (e.g. new expiry, scene).
-    pub payload: serde_json::Value,
+    /// What the call needs beyond the instance and order (its kind's shape).
+    pub payload: CallPayload,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,6 +32,8 @@ pub struct JobRecord {
     pub order_id: OrderId,
     pub seller_id: PartyId,
     pub product_id: String,
+    /// The stored payload as it is (what `GET /v1/calls/{id}` shows); read it with
+    /// [`JobRecord::call_payload`].
     pub payload: serde_json::Value,
     pub attempts: u32,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -43,6 +45,13 @@ pub struct JobRecord {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub finished_at: Option<OffsetDateTime>,
+}
+
+impl JobRecord {
+    /// The payload read with this call kind's shape: a missing or unknown field is an error.
+    pub fn call_payload(&self) -> Result<CallPayload, serde_json::Error> {
+        CallPayload::deserialize_for(self.kind, &self.payload)
+    }
 }
 
 /// How many calls each seller may still start in this process: a claim takes no more of a
@@ -65,6 +74,7 @@ impl SellerRoom {
     }
 }
 
+pub use souk_core::call_payload::{CallPayload, CodeChange, RenewalTerm};
 pub use souk_core::outbox::JobResolution;
 
 // ---------------------------------------------------------------------------------------------
@@ -114,16 +124,22 @@ pub(super) fn job_from_row(row: &AnyRow) -> StoreResult<JobRecord> {
 }
 
 pub(crate) async fn insert_job(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     job: &NewJob,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    job_query(job, now).execute(&mut *conn).await?;
+    conn.exec(job_query(job, now)).await?;
     Ok(())
 }
 
 /// The statement [`insert_job`] runs, for a [`Batch`].
 pub(super) fn job_query<'q>(job: &'q NewJob, now: OffsetDateTime) -> BatchQuery<'q> {
+    debug_assert!(
+        job.payload.fits(job.kind),
+        "{:?} for {}",
+        job.payload,
+        job.kind
+    );
     sqlx::query(
         "INSERT INTO jobs (id, kind, state, phase, instance_id, order_id, seller_id, product_id, \
          payload, attempts, next_attempt_at, created_at) \
@@ -135,7 +151,7 @@ pub(super) fn job_query<'q>(job: &'q NewJob, now: OffsetDateTime) -> BatchQuery<
     .bind(job.order_id.as_str())
     .bind(job.seller_id.as_str())
     .bind(&job.product_id)
-    .bind(job.payload.to_string())
+    .bind(serde_json::to_string(&job.payload).unwrap_or_else(|_| "{}".into()))
     .bind(to_unix_ms(now))
     .bind(JobState::START.as_str())
 }
@@ -155,14 +171,14 @@ pub(super) struct JobPatch<'a> {
 /// when `patch.lease_owner` is given); the lease is released, and a finished job records when.
 /// A row that moved on meanwhile is [`StoreError::LostRace`] and nothing changes.
 pub(super) async fn transition_job(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     id: &JobId,
     t: Transition<JobState>,
     patch: JobPatch<'_>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     let finished = matches!(t.to, JobState::Succeeded | JobState::Failed);
-    let changed = sqlx::query(
+    let query = sqlx::query(
         "UPDATE jobs SET state = $1, phase = COALESCE($2, phase), \
          next_attempt_at = COALESCE($3, next_attempt_at), \
          first_attempt_at = COALESCE($4, first_attempt_at), \
@@ -178,11 +194,8 @@ pub(super) async fn transition_job(
     .bind(finished.then(|| to_unix_ms(now)))
     .bind(id.as_str())
     .bind(t.from.as_str())
-    .bind(patch.lease_owner)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if changed == 0 {
+    .bind(patch.lease_owner);
+    if conn.exec(query).await? == 0 {
         return Err(lost_race("job", id.as_str(), t));
     }
     Ok(())
@@ -199,8 +212,52 @@ pub(super) async fn claim_jobs(
     limit: u32,
     room: &SellerRoom,
 ) -> StoreResult<Vec<JobRecord>> {
-    let mut tx = s.write.begin().await?;
-    let lock = match s.backend {
+    let claim = Claim {
+        backend: s.backend,
+        owner,
+        now,
+        lease_until,
+        limit,
+        room,
+    };
+    let mut jobs = match &s.writer {
+        Some(writer) => {
+            writer
+                .unit(&s.write, |u| run_now(claim_in(u, &claim))?)
+                .await?
+        }
+        None => {
+            let mut tx = s.write.begin().await?;
+            let jobs = claim_in(&mut *tx, &claim).await?;
+            tx.commit().await?;
+            jobs
+        }
+    };
+    jobs.sort_by_key(|j| j.seq);
+    Ok(jobs)
+}
+
+/// What [`claim_in`] claims.
+struct Claim<'a> {
+    backend: Backend,
+    owner: &'a str,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+    limit: u32,
+    room: &'a SellerRoom,
+}
+
+/// Claims due jobs inside the caller's transaction.
+async fn claim_in(tx: &mut impl Exec, c: &Claim<'_>) -> StoreResult<Vec<JobRecord>> {
+    let Claim {
+        backend,
+        owner,
+        now,
+        lease_until,
+        limit,
+        room,
+    } = *c;
+    let lock = match backend {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
@@ -218,7 +275,7 @@ pub(super) async fn claim_jobs(
         format!("AND j.seller_id NOT IN ({}) ", full.join(","))
     };
     let over = if room.per_seller == 0 { 1 } else { 4 };
-    let due: Vec<(i64, String)> = sqlx::query_as(&format!(
+    let due_sql = format!(
         "SELECT j.seq, j.seller_id FROM jobs j \
          WHERE ((j.state = 'pending' AND j.next_attempt_at <= $1) \
              OR (j.state = 'running' AND j.lease_until < $1)) \
@@ -226,11 +283,17 @@ pub(super) async fn claim_jobs(
            AND NOT EXISTS (SELECT 1 FROM jobs e WHERE e.instance_id = j.instance_id \
                            AND e.seq < j.seq AND e.state IN ('pending', 'running')) \
          ORDER BY j.next_attempt_at, j.seq LIMIT $2 {lock}"
-    ))
-    .bind(to_unix_ms(now))
-    .bind(limit as i64 * over)
-    .fetch_all(&mut *tx)
-    .await?;
+    );
+    let due: Vec<(i64, String)> = tx
+        .all(
+            sqlx::query(&due_sql)
+                .bind(to_unix_ms(now))
+                .bind(limit as i64 * over),
+        )
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("seq")?, r.try_get("seller_id")?)))
+        .collect::<StoreResult<_>>()?;
     let mut taken: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
     let mut seqs = Vec::new();
     for (seq, seller) in &due {
@@ -255,34 +318,31 @@ pub(super) async fn claim_jobs(
     // A job still `running` was in flight when its process died or lost its lease: whether
     // the seller got that call is unknown. Say so in the interface messages before the call
     // is sent again, so that every call the seller received has its line.
-    let orphans = sqlx::query(&format!(
-        "SELECT * FROM jobs WHERE seq IN ({list}) AND state = 'running'"
-    ))
-    .fetch_all(&mut *tx)
-    .await?;
+    let orphans_sql = format!("SELECT * FROM jobs WHERE seq IN ({list}) AND state = 'running'");
+    let orphans = tx.all(sqlx::query(&orphans_sql)).await?;
     for row in &orphans {
         let job = job_from_row(row)?;
-        insert_attempt(&mut tx, &interrupted_attempt(&job, now)).await?;
+        insert_attempt(tx, &interrupted_attempt(&job, now)).await?;
     }
     // Pending and lease-expired running jobs alike become running (the core's Claim).
     let claimed = JobState::Pending
         .apply(JobEvent::Claim)
         .map_err(|e| corrupt("job", e))?;
-    let rows = sqlx::query(&format!(
+    let claim_sql = format!(
         "UPDATE jobs SET state = $4, lease_owner = $1, lease_until = $2, \
          attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, $3) \
          WHERE seq IN ({list}) RETURNING *"
-    ))
-    .bind(owner)
-    .bind(to_unix_ms(lease_until))
-    .bind(to_unix_ms(now))
-    .bind(claimed.as_str())
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let mut jobs: Vec<JobRecord> = rows.iter().map(job_from_row).collect::<StoreResult<_>>()?;
-    jobs.sort_by_key(|j| j.seq);
-    Ok(jobs)
+    );
+    let rows = tx
+        .all(
+            sqlx::query(&claim_sql)
+                .bind(owner)
+                .bind(to_unix_ms(lease_until))
+                .bind(to_unix_ms(now))
+                .bind(claimed.as_str()),
+        )
+        .await?;
+    rows.iter().map(job_from_row).collect()
 }
 
 pub(super) async fn retry_job(

@@ -29,8 +29,19 @@ backend_test!(
         let renewal = m.act(&app, instance, "renew", json!({"periods": 1})).await;
         m.wait_order(&app, renewal["id"].as_str().unwrap(), "completed")
             .await;
-        // Two months paid; a week of grace; then the freeze call.
-        app.advance(Duration::days(67)).await;
+        // Two months paid (59 to 62 days, by the calendar); a week of grace; then the freeze
+        // call. The business clock has not moved since the instance opened.
+        let renewed = m.wait_instance(&app, instance, "active").await;
+        let at = |field: &str| {
+            time::OffsetDateTime::parse(
+                renewed[field].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        };
+        let paid_for = at("expire_at") - at("opened_at");
+        app.advance(paid_for + Duration::days(7) + Duration::hours(1))
+            .await;
         m.wait_instance(&app, instance, "frozen").await;
         let attempts = app.get("/v1/interface-messages", &m.seller_key).await;
         let data = attempts.body["data"].as_array().unwrap();

@@ -1,0 +1,377 @@
+//! One transaction body, run two ways.
+//!
+//! The hot paths of provisioning (paying an order, claiming calls, recording their outcomes)
+//! are written once, as `async fn`s generic over [`Exec`], with the same SQL text and the same
+//! row mapping on both engines:
+//!
+//! - on PostgreSQL (and for every other caller) [`Exec`] is sqlx's connection: each statement is
+//!   a round trip, awaited;
+//! - on SQLite they run on the **dedicated writer** ([`SqliteWriter`]): a connection of its own
+//!   (rusqlite, over the same SQLite library sqlx links) that executes the statements in the
+//!   calling thread, synchronously, so the whole transaction is one unit — `BEGIN IMMEDIATE`,
+//!   the statements, `COMMIT` — with no thread hop per statement. (sqlx's SQLite driver runs
+//!   every statement on the connection's own thread: two context switches per statement, and on
+//!   the single writer those hops were most of the time a payment held the write lock.) Its
+//!   futures are ready the moment they are polled, so [`run_now`] drives the generic body to its
+//!   end in one poll.
+//!
+//! SQLite admits one writer at a time. sqlx's writer pool has exactly one connection, and the
+//! dedicated writer holds that connection (the *gate*) while it writes, so the two never write
+//! at once and no transaction meets `SQLITE_BUSY`.
+
+use crate::sql::BatchQuery;
+use crate::{StoreError, StoreResult};
+use futures_util::future::BoxFuture;
+use sqlx::any::{AnyArguments, AnyRow, AnyValue};
+use sqlx::{Any, AnyConnection, AnyPool, Execute};
+use sqlx_core::any::{AnyColumn, AnyValueKind};
+use std::future::Future;
+use std::sync::Arc;
+
+/// Where a transaction body's statements go: sqlx's connection (awaited round trips) or the
+/// dedicated SQLite writer (executed at once).
+pub(crate) trait Exec: Send {
+    /// Runs a statement; the number of rows it changed.
+    fn exec<'e, 'q: 'e>(&'e mut self, q: BatchQuery<'q>) -> BoxFuture<'e, StoreResult<u64>>;
+
+    /// Runs a query; every row it returns.
+    fn all<'e, 'q: 'e>(&'e mut self, q: BatchQuery<'q>) -> BoxFuture<'e, StoreResult<Vec<AnyRow>>>;
+
+    /// Runs a query; its first row, if any.
+    fn optional<'e, 'q: 'e>(
+        &'e mut self,
+        q: BatchQuery<'q>,
+    ) -> BoxFuture<'e, StoreResult<Option<AnyRow>>>;
+
+    /// Runs a query that returns a row.
+    fn one<'e, 'q: 'e>(&'e mut self, q: BatchQuery<'q>) -> BoxFuture<'e, StoreResult<AnyRow>> {
+        let row = self.optional(q);
+        Box::pin(async move {
+            row.await?
+                .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+        })
+    }
+
+    /// True on the dedicated SQLite writer, whose statements cost no round trip (so a batch
+    /// need not be folded into one multi-statement query).
+    fn is_direct(&self) -> bool {
+        false
+    }
+}
+
+impl Exec for AnyConnection {
+    fn exec<'e, 'q: 'e>(&'e mut self, q: BatchQuery<'q>) -> BoxFuture<'e, StoreResult<u64>> {
+        Box::pin(async move { Ok(q.execute(self).await?.rows_affected()) })
+    }
+
+    fn all<'e, 'q: 'e>(&'e mut self, q: BatchQuery<'q>) -> BoxFuture<'e, StoreResult<Vec<AnyRow>>> {
+        Box::pin(async move { Ok(q.fetch_all(self).await?) })
+    }
+
+    fn optional<'e, 'q: 'e>(
+        &'e mut self,
+        q: BatchQuery<'q>,
+    ) -> BoxFuture<'e, StoreResult<Option<AnyRow>>> {
+        Box::pin(async move { Ok(q.fetch_optional(self).await?) })
+    }
+}
+
+/// sqlx's transactions and pooled connections are connections too.
+macro_rules! exec_through_deref {
+    ($($t:ty),*) => {$(
+        impl Exec for $t {
+            fn exec<'e, 'q: 'e>(&'e mut self, q: BatchQuery<'q>) -> BoxFuture<'e, StoreResult<u64>> {
+                Exec::exec(&mut **self, q)
+            }
+
+            fn all<'e, 'q: 'e>(&'e mut self, q: BatchQuery<'q>) -> BoxFuture<'e, StoreResult<Vec<AnyRow>>> {
+                Exec::all(&mut **self, q)
+            }
+
+            fn optional<'e, 'q: 'e>(&'e mut self, q: BatchQuery<'q>) -> BoxFuture<'e, StoreResult<Option<AnyRow>>> {
+                Exec::optional(&mut **self, q)
+            }
+        }
+    )*};
+}
+
+exec_through_deref!(sqlx::Transaction<'_, Any>, sqlx::pool::PoolConnection<Any>);
+
+// ---------------------------------------------------------------------------------------------
+// The dedicated SQLite writer
+
+/// The dedicated SQLite writer: one connection, used by one transaction at a time while its
+/// holder also holds sqlx's writer connection (the gate).
+pub(crate) struct SqliteWriter {
+    conn: tokio::sync::Mutex<rusqlite::Connection>,
+}
+
+impl std::fmt::Debug for SqliteWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteWriter")
+    }
+}
+
+impl SqliteWriter {
+    /// Opens the writer on the database file `path` (already created and migrated by sqlx),
+    /// with the pragmas of sqlx's connections.
+    pub(crate) fn open(path: &str) -> StoreResult<Arc<SqliteWriter>> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(Arc::new(SqliteWriter {
+            conn: tokio::sync::Mutex::new(conn),
+        }))
+    }
+
+    /// Runs `body` as one transaction on the writer: committed when it returns `Ok`, rolled
+    /// back otherwise. `body` drives its generic transaction with [`run_now`].
+    pub(crate) async fn unit<T, E>(
+        &self,
+        gate: &AnyPool,
+        body: impl FnOnce(&mut SqliteUnit<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        // sqlx's only writer connection: while it is held, nothing else writes.
+        let _gate = gate.acquire().await.map_err(StoreError::from)?;
+        let mut conn = self.conn.lock().await;
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(StoreError::from)?;
+        let mut unit = SqliteUnit { conn: &mut conn };
+        let result = body(&mut unit);
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        if let Err(e) = conn.execute_batch(end) {
+            // A failed COMMIT leaves the transaction open: roll it back so the connection is
+            // clean for the next unit.
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(StoreError::from(e).into());
+        }
+        result
+    }
+}
+
+/// Drives a transaction body generic over [`Exec`] on the SQLite writer, whose futures are
+/// ready when polled: its output, or an error if it waited on something else (a bug).
+pub(crate) fn run_now<F: Future>(f: F) -> StoreResult<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Ok(v),
+        std::task::Poll::Pending => Err(StoreError::Corrupt(
+            "a transaction on the SQLite writer waited for something other than SQLite".into(),
+        )),
+    }
+}
+
+/// The writer inside one transaction.
+pub(crate) struct SqliteUnit<'c> {
+    conn: &'c mut rusqlite::Connection,
+}
+
+impl SqliteUnit<'_> {
+    /// Prepares `q` (cached) and binds its arguments by their `$n` numbers.
+    fn prepare<'s>(&'s self, mut q: BatchQuery<'_>) -> StoreResult<rusqlite::CachedStatement<'s>> {
+        let mut stmt = self.conn.prepare_cached(q.sql())?;
+        let args: Vec<AnyValueKind<'_>> = q
+            .take_arguments()
+            .map_err(sqlx::Error::Encode)?
+            .map(|a: AnyArguments<'_>| a.values.0)
+            .unwrap_or_default();
+        for i in 1..=stmt.parameter_count() {
+            // `$n` is the n-th argument wherever it appears (SQLite numbers named parameters
+            // in order of first appearance, sqlx binds them by their number).
+            let n = stmt
+                .parameter_name(i)
+                .and_then(|name| name.strip_prefix('$'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(i);
+            let value = args.get(n - 1).ok_or_else(|| {
+                StoreError::Database(sqlx::Error::Protocol(format!(
+                    "statement parameter ${n} has no argument"
+                )))
+            })?;
+            stmt.raw_bind_parameter(i, to_sql(value)?)?;
+        }
+        Ok(stmt)
+    }
+
+    fn execute_now(&self, q: BatchQuery<'_>) -> StoreResult<u64> {
+        let mut stmt = self.prepare(q)?;
+        let changed = stmt.raw_execute()?;
+        Ok(changed as u64)
+    }
+
+    fn fetch_now(&self, q: BatchQuery<'_>, limit: usize) -> StoreResult<Vec<AnyRow>> {
+        let mut stmt = self.prepare(q)?;
+        let names: Arc<sqlx_core::HashMap<sqlx_core::ext::ustr::UStr, usize>> = Arc::new(
+            stmt.column_names()
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (sqlx_core::ext::ustr::UStr::new(n), i))
+                .collect(),
+        );
+        let columns: Vec<AnyColumn> = stmt
+            .column_names()
+            .iter()
+            .enumerate()
+            .map(|(i, n)| AnyColumn {
+                ordinal: i,
+                name: sqlx_core::ext::ustr::UStr::new(n),
+                type_info: sqlx::any::AnyTypeInfo {
+                    kind: sqlx::any::AnyTypeInfoKind::Null,
+                },
+            })
+            .collect();
+        let width = columns.len();
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        // Every row is stepped through, also past `limit`: an `UPDATE … RETURNING` changes its
+        // rows as they are stepped.
+        while let Some(row) = rows.next()? {
+            if out.len() >= limit {
+                continue;
+            }
+            let mut values = Vec::with_capacity(width);
+            for i in 0..width {
+                values.push(AnyValue {
+                    kind: from_sql(row.get_ref(i)?),
+                });
+            }
+            out.push(AnyRow {
+                column_names: names.clone(),
+                columns: columns.clone(),
+                values,
+            });
+        }
+        Ok(out)
+    }
+}
+
+impl Exec for SqliteUnit<'_> {
+    fn exec<'e, 'q: 'e>(&'e mut self, q: BatchQuery<'q>) -> BoxFuture<'e, StoreResult<u64>> {
+        Box::pin(std::future::ready(self.execute_now(q)))
+    }
+
+    fn all<'e, 'q: 'e>(&'e mut self, q: BatchQuery<'q>) -> BoxFuture<'e, StoreResult<Vec<AnyRow>>> {
+        Box::pin(std::future::ready(self.fetch_now(q, usize::MAX)))
+    }
+
+    fn optional<'e, 'q: 'e>(
+        &'e mut self,
+        q: BatchQuery<'q>,
+    ) -> BoxFuture<'e, StoreResult<Option<AnyRow>>> {
+        Box::pin(std::future::ready(
+            self.fetch_now(q, 1).map(|rows| rows.into_iter().next()),
+        ))
+    }
+
+    fn is_direct(&self) -> bool {
+        true
+    }
+}
+
+/// An argument as SQLite stores it (what sqlx's SQLite driver binds for each kind).
+fn to_sql(v: &AnyValueKind<'_>) -> StoreResult<rusqlite::types::Value> {
+    use rusqlite::types::Value;
+    Ok(match v {
+        AnyValueKind::Null(_) => Value::Null,
+        AnyValueKind::Bool(b) => Value::Integer(i64::from(*b)),
+        AnyValueKind::SmallInt(i) => Value::Integer(i64::from(*i)),
+        AnyValueKind::Integer(i) => Value::Integer(i64::from(*i)),
+        AnyValueKind::BigInt(i) => Value::Integer(*i),
+        AnyValueKind::Real(r) => Value::Real(f64::from(*r)),
+        AnyValueKind::Double(d) => Value::Real(*d),
+        AnyValueKind::Text(t) => Value::Text(t.to_string()),
+        AnyValueKind::Blob(b) => Value::Blob(b.to_vec()),
+        other => {
+            return Err(StoreError::Database(sqlx::Error::Protocol(format!(
+                "cannot bind {other:?} on the SQLite writer"
+            ))))
+        }
+    })
+}
+
+/// A column value as sqlx's SQLite driver hands it to the `Any` driver (by storage class).
+fn from_sql(v: rusqlite::types::ValueRef<'_>) -> AnyValueKind<'static> {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => AnyValueKind::Null(sqlx::any::AnyTypeInfoKind::Null),
+        ValueRef::Integer(i) => AnyValueKind::BigInt(i),
+        ValueRef::Real(r) => AnyValueKind::Double(r),
+        ValueRef::Text(t) => AnyValueKind::Text(String::from_utf8_lossy(t).into_owned().into()),
+        ValueRef::Blob(b) => AnyValueKind::Blob(b.to_vec().into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: the writer's failures go through the same constraint mapping as sqlx's
+
+/// A failure of the dedicated writer, as a sqlx database error (code = SQLite's extended
+/// result code, as sqlx reports it), so that `From<sqlx::Error> for StoreError` sorts it.
+#[derive(Debug)]
+struct WriterError {
+    code: Option<String>,
+    message: String,
+}
+
+impl std::fmt::Display for WriterError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for WriterError {}
+
+impl sqlx::error::DatabaseError for WriterError {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        self.code.as_deref().map(std::borrow::Cow::Borrowed)
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        match self.code.as_deref() {
+            Some("2067" | "1555") => sqlx::error::ErrorKind::UniqueViolation,
+            Some("787") => sqlx::error::ErrorKind::ForeignKeyViolation,
+            Some("275") => sqlx::error::ErrorKind::CheckViolation,
+            Some("1299") => sqlx::error::ErrorKind::NotNullViolation,
+            _ => sqlx::error::ErrorKind::Other,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        let code = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code.to_string()),
+            _ => None,
+        };
+        let message = match &e {
+            rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+            other => other.to_string(),
+        };
+        StoreError::from(sqlx::Error::Database(Box::new(WriterError {
+            code,
+            message,
+        })))
+    }
+}
