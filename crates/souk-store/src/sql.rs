@@ -98,9 +98,11 @@ impl SqlStore {
                 let write = opts().max_connections(1).connect(&url).await?;
                 let read = opts().max_connections(8).connect(&url).await?;
                 let mut store = SqlStore::with_pools(backend, read, write);
-                store.writer = sqlite_file(&url)
-                    .map(crate::exec::SqliteWriter::open)
-                    .transpose()?;
+                if DEDICATED_WRITER.load(std::sync::atomic::Ordering::Relaxed) {
+                    store.writer = sqlite_file(&url)
+                        .map(crate::exec::SqliteWriter::open)
+                        .transpose()?;
+                }
                 Ok(store)
             }
             Backend::Postgres => {
@@ -121,11 +123,21 @@ impl SqlStore {
         }
     }
 
+    /// Whether SQLite stores connected from now on run the provisioning transactions on the
+    /// dedicated writer (the default) or through sqlx's writer connection like every other
+    /// transaction. Only `souk bench provision --sqlx-writer` turns it off, to compare.
+    pub fn use_dedicated_sqlite_writer(on: bool) {
+        DEDICATED_WRITER.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
     }
 }
+
+/// See [`SqlStore::use_dedicated_sqlite_writer`].
+static DEDICATED_WRITER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// The file behind a `sqlite:` URL, or `None` for an in-memory database (which only sqlx's own
 /// connections can share).

@@ -104,6 +104,10 @@ pub enum BenchCommand {
         /// Keep the slow sellers healthy: the all-healthy figure for the same orders.
         #[arg(long)]
         control: bool,
+        /// SQLite: run the provisioning transactions through sqlx's writer connection, one
+        /// thread hop per statement, as before the dedicated writer (to compare the two).
+        #[arg(long)]
+        sqlx_writer: bool,
     },
     /// Storefront search over many listed products (Chinese and English names): seeds them,
     /// then times `GET /shop?…` pages for a mix of queries, filters and sorts; p50/p99.
@@ -361,8 +365,10 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
                     sellers,
                     slow_sellers,
                     control,
+                    sqlx_writer,
                 },
         } => {
+            souk_store::SqlStore::use_dedicated_sqlite_writer(!sqlx_writer);
             crate::bench_provision::run(crate::bench_provision::ProvisionBench {
                 orders,
                 buyers,

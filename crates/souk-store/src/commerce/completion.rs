@@ -178,7 +178,32 @@ pub(super) async fn complete_recorded(
             ..Facts::default()
         }
     };
-    for effect in souk_core::outbox::plan(job.kind, &resolution, facts) {
+    let mut effects = souk_core::outbox::plan(job.kind, &resolution, facts).into_iter();
+    while let Some(effect) = effects.next() {
+        // The opening and what it delivered: one statement (the plan puts them side by side).
+        if let Effect::Instance(open) = &effect {
+            if let Some(Effect::RecordDelivery { .. }) = effects.as_slice().first() {
+                if let Some(Effect::RecordDelivery {
+                    seller_instance_id,
+                    app_info_sealed,
+                    license_sealed,
+                }) = effects.next()
+                {
+                    let sql = instance_cas_delivering_sql(open.to);
+                    let query = sqlx::query(&sql)
+                        .bind(open.to.as_str())
+                        .bind(job.instance_id.as_str())
+                        .bind(open.from.as_str())
+                        .bind(to_unix_ms(now))
+                        .bind(seller_instance_id)
+                        .bind(app_info_sealed)
+                        .bind(license_sealed);
+                    let lost = instance_lost(&job.instance_id, *open);
+                    compare_and_set(tx, query, lost).await?;
+                    continue;
+                }
+            }
+        }
         apply_effect(tx, job, a, effect, now).await?;
     }
     Ok(true)

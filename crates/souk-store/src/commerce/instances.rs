@@ -167,6 +167,19 @@ fn instance_cas_sql(to: InstanceState) -> &'static str {
     }
 }
 
+/// [`instance_cas_sql`] that also keeps what the seller delivered (`$5` its instance id, `$6`
+/// the sealed credentials, `$7` the sealed license; absent values leave what is stored): the
+/// opening's state change and its delivery in one statement instead of two.
+pub(super) fn instance_cas_delivering_sql(to: InstanceState) -> String {
+    instance_cas_sql(to).replacen(
+        "UPDATE instances SET ",
+        "UPDATE instances SET seller_instance_id = COALESCE($5, seller_instance_id), \
+         app_info_sealed = COALESCE($6, app_info_sealed), \
+         license_sealed = COALESCE($7, license_sealed), ",
+        1,
+    )
+}
+
 /// The statement that persists an instance transition the core decided, for a [`Batch`]
 /// (push it with [`Batch::push_checked`] and [`instance_lost`]).
 pub(super) fn instance_transition_query(

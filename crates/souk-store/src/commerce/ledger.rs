@@ -60,31 +60,25 @@ pub(crate) async fn balance_in(
 /// missing); on SQLite the single writer connection already serialises them.
 pub(crate) async fn lock_account(
     conn: &mut impl Exec,
-    backend: Backend,
+    _backend: Backend,
     buyer: &PartyId,
     currency: Currency,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
+    // One statement on both engines: a missing account is created, an existing one updated to
+    // itself, which on PostgreSQL locks its row until the transaction ends (as `SELECT … FOR
+    // UPDATE` did, one round trip fewer).
     conn.exec(
         sqlx::query(
             "INSERT INTO accounts (buyer_id, currency, credit_limit_minor, updated_at) \
-             VALUES ($1, $2, 0, $3) ON CONFLICT (buyer_id, currency) DO NOTHING",
+             VALUES ($1, $2, 0, $3) ON CONFLICT (buyer_id, currency) \
+             DO UPDATE SET updated_at = accounts.updated_at",
         )
         .bind(buyer.as_str())
         .bind(currency.as_str())
         .bind(to_unix_ms(now)),
     )
     .await?;
-    if backend == Backend::Postgres {
-        conn.one(
-            sqlx::query(
-                "SELECT buyer_id FROM accounts WHERE buyer_id = $1 AND currency = $2 FOR UPDATE",
-            )
-            .bind(buyer.as_str())
-            .bind(currency.as_str()),
-        )
-        .await?;
-    }
     Ok(())
 }
 
