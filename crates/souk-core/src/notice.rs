@@ -175,6 +175,40 @@ pub fn package_quota(
     }
 }
 
+/// To the buyer: the seller agreed to take the goods back; ship them.
+pub fn return_approved(order_id: &str, until: time::OffsetDateTime) -> Notice {
+    Notice {
+        kind: "refund_return_approved",
+        subject: format!("Order {order_id}: ship the goods back"),
+        body: format!(
+            "The seller agreed to your refund once the goods are back. Ship them and enter the \
+             carrier and tracking number (decision `ship_return`) before {until}, or the request \
+             lapses."
+        ),
+    }
+}
+
+/// To the seller: the buyer shipped the return.
+pub fn return_shipped(order_id: &str, carrier: &str, tracking: &str) -> Notice {
+    Notice {
+        kind: "refund_return_shipped",
+        subject: format!("Order {order_id}: the goods are on their way back"),
+        body: format!(
+            "Carrier {carrier}, tracking number {tracking}. Confirm the receipt (decision \
+             `confirm_receipt`) to complete the refund; without it the refund completes by itself."
+        ),
+    }
+}
+
+/// To the buyer: the return was not shipped in time.
+pub fn return_lapsed(order_id: &str) -> Notice {
+    Notice {
+        kind: "refund_lapsed",
+        subject: format!("Order {order_id}: the refund request lapsed"),
+        body: "The goods were not shipped back in time. You may file a new request.".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

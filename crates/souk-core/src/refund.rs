@@ -7,6 +7,10 @@
 //!                          │ ├──reject──▶ rejected   (the buyer may file a new one)
 //!                          │ └──withdraw (buyer)──▶ withdrawn
 //! operator_forced (appeal resolution, §3.4) ────────────────────▶ refunded
+//! hardware, goods received (§4.3 Souk default):
+//!   pending_seller_review ─approve─▶ return_approved ─ship_return (buyer)─▶ return_shipped
+//!        return_approved ─(ship window passes)─▶ lapsed / ─withdraw─▶ withdrawn
+//!        return_shipped ─confirm_receipt (seller, or the system after the receipt window)─▶ refunded
 //! ```
 
 use crate::catalog::{BillingMode, DeliveryType};
@@ -33,9 +37,25 @@ string_enum!(
     /// Where a refund request is.
     RefundState {
         PendingSellerReview = "pending_seller_review",
+        /// Hardware, goods received: the seller agreed; the buyer ships the goods back.
+        ReturnApproved = "return_approved",
+        /// The buyer entered the return's carrier and tracking number.
+        ReturnShipped = "return_shipped",
         Refunded = "refunded",
         Rejected = "rejected",
         Withdrawn = "withdrawn",
+        /// The buyer did not ship the return in time.
+        Lapsed = "lapsed",
+    }
+);
+
+string_enum!(
+    /// What the buyer says of hardware goods when asking for a refund (§4.3).
+    GoodsState {
+        /// 未收货: refunded when the seller approves.
+        NotReceived = "not_received",
+        /// 已收货: the goods go back first (return steps).
+        Received = "received",
     }
 );
 
@@ -48,6 +68,10 @@ string_enum!(
         Reject = "reject",
         /// Buyer.
         Withdraw = "withdraw",
+        /// Buyer, hardware return approved: the goods are on their way back.
+        ShipReturn = "ship_return",
+        /// Seller, hardware return shipped: the goods arrived; the refund completes.
+        ConfirmReceipt = "confirm_receipt",
     }
 );
 
@@ -59,6 +83,11 @@ event_enum!(
         Approve = "approved",
         Reject = "rejected",
         Withdraw = "withdrawn",
+        /// The seller agreed to take received goods back.
+        ApproveReturn = "return approved",
+        ShipReturn = "return shipped",
+        ConfirmReceipt = "receipt confirmed",
+        Lapse = "lapsed",
     }
 );
 
@@ -69,6 +98,8 @@ impl RefundDecision {
             RefundDecision::Approve => RefundEvent::Approve,
             RefundDecision::Reject => RefundEvent::Reject,
             RefundDecision::Withdraw => RefundEvent::Withdraw,
+            RefundDecision::ShipReturn => RefundEvent::ShipReturn,
+            RefundDecision::ConfirmReceipt => RefundEvent::ConfirmReceipt,
         }
     }
 }
@@ -88,6 +119,11 @@ impl StateMachine for RefundState {
             (PendingSellerReview, Approve) => Some(Refunded),
             (PendingSellerReview, Reject) => Some(Rejected),
             (PendingSellerReview, Withdraw) => Some(Withdrawn),
+            (PendingSellerReview, ApproveReturn) => Some(ReturnApproved),
+            (ReturnApproved, ShipReturn) => Some(ReturnShipped),
+            (ReturnApproved, Withdraw) => Some(Withdrawn),
+            (ReturnApproved, Lapse) => Some(Lapsed),
+            (ReturnShipped, ConfirmReceipt) => Some(Refunded),
             _ => None,
         }
     }
@@ -100,6 +136,11 @@ pub struct RefundPolicy {
     pub no_reason_window: Duration,
     /// `refund.no_reason_yearly_quota`, per buyer in any rolling year.
     pub no_reason_yearly_quota: u32,
+    /// `refund.return_ship_window`: a hardware return not shipped by then lapses.
+    pub return_ship_window: Duration,
+    /// `refund.return_receipt_auto`: a shipped return the seller does not confirm by then is
+    /// refunded by the system.
+    pub return_receipt_auto: Duration,
 }
 
 impl Default for RefundPolicy {
@@ -107,6 +148,8 @@ impl Default for RefundPolicy {
         RefundPolicy {
             no_reason_window: Duration::hours(120),
             no_reason_yearly_quota: 10,
+            return_ship_window: Duration::days(7),
+            return_receipt_auto: Duration::days(10),
         }
     }
 }
@@ -287,9 +330,31 @@ pub fn decide(
     state: RefundState,
     d: RefundDecision,
 ) -> Result<Transition<RefundState>, RefundRefusal> {
+    decide_goods(state, d, None)
+}
+
+/// As [`decide`], for a request that may concern hardware goods: approving a refund of
+/// received goods approves their return first.
+pub fn decide_goods(
+    state: RefundState,
+    d: RefundDecision,
+    goods: Option<GoodsState>,
+) -> Result<Transition<RefundState>, RefundRefusal> {
+    let event = match (d, goods) {
+        (RefundDecision::Approve, Some(GoodsState::Received)) => RefundEvent::ApproveReturn,
+        _ => d.event(),
+    };
     state
-        .transition(d.event())
+        .transition(event)
         .map_err(|_| RefundRefusal::NotPending(state))
+}
+
+/// Whether a request in `state` is still open (one per order).
+pub fn is_open(state: RefundState) -> bool {
+    matches!(
+        state,
+        RefundState::PendingSellerReview | RefundState::ReturnApproved | RefundState::ReturnShipped
+    )
 }
 
 #[cfg(test)]
@@ -426,7 +491,18 @@ mod tests {
         assert_eq!(to(Approve), Ok(Refunded));
         assert_eq!(to(Reject), Ok(Rejected));
         assert_eq!(to(Withdraw), Ok(Withdrawn));
-        for done in [Refunded, Rejected, Withdrawn] {
+        // Received hardware goods go back before the money does.
+        let ret = |s, d| decide_goods(s, d, Some(GoodsState::Received)).map(|t| t.to);
+        assert_eq!(ret(PendingSellerReview, Approve), Ok(ReturnApproved));
+        assert_eq!(ret(ReturnApproved, ShipReturn), Ok(ReturnShipped));
+        assert_eq!(ret(ReturnApproved, Withdraw), Ok(Withdrawn));
+        assert_eq!(ret(ReturnShipped, ConfirmReceipt), Ok(Refunded));
+        assert!(ret(ReturnShipped, Withdraw).is_err());
+        assert_eq!(ReturnApproved.apply(RefundEvent::Lapse), Ok(Lapsed));
+        let not_received =
+            decide_goods(PendingSellerReview, Approve, Some(GoodsState::NotReceived));
+        assert_eq!(not_received.map(|t| t.to), Ok(Refunded));
+        for done in [Refunded, Rejected, Withdrawn, Lapsed] {
             assert!(
                 done.next(RefundEvent::Approve).is_none(),
                 "{done} is decided once"

@@ -239,6 +239,12 @@ pub struct RefundConfig {
     pub no_reason_window: HumanDuration,
     /// No-reason refunds per buyer in any rolling year (`refund.no_reason_yearly_quota`).
     pub no_reason_yearly_quota: u32,
+    /// Hardware, goods received: how long the buyer has to ship an approved return before it
+    /// lapses (`refund.return_ship_window`).
+    pub return_ship_window: HumanDuration,
+    /// Hardware: a shipped return the seller does not confirm within this is refunded by the
+    /// system (`refund.return_receipt_auto`).
+    pub return_receipt_auto: HumanDuration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

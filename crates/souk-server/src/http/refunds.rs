@@ -59,6 +59,16 @@ pub struct RefundView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>)]
     pub decided_at: Option<OffsetDateTime>,
+    /// Hardware: `not_received` or `received`.
+    pub goods_state: Option<souk_core::refund::GoodsState>,
+    /// Hardware return: the buyer's shipment back.
+    pub return_carrier: Option<String>,
+    pub return_tracking: Option<String>,
+    /// A return's next deadline: not shipped by then, it lapses; shipped and not confirmed by
+    /// then, it is refunded by the system.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>)]
+    pub deadline: Option<OffsetDateTime>,
 }
 
 impl From<RefundRecord> for RefundView {
@@ -76,6 +86,10 @@ impl From<RefundRecord> for RefundView {
             settlement: r.settlement,
             created_at: r.created_at,
             decided_at: r.decided_at,
+            goods_state: r.goods_state,
+            return_carrier: r.return_carrier,
+            return_tracking: r.return_tracking,
+            deadline: r.deadline,
         }
     }
 }

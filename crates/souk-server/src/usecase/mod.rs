@@ -14,6 +14,7 @@ pub mod metering;
 pub mod orders;
 pub mod packages;
 pub mod parties;
+pub mod refund_returns;
 pub mod refunds;
 pub mod settlement;
 pub mod settlement_check;

@@ -15,7 +15,8 @@ use souk_core::order::{OrderEvent, OrderState};
 use souk_core::party::{PartyId, Role};
 use souk_core::provisioning::CallKind;
 use souk_core::refund::{
-    self, OrderFacts, RefundDecision, RefundKind, RefundPolicy, RefundRefusal, RefundState,
+    self, GoodsState, OrderFacts, RefundDecision, RefundKind, RefundPolicy, RefundRefusal,
+    RefundState,
 };
 use souk_core::supervision::{Actor, Node, Supervision};
 use souk_core::transition::StateMachine;
@@ -35,22 +36,35 @@ pub struct RefundRequest {
     pub amount: Option<Money>,
     /// Negotiated: why (product hard to use, features insufficient, unhappy with service…).
     pub reason: Option<String>,
+    /// Hardware (negotiated, required): `not_received` (refunded when the seller approves) or
+    /// `received` (the goods are shipped back first).
+    #[serde(default)]
+    pub goods_state: Option<GoodsState>,
 }
 
 /// Request body of `POST /v1/orders/{id}/refunds/decision`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundDecisionInput {
-    /// Seller: `approve` or `reject`; buyer: `withdraw`.
+    /// Seller: `approve`, `reject` or (hardware return shipped) `confirm_receipt`; buyer:
+    /// `withdraw` or (hardware return approved) `ship_return`.
     pub decision: RefundDecision,
     /// The seller's review opinion (required to reject).
     pub opinion: Option<String>,
+    /// `ship_return`: the return's carrier.
+    #[serde(default)]
+    pub carrier: Option<String>,
+    /// `ship_return`: the return's tracking number.
+    #[serde(default)]
+    pub tracking_number: Option<String>,
 }
 
 pub fn policy(state: &AppState) -> RefundPolicy {
     RefundPolicy {
         no_reason_window: state.config.refund.no_reason_window.0,
         no_reason_yearly_quota: state.config.refund.no_reason_yearly_quota,
+        return_ship_window: state.config.refund.return_ship_window.0,
+        return_receipt_auto: state.config.refund.return_receipt_auto.0,
     }
 }
 
@@ -265,6 +279,27 @@ pub async fn request(
     let policy = policy(state);
     let f = facts(&order, &instance, &sv);
     let id = souk_core::id::generate("rfd", now);
+    // Hardware's negotiated refunds say what became of the goods (§4.3); nothing else does.
+    let hardware = order.snapshot.delivery_type == souk_core::catalog::DeliveryType::Hardware;
+    let goods_state = input.goods_state;
+    match (
+        hardware && input.kind == RefundKind::Negotiated,
+        goods_state,
+    ) {
+        (true, None) => {
+            return Err(AppError::invalid_field(
+                "goods_state",
+                "say whether the goods were received: not_received or received",
+            ))
+        }
+        (false, Some(_)) => {
+            return Err(AppError::invalid_field(
+                "goods_state",
+                "goods_state is for negotiated refunds of hardware orders only; leave it out",
+            ))
+        }
+        _ => {}
+    }
     let write = match input.kind {
         RefundKind::NoReason => {
             if input.amount.is_some() {
@@ -287,6 +322,7 @@ pub async fn request(
                 buyer_id: order.buyer_id.clone(),
                 seller_id: order.seller_id.clone(),
                 kind: RefundKind::NoReason,
+                goods_state: None,
                 amount,
                 reason: input
                     .reason
@@ -340,6 +376,7 @@ pub async fn request(
                 buyer_id: order.buyer_id.clone(),
                 seller_id: order.seller_id.clone(),
                 kind: RefundKind::Negotiated,
+                goods_state,
                 amount,
                 reason: Some(reason.clone()),
                 effects: None,
@@ -371,6 +408,7 @@ pub async fn request(
                 buyer_id: order.buyer_id.clone(),
                 seller_id: order.seller_id.clone(),
                 kind: RefundKind::RenewalPeriod,
+                goods_state: None,
                 amount,
                 reason: input
                     .reason
@@ -404,7 +442,8 @@ pub async fn request(
     Ok(record)
 }
 
-/// The seller (or an operator, on escalation) decides, or the buyer withdraws.
+/// The seller (or an operator, on escalation) decides, the buyer withdraws, and for received
+/// hardware goods the buyer ships the return and the seller confirms its receipt.
 pub async fn decide(
     state: &AppState,
     role: Role,
@@ -413,35 +452,73 @@ pub async fn decide(
     order_id: &str,
     input: RefundDecisionInput,
 ) -> AppResult<RefundRecord> {
-    let (order, instance, sv) = context(state, scope, order_id).await?;
-    let pending = state
+    let (order, _, _) = context(state, scope, order_id).await?;
+    let open = open_request(state, scope, &order).await?;
+    use RefundDecision::*;
+    let (actor, allowed) = match (role, input.decision) {
+        (Role::Buyer, Withdraw | ShipReturn) => (Actor::Buyer, party == &order.buyer_id),
+        (Role::Seller, Approve | Reject | ConfirmReceipt) => {
+            (Actor::Seller, party == &order.seller_id)
+        }
+        (Role::Operator, Approve | Reject | ConfirmReceipt) => (Actor::Operator, true),
+        _ => (Actor::System, false),
+    };
+    if !allowed {
+        return Err(AppError::forbidden(
+            "the seller (or an operator) approves or rejects a refund and confirms a returned \
+             shipment; the buyer withdraws it and ships a return",
+        ));
+    }
+    let decided =
+        refund::decide_goods(open.state, input.decision, open.goods_state).map_err(refused)?;
+    apply_decision(
+        state,
+        scope,
+        order_id,
+        open,
+        decided,
+        actor,
+        Some(party.clone()),
+        input,
+    )
+    .await
+}
+
+/// The order's open request (pending, or a hardware return under way).
+async fn open_request(
+    state: &AppState,
+    scope: &Scope,
+    order: &OrderRecord,
+) -> AppResult<RefundRecord> {
+    state
         .store
-        .refunds_of_order(scope, &crate::usecase::orders::order_id(order_id)?)
+        .refunds_of_order(scope, &order.id)
         .await?
         .into_iter()
-        .find(|r| r.state == RefundState::PendingSellerReview)
+        .find(|r| refund::is_open(r.state))
         .ok_or_else(|| {
             AppError::conflict(
                 "no_pending_refund",
                 "this order has no refund request waiting",
             )
-        })?;
-    let (actor, allowed) = match (role, input.decision) {
-        (Role::Buyer, RefundDecision::Withdraw) => (Actor::Buyer, party == &order.buyer_id),
-        (Role::Seller, RefundDecision::Approve | RefundDecision::Reject) => {
-            (Actor::Seller, party == &order.seller_id)
-        }
-        (Role::Operator, RefundDecision::Approve | RefundDecision::Reject) => {
-            (Actor::Operator, true)
-        }
-        _ => (Actor::System, false),
-    };
-    if !allowed {
-        return Err(AppError::forbidden(
-            "the seller (or an operator) approves or rejects a refund; the buyer withdraws it",
-        ));
-    }
-    let decided = refund::decide(pending.state, input.decision).map_err(refused)?;
+        })
+}
+
+/// Saves the move `decided` of `open` (both read by the caller) by `actor` with its effects:
+/// the refund at `refunded`, the supervision resumed when the request ends without one, the
+/// return's deadline and the parties' notices.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn apply_decision(
+    state: &AppState,
+    scope: &Scope,
+    order_id: &str,
+    open: RefundRecord,
+    decided: souk_core::transition::Transition<RefundState>,
+    actor: Actor,
+    actor_id: Option<PartyId>,
+    input: RefundDecisionInput,
+) -> AppResult<RefundRecord> {
+    let (order, instance, sv) = context(state, scope, order_id).await?;
     let next = decided.to;
     let opinion = match input.decision {
         RefundDecision::Reject => Some(text("opinion", input.opinion)?),
@@ -450,47 +527,74 @@ pub async fn decide(
             .map(|o| o.trim().to_owned())
             .filter(|o| !o.is_empty()),
     };
+    let shipment = if next == RefundState::ReturnShipped {
+        Some((
+            text("carrier", input.carrier)?,
+            text("tracking_number", input.tracking_number)?,
+        ))
+    } else {
+        None
+    };
     let now = state.clock.now();
+    let p = policy(state);
+    let deadline = match next {
+        RefundState::ReturnApproved => Some(now + p.return_ship_window),
+        RefundState::ReturnShipped => Some(now + p.return_receipt_auto),
+        _ => None,
+    };
     let (action, sv_next) = match next {
         RefundState::Refunded => ("refunded", sv.as_ref().map(|s| s.state.refunded())),
         RefundState::Rejected => (
             "refund_rejected",
             sv.as_ref().map(|s| s.state.refund_closed(now)),
         ),
-        _ => (
+        RefundState::Lapsed => (
+            "refund_lapsed",
+            sv.as_ref().map(|s| s.state.refund_closed(now)),
+        ),
+        RefundState::Withdrawn => (
             "refund_withdrawn",
             sv.as_ref().map(|s| s.state.refund_closed(now)),
         ),
+        // A return under way keeps supervision paused.
+        _ => ("", None),
     };
     let supervision = match (&sv, sv_next) {
         (Some(rec), Some(n)) => Some(SupervisionWrite {
             reason: opinion.clone(),
-            payload: serde_json::json!({ "refund_id": pending.id }),
-            ..side_step(rec, n, actor, Some(party.clone()), action, now)
+            payload: serde_json::json!({ "refund_id": open.id }),
+            ..side_step(rec, n, actor, actor_id.clone(), action, now)
         }),
         _ => None,
     };
+    let oid = order.id.as_str();
     let notices = match next {
         RefundState::Refunded => [&order.buyer_id, &order.seller_id]
             .into_iter()
-            .map(|p| {
-                (
-                    p.clone(),
-                    notice::refund_completed(order.id.as_str(), pending.amount),
-                )
-            })
+            .map(|p| (p.clone(), notice::refund_completed(oid, open.amount)))
             .collect(),
         RefundState::Rejected => vec![(
             order.buyer_id.clone(),
-            notice::refund_rejected(order.id.as_str(), opinion.as_deref().unwrap_or_default()),
+            notice::refund_rejected(oid, opinion.as_deref().unwrap_or_default()),
         )],
+        RefundState::ReturnApproved => vec![(
+            order.buyer_id.clone(),
+            notice::return_approved(oid, deadline.unwrap_or(now)),
+        )],
+        RefundState::ReturnShipped => {
+            let (c, t) = shipment.clone().unwrap_or_default();
+            vec![(order.seller_id.clone(), notice::return_shipped(oid, &c, &t))]
+        }
+        RefundState::Lapsed => vec![(order.buyer_id.clone(), notice::return_lapsed(oid))],
         _ => Vec::new(),
     };
     let write = RefundDecisionWrite {
-        refund_id: pending.id,
+        refund_id: open.id,
         transition: decided,
         opinion,
-        actor: party.clone(),
+        actor: actor_id,
+        return_shipment: shipment,
+        deadline,
         effects: if next == RefundState::Refunded {
             Some(effects(state, &order, &instance).await?)
         } else {
@@ -504,7 +608,7 @@ pub async fn decide(
         .store
         .decide_refund(write)
         .await
-        .map_err(|e| write_error(e, &policy(state)))?;
+        .map_err(|e| write_error(e, &p))?;
     state.licenses.invalidate_instance(&order.instance_id);
     state.wake.notify_one();
     Ok(record)
@@ -540,6 +644,7 @@ pub async fn force(
         buyer_id: order.buyer_id.clone(),
         seller_id: order.seller_id.clone(),
         kind: RefundKind::OperatorForced,
+        goods_state: None,
         amount,
         reason: step.reason.clone(),
         effects: Some(effects(state, order, &instance).await?),

@@ -139,9 +139,15 @@ async fn order_page(
         .map(|a| json!({"id": a.id, "filename": a.filename, "size": a.size_bytes, "sha256": a.sha256}))
         .collect();
     let me = actor_of(&m);
-    let pending = refunds
+    use souk_core::refund::RefundState;
+    let open_state = refunds
         .iter()
-        .any(|r| r.state == souk_core::refund::RefundState::PendingSellerReview);
+        .find(|r| souk_core::refund::is_open(r.state))
+        .map(|r| r.state);
+    let pending = open_state == Some(RefundState::PendingSellerReview);
+    let return_approved = open_state == Some(RefundState::ReturnApproved);
+    let return_shipped = open_state == Some(RefundState::ReturnShipped);
+    let hardware = order.snapshot.delivery_type == souk_core::catalog::DeliveryType::Hardware;
     let node = sv.as_ref().map(|s| s.node);
     let open = sv.as_ref().is_some_and(|s| {
         s.node != Node::Completed && !s.log.iter().any(|e| e.action == "refunded")
@@ -158,6 +164,10 @@ async fn order_page(
             appeal_open => sv.as_ref().is_some_and(|s| s.appeal.is_some()),
             refunds => refunds,
             pending => pending,
+            open_request => open_state.is_some(),
+            return_approved => return_approved,
+            return_shipped => return_shipped,
+            hardware => hardware,
             files => files,
             me => me,
             flow => sv.as_ref().map(|s| s.flow.iter().filter(|n| **n != Node::Completed).copied().collect::<Vec<_>>()),
@@ -326,6 +336,9 @@ struct RefundForm {
     amount: String,
     #[serde(default)]
     reason: String,
+    /// Hardware: `not_received` or `received` (empty: not said).
+    #[serde(default)]
+    goods_state: String,
 }
 
 async fn request_refund(
@@ -350,10 +363,20 @@ async fn request_refund(
         a => Some(major_amount(a, currency).map_err(err())?),
     };
     let reason = Some(s.form.reason.trim().to_owned()).filter(|r| !r.is_empty());
+    let goods_state = match s.form.goods_state.trim() {
+        "" => None,
+        g => Some(g.parse().map_err(|_| {
+            err()(AppError::invalid_field(
+                "goods_state",
+                "choose not_received or received",
+            ))
+        })?),
+    };
     let input = RefundRequest {
         kind,
         amount,
         reason,
+        goods_state,
     };
     refunds::request(&state, &me.party_id, &id, input)
         .await
@@ -366,6 +389,10 @@ struct DecisionForm {
     decision: String,
     #[serde(default)]
     opinion: String,
+    #[serde(default)]
+    carrier: String,
+    #[serde(default)]
+    tracking_number: String,
 }
 
 async fn decide_refund(
@@ -383,9 +410,12 @@ async fn decide_refund(
             "choose approve, reject or withdraw",
         ))
     })?;
+    let given = |v: &str| Some(v.trim().to_owned()).filter(|o| !o.is_empty());
     let input = RefundDecisionInput {
         decision,
-        opinion: Some(s.form.opinion.trim().to_owned()).filter(|o| !o.is_empty()),
+        opinion: given(&s.form.opinion),
+        carrier: given(&s.form.carrier),
+        tracking_number: given(&s.form.tracking_number),
     };
     refunds::decide(&state, me.role, &me.party_id, &scope_of(&m), &id, input)
         .await

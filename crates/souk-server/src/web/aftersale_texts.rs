@@ -61,6 +61,11 @@ pub struct AftersaleTexts {
     pub not_supervised: &'static str,
     pub refund_pending: &'static str,
     pub download: &'static str,
+    pub ship_return: &'static str,
+    pub confirm_receipt: &'static str,
+    pub goods: &'static str,
+    pub not_received: &'static str,
+    pub received: &'static str,
 }
 
 const EN: AftersaleTexts = AftersaleTexts {
@@ -119,6 +124,11 @@ const EN: AftersaleTexts = AftersaleTexts {
     not_supervised: "This order is not under service supervision.",
     refund_pending: "Refund request pending",
     download: "Download",
+    ship_return: "Goods shipped back",
+    confirm_receipt: "Confirm the goods arrived",
+    goods: "Goods",
+    not_received: "not received",
+    received: "received (return them)",
 };
 
 const ZH: AftersaleTexts = AftersaleTexts {
@@ -177,6 +187,11 @@ const ZH: AftersaleTexts = AftersaleTexts {
     not_supervised: "此订单不在服务监管中。",
     refund_pending: "退订申请待审核",
     download: "下载",
+    ship_return: "已寄回商品",
+    confirm_receipt: "确认收到退货",
+    goods: "货物状态",
+    not_received: "未收货",
+    received: "已收货（退货）",
 };
 
 pub fn texts(lang: Lang) -> &'static AftersaleTexts {

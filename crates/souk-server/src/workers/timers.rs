@@ -57,6 +57,10 @@ pub fn passes() -> &'static [TimerPass] {
             name: "supervision_auto_accept",
             run: |state, now| Box::pin(crate::usecase::supervision::auto_accept_due(state, now)),
         },
+        TimerPass {
+            name: "refund_returns",
+            run: |state, now| Box::pin(crate::usecase::refund_returns::returns_due(state, now)),
+        },
     ]
 }
 

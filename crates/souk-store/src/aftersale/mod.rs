@@ -89,6 +89,9 @@ pub trait AftersaleStore: Send + Sync + 'static {
     /// operator-forced), with its supervision step, in one transaction.
     async fn record_refund(&self, write: RefundWrite) -> Result<RefundRecord, RefundWriteError>;
 
+    /// Hardware returns whose step deadline has passed at `now` (lapse or automatic receipt).
+    async fn due_returns(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<RefundRecord>>;
+
     /// The expiry a paid renewal order extended its instance from and to (`None`: not a paid
     /// renewal, or paid before Souk recorded it).
     async fn renewal_window(

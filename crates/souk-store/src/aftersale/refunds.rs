@@ -15,7 +15,7 @@ use souk_core::money::{Currency, Money};
 use souk_core::notice::Notice;
 use souk_core::order::OrderState;
 use souk_core::party::PartyId;
-use souk_core::refund::{RefundEvent, RefundKind, RefundState};
+use souk_core::refund::{GoodsState, RefundEvent, RefundKind, RefundState};
 use souk_core::transition::{StateMachine, Transition};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -36,6 +36,13 @@ pub struct RefundRecord {
     pub settlement: String,
     pub created_at: OffsetDateTime,
     pub decided_at: Option<OffsetDateTime>,
+    /// Hardware: what the buyer said of the goods.
+    pub goods_state: Option<GoodsState>,
+    /// Hardware return: the buyer's shipment back.
+    pub return_carrier: Option<String>,
+    pub return_tracking: Option<String>,
+    /// When the current return step lapses (not shipped) or completes by itself (receipt).
+    pub deadline: Option<OffsetDateTime>,
 }
 
 /// What a completed refund does besides the money (§4.6).
@@ -66,6 +73,8 @@ pub struct RefundWrite {
     pub kind: RefundKind,
     pub amount: Money,
     pub reason: Option<String>,
+    /// Hardware: what the buyer says of the goods.
+    pub goods_state: Option<GoodsState>,
     pub effects: Option<RefundEffects>,
     /// No-reason refunds: count the buyer's since `.0` under lock and refuse at `.1`.
     pub quota: Option<(OffsetDateTime, u32)>,
@@ -82,7 +91,12 @@ pub struct RefundDecisionWrite {
     /// Decided by the core (`souk_core::refund::decide`); compare-and-set on `from`.
     pub transition: Transition<RefundState>,
     pub opinion: Option<String>,
-    pub actor: PartyId,
+    /// `None`: the system (a return's timer).
+    pub actor: Option<PartyId>,
+    /// Hardware return shipped: (carrier, tracking number).
+    pub return_shipment: Option<(String, String)>,
+    /// The next step's deadline (`None` clears it).
+    pub deadline: Option<OffsetDateTime>,
     pub effects: Option<RefundEffects>,
     pub supervision: Option<SupervisionWrite>,
     pub notices: Vec<(PartyId, Notice)>,
@@ -127,6 +141,13 @@ fn refund_from_row(row: &AnyRow) -> StoreResult<RefundRecord> {
         decided_at: row
             .try_get::<Option<i64>, _>("decided_at")?
             .map(from_unix_ms),
+        goods_state: row
+            .try_get::<Option<String>, _>("goods_state")?
+            .map(|g| g.parse().map_err(|e| corrupt("goods_state", e)))
+            .transpose()?,
+        return_carrier: row.try_get("return_carrier")?,
+        return_tracking: row.try_get("return_tracking")?,
+        deadline: row.try_get::<Option<i64>, _>("deadline")?.map(from_unix_ms),
     })
 }
 
@@ -227,6 +248,23 @@ pub(super) async fn refunds_since(
     Ok(n as u32)
 }
 
+/// Hardware returns whose step deadline has passed.
+pub(super) async fn due_returns(
+    s: &SqlStore,
+    now: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<Vec<RefundRecord>> {
+    let rows = sqlx::query(
+        "SELECT * FROM refunds WHERE state IN ('return_approved', 'return_shipped') \
+         AND deadline IS NOT NULL AND deadline <= $1 ORDER BY deadline LIMIT $2",
+    )
+    .bind(to_unix_ms(now))
+    .bind(limit as i64)
+    .fetch_all(&s.read)
+    .await?;
+    rows.iter().map(refund_from_row).collect()
+}
+
 pub(super) async fn refunds_of_order(
     s: &SqlStore,
     scope: &Scope,
@@ -280,8 +318,8 @@ pub(super) async fn record_refund(
     let now_ms = to_unix_ms(w.now);
     sqlx::query(
         "INSERT INTO refunds (id, order_id, buyer_id, seller_id, kind, state, amount_minor, \
-         currency, reason, created_at, decided_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         currency, reason, created_at, decided_at, goods_state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&w.id)
     .bind(w.order_id.as_str())
@@ -294,6 +332,7 @@ pub(super) async fn record_refund(
     .bind(w.reason.clone())
     .bind(now_ms)
     .bind((state == RefundState::Refunded).then_some(now_ms))
+    .bind(w.goods_state.map(|g| g.as_str().to_owned()))
     .execute(&mut *tx)
     .await?;
     let record = refund_in(&mut tx, &w.id).await?;
@@ -314,7 +353,9 @@ pub(super) async fn decide_refund(
     let mut tx = s.write.begin().await?;
     let now_ms = to_unix_ms(w.now);
     let moved = sqlx::query(
-        "UPDATE refunds SET state = $1, opinion = $2, decided_at = $3 \
+        "UPDATE refunds SET state = $1, opinion = COALESCE($2, opinion), decided_at = $3, \
+         return_carrier = COALESCE($6, return_carrier), \
+         return_tracking = COALESCE($7, return_tracking), deadline = $8 \
          WHERE id = $4 AND state = $5",
     )
     .bind(w.transition.to.as_str())
@@ -322,6 +363,9 @@ pub(super) async fn decide_refund(
     .bind(now_ms)
     .bind(&w.refund_id)
     .bind(w.transition.from.as_str())
+    .bind(w.return_shipment.as_ref().map(|s| s.0.clone()))
+    .bind(w.return_shipment.as_ref().map(|s| s.1.clone()))
+    .bind(w.deadline.map(to_unix_ms))
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -336,7 +380,7 @@ pub(super) async fn decide_refund(
     audit(
         &mut tx,
         w.now,
-        Some(&w.actor),
+        w.actor.as_ref(),
         "refund.decided",
         record.order_id.as_str(),
         serde_json::json!({ "refund_id": record.id, "state": w.transition.to }),

@@ -382,6 +382,14 @@ impl AftersaleStore for SqlStore {
         super::refunds::record_refund(self, write).await
     }
 
+    async fn due_returns(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<super::RefundRecord>> {
+        super::refunds::due_returns(self, now, limit).await
+    }
+
     async fn renewal_window(
         &self,
         order_id: &OrderId,

@@ -149,6 +149,7 @@ async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
 
 mod attachments;
 mod console;
+mod hardware_refunds;
 mod licenses;
 mod opening;
 mod refunds;
