@@ -137,6 +137,55 @@ pub fn refund_rejected(order_id: &str, opinion: &str) -> Notice {
     }
 }
 
+/// To the seller: an operator decided the review of a product (`approved`) or of a revision of
+/// a listed product. `reason` is the rejection's.
+pub fn review_decided(
+    product_id: &str,
+    what: &str,
+    approved: bool,
+    reason: Option<&str>,
+) -> Notice {
+    if approved {
+        Notice {
+            kind: "review_approved",
+            subject: format!("Your {what} of product {product_id} was approved"),
+            body: format!(
+                "The operator approved the {what}; the storefront shows it now. Nothing more to do."
+            ),
+        }
+    } else {
+        Notice {
+            kind: "review_rejected",
+            subject: format!("Your {what} of product {product_id} was rejected"),
+            body: format!(
+                "Reason: {}. Change the product accordingly and submit it again.",
+                reason.unwrap_or("none given")
+            ),
+        }
+    }
+}
+
+/// To the buyer: the seller opened the purchase; its credentials (when the delivery has any)
+/// can be shown in the buyer center.
+pub fn instance_opened(order_id: &str, instance_id: &str, has_credentials: bool) -> Notice {
+    if has_credentials {
+        Notice {
+            kind: "credentials_ready",
+            subject: format!("Order {order_id} is open: your credentials are ready"),
+            body: format!(
+                "Instance {instance_id} is running. Open it in the buyer center and press \
+                 \"Show credentials\" to see how to sign in."
+            ),
+        }
+    } else {
+        Notice {
+            kind: "order_opened",
+            subject: format!("Order {order_id} is open"),
+            body: format!("Instance {instance_id} is running; see it in the buyer center."),
+        }
+    }
+}
+
 /// To the buyer: a usage package's quota of a billing item ran low or out in its period.
 pub fn package_quota(
     package_id: &str,

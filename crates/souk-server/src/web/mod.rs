@@ -15,6 +15,7 @@ mod aftersale;
 mod aftersale_texts;
 mod buyer;
 mod i18n;
+mod messages;
 mod operator;
 mod seller;
 pub mod session;
@@ -41,7 +42,21 @@ pub fn router() -> Router<AppState> {
         .merge(buyer::router())
         .merge(operator::router())
         .merge(seller::router())
+        .merge(messages::router())
         .merge(aftersale::router())
+}
+
+/// A time as pages show it: `2026-12-06 09:30 UTC`.
+fn when(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 async fn stylesheet() -> Response {
@@ -63,6 +78,10 @@ fn templates() -> &'static Environment<'static> {
         for (name, source) in [
             ("base.html", include_str!("../../templates/base.html")),
             ("login.html", include_str!("../../templates/login.html")),
+            (
+                "password_reset.html",
+                include_str!("../../templates/password_reset.html"),
+            ),
             ("error.html", include_str!("../../templates/error.html")),
             ("shop.html", include_str!("../../templates/shop.html")),
             ("product.html", include_str!("../../templates/product.html")),
@@ -72,6 +91,10 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../../templates/instance.html"),
             ),
             ("reviews.html", include_str!("../../templates/reviews.html")),
+            (
+                "messages.html",
+                include_str!("../../templates/messages.html"),
+            ),
             (
                 "seller_products.html",
                 include_str!("../../templates/seller_products.html"),
@@ -95,8 +118,23 @@ fn templates() -> &'static Environment<'static> {
                 .expect("console templates compile");
         }
         env.add_filter("money", money_filter);
+        env.add_function("tr", tr);
         env
     })
+}
+
+/// `{{ tr("Retry", "重试") }}`: the text in the page's language. Pages added after the first
+/// slice keep their texts beside their markup this way instead of in `i18n::Texts`.
+fn tr(state: &minijinja::State, en: String, zh: String) -> String {
+    let lang = state
+        .lookup("frame")
+        .and_then(|f| f.get_attr("lang").ok())
+        .and_then(|l| l.as_str().map(str::to_owned));
+    if lang.as_deref() == Some("zh") {
+        zh
+    } else {
+        en
+    }
 }
 
 /// `{{ amount_minor | money(currency) }}`: shown as `souk_core::money::Money` displays itself.
