@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-postgres.sh
 bash scripts/ensure-s3.sh
+bash scripts/ensure-smtp.sh
 # Chromium and chromedriver for the console's browser tests.
 bash scripts/ensure-browser.sh
 log=$(mktemp)

@@ -20,6 +20,19 @@ pub const THROTTLE_WINDOW: Duration = Duration::minutes(15);
 /// …of which this many lock further attempts until the oldest falls out of the window.
 pub const THROTTLE_MAX_FAILURES: usize = 5;
 
+/// A password-reset link works this long after it was mailed (and once).
+pub const RESET_VALIDITY: Duration = Duration::hours(1);
+
+/// When to try a mail again after `attempts` failed attempts (1 after the first): `first`
+/// doubled per attempt, capped at an hour; `None` once `max_attempts` are used up.
+pub fn mail_retry_delay(attempts: u32, max_attempts: u32, first: Duration) -> Option<Duration> {
+    if attempts >= max_attempts {
+        return None;
+    }
+    let doubled = first * 2_i32.saturating_pow(attempts.saturating_sub(1).min(20));
+    Some(doubled.min(Duration::hours(1)))
+}
+
 /// Why a password is refused (message shown to the person choosing it).
 pub fn password_problem(p: &str) -> Option<String> {
     let n = p.chars().count();
@@ -76,6 +89,15 @@ pub fn session_alive(last_seen: OffsetDateTime, now: OffsetDateTime) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mail_retries_double_up_to_an_hour_then_stop() {
+        let m = Duration::minutes(1);
+        assert_eq!(mail_retry_delay(1, 8, m), Some(Duration::minutes(1)));
+        assert_eq!(mail_retry_delay(2, 8, m), Some(Duration::minutes(2)));
+        assert_eq!(mail_retry_delay(7, 8, m), Some(Duration::hours(1)));
+        assert_eq!(mail_retry_delay(8, 8, m), None);
+    }
     use time::macros::datetime;
 
     #[test]

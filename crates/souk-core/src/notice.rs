@@ -137,6 +137,55 @@ pub fn refund_rejected(order_id: &str, opinion: &str) -> Notice {
     }
 }
 
+/// To the seller: an operator decided the review of a product (`approved`) or of a revision of
+/// a listed product. `reason` is the rejection's.
+pub fn review_decided(
+    product_id: &str,
+    what: &str,
+    approved: bool,
+    reason: Option<&str>,
+) -> Notice {
+    if approved {
+        Notice {
+            kind: "review_approved",
+            subject: format!("Your {what} of product {product_id} was approved"),
+            body: format!(
+                "The operator approved the {what}; the storefront shows it now. Nothing more to do."
+            ),
+        }
+    } else {
+        Notice {
+            kind: "review_rejected",
+            subject: format!("Your {what} of product {product_id} was rejected"),
+            body: format!(
+                "Reason: {}. Change the product accordingly and submit it again.",
+                reason.unwrap_or("none given")
+            ),
+        }
+    }
+}
+
+/// To the buyer: the seller opened the purchase; its credentials (when the delivery has any)
+/// can be shown in the buyer center.
+pub fn instance_opened(order_id: &str, instance_id: &str, has_credentials: bool) -> Notice {
+    if has_credentials {
+        Notice {
+            kind: "credentials_ready",
+            subject: format!("Order {order_id} is open: your credentials are ready"),
+            body: format!(
+                "Instance {instance_id} is running. Open it in the buyer center and press \
+                 \"Show credentials\" to see how to sign in."
+            ),
+        }
+    } else {
+        Notice {
+            kind: "order_opened",
+            subject: format!("Order {order_id} is open"),
+            body: format!("Instance {instance_id} is running; see it in the buyer center."),
+        }
+    }
+}
+
 /// To the buyer: a usage package's quota of a billing item ran low or out in its period.
 pub fn package_quota(
     package_id: &str,
@@ -206,6 +255,30 @@ pub fn return_lapsed(order_id: &str) -> Notice {
         kind: "refund_lapsed",
         subject: format!("Order {order_id}: the refund request lapsed"),
         body: "The goods were not shipped back in time. You may file a new request.".to_owned(),
+    }
+}
+
+/// To the buyer, a day before the system accepts on their behalf (§3.3).
+pub fn auto_accept_soon(order_id: &str, at: time::OffsetDateTime) -> Notice {
+    Notice {
+        kind: "supervision_auto_accept_soon",
+        subject: format!("Order {order_id} will be accepted automatically at {at}"),
+        body: format!(
+            "You have not accepted or rejected the delivery of order {order_id}. Unless you act, \
+             the system accepts it at {at}."
+        ),
+    }
+}
+
+/// To both parties, once, when supervision is still open long after payment (§3.3).
+pub fn supervision_stale(order_id: &str) -> Notice {
+    Notice {
+        kind: "supervision_stale",
+        subject: format!("Order {order_id} is still under supervision"),
+        body: format!(
+            "Service supervision of order {order_id} has not completed 180 days after payment. \
+             Please finish it (nothing closes by itself)."
+        ),
     }
 }
 

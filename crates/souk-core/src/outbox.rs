@@ -114,6 +114,10 @@ pub enum Effect {
     /// Enqueue this call for the same instance with the same orderId.
     FollowUp(CallKind),
     NotifySeller(SellerNotice),
+    /// Tell the buyer the purchase is open (and whether credentials wait to be shown).
+    NotifyBuyerOpened {
+        has_credentials: bool,
+    },
 }
 
 /// Decides what recording `resolution` for a `kind` call does, given the current states.
@@ -148,6 +152,9 @@ pub fn plan(kind: CallKind, resolution: &JobResolution, facts: Facts) -> Vec<Eff
                         seller_instance_id: seller_instance_id.clone(),
                         app_info_sealed: app_info_sealed.clone(),
                         license_sealed: license_sealed.clone(),
+                    });
+                    effects.push(Effect::NotifyBuyerOpened {
+                        has_credentials: app_info_sealed.is_some() || license_sealed.is_some(),
                     });
                 }
                 effects.extend(order_move(OrderEvent::Deliver));
@@ -246,6 +253,9 @@ mod tests {
                     seller_instance_id: Some("i-1".into()),
                     app_info_sealed: Some("sealed".into()),
                     license_sealed: None,
+                },
+                Effect::NotifyBuyerOpened {
+                    has_credentials: true
                 },
                 Effect::Order(Transition {
                     from: OrderState::Processing,

@@ -77,6 +77,8 @@ pub struct Config {
     pub refund: RefundConfig,
     /// Where attachments are kept, and what is accepted.
     pub attachments: AttachmentsConfig,
+    /// The SMTP server notices are mailed through (empty host: no mail).
+    pub smtp: SmtpConfig,
 }
 
 /// A duration written as `10s`, `15m`, `3h`, `7d` (see `souk_core::clock::parse_duration`).
@@ -226,6 +228,10 @@ pub struct SupervisionConfig {
     pub appeal_rejections: u32,
     /// Sales scenarios whose orders get platform review (`general`, `empowerment`, `base`).
     pub review_scenarios: Vec<souk_core::supervision::SalesScenario>,
+    /// How long before an automatic acceptance the buyer is reminded.
+    pub auto_accept_reminder: HumanDuration,
+    /// After this long since payment without completion, both parties are reminded once.
+    pub stale_reminder: HumanDuration,
 }
 
 impl SupervisionConfig {
@@ -269,6 +275,43 @@ pub struct AttachmentsConfig {
     pub s3_region: String,
     pub s3_access_key_id: String,
     pub s3_secret_access_key: Option<Secret>,
+}
+
+/// How notices reach people's mailboxes (`docs/consoles.md`, E-mail).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Empty: no mail is sent (every notice stays in the message centre).
+    pub host: String,
+    pub port: u16,
+    /// `starttls` (required), `tls` (implicit TLS, port 465) or `none` (a loopback relay).
+    pub security: SmtpSecurity,
+    pub username: String,
+    pub password: Option<Secret>,
+    /// The `From:` of every mail, e.g. `Souk <noreply@market.example>`.
+    pub from: String,
+    /// Where people reach the consoles: links in mails start with it.
+    pub public_url: String,
+    /// How long one SMTP conversation may take.
+    pub timeout: HumanDuration,
+    /// Attempts before a mail is given up (`failed`, shown on the operator's health page).
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt up to an hour.
+    pub first_retry: HumanDuration,
+}
+
+impl SmtpConfig {
+    pub fn enabled(&self) -> bool {
+        !self.host.trim().is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    Starttls,
+    Tls,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -440,6 +483,7 @@ impl Config {
         redact(&mut shown.master_key);
         redact(&mut shown.bootstrap_operator_key);
         redact(&mut shown.attachments.s3_secret_access_key);
+        redact(&mut shown.smtp.password);
         shown.database_url = souk_store::sql_redact_url(&shown.database_url);
         let mut out = String::from("# effective configuration (secrets redacted)\n");
         out.push_str(&toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# {e}\n")));
@@ -462,7 +506,10 @@ fn is_optional_key(path: &[String]) -> bool {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .as_slice(),
-        ["master_key"] | ["bootstrap_operator_key"] | ["attachments", "s3_secret_access_key"]
+        ["master_key"]
+            | ["bootstrap_operator_key"]
+            | ["attachments", "s3_secret_access_key"]
+            | ["smtp", "password"]
     )
 }
 

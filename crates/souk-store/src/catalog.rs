@@ -851,6 +851,23 @@ impl CatalogStore for SqlStore {
         let record = load_product(&mut tx, &CatalogScope::Everything, c.id.as_str()).await?;
         if let Some(r) = &record {
             crate::search::index_product(&mut tx, self.backend, r).await?;
+            if c.from == ProductStatus::Submitted && c.to != ProductStatus::Draft {
+                // A review decided: the seller is told (message centre and e-mail).
+                let notice = souk_core::notice::review_decided(
+                    c.id.as_str(),
+                    "product",
+                    c.to == ProductStatus::Listed,
+                    c.reason.as_deref(),
+                );
+                crate::commerce::insert_notice(
+                    &mut tx,
+                    &r.seller_id,
+                    &notice,
+                    Some(c.id.as_str()),
+                    c.now,
+                )
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(record)
@@ -962,6 +979,16 @@ impl CatalogStore for SqlStore {
             load_product(&mut tx, &CatalogScope::Everything, a.product_id.as_str()).await?;
         if let Some(r) = &record {
             crate::search::index_product(&mut tx, self.backend, r).await?;
+            let notice =
+                souk_core::notice::review_decided(a.product_id.as_str(), "revision", true, None);
+            crate::commerce::insert_notice(
+                &mut tx,
+                &r.seller_id,
+                &notice,
+                Some(a.revision_id.as_str()),
+                a.now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(record)
@@ -1003,6 +1030,14 @@ impl CatalogStore for SqlStore {
             serde_json::json!({ "revision_id": id, "reason": reason }),
         )
         .await?;
+        let notice = souk_core::notice::review_decided(
+            record.product_id.as_str(),
+            "revision",
+            false,
+            Some(reason),
+        );
+        crate::commerce::insert_notice(&mut tx, &record.seller_id, &notice, Some(id.as_str()), now)
+            .await?;
         tx.commit().await?;
         Ok(Some(record))
     }

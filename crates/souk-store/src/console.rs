@@ -1,6 +1,7 @@
 //! The web consoles' accounts: console users, database sessions (shared by every `souk`
 //! process on the database), failed-login records for throttling, and the storefront search.
 
+use crate::console_mail::{self as mail, MailBacklog, NewMail, OutboxMail};
 use crate::search::{ProductSearch, SearchHit};
 use crate::sql::corrupt;
 use crate::*;
@@ -20,6 +21,8 @@ pub struct ConsoleUser {
     pub email: String,
     /// The argon2 PHC string.
     pub password_hash: String,
+    /// The language the person reads mail in (`en`, `zh`): the one they last logged in with.
+    pub lang: String,
 }
 
 /// A console user to create.
@@ -91,10 +94,66 @@ pub trait ConsoleStore: Send + Sync + 'static {
 
     /// Listed products matching a storefront search, and whether more follow.
     async fn search_listed(&self, s: &ProductSearch) -> StoreResult<(Vec<SearchHit>, bool)>;
+
+    /// Remembers the language a login reads its mail in.
+    async fn set_console_user_lang(&self, user: &ConsoleUserId, lang: &str) -> StoreResult<()>;
+
+    /// Claims up to `limit` mails due at `now` for `lease` (compare-and-set per row).
+    async fn claim_due_mails(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMail>>;
+
+    /// The SMTP server accepted the mail: it is never sent again; its secret is erased.
+    async fn mail_sent(&self, id: &str, now: OffsetDateTime) -> StoreResult<()>;
+
+    /// Sending failed: try again at `retry_at`, or give up (`None`: state `failed`).
+    async fn mail_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> StoreResult<()>;
+
+    /// No SMTP server is configured: every pending mail becomes `skipped` (the message
+    /// centre keeps the notices). Returns how many.
+    async fn skip_pending_mails(&self) -> StoreResult<u64>;
+
+    /// Mails per state, for the operator's health page.
+    async fn mail_backlog(&self) -> StoreResult<MailBacklog>;
+
+    /// Stores a reset token's hash and queues its mail, in one transaction. `false` (nothing
+    /// stored) when the login already asked [`RESETS_PER_HOUR`] times in the last hour.
+    async fn request_password_reset(
+        &self,
+        user: &ConsoleUserId,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+        mail: NewMail,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    /// The login a reset token opens, if it is unused, unexpired and its party active.
+    async fn password_reset_user(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ConsoleUserId>>;
+
+    /// Spends the token (single use) and sets the new password hash; closes the login's
+    /// sessions and its other reset links (audited). `None` if the token is not valid.
+    async fn complete_password_reset(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ConsoleUserId>>;
 }
 
 const USER_COLUMNS: &str = "u.id, u.party_id, p.role, p.name AS party_name, u.email, \
-                            u.password_hash";
+                            u.password_hash, u.lang";
 
 fn user_from_row(row: &AnyRow) -> StoreResult<ConsoleUser> {
     Ok(ConsoleUser {
@@ -104,6 +163,7 @@ fn user_from_row(row: &AnyRow) -> StoreResult<ConsoleUser> {
         party_name: row.try_get("party_name")?,
         email: row.try_get("email")?,
         password_hash: row.try_get("password_hash")?,
+        lang: row.try_get("lang")?,
     })
 }
 
@@ -276,6 +336,68 @@ impl ConsoleStore for SqlStore {
 
     async fn search_listed(&self, s: &ProductSearch) -> StoreResult<(Vec<SearchHit>, bool)> {
         self.search_listed_impl(s).await
+    }
+
+    async fn set_console_user_lang(&self, user: &ConsoleUserId, lang: &str) -> StoreResult<()> {
+        mail::set_console_user_lang(self, user, lang).await
+    }
+
+    async fn claim_due_mails(
+        &self,
+        now: OffsetDateTime,
+        lease: time::Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxMail>> {
+        mail::claim_due_mails(self, now, lease, limit).await
+    }
+
+    async fn mail_sent(&self, id: &str, now: OffsetDateTime) -> StoreResult<()> {
+        mail::mail_sent(self, id, now).await
+    }
+
+    async fn mail_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+    ) -> StoreResult<()> {
+        mail::mail_failed(self, id, error, retry_at).await
+    }
+
+    async fn skip_pending_mails(&self) -> StoreResult<u64> {
+        mail::skip_pending_mails(self).await
+    }
+
+    async fn mail_backlog(&self) -> StoreResult<MailBacklog> {
+        mail::mail_backlog(self).await
+    }
+
+    async fn request_password_reset(
+        &self,
+        user: &ConsoleUserId,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+        m: NewMail,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        mail::request_password_reset(self, user, token_hash, expires_at, m, now).await
+    }
+
+    async fn password_reset_user(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ConsoleUserId>> {
+        mail::password_reset_user(self, token_hash, now).await
+    }
+
+    async fn complete_password_reset(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ConsoleUserId>> {
+        mail::complete_password_reset(self, token_hash, password_hash, now).await
     }
 }
 

@@ -209,6 +209,21 @@ pub struct Supervision {
     /// The order was refunded: supervision is over without acceptance.
     #[serde(default)]
     pub closed: bool,
+    /// The deadline the buyer was last reminded of (24 h before, §3.3).
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub reminded_deadline: Option<OffsetDateTime>,
+    /// The 180-day stale reminder went out (once).
+    #[serde(default)]
+    pub stale_reminded: bool,
+}
+
+/// A reminder a supervision is due for (§3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reminder {
+    /// The system accepts at this time unless the buyer acts.
+    AutoAcceptSoon(OffsetDateTime),
+    /// Still open long after payment: both parties are told; nothing closes.
+    Stale,
 }
 
 impl Supervision {
@@ -235,7 +250,33 @@ impl Supervision {
             accepted_by: None,
             refund_pending: false,
             closed: false,
+            reminded_deadline: None,
+            stale_reminded: false,
         }
+    }
+
+    /// The reminder due at `now`, if any, and the state that records it was sent.
+    pub fn reminder_due(
+        &self,
+        before: Duration,
+        stale_after: Duration,
+        now: OffsetDateTime,
+    ) -> Option<(Reminder, Supervision)> {
+        if self.node == Node::Completed || self.closed {
+            return None;
+        }
+        let mut next = self.clone();
+        if let (Node::BuyerAccept, false, Some(d)) = (self.node, self.frozen(), self.deadline) {
+            if now >= d - before && now < d && self.reminded_deadline != Some(d) {
+                next.reminded_deadline = Some(d);
+                return Some((Reminder::AutoAcceptSoon(d), next));
+            }
+        }
+        if !self.stale_reminded && now - self.paid_at >= stale_after {
+            next.stale_reminded = true;
+            return Some((Reminder::Stale, next));
+        }
+        None
     }
 
     /// Whether the acceptance timer is stopped (appeal, pending refund, closed).

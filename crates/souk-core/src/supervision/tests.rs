@@ -388,3 +388,28 @@ fn a_reviewed_code_flow_keeps_the_activation_start_through_proof_and_review() {
     assert_eq!(s.accepted_by, Some(Actor::Operator));
     assert_eq!(s.validity_start(), Some(at));
 }
+
+#[test]
+fn reminders_go_out_once_a_day_before_auto_acceptance_and_once_when_stale() {
+    let mut s = Supervision::start(
+        flow_for(DeliveryType::ManualService, false, false).unwrap(),
+        false,
+        false,
+        T0,
+    );
+    s.node = Node::BuyerAccept;
+    s.deadline = Some(T0 + Duration::days(7));
+    let (day, stale) = (Duration::hours(24), Duration::days(180));
+    assert!(s.reminder_due(day, stale, T0 + Duration::days(5)).is_none());
+    let (r, s2) = s.reminder_due(day, stale, T0 + Duration::days(6)).unwrap();
+    assert_eq!(r, Reminder::AutoAcceptSoon(T0 + Duration::days(7)));
+    assert!(s2
+        .reminder_due(day, stale, T0 + Duration::days(6))
+        .is_none());
+    let mut old = s2.clone();
+    old.deadline = None;
+    old.node = Node::Implement;
+    let (r, done) = old.reminder_due(day, stale, T0 + stale).unwrap();
+    assert_eq!(r, Reminder::Stale);
+    assert!(done.reminder_due(day, stale, T0 + stale * 2).is_none());
+}

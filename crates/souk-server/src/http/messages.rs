@@ -4,14 +4,14 @@
 use super::extract::{ApiPath, ApiQuery, PageQuery};
 use crate::error::{AppError, AppResult, ErrorEnvelope};
 use crate::http::auth::Caller;
+use crate::usecase::calls;
 use crate::AppState;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use souk_core::id::JobId;
 use souk_core::party::Role;
-use souk_store::{AttemptFilter, AttemptRecord, JobRecord, MessageRecord, Page};
+use souk_store::{AttemptFilter, AttemptRecord, JobRecord, MessageRecord};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,11 +50,6 @@ pub struct AttemptList {
     pub next_cursor: Option<String>,
 }
 
-/// A path's call id; a malformed one names no call (404, as an unknown one).
-fn job_id(id: &str) -> AppResult<JobId> {
-    JobId::parse(id).ok_or_else(|| AppError::not_found("call"))
-}
-
 fn seller_or_operator(caller: &Caller) -> AppResult<()> {
     caller.require(&[Role::Seller, Role::Operator])
 }
@@ -68,18 +63,6 @@ pub async fn list_attempts(
     caller: Caller,
     ApiQuery(q): ApiQuery<AttemptQuery>,
 ) -> AppResult<Json<AttemptList>> {
-    seller_or_operator(&caller)?;
-    if let Some(o) = &q.outcome {
-        if !matches!(
-            o.as_str(),
-            "success" | "accepted" | "failure" | "interrupted"
-        ) {
-            return Err(AppError::bad_request(
-                "invalid_query",
-                "outcome must be success, accepted, failure or interrupted",
-            ));
-        }
-    }
     let page = PageQuery {
         limit: q.limit,
         after: q.after.clone(),
@@ -91,10 +74,7 @@ pub async fn list_attempts(
         job_id: q.call_id,
         outcome: q.outcome,
     };
-    let data = state
-        .store
-        .list_attempts(&caller.scope(), &filter, &page)
-        .await?;
+    let data = calls::attempts(&state, &caller.0, &filter, &page).await?;
     let next_cursor = (data.len() as u32 == page.limit)
         .then(|| data.last().map(|a| a.id.to_string()))
         .flatten();
@@ -118,23 +98,7 @@ pub async fn get_call(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<CallView>> {
-    seller_or_operator(&caller)?;
-    let call = state
-        .store
-        .find_job(&caller.scope(), &job_id(&id)?)
-        .await?
-        .ok_or_else(|| AppError::not_found("call"))?;
-    let attempts = state
-        .store
-        .list_attempts(
-            &caller.scope(),
-            &AttemptFilter {
-                job_id: Some(id),
-                ..Default::default()
-            },
-            &Page::first(Page::MAX_LIMIT),
-        )
-        .await?;
+    let (call, attempts) = calls::call(&state, &caller.0, &id).await?;
     Ok(Json(CallView { call, attempts }))
 }
 
@@ -146,18 +110,7 @@ pub async fn retry_call(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<JobRecord>> {
-    seller_or_operator(&caller)?;
-    let job = state
-        .store
-        .retry_job(
-            &caller.scope(),
-            &job_id(&id)?,
-            caller.party_id(),
-            state.clock.now(),
-        )
-        .await?
-        .ok_or_else(|| AppError::not_found("call"))?;
-    state.wake.notify_one();
+    let job = calls::retry(&state, &caller.0, &id).await?;
     Ok(Json(job))
 }
 
@@ -205,7 +158,7 @@ pub async fn list_messages(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> AppResult<Json<MessageList>> {
     let page = q.page()?;
-    let data = state.store.list_messages(&caller.scope(), &page).await?;
+    let data = calls::messages(&state, &caller.0, &page).await?;
     let next_cursor = (data.len() as u32 == page.limit)
         .then(|| data.last().map(|m| m.id.clone()))
         .flatten();

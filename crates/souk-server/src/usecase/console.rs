@@ -161,3 +161,87 @@ pub async fn session(state: &AppState, token: &str) -> AppResult<Option<ConsoleS
 pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
     Ok(state.store.close_session(&token_hash(token)).await?)
 }
+
+/// Remembers the language a person uses, for the mails they get.
+pub async fn remember_lang(state: &AppState, user: &ConsoleUser, lang: &str) -> AppResult<()> {
+    if user.lang != lang {
+        state.store.set_console_user_lang(&user.id, lang).await?;
+    }
+    Ok(())
+}
+
+/// "Forgot my password": mails a single-use link to the address if it is a login of an active
+/// party. The answer is the same whether it is or not (no account enumeration); a login asks
+/// at most `RESETS_PER_HOUR` times an hour, further requests are ignored the same way.
+pub async fn request_password_reset(state: &AppState, email: &str, lang: &str) -> AppResult<()> {
+    let email = normalise_email(email);
+    let Some(user) = state.store.console_user_by_email(&email).await? else {
+        return Ok(());
+    };
+    let now = state.clock.now();
+    let token = new_token();
+    let hash = token_hash(&token);
+    let mail = souk_store::NewMail {
+        event_key: format!("password_reset:{hash}"),
+        recipient: user.email.clone(),
+        lang: lang.to_owned(),
+        kind: "password_reset".into(),
+        subject: String::new(),
+        body: String::new(),
+        link: None,
+        secret_sealed: Some(
+            state
+                .master_key
+                .seal(crate::usecase::mail::RESET_SECRET_CONTEXT, &token),
+        ),
+    };
+    let expires = now + souk_core::console::RESET_VALIDITY;
+    state
+        .store
+        .request_password_reset(&user.id, &hash, expires, mail, now)
+        .await?;
+    state.wake.notify_one();
+    Ok(())
+}
+
+fn reset_link_invalid() -> AppError {
+    AppError::new(
+        StatusCode::GONE,
+        "reset_link_invalid",
+        "this password-reset link was already used or has expired; ask for a new one",
+    )
+}
+
+/// Checks a reset link before showing its form.
+pub async fn check_reset_token(state: &AppState, token: &str) -> AppResult<()> {
+    match state
+        .store
+        .password_reset_user(&token_hash(token), state.clock.now())
+        .await?
+    {
+        Some(_) => Ok(()),
+        None => Err(reset_link_invalid()),
+    }
+}
+
+/// Sets a new password through a reset link (once); every session of the login is closed.
+pub async fn complete_password_reset(
+    state: &AppState,
+    token: &str,
+    password: &str,
+) -> AppResult<()> {
+    if let Some(p) = password_problem(password) {
+        return Err(AppError::invalid_field("password", p));
+    }
+    // Refuse a dead link before spending a hash on it.
+    check_reset_token(state, token).await?;
+    let hash = hash_password(password.to_owned()).await?;
+    match state
+        .store
+        .complete_password_reset(&token_hash(token), &hash, state.clock.now())
+        .await?
+    {
+        Some(_) => Ok(()),
+        None => Err(reset_link_invalid()),
+    }
+}

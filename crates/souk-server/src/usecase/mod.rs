@@ -6,10 +6,12 @@
 pub mod attachments;
 pub mod balance;
 pub mod buyer_wire;
+pub mod calls;
 pub mod catalog;
 pub mod console;
 pub mod endpoint_test;
 pub mod licenses;
+pub mod mail;
 pub mod metering;
 pub mod orders;
 pub mod packages;

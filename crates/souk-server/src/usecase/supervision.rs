@@ -12,7 +12,7 @@ use souk_core::order::{OrderEvent, OrderKind};
 use souk_core::party::{PartyId, Role};
 use souk_core::snapshot::Recipient;
 use souk_core::supervision::{
-    decide, flow_for, license_code_flow, Action, Actor, Node, Resolution, Supervision,
+    decide, flow_for, license_code_flow, Action, Actor, Node, Reminder, Resolution, Supervision,
     SupervisionError,
 };
 use souk_core::transition::StateMachine;
@@ -379,6 +379,50 @@ pub async fn code_activated(
         }
     }
     Ok(())
+}
+
+/// Timer pass: the buyer is reminded `supervision.auto_accept_reminder` before an automatic
+/// acceptance, and both parties once when supervision is open `supervision.stale_reminder`
+/// after payment (§3.3). Each reminder is a logged step, so it goes out once.
+pub async fn reminders_due(state: &AppState, now: OffsetDateTime) -> anyhow::Result<usize> {
+    let cfg = &state.config.supervision;
+    let mut sent = 0;
+    for record in state
+        .store
+        .open_supervisions(&Scope::Everything, 500)
+        .await?
+    {
+        let Some((reminder, next)) =
+            record
+                .state
+                .reminder_due(cfg.auto_accept_reminder.0, cfg.stale_reminder.0, now)
+        else {
+            continue;
+        };
+        let oid = record.order_id.as_str();
+        let (action, notices) = match reminder {
+            Reminder::AutoAcceptSoon(at) => (
+                "auto_accept_reminder",
+                vec![(record.buyer_id.clone(), notice::auto_accept_soon(oid, at))],
+            ),
+            Reminder::Stale => (
+                "stale_reminder",
+                [&record.buyer_id, &record.seller_id]
+                    .into_iter()
+                    .map(|p| (p.clone(), notice::supervision_stale(oid)))
+                    .collect(),
+            ),
+        };
+        let write = SupervisionWrite {
+            notices,
+            ..crate::usecase::refunds::side_step(&record, next, Actor::System, None, action, now)
+        };
+        // Lost to a party's step: the next pass looks again.
+        if state.store.apply_supervision(write).await? {
+            sent += 1;
+        }
+    }
+    Ok(sent)
 }
 
 /// Timer pass: buyer silence at acceptance past its deadline → the system accepts.

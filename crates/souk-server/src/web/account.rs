@@ -4,7 +4,7 @@ use super::session::{set_cookie, Submitted, Visitor, SESSION_COOKIE};
 use super::{page, render, PageResult, WebError};
 use crate::usecase::console;
 use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -15,12 +15,19 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/password-reset", get(reset_page).post(reset_request))
+        .route(
+            "/password-reset/{token}",
+            get(reset_choose_page).post(reset_complete),
+        )
 }
 
 #[derive(serde::Deserialize)]
 struct Next {
     #[serde(default)]
     next: Option<String>,
+    #[serde(default)]
+    reset: Option<String>,
 }
 
 /// Only a path on this site (`/…`, not `//host`): no open redirect through `next`.
@@ -32,7 +39,11 @@ async fn login_page(v: Visitor, Query(q): Query<Next>) -> PageResult {
     page(
         &v,
         "login.html",
-        minijinja::context! { next => safe_next(q.next.as_deref()), email => "" },
+        minijinja::context! {
+            next => safe_next(q.next.as_deref()),
+            email => "",
+            reset_done => q.reset.as_deref() == Some("done"),
+        },
     )
 }
 
@@ -57,6 +68,7 @@ async fn login(State(state): State<AppState>, s: Submitted<LoginForm>) -> PageRe
     let f = s.form;
     match console::login(&state, &f.email, &f.password).await {
         Ok(done) => {
+            console::remember_lang(&state, &done.user, s.visitor.lang.code()).await?;
             let to = safe_next(f.next.as_deref())
                 .unwrap_or(home(done.user.role))
                 .to_owned();
@@ -105,6 +117,74 @@ async fn logout(State(state): State<AppState>, s: Submitted<Empty>) -> PageResul
         HeaderValue::from_static("souk_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
     );
     Ok(res)
+}
+
+async fn reset_page(v: Visitor) -> PageResult {
+    page(
+        &v,
+        "password_reset.html",
+        minijinja::context! { step => "ask" },
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct ResetRequest {
+    email: String,
+}
+
+/// The same page whether the address is a login or not.
+async fn reset_request(State(state): State<AppState>, s: Submitted<ResetRequest>) -> PageResult {
+    console::request_password_reset(&state, &s.form.email, s.visitor.lang.code())
+        .await
+        .map_err(WebError::with(&s.visitor))?;
+    page(
+        &s.visitor,
+        "password_reset.html",
+        minijinja::context! { step => "sent" },
+    )
+}
+
+async fn reset_choose_page(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(token): Path<String>,
+) -> PageResult {
+    console::check_reset_token(&state, &token)
+        .await
+        .map_err(WebError::with(&v))?;
+    page(
+        &v,
+        "password_reset.html",
+        minijinja::context! { step => "choose", token },
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct NewPassword {
+    password: String,
+}
+
+async fn reset_complete(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    s: Submitted<NewPassword>,
+) -> PageResult {
+    match console::complete_password_reset(&state, &token, &s.form.password).await {
+        Ok(()) => Ok(Redirect::to("/login?reset=done").into_response()),
+        // A password the rules refuse: the form again, saying why.
+        Err(e)
+            if e.status == StatusCode::UNPROCESSABLE_ENTITY
+                || e.status == StatusCode::BAD_REQUEST =>
+        {
+            render(
+                &s.visitor,
+                "password_reset.html",
+                e.status,
+                minijinja::context! { step => "choose", token, problem => e.message, code => e.code },
+            )
+        }
+        Err(e) => Err(WebError::with(&s.visitor)(e)),
+    }
 }
 
 #[cfg(test)]

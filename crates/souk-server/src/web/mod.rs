@@ -15,8 +15,12 @@ mod aftersale;
 mod aftersale_texts;
 mod buyer;
 mod i18n;
+<<<<<<< HEAD
 mod money_out;
 mod money_texts;
+=======
+mod messages;
+>>>>>>> main
 mod operator;
 mod seller;
 pub mod session;
@@ -43,8 +47,22 @@ pub fn router() -> Router<AppState> {
         .merge(buyer::router())
         .merge(operator::router())
         .merge(seller::router())
+        .merge(messages::router())
         .merge(aftersale::router())
         .merge(money_out::router())
+}
+
+/// A time as pages show it: `2026-12-06 09:30 UTC`.
+fn when(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 async fn stylesheet() -> Response {
@@ -66,6 +84,10 @@ fn templates() -> &'static Environment<'static> {
         for (name, source) in [
             ("base.html", include_str!("../../templates/base.html")),
             ("login.html", include_str!("../../templates/login.html")),
+            (
+                "password_reset.html",
+                include_str!("../../templates/password_reset.html"),
+            ),
             ("error.html", include_str!("../../templates/error.html")),
             ("shop.html", include_str!("../../templates/shop.html")),
             ("product.html", include_str!("../../templates/product.html")),
@@ -75,6 +97,10 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("../../templates/instance.html"),
             ),
             ("reviews.html", include_str!("../../templates/reviews.html")),
+            (
+                "messages.html",
+                include_str!("../../templates/messages.html"),
+            ),
             (
                 "seller_products.html",
                 include_str!("../../templates/seller_products.html"),
@@ -101,10 +127,12 @@ fn templates() -> &'static Environment<'static> {
                 .expect("console templates compile");
         }
         env.add_filter("money", money_filter);
+        env.add_function("tr", tr);
         env
     })
 }
 
+<<<<<<< HEAD
 /// The money-out pages' templates (`money_out.rs`).
 fn money_out_templates() -> [(&'static str, &'static str); 6] {
     [
@@ -130,6 +158,20 @@ fn money_out_templates() -> [(&'static str, &'static str); 6] {
         ),
         ("offer.html", include_str!("../../templates/offer.html")),
     ]
+=======
+/// `{{ tr("Retry", "重试") }}`: the text in the page's language. Pages added after the first
+/// slice keep their texts beside their markup this way instead of in `i18n::Texts`.
+fn tr(state: &minijinja::State, en: String, zh: String) -> String {
+    let lang = state
+        .lookup("frame")
+        .and_then(|f| f.get_attr("lang").ok())
+        .and_then(|l| l.as_str().map(str::to_owned));
+    if lang.as_deref() == Some("zh") {
+        zh
+    } else {
+        en
+    }
+>>>>>>> main
 }
 
 /// `{{ amount_minor | money(currency) }}`: shown as `souk_core::money::Money` displays itself.

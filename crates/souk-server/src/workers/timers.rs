@@ -62,8 +62,17 @@ pub fn passes() -> &'static [TimerPass] {
             run: |state, now| Box::pin(crate::usecase::supervision::auto_accept_due(state, now)),
         },
         TimerPass {
+            name: "supervision_reminders",
+            run: |state, now| Box::pin(crate::usecase::supervision::reminders_due(state, now)),
+        },
+        TimerPass {
             name: "refund_returns",
             run: |state, now| Box::pin(crate::usecase::refund_returns::returns_due(state, now)),
+        },
+        // Last: mails for the notices the passes above just recorded go out in the same tick.
+        TimerPass {
+            name: "mail_outbox",
+            run: |state, now| Box::pin(crate::usecase::mail::deliver_due(state, now)),
         },
     ]
 }

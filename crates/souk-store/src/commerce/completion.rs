@@ -336,8 +336,25 @@ async fn apply_effect(
             };
             insert_notice(tx, &job.seller_id, &notice, Some(job.id.as_str()), now).await?;
         }
+        Effect::NotifyBuyerOpened { has_credentials } => {
+            let buyer = order_buyer(tx, job).await?;
+            let notice = souk_core::notice::instance_opened(
+                job.order_id.as_str(),
+                job.instance_id.as_str(),
+                has_credentials,
+            );
+            insert_notice(tx, &buyer, &notice, Some(job.order_id.as_str()), now).await?;
+        }
     }
     Ok(())
+}
+
+async fn order_buyer(tx: &mut impl Exec, job: &JobRecord) -> StoreResult<PartyId> {
+    let buyer: String = tx
+        .one(sqlx::query("SELECT buyer_id FROM orders WHERE id = $1").bind(job.order_id.as_str()))
+        .await?
+        .try_get("buyer_id")?;
+    Ok(PartyId::from_trusted(buyer))
 }
 
 /// Fails an order and returns its money, as the core planned (the unique index on ledger
@@ -351,11 +368,7 @@ async fn fail_and_refund(
     reason: &str,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
-    let buyer: String = tx
-        .one(sqlx::query("SELECT buyer_id FROM orders WHERE id = $1").bind(job.order_id.as_str()))
-        .await?
-        .try_get("buyer_id")?;
-    let buyer = PartyId::from_trusted(buyer);
+    let buyer = order_buyer(tx, job).await?;
     if let Some(refund) = refund {
         insert_entry(
             tx,

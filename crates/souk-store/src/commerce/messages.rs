@@ -91,7 +91,8 @@ pub(super) fn message_from_row(row: &AnyRow) -> StoreResult<MessageRecord> {
     })
 }
 
-/// Records a notice in a party's message centre (its wording comes from `souk_core::notice`).
+/// Records a notice in a party's message centre (its wording comes from `souk_core::notice`)
+/// and queues its e-mail to the party's people (`console_mail`).
 pub(crate) async fn insert_notice(
     conn: &mut impl Exec,
     party: &PartyId,
@@ -99,12 +100,13 @@ pub(crate) async fn insert_notice(
     ref_id: Option<&str>,
     now: OffsetDateTime,
 ) -> StoreResult<()> {
+    let id = souk_core::id::generate("msg", now);
     conn.exec(
         sqlx::query(
             "INSERT INTO messages (id, party_id, kind, subject, body, ref_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(souk_core::id::generate("msg", now))
+        .bind(id.clone())
         .bind(party.as_str())
         .bind(notice.kind)
         .bind(&notice.subject)
@@ -113,6 +115,8 @@ pub(crate) async fn insert_notice(
         .bind(to_unix_ms(now)),
     )
     .await?;
+    // The same notice by e-mail, in the same transaction: never lost, never sent twice.
+    crate::console_mail::enqueue_notice(conn, party, &id, notice, now).await?;
     Ok(())
 }
 

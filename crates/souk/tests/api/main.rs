@@ -5,6 +5,7 @@ mod console_support;
 mod fixture;
 mod harness;
 mod http_edge;
+mod mail_support;
 mod ops_support;
 
 mod aftersale;
@@ -15,6 +16,7 @@ mod browser;
 mod catalog;
 mod commerce;
 mod console;
+mod console_mail;
 mod console_money;
 mod constraints;
 mod foundation;

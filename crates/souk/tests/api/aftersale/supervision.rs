@@ -542,3 +542,66 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    the_buyer_is_reminded_a_day_before_auto_acceptance_and_both_parties_after_180_days,
+    |app: TestApp| async move {
+        let m = market(&app, Proto::V2, example_seller(&app, |_| {}).await).await;
+        let sku = listed(&app, &m, "manual_service", json!({})).await;
+        let kind_count =
+            |msgs: &[Value], kind: &str| msgs.iter().filter(|n| n["kind"] == kind).count();
+        let a = m
+            .buy(&app, json!({"sku_id": sku, "billing_mode": "monthly"}))
+            .await;
+        let a = a["id"].as_str().unwrap().to_owned();
+        to_acceptance(&app, &m, &a).await;
+        app.advance(Duration::days(5)).await;
+        assert_eq!(
+            kind_count(
+                &messages_of(&app, &m.buyer_key).await,
+                "supervision_auto_accept_soon"
+            ),
+            0
+        );
+        app.advance(Duration::days(1) + Duration::minutes(1)).await;
+        app.advance(Duration::hours(1)).await;
+        assert_eq!(
+            kind_count(
+                &messages_of(&app, &m.buyer_key).await,
+                "supervision_auto_accept_soon"
+            ),
+            1,
+            "once"
+        );
+        let s = supervision(&app, &m.buyer_key, &a).await.body;
+        assert!(
+            s["log"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["action"] == "auto_accept_reminder"),
+            "{s}"
+        );
+
+        // An order stuck at the requirement for 180 days: both parties hear it, once.
+        let b = m
+            .buy(&app, json!({"sku_id": sku, "billing_mode": "monthly"}))
+            .await;
+        let b = b["id"].as_str().unwrap().to_owned();
+        app.advance(Duration::days(180) + Duration::minutes(1))
+            .await;
+        app.advance(Duration::days(1)).await;
+        assert_eq!(
+            kind_count(&messages_of(&app, &m.buyer_key).await, "supervision_stale"),
+            1
+        );
+        assert_eq!(
+            kind_count(&messages_of(&app, &m.seller_key).await, "supervision_stale"),
+            1
+        );
+        assert_eq!(
+            supervision(&app, &m.buyer_key, &b).await.body["node"],
+            "submit_requirement"
+        );
+    }
+);
