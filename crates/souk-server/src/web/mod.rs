@@ -15,12 +15,9 @@ mod aftersale;
 mod aftersale_texts;
 mod buyer;
 mod i18n;
-<<<<<<< HEAD
+mod messages;
 mod money_out;
 mod money_texts;
-=======
-mod messages;
->>>>>>> main
 mod operator;
 mod seller;
 pub mod session;
@@ -132,7 +129,6 @@ fn templates() -> &'static Environment<'static> {
     })
 }
 
-<<<<<<< HEAD
 /// The money-out pages' templates (`money_out.rs`).
 fn money_out_templates() -> [(&'static str, &'static str); 6] {
     [
@@ -158,7 +154,8 @@ fn money_out_templates() -> [(&'static str, &'static str); 6] {
         ),
         ("offer.html", include_str!("../../templates/offer.html")),
     ]
-=======
+}
+
 /// `{{ tr("Retry", "重试") }}`: the text in the page's language. Pages added after the first
 /// slice keep their texts beside their markup this way instead of in `i18n::Texts`.
 fn tr(state: &minijinja::State, en: String, zh: String) -> String {
@@ -171,7 +168,6 @@ fn tr(state: &minijinja::State, en: String, zh: String) -> String {
     } else {
         en
     }
->>>>>>> main
 }
 
 /// `{{ amount_minor | money(currency) }}`: shown as `souk_core::money::Money` displays itself.
