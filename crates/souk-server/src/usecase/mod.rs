@@ -18,6 +18,7 @@ pub mod packages;
 pub mod parties;
 pub mod refund_returns;
 pub mod refunds;
+pub mod sales;
 pub mod settlement;
 pub mod settlement_check;
 pub mod storefront;
