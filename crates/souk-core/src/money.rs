@@ -36,6 +36,41 @@ impl Currency {
     }
 
     /// Number of minor-unit digits (ISO 4217): 2 for most, 0 for JPY, KRW…, 3 for BHD, KWD….
+    /// The figure a person types for `minor` units (`9990` → `"99.90"`): what
+    /// [`Currency::parse_major`] reads back.
+    pub fn format_major(&self, minor: i64) -> String {
+        let shown = Money::new(minor, *self).to_string();
+        shown
+            .split_once(' ')
+            .map_or(shown.clone(), |(figure, _)| figure.to_owned())
+    }
+
+    /// Minor units from a decimal amount written by a person in this currency's major units
+    /// (`"99"`, `"99.9"`, `"99.90"` yuan → 9990); `None` for anything else (signs, more decimals
+    /// than the currency has, amounts beyond 10^15 minor units).
+    pub fn parse_major(&self, s: &str) -> Option<i64> {
+        let s = s.trim();
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        let exp = self.exponent() as usize;
+        if whole.is_empty()
+            || whole.len() > 13
+            || frac.len() > exp
+            || !whole.chars().all(|c| c.is_ascii_digit())
+            || !frac.chars().all(|c| c.is_ascii_digit())
+        {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        let frac_minor: i64 = if frac.is_empty() {
+            0
+        } else {
+            format!("{frac:0<exp$}").parse().ok()?
+        };
+        whole
+            .checked_mul(10_i64.checked_pow(exp as u32)?)?
+            .checked_add(frac_minor)
+    }
+
     pub fn exponent(&self) -> u32 {
         match &self.0 {
             b"BIF" | b"CLP" | b"DJF" | b"GNF" | b"ISK" | b"JPY" | b"KMF" | b"KRW" | b"PYG"
@@ -205,6 +240,20 @@ impl fmt::Display for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn major_amounts_written_by_people_parse_exactly() {
+        let c = Currency::CNY;
+        assert_eq!(c.parse_major("99"), Some(9900));
+        assert_eq!(c.parse_major(" 99.9 "), Some(9990));
+        assert_eq!(c.parse_major("0.05"), Some(5));
+        assert_eq!(c.parse_major("1.005"), None);
+        assert_eq!(c.parse_major("-1"), None);
+        assert_eq!(c.parse_major("1e3"), None);
+        assert_eq!(c.parse_major(""), None);
+        assert_eq!(c.format_major(9990), "99.90");
+        assert_eq!(c.parse_major(&c.format_major(123_456)), Some(123_456));
+    }
 
     #[test]
     fn currency_parses_only_iso_shape() {

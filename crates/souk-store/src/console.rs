@@ -2,6 +2,7 @@
 //! process on the database), failed-login records for throttling, and the storefront search.
 
 use crate::console_mail::{self as mail, MailBacklog, NewMail, OutboxMail};
+use crate::console_sales::{self as sales, DaySalesRow};
 use crate::search::{ProductSearch, SearchHit};
 use crate::sql::corrupt;
 use crate::*;
@@ -141,6 +142,24 @@ pub trait ConsoleStore: Send + Sync + 'static {
         token_hash: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Option<ConsoleUserId>>;
+
+    /// A seller's newest orders, newest first.
+    async fn recent_orders(&self, seller: &PartyId, limit: u32) -> StoreResult<Vec<OrderRecord>>;
+
+    /// A seller's newest instances, newest first.
+    async fn recent_instances(
+        &self,
+        seller: &PartyId,
+        limit: u32,
+    ) -> StoreResult<Vec<InstanceRecord>>;
+
+    /// A seller's paid (not refunded) orders since `since`, per business day and currency.
+    async fn sales_per_day(
+        &self,
+        seller: &PartyId,
+        since: OffsetDateTime,
+        zone_offset_ms: i64,
+    ) -> StoreResult<Vec<DaySalesRow>>;
 
     /// Spends the token (single use) and sets the new password hash; closes the login's
     /// sessions and its other reset links (audited). `None` if the token is not valid.
@@ -389,6 +408,27 @@ impl ConsoleStore for SqlStore {
         now: OffsetDateTime,
     ) -> StoreResult<Option<ConsoleUserId>> {
         mail::password_reset_user(self, token_hash, now).await
+    }
+
+    async fn recent_orders(&self, seller: &PartyId, limit: u32) -> StoreResult<Vec<OrderRecord>> {
+        sales::recent_orders(self, seller, limit).await
+    }
+
+    async fn recent_instances(
+        &self,
+        seller: &PartyId,
+        limit: u32,
+    ) -> StoreResult<Vec<InstanceRecord>> {
+        sales::recent_instances(self, seller, limit).await
+    }
+
+    async fn sales_per_day(
+        &self,
+        seller: &PartyId,
+        since: OffsetDateTime,
+        zone_offset_ms: i64,
+    ) -> StoreResult<Vec<DaySalesRow>> {
+        sales::sales_per_day(self, seller, since, zone_offset_ms).await
     }
 
     async fn complete_password_reset(

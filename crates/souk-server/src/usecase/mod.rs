@@ -20,6 +20,7 @@ pub mod refund_returns;
 pub mod refunds;
 pub mod reseller_check;
 pub mod resellers;
+pub mod sales;
 pub mod settlement;
 pub mod settlement_check;
 pub mod storefront;

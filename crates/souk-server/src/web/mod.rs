@@ -14,12 +14,15 @@ mod account;
 mod aftersale;
 mod aftersale_texts;
 mod buyer;
+mod chart;
 mod i18n;
 mod messages;
 mod money_out;
 mod money_texts;
 mod operator;
+mod product_form;
 mod seller;
+mod seller_center;
 pub mod session;
 mod shop;
 
@@ -47,6 +50,8 @@ pub fn router() -> Router<AppState> {
         .merge(messages::router())
         .merge(aftersale::router())
         .merge(money_out::router())
+        .merge(seller_center::router())
+        .merge(product_form::router())
 }
 
 /// A time as pages show it: `2026-12-06 09:30 UTC`.
@@ -97,6 +102,34 @@ fn templates() -> &'static Environment<'static> {
             (
                 "messages.html",
                 include_str!("../../templates/messages.html"),
+            ),
+            (
+                "seller_nav.html",
+                include_str!("../../templates/seller_nav.html"),
+            ),
+            (
+                "seller_calls.html",
+                include_str!("../../templates/seller_calls.html"),
+            ),
+            (
+                "seller_call.html",
+                include_str!("../../templates/seller_call.html"),
+            ),
+            (
+                "seller_keys.html",
+                include_str!("../../templates/seller_keys.html"),
+            ),
+            (
+                "seller_orders.html",
+                include_str!("../../templates/seller_orders.html"),
+            ),
+            (
+                "seller_dashboard.html",
+                include_str!("../../templates/seller_dashboard.html"),
+            ),
+            (
+                "product_form.html",
+                include_str!("../../templates/product_form.html"),
             ),
             (
                 "seller_products.html",

@@ -36,7 +36,7 @@ pub use outbox::{
 pub(crate) use instances::transition_instance;
 pub(crate) use ledger::insert_entry as insert_ledger_entry;
 pub(crate) use messages::insert_notice;
-pub(crate) use orders::transition_order;
+pub(crate) use orders::{order_from_row, transition_order};
 pub(crate) use outbox::insert_job as insert_outbox_job;
 
 use completion::*;
@@ -46,7 +46,6 @@ use ledger::*;
 // The metering store books usage charges and arrears with the same helpers.
 pub(crate) use instances::{instance_from_row, instance_in};
 pub(crate) use ledger::{balance_in, lock_account};
-use orders::*;
 pub(crate) use outbox::insert_job;
 use outbox::*;
 

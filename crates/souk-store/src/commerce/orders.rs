@@ -78,7 +78,7 @@ impl From<sqlx::Error> for PayError {
 // ---------------------------------------------------------------------------------------------
 // Row mapping and helpers used inside transactions
 
-pub(super) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRecord> {
+pub(crate) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRecord> {
     Ok(OrderRecord {
         id: OrderId::from_trusted(row.try_get("id")?),
         kind: parse(row, "kind")?,

@@ -16,12 +16,12 @@ use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn skipped() -> bool {
+pub(crate) fn skipped() -> bool {
     std::env::var("SOUK_TEST_BROWSER").is_ok_and(|v| v == "skip")
 }
 
 /// A chromedriver process on a free port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
@@ -33,7 +33,7 @@ impl Drop for Driver {
     }
 }
 
-async fn driver() -> Driver {
+pub(crate) async fn driver() -> Driver {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -60,7 +60,7 @@ async fn driver() -> Driver {
     Driver { child, url }
 }
 
-async fn browser(driver: &Driver) -> Client {
+pub(crate) async fn browser(driver: &Driver) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -78,24 +78,24 @@ async fn browser(driver: &Driver) -> Client {
 }
 
 /// One browser session against one Souk.
-struct Session<'a> {
-    app: &'a TestApp,
-    c: Client,
-    shots: bool,
+pub(crate) struct Session<'a> {
+    pub app: &'a TestApp,
+    pub c: Client,
+    pub shots: bool,
 }
 
 impl Session<'_> {
-    async fn open(&self, path: &str) {
+    pub(crate) async fn open(&self, path: &str) {
         self.c.goto(&self.app.url(path)).await.expect("page opens");
     }
 
-    async fn fill(&self, css: &str, text: &str) {
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
         let e = self.c.find(Locator::Css(css)).await.expect(css);
         e.clear().await.unwrap();
         e.send_keys(text).await.unwrap();
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.c
             .find(Locator::Css(css))
             .await
@@ -107,7 +107,7 @@ impl Session<'_> {
 
     /// The element once the page showing it has loaded (a click that submits a form returns
     /// before the next page is there).
-    async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
+    pub(crate) async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
         self.c
             .wait()
             .at_most(Duration::from_secs(20))
@@ -116,7 +116,7 @@ impl Session<'_> {
             .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         // A click that submits a form returns before the next page replaces this one, and the
         // same selector can match on both: an element found on the old page may go stale
         // before it is read. Find it again (on the new page) instead of failing.
@@ -130,11 +130,11 @@ impl Session<'_> {
         panic!("{css} kept going stale")
     }
 
-    async fn path(&self) -> String {
+    pub(crate) async fn path(&self) -> String {
         self.c.current_url().await.unwrap().path().to_owned()
     }
 
-    async fn login(&self, email: &str) {
+    pub(crate) async fn login(&self, email: &str) {
         self.open("/login").await;
         self.fill("#email", email).await;
         self.fill("#password", PASSWORD).await;
@@ -142,7 +142,7 @@ impl Session<'_> {
         self.wait_for("#logout").await;
     }
 
-    async fn shot(&self, name: &str) {
+    pub(crate) async fn shot(&self, name: &str) {
         if !self.shots {
             return;
         }
@@ -152,7 +152,7 @@ impl Session<'_> {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
 
-    async fn close(self) {
+    pub(crate) async fn close(self) {
         self.c.close().await.expect("browser closes");
     }
 }
