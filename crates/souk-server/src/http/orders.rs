@@ -410,8 +410,9 @@ impl From<Balance> for BalanceView {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CurrencyQuery {
-    /// ISO 4217 code (default CNY).
-    #[param(pattern = "^[A-Z]{3}$", example = "CNY")]
+    /// ISO 4217 code in circulation (default CNY): documented as the same list the body's
+    /// `Currency` accepts, so a well-formed but unknown code is invalid input, not a refusal.
+    #[param(value_type = Option<souk_core::money::Currency>, example = "CNY")]
     pub currency: Option<String>,
 }
 

@@ -39,7 +39,7 @@ pub struct QuotaList {
 /// on-demand SKU of the product), reset, validity, stop-when-exhausted. Orders copy it.
 #[utoipa::path(put, path = "/v1/products/{id}/usage-packages", tag = "metering", params(("id" = String, Path)),
     request_body(content = UsagePackages, example = json!({"packages": [{"sku_id": "sku_01JD7W6Q4X3N9R2K5T8V1B0C6M", "items": [{"sku_id": "sku_01JD7W6Q4X3N9R2K5T8V1B0C6N", "quota": "1000"}], "reset": "monthly"}]})),
-    responses((status = 200, body = UsagePackages),
+    responses((status = 200, body = UsagePackages, example = json!({"packages": [{"sku_id": "sku_01JD7W6Q4X3N9R2K5T8V1B0C6M", "items": [{"sku_id": "sku_01JD7W6Q4X3N9R2K5T8V1B0C6N", "quota": "1000.0000"}], "reset": "monthly", "validity_months": null, "stop_when_exhausted": false}]})),
               (status = 404, description = "`not_found`: no such product of yours", body = crate::error::ErrorEnvelope),
               (status = 422, description = "`invalid_field`: a SKU, quota, reset or validity that cannot be used", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
@@ -56,7 +56,7 @@ pub async fn set_usage_packages(
 
 /// What the product's package SKUs hold.
 #[utoipa::path(get, path = "/v1/products/{id}/usage-packages", tag = "metering", params(("id" = String, Path)),
-    responses((status = 200, body = UsagePackages),
+    responses((status = 200, body = UsagePackages, example = json!({"packages": [{"sku_id": "sku_01JD7W6Q4X3N9R2K5T8V1B0C6M", "items": [{"sku_id": "sku_01JD7W6Q4X3N9R2K5T8V1B0C6N", "quota": "1000.0000"}], "reset": "monthly", "validity_months": null, "stop_when_exhausted": false}]})),
               (status = 404, description = "`not_found`: no such product", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn get_usage_packages(
@@ -75,7 +75,7 @@ pub async fn get_usage_packages(
 /// packages covering an on-demand instance's billing item (quota, used and remaining in the
 /// current period).
 #[utoipa::path(get, path = "/v1/instances/{id}/package-quotas", tag = "metering", params(("id" = String, Path)),
-    responses((status = 200, body = QuotaList),
+    responses((status = 200, body = QuotaList, example = json!({"data": [{"package_id": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6P", "sku_id": "sku_01JD7W6Q4X3N9R2K5T8V1B0C6N", "reset": "monthly", "stop_when_exhausted": false, "quota": "1000.0000", "used": "250.5000", "remaining": "749.5000", "period_start": "2026-12-01T00:00:00Z", "period_end": "2027-01-01T00:00:00Z", "effective_at": "2026-12-01T00:00:00Z", "expire_at": "2027-12-01T00:00:00Z", "exhausted_at": null}]})),
               (status = 404, description = "`not_found`: no such instance visible to you", body = crate::error::ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn package_quotas(
