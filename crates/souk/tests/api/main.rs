@@ -18,6 +18,7 @@ mod catalog;
 mod commerce;
 mod console;
 mod console_mail;
+mod console_operator;
 mod console_money;
 mod console_seller;
 mod constraints;
