@@ -3,13 +3,13 @@
 
 use super::session::{Member, Submitted};
 use super::{page, PageResult, WebError};
+use crate::error::AppError;
 use crate::usecase::catalog;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
-use crate::error::AppError;
 use souk_core::catalog::{ProductAction, ProductStatus};
 use souk_core::party::Role;
 

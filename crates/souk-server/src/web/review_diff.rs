@@ -142,10 +142,7 @@ fn spec_rows(listed: Option<&ProductSpec>, submitted: &ProductSpec) -> Vec<Row> 
             ("service_agreement.phone", s.service_agreement.phone.clone()),
             ("service_agreement.email", s.service_agreement.email.clone()),
             ("supervised", s.supervised.to_string()),
-            (
-                "open_after_acceptance",
-                s.open_after_acceptance.to_string(),
-            ),
+            ("open_after_acceptance", s.open_after_acceptance.to_string()),
             ("enum_attributes", json(&s.enum_attributes)),
             ("quantity", json(&s.quantity)),
             ("order_fields", json(&s.order_fields)),

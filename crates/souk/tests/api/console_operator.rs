@@ -30,13 +30,13 @@ pub(crate) async fn listed_with_revision(app: &TestApp) -> (String, String) {
     )
     .await;
     let id = p["id"].as_str().unwrap().to_owned();
-    let mut prices = fixture::product_body("Acme Monitor", Proto::V2, "http://127.0.0.1:9/p")
-        ["prices"]
-        .take();
+    let mut prices =
+        fixture::product_body("Acme Monitor", Proto::V2, "http://127.0.0.1:9/p")["prices"].take();
     prices[0]["amount_minor"] = json!(1500);
-    prices.as_array_mut().unwrap().push(
-        json!({"sku": {"edition": "team"}, "billing_mode": "monthly", "amount_minor": 5000}),
-    );
+    prices
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"sku": {"edition": "team"}, "billing_mode": "monthly", "amount_minor": 5000}));
     let r = app
         .send(
             app.http
@@ -50,7 +50,10 @@ pub(crate) async fn listed_with_revision(app: &TestApp) -> (String, String) {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let rev = r.body["pending_revision"]["id"].as_str().unwrap().to_owned();
+    let rev = r.body["pending_revision"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     (id, rev)
 }
 
@@ -61,7 +64,9 @@ backend_test!(
         let web = operator_web(&app).await;
         let queue = web.get("/operator/reviews").await;
         assert!(
-            queue.text.contains(&format!("href=\"/operator/reviews/{id}\"")),
+            queue
+                .text
+                .contains(&format!("href=\"/operator/reviews/{id}\"")),
             "{}",
             queue.text
         );
@@ -69,14 +74,23 @@ backend_test!(
         assert_eq!(page.status, StatusCode::OK, "{}", page.text);
         let t = &page.text;
         // The description changed, the name did not; both versions are shown.
-        assert!(t.contains("<tr class=\"changed\" data-field=\"description\">"), "{t}");
+        assert!(
+            t.contains("<tr class=\"changed\" data-field=\"description\">"),
+            "{t}"
+        );
         assert!(t.contains("<tr class=\"\" data-field=\"name\">"), "{t}");
         assert!(t.contains("Hosted monitoring for small teams.") && t.contains("now with alerts."));
         // SKUs: the basic monthly price moved, a team edition is new, pro is unchanged.
-        assert!(t.contains("monthly ¥10.00") || t.contains("monthly 10.00"), "{t}");
+        assert!(
+            t.contains("monthly ¥10.00") || t.contains("monthly 10.00"),
+            "{t}"
+        );
         assert!(t.contains("edition=team"), "{t}");
         assert!(t.contains(&rev), "{t}");
-        assert!(t.contains("127.0.0.1:9"), "the integration profile is shown");
+        assert!(
+            t.contains("127.0.0.1:9"),
+            "the integration profile is shown"
+        );
         // In Chinese too.
         let zh = web.get(&format!("/operator/reviews/{id}?lang=zh")).await;
         assert!(zh.text.contains("当前在售") && zh.text.contains("已变更"));
@@ -85,7 +99,11 @@ backend_test!(
             .submit(
                 &format!("/operator/reviews/{id}"),
                 &format!("/operator/reviews/{id}/decide"),
-                &[("decision", "approve"), ("revision_id", &rev), ("reason", "")],
+                &[
+                    ("decision", "approve"),
+                    ("revision_id", &rev),
+                    ("reason", ""),
+                ],
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
