@@ -34,8 +34,7 @@ pub fn read(state: &AppState) -> AppResult<ClockReading> {
 /// Moves the clock forward by `by` ("30d", "1d12h"), then runs the timers that became due.
 pub async fn advance(state: &AppState, by: &str) -> AppResult<ClockReading> {
     let c = sandbox_clock(state)?;
-    let by =
-        souk_core::clock::parse_duration(by).map_err(|m| AppError::invalid_field("by", m))?;
+    let by = souk_core::clock::parse_duration(by).map_err(|m| AppError::invalid_field("by", m))?;
     if by <= time::Duration::ZERO {
         return Err(AppError::invalid_field(
             "by",

@@ -184,7 +184,10 @@ backend_test!(
         assert!(secret.starts_with("sk_"), "{secret}");
         assert_eq!(app.get("/v1/me", &secret).await.status, StatusCode::OK);
         let again = web.get(&page).await;
-        assert!(!again.text.contains(&secret), "the secret is shown only once");
+        assert!(
+            !again.text.contains(&secret),
+            "the secret is shown only once"
+        );
         assert!(again.text.contains("ci"));
         // Suspend: the key stops at once; reactivate: it works again.
         let r = web
