@@ -22,7 +22,9 @@ mod messages;
 mod money_out;
 mod money_texts;
 mod operator;
+mod operator_parties;
 mod product_form;
+mod review_diff;
 mod seller;
 mod seller_center;
 pub mod session;
@@ -52,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .merge(buyer_licenses::router())
         .merge(usage::router())
         .merge(operator::router())
+        .merge(operator_parties::router())
         .merge(seller::router())
         .merge(messages::router())
         .merge(aftersale::router())
@@ -157,6 +160,7 @@ fn templates() -> &'static Environment<'static> {
         .into_iter()
         .chain(money_out_templates())
         .chain(buyer_templates())
+        .chain(operator::TEMPLATES.iter().copied())
         {
             // The templates are part of the binary and covered by the tests: a syntax error
             // is a build defect, caught by the first test that renders any page.

@@ -21,6 +21,7 @@ mod console;
 mod console_buyer;
 mod console_mail;
 mod console_money;
+mod console_operator;
 mod console_seller;
 mod constraints;
 mod foundation;
