@@ -208,7 +208,7 @@ pub async fn listed(
     id
 }
 
-fn names(html: &str) -> Vec<String> {
+pub(crate) fn names(html: &str) -> Vec<String> {
     html.split("class=\"name\" href=\"/shop/products/")
         .skip(1)
         .map(|s| {

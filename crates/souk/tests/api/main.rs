@@ -33,6 +33,7 @@ mod metering_packages;
 mod operations;
 mod processes;
 mod resellers;
+mod search_pages;
 mod settlement;
 mod settlement_feeds;
 mod tenancy;
