@@ -63,7 +63,9 @@ fn time_bound(field: &str, value: &str) -> Result<Option<OffsetDateTime>, AppErr
     parsed.map(|t| Some(t.assume_utc())).map_err(|_| {
         AppError::invalid_field(
             field,
-            format!("{field} must be a date (2026-12-06) or a date and time (2026-12-06T09:30), in UTC"),
+            format!(
+                "{field} must be a date (2026-12-06) or a date and time (2026-12-06T09:30), in UTC"
+            ),
         )
     })
 }

@@ -263,7 +263,13 @@ backend_test!(
         assert!(!r.text.contains("data-action=\"api_key.created\""));
         // A family (`party.`), paged 50 at a time: the next page has the rest, no repeats.
         let first = web.get("/operator/audit?action=api_key.").await;
-        assert_eq!(first.text.matches("data-action=\"api_key.created\"").count(), 50);
+        assert_eq!(
+            first
+                .text
+                .matches("data-action=\"api_key.created\"")
+                .count(),
+            50
+        );
         let older = first
             .text
             .split("id=\"older\"")
@@ -295,7 +301,9 @@ backend_test!(
             now.day()
         );
         let r = web
-            .get(&format!("/operator/audit?from={today}&action=party.suspended"))
+            .get(&format!(
+                "/operator/audit?from={today}&action=party.suspended"
+            ))
             .await;
         assert!(r.text.contains("data-action=\"party.suspended\""));
         let bad = web.get("/operator/audit?from=yesterday").await;
@@ -320,7 +328,10 @@ backend_test!(
         app.drain().await;
         let h = web.get("/operator/health").await;
         let t = &h.text;
-        assert!(t.contains(&format!("data-seller=\"{}\"", m.seller_id)), "{t}");
+        assert!(
+            t.contains(&format!("data-seller=\"{}\"", m.seller_id)),
+            "{t}"
+        );
         let failures = |t: &str| -> u32 {
             t.split("class=\"problem failures\">")
                 .nth(1)
@@ -340,7 +351,11 @@ backend_test!(
         let page = web.get("/operator/clock").await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.text);
         let r = web
-            .submit("/operator/clock", "/operator/clock/advance", &[("by", "2h")])
+            .submit(
+                "/operator/clock",
+                "/operator/clock/advance",
+                &[("by", "2h")],
+            )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
         let moved = app.state.clock.now() - before;
@@ -348,16 +363,27 @@ backend_test!(
         let page = web.get("/operator/clock").await;
         assert!(page.text.contains("0d 2h"), "{}", page.text);
         let r = web
-            .submit("/operator/clock", "/operator/clock/advance", &[("by", "-3d")])
+            .submit(
+                "/operator/clock",
+                "/operator/clock/advance",
+                &[("by", "-3d")],
+            )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
         app.drain().await;
         let later = failures(&web.get("/operator/health").await.text);
-        assert!(later > first, "the retries that became due ran: {first} → {later}");
+        assert!(
+            later > first,
+            "the retries that became due ran: {first} → {later}"
+        );
         // Fixed: the next retry succeeds and the seller is no longer failing.
         m.example.seller().fail_next(0);
         let r = web
-            .submit("/operator/clock", "/operator/clock/advance", &[("by", "1d")])
+            .submit(
+                "/operator/clock",
+                "/operator/clock/advance",
+                &[("by", "1d")],
+            )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
         let r = web
@@ -424,12 +450,18 @@ backend_test!(
         let web = operator_web(&app).await;
         let before = app.state.clock.now();
         let posts: &[(&str, &[(&str, &str)])] = &[
-            ("/operator/parties", &[("role", "seller"), ("name", "Sneaky")]),
+            (
+                "/operator/parties",
+                &[("role", "seller"), ("name", "Sneaky")],
+            ),
             (
                 &format!("/operator/parties/{buyer}/status"),
                 &[("status", "suspended")],
             ),
-            (&format!("/operator/parties/{buyer}/keys"), &[("label", "x")]),
+            (
+                &format!("/operator/parties/{buyer}/keys"),
+                &[("label", "x")],
+            ),
             ("/operator/clock/advance", &[("by", "30d")]),
             ("/operator/clock/run-due", &[]),
         ];
@@ -438,7 +470,9 @@ backend_test!(
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
             assert!(r.text.contains("data-code=\"csrf_failed\""), "{path}");
         }
-        let me = app.get(&format!("/v1/buyers/{buyer}"), &app.operator_key).await;
+        let me = app
+            .get(&format!("/v1/buyers/{buyer}"), &app.operator_key)
+            .await;
         assert_eq!(me.body["status"], "active");
         let keys = app
             .get(&format!("/v1/buyers/{buyer}/api-keys"), &app.operator_key)
