@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 use souk_core::id::OrderId;
 use souk_core::money::{Currency, Money};
 use souk_core::party::{PartyId, Role};
-use souk_core::settlement::{
-    FeePolicy, Line, LineKind, StatementAction, StatementState, Totals,
-};
+use souk_core::settlement::{FeePolicy, Line, LineKind, StatementAction, StatementState, Totals};
 use souk_store::{AuditEvent, Scope, StatementFilter, StatementRecord};
 use time::OffsetDateTime;
 

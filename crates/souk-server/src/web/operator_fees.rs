@@ -151,7 +151,9 @@ fn bands(text: &str) -> Result<Option<Vec<(i64, u32)>>, AppError> {
                 }
                 _ => Err(AppError::invalid_field(
                     "tiers",
-                    format!("each band is `threshold rate` on its own line (e.g. `0 500`), not `{l}`"),
+                    format!(
+                        "each band is `threshold rate` on its own line (e.g. `0 500`), not `{l}`"
+                    ),
                 )),
             }
         })

@@ -492,7 +492,11 @@ backend_test!(
         let web = operator_web(&app).await;
         let list = web.get("/operator/fees").await;
         assert_eq!(list.status, StatusCode::OK, "{}", list.text);
-        assert!(list.text.contains(&format!("data-product=\"{id}\"")), "{}", list.text);
+        assert!(
+            list.text.contains(&format!("data-product=\"{id}\"")),
+            "{}",
+            list.text
+        );
         assert!(list.text.contains("(default)"), "{}", list.text);
         let page = format!("/operator/fees/{id}");
         // A band above the fee rate: the use case's message, nothing saved.
@@ -500,7 +504,11 @@ backend_test!(
             .submit(
                 &page,
                 &page,
-                &[("rate_bp", "500"), ("bands", "0 500\n100000 600"), ("seller_share_bp", "")],
+                &[
+                    ("rate_bp", "500"),
+                    ("bands", "0 500\n100000 600"),
+                    ("seller_share_bp", ""),
+                ],
             )
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
@@ -513,7 +521,11 @@ backend_test!(
             .submit(
                 &page,
                 &page,
-                &[("rate_bp", "800"), ("bands", "0 800\r\n 5000000 600 \n"), ("seller_share_bp", "")],
+                &[
+                    ("rate_bp", "800"),
+                    ("bands", "0 800\r\n 5000000 600 \n"),
+                    ("seller_share_bp", ""),
+                ],
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
@@ -527,7 +539,11 @@ backend_test!(
         assert_eq!(p.body["policy"]["tiers"][1]["from_minor"], 5000000);
         assert_eq!(p.body["policy"]["tiers"][1]["rate_bp"], 600);
         let list = web.get("/operator/fees").await;
-        assert!(list.text.contains("8.00 %") && list.text.contains("6.00 %"), "{}", list.text);
+        assert!(
+            list.text.contains("8.00 %") && list.text.contains("6.00 %"),
+            "{}",
+            list.text
+        );
         let zh = web.get(&format!("{page}?lang=zh")).await;
         assert!(zh.text.contains("返佣档位"));
         // Without the form's token: refused, unchanged.
