@@ -18,6 +18,7 @@ pub mod order_query;
 pub mod orders;
 pub mod parties;
 pub mod refunds;
+mod reseller_examples;
 pub mod reseller_statements;
 pub mod resellers;
 pub mod settlement;

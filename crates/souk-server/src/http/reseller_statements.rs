@@ -2,6 +2,7 @@
 //! reseller its own, the operator all (and the run and the payment).
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, PageQuery};
+use super::reseller_examples as ex;
 use super::resellers::rfc3339;
 use crate::error::{AppError, AppResult, ErrorEnvelope};
 use crate::http::auth::{Caller, OperatorCaller};
@@ -71,6 +72,7 @@ pub struct CustomerPerformance {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::performance)]
 pub struct Performance {
     /// Orders paid before today (business zone): performance is visible T+1.
     pub orders: Vec<PerformanceView>,
@@ -148,7 +150,7 @@ pub async fn performance(
 
 /// The reseller's performance per order as CSV (reseller).
 #[utoipa::path(get, path = "/v1/reseller-performance.csv", tag = "resellers",
-    responses((status = 200, content_type = "text/csv", body = String), (status = 403, description = "`forbidden`: resellers only", body = ErrorEnvelope)),
+    responses((status = 200, content_type = "text/csv", body = String, example = json!(ex::PERFORMANCE_CSV)), (status = 403, description = "`forbidden`: resellers only", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn performance_csv(
     State(state): State<AppState>,
@@ -185,7 +187,7 @@ pub struct ResellerRunBody {
 
 /// Run (or re-run) the resellers' settlement of a closed month (operator). Idempotent.
 #[utoipa::path(post, path = "/v1/settlement/reseller-runs", tag = "resellers", request_body = ResellerRunBody,
-    responses((status = 200, body = ResellerRunReport), (status = 403, description = "`forbidden`: operator only", body = ErrorEnvelope),
+    responses((status = 200, body = ResellerRunReport, example = ex::run_report), (status = 403, description = "`forbidden`: operator only", body = ErrorEnvelope),
         (status = 409, description = "`period_open`: the month is not over", body = ErrorEnvelope),
         (status = 422, description = "`invalid_field`: the period is not YYYYMM", body = ErrorEnvelope)),
     security(("api_key" = [])))]
@@ -201,6 +203,7 @@ pub async fn run_resellers(
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::statement)]
 pub struct ResellerStatementView {
     pub id: String,
     pub reseller_id: PartyId,
@@ -242,6 +245,7 @@ pub struct ResellerLineView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::statement_detail)]
 pub struct ResellerStatementDetail {
     #[serde(flatten)]
     pub statement: ResellerStatementView,
@@ -249,6 +253,7 @@ pub struct ResellerStatementDetail {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::statement_list)]
 pub struct ResellerStatementList {
     pub data: Vec<ResellerStatementView>,
     pub next_cursor: Option<String>,
@@ -337,7 +342,7 @@ pub async fn get_reseller_statement(
 
 /// A reseller statement's lines as CSV, totals last.
 #[utoipa::path(get, path = "/v1/reseller-statements/{id}/lines.csv", tag = "resellers", params(("id" = String, Path)),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 403, description = "`forbidden`: resellers and the operator", body = ErrorEnvelope)),
+    responses((status = 200, content_type = "text/csv", body = String, example = json!(ex::STATEMENT_CSV)), (status = 403, description = "`forbidden`: resellers and the operator", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn reseller_statement_csv(
     State(state): State<AppState>,

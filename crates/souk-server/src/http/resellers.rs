@@ -3,6 +3,7 @@
 //! links (buyer), performance T+1 with CSV (reseller), reseller statements (reseller, operator).
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, PageQuery};
+use super::reseller_examples as ex;
 use crate::error::{AppError, AppResult, ErrorEnvelope};
 use crate::http::auth::Caller;
 use crate::usecase::resellers as uc;
@@ -47,6 +48,7 @@ pub(super) fn rfc3339<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::invitation)]
 pub struct InvitationView {
     /// The invitation link's token; the customer accepts it with
     /// `POST /v1/reseller-invitations/accept`, or opens `/invite/{token}` in the console.
@@ -66,6 +68,7 @@ fn invitation_view(token: String, created_at: OffsetDateTime) -> InvitationView 
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::invitation_list)]
 pub struct InvitationList {
     pub data: Vec<InvitationView>,
 }
@@ -106,12 +109,14 @@ pub async fn list_invitations(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "inv_01m8a1z9c4w7e2r5t8y3v6b0n1"}))]
 pub struct AcceptBody {
     #[schema(min_length = 1, max_length = 64)]
     pub token: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::associated)]
 pub struct Associated {
     pub reseller_id: PartyId,
 }
@@ -143,6 +148,7 @@ pub struct CustomerView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::customer_list)]
 pub struct CustomerList {
     pub data: Vec<CustomerView>,
 }
@@ -191,6 +197,7 @@ pub struct AuthoriseBody {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::authorisation)]
 pub struct AuthorisationView {
     pub id: String,
     pub seller_id: PartyId,
@@ -228,6 +235,7 @@ impl From<AuthorisationRecord> for AuthorisationView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::authorisation_list)]
 pub struct AuthorisationList {
     pub data: Vec<AuthorisationView>,
     pub next_cursor: Option<String>,
@@ -376,6 +384,7 @@ pub struct OfferBody {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::offer)]
 pub struct OfferView {
     pub id: String,
     pub reseller_id: PartyId,
@@ -412,6 +421,7 @@ fn offer_view(o: OfferRecord, with_token: bool) -> OfferView {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = ex::offer_list)]
 pub struct OfferList {
     pub data: Vec<OfferView>,
     pub next_cursor: Option<String>,
@@ -497,7 +507,7 @@ pub struct OfferLinkQuery {
 /// What an offer link gives (any signed-in party holding the link): product, SKU, price and
 /// validity. Order it with `POST /v1/orders` and `"offer": "<token>"`.
 #[utoipa::path(get, path = "/v1/offer-links", tag = "resellers", params(OfferLinkQuery),
-    responses((status = 200, body = OfferView), (status = 404, description = "`not_found`: no such offer or it expired", body = ErrorEnvelope)),
+    responses((status = 200, body = OfferView, example = ex::offer_link), (status = 404, description = "`not_found`: no such offer or it expired", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn offer_link(
     State(state): State<AppState>,
