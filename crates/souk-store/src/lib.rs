@@ -22,6 +22,7 @@ mod catalog;
 mod commerce;
 mod console;
 mod console_mail;
+mod console_ops;
 mod console_sales;
 mod constraint;
 mod exec;
@@ -39,6 +40,7 @@ pub use catalog::*;
 pub use commerce::*;
 pub use console::*;
 pub use console_mail::{MailBacklog, NewMail, OutboxMail, MESSAGES_PATH, RESETS_PER_HOUR};
+pub use console_ops::*;
 pub use console_sales::DaySalesRow;
 pub use constraint::{constraint_names, ConstraintKind};
 pub use licenses::*;
@@ -148,6 +150,7 @@ pub trait Store:
     + SettlementStore
     + ResellerStore
     + ConsoleStore
+    + ConsoleOpsStore
     + AftersaleStore
 {
 }
@@ -163,6 +166,7 @@ impl<T> Store for T where
         + SettlementStore
         + ResellerStore
         + ConsoleStore
+        + ConsoleOpsStore
         + AftersaleStore
 {
 }

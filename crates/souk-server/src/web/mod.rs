@@ -20,6 +20,7 @@ mod messages;
 mod money_out;
 mod money_texts;
 mod operator;
+mod operator_parties;
 mod product_form;
 mod review_diff;
 mod seller;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(shop::router())
         .merge(buyer::router())
         .merge(operator::router())
+        .merge(operator_parties::router())
         .merge(seller::router())
         .merge(messages::router())
         .merge(aftersale::router())

@@ -20,6 +20,8 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/operator_nav.html"),
     ),
     ("review.html", include_str!("../../templates/review.html")),
+    ("parties.html", include_str!("../../templates/parties.html")),
+    ("party.html", include_str!("../../templates/party.html")),
 ];
 
 pub fn router() -> Router<AppState> {

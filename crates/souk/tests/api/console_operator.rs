@@ -117,3 +117,112 @@ backend_test!(
         assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.text);
     }
 );
+
+backend_test!(
+    the_operator_creates_filters_suspends_and_reactivates_parties_and_issues_keys,
+    |app: TestApp| async move {
+        let web = operator_web(&app).await;
+        let r = web
+            .submit(
+                "/operator/parties",
+                "/operator/parties",
+                &[
+                    ("role", "seller"),
+                    ("name", "Globex 100%_Cloud"),
+                    ("email", "it@globex.example"),
+                    ("mobile_phone", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let at = location(&r);
+        let id = at.trim_start_matches("/operator/parties/").to_owned();
+        assert!(id.starts_with("sel_"), "{at}");
+        // A bad name is the use case's message on a readable page; nothing is created.
+        let r = web
+            .submit(
+                "/operator/parties",
+                "/operator/parties",
+                &[("role", "buyer"), ("name", "   "), ("email", "")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("data-code=\"invalid_field\""), "{}", r.text);
+        let r = web
+            .submit(
+                "/operator/parties",
+                "/operator/parties",
+                &[("role", "operator"), ("name", "Another operator")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        let (_, _) = app.party("buyers", "Initech").await;
+        // Filters: by role, and by text (the `%` and `_` are letters, not wildcards).
+        let sellers = web.get("/operator/parties?role=seller").await;
+        assert!(sellers.text.contains("Globex") && !sellers.text.contains("Initech"));
+        let found = web.get("/operator/parties?q=100%25_c").await;
+        assert!(found.text.contains("Globex"), "{}", found.text);
+        let none = web.get("/operator/parties?q=100_x").await;
+        assert!(!none.text.contains("Globex"));
+        let by_mail = web.get("/operator/parties?q=GLOBEX.example").await;
+        assert!(by_mail.text.contains("Globex"));
+        let bad = web.get("/operator/parties?status=sleeping").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // A key, shown once on the answer to the form; it works on the API.
+        let page = format!("/operator/parties/{id}");
+        let r = web
+            .submit(&page, &format!("{page}/keys"), &[("label", "ci")])
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let secret = r
+            .text
+            .split("id=\"new-key-secret\">")
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .unwrap()
+            .to_owned();
+        assert!(secret.starts_with("sk_"), "{secret}");
+        assert_eq!(app.get("/v1/me", &secret).await.status, StatusCode::OK);
+        let again = web.get(&page).await;
+        assert!(
+            !again.text.contains(&secret),
+            "the secret is shown only once"
+        );
+        assert!(again.text.contains("ci"));
+        // Suspend: the key stops at once; reactivate: it works again.
+        let r = web
+            .submit(&page, &format!("{page}/status"), &[("status", "suspended")])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(
+            app.get("/v1/me", &secret).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let suspended = web.get("/operator/parties?status=suspended").await;
+        assert!(suspended.text.contains("Globex"));
+        let detail = web.get(&page).await;
+        assert!(detail.text.contains("id=\"reactivate\""));
+        assert!(detail.text.contains("party.suspended") || detail.text.contains("suspended"));
+        let r = web
+            .submit(&page, &format!("{page}/status"), &[("status", "active")])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(app.get("/v1/me", &secret).await.status, StatusCode::OK);
+        // The operator cannot suspend itself from the console either.
+        let me = operator_id(&app).await;
+        let r = web
+            .submit(
+                &page,
+                &format!("/operator/parties/{me}/status"),
+                &[("status", "suspended")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+        // Unknown ids are a readable 404.
+        let r = web.get("/operator/parties/sel_nope").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        // In Chinese.
+        let zh = web.get(&format!("{page}?lang=zh")).await;
+        assert!(zh.text.contains("签发密钥") && zh.text.contains("停用"));
+    }
+);
