@@ -14,6 +14,8 @@ mod account;
 mod aftersale;
 mod aftersale_texts;
 mod buyer;
+mod buyer_actions;
+mod buyer_licenses;
 mod chart;
 mod i18n;
 mod messages;
@@ -27,6 +29,7 @@ mod seller;
 mod seller_center;
 pub mod session;
 mod shop;
+mod usage;
 
 use crate::error::AppError;
 use crate::AppState;
@@ -47,6 +50,9 @@ pub fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(shop::router())
         .merge(buyer::router())
+        .merge(buyer_actions::router())
+        .merge(buyer_licenses::router())
+        .merge(usage::router())
         .merge(operator::router())
         .merge(operator_parties::router())
         .merge(seller::router())
@@ -153,6 +159,7 @@ fn templates() -> &'static Environment<'static> {
         ]
         .into_iter()
         .chain(money_out_templates())
+        .chain(buyer_templates())
         .chain(operator::TEMPLATES.iter().copied())
         {
             // The templates are part of the binary and covered by the tests: a syntax error
@@ -164,6 +171,25 @@ fn templates() -> &'static Environment<'static> {
         env.add_function("tr", tr);
         env
     })
+}
+
+/// The buyer center's and the usage pages' templates.
+fn buyer_templates() -> [(&'static str, &'static str); 4] {
+    [
+        (
+            "buyer_nav.html",
+            include_str!("../../templates/buyer_nav.html"),
+        ),
+        (
+            "instances.html",
+            include_str!("../../templates/instances.html"),
+        ),
+        (
+            "licenses.html",
+            include_str!("../../templates/licenses.html"),
+        ),
+        ("usage.html", include_str!("../../templates/usage.html")),
+    ]
 }
 
 /// The money-out pages' templates (`money_out.rs`).
