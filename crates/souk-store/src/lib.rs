@@ -25,6 +25,7 @@ mod console_mail;
 mod console_sales;
 mod constraint;
 mod exec;
+mod invoices;
 mod licenses;
 mod metering;
 mod ops;
@@ -41,6 +42,7 @@ pub use console::*;
 pub use console_mail::{MailBacklog, NewMail, OutboxMail, MESSAGES_PATH, RESETS_PER_HOUR};
 pub use console_sales::DaySalesRow;
 pub use constraint::{constraint_names, ConstraintKind};
+pub use invoices::*;
 pub use licenses::*;
 pub use metering::*;
 pub use ops::*;
@@ -149,6 +151,7 @@ pub trait Store:
     + ResellerStore
     + ConsoleStore
     + AftersaleStore
+    + InvoiceStore
 {
 }
 
@@ -164,6 +167,7 @@ impl<T> Store for T where
         + ResellerStore
         + ConsoleStore
         + AftersaleStore
+        + InvoiceStore
 {
 }
 
@@ -244,7 +248,7 @@ pub trait PartyStore: Send + Sync + 'static {
 /// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AftersaleStore, CatalogStore, CommerceStore, ConsoleStore, LicenseStore, OpsStore,
-        PartyStore, Store,
+        AftersaleStore, CatalogStore, CommerceStore, ConsoleStore, InvoiceStore, LicenseStore,
+        OpsStore, PartyStore, Store,
     };
 }
