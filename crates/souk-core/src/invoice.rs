@@ -186,9 +186,8 @@ pub fn check_order(state: OrderState) -> Result<(), InvoiceError> {
 /// The seller's invoice number: what the tax system printed on it.
 pub fn parse_number(number: &str) -> Result<String, InvoiceError> {
     let n = number.trim();
-    let ok = !n.is_empty()
-        && n.len() <= 64
-        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let ok =
+        !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if !ok {
         return Err(field(
             "invoice_number",
@@ -211,6 +210,39 @@ pub fn parse_reason(reason: Option<&str>, required: bool) -> Result<Option<Strin
         }
         r => Ok(r.map(str::to_owned)),
     }
+}
+
+/// The VAT rates a seller's invoice to the platform may carry (§10 `tax.rates`: 13 %, 6 %,
+/// small-scale 3 %), in basis points.
+pub const PLATFORM_INVOICE_RATES_BP: [u32; 3] = [1300, 600, 300];
+
+/// A seller's invoice to the platform for a statement (§9, §10 row 3): its amount must be the
+/// statement's invoice total (what the platform pays) and it carries one tax rate.
+pub fn check_statement_invoice(
+    invoice_total_minor: i64,
+    amount_minor: i64,
+    tax_rate_bp: u32,
+) -> Result<(), InvoiceError> {
+    if invoice_total_minor <= 0 {
+        return Err(InvoiceError::NotInvoiceable(
+            "the statement pays nothing this month, so there is nothing to invoice".to_owned(),
+        ));
+    }
+    if amount_minor != invoice_total_minor {
+        return Err(field(
+            "amount_minor",
+            format!(
+                "the invoice must be for the statement's invoice total, {invoice_total_minor}                  minor units, not {amount_minor}"
+            ),
+        ));
+    }
+    if !PLATFORM_INVOICE_RATES_BP.contains(&tax_rate_bp) {
+        return Err(field(
+            "tax_rate_bp",
+            "one tax rate per invoice: 1300 (13 %), 600 (6 %) or 300 (3 %, small-scale)",
+        ));
+    }
+    Ok(())
 }
 
 /// §4.1: an issued invoice must be returned (voided) before any refund of its order.
@@ -330,14 +362,35 @@ mod tests {
         assert_eq!(d.title, "Acme Ltd");
         assert_eq!(d.tax_id.as_deref(), Some("91330106MA2H2K3X4Y"));
         let not_declared = parse_details(InvoiceType::Special, &general, "A", None, "a@b.cn");
-        assert!(matches!(not_declared, Err(InvoiceError::Field { field: "invoice_type", .. })));
+        assert!(matches!(
+            not_declared,
+            Err(InvoiceError::Field {
+                field: "invoice_type",
+                ..
+            })
+        ));
         let both = [InvoiceType::General, InvoiceType::Special];
         let no_tax_id = parse_details(InvoiceType::Special, &both, "A", None, "a@b.cn");
-        assert!(matches!(no_tax_id, Err(InvoiceError::Field { field: "tax_id", .. })));
+        assert!(matches!(
+            no_tax_id,
+            Err(InvoiceError::Field {
+                field: "tax_id",
+                ..
+            })
+        ));
         let bad_mail = parse_details(InvoiceType::General, &both, "A", None, "nobody");
-        assert!(matches!(bad_mail, Err(InvoiceError::Field { field: "email", .. })));
+        assert!(matches!(
+            bad_mail,
+            Err(InvoiceError::Field { field: "email", .. })
+        ));
         let short = parse_details(InvoiceType::General, &both, "A", Some("123"), "a@b.cn");
-        assert!(matches!(short, Err(InvoiceError::Field { field: "tax_id", .. })));
+        assert!(matches!(
+            short,
+            Err(InvoiceError::Field {
+                field: "tax_id",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -347,10 +400,17 @@ mod tests {
         assert!(check_order(OrderState::PendingPayment).is_err());
         assert!(check_order(OrderState::Refunded).is_err());
         assert!(blocks_refund([InvoiceState::Voided, InvoiceState::Issued]));
-        assert!(!blocks_refund([InvoiceState::Voided, InvoiceState::Requested]));
+        assert!(!blocks_refund([
+            InvoiceState::Voided,
+            InvoiceState::Requested
+        ]));
         assert!(parse_number("044002300111-20261208").is_ok());
         assert!(parse_number("no spaces").is_err());
         assert!(parse_reason(None, true).is_err());
+        assert!(check_statement_invoice(3800, 3800, 600).is_ok());
+        assert!(check_statement_invoice(3800, 3700, 600).is_err());
+        assert!(check_statement_invoice(3800, 3800, 700).is_err());
+        assert!(check_statement_invoice(0, 0, 600).is_err());
         assert_eq!(parse_reason(Some("  "), false), Ok(None));
     }
 }

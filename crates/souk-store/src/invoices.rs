@@ -93,8 +93,11 @@ pub trait InvoiceStore: Send + Sync + 'static {
     ) -> StoreResult<InvoiceRecord>;
 
     /// Requests still waiting for the seller at `now` past their deadline, not yet flagged.
-    async fn due_invoices(&self, now: OffsetDateTime, limit: u32)
-        -> StoreResult<Vec<InvoiceRecord>>;
+    async fn due_invoices(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<InvoiceRecord>>;
 
     /// Flags a request overdue (once) with its notices; `false` if it moved or was flagged.
     async fn flag_overdue(

@@ -234,7 +234,9 @@ pub async fn get_invoice(
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<InvoiceView>> {
     caller.require(&[Role::Buyer, Role::Seller, Role::Operator])?;
-    Ok(Json(uc::visible(&state, &caller.scope(), &id).await?.into()))
+    Ok(Json(
+        uc::visible(&state, &caller.scope(), &id).await?.into(),
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -25,6 +25,7 @@ pub mod resellers;
 pub mod settlement;
 pub mod settlement_csv;
 mod settlement_examples;
+pub mod statement_invoices;
 pub mod supervision;
 pub mod system;
 pub mod usage_packages;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(settlement::router())
         .merge(resellers::router())
         .merge(invoices::router())
+        .merge(statement_invoices::router())
         .merge(crate::web::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

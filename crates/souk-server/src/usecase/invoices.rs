@@ -200,7 +200,11 @@ pub async fn act(
         attachment_id: attachment,
         notices: vec![(current.buyer_id.clone(), notice)],
     };
-    match state.store.move_invoice(&m, seller, state.clock.now()).await {
+    match state
+        .store
+        .move_invoice(&m, seller, state.clock.now())
+        .await
+    {
         Err(StoreError::LostRace { .. }) => Err(AppError::conflict(
             "invoice_state",
             "the invoice changed while this request was handled; read it again",
@@ -285,4 +289,3 @@ pub async fn overdue_due(state: &AppState, now: OffsetDateTime) -> anyhow::Resul
     }
     Ok(flagged)
 }
-

@@ -24,5 +24,6 @@ pub mod resellers;
 pub mod sales;
 pub mod settlement;
 pub mod settlement_check;
+pub mod statement_invoices;
 pub mod storefront;
 pub mod supervision;

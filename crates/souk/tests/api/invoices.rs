@@ -66,7 +66,10 @@ backend_test!(
         let r = request(&app, &m.buyer_key, &order, general()).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         assert_eq!(r.body["state"], "requested");
-        assert_eq!(r.body["amount"], json!({"amount_minor": 1000, "currency": "CNY"}));
+        assert_eq!(
+            r.body["amount"],
+            json!({"amount_minor": 1000, "currency": "CNY"})
+        );
         assert_eq!(r.body["overdue"], false);
         let id = r.body["id"].as_str().unwrap().to_owned();
         let again = request(&app, &m.buyer_key, &order, general()).await;
@@ -83,7 +86,13 @@ backend_test!(
             let listed = app.get("/v1/invoices", key).await;
             assert_eq!(listed.body["data"], json!([]), "{}", listed.text);
         }
-        let foreign = act(&app, &other_seller, &id, json!({"action": "reject", "reason": "no"})).await;
+        let foreign = act(
+            &app,
+            &other_seller,
+            &id,
+            json!({"action": "reject", "reason": "no"}),
+        )
+        .await;
         foreign.assert_error(StatusCode::NOT_FOUND, "not_found");
         let by_buyer = act(&app, &m.buyer_key, &id, json!({"action": "void"})).await;
         by_buyer.assert_error(StatusCode::FORBIDDEN, "forbidden");
@@ -101,7 +110,9 @@ backend_test!(
         let up = app
             .send(
                 app.http
-                    .post(app.url(&format!("/v1/orders/{order}/attachments?filename=invoice.pdf")))
+                    .post(app.url(&format!(
+                        "/v1/orders/{order}/attachments?filename=invoice.pdf"
+                    )))
                     .bearer_auth(&m.seller_key)
                     .header("content-type", "application/pdf")
                     .body(pdf.clone()),
@@ -149,10 +160,20 @@ backend_test!(
         // §4.1: no refund while the invoice stands; the seller voids it, then the refund goes.
         let refund = json!({"kind": "no_reason"});
         let refused = app
-            .post(&format!("/v1/orders/{order}/refunds"), &m.buyer_key, refund.clone())
+            .post(
+                &format!("/v1/orders/{order}/refunds"),
+                &m.buyer_key,
+                refund.clone(),
+            )
             .await;
         refused.assert_error(StatusCode::CONFLICT, "invoice_issued");
-        let voided = act(&app, &m.seller_key, &id, json!({"action": "void", "reason": "buyer refunds"})).await;
+        let voided = act(
+            &app,
+            &m.seller_key,
+            &id,
+            json!({"action": "void", "reason": "buyer refunds"}),
+        )
+        .await;
         assert_eq!(voided.status, StatusCode::OK, "{}", voided.text);
         assert_eq!(voided.body["state"], "voided");
         assert_eq!(voided.body["file"], Value::Null);
@@ -190,7 +211,10 @@ backend_test!(
         .await;
         assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.text);
         assert_eq!(rejected.body["state"], "rejected");
-        assert_eq!(rejected.body["reason"], "the tax id does not match the title");
+        assert_eq!(
+            rejected.body["reason"],
+            "the tax id does not match the title"
+        );
         assert!(message_kinds(&app, &m.buyer_key)
             .await
             .contains(&"invoice_rejected".to_owned()));
@@ -207,7 +231,9 @@ backend_test!(
         let late = app.get(&format!("/v1/invoices/{id2}"), &m.seller_key).await;
         assert_eq!(late.body["overdue"], true, "{}", late.text);
         assert_eq!(late.body["state"], "requested");
-        let overdue = app.get("/v1/invoices?overdue=true", &app.operator_key).await;
+        let overdue = app
+            .get("/v1/invoices?overdue=true", &app.operator_key)
+            .await;
         let ids: Vec<&str> = overdue.body["data"]
             .as_array()
             .unwrap()
@@ -230,5 +256,179 @@ backend_test!(
         )
         .await;
         assert_eq!(late_reject.status, StatusCode::OK, "{}", late_reject.text);
+    }
+);
+
+async fn upload_statement_invoice(
+    app: &TestApp,
+    key: &str,
+    statement: &str,
+    query: &str,
+    bytes: Vec<u8>,
+) -> Reply {
+    app.send(
+        app.http
+            .post(app.url(&format!("/v1/statements/{statement}/invoices?{query}")))
+            .bearer_auth(key)
+            .header("content-type", "application/pdf")
+            .body(bytes),
+    )
+    .await
+}
+
+backend_test!(
+    a_statement_invoice_is_uploaded_rejected_and_accepted_in_the_statement_workflow,
+    |app: TestApp| async move {
+        use crate::settlement::{advance_to, detail, statements, transition, ZONE};
+        use souk_core::clock::Clock;
+        use souk_core::settlement::Period;
+        let m = market(&app, Proto::V2, example_seller(&app, |_| {}).await).await;
+        let month = Period::containing(app.clock.now(), ZONE).next();
+        advance_to(&app, month.start(ZONE) + Duration::days(1)).await;
+        completed_order(&app, &m).await;
+        advance_to(&app, month.run_at(7, ZONE) + Duration::minutes(1)).await;
+        let st = statements(&app, &app.operator_key, &month).await[0].clone();
+        let id = st["id"].as_str().unwrap().to_owned();
+        let payable = st["totals"]["payable_minor"].as_i64().unwrap();
+        assert!(payable > 0, "{st}");
+        let op = app.operator_key.clone();
+        let q = |amount: i64, rate: u32, number: &str| {
+            format!(
+                "invoice_number={number}&amount_minor={amount}&tax_rate_bp={rate}&filename=invoice.pdf"
+            )
+        };
+        let first: Vec<u8> = b"%PDF-1.7 first invoice".repeat(500);
+        // Not countersigned yet: no invoice.
+        upload_statement_invoice(
+            &app,
+            &m.seller_key,
+            &id,
+            &q(payable, 600, "044-1"),
+            first.clone(),
+        )
+        .await
+        .assert_error(StatusCode::CONFLICT, "statement_state");
+        let r = transition(&app, &op, &id, json!({"action": "countersign"})).await;
+        assert_eq!(r.body["state"], "awaiting_invoice", "{}", r.text);
+        // Wrong amount, a second rate, someone else: refused, nothing moves.
+        upload_statement_invoice(
+            &app,
+            &m.seller_key,
+            &id,
+            &q(payable - 1, 600, "044-1"),
+            first.clone(),
+        )
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+        upload_statement_invoice(
+            &app,
+            &m.seller_key,
+            &id,
+            &q(payable, 700, "044-1"),
+            first.clone(),
+        )
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+        let (_, other_seller) = app.party("sellers", "Other Seller").await;
+        upload_statement_invoice(
+            &app,
+            &other_seller,
+            &id,
+            &q(payable, 600, "044-1"),
+            first.clone(),
+        )
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+        upload_statement_invoice(
+            &app,
+            &m.buyer_key,
+            &id,
+            &q(payable, 600, "044-1"),
+            first.clone(),
+        )
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        app.get(&format!("/v1/statements/{id}/invoices"), &other_seller)
+            .await
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
+        assert_eq!(
+            detail(&app, &m.seller_key, &id).await["state"],
+            "awaiting_invoice"
+        );
+
+        // Upload → invoice review; the operator downloads the same bytes and rejects it.
+        let up = upload_statement_invoice(
+            &app,
+            &m.seller_key,
+            &id,
+            &q(payable, 600, "044-1"),
+            first.clone(),
+        )
+        .await;
+        assert_eq!(up.status, StatusCode::OK, "{}", up.text);
+        assert_eq!(up.body["state"], "invoice_review");
+        assert_eq!(up.body["invoice_number"], "044-1");
+        let got = app
+            .http
+            .get(app.url(&format!("/v1/statements/{id}/invoices/latest")))
+            .bearer_auth(&op)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), StatusCode::OK);
+        assert_eq!(got.headers()["x-souk-sha256"], sha256_hex(&first).as_str());
+        assert_eq!(sha256_hex(&got.bytes().await.unwrap()), sha256_hex(&first));
+        let r = transition(
+            &app,
+            &op,
+            &id,
+            json!({"action": "reject_invoice", "reason": "stamp missing"}),
+        )
+        .await;
+        assert_eq!(r.body["state"], "invoice_error", "{}", r.text);
+
+        // A corrected invoice → review again → accepted → payment review.
+        let second: Vec<u8> = b"%PDF-1.7 stamped invoice".repeat(500);
+        let up = upload_statement_invoice(
+            &app,
+            &m.seller_key,
+            &id,
+            &q(payable, 600, "044-2"),
+            second.clone(),
+        )
+        .await;
+        assert_eq!(up.status, StatusCode::OK, "{}", up.text);
+        assert_eq!(up.body["state"], "invoice_review");
+        let list = app.get(&format!("/v1/statements/{id}/invoices"), &op).await;
+        let files = list.body["data"].as_array().unwrap();
+        assert_eq!(files.len(), 2, "{}", list.text);
+        assert_eq!(files[1]["invoice_number"], "044-2");
+        assert_eq!(files[1]["amount"]["amount_minor"], payable);
+        assert_eq!(files[1]["tax_rate_bp"], 600);
+        assert_eq!(files[1]["sha256"], sha256_hex(&second));
+        let r = transition(&app, &op, &id, json!({"action": "approve_invoice"})).await;
+        assert_eq!(r.body["state"], "payment_review", "{}", r.text);
+        let st = detail(&app, &m.seller_key, &id).await;
+        let actions: Vec<&str> = st["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "statement.issued",
+                "statement.countersign",
+                "statement.submit_invoice",
+                "statement.reject_invoice",
+                "statement.submit_invoice",
+                "statement.approve_invoice"
+            ]
+        );
+        assert_eq!(
+            st["history"][4]["detail"]["invoice_file"]["tax_rate_bp"],
+            600
+        );
     }
 );
