@@ -21,6 +21,7 @@ mod money_out;
 mod money_texts;
 mod operator;
 mod product_form;
+mod review_diff;
 mod seller;
 mod seller_center;
 pub mod session;
@@ -150,6 +151,7 @@ fn templates() -> &'static Environment<'static> {
         ]
         .into_iter()
         .chain(money_out_templates())
+        .chain(operator::TEMPLATES.iter().copied())
         {
             // The templates are part of the binary and covered by the tests: a syntax error
             // is a build defect, caught by the first test that renders any page.

@@ -1,20 +1,61 @@
-//! The operator console: the review queue, approve or reject with a reason.
+//! The operator console: the review queue with its side-by-side view of a submission
+//! against the listed version, approve or reject with a reason.
 
 use super::session::{Member, Submitted};
 use super::{page, PageResult, WebError};
+use crate::error::AppError;
 use crate::usecase::catalog;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
-use souk_core::catalog::ProductAction;
+use souk_core::catalog::{ProductAction, ProductStatus};
 use souk_core::party::Role;
+
+/// The operator console's templates (registered by `super::templates`).
+pub(super) const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "operator_nav.html",
+        include_str!("../../templates/operator_nav.html"),
+    ),
+    ("review.html", include_str!("../../templates/review.html")),
+];
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/operator/reviews", get(reviews))
+        .route("/operator/reviews/{product_id}", get(review))
         .route("/operator/reviews/{product_id}/decide", post(decide))
+}
+
+/// One submission beside the listed version, with the decision form.
+async fn review(
+    State(state): State<AppState>,
+    m: Member,
+    Path(product_id): Path<String>,
+) -> PageResult {
+    m.require(&[Role::Operator])?;
+    let err = || WebError::with(&m.visitor);
+    let product = catalog::get(&state, &m.principal(), &product_id)
+        .await
+        .map_err(err())?;
+    let revision = product.pending_revision.as_ref();
+    if revision.is_none() && product.status != ProductStatus::Submitted {
+        return Err(err()(AppError::not_found("submission")));
+    }
+    let cmp = super::review_diff::compare(&product, revision);
+    page(
+        &m.visitor,
+        "review.html",
+        minijinja::context! {
+            product_id => product.id.as_str(),
+            name => product.spec.name,
+            seller_id => product.seller_id.as_str(),
+            status => product.status.as_str(),
+            cmp => cmp,
+        },
+    )
 }
 
 async fn reviews(State(state): State<AppState>, m: Member) -> PageResult {

@@ -20,6 +20,7 @@ mod commerce;
 mod console;
 mod console_mail;
 mod console_money;
+mod console_operator;
 mod console_seller;
 mod constraints;
 mod foundation;
