@@ -106,13 +106,7 @@ pub async fn upload_attachment(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<(StatusCode, Json<AttachmentView>)> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let (content_type, length) = upload_headers(&headers);
     let record = attachments::upload(
         &state,
         caller.party_id(),
@@ -161,6 +155,18 @@ pub async fn download_attachment(
 ) -> AppResult<Response> {
     let (record, stream) = attachments::open(&state, &caller.scope(), &id, &attachment_id).await?;
     Ok(attachment_response(record, stream))
+}
+
+/// An upload's declared `Content-Type` and `Content-Length`.
+pub fn upload_headers(headers: &HeaderMap) -> (Option<&str>, Option<u64>) {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (content_type, length)
 }
 
 /// An attachment's bytes with its type, length, sha256 and a safe download name (also the

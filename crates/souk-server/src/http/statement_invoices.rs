@@ -3,7 +3,7 @@
 //! `submit_invoice` step); the seller and the operator list the submissions and download the
 //! latest file. The operator's review is the workflow's `approve_invoice` / `reject_invoice`.
 
-use super::attachments::file_response;
+use super::attachments::{file_response, upload_headers};
 use super::extract::{ApiPath, ApiQuery};
 use super::resellers::rfc3339;
 use super::settlement::StatementView;
@@ -13,7 +13,7 @@ use crate::usecase::statement_invoices as uc;
 use crate::AppState;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -127,13 +127,7 @@ pub async fn submit_invoice(
     body: Body,
 ) -> AppResult<Json<StatementView>> {
     caller.require(&[Role::Seller])?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let (content_type, length) = upload_headers(&headers);
     let moved = uc::submit(
         &state,
         caller.party_id(),

@@ -184,12 +184,21 @@ pub async fn open(
         .find_attachment(scope, &crate::usecase::orders::order_id(order_id)?, id)
         .await?
         .ok_or_else(|| AppError::not_found("attachment"))?;
+    let stream = open_blob(state, &record.storage_key).await?;
+    Ok((record, stream))
+}
+
+/// A stream of a stored file's bytes.
+pub async fn open_blob(
+    state: &AppState,
+    key: &str,
+) -> AppResult<impl Stream<Item = object_store::Result<Bytes>>> {
     let got = state
         .blobs
-        .get(&Path::from(record.storage_key.as_str()))
+        .get(&Path::from(key))
         .await
         .map_err(AppError::internal)?;
-    Ok((record, got.into_stream()))
+    Ok(got.into_stream())
 }
 
 /// Checks that every attachment id names an attachment of the order.

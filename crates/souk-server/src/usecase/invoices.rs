@@ -8,7 +8,6 @@ use crate::error::{AppError, AppResult};
 use crate::AppState;
 use bytes::Bytes;
 use futures_util::Stream;
-use object_store::path::Path;
 use souk_core::id::ProductId;
 use souk_core::invoice::{self, InvoiceAction, InvoiceError, InvoiceState, InvoiceType};
 use souk_core::party::PartyId;
@@ -242,12 +241,8 @@ pub async fn file(
         .find_attachment(&Scope::Everything, &inv.order_id, &att)
         .await?
         .ok_or_else(|| AppError::not_found("invoice file"))?;
-    let got = state
-        .blobs
-        .get(&Path::from(record.storage_key.as_str()))
-        .await
-        .map_err(AppError::internal)?;
-    Ok((inv, record, got.into_stream()))
+    let stream = crate::usecase::attachments::open_blob(state, &record.storage_key).await?;
+    Ok((inv, record, stream))
 }
 
 /// The caller's invoices: a buyer's requests, a seller's incoming ones, all (operator).

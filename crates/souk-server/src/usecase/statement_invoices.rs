@@ -5,7 +5,7 @@
 //! rejects it with a reason (→ invoice_error) with `POST /v1/statements/{id}/transitions`.
 
 use crate::error::{AppError, AppResult};
-use crate::usecase::attachments::{check_filename, store_blob};
+use crate::usecase::attachments::{check_filename, open_blob, store_blob};
 use crate::AppState;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -135,10 +135,6 @@ pub async fn latest_file(
         .await?
         .pop()
         .ok_or_else(|| AppError::not_found("statement invoice"))?;
-    let got = state
-        .blobs
-        .get(&Path::from(file.storage_key.as_str()))
-        .await
-        .map_err(AppError::internal)?;
-    Ok((file, got.into_stream()))
+    let stream = open_blob(state, &file.storage_key).await?;
+    Ok((file, stream))
 }
