@@ -22,6 +22,7 @@ mod catalog;
 mod commerce;
 mod console;
 mod console_mail;
+mod console_ops;
 mod console_sales;
 mod constraint;
 mod exec;
@@ -40,6 +41,7 @@ pub use catalog::*;
 pub use commerce::*;
 pub use console::*;
 pub use console_mail::{MailBacklog, NewMail, OutboxMail, MESSAGES_PATH, RESETS_PER_HOUR};
+pub use console_ops::*;
 pub use console_sales::DaySalesRow;
 pub use constraint::{constraint_names, ConstraintKind};
 pub use invoices::*;
@@ -150,6 +152,7 @@ pub trait Store:
     + SettlementStore
     + ResellerStore
     + ConsoleStore
+    + ConsoleOpsStore
     + AftersaleStore
     + InvoiceStore
 {
@@ -166,6 +169,7 @@ impl<T> Store for T where
         + SettlementStore
         + ResellerStore
         + ConsoleStore
+        + ConsoleOpsStore
         + AftersaleStore
         + InvoiceStore
 {

@@ -564,17 +564,6 @@ pub struct AdvanceClock {
     pub by: String,
 }
 
-fn sandbox_clock(state: &AppState) -> AppResult<&souk_core::clock::OffsetClock> {
-    match (&state.sandbox_clock, state.config.sandbox) {
-        (Some(c), true) => Ok(c),
-        _ => Err(AppError::new(
-            StatusCode::NOT_FOUND,
-            "sandbox_only",
-            "the clock can only be moved in sandbox mode (souk serve --demo or sandbox = true)",
-        )),
-    }
-}
-
 /// The sandbox clock.
 #[utoipa::path(get, path = "/v1/sandbox/clock", tag = "sandbox",
     responses((status = 200, body = ClockView)), security(("api_key" = [])))]
@@ -582,11 +571,7 @@ pub async fn get_clock(
     State(state): State<AppState>,
     _op: OperatorCaller,
 ) -> AppResult<Json<ClockView>> {
-    let c = sandbox_clock(&state)?;
-    Ok(Json(ClockView {
-        now: state.clock.now(),
-        offset_seconds: c.offset().whole_seconds(),
-    }))
+    Ok(Json(crate::usecase::sandbox::read(&state)?.into()))
 }
 
 /// Move the sandbox clock forward (operator, sandbox mode only): every timer sees the new time.
@@ -597,23 +582,18 @@ pub async fn advance_clock(
     _op: OperatorCaller,
     ApiJson(input): ApiJson<AdvanceClock>,
 ) -> AppResult<Json<ClockView>> {
-    let c = sandbox_clock(&state)?;
-    let by = souk_core::clock::parse_duration(&input.by)
-        .map_err(|m| AppError::invalid_field("by", m))?;
-    if by <= time::Duration::ZERO {
-        return Err(AppError::invalid_field(
-            "by",
-            "advance by a positive duration such as 30d",
-        ));
+    Ok(Json(
+        crate::usecase::sandbox::advance(&state, &input.by)
+            .await?
+            .into(),
+    ))
+}
+
+impl From<crate::usecase::sandbox::ClockReading> for ClockView {
+    fn from(r: crate::usecase::sandbox::ClockReading) -> Self {
+        ClockView {
+            now: r.now,
+            offset_seconds: r.offset_seconds,
+        }
     }
-    c.advance(by)
-        .map_err(|e| AppError::invalid_field("by", e.to_string()))?;
-    crate::workers::timers::run_due(&state, state.clock.now())
-        .await
-        .map_err(AppError::internal)?;
-    state.wake.notify_one();
-    Ok(Json(ClockView {
-        now: state.clock.now(),
-        offset_seconds: c.offset().whole_seconds(),
-    }))
 }

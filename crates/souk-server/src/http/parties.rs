@@ -270,17 +270,7 @@ pub async fn update_party(
     ApiJson(input): ApiJson<UpdateParty>,
 ) -> AppResult<Json<PartyView>> {
     let id = party_in(&collection, &id)?;
-    if &id == caller.party_id() {
-        return Err(AppError::conflict(
-            "cannot_suspend_self",
-            "an operator cannot suspend itself",
-        ));
-    }
-    let party = state
-        .store
-        .set_party_status(&id, input.status, caller.party_id(), state.clock.now())
-        .await?
-        .ok_or_else(|| AppError::not_found("party"))?;
+    let party = parties::set_status(&state, caller.party_id(), &id, input.status).await?;
     Ok(Json(party.into()))
 }
 

@@ -22,6 +22,7 @@ pub mod refunds;
 pub mod reseller_check;
 pub mod resellers;
 pub mod sales;
+pub mod sandbox;
 pub mod settlement;
 pub mod settlement_check;
 pub mod statement_invoices;

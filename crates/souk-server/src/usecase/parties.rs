@@ -4,7 +4,7 @@ use crate::error::{AppError, AppResult};
 use crate::AppState;
 use souk_core::api_key;
 use souk_core::id::ApiKeyId;
-use souk_core::party::{Email, PartyId, PartyName, Phone, Role};
+use souk_core::party::{Email, PartyId, PartyName, PartyStatus, Phone, Role};
 use souk_store::{ApiKeyRecord, NewKey, NewParty, PartyRecord, RevokeOutcome, Scope};
 
 /// Input for a new seller, buyer or reseller.
@@ -132,4 +132,25 @@ pub async fn revoke_key(
              first, then revoke this one",
         )),
     }
+}
+
+/// Suspends or reactivates a party (operator only): its keys and console logins stop or
+/// resume at once, its data stays.
+pub async fn set_status(
+    state: &AppState,
+    actor: &PartyId,
+    party: &PartyId,
+    status: PartyStatus,
+) -> AppResult<PartyRecord> {
+    if party == actor {
+        return Err(AppError::conflict(
+            "cannot_suspend_self",
+            "an operator cannot suspend itself",
+        ));
+    }
+    state
+        .store
+        .set_party_status(party, status, actor, state.clock.now())
+        .await?
+        .ok_or_else(|| AppError::not_found("party"))
 }

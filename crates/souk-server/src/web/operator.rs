@@ -20,6 +20,11 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/operator_nav.html"),
     ),
     ("review.html", include_str!("../../templates/review.html")),
+    ("parties.html", include_str!("../../templates/parties.html")),
+    ("party.html", include_str!("../../templates/party.html")),
+    ("audit.html", include_str!("../../templates/audit.html")),
+    ("health.html", include_str!("../../templates/health.html")),
+    ("clock.html", include_str!("../../templates/clock.html")),
 ];
 
 pub fn router() -> Router<AppState> {
