@@ -22,6 +22,7 @@ mod messages;
 mod money_out;
 mod money_texts;
 mod operator;
+mod operator_fees;
 mod operator_ops;
 mod operator_parties;
 mod product_form;
@@ -57,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .merge(operator::router())
         .merge(operator_parties::router())
         .merge(operator_ops::router())
+        .merge(operator_fees::router())
         .merge(seller::router())
         .merge(messages::router())
         .merge(aftersale::router())

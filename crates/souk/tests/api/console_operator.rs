@@ -405,6 +405,7 @@ const OPERATOR_PAGES: &[&str] = &[
     "/operator/audit",
     "/operator/health",
     "/operator/clock",
+    "/operator/fees",
 ];
 
 backend_test!(
@@ -481,5 +482,78 @@ backend_test!(
         assert!(app.state.clock.now() - before < time::Duration::hours(1));
         let list = web.get("/operator/parties?q=Sneaky").await;
         assert!(!list.text.contains(">Sneaky</a>"), "{}", list.text);
+    }
+);
+
+backend_test!(
+    the_operator_sets_a_fee_rate_and_rebate_bands_from_the_fee_page,
+    |app: TestApp| async move {
+        let (id, _) = listed_with_revision(&app).await;
+        let web = operator_web(&app).await;
+        let list = web.get("/operator/fees").await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+        assert!(
+            list.text.contains(&format!("data-product=\"{id}\"")),
+            "{}",
+            list.text
+        );
+        assert!(list.text.contains("(default)"), "{}", list.text);
+        let page = format!("/operator/fees/{id}");
+        // A band above the fee rate: the use case's message, nothing saved.
+        let r = web
+            .submit(
+                &page,
+                &page,
+                &[
+                    ("rate_bp", "500"),
+                    ("bands", "0 500\n100000 600"),
+                    ("seller_share_bp", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("cannot exceed the fee rate"), "{}", r.text);
+        let r = web
+            .submit(&page, &page, &[("rate_bp", "five"), ("bands", "")])
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let r = web
+            .submit(
+                &page,
+                &page,
+                &[
+                    ("rate_bp", "800"),
+                    ("bands", "0 800\r\n 5000000 600 \n"),
+                    ("seller_share_bp", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(location(&r), format!("{page}?saved=1"));
+        // The API reads what the page saved.
+        let p = app
+            .get(&format!("/v1/products/{id}/fee-policy"), &app.operator_key)
+            .await;
+        assert_eq!(p.body["default"], false, "{}", p.text);
+        assert_eq!(p.body["policy"]["rate_bp"], 800);
+        assert_eq!(p.body["policy"]["tiers"][1]["from_minor"], 5000000);
+        assert_eq!(p.body["policy"]["tiers"][1]["rate_bp"], 600);
+        let list = web.get("/operator/fees").await;
+        assert!(
+            list.text.contains("8.00 %") && list.text.contains("6.00 %"),
+            "{}",
+            list.text
+        );
+        let zh = web.get(&format!("{page}?lang=zh")).await;
+        assert!(zh.text.contains("返佣档位"));
+        // Without the form's token: refused, unchanged.
+        let r = web.post(&page, &[("rate_bp", "100")]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let p = app
+            .get(&format!("/v1/products/{id}/fee-policy"), &app.operator_key)
+            .await;
+        assert_eq!(p.body["policy"]["rate_bp"], 800);
+        let r = web.get("/operator/fees/prd_nope").await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
     }
 );
