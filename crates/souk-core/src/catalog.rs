@@ -207,8 +207,31 @@ wire_enum!(
         SellerIssued = "seller_issued",
         /// Souk issues the codes itself (activation, heartbeat, offline files).
         SoukCodes = "souk_codes",
+        /// 识别码: the buyer supplies a hardware identifier (or Souk generates a system
+        /// identifier); the seller delivers a license bound to it by hand; supervised.
+        Identifier = "identifier",
+        /// 线下: requirements agreed offline, the seller delivers with an acceptance report and
+        /// screenshots; supervised.
+        Offline = "offline",
+        /// Package deployment: the seller deploys the software for the buyer; supervised.
+        PackageDeployment = "package_deployment",
+        /// 在线开通: the seller's getLicense as for `seller_issued`, under supervision; the
+        /// seller may deliver the license by hand from the supervision page.
+        Online = "online",
     }
 );
+
+impl LicenseMode {
+    /// Whether a seller call opens the License (getLicense, or License 2.0 calls for Souk's
+    /// codes). The modes delivered by hand have no call: the instance opens when supervision
+    /// completes, and the seller hears nothing of it through the protocol.
+    pub fn calls_seller(self) -> bool {
+        matches!(
+            self,
+            LicenseMode::SellerIssued | LicenseMode::SoukCodes | LicenseMode::Online
+        )
+    }
+}
 
 wire_enum!(
     /// The KooGallery linear wire field a quantity attribute is sent as.

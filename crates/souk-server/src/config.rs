@@ -234,6 +234,8 @@ pub struct SupervisionConfig {
     pub auto_accept_reminder: HumanDuration,
     /// After this long since payment without completion, both parties are reminded once.
     pub stale_reminder: HumanDuration,
+    /// Screenshots an offline License's delivery proof needs (business rules §3.5).
+    pub offline_min_screenshots: u32,
 }
 
 impl SupervisionConfig {
@@ -243,6 +245,7 @@ impl SupervisionConfig {
             hardware_auto_accept: self.hardware_auto_accept.0,
             appeal_idle: self.appeal_idle.0,
             appeal_rejections: self.appeal_rejections,
+            offline_min_screenshots: self.offline_min_screenshots,
         }
     }
 }

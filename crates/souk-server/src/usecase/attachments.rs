@@ -202,9 +202,14 @@ pub async fn open_blob(
 }
 
 /// Checks that every attachment id names an attachment of the order.
-pub async fn check_ids(state: &AppState, order_id: &str, ids: &[String]) -> AppResult<()> {
+pub async fn check_ids(
+    state: &AppState,
+    order_id: &str,
+    ids: &[String],
+) -> AppResult<Vec<souk_store::AttachmentRecord>> {
+    let mut found = Vec::with_capacity(ids.len());
     for id in ids {
-        if state
+        match state
             .store
             .find_attachment(
                 &Scope::Everything,
@@ -212,13 +217,15 @@ pub async fn check_ids(state: &AppState, order_id: &str, ids: &[String]) -> AppR
                 id,
             )
             .await?
-            .is_none()
         {
-            return Err(AppError::invalid_field(
-                "attachments",
-                format!("{id} is not an attachment of this order; upload it first"),
-            ));
+            Some(a) => found.push(a),
+            None => {
+                return Err(AppError::invalid_field(
+                    "attachments",
+                    format!("{id} is not an attachment of this order; upload it first"),
+                ))
+            }
         }
     }
-    Ok(())
+    Ok(found)
 }
