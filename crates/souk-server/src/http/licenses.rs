@@ -630,7 +630,7 @@ pub struct CodeView {
     pub machines: Option<Vec<Value>>,
 }
 
-fn code_view(
+pub(crate) fn code_view(
     state: &AppState,
     r: LicenseCodeRecord,
     machines: Option<Vec<MachineRecord>>,

@@ -14,12 +14,16 @@ mod account;
 mod aftersale;
 mod aftersale_texts;
 mod buyer;
+mod buyer_actions;
+mod buyer_licenses;
 mod chart;
 mod i18n;
 mod messages;
 mod money_out;
 mod money_texts;
 mod operator;
+mod operator_fees;
+mod operator_ops;
 mod operator_parties;
 mod product_form;
 mod review_diff;
@@ -27,6 +31,7 @@ mod seller;
 mod seller_center;
 pub mod session;
 mod shop;
+mod usage;
 
 use crate::error::AppError;
 use crate::AppState;
@@ -47,8 +52,13 @@ pub fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(shop::router())
         .merge(buyer::router())
+        .merge(buyer_actions::router())
+        .merge(buyer_licenses::router())
+        .merge(usage::router())
         .merge(operator::router())
         .merge(operator_parties::router())
+        .merge(operator_ops::router())
+        .merge(operator_fees::router())
         .merge(seller::router())
         .merge(messages::router())
         .merge(aftersale::router())
@@ -153,6 +163,7 @@ fn templates() -> &'static Environment<'static> {
         ]
         .into_iter()
         .chain(money_out_templates())
+        .chain(buyer_templates())
         .chain(operator::TEMPLATES.iter().copied())
         {
             // The templates are part of the binary and covered by the tests: a syntax error
@@ -164,6 +175,25 @@ fn templates() -> &'static Environment<'static> {
         env.add_function("tr", tr);
         env
     })
+}
+
+/// The buyer center's and the usage pages' templates.
+fn buyer_templates() -> [(&'static str, &'static str); 4] {
+    [
+        (
+            "buyer_nav.html",
+            include_str!("../../templates/buyer_nav.html"),
+        ),
+        (
+            "instances.html",
+            include_str!("../../templates/instances.html"),
+        ),
+        (
+            "licenses.html",
+            include_str!("../../templates/licenses.html"),
+        ),
+        ("usage.html", include_str!("../../templates/usage.html")),
+    ]
 }
 
 /// The money-out pages' templates (`money_out.rs`).

@@ -232,7 +232,7 @@ async fn orders(State(state): State<AppState>, m: Member) -> PageResult {
         .map(|i| {
             minijinja::context! {
                 id => i.id.as_str(), state => i.state.as_str(), product_id => i.product_id,
-                buyer_id => i.buyer_id.as_str(), expire_at => i.expire_at.map(when),
+                buyer_id => i.buyer_id.as_str(), expire_at => i.expire_at.map(when), term => i.term,
             }
         })
         .collect();

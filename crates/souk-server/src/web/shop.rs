@@ -62,6 +62,15 @@ async fn search(
     )
 }
 
+/// A SKU as pages name it: its attributes (`edition: pro, region: cn`), empty without any.
+pub(super) fn sku_label(s: &souk_store::SkuRecord) -> String {
+    s.attributes
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 async fn product(State(state): State<AppState>, v: Visitor, Path(id): Path<String>) -> PageResult {
     let p = storefront::product(&state, &id)
         .await
@@ -77,12 +86,7 @@ async fn product(State(state): State<AppState>, v: Visitor, Path(id): Path<Strin
         .iter()
         .filter(|s| s.status == SkuStatus::Active)
         .map(|s| {
-            let label = s
-                .attributes
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let label = sku_label(s);
             let prices: Vec<_> = s
                 .prices
                 .iter()

@@ -20,21 +20,21 @@ const MMS: i64 = 400;
 
 /// A product sold per SMS and per MMS on demand, with package SKUs `sms` (package of SMS) and
 /// `bundle` (SMS + MMS); the buyer holds an open on-demand instance of each item.
-struct PackageMarket {
-    m: Market,
+pub(crate) struct PackageMarket {
+    pub(crate) m: Market,
     /// SKU ids by item name.
     sku: std::collections::HashMap<String, String>,
-    sms_instance: String,
+    pub(crate) sms_instance: String,
     mms_instance: String,
 }
 
 impl PackageMarket {
-    fn sku(&self, item: &str) -> &str {
+    pub(crate) fn sku(&self, item: &str) -> &str {
         &self.sku[item]
     }
 
     /// Sets the product's package definitions (a closure gets the SKU ids).
-    async fn define(&self, app: &TestApp, packages: Value) {
+    pub(crate) async fn define(&self, app: &TestApp, packages: Value) {
         let r = app
             .send(
                 app.http
@@ -73,7 +73,7 @@ impl PackageMarket {
 
     /// Pushes `units` on `instance` (naming `package` if given) over the last half hour, then
     /// runs the collection of that hour.
-    async fn use_units(
+    pub(crate) async fn use_units(
         &self,
         app: &TestApp,
         instance: &str,
@@ -103,7 +103,7 @@ impl PackageMarket {
     }
 }
 
-async fn package_market(app: &TestApp, proto: Proto) -> PackageMarket {
+pub(crate) async fn package_market(app: &TestApp, proto: Proto) -> PackageMarket {
     let ex = example_seller(app, |_| {}).await;
     let (seller_id, seller_key) = app.party("sellers", "Acme Messaging").await;
     let (buyer_id, buyer_key) = app.party("buyers", "Buyer Ltd").await;
