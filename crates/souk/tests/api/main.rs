@@ -5,6 +5,7 @@ mod console_support;
 mod fixture;
 mod harness;
 mod http_edge;
+mod invoices;
 mod mail_support;
 mod ops_support;
 
