@@ -56,9 +56,13 @@ pub fn supervision_waiting(order_id: &str, node: crate::supervision::Node) -> No
     use crate::supervision::Node;
     let what = match node {
         Node::SubmitRequirement => "submit your requirements",
+        Node::SubmitIdentifier => {
+            "give the hardware identifier the license binds to (or ask for a system identifier)"
+        }
         Node::ConfirmRequirement => "confirm or reject the buyer's requirements",
         Node::Implement => {
-            "implement the service (hardware: ship it and enter the tracking number)"
+            "implement the service (hardware: ship it and enter the tracking number; License: \
+             deliver the license)"
         }
         Node::DeliverProof => "upload the delivery evidence",
         Node::ActivateCode => "activate a license code in the seller's software",

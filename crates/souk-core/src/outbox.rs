@@ -187,7 +187,11 @@ pub fn plan(kind: CallKind, resolution: &JobResolution, facts: Facts) -> Vec<Eff
         }),
         JobResolution::Poll { .. } | JobResolution::Retry { .. } => {}
         JobResolution::GiveUp { error } => {
-            if kind.fails_order() {
+            // An online License the seller delivered by hand from supervision (§3.2) is open
+            // already: its getLicense giving up fails nothing.
+            let delivered_by_hand =
+                kind == CallKind::GetLicense && facts.instance == Some(InstanceState::Active);
+            if kind.fails_order() && !delivered_by_hand {
                 if let Some(order) = facts.order {
                     let failed = order.state.transition(OrderEvent::FailDelivery).ok();
                     let refunded = failed.and_then(|f| f.to.transition(OrderEvent::Refund).ok());

@@ -61,6 +61,15 @@ pub struct OrderSnapshot {
     pub sales_scenario: crate::supervision::SalesScenario,
 }
 
+impl OrderSnapshot {
+    /// Whether a seller call opens what was bought (SaaS, and Licenses other than the ones
+    /// delivered by hand under supervision); otherwise the instance opens in Souk alone.
+    pub fn seller_opens(&self) -> bool {
+        self.delivery_type.needs_integration()
+            && self.license_mode.is_none_or(LicenseMode::calls_seller)
+    }
+}
+
 fn is_general(s: &crate::supervision::SalesScenario) -> bool {
     *s == crate::supervision::SalesScenario::General
 }

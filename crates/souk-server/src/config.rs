@@ -75,6 +75,8 @@ pub struct Config {
     pub supervision: SupervisionConfig,
     /// Refund windows and quotas (business rules §4).
     pub refund: RefundConfig,
+    /// Invoices sellers issue their buyers (business rules §10).
+    pub invoice: InvoiceConfig,
     /// Where attachments are kept, and what is accepted.
     pub attachments: AttachmentsConfig,
     /// The SMTP server notices are mailed through (empty host: no mail).
@@ -232,6 +234,8 @@ pub struct SupervisionConfig {
     pub auto_accept_reminder: HumanDuration,
     /// After this long since payment without completion, both parties are reminded once.
     pub stale_reminder: HumanDuration,
+    /// Screenshots an offline License's delivery proof needs (business rules §3.5).
+    pub offline_min_screenshots: u32,
 }
 
 impl SupervisionConfig {
@@ -241,8 +245,17 @@ impl SupervisionConfig {
             hardware_auto_accept: self.hardware_auto_accept.0,
             appeal_idle: self.appeal_idle.0,
             appeal_rejections: self.appeal_rejections,
+            offline_min_screenshots: self.offline_min_screenshots,
         }
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceConfig {
+    /// How long a seller has to issue or reject a buyer's invoice request before it is flagged
+    /// overdue (`invoice.seller_to_buyer`).
+    pub seller_to_buyer: HumanDuration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

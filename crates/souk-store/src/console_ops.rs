@@ -69,6 +69,10 @@ pub trait ConsoleOpsStore: Send + Sync + 'static {
 
     /// Calls started at or after `since`, per minute (minutes without calls are absent).
     async fn calls_per_minute(&self, since: OffsetDateTime) -> StoreResult<Vec<MinuteCalls>>;
+
+    /// Marks a session as used at `now`, whatever its last use: the operator who moves the
+    /// sandbox clock forward stays logged in (idle time is measured on that clock).
+    async fn carry_session(&self, token_hash: &str, now: OffsetDateTime) -> StoreResult<()>;
 }
 
 /// `%` and `_` in a person's search text are letters, not wildcards.
@@ -191,5 +195,14 @@ impl ConsoleOpsStore for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn carry_session(&self, token_hash: &str, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("UPDATE console_sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(to_unix_ms(now))
+            .bind(token_hash)
+            .execute(&self.write)
+            .await?;
+        Ok(())
     }
 }

@@ -50,16 +50,29 @@ pub enum Action {
         #[serde(default)]
         attachments: Vec<String>,
     },
+    /// Buyer, at `submit_identifier` (License 识别码): the hardware identifier the license is
+    /// bound to; leave it out and Souk generates a system identifier.
+    SubmitIdentifier {
+        #[serde(default)]
+        hardware_id: Option<String>,
+        /// Filled by Souk when `hardware_id` is left out (shown in the log); never sent.
+        #[serde(default, skip_deserializing)]
+        #[schema(read_only)]
+        system_id: Option<String>,
+    },
     /// Seller, at `confirm_requirement`.
     ConfirmRequirement,
     /// Seller, at `confirm_requirement`: back to the buyer.
     RejectRequirement { reason: String },
-    /// Seller, at `implement`. Hardware: carrier and tracking number are required.
+    /// Seller, at `implement`. Hardware: carrier and tracking number are required. Online
+    /// License: `license` delivers the license by hand when getLicense did not.
     Implement {
         #[serde(default)]
         carrier: Option<String>,
         #[serde(default)]
         tracking_number: Option<String>,
+        #[serde(default)]
+        license: Option<String>,
     },
     /// Seller, at `deliver_proof`: at least one evidence item; the actual start time must lie
     /// between payment and now.
@@ -105,6 +118,7 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Action::SubmitRequirement { .. } => "submit_requirement",
+            Action::SubmitIdentifier { .. } => "submit_identifier",
             Action::ConfirmRequirement => "confirm_requirement",
             Action::RejectRequirement { .. } => "reject_requirement",
             Action::Implement { .. } => "implement",

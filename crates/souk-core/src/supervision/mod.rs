@@ -12,12 +12,18 @@
 //!   implement (carrier + tracking) → [platform_review] → buyer_accept → completed
 //! License, Souk-issued codes (授权码):
 //!   activate_code (system, on the first activation) → [deliver_proof → platform_review] → completed
+//! License, identifier (识别码):
+//!   submit_identifier → implement → [platform_review] → buyer_accept → completed
+//! License, offline (线下):
+//!   implement → deliver_proof (acceptance report + ≥ 3 screenshots) → [platform_review] → buyer_accept → completed
+//! License, package deployment / online (在线开通):
+//!   implement → [platform_review] → buyer_accept → completed
 //! ```
 //! A rejection goes one step back (confirm → submit; buyer_accept → implement) and counts; a
 //! returned review goes back to the node before it. An open appeal freezes the flow and pauses
 //! the acceptance timer, which resumes with the time it had left.
 
-use crate::catalog::DeliveryType;
+use crate::catalog::{DeliveryType, LicenseMode};
 use crate::order::string_enum;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -30,6 +36,8 @@ string_enum!(
     Node {
         /// 用户提交需求: the buyer states requirements.
         SubmitRequirement = "submit_requirement",
+        /// License 识别码: the buyer supplies the hardware identifier (or asks for a system one).
+        SubmitIdentifier = "submit_identifier",
         /// 服务商确认需求: the seller confirms or rejects them.
         ConfirmRequirement = "confirm_requirement",
         /// 服务商实施服务: the seller implements (hardware: ships).
@@ -80,7 +88,9 @@ impl Node {
     /// Who must act at this node (`None` when the flow is over).
     pub fn actor(self) -> Option<Actor> {
         match self {
-            Node::SubmitRequirement | Node::BuyerAccept => Some(Actor::Buyer),
+            Node::SubmitRequirement | Node::SubmitIdentifier | Node::BuyerAccept => {
+                Some(Actor::Buyer)
+            }
             Node::ConfirmRequirement | Node::Implement | Node::DeliverProof => Some(Actor::Seller),
             Node::PlatformReview => Some(Actor::Operator),
             Node::ActivateCode => Some(Actor::System),
@@ -136,6 +146,26 @@ pub fn license_code_flow(review: bool) -> Vec<Node> {
     nodes
 }
 
+/// The flow of a License order by its mode (§3.2), or `None` for the unsupervised
+/// `seller_issued` mode. `[R]` goes before acceptance, as in [`flow_for`].
+pub fn license_flow(mode: LicenseMode, review: bool) -> Option<Vec<Node>> {
+    use Node::*;
+    let head = match mode {
+        LicenseMode::SellerIssued => return None,
+        LicenseMode::SoukCodes => return Some(license_code_flow(review)),
+        LicenseMode::Identifier => vec![SubmitIdentifier, Implement],
+        LicenseMode::Offline => vec![Implement, DeliverProof],
+        LicenseMode::PackageDeployment | LicenseMode::Online => vec![Implement],
+    };
+    let mut nodes = head;
+    if review {
+        nodes.push(PlatformReview);
+    }
+    nodes.push(BuyerAccept);
+    nodes.push(Completed);
+    Some(nodes)
+}
+
 /// The configurable numbers of §3.3 and §3.4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SupervisionPolicy {
@@ -147,6 +177,9 @@ pub struct SupervisionPolicy {
     pub appeal_idle: Duration,
     /// `supervision.appeal_rejections`: rejections after which either side may appeal.
     pub appeal_rejections: u32,
+    /// `supervision.offline_min_screenshots`: screenshots an offline License's delivery proof
+    /// needs (§3.5), unless it was delivered remotely.
+    pub offline_min_screenshots: u32,
 }
 
 impl Default for SupervisionPolicy {
@@ -156,6 +189,7 @@ impl Default for SupervisionPolicy {
             hardware_auto_accept: Duration::days(10),
             appeal_idle: Duration::days(5),
             appeal_rejections: 3,
+            offline_min_screenshots: 3,
         }
     }
 }
@@ -215,6 +249,16 @@ pub struct Supervision {
     /// The 180-day stale reminder went out (once).
     #[serde(default)]
     pub stale_reminded: bool,
+    /// License orders: the mode, which decides the flow's extra rules (identifier, screenshots,
+    /// the online license).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<LicenseMode>,
+    /// License 识别码: the identifier the license is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// True when Souk generated it (a system identifier) rather than the buyer typing it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub identifier_generated: bool,
 }
 
 /// A reminder a supervision is due for (§3.3).
@@ -252,7 +296,16 @@ impl Supervision {
             closed: false,
             reminded_deadline: None,
             stale_reminded: false,
+            license: None,
+            identifier: None,
+            identifier_generated: false,
         }
+    }
+
+    /// The same, for a License order of `mode`.
+    pub fn for_license(mut self, mode: Option<LicenseMode>) -> Self {
+        self.license = mode;
+        self
     }
 
     /// The reminder due at `now`, if any, and the state that records it was sent.
@@ -537,6 +590,7 @@ pub fn decide(
     let node_ok = matches!(
         (current.node, action),
         (Node::SubmitRequirement, Action::SubmitRequirement { .. })
+            | (Node::SubmitIdentifier, Action::SubmitIdentifier { .. })
             | (Node::ConfirmRequirement, Action::ConfirmRequirement)
             | (Node::ConfirmRequirement, Action::RejectRequirement { .. })
             | (Node::Implement, Action::Implement { .. })
@@ -553,6 +607,27 @@ pub fn decide(
     match action {
         Action::SubmitRequirement { requirement, .. } => {
             next.requirement = Some(text("requirement", requirement, 20_000)?);
+            next.enter(current.next_of(from), policy, now);
+        }
+        Action::SubmitIdentifier {
+            hardware_id,
+            system_id,
+        } => {
+            // A typed hardware id is the buyer's responsibility; without one, the system id
+            // the use case generated is used.
+            let (id, generated) = match (hardware_id, system_id) {
+                (Some(h), _) => (text("hardware_id", h, 200)?, false),
+                (None, Some(sys)) => (sys.clone(), true),
+                (None, None) => {
+                    return Err(SupervisionError::Invalid(
+                        "hardware_id",
+                        "give the hardware_id, or leave it out to get a system identifier"
+                            .to_owned(),
+                    ))
+                }
+            };
+            next.identifier = Some(id);
+            next.identifier_generated = generated;
             next.enter(current.next_of(from), policy, now);
         }
         Action::ConfirmRequirement | Action::PassReview => {
@@ -575,7 +650,19 @@ pub fn decide(
         Action::Implement {
             carrier,
             tracking_number,
+            license,
         } => {
+            // Only the online License takes a license by hand (when its getLicense did not
+            // deliver one); whether one is needed is the use case's (it reads the instance).
+            if license.is_some() && current.license != Some(LicenseMode::Online) {
+                return Err(SupervisionError::Invalid(
+                    "license",
+                    "only online License orders deliver a license here; leave it out".to_owned(),
+                ));
+            }
+            if let Some(l) = license {
+                text("license", l, 20_000)?;
+            }
             if current.hardware {
                 let c = carrier.as_deref().unwrap_or_default();
                 let t = tracking_number.as_deref().unwrap_or_default();
@@ -597,6 +684,9 @@ pub fn decide(
             for e in evidence {
                 text("evidence.kind", &e.kind, 100)?;
                 text("evidence.description", &e.description, 2000)?;
+            }
+            if current.license == Some(LicenseMode::Offline) {
+                offline_evidence(evidence, policy.offline_min_screenshots)?;
             }
             if let Some(start) = actual_start {
                 if *start < current.paid_at || *start > now {
@@ -634,6 +724,35 @@ pub fn decide(
         next,
         completed,
     })
+}
+
+/// §3.5 for an offline License: an acceptance report, and screenshots (each an attachment of
+/// the order) of the working software, at least `min` of them — unless the delivery was remote,
+/// where remote-delivery records (`remote: true`) replace the screenshots.
+fn offline_evidence(evidence: &[Evidence], min: u32) -> Result<(), SupervisionError> {
+    if !evidence.iter().any(|e| e.kind == "acceptance_report") {
+        return Err(SupervisionError::Invalid(
+            "evidence",
+            "an offline License's delivery proof needs an `acceptance_report` item".to_owned(),
+        ));
+    }
+    let remote = evidence.iter().any(|e| e.remote);
+    let screenshots: usize = evidence
+        .iter()
+        .filter(|e| e.kind == "screenshot")
+        .map(|e| e.attachments.len())
+        .sum();
+    if !remote && screenshots < min as usize {
+        return Err(SupervisionError::Invalid(
+            "evidence",
+            format!(
+                "an offline License's delivery proof needs at least {min} screenshots: \
+                 `screenshot` items whose attachments are uploaded images (found {screenshots}); \
+                 a remote delivery marks its records `remote: true` instead"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn complete(s: &mut Supervision, by: Actor, now: OffsetDateTime) {

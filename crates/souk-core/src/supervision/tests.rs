@@ -59,6 +59,7 @@ fn a_standard_flow_runs_to_completion_and_sets_the_validity_start() {
         Action::Implement {
             carrier: None,
             tracking_number: None,
+            license: None,
         },
         T0,
     );
@@ -145,6 +146,7 @@ fn rejections_unlock_the_sellers_appeal_and_appeals_pause_the_timer() {
             Action::Implement {
                 carrier: None,
                 tracking_number: None,
+                license: None,
             },
             T0,
         );
@@ -164,6 +166,7 @@ fn rejections_unlock_the_sellers_appeal_and_appeals_pause_the_timer() {
         Action::Implement {
             carrier: None,
             tracking_number: None,
+            license: None,
         },
         T0,
     );
@@ -290,6 +293,7 @@ fn hardware_needs_tracking_and_arms_its_timer_only_for_the_buyers_phone() {
     let bare = Action::Implement {
         carrier: None,
         tracking_number: None,
+        license: None,
     };
     assert!(matches!(
         decide(&s, Actor::Seller, &bare, &p, T0),
@@ -298,6 +302,7 @@ fn hardware_needs_tracking_and_arms_its_timer_only_for_the_buyers_phone() {
     let ship = Action::Implement {
         carrier: Some("SF".into()),
         tracking_number: Some("SF1".into()),
+        license: None,
     };
     assert_eq!(
         step(&s, Actor::Seller, ship.clone(), T0).deadline,
@@ -412,4 +417,128 @@ fn reminders_go_out_once_a_day_before_auto_acceptance_and_once_when_stale() {
     let (r, done) = old.reminder_due(day, stale, T0 + stale).unwrap();
     assert_eq!(r, Reminder::Stale);
     assert!(done.reminder_due(day, stale, T0 + stale * 2).is_none());
+}
+
+fn implement(license: Option<&str>) -> Action {
+    Action::Implement {
+        carrier: None,
+        tracking_number: None,
+        license: license.map(str::to_owned),
+    }
+}
+
+#[test]
+fn license_modes_have_their_flows() {
+    use Node::*;
+    assert_eq!(license_flow(LicenseMode::SellerIssued, false), None);
+    assert_eq!(
+        license_flow(LicenseMode::Identifier, true).unwrap(),
+        vec![
+            SubmitIdentifier,
+            Implement,
+            PlatformReview,
+            BuyerAccept,
+            Completed
+        ]
+    );
+    assert_eq!(
+        license_flow(LicenseMode::Offline, false).unwrap(),
+        vec![Implement, DeliverProof, BuyerAccept, Completed]
+    );
+    for mode in [LicenseMode::PackageDeployment, LicenseMode::Online] {
+        assert_eq!(
+            license_flow(mode, false).unwrap(),
+            vec![Implement, BuyerAccept, Completed]
+        );
+    }
+}
+
+#[test]
+fn an_identifier_is_typed_by_the_buyer_or_generated() {
+    let flow = license_flow(LicenseMode::Identifier, false).unwrap();
+    let s = Supervision::start(flow, false, false, T0).for_license(Some(LicenseMode::Identifier));
+    let p = SupervisionPolicy::default();
+    let none = Action::SubmitIdentifier {
+        hardware_id: None,
+        system_id: None,
+    };
+    assert!(matches!(
+        decide(&s, Actor::Buyer, &none, &p, T0),
+        Err(SupervisionError::Invalid("hardware_id", _))
+    ));
+    let typed = Action::SubmitIdentifier {
+        hardware_id: Some(" MAC-00:11:22 ".into()),
+        system_id: None,
+    };
+    let s1 = step(&s, Actor::Buyer, typed, T0);
+    assert_eq!(s1.identifier.as_deref(), Some("MAC-00:11:22"));
+    assert!(!s1.identifier_generated);
+    assert_eq!(s1.node, Node::Implement);
+    let generated = Action::SubmitIdentifier {
+        hardware_id: None,
+        system_id: Some("SYS-1".into()),
+    };
+    let s2 = step(&s, Actor::Buyer, generated, T0);
+    assert_eq!(s2.identifier.as_deref(), Some("SYS-1"));
+    assert!(s2.identifier_generated);
+    // A license by hand is the online mode's only.
+    assert!(matches!(
+        decide(&s2, Actor::Seller, &implement(Some("LIC")), &p, T0),
+        Err(SupervisionError::Invalid("license", _))
+    ));
+    let s3 = step(&s2, Actor::Seller, implement(None), T0);
+    assert_eq!(s3.node, Node::BuyerAccept);
+    assert_eq!(
+        step(&s3, Actor::Buyer, Action::Accept, T0).node,
+        Node::Completed
+    );
+}
+
+#[test]
+fn an_offline_license_needs_a_report_and_three_screenshots_unless_remote() {
+    let flow = license_flow(LicenseMode::Offline, false).unwrap();
+    let s = Supervision::start(flow, false, false, T0).for_license(Some(LicenseMode::Offline));
+    let p = SupervisionPolicy::default();
+    let s = step(&s, Actor::Seller, implement(None), T0);
+    let item = |kind: &str, files: &[&str], remote: bool| Evidence {
+        kind: kind.into(),
+        description: "d".into(),
+        signed_by: vec![],
+        remote,
+        attachments: files.iter().map(|f| f.to_string()).collect(),
+    };
+    let deliver = |evidence: Vec<Evidence>| Action::DeliverProof {
+        evidence,
+        actual_start: None,
+    };
+    let report = item("acceptance_report", &["a1"], false);
+    let refused = |ev: Vec<Evidence>| {
+        matches!(
+            decide(&s, Actor::Seller, &deliver(ev), &p, T0),
+            Err(SupervisionError::Invalid("evidence", _))
+        )
+    };
+    assert!(refused(vec![item(
+        "screenshot",
+        &["s1", "s2", "s3"],
+        false
+    )]));
+    assert!(refused(vec![
+        report.clone(),
+        item("screenshot", &["s1", "s2"], false)
+    ]));
+    let ok = vec![
+        report.clone(),
+        item("screenshot", &["s1"], false),
+        item("screenshot", &["s2", "s3"], false),
+    ];
+    assert_eq!(
+        step(&s, Actor::Seller, deliver(ok), T0).node,
+        Node::BuyerAccept
+    );
+    let remote = vec![report, item("remote_delivery_record", &[], true)];
+    assert_eq!(
+        step(&s, Actor::Seller, deliver(remote), T0).node,
+        Node::BuyerAccept
+    );
 }

@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 use souk_core::id::OrderId;
 use souk_core::money::{Currency, Money};
 use souk_core::party::{PartyId, Role};
-use souk_core::settlement::{
-    FeePolicy, Line, LineKind, Rate, StatementAction, StatementState, Tier, Totals,
-};
+use souk_core::settlement::{FeePolicy, Line, LineKind, StatementAction, StatementState, Totals};
 use souk_store::{AuditEvent, Scope, StatementFilter, StatementRecord};
 use time::OffsetDateTime;
 
@@ -78,10 +76,6 @@ pub struct FeePolicyView {
     pub policy: FeePolicy,
 }
 
-fn rate(field: &str, bp: u32) -> AppResult<Rate> {
-    Rate::from_bp(bp).map_err(|e| AppError::invalid_field(field, e.to_string()))
-}
-
 /// Set a product's platform fee, rebate bands or joint seller share (operator).
 #[utoipa::path(put, path = "/v1/products/{id}/fee-policy", tag = "settlement",
     params(("id" = String, Path)), request_body = FeePolicyBody,
@@ -94,27 +88,12 @@ pub async fn put_fee_policy(
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<FeePolicyBody>,
 ) -> AppResult<Json<FeePolicyView>> {
-    let fee = rate("rate_bp", body.rate_bp)?;
-    let tiers = match body.tiers {
-        None => FeePolicy::flat(fee).tiers,
-        Some(t) => t
-            .into_iter()
-            .map(|t| {
-                Ok(Tier {
-                    from_minor: t.from_minor,
-                    rate_bp: rate("tiers", t.rate_bp)?,
-                })
-            })
-            .collect::<AppResult<_>>()?,
-    };
-    let policy = FeePolicy {
-        rate_bp: fee,
-        tiers,
-        seller_share_bp: body
-            .seller_share_bp
-            .map(|s| rate("seller_share_bp", s))
-            .transpose()?,
-    };
+    let policy = uc::fee_policy_from(
+        body.rate_bp,
+        body.tiers
+            .map(|t| t.into_iter().map(|t| (t.from_minor, t.rate_bp)).collect()),
+        body.seller_share_bp,
+    )?;
     let policy = uc::set_fee_policy(&state, caller.party_id(), &id, policy).await?;
     Ok(Json(FeePolicyView {
         product_id: id,

@@ -66,6 +66,8 @@ pub struct LogEntryView {
     "requirement": "A five-page shop site in English and Chinese.",
     "carrier": null,
     "tracking_number": null,
+    "identifier": null,
+    "identifier_generated": false,
     "evidence": [],
     "actual_start": null,
     "accepted_at": null,
@@ -91,6 +93,10 @@ pub struct SupervisionView {
     pub requirement: Option<String>,
     pub carrier: Option<String>,
     pub tracking_number: Option<String>,
+    /// License 识别码: the identifier the license binds to (typed by the buyer, or a system
+    /// identifier Souk generated: `identifier_generated`).
+    pub identifier: Option<String>,
+    pub identifier_generated: bool,
     pub evidence: Vec<Evidence>,
     /// The seller's declared actual start; the period's validity starts here (§3.6).
     #[serde(serialize_with = "ser_opt")]
@@ -123,6 +129,8 @@ impl From<SupervisionRecord> for SupervisionView {
             requirement: s.requirement,
             carrier: s.carrier,
             tracking_number: s.tracking_number,
+            identifier: s.identifier,
+            identifier_generated: s.identifier_generated,
             evidence: s.evidence,
             actual_start: s.actual_start,
             accepted_at: s.accepted_at,
@@ -168,7 +176,7 @@ pub async fn get_supervision(
     responses((status = 200, body = SupervisionView),
         (status = 403, description = "`forbidden`: only the order's buyer and seller, and operators, act", body = ErrorEnvelope),
         (status = 404, description = "`not_found`, `not_supervised`", body = ErrorEnvelope),
-        (status = 409, description = "`out_of_turn` (`details.node` and `details.waiting_for` say who acts now), `appeal_open`, `appeal_locked`, `no_appeal`, `supervision_completed`, `supervision_changed`", body = ErrorEnvelope),
+        (status = 409, description = "`out_of_turn` (`details.node` and `details.waiting_for` say who acts now), `appeal_open`, `appeal_locked`, `no_appeal`, `supervision_completed`, `supervision_changed`, `license_not_delivered` (online License: no getLicense answer yet; deliver by hand in `license`)", body = ErrorEnvelope),
         (status = 422, description = "`invalid_field`: a value breaks a rule; `details.field` names it", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn act(

@@ -464,11 +464,11 @@ pub async fn upgrade(
             "a usage package is not upgraded: buy another package",
         ));
     }
-    let delivery: Option<DeliveryType> = instance.delivery_type.parse().ok();
-    if delivery.is_some_and(|d| !d.needs_integration()) {
+    if !seller_opened(state, &instance).await? {
         return Err(AppError::conflict(
             "not_upgradable",
-            "only SaaS and License instances can change specification; buy the new one instead",
+            "only SaaS and License instances a seller opened can change specification; buy \
+             the new one instead",
         ));
     }
     if instance.state.apply(InstanceEvent::Upgrade).is_err() || instance.trial {
@@ -608,8 +608,9 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             // Supervised SaaS opened after acceptance: newInstance waits for the buyer.
             let later = order.snapshot.open_after_acceptance && supervision.is_some();
             // Souk issues the codes, or no seller call exists for the type (Image): the
-            // instance opens now. Supervised types without a call open when supervision ends.
-            let no_call = !delivery.needs_integration();
+            // instance opens now. Supervised types without a call (and Licenses delivered by
+            // hand) open when supervision ends.
+            let no_call = !order.snapshot.seller_opens();
             let open_now = souk_codes || (no_call && supervision.is_none());
             let row = NewInstanceRow {
                 id: order.instance_id.clone(),
@@ -715,9 +716,9 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                     jobs.push(status_job(&instance, CallKind::UnfreezeInstance));
                 }
             }
-            // Image, manual service, hardware, data file: no seller endpoint hears of the
-            // renewal, so it completes now.
-            let no_call = !order.snapshot.delivery_type.needs_integration();
+            // Image, manual service, hardware, data file, Licenses delivered by hand: no
+            // seller endpoint hears of the renewal, so it completes now.
+            let no_call = !order.snapshot.seller_opens();
             if no_call {
                 jobs.clear();
             }
@@ -814,6 +815,27 @@ pub async fn auto_renew(state: &AppState, instance: &InstanceRecord) -> AppResul
 
 /// A freeze/unfreeze/release call: keyed by the instance's original purchase order, as the
 /// spec's expireInstance and releaseInstance expect.
+/// Whether a seller opened this instance through the protocol, so that it hears of its
+/// lifecycle: not Image, manual service, hardware, data file, nor a License delivered by hand
+/// under supervision (its mode is on the order that opened it).
+pub async fn seller_opened(
+    state: &AppState,
+    instance: &InstanceRecord,
+) -> souk_store::StoreResult<bool> {
+    let delivery: Option<DeliveryType> = instance.delivery_type.parse().ok();
+    if delivery.is_some_and(|d| !d.needs_integration()) {
+        return Ok(false);
+    }
+    if delivery != Some(DeliveryType::License) {
+        return Ok(true);
+    }
+    let origin = state
+        .store
+        .find_order(&Scope::Everything, &instance.origin_order_id)
+        .await?;
+    Ok(origin.is_none_or(|o| o.snapshot.seller_opens()))
+}
+
 pub fn status_job(instance: &InstanceRecord, kind: CallKind) -> NewJob {
     NewJob {
         kind,

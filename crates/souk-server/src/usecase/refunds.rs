@@ -125,8 +125,7 @@ async fn effects(
         .ok();
     // A SaaS opened after acceptance that was refunded before it: the seller never heard of it.
     let never_sent = order.snapshot.open_after_acceptance && instance.seller_instance_id.is_none();
-    let seller_opened =
-        order.snapshot.delivery_type.needs_integration() && release.is_some() && !never_sent;
+    let seller_opened = order.snapshot.seller_opens() && release.is_some() && !never_sent;
     let jobs = if !seller_opened {
         Vec::new()
     } else {
@@ -168,7 +167,7 @@ async fn renewal_effects(
         .transition(OrderEvent::AfterSaleRefund)
         .map_err(|e| AppError::conflict("refund_not_allowed", e.to_string()))?;
     let expire_at_ms = souk_core::clock::to_unix_ms(from);
-    let jobs = if !order.snapshot.delivery_type.needs_integration() {
+    let jobs = if !order.snapshot.seller_opens() {
         Vec::new()
     } else {
         match licenses::code_jobs(
@@ -218,6 +217,7 @@ pub fn side_step(
         payload: serde_json::Value::Null,
         completion: None,
         notices: Vec::new(),
+        manual_license: None,
         now,
     }
 }
@@ -275,6 +275,8 @@ pub async fn request(
     if &order.buyer_id != buyer {
         return Err(AppError::not_found("order"));
     }
+    // §4.1: no refund while an issued invoice stands (the seller voids it first).
+    crate::usecase::invoices::refund_allowed(state, &order.id).await?;
     let now = state.clock.now();
     let policy = policy(state);
     let f = facts(&order, &instance, &sv);
@@ -471,6 +473,9 @@ pub async fn decide(
     }
     let decided =
         refund::decide_goods(open.state, input.decision, open.goods_state).map_err(refused)?;
+    if decided.to == RefundState::Refunded {
+        crate::usecase::invoices::refund_allowed(state, &order.id).await?;
+    }
     apply_decision(
         state,
         scope,

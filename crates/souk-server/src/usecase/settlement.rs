@@ -14,7 +14,8 @@ use souk_core::money::Money;
 use souk_core::party::{PartyId, Role};
 use souk_core::settlement::notice::{statement_issued, statement_moved};
 use souk_core::settlement::{
-    compute, FeePolicy, Item, LineKind, Period, StatementAction, StatementInput, StatementState,
+    compute, FeePolicy, Item, LineKind, Period, Rate, StatementAction, StatementInput,
+    StatementState, Tier,
 };
 use souk_core::transition::StateMachine;
 use souk_store::{
@@ -199,6 +200,55 @@ pub async fn fee_policy(
     }
 }
 
+/// The effective policies of these products, each with whether it is the marketplace default.
+pub async fn effective_fee_policies(
+    state: &AppState,
+    product_ids: &[String],
+) -> AppResult<Vec<(FeePolicy, bool)>> {
+    let own = state.store.fee_policies(product_ids).await?;
+    let default = default_policy(state)?;
+    Ok(product_ids
+        .iter()
+        .map(|id| match own.get(id) {
+            Some(p) => (p.clone(), false),
+            None => (default.clone(), true),
+        })
+        .collect())
+}
+
+/// A policy from the figures a person or a client gives: the fee rate, the rebate bands as
+/// (threshold in minor units, rate) — none means one band at the fee rate, no rebate — and a
+/// joint product's seller share; every rate in basis points. Checked by [`set_fee_policy`].
+pub fn fee_policy_from(
+    rate_bp: u32,
+    tiers: Option<Vec<(i64, u32)>>,
+    seller_share_bp: Option<u32>,
+) -> AppResult<FeePolicy> {
+    let rate = |field: &str, bp: u32| {
+        Rate::from_bp(bp).map_err(|e| AppError::invalid_field(field, e.to_string()))
+    };
+    let fee = rate("rate_bp", rate_bp)?;
+    let tiers = match tiers {
+        None => FeePolicy::flat(fee).tiers,
+        Some(t) => t
+            .into_iter()
+            .map(|(from_minor, bp)| {
+                Ok(Tier {
+                    from_minor,
+                    rate_bp: rate("tiers", bp)?,
+                })
+            })
+            .collect::<AppResult<_>>()?,
+    };
+    Ok(FeePolicy {
+        rate_bp: fee,
+        tiers,
+        seller_share_bp: seller_share_bp
+            .map(|s| rate("seller_share_bp", s))
+            .transpose()?,
+    })
+}
+
 /// What an operator records for the next statement.
 pub struct AdjustmentRequest {
     pub seller_id: PartyId,
@@ -349,6 +399,7 @@ pub async fn move_statement(
         notice: statement_moved(id, transition.to, reason.as_deref()),
         reason,
         invoice_number,
+        invoice_file: None,
     };
     // A lost race is the answer the caller would have had a moment later: wrong state.
     match state

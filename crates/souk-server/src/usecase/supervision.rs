@@ -11,13 +11,14 @@ use souk_core::notice::{self, Notice};
 use souk_core::order::{OrderEvent, OrderKind};
 use souk_core::party::{PartyId, Role};
 use souk_core::snapshot::Recipient;
+use souk_core::supervision::license_flow;
 use souk_core::supervision::{
-    decide, flow_for, license_code_flow, Action, Actor, Node, Reminder, Resolution, Supervision,
-    SupervisionError,
+    decide, flow_for, Action, Actor, Node, Reminder, Resolution, Supervision, SupervisionError,
 };
 use souk_core::transition::StateMachine;
 use souk_store::{
-    Completion, NewSupervision, OrderRecord, Page, Scope, SupervisionRecord, SupervisionWrite,
+    Completion, ManualLicense, NewSupervision, OrderRecord, Page, Scope, SupervisionRecord,
+    SupervisionWrite,
 };
 use time::OffsetDateTime;
 
@@ -71,12 +72,11 @@ pub async fn start_for(
         .supervision
         .review_scenarios
         .contains(&snap.sales_scenario);
-    let souk_codes = snap.delivery_type == DeliveryType::License
-        && snap.license_mode == Some(LicenseMode::SoukCodes);
-    let flow = if souk_codes {
-        Some(license_code_flow(review))
-    } else {
-        flow_for(snap.delivery_type, snap.supervised, review)
+    let license = (snap.delivery_type == DeliveryType::License)
+        .then(|| snap.license_mode.unwrap_or(LicenseMode::SellerIssued));
+    let flow = match license {
+        Some(mode) => license_flow(mode, review),
+        None => flow_for(snap.delivery_type, snap.supervised, review),
     };
     let Some(flow) = flow else {
         return Ok(None);
@@ -96,7 +96,7 @@ pub async fn start_for(
     } else {
         false
     };
-    let s = Supervision::start(flow, hardware, armed, now);
+    let s = Supervision::start(flow, hardware, armed, now).for_license(license);
     let notices = waiting_notices(state, order, &s).await?;
     Ok(Some(NewSupervision {
         order_id: order.id.clone(),
@@ -162,7 +162,7 @@ pub async fn find(state: &AppState, scope: &Scope, order_id: &str) -> AppResult<
                 StatusCode::NOT_FOUND,
                 "not_supervised",
                 "this order is not under service supervision (Image, API, unflagged SaaS, \
-                 seller-issued licenses, trials, renewals and upgrades are not)",
+                 `seller_issued` licenses, trials, renewals and upgrades are not)",
             )
         })
 }
@@ -190,7 +190,7 @@ pub async fn act(
     party: &PartyId,
     scope: &Scope,
     order_id: &str,
-    action: Action,
+    mut action: Action,
 ) -> AppResult<SupervisionRecord> {
     let record = find(state, scope, order_id).await?;
     let actor = match role {
@@ -212,14 +212,115 @@ pub async fn act(
         _ => Vec::new(),
     };
     crate::usecase::attachments::check_ids(state, order_id, &referenced).await?;
+    if let Action::DeliverProof { evidence, .. } = &action {
+        screenshots_are_images(state, order_id, evidence).await?;
+    }
+    // License 识别码 without a typed hardware id: Souk generates the system identifier.
+    if let Action::SubmitIdentifier {
+        hardware_id: None,
+        system_id,
+    } = &mut action
+    {
+        *system_id = Some(system_identifier());
+    }
+    let manual = online_license(state, &record, actor, &mut action).await?;
     let now = state.clock.now();
-    if !step(state, &record, actor, Some(party.clone()), &action, now).await? {
+    if !step_with(
+        state,
+        &record,
+        actor,
+        Some(party.clone()),
+        &action,
+        manual,
+        now,
+    )
+    .await?
+    {
         return Err(AppError::conflict(
             "supervision_changed",
             "someone else acted on this supervision at the same time; reload it and try again",
         ));
     }
     find(state, scope, order_id).await
+}
+
+/// A system identifier for a License 识别码 order whose buyer typed no hardware id.
+fn system_identifier() -> String {
+    let mut bytes = [0u8; 10];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    format!("SYS-{hex}")
+}
+
+/// §3.5: a screenshot is an image.
+async fn screenshots_are_images(
+    state: &AppState,
+    order_id: &str,
+    evidence: &[souk_core::supervision::Evidence],
+) -> AppResult<()> {
+    for e in evidence.iter().filter(|e| e.kind == "screenshot") {
+        for a in crate::usecase::attachments::check_ids(state, order_id, &e.attachments).await? {
+            if !a.content_type.starts_with("image/") {
+                return Err(AppError::invalid_field(
+                    "evidence",
+                    format!(
+                        "attachment {} is {}, not an image; a screenshot must be a PNG or JPEG",
+                        a.id, a.content_type
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Online License (§3.2 在线开通): the seller's `implement` says the license is delivered —
+/// by its getLicense answer, or by hand in `license` when the call failed. Returns the license
+/// to seal onto the instance, and takes it out of the action so the log never holds it (only
+/// the buyer sees a license).
+async fn online_license(
+    state: &AppState,
+    record: &SupervisionRecord,
+    actor: Actor,
+    action: &mut Action,
+) -> AppResult<Option<ManualLicense>> {
+    let Action::Implement { license, .. } = action else {
+        return Ok(None);
+    };
+    let online = record.state.license == Some(LicenseMode::Online);
+    if !online || actor != Actor::Seller || record.state.node != Node::Implement {
+        // `decide` refuses a license outside the online flow, and out-of-turn steps.
+        return Ok(None);
+    }
+    let instance = state
+        .store
+        .find_instance(&Scope::Everything, &record.instance_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("instance"))?;
+    if let Some(text) = license.take() {
+        let text = text.trim().to_owned();
+        if text.is_empty() || text.chars().count() > 20_000 {
+            return Err(AppError::invalid_field(
+                "license",
+                "license must be 1 to 20000 characters",
+            ));
+        }
+        let sealed = state
+            .master_key
+            .seal(&format!("license:{}", record.instance_id), &text);
+        // The instance opens now; a getLicense answer that comes later changes nothing.
+        let open = instance.state.transition(InstanceEvent::Open).ok();
+        return Ok(Some(ManualLicense { sealed, open }));
+    }
+    if instance.license_sealed.is_none() {
+        return Err(AppError::conflict(
+            "license_not_delivered",
+            "Souk has no license from your getLicense answer for this order yet: retry the call \
+             from your production interface messages, or deliver the license by hand in \
+             `license`",
+        ));
+    }
+    Ok(None)
 }
 
 /// Decides and saves one step; `Ok(false)` when another step won the race.
@@ -229,6 +330,18 @@ async fn step(
     actor: Actor,
     actor_id: Option<PartyId>,
     action: &Action,
+    now: OffsetDateTime,
+) -> AppResult<bool> {
+    step_with(state, record, actor, actor_id, action, None, now).await
+}
+
+async fn step_with(
+    state: &AppState,
+    record: &SupervisionRecord,
+    actor: Actor,
+    actor_id: Option<PartyId>,
+    action: &Action,
+    manual_license: Option<ManualLicense>,
     now: OffsetDateTime,
 ) -> AppResult<bool> {
     let policy = state.config.supervision.policy();
@@ -254,8 +367,9 @@ async fn step(
             .term
             .end(start)
             .map_err(|e| AppError::invalid_field("actual_start", e.to_string()))?;
-        // No seller call opens manual service, hardware or data file: it opens now.
-        let open = if order.snapshot.delivery_type.needs_integration() {
+        // No seller call opens manual service, hardware, data file or a License delivered by
+        // hand: it opens now.
+        let open = if order.snapshot.seller_opens() {
             None
         } else {
             state
@@ -331,6 +445,7 @@ async fn step(
         payload: serde_json::to_value(action).unwrap_or_default(),
         completion,
         notices,
+        manual_license,
         now,
     };
     if let Action::ResolveAppeal {

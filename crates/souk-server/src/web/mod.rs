@@ -22,6 +22,8 @@ mod messages;
 mod money_out;
 mod money_texts;
 mod operator;
+mod operator_fees;
+mod operator_ops;
 mod operator_parties;
 mod product_form;
 mod review_diff;
@@ -55,6 +57,8 @@ pub fn router() -> Router<AppState> {
         .merge(usage::router())
         .merge(operator::router())
         .merge(operator_parties::router())
+        .merge(operator_ops::router())
+        .merge(operator_fees::router())
         .merge(seller::router())
         .merge(messages::router())
         .merge(aftersale::router())

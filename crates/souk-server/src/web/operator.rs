@@ -22,6 +22,14 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
     ("review.html", include_str!("../../templates/review.html")),
     ("parties.html", include_str!("../../templates/parties.html")),
     ("party.html", include_str!("../../templates/party.html")),
+    ("audit.html", include_str!("../../templates/audit.html")),
+    ("health.html", include_str!("../../templates/health.html")),
+    ("clock.html", include_str!("../../templates/clock.html")),
+    ("fees.html", include_str!("../../templates/fees.html")),
+    (
+        "fee_policy.html",
+        include_str!("../../templates/fee_policy.html"),
+    ),
 ];
 
 pub fn router() -> Router<AppState> {

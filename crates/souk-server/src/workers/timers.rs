@@ -66,6 +66,10 @@ pub fn passes() -> &'static [TimerPass] {
             run: |state, now| Box::pin(crate::usecase::supervision::reminders_due(state, now)),
         },
         TimerPass {
+            name: "invoice_overdue",
+            run: |state, now| Box::pin(crate::usecase::invoices::overdue_due(state, now)),
+        },
+        TimerPass {
             name: "refund_returns",
             run: |state, now| Box::pin(crate::usecase::refund_returns::returns_due(state, now)),
         },
@@ -206,9 +210,9 @@ async fn lifecycle_jobs(
     instance_call: CallKind,
     code_call: CallKind,
 ) -> anyhow::Result<Vec<NewJob>> {
-    // Image, manual service, hardware and data file have no seller endpoint to tell.
-    let delivery: Option<souk_core::catalog::DeliveryType> = instance.delivery_type.parse().ok();
-    if delivery.is_some_and(|d| !d.needs_integration()) {
+    // Image, manual service, hardware, data file and Licenses delivered by hand have no
+    // seller endpoint to tell.
+    if !orders::seller_opened(state, instance).await? {
         return Ok(Vec::new());
     }
     let codes = crate::usecase::licenses::code_jobs(

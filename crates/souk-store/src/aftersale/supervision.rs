@@ -87,7 +87,18 @@ pub struct SupervisionWrite {
     pub payload: serde_json::Value,
     pub completion: Option<Completion>,
     pub notices: Vec<(PartyId, Notice)>,
+    /// Online License delivered by hand (§3.2).
+    pub manual_license: Option<ManualLicense>,
     pub now: OffsetDateTime,
+}
+
+/// An online License the seller delivered by hand from the supervision page.
+#[derive(Debug, Clone)]
+pub struct ManualLicense {
+    /// The license, sealed under the master key, onto the instance.
+    pub sealed: String,
+    /// The instance opens now if getLicense has not opened it (compare-and-set on `from`).
+    pub open: Option<Transition<InstanceState>>,
 }
 
 fn state_json(s: &Supervision) -> StoreResult<String> {
@@ -242,6 +253,23 @@ pub(crate) async fn supervision_in(
         w.now,
     )
     .await?;
+    if let Some(m) = &w.manual_license {
+        let instance_id: String =
+            sqlx::query_scalar("SELECT instance_id FROM supervisions WHERE order_id = $1")
+                .bind(w.order_id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        let instance_id = InstanceId::from_trusted(instance_id);
+        if let Some(t) = m.open {
+            crate::commerce::transition_instance(tx, &instance_id, t, w.now).await?;
+        }
+        sqlx::query("UPDATE instances SET license_sealed = $1, updated_at = $2 WHERE id = $3")
+            .bind(&m.sealed)
+            .bind(now_ms)
+            .bind(instance_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
     if let Some(c) = &w.completion {
         if let Some(t) = c.order {
             crate::commerce::transition_order(tx, &w.order_id, t, w.now).await?;

@@ -150,6 +150,7 @@ pub(crate) async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
 mod attachments;
 mod console;
 mod hardware_refunds;
+mod license_flows;
 mod licenses;
 mod opening;
 mod refunds;
