@@ -66,6 +66,10 @@ pub fn passes() -> &'static [TimerPass] {
             run: |state, now| Box::pin(crate::usecase::supervision::reminders_due(state, now)),
         },
         TimerPass {
+            name: "refund_reviews",
+            run: |state, now| Box::pin(crate::usecase::refund_reviews::reviews_due(state, now)),
+        },
+        TimerPass {
             name: "refund_returns",
             run: |state, now| Box::pin(crate::usecase::refund_returns::returns_due(state, now)),
         },
