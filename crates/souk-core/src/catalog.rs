@@ -361,6 +361,20 @@ pub fn parse_reject_reason(s: &str) -> Result<String, CatalogError> {
     text("reason", s, 2000)
 }
 
+/// Declared once each, in a fixed order; none declared is the general invoice.
+fn parse_invoice_types(types: &[crate::invoice::InvoiceType]) -> Vec<crate::invoice::InvoiceType> {
+    let declared: Vec<_> = crate::invoice::InvoiceType::ALL
+        .iter()
+        .copied()
+        .filter(|t| types.contains(t))
+        .collect();
+    if declared.is_empty() {
+        crate::invoice::default_invoice_types()
+    } else {
+        declared
+    }
+}
+
 fn parse_order_fields(fields: &[OrderField]) -> Result<Vec<OrderField>, CatalogError> {
     if fields.len() > MAX_ORDER_FIELDS {
         return Err(invalid(
@@ -655,6 +669,10 @@ pub struct ProductInput {
     #[serde(default)]
     #[schema(max_items = 10)]
     pub order_fields: Vec<OrderField>,
+    /// The invoices the seller issues on the product (§10); none given: `general`.
+    #[serde(default)]
+    #[schema(max_items = 2)]
+    pub invoice_types: Vec<crate::invoice::InvoiceType>,
 }
 
 /// A change to a product (request body of `PATCH /v1/products/{id}`): every field present
@@ -684,6 +702,8 @@ pub struct ProductPatch {
     pub prices: Option<Vec<PriceInput>>,
     #[schema(max_items = 10)]
     pub order_fields: Option<Vec<OrderField>>,
+    #[schema(max_items = 2)]
+    pub invoice_types: Option<Vec<crate::invoice::InvoiceType>>,
 }
 
 impl ProductPatch {
@@ -709,6 +729,7 @@ impl ProductPatch {
             quantity: self.quantity.or(base.quantity),
             prices: self.prices.unwrap_or(base.prices),
             order_fields: self.order_fields.unwrap_or(base.order_fields),
+            invoice_types: self.invoice_types.unwrap_or(base.invoice_types),
         }
     }
 }
@@ -734,6 +755,9 @@ pub struct ProductSpec {
     /// Specs stored before order fields existed read as none.
     #[serde(default)]
     pub order_fields: Vec<OrderField>,
+    /// Specs stored before invoices existed offer the general invoice.
+    #[serde(default = "crate::invoice::default_invoice_types")]
+    pub invoice_types: Vec<crate::invoice::InvoiceType>,
 }
 
 impl From<ProductSpec> for ProductInput {
@@ -752,6 +776,7 @@ impl From<ProductSpec> for ProductInput {
             quantity: s.quantity,
             prices: s.prices,
             order_fields: s.order_fields,
+            invoice_types: s.invoice_types,
         }
     }
 }
@@ -891,6 +916,7 @@ impl ProductSpec {
             quantity,
             prices: Vec::new(),
             order_fields: parse_order_fields(&input.order_fields)?,
+            invoice_types: parse_invoice_types(&input.invoice_types),
         };
         spec.prices = spec.parse_prices(input.prices)?;
         Ok(spec)
@@ -1394,6 +1420,7 @@ mod tests {
                 price(&[("edition", "pro")], BillingMode::Yearly, 90_000),
             ],
             order_fields: vec![],
+            invoice_types: vec![],
         }
     }
 

@@ -21,6 +21,7 @@
 //! - [`text`]: what makes a name or label displayable (visible, no direction overrides).
 //! - [`license`]: Souk-issued license codes: states, heartbeat status, floating seats.
 //! - [`metering`]: usage amounts, usage-record checks, collection times and rating (Fixed/Step/Tier).
+//! - [`invoice`]: invoices a seller issues its buyers: request, states, amount, refund interlock.
 //! - [`settlement`]: periods, the platform fee and rebate, statements and their workflow.
 //! - [`search`]: catalog search terms (Chinese and English) shared by both engines.
 //! - [`console`]: the web console's accounts: passwords, sessions, login throttling.
@@ -34,6 +35,7 @@ pub mod console;
 pub mod endpoint;
 pub mod id;
 pub mod instance;
+pub mod invoice;
 pub mod ledger;
 pub mod license;
 pub mod metering;

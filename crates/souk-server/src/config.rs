@@ -75,6 +75,8 @@ pub struct Config {
     pub supervision: SupervisionConfig,
     /// Refund windows and quotas (business rules §4).
     pub refund: RefundConfig,
+    /// Invoices sellers issue their buyers (business rules §10).
+    pub invoice: InvoiceConfig,
     /// Where attachments are kept, and what is accepted.
     pub attachments: AttachmentsConfig,
     /// The SMTP server notices are mailed through (empty host: no mail).
@@ -276,6 +278,14 @@ impl SupervisionConfig {
             offline_min_screenshots: self.offline_min_screenshots,
         }
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceConfig {
+    /// How long a seller has to issue or reject a buyer's invoice request before it is flagged
+    /// overdue (`invoice.seller_to_buyer`).
+    pub seller_to_buyer: HumanDuration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -26,6 +26,7 @@ mod console_ops;
 mod console_sales;
 mod constraint;
 mod exec;
+mod invoices;
 mod licenses;
 mod metering;
 mod ops;
@@ -43,6 +44,7 @@ pub use console_mail::{MailBacklog, NewMail, OutboxMail, MESSAGES_PATH, RESETS_P
 pub use console_ops::*;
 pub use console_sales::DaySalesRow;
 pub use constraint::{constraint_names, ConstraintKind};
+pub use invoices::*;
 pub use licenses::*;
 pub use metering::*;
 pub use ops::*;
@@ -152,6 +154,7 @@ pub trait Store:
     + ConsoleStore
     + ConsoleOpsStore
     + AftersaleStore
+    + InvoiceStore
 {
 }
 
@@ -168,6 +171,7 @@ impl<T> Store for T where
         + ConsoleStore
         + ConsoleOpsStore
         + AftersaleStore
+        + InvoiceStore
 {
 }
 
@@ -248,7 +252,7 @@ pub trait PartyStore: Send + Sync + 'static {
 /// The store traits, to call their methods on an `Arc<dyn Store>`: `use souk_store::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AftersaleStore, CatalogStore, CommerceStore, ConsoleStore, LicenseStore, OpsStore,
-        PartyStore, Store,
+        AftersaleStore, CatalogStore, CommerceStore, ConsoleStore, InvoiceStore, LicenseStore,
+        OpsStore, PartyStore, Store,
     };
 }

@@ -106,13 +106,7 @@ pub async fn upload_attachment(
     headers: HeaderMap,
     body: Body,
 ) -> AppResult<(StatusCode, Json<AttachmentView>)> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
+    let (content_type, length) = upload_headers(&headers);
     let record = attachments::upload(
         &state,
         caller.party_id(),
@@ -163,21 +157,53 @@ pub async fn download_attachment(
     Ok(attachment_response(record, stream))
 }
 
+/// An upload's declared `Content-Type` and `Content-Length`.
+pub fn upload_headers(headers: &HeaderMap) -> (Option<&str>, Option<u64>) {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (content_type, length)
+}
+
 /// An attachment's bytes with its type, length, sha256 and a safe download name (also the
 /// console's download).
 pub fn attachment_response<S>(record: AttachmentRecord, stream: S) -> Response
 where
     S: futures_util::Stream<Item = object_store::Result<bytes::Bytes>> + Send + 'static,
 {
+    file_response(
+        &record.content_type,
+        record.size_bytes,
+        &record.sha256,
+        &record.filename,
+        stream,
+    )
+}
+
+/// A stored file's bytes with its type, length, sha256 (`X-Souk-Sha256`) and a safe download
+/// name.
+pub fn file_response<S>(
+    content_type: &str,
+    size_bytes: i64,
+    sha256: &str,
+    filename: &str,
+    stream: S,
+) -> Response
+where
+    S: futures_util::Stream<Item = object_store::Result<bytes::Bytes>> + Send + 'static,
+{
     let mut response = Body::from_stream(stream).into_response();
     let h = response.headers_mut();
     let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("invalid"));
-    h.insert(header::CONTENT_TYPE, value(&record.content_type));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(record.size_bytes));
-    h.insert("x-souk-sha256", value(&record.sha256));
+    h.insert(header::CONTENT_TYPE, value(content_type));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size_bytes));
+    h.insert("x-souk-sha256", value(sha256));
     // The filename is shown, never interpreted: quotes and non-ASCII are replaced.
-    let safe: String = record
-        .filename
+    let safe: String = filename
         .chars()
         .map(|c| {
             if c.is_ascii_graphic() && c != '"' || c == ' ' {

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod catalog;
 pub mod examples;
 pub mod extract;
+pub mod invoices;
 mod keep_alive;
 pub mod licenses;
 pub mod messages;
@@ -24,6 +25,7 @@ pub mod resellers;
 pub mod settlement;
 pub mod settlement_csv;
 mod settlement_examples;
+pub mod statement_invoices;
 pub mod supervision;
 pub mod system;
 pub mod usage_packages;
@@ -65,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .merge(usage_views::router())
         .merge(settlement::router())
         .merge(resellers::router())
+        .merge(invoices::router())
+        .merge(statement_invoices::router())
         .merge(crate::web::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

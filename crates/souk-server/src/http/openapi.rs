@@ -147,6 +147,14 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::reseller_statements::get_reseller_statement,
         crate::http::reseller_statements::reseller_statement_csv,
         crate::http::reseller_statements::pay_reseller_statement,
+        crate::http::invoices::request_invoice,
+        crate::http::invoices::list_invoices,
+        crate::http::invoices::get_invoice,
+        crate::http::invoices::act_on_invoice,
+        crate::http::invoices::download_invoice,
+        crate::http::statement_invoices::submit_invoice,
+        crate::http::statement_invoices::list_invoices,
+        crate::http::statement_invoices::latest_invoice,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&SecurityAddon, &StandardErrors)
@@ -299,6 +307,34 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
     (
         "post",
         "/v1/statements/{id}/transitions",
+        "the statement's seller and the operator",
+    ),
+    ("post", "/v1/orders/{id}/invoices", "the order's buyer"),
+    ("get", "/v1/invoices", "buyers, sellers and the operator"),
+    (
+        "get",
+        "/v1/invoices/{id}",
+        "its buyer, its seller and the operator",
+    ),
+    ("post", "/v1/invoices/{id}/actions", "the order's seller"),
+    (
+        "get",
+        "/v1/invoices/{id}/file",
+        "its buyer, its seller and the operator",
+    ),
+    (
+        "post",
+        "/v1/statements/{id}/invoices",
+        "the statement's seller",
+    ),
+    (
+        "get",
+        "/v1/statements/{id}/invoices",
+        "the statement's seller and the operator",
+    ),
+    (
+        "get",
+        "/v1/statements/{id}/invoices/latest",
         "the statement's seller and the operator",
     ),
 ];

@@ -24,7 +24,7 @@ fn too_large(max: u64) -> AppError {
     )
 }
 
-fn check_filename(name: &str) -> AppResult<String> {
+pub fn check_filename(name: &str) -> AppResult<String> {
     let n = name.trim();
     if n.is_empty()
         || n.chars().count() > 200
@@ -61,6 +61,67 @@ fn check_type(state: &AppState, content_type: Option<&str>) -> AppResult<String>
     Ok(t)
 }
 
+/// A file streamed into the blob store.
+pub struct StoredBlob {
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// Hex sha256 of the bytes, taken on the way.
+    pub sha256: String,
+}
+
+/// Streams `body` to `key` in the blob store with the attachments' limits (size, types),
+/// taking its size and sha256 on the way; nothing is kept of a refused or broken upload.
+pub async fn store_blob<S, E>(
+    state: &AppState,
+    key: &str,
+    content_type: Option<&str>,
+    content_length: Option<u64>,
+    body: S,
+) -> AppResult<StoredBlob>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let content_type = check_type(state, content_type)?;
+    let max = state.config.attachments.max_bytes;
+    // A declared length over the limit is refused before a byte is read.
+    if content_length.is_some_and(|n| n > max) {
+        return Err(too_large(max));
+    }
+    let mut writer = BufWriter::with_capacity(state.blobs.clone(), Path::from(key), PART_BYTES);
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    let mut body = body;
+    let streamed: AppResult<()> = async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                AppError::bad_request("upload_interrupted", format!("the upload broke off: {e}"))
+            })?;
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(too_large(max));
+            }
+            hasher.update(&chunk);
+            writer.write_all(&chunk).await.map_err(AppError::internal)?;
+        }
+        if size == 0 {
+            return Err(AppError::invalid_field("body", "the file is empty"));
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = streamed {
+        let _ = writer.abort().await;
+        return Err(e);
+    }
+    writer.shutdown().await.map_err(AppError::internal)?;
+    Ok(StoredBlob {
+        content_type,
+        size_bytes: size as i64,
+        sha256: hex::encode(hasher.finalize()),
+    })
+}
+
 /// Uploads one attachment to an order visible to the caller.
 #[allow(clippy::too_many_arguments)]
 pub async fn upload<S, E>(
@@ -83,52 +144,18 @@ where
         .await?
         .ok_or_else(|| AppError::not_found("order"))?;
     let filename = check_filename(filename)?;
-    let content_type = check_type(state, content_type)?;
-    let max = state.config.attachments.max_bytes;
-    // A declared length over the limit is refused before a byte is read.
-    if content_length.is_some_and(|n| n > max) {
-        return Err(too_large(max));
-    }
     let now = state.clock.now();
     let id = souk_core::id::generate("att", now);
     let key = format!("attachments/{}/{id}", order.id);
-    let mut writer =
-        BufWriter::with_capacity(state.blobs.clone(), Path::from(key.as_str()), PART_BYTES);
-    let mut hasher = Sha256::new();
-    let mut size: u64 = 0;
-    let mut body = body;
-    let streamed: AppResult<()> = async {
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                AppError::bad_request("upload_interrupted", format!("the upload broke off: {e}"))
-            })?;
-            size += chunk.len() as u64;
-            if size > max {
-                return Err(too_large(max));
-            }
-            hasher.update(&chunk);
-            writer.write_all(&chunk).await.map_err(AppError::internal)?;
-        }
-        if size == 0 {
-            return Err(AppError::invalid_field("body", "the attachment is empty"));
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(e) = streamed {
-        // Nothing is kept of a refused or broken upload.
-        let _ = writer.abort().await;
-        return Err(e);
-    }
-    writer.shutdown().await.map_err(AppError::internal)?;
+    let blob = store_blob(state, &key, content_type, content_length, body).await?;
     let record = AttachmentRecord {
         id,
         order_id: order.id,
         uploader_id: uploader.clone(),
         filename,
-        content_type,
-        size_bytes: size as i64,
-        sha256: hex::encode(hasher.finalize()),
+        content_type: blob.content_type,
+        size_bytes: blob.size_bytes,
+        sha256: blob.sha256,
         storage_key: key,
         created_at: now,
     };
@@ -157,12 +184,21 @@ pub async fn open(
         .find_attachment(scope, &crate::usecase::orders::order_id(order_id)?, id)
         .await?
         .ok_or_else(|| AppError::not_found("attachment"))?;
+    let stream = open_blob(state, &record.storage_key).await?;
+    Ok((record, stream))
+}
+
+/// A stream of a stored file's bytes.
+pub async fn open_blob(
+    state: &AppState,
+    key: &str,
+) -> AppResult<impl Stream<Item = object_store::Result<Bytes>>> {
     let got = state
         .blobs
-        .get(&Path::from(record.storage_key.as_str()))
+        .get(&Path::from(key))
         .await
         .map_err(AppError::internal)?;
-    Ok((record, got.into_stream()))
+    Ok(got.into_stream())
 }
 
 /// Checks that every attachment id names an attachment of the order.

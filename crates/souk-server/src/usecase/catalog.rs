@@ -72,6 +72,11 @@ pub struct CreateProduct {
     #[serde(default)]
     #[schema(max_items = 10)]
     pub order_fields: Vec<souk_core::catalog::OrderField>,
+    /// The invoices the seller issues on the product (§10): `general`, `special`; none given:
+    /// `general`.
+    #[serde(default)]
+    #[schema(max_items = 2)]
+    pub invoice_types: Vec<souk_core::invoice::InvoiceType>,
     /// Needed before a SaaS or License product can be submitted; may be set later with
     /// `PUT /v1/products/{id}/integration`.
     #[serde(default)]
@@ -95,6 +100,7 @@ impl CreateProduct {
                 quantity: self.quantity,
                 prices: self.prices,
                 order_fields: self.order_fields,
+                invoice_types: self.invoice_types,
             },
             self.integration,
         )

@@ -275,6 +275,8 @@ pub async fn request(
     if &order.buyer_id != buyer {
         return Err(AppError::not_found("order"));
     }
+    // §4.1: no refund while an issued invoice stands (the seller voids it first).
+    crate::usecase::invoices::refund_allowed(state, &order.id).await?;
     let now = state.clock.now();
     let policy = policy(state);
     let f = facts(&order, &instance, &sv);
@@ -479,6 +481,9 @@ pub async fn decide(
     }
     let decided =
         refund::decide_goods(open.state, input.decision, open.goods_state).map_err(refused)?;
+    if decided.to == RefundState::Refunded {
+        crate::usecase::invoices::refund_allowed(state, &order.id).await?;
+    }
     apply_decision(
         state,
         scope,

@@ -399,6 +399,7 @@ pub async fn move_statement(
         notice: statement_moved(id, transition.to, reason.as_deref()),
         reason,
         invoice_number,
+        invoice_file: None,
     };
     // A lost race is the answer the caller would have had a moment later: wrong state.
     match state

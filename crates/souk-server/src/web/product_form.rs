@@ -203,6 +203,7 @@ fn create_input(f: &ProductForm) -> Result<CreateProduct, AppError> {
         quantity: quantity_of(f)?,
         prices: prices_of(&f.prices, &f.currency)?,
         order_fields: Vec::new(),
+        invoice_types: Vec::new(),
         integration: integration_of(f)?,
     })
 }
@@ -372,6 +373,7 @@ async fn save(
                 quantity: input.quantity,
                 prices: Some(input.prices),
                 order_fields: None,
+                invoice_types: None,
             };
             catalog::edit(&state, &who, &id, patch).await?;
         }

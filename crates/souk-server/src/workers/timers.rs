@@ -70,6 +70,10 @@ pub fn passes() -> &'static [TimerPass] {
             run: |state, now| Box::pin(crate::usecase::refund_reviews::reviews_due(state, now)),
         },
         TimerPass {
+            name: "invoice_overdue",
+            run: |state, now| Box::pin(crate::usecase::invoices::overdue_due(state, now)),
+        },
+        TimerPass {
             name: "refund_returns",
             run: |state, now| Box::pin(crate::usecase::refund_returns::returns_due(state, now)),
         },

@@ -13,9 +13,11 @@
 //! agreement with the orders).
 
 mod check;
+mod invoices;
 pub(crate) mod statements;
 
 pub use check::{AccountBalance, BuyerLedgerMismatch};
+pub use invoices::StatementInvoiceRecord;
 pub use statements::{NewStatement, StatementFilter, StatementRecord};
 
 use crate::sql::{audit, corrupt};
@@ -77,6 +79,8 @@ pub struct StatementMove {
     pub action: StatementAction,
     pub reason: Option<String>,
     pub invoice_number: Option<String>,
+    /// `submit_invoice` with the file: the invoice row, written in the move's transaction.
+    pub invoice_file: Option<StatementInvoiceRecord>,
     pub notice: souk_core::notice::Notice,
 }
 
@@ -149,6 +153,9 @@ pub trait SettlementStore: Send + Sync + 'static {
     async fn statement(&self, scope: &Scope, id: &str) -> StoreResult<Option<StatementRecord>>;
 
     async fn statement_lines(&self, id: &str) -> StoreResult<Vec<Line>>;
+
+    /// The seller's invoices submitted for a statement, oldest first.
+    async fn statement_invoices(&self, id: &str) -> StoreResult<Vec<StatementInvoiceRecord>>;
 
     /// Moves a statement if it is still in `m.transition.from` (compare-and-set), with its
     /// audit record, the seller's notice and, on payment, the payout movement.
@@ -484,6 +491,10 @@ impl SettlementStore for SqlStore {
 
     async fn statement_lines(&self, id: &str) -> StoreResult<Vec<Line>> {
         statements::lines(self, id).await
+    }
+
+    async fn statement_invoices(&self, id: &str) -> StoreResult<Vec<StatementInvoiceRecord>> {
+        invoices::list(self, id).await
     }
 
     async fn move_statement(

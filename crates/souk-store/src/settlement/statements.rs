@@ -337,6 +337,9 @@ pub(super) async fn move_statement(
         return Err(lost_race("statement", &m.id, t));
     };
     let record = from_row(&row)?;
+    if let Some(file) = &m.invoice_file {
+        super::invoices::insert(&mut tx, file).await?;
+    }
     if t.to == StatementState::Paid && record.totals.payable_minor != 0 {
         let seller = Some(record.seller_id.as_str());
         let payout = Movement {
@@ -353,6 +356,10 @@ pub(super) async fn move_statement(
     let detail = serde_json::json!({
         "from": t.from.as_str(), "to": t.to.as_str(), "reason": m.reason,
         "invoice_number": m.invoice_number,
+        "invoice_file": m.invoice_file.as_ref().map(|f| serde_json::json!({
+            "id": f.id, "amount_minor": f.amount.amount_minor, "tax_rate_bp": f.tax_rate_bp,
+            "sha256": f.sha256,
+        })),
     });
     let action = format!("statement.{}", m.action.as_str());
     audit(&mut tx, now, Some(actor), &action, &record.id, detail).await?;

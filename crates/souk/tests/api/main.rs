@@ -5,6 +5,7 @@ mod console_support;
 mod fixture;
 mod harness;
 mod http_edge;
+mod invoices;
 mod mail_support;
 mod ops_support;
 
@@ -14,6 +15,7 @@ mod bad_input;
 mod binary;
 mod browser;
 mod browser_buyer;
+mod browser_operator;
 mod browser_seller;
 mod catalog;
 mod commerce;

@@ -33,6 +33,7 @@ struct TenantA {
     authorisation: String,
     offer: String,
     reseller_statement: String,
+    invoice: String,
 }
 
 async fn tenant_a(app: &TestApp) -> TenantA {
@@ -132,6 +133,15 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         .await;
     m.wait_order(app, via["id"].as_str().unwrap(), "completed")
         .await;
+    // The buyer asks for an invoice for that order.
+    let invoice = app
+        .post(
+            &format!("/v1/orders/{}/invoices", via["id"].as_str().unwrap()),
+            &m.buyer_key,
+            json!({"invoice_type": "general", "title": "Buyer A", "email": "ap@a.example"}),
+        )
+        .await;
+    assert_eq!(invoice.status, StatusCode::CREATED, "{}", invoice.text);
     // A settled month: move to the next run day (day 7 of the next month in the business zone)
     // so the timer passes issue tenant A's statement (and, on the 3rd, its reseller's).
     let zone = time::macros::offset!(+8);
@@ -152,6 +162,7 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         authorisation: auth.body["id"].as_str().unwrap().to_owned(),
         offer: offer.body["id"].as_str().unwrap().to_owned(),
         reseller_statement,
+        invoice: invoice.body["id"].as_str().unwrap().to_owned(),
         attachment: attached.body["id"].as_str().unwrap().to_owned(),
         seller_id: m.seller_id.clone(),
         buyer_id: m.buyer_id.clone(),
@@ -211,6 +222,7 @@ fn fill(template: &str, a: &TenantA, real: bool) -> String {
             "id" if before.ends_with("/v1/reseller-statements/") => {
                 pick(real, &a.reseller_statement, "rst_")
             }
+            "id" if before.ends_with("/v1/invoices/") => pick(real, &a.invoice, "ivc_"),
             "key_id" => pick(real, &a.api_key_id, "key_"),
             "attachment_id" => pick(real, &a.attachment, "att_"),
             "code" => pick(real, &a.code, "ZZZZ-"),
@@ -262,6 +274,10 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("post", "/v1/statements/{id}/transitions") => {
             json!({"action": "submit_invoice", "invoice_number": "044-0001"})
         }
+        ("post", "/v1/orders/{id}/invoices") => {
+            json!({"invoice_type": "general", "title": "Not yours", "email": "x@b.example"})
+        }
+        ("post", "/v1/invoices/{id}/actions") => json!({"action": "reject", "reason": "probe"}),
         ("post", "/v1/orders/{id}/supervision/actions") => json!({"action": "accept"}),
         ("post", "/v1/reseller-authorisations/{id}/decision") => json!({"action": "revoke"}),
         ("post", "/v1/orders/{id}/refunds") => json!({"kind": "no_reason"}),

@@ -179,6 +179,7 @@ backend_test!(
             action: StatementAction::Countersign,
             reason: None,
             invoice_number: None,
+            invoice_file: None,
             notice: statement_moved(&id, stale.to, None),
         };
         let seller = PartyId::from_trusted(s.m.seller_id.clone());
