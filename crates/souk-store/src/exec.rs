@@ -102,9 +102,27 @@ exec_through_deref!(sqlx::Transaction<'_, Any>, sqlx::pool::PoolConnection<Any>)
 
 /// The dedicated SQLite writer: one connection, used by one transaction at a time while its
 /// holder also holds sqlx's writer connection (the gate).
+///
+/// **Group commit.** A commit in WAL mode writes every page the transaction dirtied; concurrent
+/// payments dirty the same index and table pages, so committing them together writes each page
+/// once for the lot. Units submitted with [`SqliteWriter::grouped`] wait in a queue; whoever
+/// next holds the connection runs everything queued in one transaction, each unit inside its
+/// own savepoint (a unit that fails is undone alone), commits once, then tells each unit how it
+/// ended. A unit's caller hears `Ok` only after the commit that holds it.
 pub(crate) struct SqliteWriter {
     conn: tokio::sync::Mutex<rusqlite::Connection>,
+    queue: std::sync::Mutex<Vec<Queued>>,
 }
+
+/// A unit waiting for the next group commit: runs its body (inside its savepoint) and returns
+/// whether it succeeded, and how to tell its caller once the group's commit is known.
+type Queued = Box<dyn FnOnce(&mut SqliteUnit<'_>) -> (bool, Settle) + Send>;
+
+/// Tells a unit's caller how its group ended: `Err` carries the failed commit's message.
+type Settle = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// Units run in one group commit at most (the rest wait for the next).
+const MAX_GROUP: usize = 128;
 
 impl std::fmt::Debug for SqliteWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,21 +132,23 @@ impl std::fmt::Debug for SqliteWriter {
 
 impl SqliteWriter {
     /// Opens the writer on the database file `path` (already created and migrated by sqlx),
-    /// with the pragmas of sqlx's connections.
+    /// with the pragmas of sqlx's connections. Savepoint journals stay in memory.
     pub(crate) fn open(path: &str) -> StoreResult<Arc<SqliteWriter>> {
         let conn = rusqlite::Connection::open(path)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY;",
         )?;
         conn.set_prepared_statement_cache_capacity(256);
         Ok(Arc::new(SqliteWriter {
             conn: tokio::sync::Mutex::new(conn),
+            queue: std::sync::Mutex::default(),
         }))
     }
 
-    /// Runs `body` as one transaction on the writer: committed when it returns `Ok`, rolled
-    /// back otherwise. `body` drives its generic transaction with [`run_now`].
+    /// Runs `body` as a transaction on the writer — together with the units queued for a group
+    /// commit, each in its own savepoint — committed when it returns `Ok`, rolled back (its
+    /// part only) otherwise. `body` drives its generic transaction with [`run_now`].
     pub(crate) async fn unit<T, E>(
         &self,
         gate: &AnyPool,
@@ -137,22 +157,117 @@ impl SqliteWriter {
     where
         E: From<StoreError>,
     {
-        // sqlx's only writer connection: while it is held, nothing else writes.
-        let _gate = gate.acquire().await.map_err(StoreError::from)?;
+        // The connection first, then the gate: every holder of both takes them in this order.
         let mut conn = self.conn.lock().await;
-        conn.execute_batch("BEGIN IMMEDIATE")
-            .map_err(StoreError::from)?;
-        let mut unit = SqliteUnit { conn: &mut conn };
-        let result = body(&mut unit);
-        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        if let Err(e) = conn.execute_batch(end) {
-            // A failed COMMIT leaves the transaction open: roll it back so the connection is
-            // clean for the next unit.
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(StoreError::from(e).into());
+        let _gate = gate.acquire().await.map_err(StoreError::from)?;
+        let mut own = None;
+        let committed = self.run_group(&mut conn, |u| {
+            let result = body(u);
+            let ok = result.is_ok();
+            own = Some(result);
+            ok
+        });
+        let result =
+            own.unwrap_or_else(|| Err(StoreError::Corrupt("the unit did not run".into()).into()));
+        match committed {
+            Ok(()) => result,
+            Err(e) => result.and(Err(commit_failed(e).into())),
         }
-        result
     }
+
+    /// Runs `body` in the next group commit (see the type's documentation): its result once
+    /// the group's transaction has committed, or the error that undid it.
+    pub(crate) async fn grouped<T, E>(
+        &self,
+        gate: &AnyPool,
+        body: impl FnOnce(&mut SqliteUnit<'_>) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let queued: Queued = Box::new(move |u| {
+            let result = body(u);
+            let ok = result.is_ok();
+            let settle: Settle = Box::new(move |group| {
+                let result = match group {
+                    Ok(()) => result,
+                    Err(e) => result.and(Err(commit_failed(e).into())),
+                };
+                let _ = tx.send(result);
+            });
+            (ok, settle)
+        });
+        self.queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(queued);
+        {
+            let mut conn = self.conn.lock().await;
+            // A leader that held the connection before us may have run our unit already: it
+            // settles its group before letting the connection go.
+            if let Ok(result) = rx.try_recv() {
+                return result;
+            }
+            let _gate = gate.acquire().await.map_err(StoreError::from)?;
+            // Our unit is still queued: lead a group (errors reach every unit through `settle`).
+            let _ = self.run_group(&mut conn, |_| true);
+        }
+        rx.await.unwrap_or_else(|_| {
+            Err(StoreError::Corrupt("the writer dropped a queued unit".into()).into())
+        })
+    }
+
+    /// One group commit on the held connection: the queued units, then `own`, each in its
+    /// savepoint; the queued units are settled with the commit's outcome, which is returned.
+    fn run_group(
+        &self,
+        conn: &mut rusqlite::Connection,
+        own: impl FnOnce(&mut SqliteUnit<'_>) -> bool,
+    ) -> Result<(), String> {
+        let queued: Vec<Queued> = {
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let n = queue.len().min(MAX_GROUP);
+            queue.drain(..n).collect()
+        };
+        let mut settles = Vec::with_capacity(queued.len());
+        let outcome = (|| -> Result<(), rusqlite::Error> {
+            // A unit that panicked half-way left its transaction open.
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK")?;
+            }
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let mut unit = SqliteUnit { conn: &mut *conn };
+            for q in queued {
+                unit.conn.execute_batch("SAVEPOINT unit")?;
+                let (ok, settle) = q(&mut unit);
+                settles.push(settle);
+                unit.end_savepoint(ok)?;
+            }
+            unit.conn.execute_batch("SAVEPOINT unit")?;
+            let ok = own(&mut unit);
+            unit.end_savepoint(ok)?;
+            conn.execute_batch("COMMIT")
+        })();
+        let outcome = outcome.map_err(|e| {
+            // A failed COMMIT (or savepoint) leaves the transaction open: roll it back so the
+            // connection is clean for the next group.
+            let _ = conn.execute_batch("ROLLBACK");
+            StoreError::from(e).to_string()
+        });
+        for settle in settles {
+            settle(outcome.clone());
+        }
+        outcome
+    }
+}
+
+/// The error a unit's caller gets when the group holding its unit could not commit.
+fn commit_failed(message: String) -> StoreError {
+    StoreError::Database(sqlx::Error::Protocol(format!(
+        "the SQLite writer could not commit: {message}"
+    )))
 }
 
 /// Drives a transaction body generic over [`Exec`] on the SQLite writer, whose futures are
@@ -174,6 +289,14 @@ pub(crate) struct SqliteUnit<'c> {
 }
 
 impl SqliteUnit<'_> {
+    /// Keeps (`ok`) or undoes the changes since `SAVEPOINT unit`, and ends the savepoint.
+    fn end_savepoint(&mut self, ok: bool) -> Result<(), rusqlite::Error> {
+        if !ok {
+            self.conn.execute_batch("ROLLBACK TO unit")?;
+        }
+        self.conn.execute_batch("RELEASE unit")
+    }
+
     /// Prepares `q` (cached) and binds its arguments by their `$n` numbers.
     fn prepare<'s>(&'s self, mut q: BatchQuery<'_>) -> StoreResult<rusqlite::CachedStatement<'s>> {
         let mut stmt = self.conn.prepare_cached(q.sql())?;
@@ -373,5 +496,66 @@ impl From<rusqlite::Error> for StoreError {
             code,
             message,
         })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Units queued together commit as one group; one that fails after writing is undone
+    /// alone, and each caller hears its own unit's outcome.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_unit_in_a_group_is_undone_alone() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("group.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let gate = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+            .execute(&gate)
+            .await
+            .unwrap();
+        let writer = SqliteWriter::open(path.to_str().unwrap()).unwrap();
+        // Hold the connection until every unit is queued: they then run as one group.
+        let held = writer.conn.lock().await;
+        let mut tasks = Vec::new();
+        for n in 0..20_i64 {
+            let (writer, gate) = (writer.clone(), gate.clone());
+            tasks.push(tokio::spawn(async move {
+                writer
+                    .grouped(&gate, move |u| {
+                        run_now(u.exec(sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n)))??;
+                        if n == 7 {
+                            return Err(StoreError::Corrupt("unit 7 fails".into()));
+                        }
+                        Ok(n)
+                    })
+                    .await
+            }));
+        }
+        while writer.queue.lock().unwrap().len() < 20 {
+            tokio::task::yield_now().await;
+        }
+        drop(held);
+        let mut ok = Vec::new();
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(n) => ok.push(n),
+                Err(e) => assert!(e.to_string().contains("unit 7 fails"), "{e}"),
+            }
+        }
+        assert_eq!(ok, (0..20).filter(|n| *n != 7).collect::<Vec<_>>());
+        let stored: Vec<i64> = sqlx::query_scalar("SELECT n FROM t ORDER BY n")
+            .fetch_all(&gate)
+            .await
+            .unwrap();
+        assert_eq!(stored, ok);
+        // The connection is clean for the next unit (no transaction left open).
+        assert!(writer.conn.lock().await.is_autocommit());
     }
 }

@@ -143,6 +143,13 @@ pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
     while let Some(r) = tasks.join_next().await {
         r??;
     }
+    let paying = started.elapsed().as_secs_f64();
+    eprintln!(
+        "paid {} orders in {:.2} s ({:.0} payments/s)",
+        b.orders,
+        paying,
+        b.orders as f64 / paying.max(1e-3)
+    );
 
     // Wait until every instance of an answering seller is open, then read the timestamps
     // Souk recorded (the slow sellers' instances stay opening).

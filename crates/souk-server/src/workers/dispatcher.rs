@@ -29,6 +29,25 @@ type Outcome = (JobRecord, AttemptRecord, JobResolution);
 /// Calls in flight, each a task that ends with its outcome.
 type InFlight = tokio::task::JoinSet<Outcome>;
 
+/// `first` and every other call that has finished meanwhile: one recording round.
+fn take_finished(
+    first: Result<Outcome, tokio::task::JoinError>,
+    in_flight: &mut InFlight,
+) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    let mut take = |done: Result<Outcome, tokio::task::JoinError>| match done {
+        Ok(outcome) => outcomes.push(outcome),
+        // A panic in one call must not lose the others; its job is sent again when its
+        // lease runs out.
+        Err(e) => tracing::error!(error = ?e, "a seller call task failed"),
+    };
+    take(first);
+    while let Some(done) = in_flight.try_join_next() {
+        take(done);
+    }
+    outcomes
+}
+
 /// What the dispatcher tells whoever listens (tests) each time it records a call's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
@@ -144,27 +163,11 @@ impl Dispatcher {
         let Some(first) = in_flight.join_next().await else {
             return Ok(0);
         };
-        self.record_with(first, in_flight).await
+        self.record(take_finished(first, in_flight)).await
     }
 
-    /// Records `first` and every other call that has finished meanwhile. Not to be cancelled
-    /// half-way: the outcomes are out of the set.
-    async fn record_with(
-        &self,
-        first: Result<Outcome, tokio::task::JoinError>,
-        in_flight: &mut InFlight,
-    ) -> anyhow::Result<usize> {
-        let mut outcomes = Vec::new();
-        let mut take = |done: Result<Outcome, tokio::task::JoinError>| match done {
-            Ok(outcome) => outcomes.push(outcome),
-            // A panic in one call must not lose the others; its job is sent again when its
-            // lease runs out.
-            Err(e) => tracing::error!(error = ?e, "a seller call task failed"),
-        };
-        take(first);
-        while let Some(done) = in_flight.try_join_next() {
-            take(done);
-        }
+    /// Records a round's outcomes in one transaction and tells the listeners.
+    async fn record(&self, outcomes: Vec<Outcome>) -> anyhow::Result<usize> {
         let n = outcomes.len();
         let events: Vec<Recorded> = outcomes
             .iter()
@@ -208,11 +211,14 @@ impl Dispatcher {
     }
 
     /// The server's loop: keeps up to `concurrency` calls in flight, claims more as soon as a
-    /// slot frees or a call becomes due, records each outcome when it arrives. On shutdown it
-    /// stops claiming and records the calls still in flight.
+    /// slot frees or a call becomes due, records each outcome when it arrives. Recording runs
+    /// beside the loop (claiming does not wait for it), in up to [`Dispatcher::recorders`]
+    /// rounds at once. On shutdown it stops claiming and records the calls still in flight.
     pub async fn run(&self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let concurrency = self.state.config.provisioning.concurrency as usize;
+        let recorders = self.recorders();
         let mut in_flight = InFlight::new();
+        let mut recording = tokio::task::JoinSet::new();
         loop {
             if *shutdown.borrow() {
                 break;
@@ -236,23 +242,41 @@ impl Dispatcher {
                 // new work, instead of claiming again at once.
                 wait = Duration::from_millis(20);
             }
-            // Only cancel-safe waits in here; recording happens after, never half-cancelled.
+            let may_record = recording.len() < recorders;
+            // Only cancel-safe waits in here; the outcomes taken are handed to a recording
+            // task at once, never dropped half-way.
             let finished = tokio::select! {
-                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => Some(done),
+                Some(done) = in_flight.join_next(), if may_record && !in_flight.is_empty() => Some(done),
+                Some(_) = recording.join_next(), if !recording.is_empty() => None,
                 _ = self.state.wake.notified() => None,
                 _ = tokio::time::sleep(wait) => None,
                 _ = shutdown.changed() => None,
             };
             if let Some(done) = finished {
-                if let Err(e) = self.record_with(done, &mut in_flight).await {
-                    tracing::error!(error = ?e, "recording outcomes failed");
-                }
+                let outcomes = take_finished(done, &mut in_flight);
+                let this = self.clone();
+                recording.spawn(async move {
+                    if let Err(e) = this.record(outcomes).await {
+                        tracing::error!(error = ?e, "recording outcomes failed");
+                    }
+                });
             }
         }
+        while recording.join_next().await.is_some() {}
         while !in_flight.is_empty() {
             if let Err(e) = self.record_finished(&mut in_flight).await {
                 tracing::error!(error = ?e, "recording outcomes at shutdown failed");
             }
+        }
+    }
+
+    /// Rounds recorded at once. PostgreSQL runs each round's statements as round trips on one
+    /// connection, so several rounds on several connections overlap their waits; SQLite's one
+    /// writer would only queue them (its group commit already joins what waits).
+    fn recorders(&self) -> usize {
+        match self.state.store.backend() {
+            souk_store::Backend::Postgres => 4,
+            souk_store::Backend::Sqlite => 1,
         }
     }
 

@@ -252,6 +252,28 @@ pub(super) async fn pay_order(
     jobs: Vec<NewJob>,
     now: OffsetDateTime,
 ) -> Result<OrderRecord, PayError> {
+    // License codes and supervisions are written by their own modules through sqlx.
+    let extras = new_instance
+        .as_ref()
+        .is_some_and(|i| !i.license_codes.is_empty() || i.supervision.is_some());
+    if let (Some(writer), false) = (&s.writer, extras) {
+        // Concurrent payments share one commit (see `SqliteWriter::grouped`).
+        let (backend, buyer, order_id) = (s.backend, buyer.clone(), order_id.clone());
+        return writer
+            .grouped(&s.write, move |u| {
+                let p = Payment {
+                    backend,
+                    buyer: &buyer,
+                    order_id: &order_id,
+                    new_instance: new_instance.as_ref(),
+                    change: change.as_ref(),
+                    jobs: &jobs,
+                    now,
+                };
+                run_now(pay_in(u, &p))?
+            })
+            .await;
+    }
     let p = Payment {
         backend: s.backend,
         buyer,
@@ -261,13 +283,6 @@ pub(super) async fn pay_order(
         jobs: &jobs,
         now,
     };
-    // License codes and supervisions are written by their own modules through sqlx.
-    let extras = new_instance
-        .as_ref()
-        .is_some_and(|i| !i.license_codes.is_empty() || i.supervision.is_some());
-    if let (Some(writer), false) = (&s.writer, extras) {
-        return writer.unit(&s.write, |u| run_now(pay_in(u, &p))?).await;
-    }
     let mut tx = s.write.begin().await?;
     let record = pay_in(&mut *tx, &p).await?;
     if let Some(i) = &new_instance {
