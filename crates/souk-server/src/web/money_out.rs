@@ -142,6 +142,7 @@ async fn statement(State(state): State<AppState>, m: Member, Path(id): Path<Stri
                 payable => t.payable_minor, carried_forward => t.carried_forward_minor,
             },
             lines => lines, history => history, actions => actions,
+            invoices => super::invoices::statement_context(&state, &id).await?,
         },
     )
 }
