@@ -18,6 +18,7 @@ mod buyer_actions;
 mod buyer_licenses;
 mod chart;
 mod i18n;
+mod invoices;
 mod messages;
 mod money_out;
 mod money_texts;
@@ -31,6 +32,7 @@ mod seller;
 mod seller_center;
 pub mod session;
 mod shop;
+mod upload;
 mod usage;
 
 use crate::error::AppError;
@@ -63,6 +65,7 @@ pub fn router() -> Router<AppState> {
         .merge(messages::router())
         .merge(aftersale::router())
         .merge(money_out::router())
+        .merge(invoices::router())
         .merge(seller_center::router())
         .merge(product_form::router())
 }
@@ -163,6 +166,7 @@ fn templates() -> &'static Environment<'static> {
         ]
         .into_iter()
         .chain(money_out_templates())
+        .chain(invoices::TEMPLATES.iter().copied())
         .chain(buyer_templates())
         .chain(operator::TEMPLATES.iter().copied())
         {

@@ -142,6 +142,7 @@ async fn statement(State(state): State<AppState>, m: Member, Path(id): Path<Stri
                 payable => t.payable_minor, carried_forward => t.carried_forward_minor,
             },
             lines => lines, history => history, actions => actions,
+            invoices => super::invoices::statement_context(&state, &id).await?,
         },
     )
 }
@@ -179,8 +180,6 @@ struct MoveForm {
     action: String,
     #[serde(default)]
     reason: String,
-    #[serde(default)]
-    invoice_number: String,
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -212,7 +211,6 @@ async fn move_statement(
         &id,
         action,
         non_empty(&f.form.reason),
-        non_empty(&f.form.invoice_number),
     )
     .await
     .map_err(err())?;

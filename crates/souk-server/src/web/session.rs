@@ -76,7 +76,7 @@ impl Visitor {
     }
 
     /// Whether `presented` is this visitor's form token (constant-time).
-    fn csrf_matches(&self, presented: &str) -> bool {
+    pub(crate) fn csrf_matches(&self, presented: &str) -> bool {
         let expected = self.csrf();
         !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
     }

@@ -108,6 +108,54 @@ impl<'a> Web<'a> {
         self.post(action, &all).await
     }
 
+    /// Posts a `multipart/form-data` form with one file and the CSRF token of the page at
+    /// `from` (`csrf: false` leaves the token out).
+    pub async fn submit_file(
+        &self,
+        from: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        file: (&str, &str, &[u8]),
+        csrf: bool,
+    ) -> Reply {
+        let page = self.get(from).await;
+        let token = csrf_of(&page.text);
+        let boundary = "souk-test-boundary-7d1e";
+        let mut body = Vec::new();
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        if csrf {
+            all.push(("csrf", token.as_str()));
+        }
+        for (k, v) in all {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        let (filename, content_type, bytes) = file;
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+                 filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.send(
+            self.http
+                .post(self.app.url(action))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body),
+        )
+        .await
+    }
+
     /// Logs in through the form; returns the reply to the form's post.
     pub async fn login(&self, email: &str, password: &str) -> Reply {
         self.submit(

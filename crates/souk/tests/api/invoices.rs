@@ -432,3 +432,143 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    the_console_requests_issues_downloads_and_voids_an_invoice_and_uploads_a_statement_invoice,
+    |app: TestApp| async move {
+        use crate::console_support::*;
+        use crate::settlement::{advance_to, ZONE};
+        use souk_core::clock::Clock;
+        use souk_core::settlement::Period;
+        let m = market(&app, Proto::V2, example_seller(&app, |_| {}).await).await;
+        let month = Period::containing(app.clock.now(), ZONE).next();
+        advance_to(&app, month.start(ZONE) + Duration::days(1)).await;
+        let order = completed_order(&app, &m).await;
+        login_for(&app, &m.seller_id, "seller@example.com").await;
+        login_for(&app, &m.buyer_id, "buyer@example.com").await;
+        let (seller, buyer) = (Web::new(&app), Web::new(&app));
+        seller.login("seller@example.com", PASSWORD).await;
+        buyer.login("buyer@example.com", PASSWORD).await;
+
+        // The buyer finds the link on its orders and requests a general invoice.
+        let orders = buyer.get("/buyer/orders").await;
+        assert!(
+            orders.text.contains(&format!("/orders/{order}/invoice")),
+            "{}",
+            orders.text
+        );
+        let form = format!("/orders/{order}/invoice");
+        let r = buyer
+            .submit(
+                &form,
+                &form,
+                &[
+                    ("invoice_type", "general"),
+                    ("title", "Buyer Ltd"),
+                    ("tax_id", ""),
+                    ("email", "ap@buyer.example"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let list = app.get("/v1/invoices", &m.buyer_key).await;
+        let id = list.body["data"][0]["id"].as_str().unwrap().to_owned();
+        let page = buyer.get("/invoices?lang=zh").await;
+        assert!(page.text.contains("增值税普通发票"), "{}", page.text);
+        assert!(
+            page.text.contains("data-state=\"requested\""),
+            "{}",
+            page.text
+        );
+
+        // The seller issues it with the file; without the CSRF token nothing happens.
+        let pdf: Vec<u8> = b"%PDF-1.7 console invoice".repeat(100);
+        let issue = format!("/invoices/{id}/issue");
+        let forged = seller
+            .submit_file(
+                "/invoices",
+                &issue,
+                &[("invoice_number", "044-9")],
+                ("invoice.pdf", "application/pdf", &pdf),
+                false,
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+        let r = seller
+            .submit_file(
+                "/invoices",
+                &issue,
+                &[("invoice_number", "044-9")],
+                ("invoice.pdf", "application/pdf", &pdf),
+                true,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let got = buyer.get(&format!("/invoices/{id}/file")).await;
+        assert_eq!(got.status, StatusCode::OK);
+        assert_eq!(sha256_hex(got.text.as_bytes()), sha256_hex(&pdf));
+        let stranger = Web::new(&app);
+        let (other_id, _) = app.party("buyers", "Stranger").await;
+        login_for(&app, &other_id, "stranger@example.com").await;
+        stranger.login("stranger@example.com", PASSWORD).await;
+        let peek = stranger.get(&format!("/invoices/{id}/file")).await;
+        assert_eq!(peek.status, StatusCode::NOT_FOUND, "{}", peek.text);
+
+        // The seller voids it by the form.
+        let r = seller
+            .submit(
+                "/invoices",
+                &format!("/invoices/{id}/act"),
+                &[("action", "void"), ("reason", "")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let after = app.get(&format!("/v1/invoices/{id}"), &m.buyer_key).await;
+        assert_eq!(after.body["state"], "voided", "{}", after.text);
+
+        // The statement: the seller uploads its invoice from the statement page.
+        advance_to(&app, month.run_at(7, ZONE) + Duration::minutes(1)).await;
+        seller.login("seller@example.com", PASSWORD).await;
+        let st = app.get("/v1/statements", &m.seller_key).await.body["data"][0].clone();
+        let sid = st["id"].as_str().unwrap().to_owned();
+        let payable = st["totals"]["payable_minor"].as_i64().unwrap().to_string();
+        let r = app
+            .post(
+                &format!("/v1/statements/{sid}/transitions"),
+                &app.operator_key,
+                json!({"action": "countersign"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let here = format!("/statements/{sid}");
+        let page = seller.get(&here).await;
+        assert!(
+            page.text.contains("id=\"statement-invoice\""),
+            "{}",
+            page.text
+        );
+        let r = seller
+            .submit_file(
+                &here,
+                &format!("/statements/{sid}/invoice"),
+                &[
+                    ("invoice_number", "044-10"),
+                    ("amount_minor", &payable),
+                    ("tax_rate_bp", "600"),
+                ],
+                ("statement-invoice.pdf", "application/pdf", &pdf),
+                true,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let page = seller.get(&here).await;
+        assert!(
+            page.text.contains("data-state=\"invoice_review\""),
+            "{}",
+            page.text
+        );
+        assert!(page.text.contains("044-10"), "{}", page.text);
+        let file = seller.get(&format!("/statements/{sid}/invoice")).await;
+        assert_eq!(sha256_hex(file.text.as_bytes()), sha256_hex(&pdf));
+    }
+);
