@@ -27,6 +27,7 @@
 //! - [`console`]: the web console's accounts: passwords, sessions, login throttling.
 
 pub mod api_key;
+pub mod calendar;
 pub mod call_payload;
 pub mod catalog;
 pub mod clock;
@@ -45,6 +46,7 @@ pub mod outbox;
 pub mod party;
 pub mod provisioning;
 pub mod refund;
+pub mod refund_review;
 pub mod search;
 pub mod settlement;
 pub mod snapshot;

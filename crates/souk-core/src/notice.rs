@@ -123,6 +123,41 @@ pub fn refund_requested(order_id: &str, amount: Money, reason: &str) -> Notice {
     }
 }
 
+/// To the seller: a refund request is still waiting for its review (business rules §4.3).
+pub fn refund_review_reminder(order_id: &str, timeout_at: time::OffsetDateTime) -> Notice {
+    Notice {
+        kind: "refund_review_reminder",
+        subject: format!("Order {order_id}: a refund request still waits for your review"),
+        body: format!(
+            "Approve or reject it with POST /v1/orders/{order_id}/refunds/decision before \
+             {timeout_at} (UTC); after that the marketplace decides."
+        ),
+    }
+}
+
+/// To the buyer and the operators: the seller did not review a refund request in time.
+pub fn refund_escalated(order_id: &str) -> Notice {
+    Notice {
+        kind: "refund_escalated",
+        subject: format!("Order {order_id}: refund request escalated to the marketplace"),
+        body: "The seller did not review the refund request in time; an operator decides it \
+               (POST /v1/orders/{id}/refunds/decision)."
+            .replace("{id}", order_id),
+    }
+}
+
+/// To the operators: an appeal is still open past its SLA.
+pub fn appeal_overdue(order_id: &str) -> Notice {
+    Notice {
+        kind: "appeal_overdue",
+        subject: format!("Order {order_id}: appeal open past its SLA"),
+        body: format!(
+            "The appeal on order {order_id} has waited longer than the marketplace's appeal \
+             SLA; resolve it with POST /v1/orders/{order_id}/supervision/actions."
+        ),
+    }
+}
+
 /// To the buyer (and seller): money went back.
 pub fn refund_completed(order_id: &str, amount: Money) -> Notice {
     Notice {

@@ -236,9 +236,39 @@ pub struct SupervisionConfig {
     pub stale_reminder: HumanDuration,
     /// Screenshots an offline License's delivery proof needs (business rules §3.5).
     pub offline_min_screenshots: u32,
+    /// Working days an operator has to resolve an appeal (tracked; no automatic outcome).
+    pub appeal_sla_working_days: u32,
+    /// Open supervisions the reminder pass reads per run (it goes round all of them).
+    pub reminder_batch: u32,
+    /// Holidays of the business calendar (`YYYY-MM-DD`, in the settlement zone): after-sale
+    /// working days (refund review, appeal SLA) skip them as well as weekends.
+    pub holidays: Vec<String>,
 }
 
 impl SupervisionConfig {
+    /// The business calendar of after-sale working days.
+    pub fn calendar(
+        &self,
+        zone: time::UtcOffset,
+    ) -> Result<souk_core::calendar::WorkCalendar, ConfigError> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let holidays = self
+            .holidays
+            .iter()
+            .map(|d| {
+                time::Date::parse(d, &format).map_err(|_| {
+                    ConfigError::Invalid(format!(
+                        "supervision.holidays: `{d}` is not a date like 2026-10-01"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(souk_core::calendar::WorkCalendar {
+            offset: zone,
+            holidays,
+        })
+    }
+
     pub fn policy(&self) -> souk_core::supervision::SupervisionPolicy {
         souk_core::supervision::SupervisionPolicy {
             auto_accept: self.auto_accept.0,
@@ -271,6 +301,12 @@ pub struct RefundConfig {
     /// Hardware: a shipped return the seller does not confirm within this is refunded by the
     /// system (`refund.return_receipt_auto`).
     pub return_receipt_auto: HumanDuration,
+    /// Working days after filing before the seller is reminded of a pending request.
+    pub seller_review_reminder_working_days: u32,
+    /// Working days after filing before the timeout's outcome (`refund.seller_review_timeout`).
+    pub seller_review_timeout_working_days: u32,
+    /// `escalate` (operators decide) or `auto_approve`.
+    pub seller_review_timeout_action: souk_core::refund_review::ReviewTimeoutAction,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -438,6 +474,11 @@ impl Config {
         Ok(config)
     }
 
+    /// After-sale working days: the settlement zone and `supervision.holidays`.
+    pub fn after_sale_calendar(&self) -> Result<souk_core::calendar::WorkCalendar, ConfigError> {
+        self.supervision.calendar(self.settlement.zone()?)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if !self.database_url.is_empty()
             && souk_store::Backend::from_url(&self.database_url).is_none()
@@ -448,6 +489,12 @@ impl Config {
         }
         self.settlement.zone()?;
         self.settlement.default_policy()?;
+        self.after_sale_calendar()?;
+        if self.supervision.reminder_batch == 0 {
+            return Err(ConfigError::Invalid(
+                "supervision.reminder_batch must be at least 1".into(),
+            ));
+        }
         if !(1..=28).contains(&self.settlement.reseller_run_day) {
             return Err(ConfigError::Invalid(
                 "settlement.reseller_run_day must be 1 to 28 (a day every month has)".into(),

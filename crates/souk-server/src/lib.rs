@@ -50,6 +50,9 @@ pub struct AppState {
     pub licenses: Arc<license_cache::LicenseCache>,
     /// Where attachment bytes live (local filesystem or S3-compatible).
     pub blobs: Arc<dyn object_store::ObjectStore>,
+    /// The last order the supervision reminder pass read (it reads a batch per run and goes
+    /// round all open supervisions).
+    pub reminder_cursor: Arc<std::sync::Mutex<Option<souk_core::id::OrderId>>>,
 }
 
 /// A prepared Souk: database migrated, first operator present.
@@ -94,6 +97,7 @@ impl App {
                 sandbox_clock,
                 licenses: Arc::new(license_cache::LicenseCache::new()),
                 blobs,
+                reminder_cursor: Arc::default(),
             },
             new_operator_key,
         })

@@ -202,6 +202,13 @@ pub struct OpenAppeal {
     pub opened_at: OffsetDateTime,
     pub reason: String,
     pub demand: String,
+    /// `supervision.appeal_sla` (working days) from the opening: when operators should have
+    /// resolved it. Tracked, no automatic outcome (§3.4 Souk default).
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub sla_due: Option<OffsetDateTime>,
+    /// Operators were told the SLA passed (once).
+    #[serde(default)]
+    pub sla_breached: bool,
 }
 
 /// The state of one order's supervision, saved whole after every step.
@@ -268,6 +275,8 @@ pub enum Reminder {
     AutoAcceptSoon(OffsetDateTime),
     /// Still open long after payment: both parties are told; nothing closes.
     Stale,
+    /// An appeal is still open past its SLA: operators are told; nothing is decided.
+    AppealOverdue,
 }
 
 impl Supervision {
@@ -319,6 +328,12 @@ impl Supervision {
             return None;
         }
         let mut next = self.clone();
+        if let Some(a) = next.appeal.as_mut() {
+            if !a.sla_breached && a.sla_due.is_some_and(|due| now >= due) {
+                a.sla_breached = true;
+                return Some((Reminder::AppealOverdue, next));
+            }
+        }
         if let (Node::BuyerAccept, false, Some(d)) = (self.node, self.frozen(), self.deadline) {
             if now >= d - before && now < d && self.reminded_deadline != Some(d) {
                 next.reminded_deadline = Some(d);
@@ -349,6 +364,14 @@ impl Supervision {
                 self.deadline = Some(now + Duration::milliseconds(ms));
             }
         }
+    }
+
+    /// The open appeal's SLA ends at `due` (computed on the business calendar by the caller).
+    pub fn with_appeal_sla(mut self, due: OffsetDateTime) -> Supervision {
+        if let Some(a) = self.appeal.as_mut() {
+            a.sla_due = Some(due);
+        }
+        self
     }
 
     /// A refund request opened: the timer pauses with the time it has left.
@@ -516,6 +539,8 @@ pub fn decide(
                 opened_at: now,
                 reason: text("reason", reason, 2000)?,
                 demand: text("demand", demand, 2000)?,
+                sla_due: None,
+                sla_breached: false,
             });
             next.pause(now);
             return Ok(Step {

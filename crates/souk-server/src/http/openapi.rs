@@ -152,9 +152,9 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::invoices::get_invoice,
         crate::http::invoices::act_on_invoice,
         crate::http::invoices::download_invoice,
-        crate::http::statement_invoices::submit_invoice,
-        crate::http::statement_invoices::list_invoices,
-        crate::http::statement_invoices::latest_invoice,
+        crate::http::statement_invoices::submit_statement_invoice,
+        crate::http::statement_invoices::list_statement_invoices,
+        crate::http::statement_invoices::latest_statement_invoice,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&SecurityAddon, &StandardErrors)

@@ -38,7 +38,12 @@ pub fn router() -> Router<AppState> {
     "opinion": null,
     "settlement": "none",
     "created_at": "2026-11-25T07:44:49.083Z",
-    "decided_at": null
+    "decided_at": null,
+    "goods_state": null,
+    "return_carrier": null,
+    "return_tracking": null,
+    "deadline": "2026-12-02T07:44:49.083Z",
+    "escalated_at": null
 }))]
 pub struct RefundView {
     pub id: String,
@@ -64,11 +69,15 @@ pub struct RefundView {
     /// Hardware return: the buyer's shipment back.
     pub return_carrier: Option<String>,
     pub return_tracking: Option<String>,
-    /// A return's next deadline: not shipped by then, it lapses; shipped and not confirmed by
-    /// then, it is refunded by the system.
+    /// When the request's timer acts next: a pending request's review reminder, then its
+    /// review timeout; a return's lapse (not shipped) or automatic receipt (shipped).
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>)]
     pub deadline: Option<OffsetDateTime>,
+    /// The seller's review timed out and operators were asked to decide.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>)]
+    pub escalated_at: Option<OffsetDateTime>,
 }
 
 impl From<RefundRecord> for RefundView {
@@ -90,6 +99,7 @@ impl From<RefundRecord> for RefundView {
             return_carrier: r.return_carrier,
             return_tracking: r.return_tracking,
             deadline: r.deadline,
+            escalated_at: r.escalated_at,
         }
     }
 }

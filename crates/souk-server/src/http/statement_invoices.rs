@@ -1,6 +1,6 @@
 //! A seller's invoice to the platform for its statement over HTTP (business rules §9, §10 row
 //! 3): the seller uploads the file with its number, amount and tax rate (the workflow's
-//! `submit_invoice` step); the seller and the operator list the submissions and download the
+//! `submit_statement_invoice` step); the seller and the operator list the submissions and download the
 //! latest file. The operator's review is the workflow's `approve_invoice` / `reject_invoice`.
 
 use super::attachments::{file_response, upload_headers};
@@ -28,12 +28,15 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/statements/{id}/invoices",
-            get(list_invoices)
+            get(list_statement_invoices)
                 // The file streams to the blob store with its own limit (`attachments.max_bytes`).
-                .post(submit_invoice)
+                .post(submit_statement_invoice)
                 .layer(DefaultBodyLimit::disable()),
         )
-        .route("/v1/statements/{id}/invoices/latest", get(latest_invoice))
+        .route(
+            "/v1/statements/{id}/invoices/latest",
+            get(latest_statement_invoice),
+        )
 }
 
 fn example() -> serde_json::Value {
@@ -110,7 +113,7 @@ pub struct SubmitQuery {
 /// `awaiting_invoice` or `invoice_error` to `invoice_review`.
 #[utoipa::path(post, path = "/v1/statements/{id}/invoices", tag = "settlement",
     params(("id" = String, Path), SubmitQuery),
-    request_body(content = String, content_type = "application/pdf", description = "The invoice file's bytes", example = "%PDF-1.7 …"),
+    request_body(content = String, content_type = "text/plain", description = "The invoice file's bytes (any of `attachments.allowed_types`, e.g. application/pdf)", example = "Invoice 044002300111-20261208"),
     responses((status = 200, body = StatementView),
         (status = 403, description = "`forbidden`: only the statement's seller", body = ErrorEnvelope),
         (status = 409, description = "`statement_state`: not awaiting an invoice, or nothing to invoice", body = ErrorEnvelope),
@@ -118,7 +121,7 @@ pub struct SubmitQuery {
         (status = 415, description = "`unsupported_media_type`", body = ErrorEnvelope),
         (status = 422, description = "`invalid_field`: an amount other than the statement's invoice total, a rate not allowed, a bad number or filename, an empty file", body = ErrorEnvelope)),
     security(("api_key" = [])))]
-pub async fn submit_invoice(
+pub async fn submit_statement_invoice(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
@@ -150,7 +153,7 @@ pub async fn submit_invoice(
 #[utoipa::path(get, path = "/v1/statements/{id}/invoices", tag = "settlement", params(("id" = String, Path)),
     responses((status = 200, body = StatementInvoiceList), (status = 403, description = "`forbidden`: sellers and the operator", body = ErrorEnvelope)),
     security(("api_key" = [])))]
-pub async fn list_invoices(
+pub async fn list_statement_invoices(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
@@ -171,7 +174,7 @@ pub async fn list_invoices(
     responses((status = 200, content_type = "application/octet-stream", body = String, example = "%PDF-1.7 …"),
         (status = 403, description = "`forbidden`: sellers and the operator", body = ErrorEnvelope)),
     security(("api_key" = [])))]
-pub async fn latest_invoice(
+pub async fn latest_statement_invoice(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,

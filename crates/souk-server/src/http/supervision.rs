@@ -34,6 +34,12 @@ pub struct AppealView {
     pub opened_at: OffsetDateTime,
     pub reason: String,
     pub demand: String,
+    /// When operators should have resolved it (`supervision.appeal_sla_working_days`).
+    #[serde(serialize_with = "ser_opt")]
+    #[schema(value_type = Option<String>)]
+    pub sla_due: Option<OffsetDateTime>,
+    /// The SLA passed and operators were told (tracked; nothing is decided by it).
+    pub sla_breached: bool,
 }
 
 /// One entry of the append-only log.
@@ -125,6 +131,8 @@ impl From<SupervisionRecord> for SupervisionView {
                 opened_at: a.opened_at,
                 reason: a.reason,
                 demand: a.demand,
+                sla_due: a.sla_due,
+                sla_breached: a.sla_breached,
             }),
             requirement: s.requirement,
             carrier: s.carrier,

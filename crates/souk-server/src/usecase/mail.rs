@@ -57,9 +57,19 @@ fn headline_zh(kind: &str) -> &'static str {
         "order_opened" => "订单已开通",
         "credentials_ready" => "订单已开通，凭据可查看",
         "order_refunded" => "订单开通失败，已退款",
-        "refund_requested" | "refund_completed" | "refund_rejected" => "退款进展",
+        "refund_requested"
+        | "refund_completed"
+        | "refund_rejected"
+        | "refund_return_approved"
+        | "refund_return_shipped"
+        | "refund_lapsed" => "退款进展",
+        "refund_review_reminder" => "退款审核提醒",
+        "refund_escalated" => "退款已转平台处理",
         "supervision_waiting" | "supervision_completed" => "服务监管进展",
+        "supervision_auto_accept_soon" => "即将自动验收",
+        "supervision_stale" => "服务监管长期未完成",
         "appeal_opened" | "appeal_resolved" => "申诉进展",
+        "appeal_overdue" => "申诉处理超时",
         "package_quota_low" => "资源包余量不足",
         "package_quota_exhausted" => "资源包已用完",
         _ => "新消息",

@@ -18,6 +18,7 @@ pub mod orders;
 pub mod packages;
 pub mod parties;
 pub mod refund_returns;
+pub mod refund_reviews;
 pub mod refunds;
 pub mod reseller_check;
 pub mod resellers;

@@ -325,6 +325,7 @@ pub async fn request(
                 seller_id: order.seller_id.clone(),
                 kind: RefundKind::NoReason,
                 goods_state: None,
+                deadline: None,
                 amount,
                 reason: input
                     .reason
@@ -379,6 +380,12 @@ pub async fn request(
                 seller_id: order.seller_id.clone(),
                 kind: RefundKind::Negotiated,
                 goods_state,
+                // §4.3 Souk default: the seller's review is on the clock.
+                deadline: Some(
+                    crate::usecase::refund_reviews::policy(state)
+                        .map_err(AppError::internal)?
+                        .first_deadline(now),
+                ),
                 amount,
                 reason: Some(reason.clone()),
                 effects: None,
@@ -411,6 +418,7 @@ pub async fn request(
                 seller_id: order.seller_id.clone(),
                 kind: RefundKind::RenewalPeriod,
                 goods_state: None,
+                deadline: None,
                 amount,
                 reason: input
                     .reason
@@ -650,6 +658,7 @@ pub async fn force(
         seller_id: order.seller_id.clone(),
         kind: RefundKind::OperatorForced,
         goods_state: None,
+        deadline: None,
         amount,
         reason: step.reason.clone(),
         effects: Some(effects(state, order, &instance).await?),

@@ -108,7 +108,7 @@ pub async fn start_for(
     }))
 }
 
-async fn operators(state: &AppState) -> AppResult<Vec<PartyId>> {
+pub(crate) async fn operators(state: &AppState) -> AppResult<Vec<PartyId>> {
     Ok(state
         .store
         .list_parties(&Scope::Everything, Role::Operator, &Page::first(20))
@@ -345,7 +345,16 @@ async fn step_with(
     now: OffsetDateTime,
 ) -> AppResult<bool> {
     let policy = state.config.supervision.policy();
-    let s = decide(&record.state, actor, action, &policy, now).map_err(refused)?;
+    let mut s = decide(&record.state, actor, action, &policy, now).map_err(refused)?;
+    if let Action::Appeal { .. } = action {
+        // §3.4 Souk default: operators resolve within the SLA, counted in working days.
+        let calendar = state
+            .config
+            .after_sale_calendar()
+            .map_err(AppError::internal)?;
+        let due = calendar.add_working_days(now, state.config.supervision.appeal_sla_working_days);
+        s.next = s.next.with_appeal_sla(due);
+    }
     let order = state
         .store
         .find_order(&Scope::Everything, &record.order_id)
@@ -497,16 +506,34 @@ pub async fn code_activated(
 }
 
 /// Timer pass: the buyer is reminded `supervision.auto_accept_reminder` before an automatic
-/// acceptance, and both parties once when supervision is open `supervision.stale_reminder`
-/// after payment (§3.3). Each reminder is a logged step, so it goes out once.
+/// acceptance, both parties once when supervision is open `supervision.stale_reminder` after
+/// payment (§3.3), and operators once when an appeal is open past its SLA (§3.4). Each
+/// reminder is a logged step, so it goes out once. A run reads `supervision.reminder_batch`
+/// open supervisions after the last one the previous run read, so successive runs go round
+/// all of them however many are open.
 pub async fn reminders_due(state: &AppState, now: OffsetDateTime) -> anyhow::Result<usize> {
     let cfg = &state.config.supervision;
-    let mut sent = 0;
-    for record in state
+    let after = state
+        .reminder_cursor
+        .lock()
+        .map_err(|_| anyhow::anyhow!("reminder cursor poisoned"))?
+        .clone();
+    let batch = state
         .store
-        .open_supervisions(&Scope::Everything, 500)
-        .await?
-    {
+        .open_supervisions_after(after.as_ref(), cfg.reminder_batch)
+        .await?;
+    // A short batch reached the end: the next run starts again from the beginning.
+    let next_cursor = if batch.len() < cfg.reminder_batch as usize {
+        None
+    } else {
+        batch.last().map(|r| r.order_id.clone())
+    };
+    if let Ok(mut c) = state.reminder_cursor.lock() {
+        *c = next_cursor;
+    }
+    let mut operators_cache: Option<Vec<PartyId>> = None;
+    let mut sent = 0;
+    for record in batch.into_iter().filter(|r| !r.state.closed) {
         let Some((reminder, next)) =
             record
                 .state
@@ -527,6 +554,22 @@ pub async fn reminders_due(state: &AppState, now: OffsetDateTime) -> anyhow::Res
                     .map(|p| (p.clone(), notice::supervision_stale(oid)))
                     .collect(),
             ),
+            Reminder::AppealOverdue => {
+                if operators_cache.is_none() {
+                    let ops = operators(state)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                    operators_cache = Some(ops);
+                }
+                (
+                    "appeal_sla_breached",
+                    operators_cache
+                        .iter()
+                        .flatten()
+                        .map(|p| (p.clone(), notice::appeal_overdue(oid)))
+                        .collect(),
+                )
+            }
         };
         let write = SupervisionWrite {
             notices,

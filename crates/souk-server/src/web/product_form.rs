@@ -20,6 +20,7 @@ use souk_core::catalog::{
     BillingMode, DeliveryType, EnumAttribute, IntegrationInput, PriceInput, ProductAction,
     ProductPatch, Protocol, QuantityAttribute, ServiceAgreement,
 };
+use souk_core::invoice::InvoiceType;
 use souk_core::party::Role;
 use std::collections::BTreeMap;
 
@@ -40,6 +41,8 @@ pub struct ProductForm {
     description: String,
     usage_guide: String,
     supervised: Option<String>,
+    /// Also issue special VAT invoices (the general one is always offered).
+    invoice_special: Option<String>,
     currency: String,
     sa_content: String,
     sa_hours: String,
@@ -203,7 +206,11 @@ fn create_input(f: &ProductForm) -> Result<CreateProduct, AppError> {
         quantity: quantity_of(f)?,
         prices: prices_of(&f.prices, &f.currency)?,
         order_fields: Vec::new(),
-        invoice_types: Vec::new(),
+        invoice_types: if f.invoice_special.is_some() {
+            vec![InvoiceType::General, InvoiceType::Special]
+        } else {
+            vec![InvoiceType::General]
+        },
         integration: integration_of(f)?,
     })
 }
@@ -245,6 +252,10 @@ fn form_of(p: &souk_store::ProductRecord) -> ProductForm {
         description: input.description.clone(),
         usage_guide: input.usage_guide.clone().unwrap_or_default(),
         supervised: input.supervised.then(|| "on".to_owned()),
+        invoice_special: input
+            .invoice_types
+            .contains(&InvoiceType::Special)
+            .then(|| "on".to_owned()),
         currency: input.currency.clone(),
         sa_content: input.service_agreement.content.clone(),
         sa_hours: input.service_agreement.hours.clone(),
@@ -373,7 +384,7 @@ async fn save(
                 quantity: input.quantity,
                 prices: Some(input.prices),
                 order_fields: None,
-                invoice_types: None,
+                invoice_types: Some(input.invoice_types),
             };
             catalog::edit(&state, &who, &id, patch).await?;
         }

@@ -66,6 +66,10 @@ pub fn passes() -> &'static [TimerPass] {
             run: |state, now| Box::pin(crate::usecase::supervision::reminders_due(state, now)),
         },
         TimerPass {
+            name: "refund_reviews",
+            run: |state, now| Box::pin(crate::usecase::refund_reviews::reviews_due(state, now)),
+        },
+        TimerPass {
             name: "invoice_overdue",
             run: |state, now| Box::pin(crate::usecase::invoices::overdue_due(state, now)),
         },

@@ -11,7 +11,7 @@ mod supervision;
 
 pub use attachments::AttachmentRecord;
 pub use refunds::{
-    RefundDecisionWrite, RefundEffects, RefundRecord, RefundWrite, RefundWriteError,
+    RefundDecisionWrite, RefundEffects, RefundRecord, RefundWrite, RefundWriteError, ReviewMark,
 };
 pub use supervision::*;
 
@@ -88,6 +88,20 @@ pub trait AftersaleStore: Send + Sync + 'static {
     /// Records a refund request, and carries it out at once when it has effects (no-reason,
     /// operator-forced), with its supervision step, in one transaction.
     async fn record_refund(&self, write: RefundWrite) -> Result<RefundRecord, RefundWriteError>;
+
+    /// Pending requests whose review reminder or timeout has come at `now`.
+    async fn due_reviews(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<RefundRecord>>;
+
+    /// The review timer's reminder or escalation (compare-and-set on the deadline read).
+    async fn mark_review(&self, mark: ReviewMark) -> StoreResult<bool>;
+
+    /// Open supervisions (every tenant) in order id order after `after`, at most `limit`: the
+    /// reminder pass goes round all of them, a batch per run.
+    async fn open_supervisions_after(
+        &self,
+        after: Option<&OrderId>,
+        limit: u32,
+    ) -> StoreResult<Vec<SupervisionRecord>>;
 
     /// Hardware returns whose step deadline has passed at `now` (lapse or automatic receipt).
     async fn due_returns(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<RefundRecord>>;

@@ -41,8 +41,27 @@ pub struct RefundRecord {
     /// Hardware return: the buyer's shipment back.
     pub return_carrier: Option<String>,
     pub return_tracking: Option<String>,
-    /// When the current return step lapses (not shipped) or completes by itself (receipt).
+    /// When the current step's timer acts: a pending request's review reminder or timeout, a
+    /// return's lapse (not shipped) or automatic receipt.
     pub deadline: Option<OffsetDateTime>,
+    /// The seller was reminded of its review.
+    pub review_reminded_at: Option<OffsetDateTime>,
+    /// The review timed out and was escalated to the operators.
+    pub escalated_at: Option<OffsetDateTime>,
+}
+
+/// The review timer's reminder or escalation of a pending request (business rules §4.3).
+#[derive(Debug, Clone)]
+pub struct ReviewMark {
+    pub refund_id: String,
+    pub order_id: OrderId,
+    /// Compare-and-set: the deadline the timer read (a decision meanwhile clears it).
+    pub expect_deadline: OffsetDateTime,
+    pub reminded: bool,
+    pub escalated: bool,
+    pub next_deadline: Option<OffsetDateTime>,
+    pub notices: Vec<(PartyId, Notice)>,
+    pub now: OffsetDateTime,
 }
 
 /// What a completed refund does besides the money (§4.6).
@@ -75,6 +94,8 @@ pub struct RefundWrite {
     pub reason: Option<String>,
     /// Hardware: what the buyer says of the goods.
     pub goods_state: Option<GoodsState>,
+    /// A pending request's first review deadline (the seller's reminder).
+    pub deadline: Option<OffsetDateTime>,
     pub effects: Option<RefundEffects>,
     /// No-reason refunds: count the buyer's since `.0` under lock and refuse at `.1`.
     pub quota: Option<(OffsetDateTime, u32)>,
@@ -148,6 +169,12 @@ fn refund_from_row(row: &AnyRow) -> StoreResult<RefundRecord> {
         return_carrier: row.try_get("return_carrier")?,
         return_tracking: row.try_get("return_tracking")?,
         deadline: row.try_get::<Option<i64>, _>("deadline")?.map(from_unix_ms),
+        review_reminded_at: row
+            .try_get::<Option<i64>, _>("review_reminded_at")?
+            .map(from_unix_ms),
+        escalated_at: row
+            .try_get::<Option<i64>, _>("escalated_at")?
+            .map(from_unix_ms),
     })
 }
 
@@ -254,15 +281,74 @@ pub(super) async fn due_returns(
     now: OffsetDateTime,
     limit: u32,
 ) -> StoreResult<Vec<RefundRecord>> {
-    let rows = sqlx::query(
-        "SELECT * FROM refunds WHERE state IN ('return_approved', 'return_shipped') \
-         AND deadline IS NOT NULL AND deadline <= $1 ORDER BY deadline LIMIT $2",
+    due_in(
+        s,
+        &[RefundState::ReturnApproved, RefundState::ReturnShipped],
+        now,
+        limit,
     )
-    .bind(to_unix_ms(now))
-    .bind(limit as i64)
-    .fetch_all(&s.read)
-    .await?;
+    .await
+}
+
+/// Pending requests whose review reminder or timeout has come.
+pub(super) async fn due_reviews(
+    s: &SqlStore,
+    now: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<Vec<RefundRecord>> {
+    due_in(s, &[RefundState::PendingSellerReview], now, limit).await
+}
+
+/// Requests in one of `states` whose timer's deadline has come, earliest first.
+async fn due_in(
+    s: &SqlStore,
+    states: &[RefundState],
+    now: OffsetDateTime,
+    limit: u32,
+) -> StoreResult<Vec<RefundRecord>> {
+    // The states are the core's own spellings, never input.
+    let list: Vec<String> = states
+        .iter()
+        .map(|st| format!("'{}'", st.as_str()))
+        .collect();
+    let sql = format!(
+        "SELECT * FROM refunds WHERE state IN ({}) \
+         AND deadline IS NOT NULL AND deadline <= $1 ORDER BY deadline LIMIT $2",
+        list.join(", ")
+    );
+    let rows = sqlx::query(&sql)
+        .bind(to_unix_ms(now))
+        .bind(limit as i64)
+        .fetch_all(&s.read)
+        .await?;
     rows.iter().map(refund_from_row).collect()
+}
+
+/// Saves a reminder or an escalation with its notices; false when the request moved.
+pub(super) async fn mark_review(s: &SqlStore, w: ReviewMark) -> StoreResult<bool> {
+    let mut tx = s.write.begin().await?;
+    let now_ms = to_unix_ms(w.now);
+    let moved = sqlx::query(
+        "UPDATE refunds SET deadline = $1, \
+         review_reminded_at = CASE WHEN $2 = 1 THEN $3 ELSE review_reminded_at END, \
+         escalated_at = CASE WHEN $4 = 1 THEN $3 ELSE escalated_at END \
+         WHERE id = $5 AND state = 'pending_seller_review' AND deadline = $6",
+    )
+    .bind(w.next_deadline.map(to_unix_ms))
+    .bind(w.reminded as i64)
+    .bind(now_ms)
+    .bind(w.escalated as i64)
+    .bind(&w.refund_id)
+    .bind(to_unix_ms(w.expect_deadline))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(false);
+    }
+    notify(&mut tx, &w.notices, &w.order_id, w.now).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub(super) async fn refunds_of_order(
@@ -318,8 +404,8 @@ pub(super) async fn record_refund(
     let now_ms = to_unix_ms(w.now);
     sqlx::query(
         "INSERT INTO refunds (id, order_id, buyer_id, seller_id, kind, state, amount_minor, \
-         currency, reason, created_at, decided_at, goods_state) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         currency, reason, created_at, decided_at, goods_state, deadline) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&w.id)
     .bind(w.order_id.as_str())
@@ -333,6 +419,11 @@ pub(super) async fn record_refund(
     .bind(now_ms)
     .bind((state == RefundState::Refunded).then_some(now_ms))
     .bind(w.goods_state.map(|g| g.as_str().to_owned()))
+    .bind(
+        w.deadline
+            .filter(|_| state == RefundState::PendingSellerReview)
+            .map(to_unix_ms),
+    )
     .execute(&mut *tx)
     .await?;
     let record = refund_in(&mut tx, &w.id).await?;

@@ -341,6 +341,34 @@ impl AftersaleStore for SqlStore {
         Ok(records.into_iter().filter(|r| !r.state.closed).collect())
     }
 
+    async fn open_supervisions_after(
+        &self,
+        after: Option<&OrderId>,
+        limit: u32,
+    ) -> StoreResult<Vec<SupervisionRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM supervisions WHERE node <> 'completed' AND order_id > $1 \
+             ORDER BY order_id LIMIT $2",
+        )
+        .bind(after.map(|o| o.as_str()).unwrap_or(""))
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    async fn due_reviews(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<super::RefundRecord>> {
+        super::refunds::due_reviews(self, now, limit).await
+    }
+
+    async fn mark_review(&self, mark: super::ReviewMark) -> StoreResult<bool> {
+        super::refunds::mark_review(self, mark).await
+    }
+
     async fn apply_supervision(&self, w: SupervisionWrite) -> StoreResult<bool> {
         let mut tx = self.write.begin().await?;
         if !supervision_in(&mut tx, &w).await? {

@@ -1,7 +1,8 @@
 //! The buyer center in Chromium (see `browser.rs` for the harness), on both backends: a buyer
 //! renews an instance for three months from the buyer center and sees the new expiry; a buyer
 //! of a License product sees its codes and seats; a buyer of an on-demand product sees its
-//! usage records and the rated charge. One browser, three logins. With `SOUK_SCREENSHOTS=1`
+//! usage records and the rated charge; the renewing buyer also requests an invoice. One
+//! browser, three logins. With `SOUK_SCREENSHOTS=1`
 //! the SQLite run saves `docs/screenshots/buyer-instance-renewed.png`, `buyer-licenses.png`
 //! and `buyer-usage.png`.
 
@@ -75,6 +76,14 @@ backend_test!(
         assert_eq!(s.text("#instance-expiry").await, after.as_str().unwrap());
         assert!(s.text("#balance").await.contains("960.00 CNY"));
         s.shot("buyer-instance-renewed").await;
+        // An invoice for the first order, from "my orders": requested, waiting for the seller.
+        s.open("/buyer/orders").await;
+        s.click("a.invoice-link").await;
+        s.fill("#invoice-title", "Buyer Ltd").await;
+        s.fill("#invoice-email", "ap@buyer.example").await;
+        s.click("#invoice-submit").await;
+        s.wait_for("#invoices").await;
+        assert!(s.text("#invoices").await.contains("requested"));
         s.click("#logout").await;
         s.wait_for("#login-submit").await;
 
