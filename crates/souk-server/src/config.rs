@@ -129,6 +129,9 @@ pub struct ProvisioningConfig {
     /// Calls in flight at once to any one seller in this process, so that a seller that
     /// hangs to the timeout holds at most this many of the `concurrency` slots.
     pub per_seller_concurrency: u32,
+    /// Rounds of call outcomes recorded at once on PostgreSQL (each a transaction on its own
+    /// connection); SQLite's single writer records one round at a time.
+    pub recorders: u32,
     /// Retry window of newInstance, upgrade and getLicense (then the order fails and is refunded).
     pub opening_window: HumanDuration,
     /// Retry window of refresh, freeze, unfreeze and release.

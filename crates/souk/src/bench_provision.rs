@@ -33,14 +33,20 @@ pub struct ProvisionBench {
     pub slow_sellers: usize,
     /// Keep the slow sellers healthy (the baseline to compare the slow-seller run with).
     pub control: bool,
+    /// PostgreSQL: outcome rounds recorded at once (default: the configuration's).
+    pub recorders: Option<u32>,
 }
 
 pub async fn run(b: ProvisionBench) -> anyhow::Result<()> {
     // One seller may hold at most a quarter of the slots: a seller hanging to the timeout then
     // leaves three quarters to the others (the rule docs/provisioning.md recommends).
+    let recorders = b.recorders;
     let souk = BenchSouk::start(b.database_url.clone(), |c| {
         c.provisioning.concurrency = 256;
         c.provisioning.per_seller_concurrency = 64;
+        if let Some(n) = recorders {
+            c.provisioning.recorders = n;
+        }
     })
     .await?;
     let backend = souk.backend;

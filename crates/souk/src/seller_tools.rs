@@ -108,6 +108,9 @@ pub enum BenchCommand {
         /// thread hop per statement, as before the dedicated writer (to compare the two).
         #[arg(long)]
         sqlx_writer: bool,
+        /// PostgreSQL: outcome rounds recorded at once (default: `provisioning.recorders`).
+        #[arg(long)]
+        recorders: Option<u32>,
     },
     /// Storefront search over many listed products (Chinese and English names): seeds them,
     /// then times `GET /shop?…` pages for a mix of queries, filters and sorts; p50/p99.
@@ -366,6 +369,7 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
                     slow_sellers,
                     control,
                     sqlx_writer,
+                    recorders,
                 },
         } => {
             souk_store::SqlStore::use_dedicated_sqlite_writer(!sqlx_writer);
@@ -378,6 +382,7 @@ pub async fn run(command: SellerCommand) -> anyhow::Result<()> {
                 sellers,
                 slow_sellers,
                 control,
+                recorders,
             })
             .await
         }

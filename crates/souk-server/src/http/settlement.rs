@@ -433,22 +433,21 @@ pub async fn statement_csv(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"action": "submit_invoice", "invoice_number": "044002300111-20261208"}))]
+#[schema(example = json!({"action": "reject_invoice", "reason": "the tax rate is 13 %, the services are 6 %"}))]
 pub struct TransitionBody {
     pub action: StatementAction,
     /// Required to reject an invoice or a payment.
     pub reason: Option<String>,
-    /// Required to submit an invoice.
-    pub invoice_number: Option<String>,
 }
 
 /// Move a statement one step: countersign, approve or reject the invoice, pay or reject the
-/// payment (operator); submit the invoice, resubmit payment data (its seller).
+/// payment (operator); resubmit payment data (its seller). The seller submits its invoice with
+/// the file: `POST /v1/statements/{id}/invoices`.
 #[utoipa::path(post, path = "/v1/statements/{id}/transitions", tag = "settlement", params(("id" = String, Path)),
     request_body = TransitionBody,
     responses((status = 200, body = StatementView), (status = 403, description = "`forbidden`: the action belongs to the other party, or buyers and resellers", body = ErrorEnvelope),
         (status = 409, description = "`statement_state`: the statement is not in a state this action applies to", body = ErrorEnvelope),
-        (status = 422, description = "`invalid_field`: a rejection without a reason, an invoice without a number", body = ErrorEnvelope)),
+        (status = 422, description = "`invalid_field`: a rejection without a reason; `submit_invoice` here (upload the invoice instead)", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn move_statement(
     State(state): State<AppState>,
@@ -467,7 +466,6 @@ pub async fn move_statement(
         &id,
         body.action,
         body.reason,
-        body.invoice_number,
     )
     .await?;
     Ok(Json(moved.into()))

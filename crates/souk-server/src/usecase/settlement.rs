@@ -361,7 +361,6 @@ pub async fn move_statement(
     id: &str,
     action: StatementAction,
     reason: Option<String>,
-    invoice_number: Option<String>,
 ) -> AppResult<StatementRecord> {
     let current = state
         .store
@@ -378,19 +377,16 @@ pub async fn move_statement(
     if action.needs_reason() && reason.is_none() {
         return Err(AppError::invalid_field("reason", "say what is wrong"));
     }
-    let invoice_number = invoice_number
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
+    // The invoice is a file with its number, amount and rate: it has its own upload, which
+    // takes this same workflow step (`usecase::statement_invoices::submit`).
     if action == StatementAction::SubmitInvoice {
-        match &invoice_number {
-            Some(n) if n.len() <= 64 => {}
-            _ => {
-                return Err(AppError::invalid_field(
-                    "invoice_number",
-                    "give the invoice number (1 to 64 characters)",
-                ))
-            }
-        }
+        return Err(AppError::invalid_field(
+            "action",
+            format!(
+                "submit the invoice with its file: POST /v1/statements/{id}/invoices \
+                 (invoice_number, amount_minor, tax_rate_bp, filename)"
+            ),
+        ));
     }
     let m = StatementMove {
         id: id.to_owned(),
@@ -398,7 +394,7 @@ pub async fn move_statement(
         action,
         notice: statement_moved(id, transition.to, reason.as_deref()),
         reason,
-        invoice_number,
+        invoice_number: None,
         invoice_file: None,
     };
     // A lost race is the answer the caller would have had a moment later: wrong state.

@@ -180,8 +180,6 @@ struct MoveForm {
     action: String,
     #[serde(default)]
     reason: String,
-    #[serde(default)]
-    invoice_number: String,
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -213,7 +211,6 @@ async fn move_statement(
         &id,
         action,
         non_empty(&f.form.reason),
-        non_empty(&f.form.invoice_number),
     )
     .await
     .map_err(err())?;

@@ -275,7 +275,9 @@ impl Dispatcher {
     /// writer would only queue them (its group commit already joins what waits).
     fn recorders(&self) -> usize {
         match self.state.store.backend() {
-            souk_store::Backend::Postgres => 4,
+            souk_store::Backend::Postgres => {
+                self.state.config.provisioning.recorders.max(1) as usize
+            }
             souk_store::Backend::Sqlite => 1,
         }
     }

@@ -191,11 +191,22 @@ backend_test!(
         let act = format!("/statements/{id}/move");
         let r = ops.submit(&here, &act, &[("action", "countersign")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let payable = app
+            .get(&format!("/v1/statements/{id}"), &app.operator_key)
+            .await
+            .body["totals"]["payable_minor"]
+            .to_string();
         let r = seller
-            .submit(
+            .submit_file(
                 &here,
-                &act,
-                &[("action", "submit_invoice"), ("invoice_number", "044-1")],
+                &format!("/statements/{id}/invoice"),
+                &[
+                    ("invoice_number", "044-1"),
+                    ("amount_minor", &payable),
+                    ("tax_rate_bp", "600"),
+                ],
+                ("invoice.pdf", "application/pdf", b"%PDF-1.7 044-1"),
+                true,
             )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
@@ -223,7 +234,7 @@ backend_test!(
             page.text
         );
         assert!(
-            page.text.contains("class=\"submit_invoice\""),
+            page.text.contains("id=\"statement-invoice\""),
             "{}",
             page.text
         );

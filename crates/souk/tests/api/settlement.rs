@@ -68,6 +68,30 @@ pub(crate) async fn transition(
         .await
 }
 
+/// The seller's invoice for statement `id` (its invoice total, 6 %), uploaded as `key`.
+pub(crate) async fn submit_invoice(
+    app: &TestApp,
+    key: &str,
+    id: &str,
+    number: &str,
+) -> crate::harness::Reply {
+    let st = app
+        .get(&format!("/v1/statements/{id}"), &app.operator_key)
+        .await;
+    let payable = st.body["totals"]["payable_minor"].as_i64().unwrap_or(0);
+    let query = format!(
+        "invoice_number={number}&amount_minor={payable}&tax_rate_bp=600&filename=invoice.pdf"
+    );
+    app.send(
+        app.http
+            .post(app.url(&format!("/v1/statements/{id}/invoices?{query}")))
+            .bearer_auth(key)
+            .header("content-type", "application/pdf")
+            .body(format!("%PDF-1.7 invoice {number}")),
+    )
+    .await
+}
+
 /// A month M with a purchase, a renewal, an upgrade, a failed (refunded) opening and an order
 /// completed only after M ended; the run on day 7 of M+1; a refund recorded in M+1.
 pub(crate) struct Scenario {
@@ -325,28 +349,21 @@ backend_test!(
         transition(&app, &seller, &id, json!({"action": "countersign"}))
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
-        transition(
-            &app,
-            &op,
-            &id,
-            json!({"action": "submit_invoice", "invoice_number": "1"}),
-        )
-        .await
-        .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        transition(&app, &op, &id, json!({"action": "submit_invoice"}))
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        submit_invoice(&app, &op, &id, "1")
+            .await
+            .assert_error(StatusCode::FORBIDDEN, "forbidden");
         // Not yet countersigned: no invoice.
-        transition(
-            &app,
-            &seller,
-            &id,
-            json!({"action": "submit_invoice", "invoice_number": "1"}),
-        )
-        .await
-        .assert_error(StatusCode::CONFLICT, "statement_state");
+        submit_invoice(&app, &seller, &id, "1")
+            .await
+            .assert_error(StatusCode::CONFLICT, "statement_state");
         let steps = [
             (&op, json!({"action": "countersign"}), "awaiting_invoice"),
             (
                 &seller,
-                json!({"action": "submit_invoice", "invoice_number": "044-0001"}),
+                json!({"action": "submit_invoice", "number": "044-0001"}),
                 "invoice_review",
             ),
             (
@@ -356,7 +373,7 @@ backend_test!(
             ),
             (
                 &seller,
-                json!({"action": "submit_invoice", "invoice_number": "044-0002"}),
+                json!({"action": "submit_invoice", "number": "044-0002"}),
                 "invoice_review",
             ),
             (&op, json!({"action": "approve_invoice"}), "payment_review"),
@@ -374,18 +391,19 @@ backend_test!(
         ];
         // A rejection needs a reason.
         transition(&app, &op, &id, json!({"action": "countersign"})).await;
-        transition(
-            &app,
-            &seller,
-            &id,
-            json!({"action": "submit_invoice", "invoice_number": "044-0001"}),
-        )
-        .await;
+        // The invoice is uploaded with its file, never by number alone.
+        transition(&app, &seller, &id, json!({"action": "submit_invoice"}))
+            .await
+            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+        submit_invoice(&app, &seller, &id, "044-0001").await;
         transition(&app, &op, &id, json!({"action": "reject_invoice"}))
             .await
             .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
         for (key, body, want) in steps.into_iter().skip(2) {
-            let r = transition(&app, key, &id, body.clone()).await;
+            let r = match body["number"].as_str() {
+                Some(number) => submit_invoice(&app, key, &id, number).await,
+                None => transition(&app, key, &id, body.clone()).await,
+            };
             assert_eq!(r.status, StatusCode::OK, "{body}: {}", r.text);
             assert_eq!(r.body["state"], want, "{body}");
         }

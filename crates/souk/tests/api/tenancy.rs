@@ -272,7 +272,7 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("put", "/v1/instances/{id}/auto-renew") => json!({"auto_renew": true}),
         ("put", "/v1/products/{id}/fee-policy") => json!({"rate_bp": 300}),
         ("post", "/v1/statements/{id}/transitions") => {
-            json!({"action": "submit_invoice", "invoice_number": "044-0001"})
+            json!({"action": "countersign"})
         }
         ("post", "/v1/orders/{id}/invoices") => {
             json!({"invoice_type": "general", "title": "Not yours", "email": "x@b.example"})
