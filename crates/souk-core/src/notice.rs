@@ -135,6 +135,19 @@ pub fn refund_review_reminder(order_id: &str, timeout_at: time::OffsetDateTime) 
     }
 }
 
+/// To the operators: a buyer says hardware goods in transit were not received (§4.3).
+pub fn refund_awaits_operator(order_id: &str, amount: Money, reason: &str) -> Notice {
+    Notice {
+        kind: "refund_awaits_operator",
+        subject: format!("Order {order_id}: goods in transit reported not received ({amount})"),
+        body: format!(
+            "Reason: {reason}. The goods were shipped and not yet accepted: confirm the request \
+             with POST /v1/orders/{order_id}/refunds/decision {{\"decision\": \
+             \"confirm_in_transit\"}} so the seller reviews it, or decide it yourself."
+        ),
+    }
+}
+
 /// To the buyer and the operators: the seller did not review a refund request in time.
 pub fn refund_escalated(order_id: &str) -> Notice {
     Notice {

@@ -72,6 +72,9 @@ string_enum!(
         ShipReturn = "ship_return",
         /// Seller, hardware return shipped: the goods arrived; the refund completes.
         ConfirmReceipt = "confirm_receipt",
+        /// Operator, hardware "not received" filed while the goods are in transit: the request
+        /// may go to the seller (§4.3). Changes no state.
+        ConfirmInTransit = "confirm_in_transit",
     }
 );
 
@@ -92,14 +95,15 @@ event_enum!(
 );
 
 impl RefundDecision {
-    /// What the decision does to the request.
-    pub fn event(self) -> RefundEvent {
+    /// What the decision does to the request (`None`: it moves no state).
+    pub fn event(self) -> Option<RefundEvent> {
         match self {
-            RefundDecision::Approve => RefundEvent::Approve,
-            RefundDecision::Reject => RefundEvent::Reject,
-            RefundDecision::Withdraw => RefundEvent::Withdraw,
-            RefundDecision::ShipReturn => RefundEvent::ShipReturn,
-            RefundDecision::ConfirmReceipt => RefundEvent::ConfirmReceipt,
+            RefundDecision::Approve => Some(RefundEvent::Approve),
+            RefundDecision::Reject => Some(RefundEvent::Reject),
+            RefundDecision::Withdraw => Some(RefundEvent::Withdraw),
+            RefundDecision::ShipReturn => Some(RefundEvent::ShipReturn),
+            RefundDecision::ConfirmReceipt => Some(RefundEvent::ConfirmReceipt),
+            RefundDecision::ConfirmInTransit => None,
         }
     }
 }
@@ -341,12 +345,23 @@ pub fn decide_goods(
     goods: Option<GoodsState>,
 ) -> Result<Transition<RefundState>, RefundRefusal> {
     let event = match (d, goods) {
-        (RefundDecision::Approve, Some(GoodsState::Received)) => RefundEvent::ApproveReturn,
+        (RefundDecision::Approve, Some(GoodsState::Received)) => Some(RefundEvent::ApproveReturn),
         _ => d.event(),
     };
-    state
-        .transition(event)
-        .map_err(|_| RefundRefusal::NotPending(state))
+    event
+        .and_then(|e| state.transition(e).ok())
+        .ok_or(RefundRefusal::NotPending(state))
+}
+
+/// §4.3: a hardware "not received" request filed while the goods are in transit (the seller
+/// recorded the shipment, the buyer has not accepted) waits for an operator's confirmation
+/// before the seller may decide it.
+pub fn needs_operator_confirmation(
+    goods: Option<GoodsState>,
+    shipped: bool,
+    completed: bool,
+) -> bool {
+    goods == Some(GoodsState::NotReceived) && shipped && !completed
 }
 
 /// Whether a request in `state` is still open (one per order).
@@ -375,6 +390,27 @@ mod tests {
             opened_at: Some(T0),
             supervision_completed: None,
         }
+    }
+
+    #[test]
+    fn goods_in_transit_reported_not_received_wait_for_an_operator() {
+        use GoodsState::*;
+        assert!(needs_operator_confirmation(Some(NotReceived), true, false));
+        assert!(!needs_operator_confirmation(
+            Some(NotReceived),
+            false,
+            false
+        ));
+        assert!(!needs_operator_confirmation(Some(NotReceived), true, true));
+        assert!(!needs_operator_confirmation(Some(Received), true, false));
+        assert!(!needs_operator_confirmation(None, true, false));
+        assert_eq!(
+            decide(
+                RefundState::PendingSellerReview,
+                RefundDecision::ConfirmInTransit
+            ),
+            Err(RefundRefusal::NotPending(RefundState::PendingSellerReview))
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub fn router() -> Router<AppState> {
     "return_carrier": null,
     "return_tracking": null,
     "deadline": "2026-12-02T07:44:49.083Z",
+    "awaiting_operator": false,
     "escalated_at": null
 }))]
 pub struct RefundView {
@@ -74,6 +75,9 @@ pub struct RefundView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>)]
     pub deadline: Option<OffsetDateTime>,
+    /// Hardware "not received" filed while the goods were in transit: waits for an operator's
+    /// `confirm_in_transit` before the seller decides (business rules §4.3).
+    pub awaiting_operator: bool,
     /// The seller's review timed out and operators were asked to decide.
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>)]
@@ -100,6 +104,7 @@ impl From<RefundRecord> for RefundView {
             return_tracking: r.return_tracking,
             deadline: r.deadline,
             escalated_at: r.escalated_at,
+            awaiting_operator: r.awaiting_operator,
         }
     }
 }
@@ -157,9 +162,9 @@ pub async fn list_refunds(
 #[utoipa::path(post, path = "/v1/orders/{id}/refunds/decision", tag = "refunds", params(("id" = String, Path)),
     request_body(content = RefundDecisionInput, example = json!({"decision": "approve", "opinion": "Agreed by phone on 25 Nov"})),
     responses((status = 200, body = RefundView),
-        (status = 403, description = "`forbidden`: the seller (or an operator) approves or rejects, the buyer withdraws", body = ErrorEnvelope),
+        (status = 403, description = "`forbidden`: the seller (or an operator) approves or rejects, the buyer withdraws, an operator confirms goods in transit", body = ErrorEnvelope),
         (status = 404, description = "`not_found`", body = ErrorEnvelope),
-        (status = 409, description = "`no_pending_refund`, `refund_changed`", body = ErrorEnvelope)),
+        (status = 409, description = "`no_pending_refund`, `refund_changed`, `operator_confirmation_required` (goods in transit: an operator's `confirm_in_transit` comes first), `not_awaiting_operator`", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn decide_refund(
     State(state): State<AppState>,

@@ -65,6 +65,7 @@ fn headline_zh(kind: &str) -> &'static str {
         | "refund_lapsed" => "退款进展",
         "refund_review_reminder" => "退款审核提醒",
         "refund_escalated" => "退款已转平台处理",
+        "refund_awaits_operator" => "运输中未收货退款待平台确认",
         "supervision_waiting" | "supervision_completed" => "服务监管进展",
         "supervision_auto_accept_soon" => "即将自动验收",
         "supervision_stale" => "服务监管长期未完成",

@@ -4,13 +4,15 @@
 //! `refund.seller_review_timeout_working_days` the configured outcome — the operators are asked
 //! to decide (`escalate`), or the system approves (`auto_approve`) with the usual effects.
 
+use crate::error::{AppError, AppResult};
 use crate::usecase::refunds::{apply_decision, RefundDecisionInput};
 use crate::AppState;
 use souk_core::notice;
+use souk_core::party::PartyId;
 use souk_core::refund::{self, RefundDecision};
 use souk_core::refund_review::{ReviewPolicy, ReviewStep};
 use souk_core::supervision::Actor;
-use souk_store::{ReviewMark, Scope};
+use souk_store::{InTransitConfirmation, OrderRecord, RefundRecord, ReviewMark, Scope};
 use time::OffsetDateTime;
 
 /// The review policy of the configuration.
@@ -96,4 +98,50 @@ pub async fn reviews_due(state: &AppState, now: OffsetDateTime) -> anyhow::Resul
         }
     }
     Ok(changed)
+}
+
+/// An operator confirms a hardware "not received" request filed while the goods were in transit
+/// (§4.3): it goes to the seller, whose review clock starts now.
+pub async fn confirm_in_transit(
+    state: &AppState,
+    order: &OrderRecord,
+    open: RefundRecord,
+    operator: &PartyId,
+) -> AppResult<RefundRecord> {
+    if !open.awaiting_operator {
+        return Err(AppError::conflict(
+            "not_awaiting_operator",
+            "this refund request does not wait for an operator's confirmation",
+        ));
+    }
+    let now = state.clock.now();
+    let deadline = policy(state)
+        .map_err(AppError::internal)?
+        .first_deadline(now);
+    let reason = open.reason.clone().unwrap_or_default();
+    let n = notice::refund_requested(order.id.as_str(), open.amount, &reason);
+    let confirmed = state
+        .store
+        .confirm_in_transit(InTransitConfirmation {
+            refund_id: open.id.clone(),
+            order_id: order.id.clone(),
+            actor: operator.clone(),
+            deadline,
+            notices: vec![(order.seller_id.clone(), n)],
+            now,
+        })
+        .await?;
+    if !confirmed {
+        return Err(AppError::conflict(
+            "refund_changed",
+            "the refund request changed meanwhile; reload it and try again",
+        ));
+    }
+    state
+        .store
+        .refunds_of_order(&Scope::Everything, &order.id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == open.id)
+        .ok_or_else(|| AppError::not_found("refund"))
 }

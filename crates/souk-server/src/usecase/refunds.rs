@@ -326,6 +326,7 @@ pub async fn request(
                 kind: RefundKind::NoReason,
                 goods_state: None,
                 deadline: None,
+                awaiting_operator: false,
                 amount,
                 reason: input
                     .reason
@@ -373,6 +374,25 @@ pub async fn request(
                     now,
                 )
             };
+            // §4.3: "not received" while the goods are in transit goes to an operator first.
+            let awaiting_operator = refund::needs_operator_confirmation(
+                goods_state,
+                sv.state.tracking_number.is_some(),
+                sv.state.node == souk_core::supervision::Node::Completed,
+            );
+            let notices = if awaiting_operator {
+                let n = notice::refund_awaits_operator(order.id.as_str(), amount, &reason);
+                crate::usecase::supervision::operators(state)
+                    .await?
+                    .into_iter()
+                    .map(|op| (op, n.clone()))
+                    .collect()
+            } else {
+                vec![(
+                    order.seller_id.clone(),
+                    notice::refund_requested(order.id.as_str(), amount, &reason),
+                )]
+            };
             RefundWrite {
                 id,
                 order_id: order.id.clone(),
@@ -380,21 +400,20 @@ pub async fn request(
                 seller_id: order.seller_id.clone(),
                 kind: RefundKind::Negotiated,
                 goods_state,
-                // §4.3 Souk default: the seller's review is on the clock.
+                // §4.3 Souk default: the seller's review is on the clock (from the operator's
+                // confirmation when one is needed).
                 deadline: Some(
                     crate::usecase::refund_reviews::policy(state)
                         .map_err(AppError::internal)?
                         .first_deadline(now),
                 ),
+                awaiting_operator,
                 amount,
                 reason: Some(reason.clone()),
                 effects: None,
                 quota: None,
                 supervision: Some(step),
-                notices: vec![(
-                    order.seller_id.clone(),
-                    notice::refund_requested(order.id.as_str(), amount, &reason),
-                )],
+                notices,
                 now,
             }
         }
@@ -419,6 +438,7 @@ pub async fn request(
                 kind: RefundKind::RenewalPeriod,
                 goods_state: None,
                 deadline: None,
+                awaiting_operator: false,
                 amount,
                 reason: input
                     .reason
@@ -470,13 +490,27 @@ pub async fn decide(
         (Role::Seller, Approve | Reject | ConfirmReceipt) => {
             (Actor::Seller, party == &order.seller_id)
         }
-        (Role::Operator, Approve | Reject | ConfirmReceipt) => (Actor::Operator, true),
+        (Role::Operator, Approve | Reject | ConfirmReceipt | ConfirmInTransit) => {
+            (Actor::Operator, true)
+        }
         _ => (Actor::System, false),
     };
     if !allowed {
         return Err(AppError::forbidden(
             "the seller (or an operator) approves or rejects a refund and confirms a returned \
-             shipment; the buyer withdraws it and ships a return",
+             shipment; the buyer withdraws it and ships a return; an operator confirms a \
+             request for goods in transit",
+        ));
+    }
+    if input.decision == ConfirmInTransit {
+        return crate::usecase::refund_reviews::confirm_in_transit(state, &order, open, party)
+            .await;
+    }
+    if open.awaiting_operator && actor == Actor::Seller {
+        return Err(AppError::conflict(
+            "operator_confirmation_required",
+            "the buyer reports goods in transit as not received: an operator confirms the \
+             request before you decide it (business rules 4.3)",
         ));
     }
     let decided =
@@ -659,6 +693,7 @@ pub async fn force(
         kind: RefundKind::OperatorForced,
         goods_state: None,
         deadline: None,
+        awaiting_operator: false,
         amount,
         reason: step.reason.clone(),
         effects: Some(effects(state, order, &instance).await?),

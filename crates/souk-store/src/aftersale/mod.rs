@@ -11,7 +11,8 @@ mod supervision;
 
 pub use attachments::AttachmentRecord;
 pub use refunds::{
-    RefundDecisionWrite, RefundEffects, RefundRecord, RefundWrite, RefundWriteError, ReviewMark,
+    InTransitConfirmation, RefundDecisionWrite, RefundEffects, RefundRecord, RefundWrite,
+    RefundWriteError, ReviewMark,
 };
 pub use supervision::*;
 
@@ -91,6 +92,9 @@ pub trait AftersaleStore: Send + Sync + 'static {
 
     /// Pending requests whose review reminder or timeout has come at `now`.
     async fn due_reviews(&self, now: OffsetDateTime, limit: u32) -> StoreResult<Vec<RefundRecord>>;
+
+    /// An operator confirmed a hardware "not received" request filed in transit.
+    async fn confirm_in_transit(&self, c: InTransitConfirmation) -> StoreResult<bool>;
 
     /// The review timer's reminder or escalation (compare-and-set on the deadline read).
     async fn mark_review(&self, mark: ReviewMark) -> StoreResult<bool>;

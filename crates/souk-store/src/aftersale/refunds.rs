@@ -48,6 +48,20 @@ pub struct RefundRecord {
     pub review_reminded_at: Option<OffsetDateTime>,
     /// The review timed out and was escalated to the operators.
     pub escalated_at: Option<OffsetDateTime>,
+    /// Hardware "not received" in transit: waits for an operator's confirmation (§4.3).
+    pub awaiting_operator: bool,
+}
+
+/// An operator confirmed a hardware "not received" request filed in transit: it goes to the
+/// seller, whose review clock starts now.
+#[derive(Debug, Clone)]
+pub struct InTransitConfirmation {
+    pub refund_id: String,
+    pub order_id: OrderId,
+    pub actor: PartyId,
+    pub deadline: OffsetDateTime,
+    pub notices: Vec<(PartyId, Notice)>,
+    pub now: OffsetDateTime,
 }
 
 /// The review timer's reminder or escalation of a pending request (business rules §4.3).
@@ -96,6 +110,8 @@ pub struct RefundWrite {
     pub goods_state: Option<GoodsState>,
     /// A pending request's first review deadline (the seller's reminder).
     pub deadline: Option<OffsetDateTime>,
+    /// Hardware "not received" in transit: an operator confirms first (no deadline until then).
+    pub awaiting_operator: bool,
     pub effects: Option<RefundEffects>,
     /// No-reason refunds: count the buyer's since `.0` under lock and refuse at `.1`.
     pub quota: Option<(OffsetDateTime, u32)>,
@@ -175,6 +191,7 @@ fn refund_from_row(row: &AnyRow) -> StoreResult<RefundRecord> {
         escalated_at: row
             .try_get::<Option<i64>, _>("escalated_at")?
             .map(from_unix_ms),
+        awaiting_operator: row.try_get::<i64, _>("awaiting_operator")? != 0,
     })
 }
 
@@ -324,6 +341,38 @@ async fn due_in(
     rows.iter().map(refund_from_row).collect()
 }
 
+/// Saves an operator's in-transit confirmation; false when the request moved or was confirmed.
+pub(super) async fn confirm_in_transit(
+    s: &SqlStore,
+    w: InTransitConfirmation,
+) -> StoreResult<bool> {
+    let mut tx = s.write.begin().await?;
+    let moved = sqlx::query(
+        "UPDATE refunds SET awaiting_operator = 0, deadline = $1 \
+         WHERE id = $2 AND state = 'pending_seller_review' AND awaiting_operator = 1",
+    )
+    .bind(to_unix_ms(w.deadline))
+    .bind(&w.refund_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(false);
+    }
+    audit(
+        &mut tx,
+        w.now,
+        Some(&w.actor),
+        "refund.in_transit_confirmed",
+        w.order_id.as_str(),
+        serde_json::json!({ "refund_id": w.refund_id }),
+    )
+    .await?;
+    notify(&mut tx, &w.notices, &w.order_id, w.now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Saves a reminder or an escalation with its notices; false when the request moved.
 pub(super) async fn mark_review(s: &SqlStore, w: ReviewMark) -> StoreResult<bool> {
     let mut tx = s.write.begin().await?;
@@ -404,8 +453,8 @@ pub(super) async fn record_refund(
     let now_ms = to_unix_ms(w.now);
     sqlx::query(
         "INSERT INTO refunds (id, order_id, buyer_id, seller_id, kind, state, amount_minor, \
-         currency, reason, created_at, decided_at, goods_state, deadline) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         currency, reason, created_at, decided_at, goods_state, deadline, awaiting_operator) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&w.id)
     .bind(w.order_id.as_str())
@@ -421,9 +470,10 @@ pub(super) async fn record_refund(
     .bind(w.goods_state.map(|g| g.as_str().to_owned()))
     .bind(
         w.deadline
-            .filter(|_| state == RefundState::PendingSellerReview)
+            .filter(|_| state == RefundState::PendingSellerReview && !w.awaiting_operator)
             .map(to_unix_ms),
     )
+    .bind(w.awaiting_operator as i64)
     .execute(&mut *tx)
     .await?;
     let record = refund_in(&mut tx, &w.id).await?;

@@ -365,6 +365,10 @@ impl AftersaleStore for SqlStore {
         super::refunds::due_reviews(self, now, limit).await
     }
 
+    async fn confirm_in_transit(&self, c: super::InTransitConfirmation) -> StoreResult<bool> {
+        super::refunds::confirm_in_transit(self, c).await
+    }
+
     async fn mark_review(&self, mark: super::ReviewMark) -> StoreResult<bool> {
         super::refunds::mark_review(self, mark).await
     }

@@ -56,6 +56,52 @@ backend_test!(
         let r = ask(&app, &m, &a, Some("not_received")).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         assert_eq!(r.body["goods_state"], "not_received");
+        // Shipped and not yet accepted: in transit, so an operator confirms first (§4.3).
+        assert_eq!(r.body["awaiting_operator"], true, "{}", r.text);
+        assert!(r.body["deadline"].is_null(), "{}", r.text);
+        let ops = messages_of(&app, &app.operator_key).await;
+        assert!(
+            ops.iter().any(|n| n["kind"] == "refund_awaits_operator"),
+            "{ops:?}"
+        );
+        let early = decide(&app, &m.seller_key, &a, json!({"decision": "approve"})).await;
+        early.assert_error(StatusCode::CONFLICT, "operator_confirmation_required");
+        let not_yours = decide(
+            &app,
+            &m.seller_key,
+            &a,
+            json!({"decision": "confirm_in_transit"}),
+        )
+        .await;
+        assert_eq!(
+            not_yours.status,
+            StatusCode::FORBIDDEN,
+            "{}",
+            not_yours.text
+        );
+        let c = decide(
+            &app,
+            &app.operator_key,
+            &a,
+            json!({"decision": "confirm_in_transit"}),
+        )
+        .await;
+        assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+        assert_eq!(c.body["awaiting_operator"], false, "{}", c.text);
+        assert_eq!(c.body["state"], "pending_seller_review");
+        assert!(
+            c.body["deadline"].is_string(),
+            "the review clock starts: {}",
+            c.text
+        );
+        decide(
+            &app,
+            &app.operator_key,
+            &a,
+            json!({"decision": "confirm_in_transit"}),
+        )
+        .await
+        .assert_error(StatusCode::CONFLICT, "not_awaiting_operator");
         let d = decide(&app, &m.seller_key, &a, json!({"decision": "approve"})).await;
         assert_eq!(d.body["state"], "refunded", "{}", d.text);
         assert_eq!(m.order(&app, &a).await["state"], "refunded");
