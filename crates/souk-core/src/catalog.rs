@@ -361,18 +361,27 @@ pub fn parse_reject_reason(s: &str) -> Result<String, CatalogError> {
     text("reason", s, 2000)
 }
 
-/// Declared once each, in a fixed order; none declared is the general invoice.
-fn parse_invoice_types(types: &[crate::invoice::InvoiceType]) -> Vec<crate::invoice::InvoiceType> {
-    let declared: Vec<_> = crate::invoice::InvoiceType::ALL
-        .iter()
-        .copied()
-        .filter(|t| types.contains(t))
-        .collect();
-    if declared.is_empty() {
+/// Declared once each, in a fixed order; none declared is the general invoice. A list longer
+/// than the kinds there are is refused (as the schema's `maxItems` says), not trimmed.
+fn parse_invoice_types(
+    types: &[crate::invoice::InvoiceType],
+) -> Result<Vec<crate::invoice::InvoiceType>, CatalogError> {
+    let all = crate::invoice::InvoiceType::ALL;
+    if types.len() > all.len() {
+        return Err(invalid(
+            "invoice_types",
+            format!(
+                "declare each invoice type at most once ({} at most)",
+                all.len()
+            ),
+        ));
+    }
+    let declared: Vec<_> = all.iter().copied().filter(|t| types.contains(t)).collect();
+    Ok(if declared.is_empty() {
         crate::invoice::default_invoice_types()
     } else {
         declared
-    }
+    })
 }
 
 fn parse_order_fields(fields: &[OrderField]) -> Result<Vec<OrderField>, CatalogError> {
@@ -916,7 +925,7 @@ impl ProductSpec {
             quantity,
             prices: Vec::new(),
             order_fields: parse_order_fields(&input.order_fields)?,
-            invoice_types: parse_invoice_types(&input.invoice_types),
+            invoice_types: parse_invoice_types(&input.invoice_types)?,
         };
         spec.prices = spec.parse_prices(input.prices)?;
         Ok(spec)
@@ -1422,6 +1431,26 @@ mod tests {
             order_fields: vec![],
             invoice_types: vec![],
         }
+    }
+
+    #[test]
+    fn invoice_types_are_declared_once_each_and_none_is_the_general_invoice() {
+        use crate::invoice::InvoiceType::{General, Special};
+        let mut i = input();
+        assert_eq!(
+            ProductSpec::parse(i.clone()).unwrap().invoice_types,
+            [General]
+        );
+        i.invoice_types = vec![Special, General, Special];
+        assert_eq!(
+            field_of(ProductSpec::parse(i.clone()).unwrap_err()),
+            "invoice_types"
+        );
+        i.invoice_types = vec![Special, General];
+        assert_eq!(
+            ProductSpec::parse(i).unwrap().invoice_types,
+            [General, Special]
+        );
     }
 
     #[test]

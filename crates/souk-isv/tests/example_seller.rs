@@ -65,7 +65,23 @@ async fn isv_test_passes_with_pinned_profiles_and_the_default_activity_set() {
         let seller = ExampleSeller::spawn(config).await.unwrap();
         let mut tester_config = TesterConfig::new(seller.url(), KEY, generation);
         tester_config.activities = None;
-        assert_passes(&tester::run(tester_config).await.unwrap());
+        let report = tester::run(tester_config).await.unwrap();
+        assert_passes(&report);
+        // The renewal-period refund scene (退续费) is part of the run, and the seller took it.
+        assert!(
+            report
+                .checks
+                .iter()
+                .any(|c| c.step.contains("renewal-period refund")),
+            "{profile:?}"
+        );
+        let state = seller.state();
+        let refunded: usize = state
+            .instances
+            .values()
+            .map(|i| i.renewals_refunded.len())
+            .sum();
+        assert_eq!(refunded, 1, "{profile:?}");
     }
 }
 

@@ -212,13 +212,26 @@ impl Runner {
             }
             if self.sel(REFRESH_INSTANCE) {
                 let req = self.refresh_request(&instance, false);
-                self.expect_ok(
-                    "refreshInstance (renewal)",
-                    req,
-                    CheckKind::ResultCode,
-                    fix::SUCCESS,
-                )
-                .await;
+                let renewal = self.last_order_id();
+                if self
+                    .expect_ok(
+                        "refreshInstance (renewal)",
+                        req,
+                        CheckKind::ResultCode,
+                        fix::SUCCESS,
+                    )
+                    .await
+                {
+                    // 退续费: the renewal just sent is refunded before its period starts.
+                    let req = self.renewal_refund_request(&instance, renewal);
+                    self.expect_ok(
+                        "refreshInstance (renewal-period refund)",
+                        req,
+                        CheckKind::ResultCode,
+                        fix::SUCCESS,
+                    )
+                    .await;
+                }
             }
             let upgrade = if self.is_v2() {
                 v2::UpgradeInstance::ACTIVITY

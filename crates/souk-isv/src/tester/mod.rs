@@ -293,6 +293,11 @@ impl Runner {
         self.selected.contains(activity)
     }
 
+    /// The order id the last request carried (a renewal-period refund names its renewal).
+    fn last_order_id(&self) -> String {
+        format!("CSISVTEST{}{:03}", self.run_id, self.seq)
+    }
+
     fn order_id(&mut self) -> String {
         self.seq += 1;
         format!("CSISVTEST{}{:03}", self.run_id, self.seq)

@@ -267,6 +267,41 @@ impl Runner {
     // ---- the other activities --------------------------------------------------------
 
     /// refreshInstance: a renewal (a new order) or the trial's conversion to a paid one.
+    /// 退续费: the renewal `order_id` is refunded before its period starts; the expiry moves
+    /// back (V1: negative `orderAmount`; V2: scene `UNSUBSCRIBE_RENEWAL_PERIOD`).
+    pub(super) fn renewal_refund_request(
+        &mut self,
+        instance_id: &str,
+        order_id: String,
+    ) -> Prepared {
+        let expire = self.expiry(365);
+        if self.is_v2() {
+            self.v2(v2::RefreshInstance {
+                scene: RefreshScene::UnsubscribeRenewalPeriod,
+                order_line_id: order_line(&order_id),
+                order_id,
+                instance_id: instance_id.to_owned(),
+                product_id: None,
+                expire_time: expire.to_wire(),
+                test_flag: TEST,
+            })
+        } else {
+            self.v1(v1::RefreshInstance {
+                order_id,
+                instance_id: instance_id.to_owned(),
+                product_id: None,
+                expire_time: expire,
+                trial_to_formal: None,
+                period_type: Some(PeriodType::Year),
+                period_number: Some(1),
+                order_amount: souk_protocol::activity::values::Decimal::parse("-100.00").ok(),
+                time_stamp: self.stamp(),
+                test_flag: TEST,
+                extra: Params::new(),
+            })
+        }
+    }
+
     pub(super) fn refresh_request(&mut self, instance_id: &str, trial_to_formal: bool) -> Prepared {
         let order_id = self.order_id();
         let expire = self.expiry(730);

@@ -534,6 +534,33 @@ pub async fn reminders_due(state: &AppState, now: OffsetDateTime) -> anyhow::Res
     let mut operators_cache: Option<Vec<PartyId>> = None;
     let mut sent = 0;
     for record in batch.into_iter().filter(|r| !r.state.closed) {
+        // License code flow: an activation that came while the flow was frozen (an appeal, a
+        // refund request) did not pass `activate_code`; once it thaws, the first activation
+        // passes it here.
+        if record.state.node == Node::ActivateCode && !record.state.frozen() {
+            let codes = state
+                .store
+                .license_codes_of_instance(&Scope::Everything, &record.instance_id)
+                .await?;
+            let first = codes
+                .into_iter()
+                .filter_map(|c| c.activated_at.map(|t| (t, c.code)))
+                .min();
+            if let Some((activated_at, license)) = first {
+                let action = Action::ActivateCode {
+                    license,
+                    activated_at,
+                };
+                let passed = step(state, &record, Actor::System, None, &action, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+                if passed {
+                    state.licenses.invalidate_instance(&record.instance_id);
+                    sent += 1;
+                }
+                continue;
+            }
+        }
         let Some((reminder, next)) =
             record
                 .state

@@ -9,8 +9,8 @@ use souk_isv::example::{ExampleConfig, ExampleSeller};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 fn serve(data: &Path, op: &str, log: &Path) -> Proc {
     let mut cmd = souk();
@@ -126,28 +126,21 @@ async fn backup_while_provisioning_restores_every_order_instance_and_ledger_entr
 
     // Orders keep being placed and paid while the backup runs.
     let stop = Arc::new(AtomicBool::new(false));
-    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    // Each acknowledged order is a message on `acked`: the test awaits them, it does not poll.
+    let (tx, mut acked) = tokio::sync::mpsc::unbounded_channel::<String>();
     let load = {
-        let (c, buyer, sku, stop, acked) = (
-            c.clone(),
-            buyer.clone(),
-            sku.clone(),
-            stop.clone(),
-            acked.clone(),
-        );
+        let (c, buyer, sku, stop) = (c.clone(), buyer.clone(), sku.clone(), stop.clone());
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let (order, _) = c.buy(&buyer, &sku).await;
-                acked.lock().unwrap().push(order);
+                let _ = tx.send(order);
             }
         })
     };
-    let limit = Instant::now() + Duration::from_secs(30);
-    while acked.lock().unwrap().len() < 10 {
-        assert!(Instant::now() < limit, "load did not start");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let mut before_backup = next_acks(&mut acked, 10, "load did not start").await;
+    while let Ok(order) = acked.try_recv() {
+        before_backup.push(order);
     }
-    let before_backup: Vec<String> = acked.lock().unwrap().clone();
     let out = {
         let (data, file) = (data.clone(), file.clone());
         tokio::task::spawn_blocking(move || {
@@ -167,15 +160,14 @@ async fn backup_while_provisioning_restores_every_order_instance_and_ledger_entr
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let during = acked.lock().unwrap().len();
-    let limit = Instant::now() + Duration::from_secs(30);
-    while acked.lock().unwrap().len() < during + 5 {
-        assert!(
-            Instant::now() < limit,
-            "the server stopped serving during the backup"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // Orders acknowledged after the backup ended (those during it are already queued).
+    while acked.try_recv().is_ok() {}
+    next_acks(
+        &mut acked,
+        5,
+        "the server stopped serving during the backup",
+    )
+    .await;
     stop.store(true, Ordering::Relaxed);
     load.await.unwrap();
     assert_eq!(mode(&file), 0o600, "the backup holds the master key");
@@ -313,4 +305,22 @@ async fn demo_restarted_on_its_data_directory_keeps_keys_seller_and_product() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("sandbox time"));
     second.stop();
+}
+
+/// The next `n` orders the load acknowledges, awaited (bounded).
+async fn next_acks(
+    acked: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    n: usize,
+    what: &str,
+) -> Vec<String> {
+    let orders = async {
+        let mut orders = Vec::with_capacity(n);
+        while orders.len() < n {
+            orders.push(acked.recv().await.expect("the load stopped"));
+        }
+        orders
+    };
+    tokio::time::timeout(Duration::from_secs(30), orders)
+        .await
+        .unwrap_or_else(|_| panic!("{what}"))
 }

@@ -1,6 +1,7 @@
 //! The real `souk` binary: start, serve, stop on SIGTERM; `souk admin`; `souk config print`.
 
 use crate::harness::{postgres_skipped, Backend, TestDb};
+use crate::ops_support::wait_exit;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -59,7 +60,7 @@ async fn serve_then_sigterm(backend: Backend) {
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = wait_with_timeout(&mut child, Duration::from_secs(20));
+    let exit = wait_exit(&mut child, Duration::from_secs(20));
     assert!(exit.success(), "souk exits cleanly on SIGTERM: {exit:?}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l == "souk stopped"), "{rest:?}");
@@ -69,20 +70,6 @@ async fn serve_then_sigterm(backend: Backend) {
         !err.contains(&key),
         "the operator key must never reach the log"
     );
-}
-
-fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("souk did not stop within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[tokio::test]

@@ -10,11 +10,12 @@ use crate::backend_test;
 use crate::console_support::{login_for, operator_id, PASSWORD};
 use crate::fixture::{self, Proto};
 use crate::harness::{Backend, TestApp};
+use crate::ops_support::ready_line;
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(crate) fn skipped() -> bool {
     std::env::var("SOUK_TEST_BROWSER").is_ok_and(|v| v == "skip")
@@ -39,24 +40,16 @@ pub(crate) async fn driver() -> Driver {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("chromedriver")
+    let mut child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver is not installed: run scripts/ensure-browser.sh (or set SOUK_TEST_BROWSER=skip)");
+    // chromedriver says when it listens.
+    let out = tokio::process::ChildStdout::from_std(child.stdout.take().unwrap()).unwrap();
+    ready_line(out, "started successfully", Duration::from_secs(30)).await;
     let url = format!("http://127.0.0.1:{port}");
-    // chromedriver is another process: wait (bounded) until it answers, as one waits for any
-    // server to come up; no business work is being waited for here.
-    let started = Instant::now();
-    let http = reqwest::Client::new();
-    while http.get(format!("{url}/status")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "chromedriver did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     Driver { child, url }
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use crate::harness::{TestApp, TestDb};
+use crate::ops_support::ready_line;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -31,26 +32,19 @@ impl SmtpSink {
             .port();
         let dir = tempfile::tempdir().unwrap();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp-sink.py");
-        let child = tokio::process::Command::new("python3")
+        let mut child = tokio::process::Command::new("python3")
             .arg(script)
             .arg(port.to_string())
             .arg(dir.path())
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("python3 scripts/smtp-sink.py (scripts/ensure-smtp.sh installs aiosmtpd)");
-        // Waits for the process to listen (its start-up, not background work of Souk's).
-        for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return SmtpSink { child, port, dir };
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the SMTP sink did not start on port {port} (is aiosmtpd installed?)");
+        // The sink prints "listening" once its server accepts connections.
+        let out = child.stdout.take().unwrap();
+        ready_line(out, "listening", std::time::Duration::from_secs(30)).await;
+        SmtpSink { child, port, dir }
     }
 
     /// Every mail received so far. The sink has answered 250 to each before Souk recorded it

@@ -1,11 +1,15 @@
 //! Real `souk` processes for the operations tests: started with chosen arguments, their stdout
 //! read line by line, their stderr kept in a file, stopped with SIGTERM or killed on drop.
+//! Also the waits on child processes every test uses: a child is ready when it says so on its
+//! output (`ready_line`), it has stopped when wait(2) returns (`wait_exit`); the one bounded poll
+//! left is `poll_until`, for what a separate `souk` does on its own clock.
 
 use crate::harness::Reply;
 use serde_json::{json, Value};
+use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -98,15 +102,8 @@ impl Proc {
             .status()
             .unwrap();
         assert!(status.success());
-        let limit = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                assert!(s.success(), "souk exits cleanly on SIGTERM: {s:?}");
-                return;
-            }
-            assert!(Instant::now() < limit, "souk did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let s = wait_exit(&mut self.child, Duration::from_secs(30));
+        assert!(s.success(), "souk exits cleanly on SIGTERM: {s:?}");
     }
 }
 
@@ -161,19 +158,19 @@ impl Client {
         (id, paid.body["instance_id"].as_str().unwrap().to_owned())
     }
 
-    /// Waits (bounded) until the instance is active.
+    /// Waits (bounded) until the instance is active: the separate `souk` opens it on its own
+    /// clock (see `poll_until`).
     pub async fn wait_active(&self, key: &str, instance: &str) -> Value {
-        let limit = Instant::now() + Duration::from_secs(30);
-        loop {
-            let r = self
-                .call("GET", &format!("/v1/instances/{instance}"), key, None)
-                .await;
-            if r.body["state"] == "active" {
-                return r.body;
-            }
-            assert!(Instant::now() < limit, "instance never opened: {}", r.text);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let path = format!("/v1/instances/{instance}");
+        poll_until(
+            Duration::from_secs(30),
+            "the instance never opened",
+            || async {
+                let r = self.call("GET", &path, key, None).await;
+                (r.body["state"] == "active").then_some(r.body)
+            },
+        )
+        .await
     }
 
     /// Every item of a paginated list, in order.
@@ -205,4 +202,73 @@ pub fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
+}
+
+/// Reads a child's output until a line containing `ready` (the child saying it listens) and
+/// returns that line; fails the test past `limit`. The rest of the output is read and dropped
+/// so the child never blocks on a full pipe.
+pub async fn ready_line<R>(out: R, ready: &str, limit: Duration) -> String
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    use tokio::io::AsyncBufReadExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let wanted = ready.to_owned();
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(out).lines();
+        let mut seen = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains(&wanted) {
+                let _ = tx.send(Ok(line));
+                while let Ok(Some(_)) = lines.next_line().await {}
+                return;
+            }
+            seen.push(line);
+        }
+        let _ = tx.send(Err(seen));
+    });
+    match tokio::time::timeout(limit, rx).await {
+        Ok(Ok(Ok(line))) => line,
+        Ok(Ok(Err(seen))) => panic!("the child ended its output before `{ready}`: {seen:?}"),
+        Ok(Err(_)) => panic!("the reader of the child's output failed before `{ready}`"),
+        Err(_) => panic!("no `{ready}` from the child within {limit:?}"),
+    }
+}
+
+/// Waits for a child to exit: wait(2) in a scoped thread, so the exit is an event, not a poll.
+/// Past `limit` the child is killed (which ends the wait) and the test fails.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let pid = child.id().to_string();
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        match rx.recv_timeout(limit) {
+            Ok(status) => status.expect("wait for the child"),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                panic!("the child did not exit within {limit:?}");
+            }
+        }
+    })
+}
+
+/// The one bounded poll of the suite, on purpose: a *separate* `souk` process runs its own
+/// workers on the real clock, so from outside there is no `drain()` to call and no event to
+/// await for, e.g., "the instance is active". Asks `check` every 50 ms until it gives a value;
+/// fails the test past `limit`. In-process tests use `drain()` / `run_due(now)` instead.
+pub async fn poll_until<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < end, "{what} (waited {limit:?})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -2,9 +2,10 @@
 //! one PostgreSQL queue.
 
 use crate::fixture::{product_body, Proto, SELLER_KEY};
-use crate::harness::{postgres_skipped, Backend, Reply, TestDb};
+use crate::harness::{postgres_skipped, Backend, TestDb};
+use crate::ops_support::{poll_until, Client};
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use souk_isv::example::{ExampleConfig, ExampleHandle, ExampleSeller, FailureMode};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -71,24 +72,6 @@ impl Drop for Souk {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> Reply {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base))
-            .bearer_auth(key);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        Reply::read(req.send().await.expect("request")).await
     }
 }
 
@@ -173,24 +156,6 @@ async fn buy(c: &Client, buyer_key: &str, sku: &str) -> String {
     paid.body["instance_id"].as_str().unwrap().to_owned()
 }
 
-async fn wait_active(c: &Client, buyer_key: &str, instance: &str, limit: Duration) {
-    let started = std::time::Instant::now();
-    loop {
-        let r = c
-            .call("GET", &format!("/v1/instances/{instance}"), buyer_key, None)
-            .await;
-        if r.body["state"] == "active" {
-            return;
-        }
-        assert!(
-            started.elapsed() < limit,
-            "instance never opened: {}",
-            r.text
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn killed_mid_call_loses_nothing_and_duplicates_nothing(backend: Backend) {
     let db = TestDb::new(backend).await;
     let data = db.dir.path().join("data");
@@ -213,14 +178,13 @@ async fn killed_mid_call_loses_nothing_and_duplicates_nothing(backend: Backend) 
     // The seller takes the call in and does not answer: Souk is mid-dispatch.
     example.set_failing(Some(FailureMode::Hang));
     let instance = buy(&c, &buyer_key, &sku).await;
-    let started = std::time::Instant::now();
-    while example.state().injected_failures == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the call never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // The separate souk's worker makes the call on its own clock (see poll_until).
+    poll_until(
+        Duration::from_secs(10),
+        "the call never arrived",
+        || async { (example.state().injected_failures > 0).then_some(()) },
+    )
+    .await;
     souk.kill9();
 
     example.set_failing(None);
@@ -229,7 +193,7 @@ async fn killed_mid_call_loses_nothing_and_duplicates_nothing(backend: Backend) 
         http: reqwest::Client::new(),
         base: souk.base.clone(),
     };
-    wait_active(&c, &buyer_key, &instance, Duration::from_secs(30)).await;
+    c.wait_active(&buyer_key, &instance).await;
     let s = example.state();
     assert_eq!(
         s.new_instance_created, 1,
@@ -307,7 +271,7 @@ async fn two_processes_on_postgres_share_the_queue_without_double_delivery() {
         instances.push(buy(c, &buyer_key, &sku).await);
     }
     for i in &instances {
-        wait_active(&ca, &buyer_key, i, Duration::from_secs(30)).await;
+        ca.wait_active(&buyer_key, i).await;
     }
     let s = example.state();
     assert_eq!(s.new_instance_created, 40);
@@ -364,7 +328,7 @@ async fn the_demo_starts_with_a_buyable_product_and_a_movable_clock() {
         base,
     };
     let instance = buy(&c, &buyer, &sku).await;
-    wait_active(&c, &buyer, &instance, Duration::from_secs(20)).await;
+    c.wait_active(&buyer, &instance).await;
     let moved = c
         .call(
             "POST",

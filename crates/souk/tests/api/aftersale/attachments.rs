@@ -1,6 +1,7 @@
 //! Attachments in the local and the S3-compatible blob store.
 
 use super::*;
+use crate::ops_support::ready_line;
 
 async fn upload(
     app: &TestApp,
@@ -278,29 +279,24 @@ impl S3Server {
             .local_addr()
             .unwrap()
             .port();
-        let child = tokio::process::Command::new("moto_server")
+        let mut child = tokio::process::Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("moto_server (pip install 'moto[server]'; scripts/ensure-s3.sh does it)");
+        // moto's server (werkzeug) logs " * Running on http://…" once its socket listens.
+        let err = child.stderr.take().unwrap();
+        ready_line(err, "Running on", std::time::Duration::from_secs(60)).await;
         let endpoint = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        // Waits for the process to listen (start-up, not background work of Souk's).
-        for _ in 0..200 {
-            if http.get(&endpoint).send().await.is_ok() {
-                let made = http
-                    .put(format!("{endpoint}/souk-test"))
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(made.status().is_success(), "bucket: {}", made.status());
-                return Some(S3Server { child, endpoint });
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("moto_server did not start on {endpoint}");
+        let made = reqwest::Client::new()
+            .put(format!("{endpoint}/souk-test"))
+            .send()
+            .await
+            .unwrap();
+        assert!(made.status().is_success(), "bucket: {}", made.status());
+        Some(S3Server { child, endpoint })
     }
 }
 

@@ -156,3 +156,39 @@ backend_test!(
         .await;
     }
 );
+
+backend_test!(
+    an_activation_during_an_appeal_passes_the_node_once_the_appeal_is_dismissed,
+    |app: TestApp| async move {
+        let (m, sw) = codes_market(&app).await;
+        let (order, _, codes) = buy(&app, &m, "general").await;
+        act(
+            &app,
+            &m.buyer_key,
+            &order,
+            json!({"action": "appeal", "reason": "Codes do not show", "demand": "Help"}),
+        )
+        .await;
+        // Frozen: the activation is answered but passes nothing yet.
+        let r = sw.activate(&app, &codes[0], Some("machine-1")).await;
+        assert_eq!(code_of(&r), "92020000", "{}", r.text);
+        app.drain().await;
+        assert_eq!(
+            supervision(&app, &m.buyer_key, &order).await.body["node"],
+            "activate_code"
+        );
+        act(
+            &app,
+            &app.operator_key,
+            &order,
+            json!({"action": "resolve_appeal", "outcome": "dismiss", "reason": "Works now"}),
+        )
+        .await;
+        // The sweep passes the node with the activation's time.
+        app.drain().await;
+        let s = supervision(&app, &m.buyer_key, &order).await.body;
+        assert_eq!(s["node"], "completed", "{s}");
+        assert_eq!(s["accepted_by"], "system");
+        assert_eq!(m.order(&app, &order).await["state"], "completed");
+    }
+);
