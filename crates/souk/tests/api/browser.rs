@@ -98,6 +98,24 @@ impl Session<'_> {
             .unwrap();
     }
 
+    /// Clicks `css`, which submits a form or follows a link, and returns once the next page has
+    /// replaced this one: a `wait_for` after a plain click can match the old page, and a test
+    /// that drains right after would run before the form's request reached Souk.
+    pub(crate) async fn submit(&self, css: &str) {
+        let old = self.c.find(Locator::Css("html")).await.expect("a page");
+        self.click(css).await;
+        let limit = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            match old.tag_name().await {
+                Err(e) if e.is_stale_element_reference() => return,
+                _ => assert!(
+                    std::time::Instant::now() < limit,
+                    "{css} did not lead to a new page"
+                ),
+            }
+        }
+    }
+
     /// The element once the page showing it has loaded (a click that submits a form returns
     /// before the next page is there).
     pub(crate) async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {

@@ -101,13 +101,13 @@ async fn seller_journey(app: TestApp, sink: SmtpSink) {
     s.open("/seller/calls").await;
     let outcome = s.c.find(Locator::Css("#f-outcome")).await.unwrap();
     outcome.select_by_value("failure").await.unwrap();
-    s.click("#filter-calls").await;
+    s.submit("#filter-calls").await;
     s.wait_for("#calls tr.attempt.failure").await;
     s.shot("seller-calls").await;
     s.click("#calls tr.attempt.failure a").await;
     s.wait_for("#retry-call").await;
     example.seller().fail_next(0);
-    s.click("#retry-call").await;
+    s.submit("#retry-call").await;
     s.wait_for("#retried").await;
     app.drain().await;
     s.c.refresh().await.unwrap();
