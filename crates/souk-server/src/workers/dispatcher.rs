@@ -166,6 +166,14 @@ impl Dispatcher {
         self.record(take_finished(first, in_flight)).await
     }
 
+    /// [`Dispatcher::record`] for a recording task: a failure is logged (the calls' leases run
+    /// out and they are sent again).
+    async fn record_logged(&self, outcomes: Vec<Outcome>) {
+        if let Err(e) = self.record(outcomes).await {
+            tracing::error!(error = ?e, "recording outcomes failed");
+        }
+    }
+
     /// Records a round's outcomes in one transaction and tells the listeners.
     async fn record(&self, outcomes: Vec<Outcome>) -> anyhow::Result<usize> {
         let n = outcomes.len();
@@ -223,6 +231,17 @@ impl Dispatcher {
             if *shutdown.borrow() {
                 break;
             }
+            // Calls that finished meanwhile go to recording before more are claimed: under a
+            // steady stream of payments every claim finds work and the loop `continue`s, so
+            // the wait below (which also takes finished calls) may not come round for a while.
+            while recording.try_join_next().is_some() {}
+            if recording.len() < recorders {
+                if let Some(done) = in_flight.try_join_next() {
+                    let outcomes = take_finished(done, &mut in_flight);
+                    let this = self.clone();
+                    recording.spawn(async move { this.record_logged(outcomes).await });
+                }
+            }
             let free = concurrency.saturating_sub(in_flight.len()) as u32;
             let started = match self.start_due(&mut in_flight, free).await {
                 Ok(n) => n,
@@ -255,11 +274,7 @@ impl Dispatcher {
             if let Some(done) = finished {
                 let outcomes = take_finished(done, &mut in_flight);
                 let this = self.clone();
-                recording.spawn(async move {
-                    if let Err(e) = this.record(outcomes).await {
-                        tracing::error!(error = ?e, "recording outcomes failed");
-                    }
-                });
+                recording.spawn(async move { this.record_logged(outcomes).await });
             }
         }
         while recording.join_next().await.is_some() {}
