@@ -316,7 +316,7 @@ backend_test!(
         s.click("#my-turn a.task-link").await;
         s.fill("#requirement", "A bilingual shop site with a blog")
             .await;
-        s.click("#submit-requirement").await;
+        s.submit("#submit-requirement").await;
         assert_eq!(s.text("#sv-node").await, "confirm_requirement");
         assert!(s.text("#sv-requirement").await.contains("bilingual"));
         // …and asks for a negotiated refund of 50.00.
@@ -328,7 +328,7 @@ backend_test!(
             .unwrap();
         s.fill("#refund-amount", "50.00").await;
         s.fill("#refund-reason", "Requirements changed").await;
-        s.click("#request-refund").await;
+        s.submit("#request-refund").await;
         assert_eq!(
             s.text("#refund-list .refund-state").await,
             "pending_seller_review"
@@ -343,11 +343,11 @@ backend_test!(
         };
         s.login("seller@acme.example").await;
         s.open(&format!("/aftersale/orders/{id}")).await;
-        s.click("#confirm-requirement").await;
+        s.submit("#confirm-requirement").await;
         // A pending refund request pauses nothing here: the step goes through.
         assert_eq!(s.text("#sv-node").await, "implement");
         s.fill("#refund-opinion", "Agreed by phone").await;
-        s.click("#approve-refund").await;
+        s.submit("#approve-refund").await;
         assert_eq!(s.text("#order-state").await, "refunded");
         assert_eq!(s.text("#refund-list .refund-state").await, "refunded");
         s.close().await;

@@ -91,7 +91,7 @@ backend_test!(
         s.open("/operator/clock").await;
         let before = app.state.clock.now();
         s.fill("#by", "30d").await;
-        s.click("#advance").await;
+        s.submit("#advance").await;
         assert!(s.text("#clock-offset").await.starts_with("30d"));
         assert!(app.state.clock.now() - before >= time::Duration::days(30));
         s.shot("operator-clock").await;
