@@ -157,6 +157,10 @@ pub struct LifecycleConfig {
 pub struct MeteringConfig {
     /// How long past each whole hour the hourly collection rates the hours before it.
     pub collect_after: HumanDuration,
+    /// How long past each business-zone midnight the daily collection rates the day before it,
+    /// for products collected daily (business rules §7 `usage.collect_daily = 01:00`).
+    #[serde(default = "default_collect_daily_after")]
+    pub collect_daily_after: HumanDuration,
     /// Accepted distance between a usage push's `ts` and the real clock.
     pub push_window: HumanDuration,
     /// From the charge that left an on-demand buyer's balance below zero to the freeze.
@@ -169,6 +173,10 @@ pub struct MeteringConfig {
 
 fn default_package_alert() -> u8 {
     20
+}
+
+fn default_collect_daily_after() -> HumanDuration {
+    HumanDuration(time::Duration::HOUR)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,12 +5,14 @@
 pub mod package;
 pub mod rating;
 pub mod record;
+pub mod schedule;
 pub mod usage;
 
 pub use rating::{Band, PriceError, PriceMode};
 pub use record::{
     accumulation_period, check_times, collection_cutoff, MeteredInstance, RecordError, RecordTimes,
 };
+pub use schedule::{business_day_start, daily_cutoff, Collection, Granularity};
 pub use usage::{UsageError, UsageValue};
 
 use crate::instance::{InstanceEvent, InstanceState};

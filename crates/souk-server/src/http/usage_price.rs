@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::routing::put;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use souk_core::metering::{Band, PriceMode, UsageValue};
+use souk_core::metering::{Band, Collection, PriceMode, UsageValue};
 use souk_core::party::Role;
 
 pub fn router() -> Router<AppState> {
@@ -41,6 +41,19 @@ pub struct UsagePriceView {
     pub mode: String,
     #[serde(default)]
     pub bands: Vec<BandView>,
+    /// `hourly` (default): usage is rated every hour, 15 minutes past it; `daily`: once a
+    /// day, at 01:00 in the business zone (+08:00), the whole day before in one charge.
+    #[schema(example = "hourly")]
+    #[serde(default)]
+    pub collection: Option<String>,
+}
+
+fn to_collection(v: &UsagePriceView) -> AppResult<Collection> {
+    match v.collection.as_deref() {
+        None => Ok(Collection::Hourly),
+        Some(c) => Collection::parse(c)
+            .ok_or_else(|| AppError::invalid_field("collection", "collection is hourly or daily")),
+    }
 }
 
 fn to_mode(v: &UsagePriceView) -> AppResult<Option<PriceMode>> {
@@ -84,7 +97,8 @@ fn to_mode(v: &UsagePriceView) -> AppResult<Option<PriceMode>> {
     Ok(Some(mode))
 }
 
-fn to_view(mode: Option<PriceMode>) -> UsagePriceView {
+fn to_view(mode: Option<PriceMode>, collection: Collection) -> UsagePriceView {
+    let collection = Some(collection.as_str().to_owned());
     let bands = |b: Vec<Band>| {
         b.into_iter()
             .map(|b| BandView {
@@ -97,14 +111,17 @@ fn to_view(mode: Option<PriceMode>) -> UsagePriceView {
         None | Some(PriceMode::Fixed { .. }) => UsagePriceView {
             mode: "fixed".into(),
             bands: Vec::new(),
+            collection,
         },
         Some(PriceMode::Step { bands: b }) => UsagePriceView {
             mode: "step".into(),
             bands: bands(b),
+            collection,
         },
         Some(PriceMode::Tier { bands: b }) => UsagePriceView {
             mode: "tier".into(),
             bands: bands(b),
+            collection,
         },
     }
 }
@@ -112,7 +129,7 @@ fn to_view(mode: Option<PriceMode>) -> UsagePriceView {
 /// Set how the product's on-demand usage is rated (its seller).
 #[utoipa::path(put, path = "/v1/products/{id}/usage-price", tag = "metering", params(("id" = String, Path)),
     request_body(content = UsagePriceView, example = json!({"mode": "tier", "bands": [{"up_to": "1000", "unit_minor": 10}, {"up_to": null, "unit_minor": 8}]})),
-    responses((status = 200, body = UsagePriceView, example = json!({"mode": "tier", "bands": [{"up_to": "1000.0000", "unit_minor": 10}, {"up_to": null, "unit_minor": 8}]}))),
+    responses((status = 200, body = UsagePriceView, example = json!({"mode": "tier", "bands": [{"up_to": "1000.0000", "unit_minor": 10}, {"up_to": null, "unit_minor": 8}], "collection": "hourly"}))),
     security(("api_key" = [])))]
 pub async fn set_usage_price(
     State(state): State<AppState>,
@@ -122,12 +139,14 @@ pub async fn set_usage_price(
 ) -> AppResult<Json<UsagePriceView>> {
     caller.require(&[Role::Seller])?;
     let mode = to_mode(&input)?;
+    let collection = to_collection(&input)?;
     let found = state
         .store
         .set_usage_price(
             &caller.scope(),
             &id,
             mode.as_ref(),
+            collection,
             caller.party_id(),
             state.clock.now(),
         )
@@ -135,12 +154,12 @@ pub async fn set_usage_price(
     if !found {
         return Err(AppError::not_found("product"));
     }
-    Ok(Json(to_view(mode)))
+    Ok(Json(to_view(mode, collection)))
 }
 
 /// How the product's on-demand usage is rated (`fixed` when never set).
 #[utoipa::path(get, path = "/v1/products/{id}/usage-price", tag = "metering", params(("id" = String, Path)),
-    responses((status = 200, body = UsagePriceView, example = json!({"mode": "fixed", "bands": []}))),
+    responses((status = 200, body = UsagePriceView, example = json!({"mode": "fixed", "bands": [], "collection": "hourly"}))),
     security(("api_key" = [])))]
 pub async fn get_usage_price(
     State(state): State<AppState>,
@@ -150,5 +169,6 @@ pub async fn get_usage_price(
     let product = crate::usecase::catalog::get(&state, &caller.0, &id).await?;
     Ok(Json(to_view(
         state.store.usage_price(product.id.as_str()).await?,
+        state.store.usage_collection(product.id.as_str()).await?,
     )))
 }

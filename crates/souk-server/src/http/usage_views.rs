@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use souk_core::id::InstanceId;
+use souk_core::metering::{schedule::zone_shift_ms, Granularity};
 use souk_store::{Page, UsageChargeRow, UsageRecordRow};
 
 pub fn router() -> Router<AppState> {
@@ -267,9 +268,9 @@ pub async fn usage_summary(
     ApiQuery(q): ApiQuery<SummaryQuery>,
 ) -> AppResult<Response> {
     let id = visible_instance(&state, &caller, &id).await?;
-    let (granularity, bucket_ms) = match q.granularity.as_deref() {
-        None | Some("hour") => ("hour", 3_600_000),
-        Some("day") => ("day", 86_400_000),
+    let (granularity, g) = match q.granularity.as_deref() {
+        None | Some("hour") => ("hour", Granularity::Hour),
+        Some("day") => ("day", Granularity::Day),
         Some(_) => {
             return Err(AppError::invalid_field(
                 "granularity",
@@ -280,10 +281,23 @@ pub async fn usage_summary(
     let csv = wants_csv(q.format.as_deref())?;
     let from = instant("from", q.from.as_deref(), time::OffsetDateTime::UNIX_EPOCH)?;
     let to = instant("to", q.to.as_deref(), souk_core::clock::horizon())?;
-    let data = state
+    // Hours and days of the business zone (business rules §0 "Calendar"); each bucket's
+    // start is written in that zone's offset, so a day reads as its own midnight.
+    let zone = state.config.settlement.zone().map_err(AppError::internal)?;
+    let mut data = state
         .store
-        .usage_summary(&caller.scope(), &id, bucket_ms, from, to)
+        .usage_summary(
+            &caller.scope(),
+            &id,
+            g.bucket_ms(),
+            zone_shift_ms(zone),
+            from,
+            to,
+        )
         .await?;
+    for b in &mut data {
+        b.start = b.start.to_offset(zone);
+    }
     if csv {
         let mut out = String::from("start,records,usage,rated_records\n");
         for b in &data {

@@ -14,8 +14,8 @@ use serde_json::Value;
 use souk_core::id::InstanceId;
 use souk_core::instance::InstanceState;
 use souk_core::metering::{
-    accumulation_period, charge_memo, check_times, collection_cutoff, MeteredInstance, PriceMode,
-    RecordTimes, UsageValue,
+    accumulation_period, charge_memo, check_times, collection_cutoff, daily_cutoff, Collection,
+    MeteredInstance, PriceMode, RecordTimes, UsageValue,
 };
 use souk_core::order::Term;
 use souk_core::party::PartyId;
@@ -307,18 +307,36 @@ async fn price_of(
     Ok((mode, unit.currency, instance))
 }
 
-/// The hourly collection at `now`: rates every unrated record that ended by the last whole
-/// hour at least `metering.collect_after` ago, one charge (and ledger line) per instance.
-/// A charge that leaves the buyer below zero (past any credit) puts the instance in arrears.
+/// The collection at `now`: rates every unrated record of an hourly product that ended by the
+/// last whole hour at least `metering.collect_after` ago, and of a daily product that ended by
+/// the last business-zone midnight at least `metering.collect_daily_after` ago; one charge
+/// (and ledger line) per instance. A charge that leaves the buyer below zero (past any credit)
+/// puts the instance in arrears.
 pub async fn collect(state: &AppState, now: OffsetDateTime) -> anyhow::Result<usize> {
+    let m = &state.config.metering;
+    let zone = state.config.settlement.zone()?;
+    let hourly = collection_cutoff(now, m.collect_after.0);
+    let daily = daily_cutoff(now, m.collect_daily_after.0, zone);
+    Ok(collect_up_to(state, now, Collection::Hourly, hourly).await?
+        + collect_up_to(state, now, Collection::Daily, daily).await?)
+}
+
+async fn collect_up_to(
+    state: &AppState,
+    now: OffsetDateTime,
+    collection: Collection,
+    cutoff: OffsetDateTime,
+) -> anyhow::Result<usize> {
     const BATCH: u32 = 200;
-    let cutoff = collection_cutoff(now, state.config.metering.collect_after.0);
     let period = accumulation_period(cutoff);
     let mut changed = 0;
     // Each round books or skips (stale) every instance it read; a bounded number of rounds
     // keeps a pass finite even if a writer keeps adding late records.
     for _ in 0..50 {
-        let pending = state.store.pending_usage(cutoff, &period, BATCH).await?;
+        let pending = state
+            .store
+            .pending_usage(collection, cutoff, &period, BATCH)
+            .await?;
         if pending.is_empty() {
             break;
         }

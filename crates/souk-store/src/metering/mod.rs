@@ -23,7 +23,7 @@ use crate::*;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
 use souk_core::id::InstanceId;
 use souk_core::instance::{InstanceEvent, InstanceState};
-use souk_core::metering::{arrears_transition, PriceMode, UsageValue};
+use souk_core::metering::{arrears_transition, Collection, PriceMode, UsageValue};
 use souk_core::money::{Currency, Money};
 use souk_core::transition::StateMachine;
 use sqlx::AnyConnection;
@@ -44,10 +44,11 @@ pub trait MeteringStore: Send + Sync + 'static {
     /// `metering_sn` or by window, of earlier pushes or of this one). One transaction.
     async fn insert_usage(&self, records: &[NewUsageRecord]) -> StoreResult<u64>;
 
-    /// Per instance: unrated usage ending at or before `cutoff`, and what the instance already
-    /// had rated in `period`.
+    /// Per instance of a product collected as `collection` says: unrated usage ending at or
+    /// before `cutoff`, and what the instance already had rated in `period`.
     async fn pending_usage(
         &self,
+        collection: Collection,
         cutoff: OffsetDateTime,
         period: &str,
         limit: u32,
@@ -83,18 +84,23 @@ pub trait MeteringStore: Send + Sync + 'static {
         -> StoreResult<Option<(PartyId, Balance)>>;
 
     /// Sets (or with `None` clears) the Step/Tier rating of a product visible to `scope` as
-    /// its seller; `false` when there is no such product.
+    /// its seller, and how often its usage is collected; `false` when there is no such
+    /// product.
     async fn set_usage_price(
         &self,
         scope: &Scope,
         product_id: &str,
         price: Option<&PriceMode>,
+        collection: Collection,
         actor: &PartyId,
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
 
     /// The product's Step/Tier rating, if it has one.
     async fn usage_price(&self, product_id: &str) -> StoreResult<Option<PriceMode>>;
+
+    /// How often the product's usage is collected.
+    async fn usage_collection(&self, product_id: &str) -> StoreResult<Collection>;
 
     /// Usage records visible in `scope`, of one instance or (None) all, newest last.
     async fn usage_records(
@@ -106,12 +112,15 @@ pub trait MeteringStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<UsageRecordRow>>;
 
     /// Usage of one instance visible in `scope` per bucket of `bucket_ms` (by record begin,
-    /// UTC), for records beginning in `[from, to)`, oldest first, at most 1,000 buckets.
+    /// buckets aligned on the zone `shift_ms` east of UTC: business hours or days), for
+    /// records beginning in `[from, to)`, oldest first, at most 1,000 buckets.
+    #[allow(clippy::too_many_arguments)]
     async fn usage_summary(
         &self,
         scope: &Scope,
         instance_id: &InstanceId,
         bucket_ms: i64,
+        shift_ms: i64,
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> StoreResult<Vec<UsageBucket>>;
@@ -194,21 +203,36 @@ impl MeteringStore for SqlStore {
 
     async fn pending_usage(
         &self,
+        collection: Collection,
         cutoff: OffsetDateTime,
         period: &str,
         limit: u32,
     ) -> StoreResult<Vec<PendingUsage>> {
-        let rows = sqlx::query(
-            "SELECT r.instance_id, MIN(r.buyer_id) AS buyer_id, MIN(r.seller_id) AS seller_id, \
-             CAST(SUM(r.usage) AS BIGINT) AS added, CAST(COUNT(*) AS BIGINT) AS n, \
-             CAST(MAX(r.seq) AS BIGINT) AS max_seq, \
+        // Daily products are few: their instances drive the daily read through the index;
+        // the hourly read leaves them out after grouping (one probe per instance, not per
+        // record).
+        let daily = "SELECT di.id FROM instances di \
+                     JOIN usage_daily_products dp ON dp.product_id = di.product_id";
+        let (inner, outer) = match collection {
+            Collection::Daily => (format!("AND r.instance_id IN ({daily})"), String::new()),
+            Collection::Hourly => (String::new(), format!("WHERE i.id NOT IN ({daily})")),
+        };
+        // Grouped from the unrated index alone (migration 0033: instance, package, end, usage;
+        // seq is the rowid/heap key), then joined to the few instances for buyer and seller
+        // (a record carries its instance's).
+        let rows = sqlx::query(&format!(
+            "SELECT g.instance_id, i.buyer_id, i.seller_id, g.added, g.n, g.max_seq, \
              CAST(COALESCE((SELECT SUM(c.usage) FROM usage_charges c \
-                WHERE c.instance_id = r.instance_id AND c.period = $2), 0) AS BIGINT) AS before, \
-             r.relate_pkg_instance \
-             FROM usage_records r WHERE r.charge_id IS NULL AND r.end_at <= $1 \
-             GROUP BY r.instance_id, r.relate_pkg_instance \
-             ORDER BY r.instance_id, r.relate_pkg_instance LIMIT $3",
-        )
+                WHERE c.instance_id = g.instance_id AND c.period = $2), 0) AS BIGINT) AS before, \
+             g.relate_pkg_instance \
+             FROM (SELECT r.instance_id, r.relate_pkg_instance, \
+                CAST(SUM(r.usage) AS BIGINT) AS added, CAST(COUNT(*) AS BIGINT) AS n, \
+                CAST(MAX(r.seq) AS BIGINT) AS max_seq \
+                FROM usage_records r WHERE r.charge_id IS NULL AND r.end_at <= $1 {inner} \
+                GROUP BY r.instance_id, r.relate_pkg_instance) g \
+             JOIN instances i ON i.id = g.instance_id {outer} \
+             ORDER BY g.instance_id, g.relate_pkg_instance LIMIT $3"
+        ))
         .bind(to_unix_ms(cutoff))
         .bind(period)
         .bind(limit as i64)
@@ -474,6 +498,7 @@ impl MeteringStore for SqlStore {
         scope: &Scope,
         product_id: &str,
         price: Option<&PriceMode>,
+        collection: Collection,
         actor: &PartyId,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
@@ -492,6 +517,21 @@ impl MeteringStore for SqlStore {
             .bind(product_id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM usage_daily_products WHERE product_id = $1")
+            .bind(product_id)
+            .execute(&mut *tx)
+            .await?;
+        if collection == Collection::Daily {
+            sqlx::query(
+                "INSERT INTO usage_daily_products (product_id, seller_id, updated_at) \
+                 VALUES ($1, $2, $3)",
+            )
+            .bind(product_id)
+            .bind(seller.as_str())
+            .bind(to_unix_ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
         if let Some(p) = price {
             let json = serde_json::to_string(p).map_err(|e| crate::sql::corrupt("price", e))?;
             sqlx::query(
@@ -510,7 +550,7 @@ impl MeteringStore for SqlStore {
             Some(actor),
             "product.usage_price_set",
             product_id,
-            serde_json::json!({ "price": price }),
+            serde_json::json!({ "price": price, "collection": collection.as_str() }),
         )
         .await?;
         tx.commit().await?;
@@ -525,6 +565,19 @@ impl MeteringStore for SqlStore {
                 .await?;
         json.map(|j| serde_json::from_str(&j).map_err(|e| crate::sql::corrupt("usage price", e)))
             .transpose()
+    }
+
+    async fn usage_collection(&self, product_id: &str) -> StoreResult<Collection> {
+        let daily: Option<String> =
+            sqlx::query_scalar("SELECT product_id FROM usage_daily_products WHERE product_id = $1")
+                .bind(product_id)
+                .fetch_optional(&self.read)
+                .await?;
+        Ok(if daily.is_some() {
+            Collection::Daily
+        } else {
+            Collection::Hourly
+        })
     }
 
     async fn usage_records(
@@ -553,11 +606,13 @@ impl MeteringStore for SqlStore {
         scope: &Scope,
         instance_id: &InstanceId,
         bucket_ms: i64,
+        shift_ms: i64,
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> StoreResult<Vec<UsageBucket>> {
+        // souk_core::metering::Granularity::bucket_start, in SQL (begin_at is never negative).
         let rows = sqlx::query(&format!(
-            "SELECT CAST((begin_at / $2) * $2 AS BIGINT) AS bucket, \
+            "SELECT CAST(((begin_at + $6) / $2) * $2 - $6 AS BIGINT) AS bucket, \
              CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(usage) AS BIGINT) AS total, \
              CAST(SUM(CASE WHEN charge_id IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS rated \
              FROM usage_records WHERE instance_id = $1 AND begin_at >= $3 AND begin_at < $4 {} \
@@ -569,6 +624,7 @@ impl MeteringStore for SqlStore {
         .bind(to_unix_ms(from))
         .bind(to_unix_ms(to))
         .bind(scope.tenant().map(str::to_owned))
+        .bind(shift_ms)
         .fetch_all(&self.read)
         .await?;
         rows.iter()

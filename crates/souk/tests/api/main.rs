@@ -30,6 +30,7 @@ mod foundation;
 mod licenses;
 mod limits;
 mod metering;
+mod metering_daily;
 mod metering_lifecycle;
 mod metering_packages;
 mod operations;

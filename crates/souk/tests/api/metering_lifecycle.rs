@@ -174,7 +174,12 @@ backend_test!(
             );
             let start = b[0]["start"].as_str().unwrap();
             assert!(
-                start.ends_with(if g == "hour" { ":00:00Z" } else { "T00:00:00Z" }),
+                // Hours and days of the business zone, written in its offset.
+                start.ends_with(if g == "hour" {
+                    ":00:00+08:00"
+                } else {
+                    "T00:00:00+08:00"
+                }),
                 "{start}"
             );
         }
