@@ -25,6 +25,8 @@ use time::OffsetDateTime;
 pub const MAX_VALIDITY_MONTHS: u32 = 36;
 /// The most billing items one package bundles.
 pub const MAX_ITEMS: usize = 10;
+/// The most packages one purchase buys (`package.max_per_purchase = 30`): an order's quantity.
+pub const MAX_PER_PURCHASE: u32 = 30;
 
 /// When a package's quota is refilled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -95,6 +97,16 @@ pub enum PackageError {
     TooLong,
     #[error("a non-reset package is bought once: leave periods out")]
     PeriodsOnNonReset,
+    #[error("at most {MAX_PER_PURCHASE} packages are bought at once (package.max_per_purchase): place another order for more")]
+    TooMany,
+}
+
+/// Checks how many packages one purchase buys (the order's quantity).
+pub fn check_purchase_quantity(quantity: u32) -> Result<(), PackageError> {
+    if quantity > MAX_PER_PURCHASE {
+        return Err(PackageError::TooMany);
+    }
+    Ok(())
 }
 
 impl PackageDef {
@@ -315,6 +327,14 @@ pub fn consume(
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn one_purchase_buys_at_most_thirty_packages() {
+        assert_eq!(check_purchase_quantity(1), Ok(()));
+        assert_eq!(check_purchase_quantity(MAX_PER_PURCHASE), Ok(()));
+        assert_eq!(check_purchase_quantity(31), Err(PackageError::TooMany));
+        assert!(PackageError::TooMany.to_string().contains("30"));
+    }
 
     fn u(n: i64) -> UsageValue {
         UsageValue::units(n)

@@ -363,10 +363,12 @@ async fn collect_up_to(
                 notices: cover.notices,
                 exhaust: cover.exhaust,
             };
+            let used_up = crate::usecase::packages::used_up(&charge.draws);
             let Some(balance) = state.store.apply_usage_charge(&charge).await? else {
                 continue;
             };
             booked += 1;
+            crate::usecase::packages::repurchase_used_up(state, &used_up).await?;
             let available = balance.balance.amount_minor + balance.credit_limit.amount_minor;
             if available < 0 && enter_arrears(state, &p.instance_id, now).await? {
                 changed += 1;

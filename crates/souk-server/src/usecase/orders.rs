@@ -289,6 +289,10 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
         None => term_for(input.billing_mode, input.periods, p.trial_days)?,
     };
     let quantity = quantity_for(&sku, input.quantity)?;
+    if package.is_some() {
+        souk_core::metering::package::check_purchase_quantity(quantity)
+            .map_err(|e| AppError::invalid_field("quantity", e.to_string()))?;
+    }
     let entitled = super::resellers::entitlement(
         state,
         buyer,
@@ -789,6 +793,10 @@ pub async fn cancel(
 
 /// Renews an instance for its current term, paying from the balance; used by the timer.
 pub async fn auto_renew(state: &AppState, instance: &InstanceRecord) -> AppResult<OrderRecord> {
+    // A package is not renewed: with auto re-purchase on, another one is bought.
+    if matches!(instance.term, Term::Package { .. }) {
+        return super::packages::repurchase(state, instance).await;
+    }
     let mode = mode_of(&instance.term);
     let periods = match instance.term {
         Term::Period { count, .. } => Some(count),

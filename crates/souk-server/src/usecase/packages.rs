@@ -12,6 +12,7 @@ use souk_core::metering::package::{
     consume, period_at, Draw, PackageDef, PackageItem, PackageReset, QuotaAlert,
 };
 use souk_core::metering::UsageValue;
+use souk_core::order::Term;
 use souk_core::party::PartyId;
 use souk_core::provisioning::CallKind;
 use souk_core::transition::StateMachine;
@@ -347,4 +348,93 @@ pub fn check_named(
         ));
     }
     Ok(Some(p.id.clone()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Auto re-purchase (business rules §6.4: off unless the buyer turns it on)
+
+/// The packages a booked charge used up: an item's quota reached zero in its period (the
+/// exhaustion alert, raised once per period and item).
+pub fn used_up(draws: &[Draw]) -> Vec<String> {
+    let mut ids: Vec<String> = draws
+        .iter()
+        .filter(|d| d.alert == Some(QuotaAlert::Exhausted))
+        .map(|d| d.package_id.clone())
+        .collect();
+    ids.dedup();
+    ids
+}
+
+/// Buys a package again for its buyer — same SKU, quantity and periods, auto re-purchase on
+/// for the new one — paid from the balance (a failed payment cancels the order). The buyer
+/// turns it on with the package instance's `auto_renew` (at order time or with
+/// `PUT /v1/instances/{id}/auto-renew`); it is then turned off on the old package, so a
+/// package is bought again once: when used up, or at expiry, whichever comes first.
+pub async fn repurchase(
+    state: &AppState,
+    package: &InstanceRecord,
+) -> AppResult<souk_store::OrderRecord> {
+    let Term::Package { periods, .. } = package.term else {
+        return Err(AppError::invalid_field(
+            "term",
+            "only packages are bought again",
+        ));
+    };
+    if !package.auto_renew {
+        return Err(AppError::invalid_field(
+            "auto_renew",
+            "auto re-purchase is off",
+        ));
+    }
+    let order = crate::usecase::orders::place(
+        state,
+        &package.buyer_id,
+        crate::usecase::orders::PlaceOrder {
+            sku_id: package.sku_id.as_str().to_owned(),
+            billing_mode: BillingMode::Package,
+            // A non-reset package is bought as one period.
+            periods: Some(periods.max(1)),
+            quantity: Some(package.quantity),
+            auto_renew: true,
+            extend_params: Default::default(),
+            recipient: None,
+            sales_scenario: Default::default(),
+            offer: None,
+        },
+    )
+    .await?;
+    let paid = match crate::usecase::orders::pay(state, &package.buyer_id, &order.id).await {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = crate::usecase::orders::cancel(state, &package.buyer_id, &order.id).await;
+            return Err(e);
+        }
+    };
+    state
+        .store
+        .set_auto_renew(&Scope::Everything, &package.id, false, state.clock.now())
+        .await?;
+    tracing::info!(package = %package.id, order = %paid.id, "package bought again");
+    Ok(paid)
+}
+
+/// After a charge: the used-up packages whose buyer turned auto re-purchase on are bought
+/// again. Best effort: a refused purchase (balance, product withdrawn) is logged, the charge
+/// stands.
+pub async fn repurchase_used_up(state: &AppState, package_ids: &[String]) -> anyhow::Result<()> {
+    for id in package_ids {
+        let Some(id) = souk_core::id::InstanceId::parse(id) else {
+            continue;
+        };
+        let Some(pkg) = state.store.find_instance(&Scope::Everything, &id).await? else {
+            continue;
+        };
+        if !pkg.auto_renew {
+            continue;
+        }
+        if let Err(e) = repurchase(state, &pkg).await {
+            tracing::info!(package = %pkg.id, error = %e.message, "auto re-purchase not possible");
+        }
+    }
+    Ok(())
 }

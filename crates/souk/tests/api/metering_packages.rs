@@ -104,13 +104,22 @@ impl PackageMarket {
 }
 
 pub(crate) async fn package_market(app: &TestApp, proto: Proto) -> PackageMarket {
+    package_market_with(app, proto, Value::Null).await
+}
+
+/// [`package_market`] whose SKUs have the quantity attribute `quantity` (JSON, or null).
+pub(crate) async fn package_market_with(
+    app: &TestApp,
+    proto: Proto,
+    quantity: Value,
+) -> PackageMarket {
     let ex = example_seller(app, |_| {}).await;
     let (seller_id, seller_key) = app.party("sellers", "Acme Messaging").await;
     let (buyer_id, buyer_key) = app.party("buyers", "Buyer Ltd").await;
     let url = format!("{}/produce", ex.url().trim_end_matches('/'));
     let mut body = product_body("Acme SMS", proto, &url);
     body["enum_attributes"] = json!([{"name": "item", "values": ["sms", "mms", "bundle"]}]);
-    body["quantity"] = Value::Null;
+    body["quantity"] = quantity;
     body["prices"] = json!([
         {"sku": {"item": "sms"}, "billing_mode": "on_demand", "amount_minor": SMS},
         {"sku": {"item": "mms"}, "billing_mode": "on_demand", "amount_minor": MMS},
@@ -440,5 +449,105 @@ backend_test!(
             "{}",
             r.text
         );
+    }
+);
+
+backend_test!(
+    one_purchase_buys_at_most_thirty_packages,
+    |app: TestApp| async move {
+        let range =
+            json!({"name": "packs", "unit": "pack", "min": 1, "max": 100, "wire_field": "amount"});
+        let pm = package_market_with(&app, Proto::V1, range).await;
+        pm.define(
+            &app,
+            json!([{"sku_id": pm.sku("sms"), "items": [{"sku_id": pm.sku("sms"), "quota": "100"}],
+                    "reset": "none", "validity_months": 12}]),
+        )
+        .await;
+        let order =
+            |n: u32| json!({"sku_id": pm.sku("sms"), "billing_mode": "package", "quantity": n});
+        // The SKU allows 100, the package rule 30 (package.max_per_purchase): refused, nothing
+        // placed.
+        let count = || async {
+            app.get("/v1/orders", &pm.m.buyer_key).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        let before = count().await;
+        let r = app.post("/v1/orders", &pm.m.buyer_key, order(31)).await;
+        r.assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+        assert_eq!(
+            r.body["error"]["details"]["field"], "quantity",
+            "{}",
+            r.text
+        );
+        assert!(r.text.contains("at most 30 packages"), "{}", r.text);
+        assert_eq!(count().await, before, "nothing placed");
+        // Thirty at once is fine: thirty times the quota.
+        let paid = pm.m.buy(&app, order(30)).await;
+        let id = paid["instance_id"].as_str().unwrap().to_owned();
+        pm.m.wait_instance(&app, &id, "active").await;
+        advance(&app, Duration::minutes(1)).await;
+        let q = pm.quotas(&app, &id).await;
+        assert_eq!(q[0]["quota"], "3000.0000", "{q:?}");
+    }
+);
+
+backend_test!(
+    a_package_is_bought_again_when_used_up_or_expired_if_its_buyer_turned_that_on,
+    |app: TestApp| async move {
+        let pm = package_market(&app, Proto::V1).await;
+        pm.define(
+            &app,
+            json!([{"sku_id": pm.sku("sms"), "items": [{"sku_id": pm.sku("sms"), "quota": "100"}],
+                    "reset": "none", "validity_months": 1}]),
+        )
+        .await;
+        let package_orders = || async {
+            let r = app.get("/v1/orders?limit=200", &pm.m.buyer_key).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|o| o["term"]["kind"] == "package" && o["state"] != "cancelled")
+                .count()
+        };
+        // Off by default (§6.4): used up, this one is not bought again.
+        let plain = pm.buy_package(&app, "sms", None).await;
+        assert_eq!(plain["auto_renew"], false, "{plain}");
+        advance(&app, Duration::hours(1)).await;
+        pm.use_units(&app, &pm.sms_instance, "sms-1", "100", None)
+            .await;
+        assert_eq!(package_orders().await, 1);
+        // Turned on at order time: used up, it is bought again (same SKU, paid from the
+        // balance), and auto re-purchase moves to the new package.
+        let paid =
+            pm.m.buy(
+                &app,
+                json!({"sku_id": pm.sku("sms"), "billing_mode": "package", "auto_renew": true}),
+            )
+            .await;
+        let first = paid["instance_id"].as_str().unwrap().to_owned();
+        pm.m.wait_instance(&app, &first, "active").await;
+        advance(&app, Duration::hours(1)).await;
+        pm.use_units(&app, &pm.sms_instance, "sms-2", "100", None)
+            .await;
+        advance(&app, Duration::minutes(1)).await;
+        assert_eq!(package_orders().await, 3);
+        assert_eq!(pm.m.instance(&app, &first).await["auto_renew"], false);
+        assert_eq!(balance(&app, &pm.m).await, 1_000_000 - 3 * 5000);
+        let q = pm.quotas(&app, &pm.sms_instance).await;
+        assert!(
+            q.iter()
+                .any(|q| q["package_id"] != first.as_str() && q["remaining"] == "100.0000"),
+            "{q:?}"
+        );
+        // The new package expires unused a month later: bought again once; the used-up ones
+        // (auto re-purchase off) are not.
+        advance(&app, Duration::days(32)).await;
+        assert_eq!(package_orders().await, 4);
+        assert_eq!(balance(&app, &pm.m).await, 1_000_000 - 4 * 5000);
     }
 );
