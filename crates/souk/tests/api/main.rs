@@ -27,6 +27,7 @@ mod console_operator;
 mod console_seller;
 mod constraints;
 mod foundation;
+mod instance_wait;
 mod licenses;
 mod limits;
 mod metering;
