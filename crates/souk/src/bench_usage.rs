@@ -264,12 +264,7 @@ pub async fn client(
                 dups_sent += repeated;
                 let ts = souk_core::clock::to_unix_ms(time::OffsetDateTime::now_utc()).to_string();
                 let nonce = format!("bench-{k}-{ts}");
-                let sig = usage_signature(
-                    &SellerKey::new(DEMO_SELLER_KEY),
-                    &ts,
-                    &nonce,
-                    body,
-                );
+                let sig = usage_signature(&SellerKey::new(DEMO_SELLER_KEY), &ts, &nonce, body);
                 let t = Instant::now();
                 let res = http
                     .post(format!("http://{souk}{PATH}"))
