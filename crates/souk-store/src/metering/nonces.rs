@@ -32,7 +32,9 @@ pub(super) async fn first_use(
     keep_ms: i64,
 ) -> StoreResult<bool> {
     let since = now_ms - keep_ms;
-    let prune = CHECKS.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0;
+    let prune = CHECKS
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(PRUNE_EVERY);
     if let Some(writer) = &s.writer {
         // Concurrent pushes share one commit (see `SqliteWriter::grouped`).
         let (seller, nonce) = (seller.as_str().to_owned(), nonce.to_owned());
