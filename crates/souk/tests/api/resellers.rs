@@ -385,8 +385,38 @@ backend_test!(
             .await
             .assert_error(StatusCode::CONFLICT, "customer_excluded");
 
-        // Cleared: the link associates the customer.
-        let cleared = app.send(put(&app.operator_key, json!({"flags": []}))).await;
+        // The operator's console: the buyer's page shows the flags and sets them (CSRF-checked).
+        let web = crate::console_operator::operator_web(&app).await;
+        let page = format!("/operator/parties/{buyer_id}");
+        let form = format!("{page}/association-exclusions");
+        let shown = web.get(&page).await;
+        assert!(
+            shown
+                .text
+                .contains("id=\"exclusion-consumer_cloud\" checked"),
+            "{}",
+            shown.text
+        );
+        let forged = web.post(&form, &[("internal", "on")]).await;
+        assert_ne!(forged.status, StatusCode::SEE_OTHER, "{}", forged.text);
+        let r = web
+            .submit(&page, &form, &[("internal", "on"), ("reported", "on")])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let now = app.get(&path, &app.operator_key).await;
+        assert_eq!(
+            now.body["flags"],
+            json!(["internal", "reported"]),
+            "{}",
+            now.text
+        );
+        let zh = web.get(&format!("{page}?lang=zh")).await;
+        assert!(zh.text.contains("内部账号"), "{}", zh.text);
+
+        // Cleared (no box ticked): the link associates the customer.
+        let r = web.submit(&page, &form, &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let cleared = app.get(&path, &app.operator_key).await;
         assert_eq!(cleared.body["flags"], json!([]), "{}", cleared.text);
         let ok = accept().await;
         assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
