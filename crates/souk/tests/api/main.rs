@@ -34,6 +34,7 @@ mod metering;
 mod metering_daily;
 mod metering_lifecycle;
 mod metering_packages;
+mod metering_push;
 mod operations;
 mod processes;
 mod resellers;
