@@ -38,6 +38,7 @@ mod resellers;
 mod search_pages;
 mod settlement;
 mod settlement_feeds;
+mod settlement_month;
 mod tenancy;
 mod transitions;
 mod wire;

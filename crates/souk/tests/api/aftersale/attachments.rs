@@ -21,7 +21,7 @@ async fn upload(
     .await
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
@@ -200,7 +200,7 @@ async fn chunked_upload(
         .to_owned()
 }
 
-fn blob_files(dir: &std::path::Path) -> usize {
+pub(super) fn blob_files(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
