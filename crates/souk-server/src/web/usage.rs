@@ -7,11 +7,11 @@
 use super::session::Member;
 use super::{page, PageResult, WebError};
 use crate::error::AppError;
-use crate::usecase::orders::instance_id;
 use crate::http::usage_views;
+use crate::usecase::orders::instance_id;
 use crate::AppState;
-use axum::response::Response;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use souk_core::party::Role;
@@ -86,7 +86,10 @@ async fn charges_csv(
         .usage_charges(&scope, &i.id, &Page::first(usage_views::CSV_ROWS))
         .await?;
     let body = usage_views::charges_csv(&rows);
-    Ok(usage_views::csv_response(&format!("charges-{}", i.id), body))
+    Ok(usage_views::csv_response(
+        &format!("charges-{}", i.id),
+        body,
+    ))
 }
 
 async fn usage(

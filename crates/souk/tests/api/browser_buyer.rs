@@ -112,18 +112,16 @@ backend_test!(
         assert_eq!(s.text("#charges .charge-amount").await, "31.25 CNY");
         s.shot("buyer-usage").await;
         // The records' CSV download, fetched with the browser's own session as the link does.
-        let href = s
-            .c
-            .find(fantoccini::Locator::Css("#records-csv"))
-            .await
-            .unwrap()
-            .attr("href")
-            .await
-            .unwrap()
-            .expect("the download link");
-        let csv = s
-            .c
-            .execute(
+        let href =
+            s.c.find(fantoccini::Locator::Css("#records-csv"))
+                .await
+                .unwrap()
+                .attr("href")
+                .await
+                .unwrap()
+                .expect("the download link");
+        let csv =
+            s.c.execute(
                 "return fetch(arguments[0]).then(r => r.text());",
                 vec![json!(href)],
             )

@@ -348,10 +348,18 @@ backend_test!(
                 )
                 .await;
             assert_eq!(r.text, from_api.text);
-            assert_eq!(r.text.lines().count(), 2, "a header and one line: {}", r.text);
+            assert_eq!(
+                r.text.lines().count(),
+                2,
+                "a header and one line: {}",
+                r.text
+            );
         }
         let records = web.get(&format!("{usage}/records.csv")).await.text;
-        assert!(records.contains(",sms-1,") && records.contains(",130.0000,"), "{records}");
+        assert!(
+            records.contains(",sms-1,") && records.contains(",130.0000,"),
+            "{records}"
+        );
         assert!(web
             .get(&format!("{usage}/charges.csv"))
             .await

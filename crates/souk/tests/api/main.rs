@@ -16,6 +16,7 @@ mod binary;
 mod browser;
 mod browser_buyer;
 mod browser_operator;
+mod browser_phone;
 mod browser_seller;
 mod catalog;
 mod commerce;

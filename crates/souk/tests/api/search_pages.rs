@@ -73,7 +73,11 @@ backend_test!(
         let mut made: Vec<(String, String, usize)> = Vec::new();
         for n in 0..34_usize {
             let name = format!("Rank {n:02}");
-            let (word, k) = if n < 30 { ("zeta", n % 3) } else { ("omega", 0) };
+            let (word, k) = if n < 30 {
+                ("zeta", n % 3)
+            } else {
+                ("omega", 0)
+            };
             let description = std::iter::once(word)
                 .chain(fillers.iter().take(k).copied())
                 .collect::<Vec<_>>()
