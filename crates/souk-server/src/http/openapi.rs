@@ -110,6 +110,7 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::licenses::license_file,
         crate::http::metering::push_current,
         crate::http::metering::push_old,
+        crate::http::metering::push_camel,
         crate::http::usage_views::usage_records,
         crate::http::usage_views::usage_charges,
         crate::http::usage_views::usage_summary,
@@ -131,6 +132,8 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::resellers::create_invitation,
         crate::http::resellers::list_invitations,
         crate::http::resellers::accept_invitation,
+        crate::http::resellers::get_exclusions,
+        crate::http::resellers::put_exclusions,
         crate::http::resellers::list_customers,
         crate::http::resellers::create_authorisation,
         crate::http::resellers::list_authorisations,
@@ -166,6 +169,7 @@ pub struct ApiDoc;
 fn outside_the_envelope(path: &str) -> bool {
     path.starts_with("/api/mkp-openapi-public/")
         || path == souk_protocol::usage::PATH_OLD
+        || path == souk_protocol::usage::PATH_CAMEL
         || matches!(
             path,
             "/healthz"
@@ -210,6 +214,16 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
     ("post", "/v1/{collection}", "the operator"),
     ("patch", "/v1/{collection}/{id}", "the operator"),
     ("post", "/v1/buyers/{id}/balance/top-ups", "the operator"),
+    (
+        "get",
+        "/v1/buyers/{id}/association-exclusions",
+        "the operator",
+    ),
+    (
+        "put",
+        "/v1/buyers/{id}/association-exclusions",
+        "the operator",
+    ),
     (
         "put",
         "/v1/buyers/{id}/balance/credit-limit",

@@ -3,7 +3,7 @@
 
 use crate::fixture::{product_body, Proto, SELLER_KEY};
 use crate::harness::{postgres_skipped, Backend, TestDb};
-use crate::ops_support::{poll_until, Client};
+use crate::ops_support::Client;
 use reqwest::StatusCode;
 use serde_json::json;
 use souk_isv::example::{ExampleConfig, ExampleHandle, ExampleSeller, FailureMode};
@@ -13,13 +13,23 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A `souk serve` child process; killed when dropped.
-struct Souk {
+pub(crate) struct Souk {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Souk {
     fn start(db: &TestDb, data: &Path, operator_key: &str, extra_env: &[(&str, &str)]) -> Souk {
+        Self::start_at(&db.url, data, operator_key, extra_env)
+    }
+
+    /// [`Souk::start`] on the database at `url` (a test's own, shared with its server).
+    pub(crate) fn start_at(
+        url: &str,
+        data: &Path,
+        operator_key: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Souk {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_souk"));
         for (k, _) in std::env::vars() {
             if k.starts_with("SOUK_") && !k.starts_with("SOUK_TEST") {
@@ -34,7 +44,7 @@ impl Souk {
             "--data-dir",
         ])
         .arg(data)
-        .args(["--database-url", &db.url])
+        .args(["--database-url", url])
         .env("SOUK_BOOTSTRAP_OPERATOR_KEY", operator_key)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -178,13 +188,11 @@ async fn killed_mid_call_loses_nothing_and_duplicates_nothing(backend: Backend) 
     // The seller takes the call in and does not answer: Souk is mid-dispatch.
     example.set_failing(Some(FailureMode::Hang));
     let instance = buy(&c, &buyer_key, &sku).await;
-    // The separate souk's worker makes the call on its own clock (see poll_until).
-    poll_until(
-        Duration::from_secs(10),
-        "the call never arrived",
-        || async { (example.state().injected_failures > 0).then_some(()) },
-    )
-    .await;
+    // The separate souk's worker makes the call on its own clock; the seller says when it
+    // arrived.
+    tokio::time::timeout(Duration::from_secs(10), example.injected_failures_reach(1))
+        .await
+        .expect("the call never arrived");
     souk.kill9();
 
     example.set_failing(None);
