@@ -37,6 +37,7 @@ mod processes;
 mod resellers;
 mod search_pages;
 mod settlement;
+mod settlement_batches;
 mod settlement_feeds;
 mod tenancy;
 mod transitions;
