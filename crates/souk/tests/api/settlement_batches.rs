@@ -5,7 +5,7 @@
 
 use crate::backend_test;
 use crate::harness::TestApp;
-use souk_core::clock::Clock;
+use souk_core::clock::{from_unix_ms, to_unix_ms};
 use souk_core::id::OrderId;
 use souk_core::money::{Currency, Money};
 use souk_core::party::PartyId;
@@ -13,14 +13,12 @@ use souk_core::settlement::notice::statement_issued;
 use souk_core::settlement::{
     compute, FeePolicy, Item, LineKind, Period, Rate, StatementInput, StatementState,
 };
-use souk_store::{
-    NewStatement, Page, Scope, SettlementStore, StatementFilter, StatementRecord,
-};
-use time::{Duration, UtcOffset};
+use souk_core::transition::StateMachine;
+use souk_store::{NewStatement, Page, Scope, StatementFilter, StatementRecord};
+use time::{Duration, OffsetDateTime, UtcOffset};
 
-/// A statement of `seller` for `period` settling a 10.00 sale per source.
-fn statement(app: &TestApp, seller: &str, period: &str, sources: &[&str]) -> NewStatement {
-    let now = app.state.clock.now();
+/// A statement of `seller` for `period` issued at `now` settling a 10.00 sale per source.
+fn statement(now: OffsetDateTime, seller: &str, period: &str, sources: &[&str]) -> NewStatement {
     let period = Period::parse(period).unwrap();
     let start = period.start(UtcOffset::UTC);
     let input = StatementInput {
@@ -74,20 +72,18 @@ backend_test!(
         let (a, _) = app.party("sellers", "Seller A").await;
         let (b, _) = app.party("sellers", "Seller B").await;
         let store = &app.state.store;
-        let now = app.state.clock.now();
-        let first = statement(&app, &a, "202601", &["src_a1"]);
-        assert_eq!(
-            store.issue_statements(&[first], now).await.unwrap(),
-            [true]
-        );
+        // To the millisecond, as the database keeps it.
+        let now = from_unix_ms(to_unix_ms(app.state.clock.now()));
+        let first = statement(now, &a, "202601", &["src_a1"]);
+        assert_eq!(store.issue_statements(&[first], now).await.unwrap(), [true]);
 
         let batch = [
             // A already has its January statement.
-            statement(&app, &a, "202601", &["src_a2"]),
-            statement(&app, &b, "202601", &["src_b1", "src_b2"]),
+            statement(now, &a, "202601", &["src_a2"]),
+            statement(now, &b, "202601", &["src_b1", "src_b2"]),
             // src_a1 is settled already.
-            statement(&app, &b, "202602", &["src_b3", "src_a1"]),
-            statement(&app, &a, "202602", &["src_a3"]),
+            statement(now, &b, "202602", &["src_b3", "src_a1"]),
+            statement(now, &a, "202602", &["src_a3"]),
         ];
         let issued = store.issue_statements(&batch, now).await.unwrap();
         assert_eq!(issued, [false, true, false, true]);
