@@ -17,9 +17,8 @@ venv=$(bash scripts/contract/venv.sh)
 cargo build --quiet -p souk
 examples=${SOUK_FUZZ_EXAMPLES:-20}
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-target/debug/souk serve --demo --data-dir "$work/data" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+# Port 0: Souk binds a free port itself and prints "… listening on http://ADDR …".
+target/debug/souk serve --demo --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/serve.log" 2>&1 &
 pid=$!
 cleanup() {
     kill "$pid" 2>/dev/null || true
@@ -30,11 +29,13 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-for _ in $(seq 1 120); do
-    grep -qs '^buyer key:' "$work/serve.log" && break
-    kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log"; echo "souk did not start" >&2; exit 1; }
-    sleep 0.5
-done
+# Wait for the demo's keys: tail follows the log (inotify) and ends if Souk exits first.
+if ! timeout 120 grep -q -m1 '^buyer key:' <(tail -F -n +1 --pid="$pid" "$work/serve.log" 2>/dev/null); then
+    cat "$work/serve.log"
+    echo "souk did not start" >&2
+    exit 1
+fi
+base=$(grep -o 'listening on http://[0-9.:]*' "$work/serve.log" | head -n1 | awk '{print $3}')
 key() { grep "^$1 key:" "$work/serve.log" | awk '{print $3}'; }
 
 passed=0

@@ -5,6 +5,9 @@ mailbox would show.
 
     python3 scripts/smtp-sink.py PORT DIR
 
+PORT 0 lets the system choose a free port; the sink then prints "listening on PORT" once its
+socket accepts connections (so a test never races another process for a port it picked).
+
 Mails sent to an address starting with "refuse" are answered 451 (a transient failure), for
 the retry tests.
 """
@@ -16,7 +19,7 @@ import os
 import sys
 import uuid
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 
 class Sink:
@@ -48,18 +51,21 @@ class Sink:
         return "250 Message accepted for delivery"
 
 
+async def serve(port, directory):
+    loop = asyncio.get_running_loop()
+    handler = Sink(directory)
+    server = await loop.create_server(lambda: SMTP(handler), "127.0.0.1", port)
+    print("listening on", server.sockets[0].getsockname()[1], flush=True)
+    await server.serve_forever()
+
+
 def main():
     port, directory = int(sys.argv[1]), sys.argv[2]
     os.makedirs(directory, exist_ok=True)
-    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port)
-    controller.start()
-    print("listening", flush=True)
     try:
-        asyncio.get_event_loop().run_forever()
+        asyncio.run(serve(port, directory))
     except KeyboardInterrupt:
         pass
-    finally:
-        controller.stop()
 
 
 if __name__ == "__main__":

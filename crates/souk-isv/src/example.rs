@@ -291,6 +291,8 @@ struct Shared {
     inner: Mutex<Inner>,
     fail_remaining: AtomicU32,
     failing: Mutex<Option<FailureMode>>,
+    /// `injected_failures`, for whoever waits for a failure to happen.
+    injected: tokio::sync::watch::Sender<u32>,
 }
 
 /// The example seller. Cheap to clone; clones share state.
@@ -309,6 +311,7 @@ impl ExampleSeller {
                 inner: Mutex::default(),
                 fail_remaining,
                 failing: Mutex::new(None),
+                injected: tokio::sync::watch::channel(0).0,
             }),
         }
     }
@@ -333,6 +336,14 @@ impl ExampleSeller {
     /// `state().new_instance_created` without copying the whole state.
     pub fn new_instances_created(&self) -> u32 {
         self.lock().state.new_instance_created
+    }
+
+    /// Completes once at least `n` failures have been injected (a call has arrived and is
+    /// being failed — or, with [`FailureMode::Hang`], held).
+    pub async fn injected_failures_reach(&self, n: u32) {
+        let mut injected = self.shared.injected.subscribe();
+        // The sender lives as long as `self`, so this cannot fail.
+        let _ = injected.wait_for(|count| *count >= n).await;
     }
 
     /// From now on every call fails with `mode` (`None` to stop).
@@ -992,7 +1003,12 @@ async fn inject_failures(
     let Some(mode) = seller.next_failure() else {
         return next.run(request).await;
     };
-    seller.lock().state.injected_failures += 1;
+    let injected = {
+        let mut inner = seller.lock();
+        inner.state.injected_failures += 1;
+        inner.state.injected_failures
+    };
+    seller.shared.injected.send_replace(injected);
     match mode {
         FailureMode::Http500 => (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -1056,6 +1072,11 @@ impl ExampleHandle {
     /// A snapshot of the state.
     pub fn state(&self) -> ExampleState {
         self.seller.state()
+    }
+
+    /// See [`ExampleSeller::injected_failures_reach`].
+    pub async fn injected_failures_reach(&self, n: u32) {
+        self.seller.injected_failures_reach(n).await
     }
 
     /// See [`ExampleSeller::new_instances_created`].

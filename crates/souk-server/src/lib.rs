@@ -53,6 +53,12 @@ pub struct AppState {
     /// The last order the supervision reminder pass read (it reads a batch per run and goes
     /// round all open supervisions).
     pub reminder_cursor: Arc<std::sync::Mutex<Option<souk_core::id::OrderId>>>,
+    /// Every seller-call outcome this process records (what `GET /v1/instances/{id}?wait=`
+    /// waits on).
+    pub calls_recorded: tokio::sync::broadcast::Sender<workers::Recorded>,
+    /// Turns true when [`App::serve`] starts shutting down (long waits give up at once); `None`
+    /// outside `serve`.
+    pub stopping: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// A prepared Souk: database migrated, first operator present.
@@ -98,6 +104,8 @@ impl App {
                 licenses: Arc::new(license_cache::LicenseCache::new()),
                 blobs,
                 reminder_cursor: Arc::default(),
+                calls_recorded: tokio::sync::broadcast::channel(1024).0,
+                stopping: None,
             },
             new_operator_key,
         })
@@ -111,11 +119,13 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let workers = if self.state.config.provisioning.workers {
-            if self.state.store.backend() == souk_store::Backend::Sqlite {
+        let mut state = self.state;
+        state.stopping = Some(stop_rx.clone());
+        let workers = if state.config.provisioning.workers {
+            if state.store.backend() == souk_store::Backend::Sqlite {
                 // One process per SQLite file: calls left `running` were in flight when the
                 // previous process died. Send them again now rather than after their lease.
-                let n = self.state.store.reclaim_orphaned_jobs().await?;
+                let n = state.store.reclaim_orphaned_jobs().await?;
                 if n > 0 {
                     tracing::warn!(
                         calls = n,
@@ -123,12 +133,12 @@ impl App {
                     );
                 }
             }
-            workers::spawn(workers::Engine::new(self.state.clone())?, stop_rx)
+            workers::spawn(workers::Engine::new(state.clone())?, stop_rx)
         } else {
             Vec::new()
         };
-        let flusher = spawn_heartbeat_flusher(self.state.clone(), stop_tx.subscribe());
-        let router = http::router(self.state.clone());
+        let flusher = spawn_heartbeat_flusher(state.clone(), stop_tx.subscribe());
+        let router = http::router(state);
         let served = axum::serve(http::wire_errors::EnvelopedErrors(listener), router)
             .with_graceful_shutdown(async move {
                 shutdown.await;

@@ -16,7 +16,7 @@ use souk_core::clock::{from_unix_ms, to_unix_ms};
 use souk_core::id::OrderId;
 use souk_core::money::{Currency, Money};
 use souk_core::settlement::reseller::{
-    AuthorisationState, CommissionTerms, ResellerItem, ResellerTotals,
+    AssociationExclusion, AuthorisationState, CommissionTerms, ResellerItem, ResellerTotals,
 };
 use souk_core::settlement::{Exact, LineKind, Rate};
 use souk_core::transition::Transition;
@@ -98,6 +98,8 @@ pub enum Association {
     /// Another reseller's customer already: associations do not move.
     OtherReseller,
     UnknownInvitation,
+    /// The operator flagged the buyer as not associable (§11): its flags.
+    Excluded(Vec<AssociationExclusion>),
 }
 
 /// Something a reseller statement settles: a sale or a refund of a reseller's order.
@@ -159,6 +161,18 @@ pub trait ResellerStore: Send + Sync + 'static {
     ) -> StoreResult<Association>;
 
     async fn customers(&self, reseller: &PartyId) -> StoreResult<Vec<CustomerRecord>>;
+
+    /// Replaces a buyer's §11 exclusion flags (operator); `false` when no such buyer.
+    async fn set_exclusions(
+        &self,
+        buyer: &PartyId,
+        flags: &[AssociationExclusion],
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+
+    /// A buyer's §11 exclusion flags, in declaration order.
+    async fn exclusions(&self, buyer: &PartyId) -> StoreResult<Vec<AssociationExclusion>>;
 
     /// The reseller a customer is associated with, and since when.
     async fn reseller_of(&self, buyer: &PartyId) -> StoreResult<Option<(PartyId, OffsetDateTime)>>;

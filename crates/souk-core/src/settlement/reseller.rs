@@ -256,6 +256,29 @@ pub fn reseller_statement(
     (commissions, totals)
 }
 
+string_enum!(
+    /// Why a customer may not be associated with a reseller (§11), flagged by the operator.
+    AssociationExclusion {
+        /// An internal account of the marketplace's operator.
+        Internal = "internal",
+        /// A consumer-cloud user.
+        ConsumerCloud = "consumer_cloud",
+        /// A customer already reported (报备) by a partner, or in the referral programme.
+        Reported = "reported",
+    }
+);
+
+impl AssociationExclusion {
+    /// What the refused buyer reads.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AssociationExclusion::Internal => "an internal account",
+            AssociationExclusion::ConsumerCloud => "a consumer-cloud user",
+            AssociationExclusion::Reported => "a customer already reported by a partner",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,6 +131,8 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::resellers::create_invitation,
         crate::http::resellers::list_invitations,
         crate::http::resellers::accept_invitation,
+        crate::http::resellers::get_exclusions,
+        crate::http::resellers::put_exclusions,
         crate::http::resellers::list_customers,
         crate::http::resellers::create_authorisation,
         crate::http::resellers::list_authorisations,
@@ -210,6 +212,16 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
     ("post", "/v1/{collection}", "the operator"),
     ("patch", "/v1/{collection}/{id}", "the operator"),
     ("post", "/v1/buyers/{id}/balance/top-ups", "the operator"),
+    (
+        "get",
+        "/v1/buyers/{id}/association-exclusions",
+        "the operator",
+    ),
+    (
+        "put",
+        "/v1/buyers/{id}/association-exclusions",
+        "the operator",
+    ),
     (
         "put",
         "/v1/buyers/{id}/balance/credit-limit",

@@ -3,6 +3,7 @@
 use super::extract::{ApiJson, ApiPath, ApiQuery, PageQuery};
 use crate::error::{AppError, AppResult, ErrorEnvelope};
 use crate::http::auth::{Caller, OperatorCaller};
+use crate::usecase::instance_wait::{instance_after_opening, WaitQuery};
 use crate::usecase::orders::{self, PlaceOrder, RenewInstance, UpgradeInstance};
 use crate::AppState;
 use axum::extract::State;
@@ -313,19 +314,18 @@ pub async fn list_instances(
     }))
 }
 
-/// One instance; its buyer also sees the decrypted credentials and license.
-#[utoipa::path(get, path = "/v1/instances/{id}", tag = "instances", params(("id" = String, Path)),
-    responses((status = 200, body = InstanceView), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
+/// One instance; its buyer also sees the decrypted credentials and license. With `?wait=N`, an
+/// instance still `opening` is answered once it opened (or failed), at most N seconds later.
+#[utoipa::path(get, path = "/v1/instances/{id}", tag = "instances", params(("id" = String, Path), WaitQuery),
+    responses((status = 200, body = InstanceView), (status = 400, description = "`invalid_query`: wait outside 1–30 seconds", body = ErrorEnvelope), (status = 404, description = "`not_found`: no such resource visible to you", body = ErrorEnvelope)), security(("api_key" = [])))]
 pub async fn get_instance(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(wait): ApiQuery<WaitQuery>,
 ) -> AppResult<Json<InstanceView>> {
-    let i = state
-        .store
-        .find_instance(&caller.scope(), &orders::instance_id(&id)?)
-        .await?
-        .ok_or_else(|| AppError::not_found("instance"))?;
+    let id = orders::instance_id(&id)?;
+    let i = instance_after_opening(&state, &caller.scope(), &id, &wait).await?;
     Ok(Json(InstanceView::for_caller(&state, &caller, i)))
 }
 

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use souk_core::catalog::BillingMode;
 use souk_core::money::Money;
 use souk_core::party::{PartyId, Role};
-use souk_core::settlement::reseller::{AuthorisationAction, AuthorisationState, CommissionFormula};
+use souk_core::settlement::reseller::{
+    AssociationExclusion, AuthorisationAction, AuthorisationState, CommissionFormula,
+};
 use souk_store::{AuthorisationRecord, OfferRecord};
 use time::OffsetDateTime;
 
@@ -27,6 +29,10 @@ pub fn router() -> Router<AppState> {
             post(create_invitation).get(list_invitations),
         )
         .route("/v1/reseller-invitations/accept", post(accept_invitation))
+        .route(
+            "/v1/buyers/{id}/association-exclusions",
+            get(get_exclusions).put(put_exclusions),
+        )
         .route("/v1/reseller-customers", get(list_customers))
         .route(
             "/v1/reseller-authorisations",
@@ -126,7 +132,7 @@ pub struct Associated {
 #[utoipa::path(post, path = "/v1/reseller-invitations/accept", tag = "resellers", request_body = AcceptBody,
     responses((status = 200, body = Associated), (status = 403, description = "`forbidden`: buyers only", body = ErrorEnvelope),
         (status = 404, description = "`not_found`: no such invitation", body = ErrorEnvelope),
-        (status = 409, description = "`customer_associated`: already another reseller's customer", body = ErrorEnvelope)),
+        (status = 409, description = "`customer_associated`: already another reseller's customer; `customer_excluded`: the operator flagged the buyer as not associable (§11)", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn accept_invitation(
     State(state): State<AppState>,
@@ -136,6 +142,47 @@ pub async fn accept_invitation(
     caller.require(&[Role::Buyer])?;
     let reseller_id = uc::accept_invitation(&state, caller.party_id(), &body.token).await?;
     Ok(Json(Associated { reseller_id }))
+}
+
+/// A buyer's §11 exclusion flags: an invitation link accepted by a flagged buyer is refused.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"flags": ["internal"]}))]
+pub struct Exclusions {
+    /// `internal` (an internal account), `consumer_cloud` (a consumer-cloud user), `reported`
+    /// (already reported by a partner); empty: associable.
+    pub flags: Vec<AssociationExclusion>,
+}
+
+/// A buyer's §11 exclusion flags (the operator).
+#[utoipa::path(get, path = "/v1/buyers/{id}/association-exclusions", tag = "resellers", params(("id" = String, Path)),
+    responses((status = 200, body = Exclusions), (status = 404, description = "`not_found`: no such buyer", body = ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn get_exclusions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> AppResult<Json<Exclusions>> {
+    caller.require(&[Role::Operator])?;
+    let flags = uc::exclusions(&state, &id).await?;
+    Ok(Json(Exclusions { flags }))
+}
+
+/// Set (replace) a buyer's §11 exclusion flags (the operator); audited. Customers already
+/// associated stay associated: the flags refuse new associations.
+#[utoipa::path(put, path = "/v1/buyers/{id}/association-exclusions", tag = "resellers", params(("id" = String, Path)),
+    request_body = Exclusions,
+    responses((status = 200, body = Exclusions), (status = 404, description = "`not_found`: no such buyer", body = ErrorEnvelope)),
+    security(("api_key" = [])))]
+pub async fn put_exclusions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Exclusions>,
+) -> AppResult<Json<Exclusions>> {
+    caller.require(&[Role::Operator])?;
+    let flags = uc::set_exclusions(&state, caller.party_id(), &id, &body.flags).await?;
+    Ok(Json(Exclusions { flags }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

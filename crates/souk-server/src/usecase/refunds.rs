@@ -679,6 +679,10 @@ pub async fn force(
         ))));
     }
     let amount = refund::forced(order.amount, amount).map_err(refused)?;
+    // §4.1 "an issued invoice must be returned before any refund": the operator's forced
+    // refund too. The appeal stays open; the seller voids the invoice, then the operator
+    // resolves (docs/invoices.md).
+    crate::usecase::invoices::refund_allowed(state, &order.id).await?;
     let instance = state
         .store
         .find_instance(&Scope::Everything, &order.instance_id)

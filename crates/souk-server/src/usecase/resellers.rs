@@ -9,8 +9,8 @@ use souk_core::money::Money;
 use souk_core::party::{PartyId, Role};
 use souk_core::settlement::notice::{authorised, reseller_statement_issued};
 use souk_core::settlement::reseller::{
-    check_offer_price, floor_price, reseller_statement, AuthorisationAction, AuthorisationState,
-    CommissionFormula, CommissionTerms,
+    check_offer_price, floor_price, reseller_statement, AssociationExclusion, AuthorisationAction,
+    AuthorisationState, CommissionFormula, CommissionTerms,
 };
 use souk_core::settlement::{Period, Rate};
 use souk_store::{
@@ -63,7 +63,54 @@ pub async fn accept_invitation(
             "your account is already associated with another reseller",
         )),
         Association::UnknownInvitation => Err(AppError::not_found("invitation")),
+        Association::Excluded(flags) => {
+            let why: Vec<&str> = flags.iter().map(|f| f.describe()).collect();
+            Err(AppError::conflict(
+                "customer_excluded",
+                format!(
+                    "your account cannot be associated with a reseller: the marketplace lists it \
+                     as {} (business rules §11); ask the marketplace's operator if this is wrong",
+                    why.join(" and ")
+                ),
+            ))
+        }
     }
+}
+
+/// The operator sets a buyer's §11 exclusion flags (replacing them); returns them.
+pub async fn set_exclusions(
+    state: &AppState,
+    operator: &PartyId,
+    buyer_id: &str,
+    flags: &[AssociationExclusion],
+) -> AppResult<Vec<AssociationExclusion>> {
+    let buyer = buyer_party(buyer_id)?;
+    if !state
+        .store
+        .set_exclusions(&buyer, flags, operator, state.clock.now())
+        .await?
+    {
+        return Err(AppError::not_found("buyer"));
+    }
+    Ok(state.store.exclusions(&buyer).await?)
+}
+
+/// A buyer's §11 exclusion flags (operator).
+pub async fn exclusions(state: &AppState, buyer_id: &str) -> AppResult<Vec<AssociationExclusion>> {
+    let buyer = buyer_party(buyer_id)?;
+    if state
+        .store
+        .find_party(&Scope::Everything, &buyer)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::not_found("buyer"));
+    }
+    Ok(state.store.exclusions(&buyer).await?)
+}
+
+fn buyer_party(id: &str) -> AppResult<PartyId> {
+    PartyId::parse_as(id, Role::Buyer).ok_or_else(|| AppError::not_found("buyer"))
 }
 
 /// What a seller authorises.

@@ -40,11 +40,12 @@ pub fn router() -> Router<AppState> {
             "/aftersale/orders/{id}/attachments/{attachment_id}",
             get(download),
         )
+        .merge(super::aftersale_upload::router())
 }
 
-const ALL: &[Role] = &[Role::Buyer, Role::Seller, Role::Operator];
+pub(super) const ALL: &[Role] = &[Role::Buyer, Role::Seller, Role::Operator];
 
-fn scope_of(m: &Member) -> Scope {
+pub(super) fn scope_of(m: &Member) -> Scope {
     let me = m.principal();
     match me.role {
         Role::Operator => Scope::Everything,
@@ -136,7 +137,18 @@ async fn order_page(
         .list_attachments(&scope, &oid)
         .await?
         .into_iter()
-        .map(|a| json!({"id": a.id, "filename": a.filename, "size": a.size_bytes, "sha256": a.sha256}))
+        .map(|a| {
+            let by = if a.uploader_id == order.buyer_id {
+                "buyer"
+            } else if a.uploader_id == order.seller_id {
+                "seller"
+            } else {
+                "operator"
+            };
+            json!({"id": a.id, "filename": a.filename, "size": a.size_bytes, "sha256": a.sha256,
+                   "by": by, "at": super::when(a.created_at),
+                   "image": a.content_type.starts_with("image/")})
+        })
         .collect();
     let me = actor_of(&m);
     use souk_core::refund::RefundState;
@@ -148,6 +160,11 @@ async fn order_page(
     let return_approved = open_state == Some(RefundState::ReturnApproved);
     let return_shipped = open_state == Some(RefundState::ReturnShipped);
     let hardware = order.snapshot.delivery_type == souk_core::catalog::DeliveryType::Hardware;
+    let online_license =
+        order.snapshot.license_mode == Some(souk_core::catalog::LicenseMode::Online);
+    let awaiting_operator = refunds
+        .iter()
+        .any(|r| souk_core::refund::is_open(r.state) && r.awaiting_operator);
     let node = sv.as_ref().map(|s| s.node);
     let open = sv.as_ref().is_some_and(|s| {
         s.node != Node::Completed && !s.log.iter().any(|e| e.action == "refunded")
@@ -168,6 +185,9 @@ async fn order_page(
             return_approved => return_approved,
             return_shipped => return_shipped,
             hardware => hardware,
+            online_license => online_license,
+            awaiting_operator => awaiting_operator,
+            accept_types => state.config.attachments.allowed_types.join(","),
             files => files,
             me => me,
             flow => sv.as_ref().map(|s| s.flow.iter().filter(|n| **n != Node::Completed).copied().collect::<Vec<_>>()),
@@ -175,8 +195,10 @@ async fn order_page(
     )
 }
 
-/// Every field any step's form may carry; empty ones are left out.
-#[derive(Deserialize)]
+/// Every field any step's form may carry; empty ones are left out. The repeated fields
+/// (`attachments`, `screenshots`: checkboxes of the order's attachments) are gathered by
+/// [`step_form`].
+#[derive(Deserialize, Default)]
 struct StepForm {
     action: String,
     #[serde(default)]
@@ -203,6 +225,40 @@ struct StepForm {
     /// In major units (`12.34`), in the order's currency.
     #[serde(default)]
     amount: String,
+    /// License identifier flow: the buyer's hardware identifier (empty: Souk generates one).
+    #[serde(default)]
+    hardware_id: String,
+    /// Online License: the license delivered by hand at `implement`.
+    #[serde(default)]
+    license: String,
+    /// `deliver_proof`: a checked box marks the evidence item remote.
+    #[serde(default)]
+    remote: String,
+    #[serde(skip)]
+    attachments: Vec<String>,
+    #[serde(skip)]
+    screenshots: Vec<String>,
+}
+
+/// The posted pairs as a [`StepForm`]: the first value of each single field, every value of
+/// the repeated ones.
+fn step_form(pairs: Vec<(String, String)>) -> Result<StepForm, AppError> {
+    let mut single = Map::new();
+    let (mut attachments, mut screenshots) = (Vec::new(), Vec::new());
+    for (k, v) in pairs {
+        match k.as_str() {
+            "attachments" => attachments.push(v),
+            "screenshots" => screenshots.push(v),
+            _ => {
+                single.entry(k).or_insert(Value::String(v));
+            }
+        }
+    }
+    let mut form: StepForm = serde_json::from_value(Value::Object(single))
+        .map_err(|e| AppError::invalid_field("action", format!("choose a step: {e}")))?;
+    form.attachments = attachments;
+    form.screenshots = screenshots;
+    Ok(form)
 }
 
 /// `12.34` in `currency` → minor units; refuses more decimals than the currency has.
@@ -242,10 +298,12 @@ fn action_of(f: &StepForm, currency: Currency) -> Result<Action, AppError> {
     };
     match f.action.as_str() {
         "submit_requirement" => put("requirement", &f.requirement),
+        "submit_identifier" => put("hardware_id", &f.hardware_id),
         "reject_requirement" | "return_review" | "reject_delivery" => put("reason", &f.reason),
         "implement" => {
             put("carrier", &f.carrier);
             put("tracking_number", &f.tracking_number);
+            put("license", &f.license);
         }
         "appeal" => {
             put("reason", &f.reason);
@@ -261,6 +319,7 @@ fn action_of(f: &StepForm, currency: Currency) -> Result<Action, AppError> {
     match f.action.as_str() {
         "submit_requirement" => {
             o.entry("requirement").or_insert(json!(""));
+            o.insert("attachments".into(), json!(f.attachments));
         }
         "reject_requirement" | "return_review" | "reject_delivery" | "appeal"
         | "resolve_appeal" => {
@@ -270,10 +329,21 @@ fn action_of(f: &StepForm, currency: Currency) -> Result<Action, AppError> {
             }
         }
         "deliver_proof" => {
-            o.insert(
-                "evidence".into(),
-                json!([{"kind": f.evidence_kind.trim(), "description": f.evidence_description.trim()}]),
-            );
+            let mut evidence = vec![json!({
+                "kind": f.evidence_kind.trim(),
+                "description": f.evidence_description.trim(),
+                "remote": !f.remote.is_empty(),
+                "attachments": f.attachments,
+            })];
+            // Screenshots checked on the form become one `screenshot` item (§3.5).
+            if !f.screenshots.is_empty() {
+                evidence.push(json!({
+                    "kind": "screenshot",
+                    "description": "Screenshots",
+                    "attachments": f.screenshots,
+                }));
+            }
+            o.insert("evidence".into(), json!(evidence));
             if !f.actual_start.trim().is_empty() {
                 let t = f.actual_start.trim();
                 let t = if t.len() == 16 {
@@ -315,14 +385,15 @@ async fn act(
     State(state): State<AppState>,
     m: Member,
     Path(id): Path<String>,
-    s: Submitted<StepForm>,
+    s: Submitted<Vec<(String, String)>>,
 ) -> PageResult {
     m.require(ALL)?;
-    let err = WebError::with(&s.visitor);
+    let err = || WebError::with(&s.visitor);
     let me = m.principal();
     let scope = scope_of(&m);
-    let currency = currency_of(&state, &scope, &id).await.map_err(err)?;
-    let action = action_of(&s.form, currency).map_err(WebError::with(&s.visitor))?;
+    let currency = currency_of(&state, &scope, &id).await.map_err(err())?;
+    let form = step_form(s.form.clone()).map_err(err())?;
+    let action = action_of(&form, currency).map_err(err())?;
     supervision::act(&state, me.role, &me.party_id, &scope, &id, action)
         .await
         .map_err(WebError::with(&s.visitor))?;

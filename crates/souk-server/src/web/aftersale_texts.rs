@@ -66,6 +66,18 @@ pub struct AftersaleTexts {
     pub goods: &'static str,
     pub not_received: &'static str,
     pub received: &'static str,
+    pub file: &'static str,
+    pub upload: &'static str,
+    pub uploaded_by: &'static str,
+    pub attach_files: &'static str,
+    pub screenshots: &'static str,
+    pub remote: &'static str,
+    pub identifier: &'static str,
+    pub hardware_id: &'static str,
+    pub submit_identifier: &'static str,
+    pub license: &'static str,
+    pub confirm_in_transit: &'static str,
+    pub awaits_operator: &'static str,
 }
 
 const EN: AftersaleTexts = AftersaleTexts {
@@ -129,6 +141,18 @@ const EN: AftersaleTexts = AftersaleTexts {
     goods: "Goods",
     not_received: "not received",
     received: "received (return them)",
+    file: "File",
+    upload: "Attach file",
+    uploaded_by: "by",
+    attach_files: "Attached files",
+    screenshots: "Screenshots",
+    remote: "Delivered remotely (records replace screenshots)",
+    identifier: "Identifier",
+    hardware_id: "Hardware identifier (leave empty for a system identifier)",
+    submit_identifier: "Submit identifier",
+    license: "License (if getLicense did not deliver it)",
+    confirm_in_transit: "Confirm goods in transit (send to the seller)",
+    awaits_operator: "Waiting for an operator: goods in transit",
 };
 
 const ZH: AftersaleTexts = AftersaleTexts {
@@ -192,6 +216,18 @@ const ZH: AftersaleTexts = AftersaleTexts {
     goods: "货物状态",
     not_received: "未收货",
     received: "已收货（退货）",
+    file: "文件",
+    upload: "上传附件",
+    uploaded_by: "上传方",
+    attach_files: "附件",
+    screenshots: "截图",
+    remote: "远程交付（以远程交付记录代替截图）",
+    identifier: "识别码",
+    hardware_id: "硬件识别码（留空则由系统生成）",
+    submit_identifier: "提交识别码",
+    license: "License（getLicense 未交付时手动交付）",
+    confirm_in_transit: "确认在途（转服务商审核）",
+    awaits_operator: "待运营确认：货物在途",
 };
 
 pub fn texts(lang: Lang) -> &'static AftersaleTexts {

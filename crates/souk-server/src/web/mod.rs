@@ -13,6 +13,7 @@
 mod account;
 mod aftersale;
 mod aftersale_texts;
+mod aftersale_upload;
 mod buyer;
 mod buyer_actions;
 mod buyer_licenses;
@@ -32,6 +33,7 @@ mod seller;
 mod seller_center;
 pub mod session;
 mod shop;
+mod stream_form;
 mod upload;
 mod usage;
 

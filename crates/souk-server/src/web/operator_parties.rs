@@ -6,12 +6,14 @@ use super::session::{Member, Submitted};
 use super::{page, when, PageResult, WebError};
 use crate::error::AppError;
 use crate::usecase::parties::{self, CreateParty, IssuedKey};
+use crate::usecase::resellers;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
 use souk_core::party::{PartyId, PartyStatus, Role};
+use souk_core::settlement::reseller::AssociationExclusion;
 use souk_store::{Page, PartyFilter, Scope};
 
 pub fn router() -> Router<AppState> {
@@ -20,6 +22,10 @@ pub fn router() -> Router<AppState> {
         .route("/operator/parties/{id}", get(detail))
         .route("/operator/parties/{id}/status", post(set_status))
         .route("/operator/parties/{id}/keys", post(issue_key))
+        .route(
+            "/operator/parties/{id}/association-exclusions",
+            post(set_exclusions),
+        )
 }
 
 const PAGE_SIZE: u32 = 50;
@@ -170,6 +176,16 @@ async fn render_detail(
             }
         })
         .collect();
+    // §11: the flags that keep a buyer from being associated with a reseller.
+    let exclusions: Vec<_> = if p.role == Role::Buyer {
+        let set = resellers::exclusions(state, id.as_str()).await?;
+        AssociationExclusion::ALL
+            .iter()
+            .map(|f| minijinja::context! { flag => f.as_str(), on => set.contains(f) })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let issued = issued.map(|k| {
         minijinja::context! { id => k.record.id.as_str(), secret => k.secret, label => k.record.label }
     });
@@ -180,7 +196,7 @@ async fn render_detail(
             id => p.id.as_str(), role => p.role.as_str(), name => p.name, email => p.email,
             mobile_phone => p.mobile_phone, status => p.status.as_str(),
             created => when(p.created_at), is_me => p.id == m.principal().party_id,
-            keys => keys, trail => trail, issued => issued,
+            keys => keys, trail => trail, issued => issued, exclusions => exclusions,
         },
     )
 }
@@ -242,4 +258,39 @@ async fn issue_key(
     .map_err(WebError::with(&s.visitor))?;
     // Rendered, not redirected: the secret exists only in this answer.
     render_detail(&state, &m, &id, Some(issued)).await
+}
+
+/// One checkbox per flag; an unchecked box is absent from the form.
+#[derive(serde::Deserialize)]
+struct ExclusionsForm {
+    #[serde(default)]
+    internal: Option<String>,
+    #[serde(default)]
+    consumer_cloud: Option<String>,
+    #[serde(default)]
+    reported: Option<String>,
+}
+
+/// The operator sets a buyer's §11 exclusion flags, as `PUT /v1/buyers/{id}/association-exclusions`.
+async fn set_exclusions(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+    s: Submitted<ExclusionsForm>,
+) -> PageResult {
+    m.require(&[Role::Operator])?;
+    let f = &s.form;
+    let flags: Vec<AssociationExclusion> = [
+        (AssociationExclusion::Internal, &f.internal),
+        (AssociationExclusion::ConsumerCloud, &f.consumer_cloud),
+        (AssociationExclusion::Reported, &f.reported),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.is_some())
+    .map(|(flag, _)| flag)
+    .collect();
+    resellers::set_exclusions(&state, &m.principal().party_id, &id, &flags)
+        .await
+        .map_err(WebError::with(&s.visitor))?;
+    Ok(Redirect::to(&format!("/operator/parties/{id}")).into_response())
 }

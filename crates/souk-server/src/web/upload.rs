@@ -43,14 +43,6 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .map(|p| p + from)
 }
 
-/// A header parameter such as `name="x"` in a part's `Content-Disposition`.
-fn param(line: &str, key: &str) -> Option<String> {
-    let pat = format!("{key}=\"");
-    let start = line.find(&pat)? + pat.len();
-    let end = line[start..].find('"')? + start;
-    Some(line[start..end].to_owned())
-}
-
 /// Splits a multipart body into its text fields and its file.
 fn parse(
     body: &[u8],
@@ -72,18 +64,8 @@ fn parse(
         let next = find(body, format!("\r\n{delim}").as_bytes(), data_start)
             .ok_or_else(|| bad("an unterminated part"))?;
         let data = &body[data_start..next];
-        let mut name = None;
-        let mut filename = None;
-        let mut content_type = String::new();
-        for line in head.split("\r\n") {
-            let lower = line.to_ascii_lowercase();
-            if lower.starts_with("content-disposition:") {
-                name = param(line, "name");
-                filename = param(line, "filename");
-            } else if let Some(v) = lower.strip_prefix("content-type:") {
-                content_type = v.trim().to_owned();
-            }
-        }
+        let (name, filename, content_type) = super::stream_form::head_fields(&head);
+        let content_type = content_type.unwrap_or_default();
         match (name, filename) {
             (Some(_), Some(f)) if !f.is_empty() => {
                 file = Some(FilePart {

@@ -93,11 +93,11 @@ impl Dispatcher {
             state.config.private_endpoints_allowed(),
         )?;
         Ok(Dispatcher {
-            state,
             client,
             owner: Arc::from(uuid::Uuid::new_v4().to_string()),
-            recorded: tokio::sync::broadcast::channel(1024).0,
+            recorded: state.calls_recorded.clone(),
             busy: Arc::default(),
+            state,
         })
     }
 

@@ -10,7 +10,7 @@ pub mod dispatcher;
 pub mod requests;
 pub mod timers;
 
-pub use dispatcher::Dispatcher;
+pub use dispatcher::{Dispatcher, Recorded};
 
 use crate::AppState;
 use std::time::Duration;

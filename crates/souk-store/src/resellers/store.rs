@@ -72,6 +72,11 @@ impl ResellerStore for SqlStore {
             Some(_) => return Ok(Association::OtherReseller),
             None => {}
         }
+        // §11: flagged buyers are never associated (read in the same transaction).
+        let flags = exclusions_in(&mut tx, buyer).await?;
+        if !flags.is_empty() {
+            return Ok(Association::Excluded(flags));
+        }
         // A racing second acceptance loses on the primary key (a 409 conflict).
         sqlx::query(
             "INSERT INTO reseller_customers (buyer_id, reseller_id, invitation, associated_at) \
@@ -97,6 +102,61 @@ impl ResellerStore for SqlStore {
         .await?;
         tx.commit().await?;
         Ok(Association::Associated(reseller))
+    }
+
+    async fn set_exclusions(
+        &self,
+        buyer: &PartyId,
+        flags: &[AssociationExclusion],
+        actor: &PartyId,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write.begin().await?;
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT id FROM parties WHERE id = $1 AND role = 'buyer'")
+                .bind(buyer.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if found.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM association_exclusions WHERE buyer_id = $1")
+            .bind(buyer.as_str())
+            .execute(&mut *tx)
+            .await?;
+        for flag in AssociationExclusion::ALL
+            .iter()
+            .filter(|f| flags.contains(f))
+        {
+            sqlx::query(
+                "INSERT INTO association_exclusions (buyer_id, flag, set_by, set_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(buyer.as_str())
+            .bind(flag.as_str())
+            .bind(actor.as_str())
+            .bind(to_unix_ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let names: Vec<&str> = flags.iter().map(|f| f.as_str()).collect();
+        let detail = serde_json::json!({ "flags": names });
+        audit(
+            &mut tx,
+            now,
+            Some(actor),
+            "reseller.association_exclusions",
+            buyer.as_str(),
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn exclusions(&self, buyer: &PartyId) -> StoreResult<Vec<AssociationExclusion>> {
+        let mut conn = self.read.acquire().await?;
+        exclusions_in(&mut conn, buyer).await
     }
 
     async fn customers(&self, reseller: &PartyId) -> StoreResult<Vec<CustomerRecord>> {
@@ -451,4 +511,21 @@ impl ResellerStore for SqlStore {
     ) -> StoreResult<ResellerStatementRecord> {
         statements::pay_reseller_statement(self, id, actor, now).await
     }
+}
+
+/// A buyer's exclusion flags, in declaration order.
+async fn exclusions_in(
+    conn: &mut AnyConnection,
+    buyer: &PartyId,
+) -> StoreResult<Vec<AssociationExclusion>> {
+    let set: Vec<String> =
+        sqlx::query_scalar("SELECT flag FROM association_exclusions WHERE buyer_id = $1")
+            .bind(buyer.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(AssociationExclusion::ALL
+        .iter()
+        .copied()
+        .filter(|f| set.iter().any(|s| s == f.as_str()))
+        .collect())
 }

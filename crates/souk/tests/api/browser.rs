@@ -10,7 +10,7 @@ use crate::backend_test;
 use crate::console_support::{login_for, operator_id, PASSWORD};
 use crate::fixture::{self, Proto};
 use crate::harness::{Backend, TestApp};
-use crate::ops_support::ready_line;
+use crate::ops_support::{port_in, ready_line};
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -35,20 +35,17 @@ impl Drop for Driver {
 }
 
 pub(crate) async fn driver() -> Driver {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 0: chromedriver binds a free port itself and names it when it listens.
     let mut child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
+        .arg("--port=0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver is not installed: run scripts/ensure-browser.sh (or set SOUK_TEST_BROWSER=skip)");
     // chromedriver says when it listens.
     let out = tokio::process::ChildStdout::from_std(child.stdout.take().unwrap()).unwrap();
-    ready_line(out, "started successfully", Duration::from_secs(30)).await;
+    let line = ready_line(out, "started successfully", Duration::from_secs(30)).await;
+    let port = port_in(&line);
     let url = format!("http://127.0.0.1:{port}");
     Driver { child, url }
 }

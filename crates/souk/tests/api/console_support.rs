@@ -122,10 +122,12 @@ impl<'a> Web<'a> {
         let token = csrf_of(&page.text);
         let boundary = "souk-test-boundary-7d1e";
         let mut body = Vec::new();
-        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        // The token first: the after-sale upload reads it before the rest of the form.
+        let mut all: Vec<(&str, &str)> = Vec::new();
         if csrf {
             all.push(("csrf", token.as_str()));
         }
+        all.extend_from_slice(fields);
         for (k, v) in all {
             body.extend_from_slice(
                 format!(
@@ -144,13 +146,20 @@ impl<'a> Web<'a> {
         );
         body.extend_from_slice(bytes);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.post_body(
+            action,
+            &format!("multipart/form-data; boundary={boundary}"),
+            body,
+        )
+        .await
+    }
+
+    /// Posts `body` as it is, with this `Content-Type` and the session's cookies.
+    pub async fn post_body(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
         self.send(
             self.http
-                .post(self.app.url(action))
-                .header(
-                    "content-type",
-                    format!("multipart/form-data; boundary={boundary}"),
-                )
+                .post(self.app.url(path))
+                .header("content-type", content_type)
                 .body(body),
         )
         .await

@@ -572,3 +572,78 @@ backend_test!(
         assert_eq!(sha256_hex(file.text.as_bytes()), sha256_hex(&pdf));
     }
 );
+
+backend_test!(
+    an_operators_forced_refund_waits_until_the_seller_voids_the_issued_invoice,
+    |app: TestApp| async move {
+        let m = market(&app, Proto::V2, example_seller(&app, |_| {}).await).await;
+        let sku = crate::aftersale::flagged_saas(&app, &m).await;
+        let order = m
+            .buy(&app, json!({"sku_id": sku, "billing_mode": "monthly"}))
+            .await;
+        let id = order["id"].as_str().unwrap().to_owned();
+        m.wait_instance(&app, order["instance_id"].as_str().unwrap(), "active")
+            .await;
+        // Under supervision (processing): the buyer asks for an invoice and the seller issues it.
+        let r = request(&app, &m.buyer_key, &id, general()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        let invoice = r.body["id"].as_str().unwrap().to_owned();
+        let up = app
+            .send(
+                app.http
+                    .post(app.url(&format!("/v1/orders/{id}/attachments?filename=i.pdf")))
+                    .bearer_auth(&m.seller_key)
+                    .header("content-type", "application/pdf")
+                    .body("%PDF-1.7 invoice"),
+            )
+            .await;
+        assert_eq!(up.status, StatusCode::CREATED, "{}", up.text);
+        let issued = act(
+            &app,
+            &m.seller_key,
+            &invoice,
+            json!({"action": "issue",
+            "invoice_number": "044002300111-1", "attachment_id": up.body["id"]}),
+        )
+        .await;
+        assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
+
+        // The buyer appeals; the operator's forced refund is refused while the invoice stands,
+        // and nothing changes: the appeal is still open, the order still processing.
+        let appeal = app
+            .post(
+                &format!("/v1/orders/{id}/supervision/actions"),
+                &m.buyer_key,
+                json!({"action": "appeal", "reason": "The seller never answers", "demand": "Refund me"}),
+            )
+            .await;
+        assert_eq!(appeal.status, StatusCode::OK, "{}", appeal.text);
+        let resolve = json!({"action": "resolve_appeal", "outcome": "force_refund",
+            "amount": {"amount_minor": 600, "currency": "CNY"}, "reason": "Seller unresponsive"});
+        let path = format!("/v1/orders/{id}/supervision/actions");
+        app.post(&path, &app.operator_key, resolve.clone())
+            .await
+            .assert_error(StatusCode::CONFLICT, "invoice_issued");
+        assert_eq!(m.order(&app, &id).await["state"], "processing");
+        let refunds = app
+            .get(&format!("/v1/orders/{id}/refunds"), &m.buyer_key)
+            .await;
+        assert_eq!(refunds.body["data"], json!([]), "{}", refunds.text);
+
+        // The seller voids (returns) the invoice; then the forced refund goes through.
+        let voided = act(
+            &app,
+            &m.seller_key,
+            &invoice,
+            json!({"action": "void",
+            "reason": "returned for the appeal's refund"}),
+        )
+        .await;
+        assert_eq!(voided.status, StatusCode::OK, "{}", voided.text);
+        let done = app.post(&path, &app.operator_key, resolve).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+        assert_eq!(m.order(&app, &id).await["state"], "refunded");
+        m.wait_instance(&app, order["instance_id"].as_str().unwrap(), "released")
+            .await;
+    }
+);

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use crate::harness::{TestApp, TestDb};
-use crate::ops_support::ready_line;
+use crate::ops_support::{port_in, ready_line};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -25,25 +25,22 @@ pub struct Mail {
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let dir = tempfile::tempdir().unwrap();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp-sink.py");
         let mut child = tokio::process::Command::new("python3")
             .arg(script)
-            .arg(port.to_string())
+            .arg("0")
             .arg(dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("python3 scripts/smtp-sink.py (scripts/ensure-smtp.sh installs aiosmtpd)");
-        // The sink prints "listening" once its server accepts connections.
+        // Port 0: the sink binds a free port itself and prints "listening on PORT" once it
+        // accepts connections (a port picked here could be taken before the child binds it).
         let out = child.stdout.take().unwrap();
-        ready_line(out, "listening", std::time::Duration::from_secs(30)).await;
+        let line = ready_line(out, "listening on", std::time::Duration::from_secs(30)).await;
+        let port = port_in(&line);
         SmtpSink { child, port, dir }
     }
 

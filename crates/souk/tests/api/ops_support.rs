@@ -1,12 +1,11 @@
 //! Real `souk` processes for the operations tests: started with chosen arguments, their stdout
 //! read line by line, their stderr kept in a file, stopped with SIGTERM or killed on drop.
 //! Also the waits on child processes every test uses: a child is ready when it says so on its
-//! output (`ready_line`), it has stopped when wait(2) returns (`wait_exit`); the one bounded poll
-//! left is `poll_until`, for what a separate `souk` does on its own clock.
+//! output (`ready_line`), it has stopped when wait(2) returns (`wait_exit`), and what a separate
+//! `souk` does on its own clock is awaited through its API (`?wait=` on an instance).
 
 use crate::harness::Reply;
 use serde_json::{json, Value};
-use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -159,18 +158,23 @@ impl Client {
     }
 
     /// Waits (bounded) until the instance is active: the separate `souk` opens it on its own
-    /// clock (see `poll_until`).
+    /// clock, and `?wait=` has Souk answer once the instance left `opening` (no polling here;
+    /// a restarted Souk may need more than one wait to resend the call).
     pub async fn wait_active(&self, key: &str, instance: &str) -> Value {
-        let path = format!("/v1/instances/{instance}");
-        poll_until(
-            Duration::from_secs(30),
-            "the instance never opened",
-            || async {
-                let r = self.call("GET", &path, key, None).await;
-                (r.body["state"] == "active").then_some(r.body)
-            },
-        )
-        .await
+        let path = format!("/v1/instances/{instance}?wait=10");
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = self.call("GET", &path, key, None).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            if r.body["state"] == "active" {
+                return r.body;
+            }
+            assert!(
+                r.body["state"] == "opening" && Instant::now() < end,
+                "the instance never opened: {}",
+                r.text
+            );
+        }
     }
 
     /// Every item of a paginated list, in order.
@@ -202,6 +206,15 @@ pub fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
+}
+
+/// The port a child named in its ready line: the last run of digits ("listening on 39291",
+/// "…started successfully on port 33333.", " * Running on http://127.0.0.1:39343").
+pub fn port_in(line: &str) -> u16 {
+    line.rsplit(|c: char| !c.is_ascii_digit())
+        .find(|run| !run.is_empty())
+        .and_then(|run| run.parse().ok())
+        .unwrap_or_else(|| panic!("no port in the ready line `{line}`"))
 }
 
 /// Reads a child's output until a line containing `ready` (the child saying it listens) and
@@ -252,23 +265,4 @@ pub fn wait_exit(child: &mut Child, limit: Duration) -> ExitStatus {
             }
         }
     })
-}
-
-/// The one bounded poll of the suite, on purpose: a *separate* `souk` process runs its own
-/// workers on the real clock, so from outside there is no `drain()` to call and no event to
-/// await for, e.g., "the instance is active". Asks `check` every 50 ms until it gives a value;
-/// fails the test past `limit`. In-process tests use `drain()` / `run_due(now)` instead.
-pub async fn poll_until<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < end, "{what} (waited {limit:?})");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }

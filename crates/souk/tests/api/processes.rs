@@ -3,7 +3,7 @@
 
 use crate::fixture::{product_body, Proto, SELLER_KEY};
 use crate::harness::{postgres_skipped, Backend, TestDb};
-use crate::ops_support::{poll_until, Client};
+use crate::ops_support::Client;
 use reqwest::StatusCode;
 use serde_json::json;
 use souk_isv::example::{ExampleConfig, ExampleHandle, ExampleSeller, FailureMode};
@@ -178,13 +178,11 @@ async fn killed_mid_call_loses_nothing_and_duplicates_nothing(backend: Backend) 
     // The seller takes the call in and does not answer: Souk is mid-dispatch.
     example.set_failing(Some(FailureMode::Hang));
     let instance = buy(&c, &buyer_key, &sku).await;
-    // The separate souk's worker makes the call on its own clock (see poll_until).
-    poll_until(
-        Duration::from_secs(10),
-        "the call never arrived",
-        || async { (example.state().injected_failures > 0).then_some(()) },
-    )
-    .await;
+    // The separate souk's worker makes the call on its own clock; the seller says when it
+    // arrived.
+    tokio::time::timeout(Duration::from_secs(10), example.injected_failures_reach(1))
+        .await
+        .expect("the call never arrived");
     souk.kill9();
 
     example.set_failing(None);

@@ -315,3 +315,112 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    flagged_customers_are_refused_by_invitation_links_with_a_clear_code,
+    |app: TestApp| async move {
+        let (_, reseller) = app.party("resellers", "Channel Partner Co").await;
+        let (buyer_id, buyer) = app.party("buyers", "Internal Team").await;
+        let (_, seller) = app.party("sellers", "Acme Cloud").await;
+        let inv = app
+            .post("/v1/reseller-invitations", &reseller, json!({}))
+            .await;
+        let token = inv.body["token"].as_str().unwrap().to_owned();
+        let path = format!("/v1/buyers/{buyer_id}/association-exclusions");
+        let put = |key: &str, body: Value| {
+            app.http
+                .put(app.url(&path))
+                .bearer_auth(key.to_owned())
+                .json(&body)
+        };
+        // Only the operator sets or reads the flags; unknown flags and buyers are refused.
+        for key in [&seller, &buyer, &reseller] {
+            app.send(put(key, json!({"flags": ["internal"]})))
+                .await
+                .assert_error(StatusCode::FORBIDDEN, "forbidden");
+            app.get(&path, key)
+                .await
+                .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        }
+        app.send(put(&app.operator_key, json!({"flags": ["vip"]})))
+            .await
+            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+        app.get(
+            "/v1/buyers/buy_01m8a2h3k4m5n6p7q8r9s0t1v2/association-exclusions",
+            &app.operator_key,
+        )
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "not_found");
+        let none = app.get(&path, &app.operator_key).await;
+        assert_eq!(none.body, json!({"flags": []}), "{}", none.text);
+
+        let set = app
+            .send(put(
+                &app.operator_key,
+                json!({"flags": ["reported", "internal", "internal"]}),
+            ))
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+        assert_eq!(set.body["flags"], json!(["internal", "reported"]));
+        let accept = || {
+            app.post(
+                "/v1/reseller-invitations/accept",
+                &buyer,
+                json!({"token": token}),
+            )
+        };
+        let refused = accept().await;
+        refused.assert_error(StatusCode::CONFLICT, "customer_excluded");
+        assert!(
+            refused.text.contains("an internal account")
+                && refused.text.contains("already reported"),
+            "{}",
+            refused.text
+        );
+        let customers = app.get("/v1/reseller-customers", &reseller).await;
+        assert_eq!(customers.body["data"], json!([]), "{}", customers.text);
+        app.send(put(&app.operator_key, json!({"flags": ["consumer_cloud"]})))
+            .await;
+        accept()
+            .await
+            .assert_error(StatusCode::CONFLICT, "customer_excluded");
+
+        // The operator's console: the buyer's page shows the flags and sets them (CSRF-checked).
+        let web = crate::console_operator::operator_web(&app).await;
+        let page = format!("/operator/parties/{buyer_id}");
+        let form = format!("{page}/association-exclusions");
+        let shown = web.get(&page).await;
+        assert!(
+            shown
+                .text
+                .contains("id=\"exclusion-consumer_cloud\" checked"),
+            "{}",
+            shown.text
+        );
+        let forged = web.post(&form, &[("internal", "on")]).await;
+        assert_ne!(forged.status, StatusCode::SEE_OTHER, "{}", forged.text);
+        let r = web
+            .submit(&page, &form, &[("internal", "on"), ("reported", "on")])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let now = app.get(&path, &app.operator_key).await;
+        assert_eq!(
+            now.body["flags"],
+            json!(["internal", "reported"]),
+            "{}",
+            now.text
+        );
+        let zh = web.get(&format!("{page}?lang=zh")).await;
+        assert!(zh.text.contains("内部账号"), "{}", zh.text);
+
+        // Cleared (no box ticked): the link associates the customer.
+        let r = web.submit(&page, &form, &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let cleared = app.get(&path, &app.operator_key).await;
+        assert_eq!(cleared.body["flags"], json!([]), "{}", cleared.text);
+        let ok = accept().await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
+        let customers = app.get("/v1/reseller-customers", &reseller).await;
+        assert_eq!(customers.body["data"][0]["buyer_id"], buyer_id.as_str());
+    }
+);

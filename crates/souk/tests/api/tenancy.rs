@@ -271,6 +271,7 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("post", "/v1/instances/{id}/upgrade") => json!({"quantity": 2}),
         ("put", "/v1/instances/{id}/auto-renew") => json!({"auto_renew": true}),
         ("put", "/v1/products/{id}/fee-policy") => json!({"rate_bp": 300}),
+        ("put", "/v1/buyers/{id}/association-exclusions") => json!({"flags": []}),
         ("post", "/v1/statements/{id}/transitions") => {
             json!({"action": "countersign"})
         }

@@ -21,7 +21,7 @@ async fn upload(
     .await
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
@@ -200,7 +200,7 @@ async fn chunked_upload(
         .to_owned()
 }
 
-fn blob_files(dir: &std::path::Path) -> usize {
+pub(super) fn blob_files(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -274,13 +274,9 @@ impl S3Server {
             eprintln!("SOUK_TEST_S3=skip: not running the S3 mode");
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // Port 0: moto binds a free port itself and names it when it listens.
         let mut child = tokio::process::Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -288,7 +284,8 @@ impl S3Server {
             .expect("moto_server (pip install 'moto[server]'; scripts/ensure-s3.sh does it)");
         // moto's server (werkzeug) logs " * Running on http://…" once its socket listens.
         let err = child.stderr.take().unwrap();
-        ready_line(err, "Running on", std::time::Duration::from_secs(60)).await;
+        let line = ready_line(err, "Running on", std::time::Duration::from_secs(60)).await;
+        let port = crate::ops_support::port_in(&line);
         let endpoint = format!("http://127.0.0.1:{port}");
         let made = reqwest::Client::new()
             .put(format!("{endpoint}/souk-test"))

@@ -6,7 +6,7 @@
 use super::*;
 use crate::console_support::{login_for, operator_id, Web, PASSWORD};
 
-async fn logged_in<'a>(app: &'a TestApp, party: &str, email: &str) -> Web<'a> {
+pub(super) async fn logged_in<'a>(app: &'a TestApp, party: &str, email: &str) -> Web<'a> {
     login_for(app, party, email).await;
     let web = Web::new(app);
     let r = web.login(email, PASSWORD).await;
@@ -15,7 +15,7 @@ async fn logged_in<'a>(app: &'a TestApp, party: &str, email: &str) -> Web<'a> {
 }
 
 /// Submits a form of the order's page and expects the redirect back to it.
-async fn step(web: &Web<'_>, order: &str, path: &str, form: &[(&str, &str)]) {
+pub(super) async fn step(web: &Web<'_>, order: &str, path: &str, form: &[(&str, &str)]) {
     let page = format!("/aftersale/orders/{order}");
     let r = web.submit(&page, &format!("{page}{path}"), form).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{form:?}: {}", r.text);

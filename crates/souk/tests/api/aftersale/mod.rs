@@ -148,7 +148,10 @@ pub(crate) async fn to_acceptance(app: &TestApp, m: &Market, order: &str) {
 }
 
 mod attachments;
+mod browser;
 mod console;
+mod console_files;
+mod console_flows;
 mod hardware_refunds;
 mod license_flows;
 mod licenses;
