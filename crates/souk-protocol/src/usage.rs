@@ -15,6 +15,8 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 
 use crate::auth::{check_window, ct_eq, hmac_sha256, millis, AuthError};
 use crate::secret::SellerKey;
@@ -31,6 +33,10 @@ pub const PATH: &str = "/api/mkp-openapi-public/global/v1/isv/usage-data";
 /// Request path of the old push API (AK/SK-signed; records carry `product_id` instead of
 /// `metering_sn`).
 pub const PATH_OLD: &str = "/rest/marketplace/v1/isv/usage-data";
+/// Request path of the oldest push API, camelCase fields (AK/SK-signed; [`CamelPush`]), as
+/// an axum route: `{partnerId}` is the seller's partner id, which Souk does not check (the
+/// signature says who pushes).
+pub const PATH_CAMEL: &str = "/v1.0/{partnerId}/billing/bill-mgr/push-usage-data";
 /// `error_code` of an answer that stored every valid record (abnormal ones are listed).
 pub const CODE_OK: &str = "MKT.0000";
 /// `error_code` of a body that is not a usage push (not JSON, no `usage_records` list).
@@ -71,19 +77,19 @@ pub fn verify_usage_signature(
     // Headers are not form-decoded, but a proxy may still have turned `+` into a space.
     let presented = signature.trim().replace(' ', "+");
     let ts = ts.trim();
-    let raw_ok = ct_eq(
-        usage_signature(key, ts, nonce, body).as_bytes(),
-        presented.as_bytes(),
-    );
-    let sorted_ok = serde_json::from_slice::<serde_json::Value>(body)
-        .map(|v| {
-            ct_eq(
-                usage_signature(key, ts, nonce, &sorted_compact_json(&v)).as_bytes(),
-                presented.as_bytes(),
-            )
-        })
-        .unwrap_or(false);
-    if raw_ok || sorted_ok {
+    let matches = |signed: &[u8]| {
+        ct_eq(
+            usage_signature(key, ts, nonce, signed).as_bytes(),
+            presented.as_bytes(),
+        )
+    };
+    // The sorted form only when the raw body does not verify: re-serialising a 1,000-record
+    // body costs more than the rest of its signature check. Which form matched is no secret
+    // (both are computed from what the sender sent), so the short circuit leaks nothing.
+    let ok = matches(body)
+        || serde_json::from_slice::<serde_json::Value>(body)
+            .is_ok_and(|v| matches(&sorted_compact_json(&v)));
+    if ok {
         Ok(())
     } else {
         Err(AuthError::SignatureMismatch)
@@ -159,6 +165,90 @@ pub struct ReceivedRecord {
     /// Old API: the product the usage belongs to (in place of `metering_sn`).
     #[serde(default, deserialize_with = "crate::lenient::opt_string")]
     pub product_id: Option<String>,
+}
+
+/// A push body as received, `{"usage_records": [ … ]}`: one pass over the body that keeps each
+/// record as its raw JSON text (borrowed, no `serde_json::Value` tree). Each record is then
+/// parsed on its own ([`ReceivedRecord`]), so a malformed one is reported in the abnormal list
+/// instead of failing the batch.
+#[derive(Debug, Deserialize)]
+pub struct ReceivedPush<'a> {
+    /// The records, unparsed.
+    #[serde(borrow)]
+    pub usage_records: Vec<&'a RawValue>,
+}
+
+/// The oldest push body (`PATH_CAMEL`), camelCase: `{"usageRecords": [ … ]}`, each record a
+/// [`CamelRecord`]. Kept as raw records like [`ReceivedPush`].
+#[derive(Debug, Deserialize)]
+pub struct ReceivedCamelPush<'a> {
+    /// The records, unparsed.
+    #[serde(borrow, rename = "usageRecords")]
+    pub usage_records: Vec<&'a RawValue>,
+}
+
+/// A push to the oldest API, as sellers' code built it:
+/// `{"usageRecords": [{"instanceId", "recordTime", "beginTime", "endTime",
+/// "usageEntity": {"times": "3524"}}]}` — no `metering_sn` (deduplicated by window), the
+/// usage under its billing unit's name in `usageEntity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CamelPush {
+    /// At most [`MAX_RECORDS`] records.
+    #[serde(rename = "usageRecords")]
+    pub usage_records: Vec<CamelRecord>,
+}
+
+/// One record of the oldest push API (times `yyyyMMdd'T'HHmmss'Z'` UTC). Every field is
+/// optional on input so that a bad record is reported alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CamelRecord {
+    /// On-demand instance id.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub instance_id: Option<String>,
+    /// When the record was produced.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub record_time: Option<String>,
+    /// Start of the metered interval.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub begin_time: Option<String>,
+    /// End of the metered interval.
+    #[serde(default, deserialize_with = "crate::lenient::opt_string")]
+    pub end_time: Option<String>,
+    /// The usage by billing unit (`{"times": "3524"}`): an on-demand instance meters one
+    /// billing item, so exactly one entry (Souk rule; the unit's name is not checked).
+    #[serde(default)]
+    pub usage_entity: BTreeMap<String, ScalarText>,
+}
+
+/// A JSON string, number or boolean, kept as its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ScalarText(#[serde(deserialize_with = "crate::lenient::string")] pub String);
+
+impl CamelRecord {
+    /// The record in the current API's terms (no `metering_sn`), and what is wrong with its
+    /// `usageEntity` if it does not hold exactly one value (its `usage_value` is then `None`).
+    pub fn into_received(self) -> (ReceivedRecord, Option<&'static str>) {
+        let mut entity = self.usage_entity.into_values();
+        let (usage_value, problem) = match (entity.next(), entity.next()) {
+            (Some(v), None) => (Some(v.0), None),
+            (None, _) => (None, None),
+            (Some(_), Some(_)) => (
+                None,
+                Some("usageEntity holds one billing unit, e.g. {\"times\": \"3524\"}"),
+            ),
+        };
+        let record = ReceivedRecord {
+            instance_id: self.instance_id,
+            record_time: self.record_time,
+            begin_time: self.begin_time,
+            end_time: self.end_time,
+            usage_value,
+            ..ReceivedRecord::default()
+        };
+        (record, problem)
+    }
 }
 
 /// A record that was not stored, and why.

@@ -323,6 +323,12 @@ impl SqliteUnit<'_> {
         Ok(stmt)
     }
 
+    /// The connection itself, for a statement run many times with rusqlite's own binds (a bulk
+    /// insert: no per-row conversion through sqlx's argument types).
+    pub(crate) fn connection(&self) -> &rusqlite::Connection {
+        self.conn
+    }
+
     fn execute_now(&self, q: BatchQuery<'_>) -> StoreResult<u64> {
         let mut stmt = self.prepare(q)?;
         let changed = stmt.raw_execute()?;

@@ -216,12 +216,41 @@ pub async fn client(
         .build()?;
     let dup = (1000 * dup_percent as usize / 100).min(900);
     let fresh = 1000 - dup;
+    // The batches are built before the clock starts: the seller's records exist before it
+    // pushes them, and building 1,000 JSON records here would take CPU from the server under
+    // test on a 2-core machine. Signing stays in the timed loop (a fresh `ts` per push).
+    // Batch k: instance k % n; fresh records get sequence numbers of their own, the repeated
+    // ones are the first records of the previous batch of the same instance (none for an
+    // instance's first batch).
+    let n_inst = instances.len();
+    let bodies: Arc<Vec<(axum::body::Bytes, usize)>> = Arc::new(
+        (0..batches)
+            .map(|k| {
+                let inst = &instances[k % n_inst];
+                let round = (k / n_inst) as u64;
+                let mut recs: Vec<String> = (0..fresh as u64)
+                    .map(|j| record(inst, round * fresh as u64 + j, from_ms))
+                    .collect();
+                let dups_sent = if round > 0 {
+                    recs.extend(
+                        (0..dup as u64)
+                            .map(|j| record(inst, (round - 1) * fresh as u64 + j, from_ms)),
+                    );
+                    dup
+                } else {
+                    recs.extend((0..dup as u64).map(|j| record(inst, 4_000_000 + j, from_ms)));
+                    0
+                };
+                let body = format!(r#"{{"usage_records":[{}]}}"#, recs.join(","));
+                (axum::body::Bytes::from(body), dups_sent)
+            })
+            .collect(),
+    );
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     for _ in 0..concurrency {
-        let (http, souk, instances, next) =
-            (http.clone(), souk.clone(), instances.clone(), next.clone());
+        let (http, souk, bodies, next) = (http.clone(), souk.clone(), bodies.clone(), next.clone());
         tasks.spawn(async move {
             let mut lat = Vec::new();
             let (mut accepted, mut dups, mut dups_sent, mut errors) =
@@ -231,33 +260,11 @@ pub async fn client(
                 if k >= batches {
                     break;
                 }
-                // Batch k: instance k % n; fresh records get sequence numbers of their own,
-                // the repeated ones are the first records of the previous batch of the same
-                // instance (none for an instance's first batch).
-                let n_inst = instances.len();
-                let inst = &instances[k % n_inst];
-                let round = (k / n_inst) as u64;
-                let mut recs: Vec<String> = (0..fresh as u64)
-                    .map(|j| record(inst, round * fresh as u64 + j, from_ms))
-                    .collect();
-                if round > 0 {
-                    recs.extend(
-                        (0..dup as u64)
-                            .map(|j| record(inst, (round - 1) * fresh as u64 + j, from_ms)),
-                    );
-                    dups_sent += dup;
-                } else {
-                    recs.extend((0..dup as u64).map(|j| record(inst, 4_000_000 + j, from_ms)));
-                }
-                let body = format!(r#"{{"usage_records":[{}]}}"#, recs.join(","));
+                let (body, repeated) = &bodies[k];
+                dups_sent += repeated;
                 let ts = souk_core::clock::to_unix_ms(time::OffsetDateTime::now_utc()).to_string();
                 let nonce = format!("bench-{k}-{ts}");
-                let sig = usage_signature(
-                    &SellerKey::new(DEMO_SELLER_KEY),
-                    &ts,
-                    &nonce,
-                    body.as_bytes(),
-                );
+                let sig = usage_signature(&SellerKey::new(DEMO_SELLER_KEY), &ts, &nonce, body);
                 let t = Instant::now();
                 let res = http
                     .post(format!("http://{souk}{PATH}"))
@@ -265,7 +272,7 @@ pub async fn client(
                     .header("signature", sig)
                     .header("ts", ts)
                     .header("nonce", nonce)
-                    .body(body)
+                    .body(body.clone())
                     .send()
                     .await;
                 let answer: Option<serde_json::Value> = match res {

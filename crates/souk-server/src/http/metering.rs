@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use souk_core::party::PartyId;
 use souk_protocol::apig::RequestParts;
 use souk_protocol::usage::{
@@ -23,8 +23,6 @@ use souk_protocol::usage::{
 };
 use souk_protocol::SellerKey;
 use souk_store::UsageChargeRow;
-use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
 
 /// The largest usage push read: 1,000 records of every field at its longest fit easily; the
 /// server-wide `max_body_bytes` is sized for ordinary API bodies and would cut a full batch.
@@ -36,6 +34,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(wire::PATH, post(push_current).layer(limit()))
         .route(wire::PATH_OLD, post(push_old).layer(limit()))
+        .route(wire::PATH_CAMEL, post(push_camel).layer(limit()))
         .route("/v1/instances/{id}/usage-adjustments", post(adjust_usage))
 }
 
@@ -65,26 +64,6 @@ fn refused(reason: &str, msg: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-/// Nonces of signature/ts/nonce pushes seen within the window, per product Key: a replayed
-/// push is refused even inside the window.
-static SEEN_NONCES: LazyLock<Mutex<HashMap<String, i64>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
-
-fn first_use_of(nonce_key: String, now_ms: i64, window_ms: i64) -> bool {
-    // A poisoned lock only means another request panicked mid-insert; the map is still usable.
-    let mut seen = SEEN_NONCES.lock().unwrap_or_else(|e| e.into_inner());
-    if seen.len() > 100_000 {
-        seen.retain(|_, at| now_ms - *at <= 2 * window_ms);
-    }
-    match seen.get(&nonce_key) {
-        Some(at) if now_ms - *at <= 2 * window_ms => false,
-        _ => {
-            seen.insert(nonce_key, now_ms);
-            true
-        }
-    }
-}
-
 /// Who signed the push: AK/SK (APIG `Authorization`) or the newer `signature`/`ts`/`nonce`
 /// headers with the Key of the product of the first record's instance.
 async fn authenticate(
@@ -93,7 +72,7 @@ async fn authenticate(
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
-    records: &[Value],
+    first_instance: &str,
 ) -> Result<PartyId, Response> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if header(header::AUTHORIZATION.as_str()).is_some() {
@@ -128,12 +107,7 @@ async fn authenticate(
             "nonce is required, at most 64 characters",
         ));
     }
-    let instance_id = records
-        .first()
-        .and_then(|r| r.get("instance_id"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let key = uc::push_key(state, instance_id)
+    let key = uc::push_key(state, first_instance)
         .await
         .map_err(|e| e.into_response())?;
     let Some((seller, key)) = key else {
@@ -155,11 +129,14 @@ async fn authenticate(
         window,
     )
     .map_err(|e| refused("signature_mismatch", e))?;
-    if !first_use_of(
-        format!("{seller}:{nonce}"),
-        now_ms,
-        window.as_millis() as i64,
-    ) {
+    // Remembered in the database: a replay to another Souk process on it is refused too. A
+    // nonce is kept twice the window (a `ts` may be up to one window early or late).
+    let first_use = state
+        .store
+        .first_use_of_nonce(&seller, nonce, now_ms, 2 * window.as_millis() as i64)
+        .await
+        .map_err(|e| crate::error::AppError::from(e).into_response())?;
+    if !first_use {
         return Err(refused("replayed_nonce", "this nonce was already used"));
     }
     Ok(seller)
@@ -173,22 +150,41 @@ async fn serve_push(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Response {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let records = match parsed
-        .as_ref()
-        .and_then(|v| v.get("usage_records"))
-        .and_then(Value::as_array)
-    {
-        Some(r) => r,
-        None => {
-            return answer(
-                StatusCode::BAD_REQUEST,
-                CODE_INVALID_BODY,
-                "the body must be JSON {\"usage_records\": [ … ]}",
-            )
+    // One pass over the body: the records stay raw text until each is parsed on its own.
+    let raw = match flavour {
+        Flavour::Current | Flavour::Old => {
+            serde_json::from_slice::<wire::ReceivedPush>(body).map(|p| p.usage_records)
+        }
+        Flavour::Camel => {
+            serde_json::from_slice::<wire::ReceivedCamelPush>(body).map(|p| p.usage_records)
         }
     };
-    let seller = match authenticate(state, method, uri, headers, body, records).await {
+    let Ok(records) = raw else {
+        let shape = match flavour {
+            Flavour::Camel => "{\"usageRecords\": [ … ]}",
+            Flavour::Current | Flavour::Old => "{\"usage_records\": [ … ]}",
+        };
+        return answer(
+            StatusCode::BAD_REQUEST,
+            CODE_INVALID_BODY,
+            format!("the body must be JSON {shape}"),
+        );
+    };
+    // Past the limit nothing is parsed further (the batch is refused whole below).
+    let received: Vec<uc::Received> = if records.len() > MAX_RECORDS {
+        records
+            .iter()
+            .take(1)
+            .map(|r| uc::receive(flavour, r))
+            .collect()
+    } else {
+        records.iter().map(|r| uc::receive(flavour, r)).collect()
+    };
+    let first_instance = received
+        .first()
+        .and_then(uc::Received::instance_id)
+        .unwrap_or("");
+    let seller = match authenticate(state, method, uri, headers, body, first_instance).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -209,7 +205,7 @@ async fn serve_push(
             ),
         );
     }
-    match uc::push(state, flavour, &seller, records).await {
+    match uc::push(state, flavour, &seller, &received).await {
         Ok(a) => (StatusCode::OK, Json(a)).into_response(),
         Err(e) => {
             tracing::error!(error = %e.message, "usage push failed");
@@ -268,6 +264,24 @@ pub async fn push_old(
     serve_push(&state, Flavour::Old, &method, &uri, &headers, &body).await
 }
 
+/// Push usage records, oldest API: camelCase records, the usage in `usageEntity`.
+#[utoipa::path(post, path = "/v1.0/{partnerId}/billing/bill-mgr/push-usage-data", tag = "open api",
+    params(("partnerId" = String, Path, description = "The seller's partner id (not checked: the signature says who pushes)")),
+    request_body(content = Object, content_type = "application/json", example = examples::push_camel),
+    responses((status = 200, description = "`MKT.0000`: every valid record is stored (deduplicated by window); each invalid one is in `abnormal_usage_records` (its `index`, `instance_id`, `error_code`)", body = Object, example = examples::push_answer),
+              (status = 400, description = "`MKT.0100` not `{\"usageRecords\": [...]}`, `MKT.0101` more than 1,000 records, `MKT.0102` no records: nothing stored", body = Object,
+                example = json!({"error_code": "MKT.0100", "error_msg": "the body must be JSON {\"usageRecords\": [ … ]}", "accepted": 0, "duplicates": 0, "abnormal_usage_records": []})),
+              (status = 401, description = "`APIG.0301`: the signature does not verify", body = crate::http::licenses::ApigRefusal)))]
+pub async fn push_camel(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    serve_push(&state, Flavour::Camel, &method, &uri, &headers, &body).await
+}
+
 /// An operator's correction of usage charges.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -320,6 +334,16 @@ mod examples {
             "begin_time": "20261125T130000Z",
             "end_time": "20261125T140000Z",
             "usage_value": "12.5"
+        }]})
+    }
+
+    pub fn push_camel() -> Value {
+        json!({"usageRecords": [{
+            "instanceId": "ins_01JD7W6Q4X3N9R2K5T8V1B0C6M",
+            "recordTime": "20261125T140500Z",
+            "beginTime": "20261125T130000Z",
+            "endTime": "20261125T140000Z",
+            "usageEntity": {"times": "3524"}
         }]})
     }
 

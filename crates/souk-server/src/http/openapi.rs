@@ -110,6 +110,7 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::licenses::license_file,
         crate::http::metering::push_current,
         crate::http::metering::push_old,
+        crate::http::metering::push_camel,
         crate::http::usage_views::usage_records,
         crate::http::usage_views::usage_charges,
         crate::http::usage_views::usage_summary,
@@ -168,6 +169,7 @@ pub struct ApiDoc;
 fn outside_the_envelope(path: &str) -> bool {
     path.starts_with("/api/mkp-openapi-public/")
         || path == souk_protocol::usage::PATH_OLD
+        || path == souk_protocol::usage::PATH_CAMEL
         || matches!(
             path,
             "/healthz"

@@ -9,8 +9,7 @@
 use crate::error::{AppError, AppResult};
 use crate::usecase::orders::status_job;
 use crate::AppState;
-use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use souk_core::id::InstanceId;
 use souk_core::instance::InstanceState;
 use souk_core::metering::{
@@ -21,7 +20,7 @@ use souk_core::order::Term;
 use souk_core::party::PartyId;
 use souk_core::provisioning::CallKind;
 use souk_protocol::timestamp::TimestampFormat;
-use souk_protocol::usage::{AbnormalRecord, ReceivedRecord, UsagePushAnswer, CODE_OK};
+use souk_protocol::usage::{AbnormalRecord, CamelRecord, ReceivedRecord, UsagePushAnswer, CODE_OK};
 use souk_store::{InstanceRecord, NewUsageCharge, NewUsageRecord, PackageRecord, Scope};
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -34,6 +33,85 @@ pub enum Flavour {
     /// `/rest/marketplace/v1/isv/usage-data`: records carry `product_id`; deduplicated by
     /// window only.
     Old,
+    /// `/v1.0/{partnerId}/billing/bill-mgr/push-usage-data`: camelCase records with the usage
+    /// in `usageEntity`; deduplicated by window only.
+    Camel,
+}
+
+/// How a flavour's records name their fields (error messages use the seller's own names).
+struct Names {
+    instance_id: &'static str,
+    record_time: &'static str,
+    begin_time: &'static str,
+    end_time: &'static str,
+    usage_value: &'static str,
+}
+
+impl Flavour {
+    fn names(self) -> &'static Names {
+        const SNAKE: Names = Names {
+            instance_id: "instance_id",
+            record_time: "record_time",
+            begin_time: "begin_time",
+            end_time: "end_time",
+            usage_value: "usage_value",
+        };
+        const CAMEL: Names = Names {
+            instance_id: "instanceId",
+            record_time: "recordTime",
+            begin_time: "beginTime",
+            end_time: "endTime",
+            usage_value: "usageEntity",
+        };
+        match self {
+            Flavour::Camel => &CAMEL,
+            Flavour::Current | Flavour::Old => &SNAKE,
+        }
+    }
+}
+
+/// One record of a push as parsed from its raw JSON text.
+#[derive(Debug)]
+pub enum Received {
+    /// A record, to check.
+    Record(ReceivedRecord),
+    /// A record refused as it stands (`error_code`, `error_msg`); its fields still name it in
+    /// the abnormal list.
+    Refused(ReceivedRecord, &'static str, String),
+    /// Not a record object (why).
+    NotARecord(String),
+}
+
+impl Received {
+    /// The record's `instance_id`, if it has one.
+    pub fn instance_id(&self) -> Option<&str> {
+        match self {
+            Received::Record(r) | Received::Refused(r, ..) => r.instance_id.as_deref(),
+            Received::NotARecord(_) => None,
+        }
+    }
+}
+
+/// Parses one record of a `flavour` push (each on its own: a bad one does not fail the batch).
+pub fn receive(flavour: Flavour, raw: &RawValue) -> Received {
+    let not_a_record = |e: serde_json::Error| {
+        Received::NotARecord(format!("the record is not a usage record object: {e}"))
+    };
+    // serde would read an array positionally into the record's fields.
+    if !raw.get().starts_with('{') {
+        return Received::NotARecord("the record is not a usage record object".into());
+    }
+    match flavour {
+        Flavour::Current | Flavour::Old => serde_json::from_str::<ReceivedRecord>(raw.get())
+            .map_or_else(not_a_record, Received::Record),
+        Flavour::Camel => match serde_json::from_str::<CamelRecord>(raw.get()) {
+            Err(e) => not_a_record(e),
+            Ok(c) => match c.into_received() {
+                (r, None) => Received::Record(r),
+                (r, Some(problem)) => Received::Refused(r, "invalid_usage_value", problem.into()),
+            },
+        },
+    }
 }
 
 /// Longest id the wire allows (`instance_id`, `metering_sn`, `relate_pkg_instance`: M64).
@@ -86,7 +164,8 @@ fn check_record(
     packages: &HashMap<String, PackageRecord>,
     now: OffsetDateTime,
 ) -> Result<NewUsageRecord, (String, String)> {
-    let instance_id = id_field(&r.instance_id, "instance_id")?;
+    let names = flavour.names();
+    let instance_id = id_field(&r.instance_id, names.instance_id)?;
     // Another seller's instance is reported exactly like a missing one.
     let instance = instances
         .get(instance_id)
@@ -115,14 +194,15 @@ fn check_record(
             id_field(&r.product_id, "product_id")?;
             None
         }
+        Flavour::Camel => None,
     };
-    let record_time = time_field(&r.record_time, "record_time")?;
-    let begin = time_field(&r.begin_time, "begin_time")?;
-    let end = time_field(&r.end_time, "end_time")?;
+    let record_time = time_field(&r.record_time, names.record_time)?;
+    let begin = time_field(&r.begin_time, names.begin_time)?;
+    let end = time_field(&r.end_time, names.end_time)?;
     let text = r.usage_value.as_deref().ok_or_else(|| {
         (
             "missing_field".to_owned(),
-            "usage_value is required".to_owned(),
+            format!("{} is required", names.usage_value),
         )
     })?;
     let value = UsageValue::parse_record(text)
@@ -178,17 +258,19 @@ pub async fn push(
     state: &AppState,
     flavour: Flavour,
     seller: &PartyId,
-    records: &[Value],
+    received: &[Received],
 ) -> AppResult<UsagePushAnswer> {
     let now = state.clock.now();
-    let received: Vec<Result<ReceivedRecord, String>> = records
-        .iter()
-        .map(|v| ReceivedRecord::deserialize(v).map_err(|e| e.to_string()))
-        .collect();
+    fn record(r: &Received) -> Option<&ReceivedRecord> {
+        match r {
+            Received::Record(r) => Some(r),
+            Received::Refused(..) | Received::NotARecord(_) => None,
+        }
+    }
     // A malformed id is no instance of ours: its record comes back `instance_not_found`.
     let mut ids: Vec<InstanceId> = received
         .iter()
-        .filter_map(|r| r.as_ref().ok()?.instance_id.as_deref())
+        .filter_map(|r| record(r)?.instance_id.as_deref())
         .map(str::trim)
         .filter(|s| s.len() <= MAX_ID)
         .filter_map(InstanceId::parse)
@@ -205,7 +287,7 @@ pub async fn push(
     // The packages records name (stop-when-exhausted packages), looked up once per push.
     let mut names: Vec<String> = received
         .iter()
-        .filter_map(|r| r.as_ref().ok()?.relate_pkg_instance.as_deref())
+        .filter_map(|r| record(r)?.relate_pkg_instance.as_deref())
         .map(str::trim)
         .filter(|s| !s.is_empty() && s.len() <= MAX_ID)
         .map(str::to_owned)
@@ -219,20 +301,25 @@ pub async fn push(
         .into_iter()
         .map(|p| (p.id.clone(), p))
         .collect();
-    let mut valid = Vec::with_capacity(records.len());
+    let mut valid = Vec::with_capacity(received.len());
     let mut abnormal_list = Vec::new();
     for (index, r) in received.iter().enumerate() {
         match r {
-            Err(e) => abnormal_list.push(abnormal(
+            Received::NotARecord(e) => abnormal_list.push(abnormal(
                 index,
                 &ReceivedRecord::default(),
                 "invalid_record",
-                format!("the record is not a usage record object: {e}"),
+                e.as_str(),
             )),
-            Ok(r) => match check_record(flavour, r, seller, &instances, &packages, now) {
-                Ok(rec) => valid.push(rec),
-                Err((code, msg)) => abnormal_list.push(abnormal(index, r, &code, msg)),
-            },
+            Received::Refused(r, code, msg) => {
+                abnormal_list.push(abnormal(index, r, code, msg.as_str()))
+            }
+            Received::Record(r) => {
+                match check_record(flavour, r, seller, &instances, &packages, now) {
+                    Ok(rec) => valid.push(rec),
+                    Err((code, msg)) => abnormal_list.push(abnormal(index, r, &code, msg)),
+                }
+            }
         }
     }
     let accepted = if valid.is_empty() {

@@ -8,6 +8,7 @@
 //! [`MeteringStore::apply_usage_charge`] books it only if the records and the period's rated
 //! total are still what was read.
 
+mod nonces;
 mod packages;
 mod records;
 
@@ -43,6 +44,17 @@ pub trait MeteringStore: Send + Sync + 'static {
     /// Stores the records that are new; returns how many were (the others are duplicates by
     /// `metering_sn` or by window, of earlier pushes or of this one). One transaction.
     async fn insert_usage(&self, records: &[NewUsageRecord]) -> StoreResult<u64>;
+
+    /// Remembers a usage push's nonce: `true` if `seller` had not used it since
+    /// `now_ms - keep_ms` (protocol time, Unix ms), `false` for a replay — for every process
+    /// on this database. One statement; old nonces are pruned now and then.
+    async fn first_use_of_nonce(
+        &self,
+        seller: &PartyId,
+        nonce: &str,
+        now_ms: i64,
+        keep_ms: i64,
+    ) -> StoreResult<bool>;
 
     /// Per instance: unrated usage ending at or before `cutoff`, and what the instance already
     /// had rated in `period`.
@@ -142,6 +154,13 @@ impl MeteringStore for SqlStore {
     }
 
     async fn insert_usage(&self, records: &[NewUsageRecord]) -> StoreResult<u64> {
+        if let Some(writer) = &self.writer {
+            return writer
+                .unit(&self.write, |u| {
+                    insert_usage_writer(u.connection(), records)
+                })
+                .await;
+        }
         if self.backend == Backend::Sqlite {
             return insert_usage_sqlite(&self.write, records).await;
         }
@@ -190,6 +209,16 @@ impl MeteringStore for SqlStore {
         }
         tx.commit().await?;
         Ok(stored)
+    }
+
+    async fn first_use_of_nonce(
+        &self,
+        seller: &PartyId,
+        nonce: &str,
+        now_ms: i64,
+        keep_ms: i64,
+    ) -> StoreResult<bool> {
+        nonces::first_use(self, seller, nonce, now_ms, keep_ms).await
     }
 
     async fn pending_usage(
@@ -628,7 +657,37 @@ impl MeteringStore for SqlStore {
     }
 }
 
-/// SQLite: the whole batch as ONE bound JSON text, unpacked by `json_each` inside SQLite.
+/// SQLite on the dedicated writer: one prepared statement stepped once per record inside the
+/// writer's transaction — no SQL text or JSON to build or parse, plain integer and text binds.
+/// Duplicates are the unique indexes' `ON CONFLICT DO NOTHING`.
+fn insert_usage_writer(
+    conn: &rusqlite::Connection,
+    records: &[NewUsageRecord],
+) -> StoreResult<u64> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO usage_records (instance_id, buyer_id, seller_id, metering_sn, begin_at, \
+         end_at, record_at, usage, relate_pkg_instance, received_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
+    )?;
+    let mut stored = 0;
+    for r in records {
+        stored += stmt.execute(rusqlite::params![
+            r.instance_id.as_str(),
+            r.buyer_id.as_str(),
+            r.seller_id.as_str(),
+            r.metering_sn.as_deref(),
+            to_unix_ms(r.begin),
+            to_unix_ms(r.end),
+            to_unix_ms(r.record_time),
+            r.usage.ten_thousandths(),
+            r.relate_pkg_instance.as_deref(),
+            to_unix_ms(r.received_at),
+        ])? as u64;
+    }
+    Ok(stored)
+}
+
+/// SQLite without the dedicated writer (in-memory databases): the whole batch as ONE bound JSON text, unpacked by `json_each` inside SQLite.
 /// A multi-row `VALUES` list costs SQLite a parse of 10,000 named parameters and sqlx one
 /// conversion per bind; one text bind and SQLite's own JSON reader avoid both. Duplicates are
 /// still the unique indexes' `ON CONFLICT DO NOTHING` (the `WHERE true` is SQLite's rule for an

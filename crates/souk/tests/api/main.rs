@@ -33,6 +33,7 @@ mod limits;
 mod metering;
 mod metering_lifecycle;
 mod metering_packages;
+mod metering_push;
 mod operations;
 mod processes;
 mod resellers;

@@ -142,6 +142,17 @@ pub(crate) async fn push_aksk(
     records: &[Value],
 ) -> Reply {
     let body = serde_json::to_vec(&json!({ "usage_records": records })).unwrap();
+    send_aksk(app, ak, sk, path, body).await
+}
+
+/// Sends `body` signed with AK/SK (APIG `SDK-HMAC-SHA256`).
+pub(crate) async fn send_aksk(
+    app: &TestApp,
+    ak: &str,
+    sk: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> Reply {
     let date = apig::sdk_date(OffsetDateTime::now_utc());
     let host = app.base.trim_start_matches("http://").to_owned();
     let headers = [

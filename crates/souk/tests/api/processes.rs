@@ -13,13 +13,23 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A `souk serve` child process; killed when dropped.
-struct Souk {
+pub(crate) struct Souk {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Souk {
     fn start(db: &TestDb, data: &Path, operator_key: &str, extra_env: &[(&str, &str)]) -> Souk {
+        Self::start_at(&db.url, data, operator_key, extra_env)
+    }
+
+    /// [`Souk::start`] on the database at `url` (a test's own, shared with its server).
+    pub(crate) fn start_at(
+        url: &str,
+        data: &Path,
+        operator_key: &str,
+        extra_env: &[(&str, &str)],
+    ) -> Souk {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_souk"));
         for (k, _) in std::env::vars() {
             if k.starts_with("SOUK_") && !k.starts_with("SOUK_TEST") {
@@ -34,7 +44,7 @@ impl Souk {
             "--data-dir",
         ])
         .arg(data)
-        .args(["--database-url", &db.url])
+        .args(["--database-url", url])
         .env("SOUK_BOOTSTRAP_OPERATOR_KEY", operator_key)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
