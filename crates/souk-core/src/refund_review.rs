@@ -92,7 +92,7 @@ mod tests {
         let p = ReviewPolicy {
             calendar: WorkCalendar {
                 offset: offset!(+8),
-                holidays: vec![],
+                ..WorkCalendar::default()
             },
             ..ReviewPolicy::default()
         };

@@ -246,6 +246,9 @@ pub struct SupervisionConfig {
     /// Holidays of the business calendar (`YYYY-MM-DD`, in the settlement zone): after-sale
     /// working days (refund review, appeal SLA) skip them as well as weekends.
     pub holidays: Vec<String>,
+    /// Make-up working weekend days (补班, `YYYY-MM-DD`): Saturdays or Sundays worked in
+    /// exchange for a 调休 day off; after-sale working days count them.
+    pub workdays: Vec<String>,
 }
 
 impl SupervisionConfig {
@@ -255,21 +258,35 @@ impl SupervisionConfig {
         zone: time::UtcOffset,
     ) -> Result<souk_core::calendar::WorkCalendar, ConfigError> {
         let format = time::macros::format_description!("[year]-[month]-[day]");
-        let holidays = self
-            .holidays
-            .iter()
-            .map(|d| {
-                time::Date::parse(d, &format).map_err(|_| {
-                    ConfigError::Invalid(format!(
-                        "supervision.holidays: `{d}` is not a date like 2026-10-01"
-                    ))
+        let dates = |key: &str, list: &[String]| {
+            list.iter()
+                .map(|d| {
+                    time::Date::parse(d, &format).map_err(|_| {
+                        ConfigError::Invalid(format!(
+                            "supervision.{key}: `{d}` is not a date like 2026-10-01"
+                        ))
+                    })
                 })
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(souk_core::calendar::WorkCalendar {
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let calendar = souk_core::calendar::WorkCalendar {
             offset: zone,
-            holidays,
-        })
+            holidays: dates("holidays", &self.holidays)?,
+            workdays: dates("workdays", &self.workdays)?,
+        };
+        use souk_core::calendar::CalendarError;
+        calendar.check().map_err(|e| {
+            ConfigError::Invalid(match e {
+                CalendarError::WorkdayNotWeekend(d) => format!(
+                    "supervision.workdays: {d} is not a Saturday or Sunday; list only the \
+                     weekend days worked in exchange for a day off (补班)"
+                ),
+                CalendarError::Both(d) => {
+                    format!("supervision: {d} is in both holidays and workdays; keep one")
+                }
+            })
+        })?;
+        Ok(calendar)
     }
 
     pub fn policy(&self) -> souk_core::supervision::SupervisionPolicy {
@@ -477,7 +494,8 @@ impl Config {
         Ok(config)
     }
 
-    /// After-sale working days: the settlement zone and `supervision.holidays`.
+    /// After-sale working days: the settlement zone, `supervision.holidays` and
+    /// `supervision.workdays`.
     pub fn after_sale_calendar(&self) -> Result<souk_core::calendar::WorkCalendar, ConfigError> {
         self.supervision.calendar(self.settlement.zone()?)
     }
@@ -695,6 +713,30 @@ mod tests {
         );
         let e = env(&[("SOUK_DATABASE_URL", "mysql://x")]);
         assert!(Config::load_from(None, &e, &Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn make_up_working_days_must_be_weekend_days() {
+        let dir = std::env::temp_dir().join(format!("souk-workdays-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("souk.toml");
+        let load = |workdays: &str| {
+            let toml =
+                format!("[supervision]\nholidays = [\"2026-10-01\"]\nworkdays = {workdays}\n");
+            std::fs::write(&file, toml).unwrap();
+            Config::load_from(Some(&file), &[], &Overrides::default())
+        };
+        let cal = load("[\"2026-10-10\"]")
+            .unwrap()
+            .after_sale_calendar()
+            .unwrap();
+        assert!(cal.is_working_day(time::macros::date!(2026 - 10 - 10)));
+        let err = load("[\"2026-10-09\"]").unwrap_err().to_string();
+        assert!(
+            err.contains("supervision.workdays") && err.contains("Saturday"),
+            "{err}"
+        );
+        assert!(load("[\"2026-10-1\"]").is_err());
     }
 
     #[test]

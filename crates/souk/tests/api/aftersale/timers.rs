@@ -8,6 +8,14 @@ fn count(msgs: &[Value], kind: &str) -> usize {
     msgs.iter().filter(|n| n["kind"] == kind).count()
 }
 
+/// The review reminders the seller got.
+async fn reminders(app: &TestApp, m: &Market) -> usize {
+    count(
+        &messages_of(app, &m.seller_key).await,
+        "refund_review_reminder",
+    )
+}
+
 async fn negotiated(app: &TestApp, m: &Market, order: &str) -> Value {
     let r = app
         .post(
@@ -56,21 +64,9 @@ backend_test!(
         let days = (reminder - created).whole_days();
         assert!((5..=7).contains(&days), "{filed}");
         advance_to(&app, reminder - Duration::minutes(1)).await;
-        assert_eq!(
-            count(
-                &messages_of(&app, &m.seller_key).await,
-                "refund_review_reminder"
-            ),
-            0
-        );
+        assert_eq!(reminders(&app, &m).await, 0);
         app.advance(Duration::minutes(2)).await;
-        assert_eq!(
-            count(
-                &messages_of(&app, &m.seller_key).await,
-                "refund_review_reminder"
-            ),
-            1
-        );
+        assert_eq!(reminders(&app, &m).await, 1);
         // Then the timeout: seven working days after filing.
         let r = refund_now(&app, &m, &order).await;
         let timeout = at(&r["deadline"]);
@@ -125,13 +121,7 @@ backend_test!(
             .await;
         assert_eq!(d.status, StatusCode::OK, "{}", d.text);
         app.advance(Duration::days(15)).await;
-        assert_eq!(
-            count(
-                &messages_of(&app, &m.seller_key).await,
-                "refund_review_reminder"
-            ),
-            1
-        );
+        assert_eq!(reminders(&app, &m).await, 1);
     }
 );
 
@@ -262,5 +252,46 @@ backend_test!(
             count(&messages_of(&app, &m.buyer_key).await, "supervision_stale"),
             3
         );
+    }
+);
+
+backend_test!(
+    a_refund_review_reminder_lands_on_a_make_up_working_saturday,
+    |app: TestApp| async move {
+        // A Monday at least two days ahead, 10:00 in the business zone; its Saturday is a
+        // make-up working day (补班, `supervision.workdays`).
+        let zone = time::macros::offset!(+8);
+        let mut monday = app.clock.now().to_offset(zone).date() + Duration::days(2);
+        while monday.weekday() != time::Weekday::Monday {
+            monday = monday.next_day().unwrap();
+        }
+        let saturday = monday + Duration::days(5);
+        let db = TestDb::new(app.backend()).await;
+        drop(app.stop().await);
+        let app = TestApp::spawn_with(db, move |c| {
+            c.supervision.workdays = vec![saturday.to_string()];
+        })
+        .await;
+        advance_to(&app, monday.with_hms(10, 0, 0).unwrap().assume_offset(zone)).await;
+        let m = market(&app, Proto::V2, example_seller(&app, |_| {}).await).await;
+        let order = supervised_order(&app, &m).await;
+        let filed = negotiated(&app, &m, &order).await;
+        let created = at(&filed["created_at"]);
+        let reminder = at(&filed["deadline"]);
+        // Tue, Wed, Thu, Fri, and the make-up Saturday: the fifth working day.
+        assert_eq!(reminder - created, Duration::days(5), "{filed}");
+        assert_eq!(reminder.to_offset(zone).date(), saturday);
+        advance_to(&app, reminder - Duration::minutes(1)).await;
+        assert_eq!(reminders(&app, &m).await, 0);
+        app.advance(Duration::minutes(2)).await;
+        assert_eq!(
+            reminders(&app, &m).await,
+            1,
+            "reminded on the make-up Saturday"
+        );
+        // The timeout, seven working days: … Saturday, Monday, Tuesday (without the make-up
+        // day it would be Wednesday).
+        let r = refund_now(&app, &m, &order).await;
+        assert_eq!(at(&r["deadline"]) - created, Duration::days(8), "{r}");
     }
 );
