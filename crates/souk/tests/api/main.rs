@@ -40,6 +40,7 @@ mod processes;
 mod resellers;
 mod search_pages;
 mod settlement;
+mod settlement_batches;
 mod settlement_feeds;
 mod settlement_month;
 mod tenancy;
