@@ -70,9 +70,9 @@ pub trait ConsoleOpsStore: Send + Sync + 'static {
     /// Calls started at or after `since`, per minute (minutes without calls are absent).
     async fn calls_per_minute(&self, since: OffsetDateTime) -> StoreResult<Vec<MinuteCalls>>;
 
-    /// Marks a session as used at `now`, whatever its last use: the operator who moves the
-    /// sandbox clock forward stays logged in (idle time is measured on that clock).
-    async fn carry_session(&self, token_hash: &str, now: OffsetDateTime) -> StoreResult<()>;
+    /// Sets when a session was last used, whatever its last use (real time, like every
+    /// session time): for tests that need an idle session without waiting twelve hours.
+    async fn set_session_seen(&self, token_hash: &str, at: OffsetDateTime) -> StoreResult<()>;
 }
 
 /// `%` and `_` in a person's search text are letters, not wildcards.
@@ -197,9 +197,9 @@ impl ConsoleOpsStore for SqlStore {
             .collect()
     }
 
-    async fn carry_session(&self, token_hash: &str, now: OffsetDateTime) -> StoreResult<()> {
+    async fn set_session_seen(&self, token_hash: &str, at: OffsetDateTime) -> StoreResult<()> {
         sqlx::query("UPDATE console_sessions SET last_seen_at = $1 WHERE token_hash = $2")
-            .bind(to_unix_ms(now))
+            .bind(to_unix_ms(at))
             .bind(token_hash)
             .execute(&self.write)
             .await?;

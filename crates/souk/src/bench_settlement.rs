@@ -10,6 +10,7 @@
 use crate::bench_support::BenchSouk;
 use souk_core::settlement::{Period, Rate, Tier};
 use souk_server::usecase::{settlement, settlement_check};
+use souk_store::{values_list, Backend};
 use sqlx::Connection;
 use std::time::Instant;
 
@@ -26,20 +27,16 @@ const ROWS_PER_TX: usize = 20_000;
 
 async fn insert_rows(
     conn: &mut sqlx::AnyConnection,
+    backend: Backend,
     head: &str,
     columns: usize,
     rows: &[Vec<String>],
 ) -> anyhow::Result<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p: Vec<String> = (1..=columns)
-                    .map(|k| format!("${}", i * columns + k))
-                    .collect();
-                format!("({})", p.join(", "))
-            })
-            .collect();
-        let sql = format!("{head} VALUES {}", values.join(", "));
+        let sql = format!(
+            "{head} VALUES {}",
+            values_list(backend, chunk.len(), columns)
+        );
         let mut q = sqlx::query(&sql);
         for row in chunk {
             for v in row {
@@ -73,6 +70,8 @@ pub async fn run(b: SettlementBench) -> anyhow::Result<()> {
     .await?;
     let state = souk.state.clone();
     let backend = souk.backend;
+    let engine = Backend::from_url(&state.config.effective_database_url())
+        .ok_or_else(|| anyhow::anyhow!("an unknown database"))?;
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(&state.config.effective_database_url()).await?;
     let zone = state.config.settlement.zone()?;
@@ -104,6 +103,7 @@ pub async fn run(b: SettlementBench) -> anyhow::Result<()> {
         .collect();
     insert_rows(
         &mut conn,
+        engine,
         "INSERT INTO parties (id, role, name, status, created_at, updated_at)",
         6,
         &parties,
@@ -155,6 +155,7 @@ pub async fn run(b: SettlementBench) -> anyhow::Result<()> {
         let mut tx = conn.begin().await?;
         insert_rows(
             &mut tx,
+            engine,
             "INSERT INTO orders (id, kind, state, buyer_id, seller_id, product_id, sku_id, \
              instance_id, term, quantity, amount_minor, currency, snapshot, pay_deadline, \
              created_at, paid_at, completed_at)",
@@ -164,6 +165,7 @@ pub async fn run(b: SettlementBench) -> anyhow::Result<()> {
         .await?;
         insert_rows(
             &mut tx,
+            engine,
             "INSERT INTO ledger_entries (id, buyer_id, currency, amount_minor, kind, order_id, \
              created_at)",
             7,

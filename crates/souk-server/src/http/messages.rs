@@ -149,7 +149,7 @@ pub struct MessageList {
     pub next_cursor: Option<String>,
 }
 
-/// The caller's message centre, newest first (the operator sees all).
+/// The caller's own message centre, newest first (an operator's too: only its own notices).
 #[utoipa::path(get, path = "/v1/messages", tag = "messages", params(PageQuery),
     responses((status = 200, body = MessageList)), security(("api_key" = [])))]
 pub async fn list_messages(

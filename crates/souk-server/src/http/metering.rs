@@ -264,10 +264,22 @@ pub async fn push_old(
     serve_push(&state, Flavour::Old, &method, &uri, &headers, &body).await
 }
 
+/// The oldest push: `{"usageRecords": [ … ]}`. Each record is checked on its own (invalid
+/// ones come back in the abnormal list).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct CamelPushBody {
+    /// 1 to 1,000 records: `instanceId`, `recordTime`, `beginTime`, `endTime`
+    /// (`yyyyMMdd'T'HHmmss'Z'` UTC), `usageEntity` (one billing unit and its usage, e.g.
+    /// `{"times": "3524"}`).
+    #[schema(rename = "usageRecords", min_items = 1, max_items = 1000, value_type = Vec<Object>)]
+    usage_records: Vec<()>,
+}
+
 /// Push usage records, oldest API: camelCase records, the usage in `usageEntity`.
 #[utoipa::path(post, path = "/v1.0/{partnerId}/billing/bill-mgr/push-usage-data", tag = "open api",
     params(("partnerId" = String, Path, description = "The seller's partner id (not checked: the signature says who pushes)")),
-    request_body(content = Object, content_type = "application/json", example = examples::push_camel),
+    request_body(content = CamelPushBody, content_type = "application/json", example = examples::push_camel),
     responses((status = 200, description = "`MKT.0000`: every valid record is stored (deduplicated by window); each invalid one is in `abnormal_usage_records` (its `index`, `instance_id`, `error_code`)", body = Object, example = examples::push_answer),
               (status = 400, description = "`MKT.0100` not `{\"usageRecords\": [...]}`, `MKT.0101` more than 1,000 records, `MKT.0102` no records: nothing stored", body = Object,
                 example = json!({"error_code": "MKT.0100", "error_msg": "the body must be JSON {\"usageRecords\": [ … ]}", "accepted": 0, "duplicates": 0, "abnormal_usage_records": []})),

@@ -375,16 +375,8 @@ pub async fn set_auto_renew(
     ApiJson(input): ApiJson<AutoRenew>,
 ) -> AppResult<Json<InstanceView>> {
     caller.require(&[Role::Buyer])?;
-    let i = state
-        .store
-        .set_auto_renew(
-            &caller.scope(),
-            &orders::instance_id(&id)?,
-            input.auto_renew,
-            state.clock.now(),
-        )
-        .await?
-        .ok_or_else(|| AppError::not_found("instance"))?;
+    let id = orders::instance_id(&id)?;
+    let i = orders::set_auto_renew(&state, &caller.scope(), &id, input.auto_renew).await?;
     Ok(Json(InstanceView::for_caller(&state, &caller, i)))
 }
 

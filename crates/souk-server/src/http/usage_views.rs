@@ -49,7 +49,8 @@ pub struct UsageChargeList {
     pub next_cursor: Option<String>,
 }
 
-const CSV_ROWS: u32 = 10_000;
+/// The most rows one CSV export holds.
+pub(crate) const CSV_ROWS: u32 = 10_000;
 
 fn wants_csv(format: Option<&str>) -> AppResult<bool> {
     match format {
@@ -70,7 +71,7 @@ fn limit(q: &ViewQuery, csv: bool) -> AppResult<u32> {
     }
 }
 
-fn csv_response(name: &str, body: String) -> Response {
+pub(crate) fn csv_response(name: &str, body: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -91,6 +92,56 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_owned()
     }
+}
+
+/// Usage records as CSV, one line each (the API's `?format=csv` and the console's download).
+pub(crate) fn records_csv(rows: &[UsageRecordRow]) -> String {
+    let mut out = String::from(
+        "seq,instance_id,metering_sn,begin_time,end_time,record_time,usage_value,received_at,charge_id\n",
+    );
+    let t = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{}\n",
+            r.seq,
+            csv_field(r.instance_id.as_str()),
+            csv_field(r.metering_sn.as_deref().unwrap_or("")),
+            t(r.begin_time),
+            t(r.end_time),
+            t(r.record_time),
+            r.usage_value,
+            t(r.received_at),
+            csv_field(r.charge_id.as_deref().unwrap_or("")),
+        ));
+    }
+    out
+}
+
+/// Rated charges as CSV, one line each (the API's `?format=csv` and the console's download).
+pub(crate) fn charges_csv(rows: &[UsageChargeRow]) -> String {
+    let mut out =
+        String::from("id,instance_id,period,cutoff,usage,records,amount_minor,currency,package_usage,excess_usage\n");
+    for c in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            c.id,
+            csv_field(c.instance_id.as_str()),
+            c.period,
+            c.cutoff
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            c.usage,
+            c.records,
+            c.amount.amount_minor,
+            c.amount.currency.as_str(),
+            c.package_usage,
+            c.excess_usage,
+        ));
+    }
+    out
 }
 
 /// The path's instance id, if the caller may see that instance (a malformed id is the same 404
@@ -135,27 +186,7 @@ pub async fn usage_records(
         .usage_records(&caller.scope(), Some(&id), after, limit)
         .await?;
     if csv {
-        let mut out = String::from(
-            "seq,instance_id,metering_sn,begin_time,end_time,record_time,usage_value,received_at,charge_id\n",
-        );
-        let t = |t: time::OffsetDateTime| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        };
-        for r in &rows {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{}\n",
-                r.seq,
-                csv_field(r.instance_id.as_str()),
-                csv_field(r.metering_sn.as_deref().unwrap_or("")),
-                t(r.begin_time),
-                t(r.end_time),
-                t(r.record_time),
-                r.usage_value,
-                t(r.received_at),
-                csv_field(r.charge_id.as_deref().unwrap_or("")),
-            ));
-        }
+        let out = records_csv(&rows);
         return Ok(csv_response(&format!("usage-{id}"), out));
     }
     let next_cursor = (rows.len() as u32 == limit)
@@ -189,25 +220,7 @@ pub async fn usage_charges(
         .usage_charges(&caller.scope(), &id, &page)
         .await?;
     if csv {
-        let mut out =
-            String::from("id,instance_id,period,cutoff,usage,records,amount_minor,currency,package_usage,excess_usage\n");
-        for c in &rows {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{}\n",
-                c.id,
-                csv_field(c.instance_id.as_str()),
-                c.period,
-                c.cutoff
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default(),
-                c.usage,
-                c.records,
-                c.amount.amount_minor,
-                c.amount.currency.as_str(),
-                c.package_usage,
-                c.excess_usage,
-            ));
-        }
+        let out = charges_csv(&rows);
         return Ok(csv_response(&format!("charges-{id}"), out));
     }
     let next_cursor = (rows.len() as u32 == page.limit)

@@ -91,11 +91,14 @@ pub async fn retry(state: &AppState, p: &Principal, id: &str) -> AppResult<JobRe
     Ok(job)
 }
 
-/// The principal's message centre, newest first (the operator sees all).
+/// The principal's message centre, newest first. Every party has its own, the operator too:
+/// a notice is addressed to one party (operators get their own copies of what waits on them),
+/// so an operator's list holds only the operator's notices, never the buyers' or sellers'.
 pub async fn messages(
     state: &AppState,
     p: &Principal,
     page: &Page,
 ) -> AppResult<Vec<MessageRecord>> {
-    Ok(state.store.list_messages(&scope_of(p), page).await?)
+    let own = Scope::Party(p.party_id.clone());
+    Ok(state.store.list_messages(&own, page).await?)
 }

@@ -113,6 +113,13 @@ fn throttled(until: time::OffsetDateTime) -> AppError {
     )
 }
 
+/// Session time is security time, like protocol time: the real clock, never the injectable
+/// business clock. Otherwise `souk clock advance 30d` in a sandbox would log everybody out,
+/// and a clock set back would keep an abandoned session open.
+fn session_now() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc()
+}
+
 /// Checks an e-mail address and password; on success opens a session.
 pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<LoggedIn> {
     let email = normalise_email(email);
@@ -133,7 +140,7 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<L
             let token = new_token();
             state
                 .store
-                .open_session(&token_hash(&token), &user.id, &new_token(), now)
+                .open_session(&token_hash(&token), &user.id, &new_token(), session_now())
                 .await?;
             Ok(LoggedIn { token, user })
         }
@@ -154,7 +161,7 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> AppResult<L
 pub async fn session(state: &AppState, token: &str) -> AppResult<Option<ConsoleSession>> {
     Ok(state
         .store
-        .touch_session(&token_hash(token), state.clock.now())
+        .touch_session(&token_hash(token), session_now())
         .await?)
 }
 

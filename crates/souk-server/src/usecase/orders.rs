@@ -381,6 +381,21 @@ async fn own_instance(
         .ok_or_else(|| AppError::not_found("instance"))
 }
 
+/// Turns auto-renew of one of `scope`'s instances on or off (`PUT
+/// /v1/instances/{id}/auto-renew` and the buyer center's switch).
+pub async fn set_auto_renew(
+    state: &AppState,
+    scope: &souk_store::Scope,
+    id: &InstanceId,
+    on: bool,
+) -> AppResult<InstanceRecord> {
+    state
+        .store
+        .set_auto_renew(scope, id, on, state.clock.now())
+        .await?
+        .ok_or_else(|| AppError::not_found("instance"))
+}
+
 /// Places a renewal (or, for a trial instance, a conversion to paid).
 pub async fn renew(
     state: &AppState,

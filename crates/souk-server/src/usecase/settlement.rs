@@ -3,7 +3,8 @@
 //!
 //! The run gathers what is unsettled and attributed before the period's end, groups it by
 //! seller and currency, computes each statement with `souk_core::settlement::compute` and
-//! issues it in one transaction per seller. A seller that already has a statement for the
+//! issues the statements in batches: one transaction per batch, each statement in it whole or
+//! not at all (a crash leaves whole statements or none). A seller that already has a statement for the
 //! period is skipped (statements are immutable); what it would have added rolls into its next
 //! period, like every never-settled item.
 
@@ -23,6 +24,7 @@ use souk_store::{
     StoreError,
 };
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
 /// What a run did.
@@ -69,7 +71,7 @@ pub async fn run_period(
     }
     let default = default_policy(state)?;
     state.store.start_run(&period.id(), now).await?;
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let mut groups: BTreeMap<(String, String), Vec<SettlementSource>> = BTreeMap::new();
     let unsettled = state.store.unsettled(period.end(zone)).await?;
     let gathered = started.elapsed();
@@ -86,59 +88,21 @@ pub async fn run_period(
         sellers_skipped: 0,
         items_settled: 0,
     };
-    for sources in groups.into_values() {
-        let (seller, currency) = (sources[0].seller_id.clone(), sources[0].currency);
-        let usage_charges: Vec<(String, String)> = sources
-            .iter()
-            .flat_map(|s| {
-                s.usage_charges
-                    .iter()
-                    .map(|c| (c.clone(), s.item.source_id.clone()))
-            })
-            .collect();
-        let items: Vec<Item> = sources.into_iter().map(|s| s.item).collect();
-        let mut products: Vec<String> = items.iter().filter_map(|i| i.product_id.clone()).collect();
-        products.sort();
-        products.dedup();
-        let policies = state.store.fee_policies(&products).await?;
-        let (carried_in, _) = state.store.carried_in(&seller, currency).await?;
-        let input = StatementInput {
-            period_start: period.start(zone),
-            items,
-            policies: policies.clone(),
-            default_policy: default.clone(),
-            carried_in_minor: carried_in,
-        };
-        let computed = compute(&input).map_err(AppError::internal)?;
-        let id = souk_core::id::generate("stm", now);
-        let net = Money::new(computed.totals.net_minor, currency);
-        let n = NewStatement {
-            record: StatementRecord {
-                id: id.clone(),
-                seller_id: seller,
-                period: period.id(),
-                currency,
-                state: StatementState::START,
-                period_start: input.period_start,
-                totals: computed.totals,
-                policies,
-                default_policy: default.clone(),
-                invoice_number: None,
-                issued_at: now,
-                updated_at: now,
-            },
-            notice: statement_issued(&period.id(), &id, net),
-            lines: computed.lines,
-            usage_charges,
-        };
-        match state.store.issue_statement(&n, now).await {
-            Ok(()) => {
-                report.statements_issued += 1;
-                report.items_settled += input.items.len();
-            }
-            // Another run got there first (this seller's statement, or one of its items).
-            Err(StoreError::Conflict { .. }) => report.sellers_skipped += 1,
-            Err(e) => return Err(e.into()),
+    let (mut prepared, mut issuing) = (Duration::ZERO, Duration::ZERO);
+    let mut batch: Vec<NewStatement> = Vec::new();
+    let mut batch_lines = 0;
+    let mut groups = groups.into_values().peekable();
+    while let Some(sources) = groups.next() {
+        let t = Instant::now();
+        let n = prepare(state, period, now, &default, sources).await?;
+        prepared += t.elapsed();
+        batch_lines += n.lines.len();
+        batch.push(n);
+        if batch_lines >= BATCH_LINES || batch.len() >= BATCH_SELLERS || groups.peek().is_none() {
+            let t = Instant::now();
+            issue(state, &mut report, std::mem::take(&mut batch), now).await?;
+            issuing += t.elapsed();
+            batch_lines = 0;
         }
     }
     state
@@ -147,8 +111,95 @@ pub async fn run_period(
         .await?;
     tracing::info!(period = %report.period, issued = report.statements_issued,
         items = report.items_settled, gather_ms = gathered.as_millis() as u64,
+        prepare_ms = prepared.as_millis() as u64, issue_ms = issuing.as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64, "settlement run");
     Ok(report)
+}
+
+/// Statements are issued in batches of whole statements, one transaction each (see
+/// `issue_statements`): up to this many lines — a few hundred milliseconds of SQLite's single
+/// write lock, which payments wait for — or this many sellers.
+const BATCH_LINES: usize = 20_000;
+const BATCH_SELLERS: usize = 200;
+
+/// Computes one seller's statement (in one currency) from its sources.
+async fn prepare(
+    state: &AppState,
+    period: Period,
+    now: OffsetDateTime,
+    default: &FeePolicy,
+    sources: Vec<SettlementSource>,
+) -> AppResult<NewStatement> {
+    let zone = zone(state)?;
+    let (seller, currency) = (sources[0].seller_id.clone(), sources[0].currency);
+    let usage_charges: Vec<(String, String)> = sources
+        .iter()
+        .flat_map(|s| {
+            s.usage_charges
+                .iter()
+                .map(|c| (c.clone(), s.item.source_id.clone()))
+        })
+        .collect();
+    let items: Vec<Item> = sources.into_iter().map(|s| s.item).collect();
+    let mut products: Vec<String> = items.iter().filter_map(|i| i.product_id.clone()).collect();
+    products.sort();
+    products.dedup();
+    let policies = state.store.fee_policies(&products).await?;
+    let (carried_in, _) = state.store.carried_in(&seller, currency).await?;
+    let input = StatementInput {
+        period_start: period.start(zone),
+        items,
+        policies,
+        default_policy: default.clone(),
+        carried_in_minor: carried_in,
+    };
+    let computed = compute(&input).map_err(AppError::internal)?;
+    let id = souk_core::id::generate("stm", now);
+    let net = Money::new(computed.totals.net_minor, currency);
+    Ok(NewStatement {
+        record: StatementRecord {
+            id: id.clone(),
+            seller_id: seller,
+            period: period.id(),
+            currency,
+            state: StatementState::START,
+            period_start: input.period_start,
+            totals: computed.totals,
+            policies: input.policies,
+            default_policy: input.default_policy,
+            invoice_number: None,
+            issued_at: now,
+            updated_at: now,
+        },
+        notice: statement_issued(&period.id(), &id, net),
+        lines: computed.lines,
+        usage_charges,
+    })
+}
+
+/// Issues a batch and counts it in the report.
+async fn issue(
+    state: &AppState,
+    report: &mut RunReport,
+    batch: Vec<NewStatement>,
+    now: OffsetDateTime,
+) -> AppResult<()> {
+    let issued = state.store.issue_statements(&batch, now).await?;
+    for (n, issued) in batch.iter().zip(issued) {
+        if issued {
+            report.statements_issued += 1;
+            // Every line but the computed rebates is one settled item.
+            report.items_settled += n
+                .lines
+                .iter()
+                .filter(|l| l.kind != LineKind::Rebate)
+                .count();
+        } else {
+            // Another run got there first (this seller's statement, or one of its items).
+            report.sellers_skipped += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The timer pass: on the run day, settle the period that became due, once.

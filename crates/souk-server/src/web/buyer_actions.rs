@@ -1,5 +1,5 @@
 //! The buyer center's forms on an instance: renew (choose a period), upgrade (choose a SKU),
-//! and pay or cancel an order that waits for payment. Each calls the same use cases as
+//! the auto-renew switch, and pay or cancel an order that waits for payment. Each calls the same use cases as
 //! `POST /v1/instances/{id}/renew|upgrade` and `POST /v1/orders/{id}/pay|cancel`, paying from
 //! the balance; a refusal is the error page with the envelope's message. A renewal or upgrade
 //! the balance cannot pay stays an unpaid order, listed on the instance page with its Pay and
@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/buyer/instances/{id}/renew", post(renew))
         .route("/buyer/instances/{id}/upgrade", post(upgrade))
+        .route("/buyer/instances/{id}/auto-renew", post(auto_renew))
         .route("/buyer/orders/{id}/pay", post(pay))
         .route("/buyer/orders/{id}/cancel", post(cancel))
 }
@@ -49,6 +50,12 @@ struct RenewForm {
     billing_mode: Option<String>,
     #[serde(default)]
     periods: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct AutoRenewForm {
+    /// `on` or `off`: the switch's button says which.
+    auto_renew: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -101,6 +108,30 @@ async fn renew(
     .await
     .map_err(WebError::with(&s.visitor))?;
     pay_and_show(&state, &m, &s.visitor, &order.id).await
+}
+
+/// The auto-renew switch: `usecase::orders::set_auto_renew`, as `PUT
+/// /v1/instances/{id}/auto-renew`.
+async fn auto_renew(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+    s: Submitted<AutoRenewForm>,
+) -> PageResult {
+    let i = own(&state, &m, &id).await?;
+    let on = match s.form.auto_renew.trim() {
+        "on" => true,
+        "off" => false,
+        _ => {
+            let e = AppError::invalid_field("auto_renew", "auto_renew is on or off");
+            return Err(WebError::with(&s.visitor)(e));
+        }
+    };
+    let scope = souk_store::Scope::Party(m.principal().party_id);
+    orders::set_auto_renew(&state, &scope, &i.id, on)
+        .await
+        .map_err(WebError::with(&s.visitor))?;
+    Ok(Redirect::to(&format!("/buyer/instances/{}", i.id)).into_response())
 }
 
 async fn upgrade(

@@ -211,10 +211,6 @@ async fn advance(
     sandbox::advance(&state, s.form.by.trim())
         .await
         .map_err(WebError::with(&s.visitor))?;
-    if let Some(token) = &s.visitor.token {
-        let hash = souk_core::console::token_hash(token);
-        state.store.carry_session(&hash, state.clock.now()).await?;
-    }
     Ok(Redirect::to("/operator/clock").into_response())
 }
 

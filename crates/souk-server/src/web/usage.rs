@@ -7,16 +7,21 @@
 use super::session::Member;
 use super::{page, PageResult, WebError};
 use crate::error::AppError;
+use crate::http::usage_views;
 use crate::usecase::orders::instance_id;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use souk_core::party::Role;
 use souk_store::{Page, Scope};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/usage/instances/{id}", get(usage))
+    Router::new()
+        .route("/usage/instances/{id}", get(usage))
+        .route("/usage/instances/{id}/records.csv", get(records_csv))
+        .route("/usage/instances/{id}/charges.csv", get(charges_csv))
 }
 
 /// How many records and charges one page shows.
@@ -29,24 +34,73 @@ struct Cursor {
     after: Option<i64>,
 }
 
-async fn usage(
-    State(state): State<AppState>,
-    m: Member,
-    Path(id): Path<String>,
-    Query(c): Query<Cursor>,
-) -> PageResult {
+/// The instance of the path and the scope the person sees it in: the buyer its instances,
+/// the seller its own, the operator every one; anything else is the 404 of an unknown id.
+async fn visible(
+    state: &AppState,
+    m: &Member,
+    id: &str,
+) -> Result<(Scope, souk_store::InstanceRecord), WebError> {
     m.require(&[Role::Buyer, Role::Seller, Role::Operator])?;
     let me = m.principal();
     let scope = match me.role {
         Role::Operator => Scope::Everything,
         _ => Scope::Party(me.party_id.clone()),
     };
-    let id = instance_id(&id).map_err(WebError::with(&m.visitor))?;
+    let id = instance_id(id).map_err(WebError::with(&m.visitor))?;
     let i = state
         .store
         .find_instance(&scope, &id)
         .await?
         .ok_or_else(|| WebError::with(&m.visitor)(AppError::not_found("instance")))?;
+    Ok((scope, i))
+}
+
+/// The instance's usage records as a CSV file, the same file as `GET
+/// /v1/instances/{id}/usage-records?format=csv` (a download is a read: no CSRF token, like any
+/// link).
+async fn records_csv(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let (scope, i) = visible(&state, &m, &id).await?;
+    let rows = state
+        .store
+        .usage_records(&scope, Some(&i.id), None, usage_views::CSV_ROWS)
+        .await?;
+    let body = usage_views::records_csv(&rows);
+    Ok(usage_views::csv_response(&format!("usage-{}", i.id), body))
+}
+
+/// The instance's rated charges as a CSV file, as `GET
+/// /v1/instances/{id}/usage-charges?format=csv`.
+async fn charges_csv(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let (scope, i) = visible(&state, &m, &id).await?;
+    let rows = state
+        .store
+        .usage_charges(&scope, &i.id, &Page::first(usage_views::CSV_ROWS))
+        .await?;
+    let body = usage_views::charges_csv(&rows);
+    Ok(usage_views::csv_response(
+        &format!("charges-{}", i.id),
+        body,
+    ))
+}
+
+async fn usage(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+    Query(c): Query<Cursor>,
+) -> PageResult {
+    let (scope, i) = visible(&state, &m, &id).await?;
+    let me = m.principal();
+    let id = i.id.clone();
     let records = state
         .store
         .usage_records(&scope, Some(&id), c.after, PER_PAGE)

@@ -127,7 +127,7 @@ pub(super) async fn unbalanced_movements(s: &SqlStore) -> StoreResult<Vec<(Strin
 
 pub(super) async fn buyer_ledger_mismatches(s: &SqlStore) -> StoreResult<Vec<BuyerLedgerMismatch>> {
     // A paid order is debited its amount once; a refunded one gets its refund back once (§2,
-    // §4.5, §4.6).
+    // §4.5, §4.6). (`|| ''`: the refunds by order, not all refunded ones per order, on SQLite.)
     let rows = sqlx::query(
         "SELECT o.id, o.amount_minor, o.state, \
          CAST(COALESCE((SELECT SUM(e.amount_minor) FROM ledger_entries e \
@@ -135,7 +135,7 @@ pub(super) async fn buyer_ledger_mismatches(s: &SqlStore) -> StoreResult<Vec<Buy
          CAST(COALESCE((SELECT SUM(e.amount_minor) FROM ledger_entries e \
             WHERE e.order_id = o.id AND e.kind = 'refund'), 0) AS BIGINT) AS refunded, \
          CAST((SELECT SUM(f.amount_minor) FROM refunds f WHERE f.order_id = o.id \
-            AND f.state = 'refunded') AS BIGINT) AS after_sale \
+            AND f.state || '' = 'refunded') AS BIGINT) AS after_sale \
          FROM orders o WHERE o.paid_at IS NOT NULL ORDER BY o.id",
     )
     .fetch_all(&s.read)

@@ -27,6 +27,13 @@ pub(crate) struct Driver {
     url: String,
 }
 
+impl Driver {
+    /// Where chromedriver listens (for sessions with other capabilities, e.g. a phone's).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();

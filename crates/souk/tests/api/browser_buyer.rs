@@ -1,10 +1,10 @@
 //! The buyer center in Chromium (see `browser.rs` for the harness), on both backends: a buyer
-//! renews an instance for three months from the buyer center and sees the new expiry; a buyer
-//! of a License product sees its codes and seats; a buyer of an on-demand product sees its
-//! usage records and the rated charge; the renewing buyer also requests an invoice. One
-//! browser, three logins. With `SOUK_SCREENSHOTS=1`
-//! the SQLite run saves `docs/screenshots/buyer-instance-renewed.png`, `buyer-licenses.png`
-//! and `buyer-usage.png`.
+//! renews an instance for three months from the buyer center, sees the new expiry and turns
+//! auto-renew on; a buyer of a License product sees its codes and seats; a buyer of an
+//! on-demand product sees its usage records and the rated charge and downloads the records'
+//! CSV; the renewing buyer also requests an invoice. One browser, three logins. With
+//! `SOUK_SCREENSHOTS=1` the SQLite run saves `docs/screenshots/buyer-instance-renewed.png`,
+//! `buyer-licenses.png` and `buyer-usage.png`.
 
 use crate::backend_test;
 use crate::browser::{browser, driver, skipped, Session};
@@ -75,6 +75,12 @@ backend_test!(
         assert_eq!(s.text("#instance-expiry").await, after.as_str().unwrap());
         assert!(s.text("#balance").await.contains("960.00 CNY"));
         s.shot("buyer-instance-renewed").await;
+        // The auto-renew switch: on, as the page and the API say.
+        assert_eq!(s.text("#auto-renew-state").await, "off");
+        s.submit("#auto-renew-button").await;
+        assert_eq!(s.text("#auto-renew-state").await, "on");
+        let i = saas.instance(&app, &saas_instance).await;
+        assert_eq!(i["auto_renew"], true, "{i}");
         // An invoice for the first order, from "my orders": requested, waiting for the seller.
         s.open("/buyer/orders").await;
         s.click("a.invoice-link").await;
@@ -105,6 +111,25 @@ backend_test!(
         assert_eq!(s.text("#usage-records .usage-value").await, "12.5000");
         assert_eq!(s.text("#charges .charge-amount").await, "31.25 CNY");
         s.shot("buyer-usage").await;
+        // The records' CSV download, fetched with the browser's own session as the link does.
+        let href =
+            s.c.find(fantoccini::Locator::Css("#records-csv"))
+                .await
+                .unwrap()
+                .attr("href")
+                .await
+                .unwrap()
+                .expect("the download link");
+        let csv =
+            s.c.execute(
+                "return fetch(arguments[0]).then(r => r.text());",
+                vec![json!(href)],
+            )
+            .await
+            .unwrap();
+        let csv = csv.as_str().unwrap_or_default().to_owned();
+        assert!(csv.starts_with("seq,instance_id,"), "{csv}");
+        assert!(csv.contains(",sn-1,") && csv.contains(",12.5000,"), "{csv}");
         s.close().await;
     }
 );

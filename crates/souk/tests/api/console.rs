@@ -72,10 +72,21 @@ backend_test!(
             StatusCode::SEE_OTHER,
             "a closed session must not open pages"
         );
-        // A session idle for twelve hours is closed too.
+        // Idle time is real time, not the business clock: moving that 30 days logs nobody
+        // out (a sandbox operator's `souk clock advance`) ...
         web.login("ying@example.com", PASSWORD).await;
         assert_eq!(web.get("/buyer/orders").await.status, StatusCode::OK);
-        app.clock.advance(time::Duration::hours(12)).unwrap();
+        app.clock.advance(time::Duration::days(30)).unwrap();
+        assert_eq!(web.get("/buyer/orders").await.status, StatusCode::OK);
+        // ... while a session last used twelve real hours ago is closed (the row's time set
+        // as if it had waited).
+        let hash = souk_core::console::token_hash(&web.cookie("souk_session").unwrap());
+        let twelve_hours_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(12);
+        app.state
+            .store
+            .set_session_seen(&hash, twelve_hours_ago)
+            .await
+            .unwrap();
         assert_eq!(web.get("/buyer/orders").await.status, StatusCode::SEE_OTHER);
     }
 );

@@ -323,14 +323,114 @@ backend_test!(
         let page = seller.get(&usage).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.text);
         assert!(page.text.contains("sms-1") && page.text.contains("130.0000"));
-        // Another buyer: the same 404 as an unknown instance.
+        // Both CSV downloads are linked from the page and are the API's files, byte for byte.
+        let page = web.get(&usage).await;
+        for (file, api) in [
+            ("records.csv", "usage-records"),
+            ("charges.csv", "usage-charges"),
+        ] {
+            let link = format!("{usage}/{file}");
+            assert!(page.text.contains(&format!("href=\"{link}\"")), "{link}");
+            let r = web.get(&link).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            assert!(r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/csv"));
+            assert!(r.headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("attachment"));
+            let from_api = app
+                .get(
+                    &format!("/v1/instances/{}/{api}?format=csv", pm.sms_instance),
+                    &pm.m.buyer_key,
+                )
+                .await;
+            assert_eq!(r.text, from_api.text);
+            assert_eq!(
+                r.text.lines().count(),
+                2,
+                "a header and one line: {}",
+                r.text
+            );
+        }
+        let records = web.get(&format!("{usage}/records.csv")).await.text;
+        assert!(
+            records.contains(",sms-1,") && records.contains(",130.0000,"),
+            "{records}"
+        );
+        assert!(web
+            .get(&format!("{usage}/charges.csv"))
+            .await
+            .text
+            .contains(",7500,CNY,"));
+        // Another buyer: the same 404 as an unknown instance, for the page and the files.
         let (other, _) = app.party("buyers", "Other").await;
         let web2 = logged_in(&app, &other, "other@example.com").await;
         let r = web2.get(&usage).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+        for file in ["records.csv", "charges.csv"] {
+            let r = web2.get(&format!("{usage}/{file}")).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+        }
         assert_eq!(
             web2.get("/usage/instances/nope").await.status,
             StatusCode::NOT_FOUND
         );
+    }
+);
+
+backend_test!(
+    a_buyer_turns_auto_renew_on_and_off_in_the_buyer_center,
+    |app: TestApp| async move {
+        let example = fixture::example_seller(&app, |_| {}).await;
+        let m = fixture::market(&app, Proto::V2, example).await;
+        let paid = m
+            .buy(&app, json!({"sku_id": m.basic, "billing_mode": "monthly"}))
+            .await;
+        let id = paid["instance_id"].as_str().unwrap().to_owned();
+        m.wait_instance(&app, &id, "active").await;
+        let web = logged_in(&app, &m.buyer_id, "buyer@example.com").await;
+        let page = format!("/buyer/instances/{id}");
+        let switch = format!("{page}/auto-renew");
+        let state = |html: &str| {
+            let s = &html[html.find("id=\"auto-renew-state\">").expect("the switch")..];
+            s[s.find('>').unwrap() + 1..s.find('<').unwrap()].to_owned()
+        };
+        assert_eq!(state(&web.get(&page).await.text), "off");
+        assert_eq!(m.instance(&app, &id).await["auto_renew"], false);
+
+        // Without the form's CSRF token: refused, nothing changes.
+        let r = web.post(&switch, &[("auto_renew", "on")]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        assert!(r.text.contains("data-code=\"csrf_failed\""), "{}", r.text);
+        assert_eq!(m.instance(&app, &id).await["auto_renew"], false);
+
+        // On, then off: the API's instance says so, and so does the page.
+        let r = web.submit(&page, &switch, &[("auto_renew", "on")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(location(&r), page);
+        assert_eq!(m.instance(&app, &id).await["auto_renew"], true);
+        let shown = web.get(&page).await.text;
+        assert_eq!(state(&shown), "on");
+        assert!(shown.contains("Turn auto-renew off"), "{shown}");
+        let r = web.submit(&page, &switch, &[("auto_renew", "off")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(m.instance(&app, &id).await["auto_renew"], false);
+
+        // Bad input is a readable page.
+        let r = web.submit(&page, &switch, &[("auto_renew", "maybe")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("auto_renew is on or off"), "{}", r.text);
+
+        // Another buyer: the 404 of an unknown instance, and nothing changes.
+        let (other, _) = app.party("buyers", "Other").await;
+        let web2 = logged_in(&app, &other, "other@example.com").await;
+        let r = web2
+            .submit("/buyer/instances", &switch, &[("auto_renew", "on")])
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+        assert_eq!(m.instance(&app, &id).await["auto_renew"], false);
     }
 );

@@ -62,3 +62,49 @@ backend_test!(
         assert_eq!(pages("q=监控&min=3&sort=newest").await, expect(&words));
     }
 );
+
+backend_test!(
+    relevance_pages_are_bm25s_order_on_sqlite_and_newest_first_on_postgres,
+    |app: TestApp| async move {
+        let (_, seller_key) = app.party("sellers", "Acme").await;
+        // 30 products saying `zeta` with 0, 1 or 2 other words (so 1 to 3 more terms than
+        // the shortest), and 4 that do not say it.
+        let fillers = ["alpha", "beta"];
+        let mut made: Vec<(String, String, usize)> = Vec::new();
+        for n in 0..34_usize {
+            let name = format!("Rank {n:02}");
+            let (word, k) = if n < 30 {
+                ("zeta", n % 3)
+            } else {
+                ("omega", 0)
+            };
+            let description = std::iter::once(word)
+                .chain(fillers.iter().take(k).copied())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let id = listed(&app, &seller_key, &name, &description, 100).await;
+            made.push((id, name, k));
+        }
+        let web = Web::new(&app);
+        let mut shown = Vec::new();
+        for page in 1..=2 {
+            let r = web.get(&format!("/shop?q=zeta&page={page}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            shown.extend(names(&r.text));
+        }
+        let mut expect: Vec<_> = made.into_iter().take(30).collect();
+        // SQLite: bm25, which with every term indexed once is shortest first (search.rs),
+        // ties newest first; PostgreSQL: newest first (docs/consoles.md "Search").
+        let sqlite = app.state.store.backend() == souk_store::Backend::Sqlite;
+        expect.sort_by(|a, b| {
+            let by_rank = if sqlite {
+                a.2.cmp(&b.2)
+            } else {
+                std::cmp::Ordering::Equal
+            };
+            by_rank.then(b.0.cmp(&a.0))
+        });
+        let expect: Vec<_> = expect.into_iter().map(|p| p.1).collect();
+        assert_eq!(shown, expect);
+    }
+);

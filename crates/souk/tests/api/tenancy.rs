@@ -388,3 +388,44 @@ backend_test!(
         assert_eq!(party.body["status"], "active", "{}", party.text);
     }
 );
+
+backend_test!(
+    each_party_sees_only_its_own_message_centre_the_operator_too,
+    |app: TestApp| async move {
+        // The market's product was approved: a `review_approved` notice for the seller.
+        let m = market(&app, Proto::V2, example_seller(&app, |_| {}).await).await;
+        let seller_msgs = app.get("/v1/messages", &m.seller_key).await.body;
+        let approved = seller_msgs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["kind"] == "review_approved")
+            .unwrap_or_else(|| panic!("{seller_msgs}"))
+            .clone();
+        let op = crate::console_support::operator_id(&app).await;
+        let ops = app.get("/v1/messages?limit=200", &app.operator_key).await;
+        assert_eq!(ops.status, StatusCode::OK, "{}", ops.text);
+        for n in ops.body["data"].as_array().unwrap() {
+            assert_eq!(n["party_id"], op.as_str(), "not the operator's: {n}");
+        }
+        // The console's message centre is the same list.
+        crate::console_support::login_for(&app, &op, "ops@tenancy.example").await;
+        let web = crate::console_support::Web::new(&app);
+        web.login("ops@tenancy.example", crate::console_support::PASSWORD)
+            .await;
+        let page = web.get("/messages").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let id = approved["id"].as_str().unwrap();
+        assert!(!page.text.contains(id), "the seller's notice {id} shown");
+        let subject = approved["subject"].as_str().unwrap();
+        assert!(!page.text.contains(subject), "{}", page.text);
+        // And the seller still has it.
+        crate::console_support::login_for(&app, &m.seller_id, "acme@tenancy.example").await;
+        let seller = crate::console_support::Web::new(&app);
+        seller
+            .login("acme@tenancy.example", crate::console_support::PASSWORD)
+            .await;
+        let page = seller.get("/messages").await;
+        assert!(page.text.contains(subject), "{}", page.text);
+    }
+);
