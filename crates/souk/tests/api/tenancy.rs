@@ -318,7 +318,11 @@ backend_test!(
         for (template, item) in doc["paths"].as_object().unwrap() {
             let ids_in_path =
                 template.matches('{').count() - template.matches("{collection}").count();
-            if ids_in_path == 0 {
+            // Protocol paths outside /v1 (e.g. the older usage push's `/v1.0/{partnerId}/…`)
+            // are not reached with API keys but signed with the seller's AK/SK, and their
+            // placeholder names the caller, not a resource; a record for another seller's
+            // instance comes back abnormal (tests/api/metering.rs).
+            if ids_in_path == 0 || !template.starts_with("/v1/") {
                 continue;
             }
             for method in ["get", "post", "put", "patch", "delete"] {
