@@ -69,6 +69,17 @@ pub fn to_input(sku_id: &str, d: &PackageDef) -> PackageInput {
     }
 }
 
+/// A product (as the caller may see it) with what its package SKUs hold.
+pub async fn defs(
+    state: &AppState,
+    caller: &crate::http::auth::Caller,
+    product_id: &str,
+) -> AppResult<(souk_store::ProductRecord, Vec<(String, PackageDef)>)> {
+    let product = crate::usecase::catalog::get(state, &caller.0, product_id).await?;
+    let defs = state.store.package_defs(product.id.as_str()).await?;
+    Ok((product, defs))
+}
+
 /// Sets the package definitions of a product (its seller): every package SKU named must have a
 /// `package` price and every item must be an on-demand SKU of the product.
 pub async fn set_defs(

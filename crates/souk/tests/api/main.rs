@@ -25,6 +25,7 @@ mod console_buyer;
 mod console_mail;
 mod console_money;
 mod console_operator;
+mod console_packages;
 mod console_seller;
 mod constraints;
 mod foundation;
