@@ -32,6 +32,7 @@ mod review_diff;
 mod seller;
 mod seller_center;
 mod seller_packages;
+mod seller_usage_price;
 pub mod session;
 mod shop;
 mod stream_form;
@@ -72,6 +73,7 @@ pub fn router() -> Router<AppState> {
         .merge(seller_center::router())
         .merge(product_form::router())
         .merge(seller_packages::router())
+        .merge(seller_usage_price::router())
 }
 
 /// A time as pages show it: `2026-12-06 09:30 UTC`.
@@ -174,6 +176,7 @@ fn templates() -> &'static Environment<'static> {
         .chain(buyer_templates())
         .chain(operator::TEMPLATES.iter().copied())
         .chain(seller_packages::TEMPLATES.iter().copied())
+        .chain(seller_usage_price::TEMPLATES.iter().copied())
         {
             // The templates are part of the binary and covered by the tests: a syntax error
             // is a build defect, caught by the first test that renders any page.

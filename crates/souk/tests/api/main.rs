@@ -27,6 +27,7 @@ mod console_money;
 mod console_operator;
 mod console_packages;
 mod console_seller;
+mod console_usage_price;
 mod constraints;
 mod foundation;
 mod instance_wait;
