@@ -516,6 +516,17 @@ pub async fn settle_arrears(
     Ok(cleared.len())
 }
 
+/// The currency an instance's usage is billed in (what an adjustment must be written in).
+pub async fn billing_currency(
+    state: &AppState,
+    instance_id: &InstanceId,
+) -> AppResult<souk_core::money::Currency> {
+    let (_, currency, _) = price_of(state, instance_id)
+        .await
+        .map_err(|_| AppError::not_found("instance"))?;
+    Ok(currency)
+}
+
 /// An operator's correction of an instance's usage charges: `amount` owed (positive) or
 /// credited (negative), with the reason the buyer sees on the ledger line. Arrears follow the
 /// balance as after a rated charge.
@@ -539,9 +550,7 @@ pub async fn adjust(
             "an adjustment is a non-zero amount within ±10^15 minor units",
         ));
     }
-    let (_, currency, _) = price_of(state, instance_id)
-        .await
-        .map_err(|_| AppError::not_found("instance"))?;
+    let currency = billing_currency(state, instance_id).await?;
     if currency != amount.currency {
         return Err(AppError::invalid_field(
             "amount",
