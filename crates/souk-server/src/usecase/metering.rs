@@ -415,7 +415,7 @@ async fn collect_up_to(
     cutoff: OffsetDateTime,
 ) -> anyhow::Result<usize> {
     const BATCH: u32 = 200;
-    let period = accumulation_period(cutoff);
+    let period = accumulation_period(cutoff, state.config.settlement.zone()?);
     let mut changed = 0;
     // Each round books or skips (stale) every instance it read; a bounded number of rounds
     // keeps a pass finite even if a writer keeps adding late records.
@@ -564,6 +564,7 @@ pub async fn adjust(
         instance_id: instance_id.clone(),
         period: accumulation_period(
             collection_cutoff(now, time::Duration::ZERO) + time::Duration::HOUR,
+            state.config.settlement.zone().map_err(AppError::internal)?,
         ),
         amount,
         reason: reason.to_owned(),

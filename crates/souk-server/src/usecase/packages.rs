@@ -178,9 +178,10 @@ pub async fn packages_due(state: &AppState, now: OffsetDateTime) -> anyhow::Resu
     }
     let cutoff = collection_cutoff(now, state.config.metering.collect_after.0);
     let at = cutoff - time::Duration::MILLISECOND;
+    let zone = state.config.settlement.zone()?;
     for due in state.store.due_resets(cutoff, 500).await? {
         let b = &due.balance;
-        let to = period_at(b.effective_at, b.expire_at, b.reset, at);
+        let to = period_at(b.effective_at, b.expire_at, b.reset, at, zone);
         if to.0 != b.period_start
             && state
                 .store
@@ -205,7 +206,8 @@ async fn record(state: &AppState, instance: &InstanceRecord) -> anyhow::Result<b
     let Some(def) = order.snapshot.package else {
         anyhow::bail!("package {} was bought without a definition", instance.id);
     };
-    let (_, period_end) = period_at(effective, expire, def.reset, effective);
+    let zone = state.config.settlement.zone()?;
+    let (_, period_end) = period_at(effective, expire, def.reset, effective, zone);
     let quotas = def
         .items
         .iter()
@@ -255,7 +257,8 @@ pub async fn cover(
         .quota_balances(&p.buyer_id, &instance.sku_id, p.package.as_deref())
         .await?;
     let percent = state.config.metering.package_alert_percent;
-    let c = consume(balances, p.added, cutoff, percent);
+    let zone = state.config.settlement.zone()?;
+    let c = consume(balances, p.added, cutoff, percent, zone);
     let stops = p.package.is_some();
     let (rated, excess) = if stops {
         (UsageValue::ZERO, c.leftover)
