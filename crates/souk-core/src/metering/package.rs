@@ -19,7 +19,7 @@
 use super::usage::UsageValue;
 use crate::order::add_months;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{OffsetDateTime, UtcOffset};
 
 /// The longest a package lasts (`package.max_validity = 3 years`).
 pub const MAX_VALIDITY_MONTHS: u32 = 36;
@@ -154,13 +154,21 @@ impl PackageDef {
     }
 }
 
+/// `t` plus `months` calendar months counted in the business zone `zone` (the day of month is
+/// clamped there: 31 Jan 01:00 +08:00 → 28 Feb 01:00 +08:00), in UTC.
+fn add_months_in(t: OffsetDateTime, months: u32, zone: UtcOffset) -> Option<OffsetDateTime> {
+    add_months(t.to_offset(zone), months).map(|e| e.to_offset(UtcOffset::UTC))
+}
+
 /// The quota period of a package that took effect at `effective` and expires at `expire`,
-/// containing the instant `at`: `[start, end)`, `end` never past `expire`.
+/// containing the instant `at`: `[start, end)`, `end` never past `expire`. Months are the
+/// business zone's (`calendar.zone`).
 pub fn period_at(
     effective: OffsetDateTime,
     expire: OffsetDateTime,
     reset: PackageReset,
     at: OffsetDateTime,
+    zone: UtcOffset,
 ) -> (OffsetDateTime, OffsetDateTime) {
     let Some(per) = reset.months() else {
         return (effective, expire);
@@ -170,7 +178,7 @@ pub fn period_at(
     let mut start = effective;
     let mut k = 0;
     while k < MAX_VALIDITY_MONTHS / per {
-        match add_months(effective, (k + 1) * per) {
+        match add_months_in(effective, (k + 1) * per, zone) {
             Some(next) if next <= at && next < expire => {
                 start = next;
                 k += 1;
@@ -178,7 +186,7 @@ pub fn period_at(
             _ => break,
         }
     }
-    let end = add_months(effective, (k + 1) * per).map_or(expire, |e| e.min(expire));
+    let end = add_months_in(effective, (k + 1) * per, zone).map_or(expire, |e| e.min(expire));
     (start, end)
 }
 
@@ -200,8 +208,12 @@ pub struct QuotaBalance {
 impl QuotaBalance {
     /// `(period start, period end, used in it)` for usage at `at`: a stored period that has
     /// ended is reset (its unused quota cleared) to the one containing `at`.
-    pub fn current(&self, at: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime, UsageValue) {
-        let (start, end) = period_at(self.effective_at, self.expire_at, self.reset, at);
+    pub fn current(
+        &self,
+        at: OffsetDateTime,
+        zone: UtcOffset,
+    ) -> (OffsetDateTime, OffsetDateTime, UsageValue) {
+        let (start, end) = period_at(self.effective_at, self.expire_at, self.reset, at, zone);
         let used = if start == self.period_start {
             self.used
         } else {
@@ -271,12 +283,14 @@ pub fn alert_crossed(
 
 /// Covers `usage` at `at` (the end of the hour being rated) from `balances` in the §6.4 order
 /// (earliest expiry, then earliest effective, then earliest created), each up to what remains
-/// of its quota in the period containing `at`. Packages not in effect at `at` are skipped.
+/// of its quota in the period containing `at` (months of the business zone `zone`). Packages
+/// not in effect at `at` are skipped.
 pub fn consume(
     mut balances: Vec<QuotaBalance>,
     usage: UsageValue,
     at: OffsetDateTime,
     alert_percent: u8,
+    zone: UtcOffset,
 ) -> Consumption {
     balances.sort_by(|a, b| {
         (a.expire_at, a.effective_at, a.created_at, &a.package_id).cmp(&(
@@ -296,7 +310,7 @@ pub fn consume(
         if !(b.effective_at < at && at <= b.expire_at) {
             continue;
         }
-        let (start, end, used) = b.current(at - time::Duration::MILLISECOND);
+        let (start, end, used) = b.current(at - time::Duration::MILLISECOND, zone);
         let remaining = (b.quota.ten_thousandths() - used.ten_thousandths()).max(0);
         let take = remaining.min(left);
         if take == 0 {
@@ -326,7 +340,9 @@ pub fn consume(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
+    use time::macros::{datetime, offset};
+
+    const UTC: UtcOffset = UtcOffset::UTC;
 
     #[test]
     fn one_purchase_buys_at_most_thirty_packages() {
@@ -358,7 +374,7 @@ mod tests {
         let at = datetime!(2026-02-01 10:00 UTC);
         let late = bal("late", datetime!(2026-12-01 0:00 UTC), 100, 0);
         let early = bal("early", datetime!(2026-06-01 0:00 UTC), 50, 20);
-        let c = consume(vec![late, early], u(200), at, 20);
+        let c = consume(vec![late, early], u(200), at, 20, UTC);
         assert_eq!(c.draws[0].package_id, "early");
         assert_eq!(c.draws[0].amount, u(30));
         assert_eq!(c.draws[0].alert, Some(QuotaAlert::Exhausted));
@@ -374,7 +390,7 @@ mod tests {
         let mut a = bal("a", exp, 10, 0);
         a.effective_at = datetime!(2026-01-05 0:00 UTC);
         let b = bal("b", exp, 10, 0);
-        let c = consume(vec![a, b], u(5), at, 20);
+        let c = consume(vec![a, b], u(5), at, 20, UTC);
         assert_eq!(c.draws[0].package_id, "b");
         assert_eq!(c.leftover, UsageValue::ZERO);
     }
@@ -387,11 +403,12 @@ mod tests {
             u(4),
             datetime!(2026-03-01 1:00 UTC),
             20,
+            UTC,
         );
         assert!(c.draws.is_empty());
         assert_eq!(c.leftover, u(4));
         // The last hour of its validity still counts.
-        let c = consume(vec![bal("p", exp, 10, 0)], u(4), exp, 20);
+        let c = consume(vec![bal("p", exp, 10, 0)], u(4), exp, 20, UTC);
         assert_eq!(c.leftover, UsageValue::ZERO);
     }
 
@@ -402,10 +419,16 @@ mod tests {
         b.effective_at = datetime!(2026-01-15 0:00 UTC);
         b.period_start = datetime!(2026-01-15 0:00 UTC);
         // Still in the first period: 10 left.
-        let c = consume(vec![b.clone()], u(30), datetime!(2026-02-14 23:00 UTC), 20);
+        let c = consume(
+            vec![b.clone()],
+            u(30),
+            datetime!(2026-02-14 23:00 UTC),
+            20,
+            UTC,
+        );
         assert_eq!(c.leftover, u(20));
         // In the second period: the stored 90 used belong to the past; 100 again.
-        let c = consume(vec![b], u(30), datetime!(2026-02-15 2:00 UTC), 20);
+        let c = consume(vec![b], u(30), datetime!(2026-02-15 2:00 UTC), 20, UTC);
         assert_eq!(c.leftover, UsageValue::ZERO);
         assert_eq!(c.draws[0].period_start, datetime!(2026-02-15 0:00 UTC));
         assert_eq!(c.draws[0].period_end, datetime!(2026-03-15 0:00 UTC));
@@ -422,6 +445,7 @@ mod tests {
             exp,
             PackageReset::Monthly,
             datetime!(2026-03-01 0:00 UTC),
+            UTC,
         );
         assert_eq!(s, datetime!(2026-02-28 12:00 UTC));
         assert_eq!(e, datetime!(2026-03-31 12:00 UTC));
@@ -430,10 +454,59 @@ mod tests {
             exp,
             PackageReset::Yearly,
             datetime!(2026-12-01 0:00 UTC),
+            UTC,
         );
         assert_eq!((s, e), (eff, exp));
-        let (s, e) = period_at(eff, exp, PackageReset::None, datetime!(2026-12-01 0:00 UTC));
+        let (s, e) = period_at(
+            eff,
+            exp,
+            PackageReset::None,
+            datetime!(2026-12-01 0:00 UTC),
+            UTC,
+        );
         assert_eq!((s, e), (eff, exp));
+    }
+
+    #[test]
+    fn months_are_counted_in_the_business_zone() {
+        let shanghai = offset!(+8);
+        // 16:00 UTC on 30 January is 00:00 on 31 January in Shanghai: the next period starts
+        // on the 28th of February there (00:00 +08:00 = 27 Feb 16:00 UTC), a day before the
+        // UTC count (30 Jan + 1 month = 28 Feb 16:00 UTC).
+        let eff = datetime!(2026-01-30 16:00 UTC);
+        let exp = datetime!(2027-01-30 16:00 UTC);
+        let at = datetime!(2026-02-28 00:00 UTC);
+        let (s, e) = period_at(eff, exp, PackageReset::Monthly, at, shanghai);
+        assert_eq!(s, datetime!(2026-02-27 16:00 UTC));
+        assert_eq!(e, datetime!(2026-03-30 16:00 UTC));
+        let (s, e) = period_at(eff, exp, PackageReset::Monthly, at, UTC);
+        assert_eq!((s, e), (eff, datetime!(2026-02-28 16:00 UTC)));
+        // The hour before the business-zone boundary still draws from the first period; the
+        // hour after it from a fresh quota.
+        let mut b = bal("m", exp, 100, 90);
+        b.reset = PackageReset::Monthly;
+        b.effective_at = eff;
+        b.period_start = eff;
+        let c = consume(
+            vec![b.clone()],
+            u(30),
+            datetime!(2026-02-27 16:00 UTC),
+            20,
+            shanghai,
+        );
+        assert_eq!(c.leftover, u(20));
+        let c = consume(
+            vec![b.clone()],
+            u(30),
+            datetime!(2026-02-27 17:00 UTC),
+            20,
+            shanghai,
+        );
+        assert_eq!(c.leftover, UsageValue::ZERO);
+        assert_eq!(c.draws[0].period_start, datetime!(2026-02-27 16:00 UTC));
+        // Counted in UTC the same hour is still the first period.
+        let c = consume(vec![b], u(30), datetime!(2026-02-27 17:00 UTC), 20, UTC);
+        assert_eq!(c.leftover, u(20));
     }
 
     #[test]

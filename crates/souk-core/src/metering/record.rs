@@ -96,10 +96,11 @@ pub fn collection_cutoff(now: OffsetDateTime, at_minute: Duration) -> OffsetDate
         .unwrap_or(shifted)
 }
 
-/// The accumulation period (Souk default `pricing.accumulation_period = calendar month`, UTC)
-/// a collection up to `cutoff` counts toward: the month of the hour it closes.
-pub fn accumulation_period(cutoff: OffsetDateTime) -> String {
-    let last_hour = cutoff - Duration::HOUR;
+/// The accumulation period (Souk default `pricing.accumulation_period = calendar month`, in
+/// the business zone `zone`, `calendar.zone`) a collection up to `cutoff` counts toward: the
+/// month of the hour it closes. An offset of whole hours keeps every hour in one month.
+pub fn accumulation_period(cutoff: OffsetDateTime, zone: time::UtcOffset) -> String {
+    let last_hour = (cutoff - Duration::HOUR).to_offset(zone);
     format!("{:04}-{:02}", last_hour.year(), last_hour.month() as u8)
 }
 
@@ -195,13 +196,38 @@ mod tests {
 
     #[test]
     fn the_period_is_the_month_of_the_hour_collected() {
+        let utc = time::UtcOffset::UTC;
         assert_eq!(
-            accumulation_period(datetime!(2026-02-01 00:00 UTC)),
+            accumulation_period(datetime!(2026-02-01 00:00 UTC), utc),
             "2026-01"
         );
         assert_eq!(
-            accumulation_period(datetime!(2026-02-01 01:00 UTC)),
+            accumulation_period(datetime!(2026-02-01 01:00 UTC), utc),
             "2026-02"
+        );
+    }
+
+    #[test]
+    fn the_period_is_the_business_zone_month_across_16_00_utc() {
+        let shanghai = time::macros::offset!(+8);
+        // 15:00–16:00 UTC on 31 January is 23:00–24:00 in Shanghai: still January.
+        assert_eq!(
+            accumulation_period(datetime!(2026-01-31 16:00 UTC), shanghai),
+            "2026-01"
+        );
+        // 16:00–17:00 UTC is 00:00–01:00 on 1 February in Shanghai: February already.
+        assert_eq!(
+            accumulation_period(datetime!(2026-01-31 17:00 UTC), shanghai),
+            "2026-02"
+        );
+        assert_eq!(
+            accumulation_period(datetime!(2026-01-31 17:00 UTC), time::UtcOffset::UTC),
+            "2026-01"
+        );
+        // The year turns in the zone too.
+        assert_eq!(
+            accumulation_period(datetime!(2026-12-31 17:00 UTC), shanghai),
+            "2027-01"
         );
     }
 }

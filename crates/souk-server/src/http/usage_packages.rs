@@ -64,8 +64,7 @@ pub async fn get_usage_packages(
     caller: Caller,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<UsagePackages>> {
-    let product = crate::usecase::catalog::get(&state, &caller.0, &id).await?;
-    let defs = state.store.package_defs(product.id.as_str()).await?;
+    let (_, defs) = crate::usecase::packages::defs(&state, &caller, &id).await?;
     Ok(Json(UsagePackages {
         packages: defs.iter().map(|(sku, d)| to_input(sku, d)).collect(),
     }))

@@ -415,7 +415,7 @@ async fn collect_up_to(
     cutoff: OffsetDateTime,
 ) -> anyhow::Result<usize> {
     const BATCH: u32 = 200;
-    let period = accumulation_period(cutoff);
+    let period = accumulation_period(cutoff, state.config.settlement.zone()?);
     let mut changed = 0;
     // Each round books or skips (stale) every instance it read; a bounded number of rounds
     // keeps a pass finite even if a writer keeps adding late records.
@@ -516,6 +516,17 @@ pub async fn settle_arrears(
     Ok(cleared.len())
 }
 
+/// The currency an instance's usage is billed in (what an adjustment must be written in).
+pub async fn billing_currency(
+    state: &AppState,
+    instance_id: &InstanceId,
+) -> AppResult<souk_core::money::Currency> {
+    let (_, currency, _) = price_of(state, instance_id)
+        .await
+        .map_err(|_| AppError::not_found("instance"))?;
+    Ok(currency)
+}
+
 /// An operator's correction of an instance's usage charges: `amount` owed (positive) or
 /// credited (negative), with the reason the buyer sees on the ledger line. Arrears follow the
 /// balance as after a rated charge.
@@ -539,9 +550,7 @@ pub async fn adjust(
             "an adjustment is a non-zero amount within ±10^15 minor units",
         ));
     }
-    let (_, currency, _) = price_of(state, instance_id)
-        .await
-        .map_err(|_| AppError::not_found("instance"))?;
+    let currency = billing_currency(state, instance_id).await?;
     if currency != amount.currency {
         return Err(AppError::invalid_field(
             "amount",
@@ -555,6 +564,7 @@ pub async fn adjust(
         instance_id: instance_id.clone(),
         period: accumulation_period(
             collection_cutoff(now, time::Duration::ZERO) + time::Duration::HOUR,
+            state.config.settlement.zone().map_err(AppError::internal)?,
         ),
         amount,
         reason: reason.to_owned(),

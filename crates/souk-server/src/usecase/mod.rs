@@ -30,3 +30,4 @@ pub mod settlement_check;
 pub mod statement_invoices;
 pub mod storefront;
 pub mod supervision;
+pub mod usage_price;

@@ -69,6 +69,17 @@ pub fn to_input(sku_id: &str, d: &PackageDef) -> PackageInput {
     }
 }
 
+/// A product (as the caller may see it) with what its package SKUs hold.
+pub async fn defs(
+    state: &AppState,
+    caller: &crate::http::auth::Caller,
+    product_id: &str,
+) -> AppResult<(souk_store::ProductRecord, Vec<(String, PackageDef)>)> {
+    let product = crate::usecase::catalog::get(state, &caller.0, product_id).await?;
+    let defs = state.store.package_defs(product.id.as_str()).await?;
+    Ok((product, defs))
+}
+
 /// Sets the package definitions of a product (its seller): every package SKU named must have a
 /// `package` price and every item must be an on-demand SKU of the product.
 pub async fn set_defs(
@@ -167,9 +178,10 @@ pub async fn packages_due(state: &AppState, now: OffsetDateTime) -> anyhow::Resu
     }
     let cutoff = collection_cutoff(now, state.config.metering.collect_after.0);
     let at = cutoff - time::Duration::MILLISECOND;
+    let zone = state.config.settlement.zone()?;
     for due in state.store.due_resets(cutoff, 500).await? {
         let b = &due.balance;
-        let to = period_at(b.effective_at, b.expire_at, b.reset, at);
+        let to = period_at(b.effective_at, b.expire_at, b.reset, at, zone);
         if to.0 != b.period_start
             && state
                 .store
@@ -194,7 +206,8 @@ async fn record(state: &AppState, instance: &InstanceRecord) -> anyhow::Result<b
     let Some(def) = order.snapshot.package else {
         anyhow::bail!("package {} was bought without a definition", instance.id);
     };
-    let (_, period_end) = period_at(effective, expire, def.reset, effective);
+    let zone = state.config.settlement.zone()?;
+    let (_, period_end) = period_at(effective, expire, def.reset, effective, zone);
     let quotas = def
         .items
         .iter()
@@ -244,7 +257,8 @@ pub async fn cover(
         .quota_balances(&p.buyer_id, &instance.sku_id, p.package.as_deref())
         .await?;
     let percent = state.config.metering.package_alert_percent;
-    let c = consume(balances, p.added, cutoff, percent);
+    let zone = state.config.settlement.zone()?;
+    let c = consume(balances, p.added, cutoff, percent, zone);
     let stops = p.package.is_some();
     let (rated, excess) = if stops {
         (UsageValue::ZERO, c.leftover)

@@ -31,6 +31,8 @@ mod product_form;
 mod review_diff;
 mod seller;
 mod seller_center;
+mod seller_packages;
+mod seller_usage_price;
 pub mod session;
 mod shop;
 mod stream_form;
@@ -70,6 +72,8 @@ pub fn router() -> Router<AppState> {
         .merge(invoices::router())
         .merge(seller_center::router())
         .merge(product_form::router())
+        .merge(seller_packages::router())
+        .merge(seller_usage_price::router())
 }
 
 /// A time as pages show it: `2026-12-06 09:30 UTC`.
@@ -171,6 +175,8 @@ fn templates() -> &'static Environment<'static> {
         .chain(invoices::TEMPLATES.iter().copied())
         .chain(buyer_templates())
         .chain(operator::TEMPLATES.iter().copied())
+        .chain(seller_packages::TEMPLATES.iter().copied())
+        .chain(seller_usage_price::TEMPLATES.iter().copied())
         {
             // The templates are part of the binary and covered by the tests: a syntax error
             // is a build defect, caught by the first test that renders any page.

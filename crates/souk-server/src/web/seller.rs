@@ -31,6 +31,8 @@ async fn products(State(state): State<AppState>, m: Member) -> PageResult {
                 rejection_reason => p.rejection_reason,
                 revision => p.pending_revision.map(|r| r.status.as_str()),
                 integration => p.integration.map(|i| i.record.production_url),
+                packages => p.skus.iter().any(|s| s.prices.iter().any(|pr| pr.billing_mode == souk_core::catalog::BillingMode::Package)),
+                on_demand => p.skus.iter().any(|s| s.prices.iter().any(|pr| pr.billing_mode == souk_core::catalog::BillingMode::OnDemand)),
             }
         })
         .collect();

@@ -2,18 +2,21 @@
 //! (each with the charge that rated it), the charges rating made (each a ledger line) and the
 //! package quotas that concern it. The buyer sees its instances', the seller its instances',
 //! the operator every one; another party's instance is the same 404 as an unknown one. The
-//! reads are the ones of `GET /v1/instances/{id}/usage-records|usage-charges|package-quotas`.
+//! reads are the ones of `GET /v1/instances/{id}/usage-records|usage-charges|package-quotas`;
+//! the operator's correction form is `POST /v1/instances/{id}/usage-adjustments`' use case.
 
-use super::session::Member;
+use super::session::{Member, Submitted};
 use super::{page, PageResult, WebError};
 use crate::error::AppError;
 use crate::http::usage_views;
+use crate::usecase::metering;
 use crate::usecase::orders::instance_id;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
-use axum::routing::get;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use souk_core::money::Money;
 use souk_core::party::Role;
 use souk_store::{Page, Scope};
 
@@ -22,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/usage/instances/{id}", get(usage))
         .route("/usage/instances/{id}/records.csv", get(records_csv))
         .route("/usage/instances/{id}/charges.csv", get(charges_csv))
+        .route("/usage/instances/{id}/adjustments", post(adjust))
 }
 
 /// How many records and charges one page shows.
@@ -118,8 +122,69 @@ async fn usage(
         "usage.html",
         minijinja::context! {
             instance_id => i.id.as_str(), product_id => &i.product_id, state => i.state.as_str(),
-            buyer => me.role == Role::Buyer,
+            buyer => me.role == Role::Buyer, operator => me.role == Role::Operator,
             records => records, charges => charges, quotas => quotas, next => next,
         },
     )
+}
+
+#[derive(serde::Deserialize)]
+struct AdjustForm {
+    /// `charge` (the buyer owes more) or `credit` (the buyer gets money back).
+    #[serde(default)]
+    direction: String,
+    /// In the instance's currency's major units, as a person writes it (`12.50`).
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// The operator's correction of an instance's usage charges, with a reason the buyer sees on
+/// the ledger line (audited, arrears follow the balance): `usecase::metering::adjust`, as the
+/// API's `POST /v1/instances/{id}/usage-adjustments`.
+async fn adjust(
+    State(state): State<AppState>,
+    m: Member,
+    Path(id): Path<String>,
+    s: Submitted<AdjustForm>,
+) -> PageResult {
+    m.require(&[Role::Operator])?;
+    let err = || WebError::with(&s.visitor);
+    let (_, i) = visible(&state, &m, &id).await?;
+    let currency = metering::billing_currency(&state, &i.id)
+        .await
+        .map_err(err())?;
+    let magnitude = currency
+        .parse_major(&s.form.amount)
+        .filter(|minor| *minor > 0)
+        .ok_or_else(|| {
+            err()(AppError::invalid_field(
+                "amount",
+                format!(
+                    "write an amount above zero like 12.50, in {}",
+                    currency.as_str()
+                ),
+            ))
+        })?;
+    let signed = match s.form.direction.as_str() {
+        "charge" => magnitude,
+        "credit" => -magnitude,
+        _ => {
+            return Err(err()(AppError::invalid_field(
+                "direction",
+                "choose whether the buyer is charged or credited",
+            )))
+        }
+    };
+    metering::adjust(
+        &state,
+        &m.principal().party_id,
+        &i.id,
+        Money::new(signed, currency),
+        &s.form.reason,
+    )
+    .await
+    .map_err(err())?;
+    Ok(Redirect::to(&format!("/usage/instances/{}#charges", i.id)).into_response())
 }

@@ -3,7 +3,7 @@
 //! runs "test my endpoint" and sees every check pass; a call to its endpoint fails, the
 //! failure reaches its mailbox, and the seller retries the call from the console once the
 //! endpoint works. A form posted without its CSRF token is refused, and a login is throttled
-//! after five wrong passwords.
+//! after five wrong passwords. A seller defines a product's usage packages with the form.
 
 use crate::browser::{browser, driver, skipped, Session};
 use crate::console_support::{login_for, PASSWORD};
@@ -184,6 +184,70 @@ macro_rules! browser_mail_test {
         }
     };
 }
+
+/// The usage packages form: from "My products" to saved definitions, and a bad quota shown
+/// again as typed with the reason.
+async fn packages_journey(app: TestApp, _sink: SmtpSink) {
+    let pm = crate::metering_packages::package_market(&app, fixture::Proto::V2).await;
+    let (sms, mms, bundle) = (pm.sku("sms"), pm.sku("mms"), pm.sku("bundle"));
+    login_for(&app, &pm.m.seller_id, "ops@acme-sms.example").await;
+    let driver = driver().await;
+    let s = Session {
+        app: &app,
+        c: browser(&driver).await,
+        shots: false,
+    };
+    s.login("ops@acme-sms.example").await;
+    s.submit(".product-packages").await;
+    s.wait_for("#save-packages").await;
+    let field = |kind: &str, rest: &str| format!("[name='{kind}.{rest}']");
+    s.fill(&field("quota", &format!("{sms}.{sms}")), "100")
+        .await;
+    s.fill(&field("validity", sms), "12").await;
+    s.fill(&field("quota", &format!("{bundle}.{sms}")), "50")
+        .await;
+    s.fill(&field("quota", &format!("{bundle}.{mms}")), "20")
+        .await;
+    let reset =
+        s.c.find(Locator::Css(&field("reset", bundle)))
+            .await
+            .unwrap();
+    reset.select_by_value("monthly").await.unwrap();
+    s.submit("#save-packages").await;
+    s.wait_for("#saved").await;
+    let defined = app
+        .get(
+            &format!("/v1/products/{}/usage-packages", pm.m.product_id),
+            &pm.m.seller_key,
+        )
+        .await;
+    assert_eq!(defined.body["packages"].as_array().unwrap().len(), 2);
+    // A quota that is not a number: the form again, as typed, with the reason.
+    s.fill(&field("quota", &format!("{sms}.{sms}")), "plenty")
+        .await;
+    s.submit("#save-packages").await;
+    s.wait_for("[data-code='invalid_field']").await;
+    let typed = s
+        .wait_for(&field("quota", &format!("{sms}.{sms}")))
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(typed.as_deref(), Some("plenty"));
+    let after = app
+        .get(
+            &format!("/v1/products/{}/usage-packages", pm.m.product_id),
+            &pm.m.seller_key,
+        )
+        .await;
+    assert_eq!(after.body, defined.body);
+    s.close().await;
+}
+
+browser_mail_test!(
+    in_chromium_a_seller_defines_usage_packages,
+    packages_journey
+);
 
 browser_mail_test!(
     in_chromium_a_seller_lists_a_product_tests_its_endpoint_and_retries_a_failed_call,

@@ -376,3 +376,109 @@ backend_test!(
         assert_eq!(line["usage_charge_id"], r.body["id"]);
     }
 );
+
+backend_test!(
+    an_operator_enters_a_usage_correction_from_the_console,
+    |app: TestApp| async move {
+        use crate::console_support::{login_for, operator_id, Web, PASSWORD};
+        let (m, instance, _) = on_demand(&app, Proto::V1).await;
+        advance(&app, Duration::hours(1)).await;
+        // 440 units × 2.50 = 1,100.00: 100.00 in arrears.
+        assert_eq!(use_up(&app, &m, &instance, "big", "440").await, -10_000);
+        m.wait_instance(&app, &instance, "grace").await;
+        let op = operator_id(&app).await;
+        login_for(&app, &op, "ops@usage.example").await;
+        let web = Web::new(&app);
+        web.login("ops@usage.example", PASSWORD).await;
+        let page = format!("/usage/instances/{instance}");
+        let action = format!("{page}/adjustments");
+        assert!(web.get(&page).await.text.contains(&action));
+
+        // Without the CSRF token, a bad amount, no reason, no direction: refused, nothing changed.
+        let r = web
+            .post(
+                &action,
+                &[("direction", "credit"), ("amount", "100"), ("reason", "x")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        for (direction, amount, reason, field) in [
+            ("credit", "1.234", "Double-counted", "12.50"),
+            ("credit", "0", "Double-counted", "12.50"),
+            ("credit", "-5", "Double-counted", "12.50"),
+            ("credit", "100", " ", "reason"),
+            ("sideways", "100", "Double-counted", "charged or credited"),
+        ] {
+            let r = web
+                .submit(
+                    &page,
+                    &action,
+                    &[
+                        ("direction", direction),
+                        ("amount", amount),
+                        ("reason", reason),
+                    ],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+            assert!(r.text.contains(field), "{field}: {}", r.text);
+        }
+        assert_eq!(balance(&app, &m).await, -10_000);
+
+        // A credit of 100.00 clears the debt: the instance is active again, the charge listed
+        // with its reason, the ledger line shows it to the buyer.
+        let r = web
+            .submit(
+                &page,
+                &action,
+                &[
+                    ("direction", "credit"),
+                    ("amount", "100.00"),
+                    ("reason", "Double-counted by the seller"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(balance(&app, &m).await, 0);
+        m.wait_instance(&app, &instance, "active").await;
+        let last = charges(&app, &m, &instance).await.pop().unwrap();
+        assert_eq!(last["amount"]["amount_minor"], -10_000, "{last}");
+        assert_eq!(last["reason"], "Double-counted by the seller", "{last}");
+        let shown = web.get(&page).await.text;
+        assert!(shown.contains("-100.00 CNY"), "{shown}");
+        // A charge the other way.
+        let r = web
+            .submit(
+                &page,
+                &action,
+                &[
+                    ("direction", "charge"),
+                    ("amount", "2.5"),
+                    ("reason", "Late record"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(balance(&app, &m).await, -250);
+
+        // Only the operator: the buyer and the seller see no form and are refused.
+        for (party, email) in [
+            (&m.buyer_id, "buyer@usage.example"),
+            (&m.seller_id, "seller@usage.example"),
+        ] {
+            login_for(&app, party, email).await;
+            let other = Web::new(&app);
+            other.login(email, PASSWORD).await;
+            assert!(!other.get(&page).await.text.contains(&action));
+            let r = other
+                .submit(
+                    &page,
+                    &action,
+                    &[("direction", "credit"), ("amount", "1"), ("reason", "mine")],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        }
+        assert_eq!(balance(&app, &m).await, -250);
+    }
+);
