@@ -206,13 +206,16 @@ impl SqlStore {
                 return hits(rows, s.limit);
             }
         }
-        // Two probes: a short one that suffices when matches are common (a word in a quarter
-        // of the products, a billing mode in a third), then a long one for sparser matches.
+        // Probes of growing length: a short one that suffices when matches are common (a
+        // word in a quarter of the products, a billing mode in a third), a long one for
+        // sparser matches, and the longest for a word with selective filters (1–2% pass).
         let want = s.offset + s.limit + 1;
         let short = want.saturating_mul(4).max(PROBE_MIN);
         let long = want.saturating_mul(20).clamp(2_000, PROBE_MAX);
-        for window in [short, long] {
-            if want <= window && window <= PROBE_MAX {
+        let mut tried = 0;
+        for window in [short, long, PROBE_MAX] {
+            if want <= window && tried < window && window <= PROBE_MAX {
+                tried = window;
                 let rows = self.search_query(s, Some(window)).await?;
                 if rows.len() as u32 == s.limit + 1 {
                     return hits(rows, s.limit);
