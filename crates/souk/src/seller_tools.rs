@@ -91,7 +91,8 @@ pub enum BenchCommand {
         /// Concurrent paying clients.
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
-        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled,
+        /// unless it already lists `--products` products: then it is reused as it is.
         #[arg(long)]
         database_url: Option<String>,
         /// Sellers the orders are spread over, each with its own example server and product.
@@ -124,7 +125,8 @@ pub enum BenchCommand {
         /// Concurrent browsers.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
-        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled,
+        /// unless it already lists `--products` products: then it is reused as it is.
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -140,7 +142,8 @@ pub enum BenchCommand {
         /// Measuring time for each of the two servers, in seconds.
         #[arg(long, default_value_t = 5)]
         seconds: u64,
-        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled,
+        /// unless it already lists `--products` products: then it is reused as it is.
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -156,7 +159,8 @@ pub enum BenchCommand {
         /// Seconds between RSS reports.
         #[arg(long, default_value_t = 60)]
         report_every: u64,
-        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled,
+        /// unless it already lists `--products` products: then it is reused as it is.
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -175,7 +179,8 @@ pub enum BenchCommand {
         /// Percent of each push that repeats records of an earlier push.
         #[arg(long, default_value_t = 10)]
         duplicate_percent: u32,
-        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled,
+        /// unless it already lists `--products` products: then it is reused as it is.
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -198,7 +203,8 @@ pub enum BenchCommand {
         orders: usize,
         #[arg(long, default_value_t = 1_000)]
         sellers: usize,
-        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled.
+        /// Database to run on (default: SQLite in a temp dir). It is migrated and filled,
+        /// unless it already lists `--products` products: then it is reused as it is.
         #[arg(long)]
         database_url: Option<String>,
         /// Skip timing the reproducibility check.

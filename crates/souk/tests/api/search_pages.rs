@@ -60,6 +60,15 @@ backend_test!(
             .cloned()
             .collect();
         assert_eq!(pages("q=监控&min=3&sort=newest").await, expect(&words));
+        // A word and a prefix in price order (SQLite's probe tests each row's own terms):
+        // the prefix matches only at a term's start.
+        let priced: Vec<_> = asc
+            .iter()
+            .filter(|p| p.1[6..].parse::<usize>().unwrap().is_multiple_of(3))
+            .cloned()
+            .collect();
+        assert_eq!(pages("q=监控+too&sort=price_asc").await, expect(&priced));
+        assert_eq!(pages("q=ools&sort=price_asc").await, Vec::<String>::new());
     }
 );
 
