@@ -189,8 +189,9 @@ pub fn renewable(state: InstanceState) -> bool {
 pub fn renewed_expiry(
     old_expiry: OffsetDateTime,
     term: &crate::order::Term,
+    zone: time::UtcOffset,
 ) -> Result<Option<OffsetDateTime>, crate::order::TermTooLong> {
-    term.end(old_expiry)
+    term.end(old_expiry, zone)
 }
 
 /// App credentials of an instance, decrypted from the seller's answer.
@@ -348,7 +349,7 @@ mod tests {
             count: 1,
         };
         assert_eq!(
-            renewed_expiry(datetime!(2026-02-01 0:00 UTC), &term),
+            renewed_expiry(datetime!(2026-02-01 0:00 UTC), &term, time::UtcOffset::UTC),
             Ok(Some(datetime!(2026-03-01 0:00 UTC)))
         );
         assert!(renewable(InstanceState::Frozen));

@@ -6,7 +6,7 @@
 use crate::money::{Money, MoneyError};
 use crate::transition::{event_enum, StateMachine};
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime, UtcOffset};
 
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
@@ -152,20 +152,27 @@ pub enum Term {
 }
 
 impl Term {
-    /// When a term that starts at `start` ends (`Ok(None)`: never). An end past the calendar's
-    /// last year (9999) is refused, so nothing is ever charged for a term that cannot be kept.
-    pub fn end(&self, start: OffsetDateTime) -> Result<Option<OffsetDateTime>, TermTooLong> {
+    /// When a term that starts at `start` ends (`Ok(None)`: never), its months counted in the
+    /// business zone `zone` (business rules §0: a month bought at 00:30 on 31 January in
+    /// Shanghai ends at 00:30 on 28 February there). An end past the calendar's last year (9999)
+    /// is refused, so nothing is ever charged for a term that cannot be kept.
+    pub fn end(
+        &self,
+        start: OffsetDateTime,
+        zone: UtcOffset,
+    ) -> Result<Option<OffsetDateTime>, TermTooLong> {
         let end = match *self {
-            Term::Period { unit, count } => add_months(
+            Term::Period { unit, count } => add_months_in(
                 start,
                 match unit {
                     PeriodUnit::Month => count,
                     PeriodUnit::Year => count.saturating_mul(12),
                 },
+                zone,
             ),
             Term::OneTime | Term::OnDemand => return Ok(None),
             Term::Trial { days } => start.checked_add(Duration::days(days as i64)),
-            Term::Package { months, .. } => add_months(start, months),
+            Term::Package { months, .. } => add_months_in(start, months, zone),
         };
         match end {
             Some(t) if t <= crate::clock::horizon() => Ok(Some(t)),
@@ -202,6 +209,12 @@ pub fn add_months(t: OffsetDateTime, months: u32) -> Option<OffsetDateTime> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the term would end after 9999-12-31, which Souk cannot record; choose fewer periods")]
 pub struct TermTooLong;
+
+/// `t` plus `months` calendar months counted in the business zone `zone` (the day of month is
+/// clamped there: 31 Jan 01:00 +08:00 → 28 Feb 01:00 +08:00), in UTC.
+pub fn add_months_in(t: OffsetDateTime, months: u32, zone: UtcOffset) -> Option<OffsetDateTime> {
+    add_months(t.checked_to_offset(zone)?, months)?.checked_to_offset(UtcOffset::UTC)
+}
 
 /// The list price of a purchase: unit price × periods × quantity.
 pub fn price(unit_price: Money, term: &Term, quantity: u32) -> Result<Money, MoneyError> {
@@ -289,14 +302,49 @@ mod tests {
             count: 1,
         };
         assert_eq!(
-            yearly.end(datetime!(2028-02-29 0:00 UTC)),
+            yearly.end(datetime!(2028-02-29 0:00 UTC), UtcOffset::UTC),
             Ok(Some(datetime!(2029-02-28 0:00 UTC)))
         );
-        assert_eq!(Term::OneTime.end(datetime!(2026-01-01 0:00 UTC)), Ok(None));
         assert_eq!(
-            Term::Trial { days: 7 }.end(datetime!(2026-01-01 0:00 UTC)),
+            Term::OneTime.end(datetime!(2026-01-01 0:00 UTC), UtcOffset::UTC),
+            Ok(None)
+        );
+        assert_eq!(
+            Term::Trial { days: 7 }.end(datetime!(2026-01-01 0:00 UTC), UtcOffset::UTC),
             Ok(Some(datetime!(2026-01-08 0:00 UTC)))
         );
+    }
+
+    #[test]
+    fn months_are_counted_in_the_business_zone() {
+        let shanghai = UtcOffset::from_hms(8, 0, 0).unwrap();
+        let month = Term::Period {
+            unit: PeriodUnit::Month,
+            count: 1,
+        };
+        // 16:30 UTC on 30 January is 00:30 on 31 January in Shanghai: a month ends at 00:30 on
+        // 28 February there (16:30 UTC on the 27th), not on 28 February UTC.
+        assert_eq!(
+            month.end(datetime!(2026-01-30 16:30 UTC), shanghai),
+            Ok(Some(datetime!(2026-02-27 16:30 UTC)))
+        );
+        assert_eq!(
+            month.end(datetime!(2026-01-30 16:30 UTC), UtcOffset::UTC),
+            Ok(Some(datetime!(2026-02-28 16:30 UTC)))
+        );
+        // A package's term and its reset periods count the same months.
+        let package = Term::Package {
+            months: 11,
+            periods: 11,
+        };
+        assert_eq!(
+            package.end(datetime!(2026-03-30 16:00 UTC), shanghai),
+            Ok(Some(datetime!(2027-02-27 16:00 UTC)))
+        );
+        // Near the calendar's end the zone's date may be past year 9999: refused, no panic.
+        assert!(month
+            .end(datetime!(9999-12-31 20:00 UTC), shanghai)
+            .is_err());
     }
 
     #[test]
@@ -305,11 +353,12 @@ mod tests {
             unit: PeriodUnit::Year,
             count,
         };
-        assert!(years(36).end(datetime!(9970-01-01 0:00 UTC)).is_err());
-        assert!(years(1).end(datetime!(9999-06-01 0:00 UTC)).is_err());
-        assert!(years(1).end(datetime!(9998-06-01 0:00 UTC)).is_ok());
+        let utc = UtcOffset::UTC;
+        assert!(years(36).end(datetime!(9970-01-01 0:00 UTC), utc).is_err());
+        assert!(years(1).end(datetime!(9999-06-01 0:00 UTC), utc).is_err());
+        assert!(years(1).end(datetime!(9998-06-01 0:00 UTC), utc).is_ok());
         assert!(Term::Trial { days: 30 }
-            .end(datetime!(9999-12-15 0:00 UTC))
+            .end(datetime!(9999-12-15 0:00 UTC), utc)
             .is_err());
         assert_eq!(add_months(datetime!(9999-12-01 0:00 UTC), 1), None);
         assert_eq!(add_months(datetime!(2026-01-01 0:00 UTC), u32::MAX), None);

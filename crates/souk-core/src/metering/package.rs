@@ -17,7 +17,7 @@
 //!   `package.alert_remaining` (default 20 %) or below, once when it reaches zero.
 
 use super::usage::UsageValue;
-use crate::order::add_months;
+use crate::order::add_months_in;
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, UtcOffset};
 
@@ -152,12 +152,6 @@ impl PackageDef {
             }
         }
     }
-}
-
-/// `t` plus `months` calendar months counted in the business zone `zone` (the day of month is
-/// clamped there: 31 Jan 01:00 +08:00 → 28 Feb 01:00 +08:00), in UTC.
-fn add_months_in(t: OffsetDateTime, months: u32, zone: UtcOffset) -> Option<OffsetDateTime> {
-    add_months(t.to_offset(zone), months).map(|e| e.to_offset(UtcOffset::UTC))
 }
 
 /// The quota period of a package that took effect at `effective` and expires at `expire`,

@@ -233,10 +233,19 @@ fn term_too_long(e: souk_core::order::TermTooLong) -> AppError {
     AppError::invalid_field("periods", e.to_string())
 }
 
+/// The business zone, in which terms count their months (business rules §0).
+fn zone(state: &AppState) -> AppResult<time::UtcOffset> {
+    state.config.settlement.zone().map_err(AppError::internal)
+}
+
 /// When a term starting at `start` ends; a term past year 9999 is a 422 before anything is
 /// charged.
-fn term_end(term: &Term, start: time::OffsetDateTime) -> AppResult<Option<time::OffsetDateTime>> {
-    term.end(start).map_err(term_too_long)
+fn term_end(
+    state: &AppState,
+    term: &Term,
+    start: time::OffsetDateTime,
+) -> AppResult<Option<time::OffsetDateTime>> {
+    term.end(start, zone(state)?).map_err(term_too_long)
 }
 
 /// The entitlement with the floor-discount formula's floor for what the order buys.
@@ -307,7 +316,7 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     let amount = price(unit_price, &term, quantity).map_err(money_error)?;
     let reseller = with_floor(entitled, &term, quantity, p.unit_price.currency)?;
     let now = state.clock.now();
-    term_end(&term, now)?;
+    term_end(state, &term, now)?;
     let extend_params =
         souk_core::catalog::check_order_values(&sku.order_fields, &input.extend_params)
             .map_err(|(field, message)| AppError::invalid_field(&field, message))?
@@ -440,9 +449,10 @@ pub async fn renew(
     };
     // Refuse now, not at payment, a renewal whose term could not be recorded.
     if kind == OrderKind::TrialToFormal {
-        term_end(&term, now)?;
+        term_end(state, &term, now)?;
     } else {
-        renewed_expiry(instance.expire_at.unwrap_or(now), &term).map_err(term_too_long)?;
+        renewed_expiry(instance.expire_at.unwrap_or(now), &term, zone(state)?)
+            .map_err(term_too_long)?;
     }
     let order = NewOrder {
         id: OrderId::generate(now),
@@ -615,7 +625,7 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
     let (new_instance, change, jobs) = match order.kind {
         OrderKind::New | OrderKind::Trial => {
             let delivery = order.snapshot.delivery_type;
-            let expire_at = term_end(&order.term, now)?;
+            let expire_at = term_end(state, &order.term, now)?;
             let souk_codes = delivery == DeliveryType::License
                 && order.snapshot.license_mode == Some(LicenseMode::SoukCodes);
             let license_codes = if souk_codes {
@@ -688,9 +698,9 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
                 instance.expire_at.unwrap_or(now)
             };
             let expire_at = if conversion {
-                term_end(&order.term, now)?
+                term_end(state, &order.term, now)?
             } else {
-                renewed_expiry(start, &order.term).map_err(term_too_long)?
+                renewed_expiry(start, &order.term, zone(state)?).map_err(term_too_long)?
             };
             let new_term = RenewalTerm {
                 expire_at_ms: expire_at.map(souk_core::clock::to_unix_ms),

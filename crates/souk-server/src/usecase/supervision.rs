@@ -374,7 +374,10 @@ async fn step_with(
         let start = next.validity_start().unwrap_or(now);
         let expire_at = order
             .term
-            .end(start)
+            .end(
+                start,
+                state.config.settlement.zone().map_err(AppError::internal)?,
+            )
             .map_err(|e| AppError::invalid_field("actual_start", e.to_string()))?;
         // No seller call opens manual service, hardware, data file or a License delivered by
         // hand: it opens now.
