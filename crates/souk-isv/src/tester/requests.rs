@@ -266,7 +266,6 @@ impl Runner {
 
     // ---- the other activities --------------------------------------------------------
 
-    /// refreshInstance: a renewal (a new order) or the trial's conversion to a paid one.
     /// 退续费: the renewal `order_id` is refunded before its period starts; the expiry moves
     /// back (V1: negative `orderAmount`; V2: scene `UNSUBSCRIBE_RENEWAL_PERIOD`).
     pub(super) fn renewal_refund_request(
@@ -274,66 +273,55 @@ impl Runner {
         instance_id: &str,
         order_id: String,
     ) -> Prepared {
-        let expire = self.expiry(365);
-        if self.is_v2() {
-            self.v2(v2::RefreshInstance {
-                scene: RefreshScene::UnsubscribeRenewalPeriod,
-                order_line_id: order_line(&order_id),
-                order_id,
-                instance_id: instance_id.to_owned(),
-                product_id: None,
-                expire_time: expire.to_wire(),
-                test_flag: TEST,
-            })
-        } else {
-            self.v1(v1::RefreshInstance {
-                order_id,
-                instance_id: instance_id.to_owned(),
-                product_id: None,
-                expire_time: expire,
-                trial_to_formal: None,
-                period_type: Some(PeriodType::Year),
-                period_number: Some(1),
-                order_amount: souk_protocol::activity::values::Decimal::parse("-100.00").ok(),
-                time_stamp: self.stamp(),
-                test_flag: TEST,
-                extra: Params::new(),
-            })
-        }
+        self.refresh(
+            instance_id,
+            order_id,
+            RefreshScene::UnsubscribeRenewalPeriod,
+        )
     }
 
+    /// refreshInstance: a renewal (a new order) or the trial's conversion to a paid one.
     pub(super) fn refresh_request(&mut self, instance_id: &str, trial_to_formal: bool) -> Prepared {
         let order_id = self.order_id();
-        let expire = self.expiry(730);
+        let scene = if trial_to_formal {
+            RefreshScene::TrialToFormal
+        } else {
+            RefreshScene::Renewal
+        };
+        self.refresh(instance_id, order_id, scene)
+    }
+
+    /// One refreshInstance for `scene`: a year's renewal or conversion (expiry in 730 days), or
+    /// the refund of a renewal period (expiry back to 365 days, V1 amount −100.00).
+    fn refresh(&mut self, instance_id: &str, order_id: String, scene: RefreshScene) -> Prepared {
+        let refund = scene == RefreshScene::UnsubscribeRenewalPeriod;
+        let expire = self.expiry(if refund { 365 } else { 730 });
         if self.is_v2() {
-            self.v2(v2::RefreshInstance {
-                scene: if trial_to_formal {
-                    RefreshScene::TrialToFormal
-                } else {
-                    RefreshScene::Renewal
-                },
+            return self.v2(v2::RefreshInstance {
+                scene,
                 order_line_id: order_line(&order_id),
                 order_id,
                 instance_id: instance_id.to_owned(),
                 product_id: None,
                 expire_time: expire.to_wire(),
                 test_flag: TEST,
-            })
-        } else {
-            self.v1(v1::RefreshInstance {
-                order_id,
-                instance_id: instance_id.to_owned(),
-                product_id: None,
-                expire_time: expire,
-                trial_to_formal: trial_to_formal.then(|| "1".to_owned()),
-                period_type: Some(PeriodType::Year),
-                period_number: Some(1),
-                order_amount: None,
-                time_stamp: self.stamp(),
-                test_flag: TEST,
-                extra: Params::new(),
-            })
+            });
         }
+        self.v1(v1::RefreshInstance {
+            order_id,
+            instance_id: instance_id.to_owned(),
+            product_id: None,
+            expire_time: expire,
+            trial_to_formal: (scene == RefreshScene::TrialToFormal).then(|| "1".to_owned()),
+            period_type: Some(PeriodType::Year),
+            period_number: Some(1),
+            order_amount: refund
+                .then(|| souk_protocol::activity::values::Decimal::parse("-100.00").ok())
+                .flatten(),
+            time_stamp: self.stamp(),
+            test_flag: TEST,
+            extra: Params::new(),
+        })
     }
 
     /// V1 `expireInstance` or V2 `updateInstanceStatus` FREEZE/UNFREEZE.
