@@ -53,3 +53,4 @@ pub mod snapshot;
 pub mod supervision;
 pub mod text;
 pub mod transition;
+pub mod voucher;

@@ -35,6 +35,7 @@ mod resellers;
 mod search;
 mod settlement;
 mod sql;
+mod vouchers;
 
 pub use aftersale::*;
 pub use catalog::*;
@@ -53,6 +54,7 @@ pub use resellers::*;
 pub use search::{ProductSearch, SearchHit, SearchSort};
 pub use settlement::*;
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
+pub use vouchers::{VoucherMismatch, VoucherRecord, VoucherStore};
 
 use async_trait::async_trait;
 use souk_core::id::ApiKeyId;
@@ -155,6 +157,7 @@ pub trait Store:
     + ConsoleOpsStore
     + AftersaleStore
     + InvoiceStore
+    + VoucherStore
 {
 }
 
@@ -172,6 +175,7 @@ impl<T> Store for T where
         + ConsoleOpsStore
         + AftersaleStore
         + InvoiceStore
+        + VoucherStore
 {
 }
 
@@ -253,6 +257,6 @@ pub trait PartyStore: Send + Sync + 'static {
 pub mod prelude {
     pub use crate::{
         AftersaleStore, CatalogStore, CommerceStore, ConsoleStore, InvoiceStore, LicenseStore,
-        OpsStore, PartyStore, Store,
+        OpsStore, PartyStore, Store, VoucherStore,
     };
 }

@@ -31,6 +31,7 @@ pub mod system;
 pub mod usage_packages;
 pub mod usage_price;
 pub mod usage_views;
+pub mod vouchers;
 pub mod wire_errors;
 
 use crate::error::AppError;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resellers::router())
         .merge(invoices::router())
         .merge(statement_invoices::router())
+        .merge(vouchers::router())
         .merge(crate::web::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

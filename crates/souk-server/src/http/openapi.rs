@@ -158,6 +158,10 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::statement_invoices::submit_statement_invoice,
         crate::http::statement_invoices::list_statement_invoices,
         crate::http::statement_invoices::latest_statement_invoice,
+        crate::http::vouchers::issue_voucher,
+        crate::http::vouchers::list_vouchers,
+        crate::http::vouchers::get_voucher,
+        crate::http::vouchers::revoke_voucher,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&SecurityAddon, &StandardErrors)
@@ -351,6 +355,14 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
         "/v1/statements/{id}/invoices/latest",
         "the statement's seller and the operator",
     ),
+    ("post", "/v1/vouchers", "sellers"),
+    ("get", "/v1/vouchers", "buyers, sellers and the operator"),
+    (
+        "get",
+        "/v1/vouchers/{id}",
+        "its seller, its buyer and the operator",
+    ),
+    ("post", "/v1/vouchers/{id}/revoke", "its seller"),
 ];
 
 fn standard_errors(method: &str, path: &str, op: &mut Operation) {

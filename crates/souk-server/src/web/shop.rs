@@ -143,6 +143,9 @@ struct BuyForm {
     /// A reseller's exclusive offer link token, when the buyer came through one.
     #[serde(default)]
     offer: Option<String>,
+    /// One of the buyer's vouchers (empty: none).
+    #[serde(default)]
+    voucher: Option<String>,
 }
 
 /// Places the order and pays it with the balance, through the same use cases as
@@ -176,6 +179,7 @@ async fn buy(
             recipient: None,
             sales_scenario: Default::default(),
             offer: s.form.offer.filter(|o| !o.is_empty()),
+            voucher: s.form.voucher.filter(|v| !v.is_empty()),
         },
     )
     .await

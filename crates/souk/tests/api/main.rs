@@ -48,4 +48,6 @@ mod settlement_feeds;
 mod settlement_month;
 mod tenancy;
 mod transitions;
+mod vouchers;
+mod vouchers_money;
 mod wire;

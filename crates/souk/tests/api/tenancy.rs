@@ -34,6 +34,7 @@ struct TenantA {
     offer: String,
     reseller_statement: String,
     invoice: String,
+    voucher: String,
 }
 
 async fn tenant_a(app: &TestApp) -> TenantA {
@@ -142,6 +143,17 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         )
         .await;
     assert_eq!(invoice.status, StatusCode::CREATED, "{}", invoice.text);
+    // The seller gives the buyer a voucher.
+    let voucher_until = app.clock.now() + time::Duration::days(400);
+    let voucher = app
+        .post(
+            "/v1/vouchers",
+            &m.seller_key,
+            json!({"buyer_id": m.buyer_id, "face_value": {"amount_minor": 500, "currency": "CNY"},
+                   "valid_until": voucher_until.format(&time::format_description::well_known::Rfc3339).unwrap()}),
+        )
+        .await;
+    assert_eq!(voucher.status, StatusCode::CREATED, "{}", voucher.text);
     // A settled month: move to the next run day (day 7 of the next month in the business zone)
     // so the timer passes issue tenant A's statement (and, on the 3rd, its reseller's).
     let zone = time::macros::offset!(+8);
@@ -163,6 +175,7 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         offer: offer.body["id"].as_str().unwrap().to_owned(),
         reseller_statement,
         invoice: invoice.body["id"].as_str().unwrap().to_owned(),
+        voucher: voucher.body["id"].as_str().unwrap().to_owned(),
         attachment: attached.body["id"].as_str().unwrap().to_owned(),
         seller_id: m.seller_id.clone(),
         buyer_id: m.buyer_id.clone(),
@@ -223,6 +236,7 @@ fn fill(template: &str, a: &TenantA, real: bool) -> String {
                 pick(real, &a.reseller_statement, "rst_")
             }
             "id" if before.ends_with("/v1/invoices/") => pick(real, &a.invoice, "ivc_"),
+            "id" if before.ends_with("/v1/vouchers/") => pick(real, &a.voucher, "vch_"),
             "key_id" => pick(real, &a.api_key_id, "key_"),
             "attachment_id" => pick(real, &a.attachment, "att_"),
             "code" => pick(real, &a.code, "ZZZZ-"),
