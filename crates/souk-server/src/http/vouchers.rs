@@ -118,8 +118,8 @@ pub struct VoucherList {
         "valid_until": "2027-03-01T00:00:00Z", "not_for_special_price_packages": true})),
     responses((status = 201, body = VoucherView),
         (status = 403, description = "`forbidden`: sellers only", body = ErrorEnvelope),
-        (status = 404, description = "`not_found`: a product or SKU that is not the seller's", body = ErrorEnvelope),
-        (status = 422, description = "`invalid_field`: no such buyer, a face value of zero or less, a window that ends before it starts", body = ErrorEnvelope)),
+        (status = 404, description = "`not_found`: no such buyer, or a product or SKU that is not the seller's", body = ErrorEnvelope),
+        (status = 422, description = "`invalid_field`: a face value of zero or less, a window that ends before it starts", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn issue_voucher(
     State(state): State<AppState>,

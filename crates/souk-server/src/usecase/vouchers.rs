@@ -91,12 +91,12 @@ pub async fn issue(
         .bounded()
         .map_err(|e| AppError::invalid_field("face_value", e.to_string()))?;
     let buyer = PartyId::parse_as(&input.buyer_id, Role::Buyer)
-        .ok_or_else(|| AppError::invalid_field("buyer_id", "not a buyer id (buy_…)"))?;
+        .ok_or_else(|| AppError::not_found("buyer"))?;
     state
         .store
         .find_party(&Scope::Everything, &buyer)
         .await?
-        .ok_or_else(|| AppError::invalid_field("buyer_id", "no such buyer"))?;
+        .ok_or_else(|| AppError::not_found("buyer"))?;
     if input.product_ids.len() > 50 || input.sku_ids.len() > 50 {
         return Err(AppError::invalid_field(
             "product_ids",

@@ -38,6 +38,7 @@ mod shop;
 mod stream_form;
 mod upload;
 mod usage;
+mod vouchers;
 
 use crate::error::AppError;
 use crate::AppState;
@@ -70,6 +71,7 @@ pub fn router() -> Router<AppState> {
         .merge(aftersale::router())
         .merge(money_out::router())
         .merge(invoices::router())
+        .merge(vouchers::router())
         .merge(seller_center::router())
         .merge(product_form::router())
         .merge(seller_packages::router())
@@ -173,6 +175,7 @@ fn templates() -> &'static Environment<'static> {
         .into_iter()
         .chain(money_out_templates())
         .chain(invoices::TEMPLATES.iter().copied())
+        .chain(vouchers::TEMPLATES.iter().copied())
         .chain(buyer_templates())
         .chain(operator::TEMPLATES.iter().copied())
         .chain(seller_packages::TEMPLATES.iter().copied())

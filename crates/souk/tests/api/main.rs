@@ -28,6 +28,7 @@ mod console_operator;
 mod console_packages;
 mod console_seller;
 mod console_usage_price;
+mod console_vouchers;
 mod constraints;
 mod foundation;
 mod instance_wait;

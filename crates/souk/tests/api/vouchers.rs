@@ -233,7 +233,7 @@ backend_test!(
             .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
         issue_reply(&app, &m.seller_key, &m.seller_id, 100, json!({}))
             .await
-            .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
+            .assert_error(StatusCode::NOT_FOUND, "not_found");
         issue_reply(&app, &m.buyer_key, &m.buyer_id, 100, json!({}))
             .await
             .assert_error(StatusCode::FORBIDDEN, "forbidden");
