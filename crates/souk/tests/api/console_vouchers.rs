@@ -3,20 +3,10 @@
 //! with it; a refused voucher gives a readable page; a form without its CSRF token is refused.
 
 use crate::backend_test;
-use crate::console_support::{login_for, Web, PASSWORD};
+use crate::console_support::logged_in;
 use crate::fixture::*;
 use crate::harness::TestApp;
 use reqwest::StatusCode;
-
-async fn logged_in<'a>(app: &'a TestApp, party: &str, email: &str) -> Web<'a> {
-    login_for(app, party, email).await;
-    let web = Web::new(app);
-    assert_eq!(
-        web.login(email, PASSWORD).await.status,
-        StatusCode::SEE_OTHER
-    );
-    web
-}
 
 backend_test!(
     the_seller_issues_a_voucher_and_the_buyer_buys_with_it_in_the_console,
