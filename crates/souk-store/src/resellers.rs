@@ -308,7 +308,10 @@ pub trait ResellerStore: Send + Sync + 'static {
     ) -> StoreResult<Option<ResellerInvoiceRecord>>;
 
     /// A statement's invoices, oldest first (the caller has checked it may see the statement).
-    async fn reseller_invoices(&self, statement_id: &str) -> StoreResult<Vec<ResellerInvoiceRecord>>;
+    async fn reseller_invoices(
+        &self,
+        statement_id: &str,
+    ) -> StoreResult<Vec<ResellerInvoiceRecord>>;
 
     /// One workflow move: compare-and-set on `transition.from`, the invoices' states, the
     /// payout on `paid`, the reseller's notice and the audit record, in one transaction.
@@ -400,7 +403,9 @@ fn statement_from_row(r: &AnyRow) -> StoreResult<ResellerStatementRecord> {
         },
         issued_at: from_unix_ms(r.try_get("issued_at")?),
         updated_at: from_unix_ms(r.try_get("updated_at")?),
-        invoice_due_at: r.try_get::<Option<i64>, _>("invoice_due_at")?.map(from_unix_ms),
+        invoice_due_at: r
+            .try_get::<Option<i64>, _>("invoice_due_at")?
+            .map(from_unix_ms),
         overdue_at: r.try_get::<Option<i64>, _>("overdue_at")?.map(from_unix_ms),
         reason: r.try_get("reason")?,
     })

@@ -159,8 +159,7 @@ pub fn check_reseller_invoice(
     if !PLATFORM_INVOICE_RATES_BP.contains(&tax_rate_bp) {
         return Err(field(
             "tax_rate_bp",
-            "one tax rate per invoice: 1300 (13 %), 600 (6 %) or 300 (3 %, small-scale)"
-                .to_owned(),
+            "one tax rate per invoice: 1300 (13 %), 600 (6 %) or 300 (3 %, small-scale)".to_owned(),
         ));
     }
     if amount_minor <= 0 {
@@ -317,9 +316,14 @@ mod tests {
                 assert!(from.take(*a, actor(*a)).is_err(), "{from} {a}");
             }
         }
-        assert!(S::AwaitingInvoice.take(A::Countersign, Role::Operator).is_err());
+        assert!(S::AwaitingInvoice
+            .take(A::Countersign, Role::Operator)
+            .is_err());
         assert_eq!(
-            S::Issued.take(A::Pay, Role::Operator).unwrap_err().to_string(),
+            S::Issued
+                .take(A::Pay, Role::Operator)
+                .unwrap_err()
+                .to_string(),
             "a reseller statement in state issued cannot be moved by pay"
         );
     }
@@ -334,15 +338,33 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(
-            e(check_reseller_invoice(120, 0, 70, InvoiceType::General, 600)),
+            e(check_reseller_invoice(
+                120,
+                0,
+                70,
+                InvoiceType::General,
+                600
+            )),
             "invoice_type"
         );
         assert_eq!(
-            e(check_reseller_invoice(120, 0, 70, InvoiceType::Special, 500)),
+            e(check_reseller_invoice(
+                120,
+                0,
+                70,
+                InvoiceType::Special,
+                500
+            )),
             "tax_rate_bp"
         );
         assert_eq!(
-            e(check_reseller_invoice(120, 70, 51, InvoiceType::Special, 600)),
+            e(check_reseller_invoice(
+                120,
+                70,
+                51,
+                InvoiceType::Special,
+                600
+            )),
             "amount_minor"
         );
         assert!(matches!(

@@ -145,7 +145,10 @@ where
     let added = state.store.add_reseller_invoice(&record, now).await;
     if added.is_err() {
         // Not recorded: its file is not kept.
-        let _ = state.blobs.delete(&Path::from(record.storage_key.as_str())).await;
+        let _ = state
+            .blobs
+            .delete(&Path::from(record.storage_key.as_str()))
+            .await;
     }
     match added {
         Ok(()) => Ok(record),
@@ -173,7 +176,10 @@ pub async fn remove_invoice(
         .await?
     {
         Some(removed) => {
-            let _ = state.blobs.delete(&Path::from(removed.storage_key.as_str())).await;
+            let _ = state
+                .blobs
+                .delete(&Path::from(removed.storage_key.as_str()))
+                .await;
             Ok(())
         }
         None if !current.state.takes_invoices() => Err(AppError::conflict(

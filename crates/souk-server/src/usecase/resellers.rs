@@ -502,7 +502,12 @@ pub async fn run_period(
                 reason: None,
             },
             lines,
-            notice: issued_notice(&period.id(), &id, Money::new(totals.net_minor, currency), due),
+            notice: issued_notice(
+                &period.id(),
+                &id,
+                Money::new(totals.net_minor, currency),
+                due,
+            ),
         };
         match state.store.issue_reseller_statement(&n, now).await {
             Ok(()) => {

@@ -521,7 +521,10 @@ impl ResellerStore for SqlStore {
         workflow::remove_invoice(self, reseller, statement_id, invoice_id, now).await
     }
 
-    async fn reseller_invoices(&self, statement_id: &str) -> StoreResult<Vec<ResellerInvoiceRecord>> {
+    async fn reseller_invoices(
+        &self,
+        statement_id: &str,
+    ) -> StoreResult<Vec<ResellerInvoiceRecord>> {
         workflow::invoices(self, statement_id).await
     }
 

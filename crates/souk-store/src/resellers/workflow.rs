@@ -283,7 +283,14 @@ pub(super) async fn move_statement(
         };
         post(&mut tx, &record.id, record.currency, &payout, now).await?;
     }
-    insert_notice(&mut tx, &record.reseller_id, &m.notice, Some(&record.id), now).await?;
+    insert_notice(
+        &mut tx,
+        &record.reseller_id,
+        &m.notice,
+        Some(&record.id),
+        now,
+    )
+    .await?;
     let detail = serde_json::json!({
         "from": t.from.as_str(), "to": t.to.as_str(), "reason": m.reason,
     });

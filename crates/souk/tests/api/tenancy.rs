@@ -33,6 +33,7 @@ struct TenantA {
     authorisation: String,
     offer: String,
     reseller_statement: String,
+    reseller_invoice: String,
     invoice: String,
 }
 
@@ -158,7 +159,23 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         .as_str()
         .unwrap_or_else(|| panic!("no reseller statement: {}", rst.text))
         .to_owned();
+    // The reseller's invoice for its statement (uploaded, not submitted).
+    let reseller_invoice = crate::reseller_invoices::upload(
+        app,
+        &reseller,
+        &reseller_statement,
+        "invoice_number=T-1&amount_minor=1&tax_rate_bp=600",
+        b"%PDF",
+    )
+    .await;
+    assert_eq!(
+        reseller_invoice.status,
+        StatusCode::CREATED,
+        "{}",
+        reseller_invoice.text
+    );
     TenantA {
+        reseller_invoice: reseller_invoice.body["id"].as_str().unwrap().to_owned(),
         authorisation: auth.body["id"].as_str().unwrap().to_owned(),
         offer: offer.body["id"].as_str().unwrap().to_owned(),
         reseller_statement,
@@ -225,6 +242,7 @@ fn fill(template: &str, a: &TenantA, real: bool) -> String {
             "id" if before.ends_with("/v1/invoices/") => pick(real, &a.invoice, "ivc_"),
             "key_id" => pick(real, &a.api_key_id, "key_"),
             "attachment_id" => pick(real, &a.attachment, "att_"),
+            "invoice_id" => pick(real, &a.reseller_invoice, "rsi_"),
             "code" => pick(real, &a.code, "ZZZZ-"),
             "fingerprint" => "machine-1".to_owned(),
             other => panic!(
@@ -274,6 +292,9 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("put", "/v1/buyers/{id}/association-exclusions") => json!({"flags": []}),
         ("post", "/v1/statements/{id}/transitions") => {
             json!({"action": "countersign"})
+        }
+        ("post", "/v1/reseller-statements/{id}/transitions") => {
+            json!({"action": "submit_invoice"})
         }
         ("post", "/v1/orders/{id}/invoices") => {
             json!({"invoice_type": "general", "title": "Not yours", "email": "x@b.example"})
