@@ -141,7 +141,7 @@ async fn detail(State(state): State<AppState>, m: Member, Path(id): Path<String>
     let role = m.principal().role;
     let actions: Vec<&str> = StatementAction::ALL
         .iter()
-        .filter(|a| actor(**a) == role && s.state.take(**a, role).is_ok())
+        .filter(|a| actor(**a) == Some(role) && s.state.take(**a, role).is_ok())
         .map(|a| a.as_str())
         .collect();
     let t = s.totals;
