@@ -193,12 +193,8 @@ async fn upload(
     let m = &f.member;
     m.require(&[Role::Reseller])?;
     let err = || WebError::with(&m.visitor);
-    let file = f
-        .file
-        .as_ref()
-        .ok_or_else(|| err()(AppError::invalid_field("file", "choose the invoice file")))?;
+    let file = f.required_file("the invoice file").map_err(err())?;
     let number = |name: &str| f.field(name).parse::<i64>().unwrap_or(-1);
-    let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(file.bytes.clone())]);
     uc::upload_invoice(
         &state,
         &m.principal().party_id,
@@ -212,7 +208,7 @@ async fn upload(
         },
         Some(&file.content_type),
         Some(file.bytes.len() as u64),
-        chunks,
+        file.chunks(),
     )
     .await
     .map_err(err())?;

@@ -42,6 +42,30 @@ pub(crate) async fn reseller_month(app: &TestApp) -> ResellerMonth {
     let month = Period::containing(app.clock.now(), ZONE).next();
     advance_to(app, month.start(ZONE) + Duration::days(1)).await;
     let (reseller_id, reseller) = app.party("resellers", "Invoicing Partner").await;
+    sell_through_offer(app, &m, &reseller_id, &reseller).await;
+    advance_to(app, month.run_at(3, ZONE) + Duration::minutes(1)).await;
+    let list = app.get("/v1/reseller-statements", &reseller).await;
+    let statement = list.body["data"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no reseller statement: {}", list.text))
+        .to_owned();
+    ResellerMonth {
+        m,
+        reseller_id,
+        reseller,
+        statement,
+    }
+}
+
+/// The seller authorises the reseller (share 10 %, up to 10 % off); the reseller's offer link
+/// sells the market's basic SKU at 9.50 to the market's buyer. Returns the authorisation, the
+/// offer and the (completed) order.
+pub(crate) async fn sell_through_offer(
+    app: &TestApp,
+    m: &Market,
+    reseller_id: &str,
+    reseller: &str,
+) -> (Value, Value, Value) {
     let auth = app
         .post(
             "/v1/reseller-authorisations",
@@ -55,7 +79,7 @@ pub(crate) async fn reseller_month(app: &TestApp) -> ResellerMonth {
     let offer = app
         .post(
             "/v1/reseller-offers",
-            &reseller,
+            reseller,
             json!({"sku_id": m.basic, "billing_mode": "monthly",
                    "unit_price": {"amount_minor": 950, "currency": "CNY"},
                    "valid_until": until.format(&Rfc3339).unwrap()}),
@@ -71,18 +95,7 @@ pub(crate) async fn reseller_month(app: &TestApp) -> ResellerMonth {
         .await;
     m.wait_order(app, via["id"].as_str().unwrap(), "completed")
         .await;
-    advance_to(app, month.run_at(3, ZONE) + Duration::minutes(1)).await;
-    let list = app.get("/v1/reseller-statements", &reseller).await;
-    let statement = list.body["data"][0]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no reseller statement: {}", list.text))
-        .to_owned();
-    ResellerMonth {
-        m,
-        reseller_id,
-        reseller,
-        statement,
-    }
+    (auth.body, offer.body, via)
 }
 
 /// Uploads one invoice file for a reseller statement.

@@ -105,35 +105,8 @@ async fn tenant_a(app: &TestApp) -> TenantA {
     assert_eq!(attached.status, StatusCode::CREATED, "{}", attached.text);
     // A reseller authorised on the product sells through an exclusive offer link.
     let (reseller_id, reseller) = app.party("resellers", "Reseller A").await;
-    let auth = app
-        .post(
-            "/v1/reseller-authorisations",
-            &m.seller_key,
-            json!({"reseller_id": reseller_id, "product_id": m.product_id,
-                   "share_bp": 1000, "max_discount_bp": 1000}),
-        )
-        .await;
-    assert_eq!(auth.status, StatusCode::CREATED, "{}", auth.text);
-    let until = app.clock.now() + time::Duration::days(400);
-    let offer = app
-        .post(
-            "/v1/reseller-offers",
-            &reseller,
-            json!({"sku_id": m.basic, "billing_mode": "monthly",
-                   "unit_price": {"amount_minor": 950, "currency": "CNY"},
-                   "valid_until": until.format(&time::format_description::well_known::Rfc3339).unwrap()}),
-        )
-        .await;
-    assert_eq!(offer.status, StatusCode::CREATED, "{}", offer.text);
-    let token = offer.body["token"].as_str().unwrap();
-    let via = m
-        .buy(
-            app,
-            json!({"sku_id": m.basic, "billing_mode": "monthly", "offer": token}),
-        )
-        .await;
-    m.wait_order(app, via["id"].as_str().unwrap(), "completed")
-        .await;
+    let (auth, offer, via) =
+        crate::reseller_invoices::sell_through_offer(app, &m, &reseller_id, &reseller).await;
     // The buyer asks for an invoice for that order.
     let invoice = app
         .post(
@@ -176,8 +149,8 @@ async fn tenant_a(app: &TestApp) -> TenantA {
     );
     TenantA {
         reseller_invoice: reseller_invoice.body["id"].as_str().unwrap().to_owned(),
-        authorisation: auth.body["id"].as_str().unwrap().to_owned(),
-        offer: offer.body["id"].as_str().unwrap().to_owned(),
+        authorisation: auth["id"].as_str().unwrap().to_owned(),
+        offer: offer["id"].as_str().unwrap().to_owned(),
         reseller_statement,
         invoice: invoice.body["id"].as_str().unwrap().to_owned(),
         attachment: attached.body["id"].as_str().unwrap().to_owned(),
