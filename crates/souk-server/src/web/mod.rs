@@ -28,6 +28,7 @@ mod operator_fees;
 mod operator_ops;
 mod operator_parties;
 mod product_form;
+mod reseller_offers;
 mod reseller_statements;
 mod review_diff;
 mod seller;

@@ -15,6 +15,7 @@ mod bad_input;
 mod binary;
 mod browser;
 mod browser_buyer;
+mod browser_money;
 mod browser_operator;
 mod browser_phone;
 mod browser_seller;
