@@ -253,5 +253,5 @@ pub async fn move_reseller_statement(
         body.reason,
     )
     .await?;
-    Ok(Json(moved.into()))
+    Ok(Json(super::reseller_statements::view(&state, moved)?))
 }
