@@ -316,7 +316,13 @@ backend_test!(
                     .bearer_auth(&reseller),
             )
             .await;
-        assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);
+        assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
+        assert_eq!(
+            removed.body["data"].as_array().unwrap().len(),
+            2,
+            "{}",
+            removed.text
+        );
         let b1 = upload(&app, &reseller, &rst, &q("A-2", PAYABLE, 600), b"%PDF B-1").await;
         assert_eq!(b1.status, StatusCode::CREATED, "{}", b1.text);
         let r = act(&app, &reseller, &rst, json!({"action": "submit_invoice"})).await;
