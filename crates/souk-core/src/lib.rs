@@ -35,6 +35,7 @@ pub mod console;
 pub mod endpoint;
 pub mod id;
 pub mod instance;
+pub mod fee_invoice;
 pub mod invoice;
 pub mod ledger;
 pub mod license;

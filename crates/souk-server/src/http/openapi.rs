@@ -158,6 +158,12 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::statement_invoices::submit_statement_invoice,
         crate::http::statement_invoices::list_statement_invoices,
         crate::http::statement_invoices::latest_statement_invoice,
+        crate::http::fee_invoices::request_fee_invoice,
+        crate::http::fee_invoices::list_fee_invoices,
+        crate::http::fee_invoices::get_fee_invoice,
+        crate::http::fee_invoices::issue_fee_invoice,
+        crate::http::fee_invoices::act_on_fee_invoice,
+        crate::http::fee_invoices::download_fee_invoice,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&SecurityAddon, &StandardErrors)
@@ -350,6 +356,20 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
         "get",
         "/v1/statements/{id}/invoices/latest",
         "the statement's seller and the operator",
+    ),
+    ("post", "/v1/fee-invoices", "sellers"),
+    ("get", "/v1/fee-invoices", "sellers and the operator"),
+    (
+        "get",
+        "/v1/fee-invoices/{id}",
+        "its seller and the operator",
+    ),
+    ("post", "/v1/fee-invoices/{id}/issue", "the operator"),
+    ("post", "/v1/fee-invoices/{id}/actions", "the operator"),
+    (
+        "get",
+        "/v1/fee-invoices/{id}/file",
+        "its seller and the operator",
     ),
 ];
 

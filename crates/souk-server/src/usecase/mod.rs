@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod console;
 pub mod endpoint_test;
 pub mod instance_wait;
+pub mod fee_invoices;
 pub mod invoices;
 pub mod licenses;
 pub mod mail;

@@ -29,6 +29,7 @@ mod console_packages;
 mod console_seller;
 mod console_usage_price;
 mod constraints;
+mod fee_invoices;
 mod foundation;
 mod instance_wait;
 mod licenses;
