@@ -280,3 +280,36 @@ pub async fn requestable_statements(
         .filter(|s| !covered.contains(&&s.id))
         .collect())
 }
+
+/// The reproducibility check's part: every open (requested or issued) fee invoice's amount must
+/// be what its statements' lines say (the lines themselves are checked against the order
+/// history by the statement check).
+pub async fn check_amounts(
+    state: &AppState,
+    out: &mut Vec<super::settlement_check::Discrepancy>,
+) -> AppResult<usize> {
+    let mut checked = 0;
+    let mut page = Page::first(Page::MAX_LIMIT);
+    loop {
+        let batch = list(state, &Scope::Everything, &FeeInvoiceFilter::default(), &page).await?;
+        for f in batch.iter().filter(|f| f.state.is_open()) {
+            checked += 1;
+            let mut fee = souk_core::settlement::Exact::ZERO;
+            for id in &f.statement_ids {
+                fee = fee + fee_invoice::fee_of_lines(&state.store.statement_lines(id).await?);
+            }
+            if fee.round() != f.amount.amount_minor {
+                out.push(super::settlement_check::Discrepancy {
+                    subject: f.id.clone(),
+                    what: "fee invoice amount (platform fee − rebate of its statements)".to_owned(),
+                    stored: f.amount.amount_minor.to_string(),
+                    recomputed: fee.round().to_string(),
+                });
+            }
+        }
+        match batch.last() {
+            Some(last) if batch.len() as u32 == page.limit => page.after = Some(last.id.clone()),
+            _ => return Ok(checked),
+        }
+    }
+}

@@ -253,6 +253,7 @@ backend_test!(
             .post("/v1/fee-invoices", &seller, special(&[&s2, &s1]))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        assert_eq!(r.body["statement_ids"], json!([s2, s1]));
         let mine = app.get("/v1/fee-invoices", &seller).await;
         let states: Vec<&str> = mine.body["data"]
             .as_array()
@@ -262,9 +263,28 @@ backend_test!(
             .collect();
         assert_eq!(states, ["rejected", "voided", "requested"], "{}", mine.text);
 
-        // The reproducibility check agrees with every fee invoice.
+        // The reproducibility check agrees with every fee invoice, and finds one whose amount
+        // was changed behind the system's back.
+        let third = r.body["id"].as_str().unwrap().to_owned();
         let check = app.get("/v1/settlement/check", &op).await;
         assert_eq!(check.status, StatusCode::OK, "{}", check.text);
         assert_eq!(check.body["discrepancies"], json!([]), "{}", check.text);
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut db = sqlx::AnyConnection::connect(&app.database_url())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE fee_invoices SET amount_minor = 201 WHERE id = $1")
+            .bind(&third)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+        let check = app.get("/v1/settlement/check", &op).await;
+        let found = check.body["discrepancies"].as_array().unwrap();
+        assert_eq!(found.len(), 1, "{}", check.text);
+        assert_eq!(found[0]["subject"], third.as_str());
+        assert_eq!(found[0]["stored"], "201");
+        assert_eq!(found[0]["recomputed"], "200");
     }
 );
