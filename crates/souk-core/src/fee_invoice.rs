@@ -333,7 +333,10 @@ mod tests {
             })
         ));
         let general = parse_details(FeeInvoiceType::DigitalGeneral, "Acme", None, "a@b.cn");
-        assert_eq!(general.unwrap().invoice_type, FeeInvoiceType::DigitalGeneral);
+        assert_eq!(
+            general.unwrap().invoice_type,
+            FeeInvoiceType::DigitalGeneral
+        );
         let ids = vec!["a".to_owned(), " a ".to_owned(), "b".to_owned()];
         assert_eq!(parse_statement_ids(&ids).unwrap(), ["a", "b"]);
         assert!(parse_statement_ids(&[]).is_err());

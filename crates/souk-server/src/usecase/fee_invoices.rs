@@ -152,8 +152,8 @@ where
         .state
         .transition(FeeInvoiceAction::Issue)
         .map_err(wrong_state)?;
-    let number = invoice::parse_number(invoice_number)
-        .map_err(|e| refused(FeeInvoiceError::from(e)))?;
+    let number =
+        invoice::parse_number(invoice_number).map_err(|e| refused(FeeInvoiceError::from(e)))?;
     let filename = check_filename(filename)?;
     let now = state.clock.now();
     let key = format!(
@@ -206,7 +206,10 @@ pub async fn act(
     let reason = invoice::parse_reason(reason, false)
         .map_err(|e| refused(FeeInvoiceError::from(e)))?
         .ok_or_else(|| {
-            AppError::invalid_field("reason", "say why, so that the seller knows what to do next")
+            AppError::invalid_field(
+                "reason",
+                "say why, so that the seller knows what to do next",
+            )
         })?;
     let m = FeeInvoiceMove {
         id: current.id.clone(),
@@ -268,7 +271,11 @@ pub async fn requestable_statements(
         .await?;
     let open = state
         .store
-        .fee_invoices(&scope, &FeeInvoiceFilter::default(), &Page::first(Page::MAX_LIMIT))
+        .fee_invoices(
+            &scope,
+            &FeeInvoiceFilter::default(),
+            &Page::first(Page::MAX_LIMIT),
+        )
         .await?;
     let covered: Vec<&String> = open
         .iter()
@@ -291,7 +298,13 @@ pub async fn check_amounts(
     let mut checked = 0;
     let mut page = Page::first(Page::MAX_LIMIT);
     loop {
-        let batch = list(state, &Scope::Everything, &FeeInvoiceFilter::default(), &page).await?;
+        let batch = list(
+            state,
+            &Scope::Everything,
+            &FeeInvoiceFilter::default(),
+            &page,
+        )
+        .await?;
         for f in batch.iter().filter(|f| f.state.is_open()) {
             checked += 1;
             let mut fee = souk_core::settlement::Exact::ZERO;

@@ -18,6 +18,7 @@ mod buyer;
 mod buyer_actions;
 mod buyer_licenses;
 mod chart;
+mod fee_invoices;
 mod i18n;
 mod invoices;
 mod messages;
@@ -70,6 +71,7 @@ pub fn router() -> Router<AppState> {
         .merge(aftersale::router())
         .merge(money_out::router())
         .merge(invoices::router())
+        .merge(fee_invoices::router())
         .merge(seller_center::router())
         .merge(product_form::router())
         .merge(seller_packages::router())
@@ -173,6 +175,7 @@ fn templates() -> &'static Environment<'static> {
         .into_iter()
         .chain(money_out_templates())
         .chain(invoices::TEMPLATES.iter().copied())
+        .chain(fee_invoices::TEMPLATES.iter().copied())
         .chain(buyer_templates())
         .chain(operator::TEMPLATES.iter().copied())
         .chain(seller_packages::TEMPLATES.iter().copied())

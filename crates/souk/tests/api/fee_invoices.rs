@@ -115,7 +115,9 @@ backend_test!(
         let fee = |id: String| {
             let app = &app;
             async move {
-                let r = app.get(&format!("/v1/statements/{id}"), &app.operator_key).await;
+                let r = app
+                    .get(&format!("/v1/statements/{id}"), &app.operator_key)
+                    .await;
                 r.body["totals"]["platform_fee_minor"].as_i64().unwrap()
             }
         };
@@ -156,7 +158,10 @@ backend_test!(
             .post("/v1/fee-invoices", &seller, special(&[&s1, &s2]))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-        assert_eq!(r.body["amount"], json!({"amount_minor": 200, "currency": "CNY"}));
+        assert_eq!(
+            r.body["amount"],
+            json!({"amount_minor": 200, "currency": "CNY"})
+        );
         assert_eq!(r.body["statement_ids"], json!([s1, s2]));
         assert_eq!(r.body["state"], "requested");
         let first = r.body["id"].as_str().unwrap().to_owned();
@@ -167,7 +172,12 @@ backend_test!(
 
         // The operator's queue; strangers see nothing.
         let queue = app.get("/v1/fee-invoices?state=requested", &op).await;
-        assert_eq!(queue.body["data"][0]["id"], first.as_str(), "{}", queue.text);
+        assert_eq!(
+            queue.body["data"][0]["id"],
+            first.as_str(),
+            "{}",
+            queue.text
+        );
         let none = app.get("/v1/fee-invoices", &other_seller).await;
         assert_eq!(none.body["data"], json!([]), "{}", none.text);
         app.get(&format!("/v1/fee-invoices/{first}"), &other_seller)
@@ -183,16 +193,29 @@ backend_test!(
             let app = &app;
             async move { app.post(&path, &key, body).await }
         };
-        act(&seller, &first, json!({"action": "reject", "reason": "mine"}))
-            .await
-            .assert_error(StatusCode::FORBIDDEN, "forbidden");
+        act(
+            &seller,
+            &first,
+            json!({"action": "reject", "reason": "mine"}),
+        )
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "forbidden");
         act(&op, &first, json!({"action": "reject"}))
             .await
             .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
-        act(&op, &first, json!({"action": "void", "reason": "not issued"}))
-            .await
-            .assert_error(StatusCode::CONFLICT, "fee_invoice_state");
-        let r = act(&op, &first, json!({"action": "reject", "reason": "title misspelt"})).await;
+        act(
+            &op,
+            &first,
+            json!({"action": "void", "reason": "not issued"}),
+        )
+        .await
+        .assert_error(StatusCode::CONFLICT, "fee_invoice_state");
+        let r = act(
+            &op,
+            &first,
+            json!({"action": "reject", "reason": "title misspelt"}),
+        )
+        .await;
         assert_eq!(r.body["state"], "rejected", "{}", r.text);
         issue(&app, &op, &first, b"%PDF late".to_vec())
             .await
@@ -240,14 +263,25 @@ backend_test!(
             .iter()
             .map(|m| m["kind"].as_str().unwrap().to_owned())
             .collect();
-        assert!(kinds.contains(&"fee_invoice_rejected".to_owned()), "{kinds:?}");
-        assert!(kinds.contains(&"fee_invoice_issued".to_owned()), "{kinds:?}");
+        assert!(
+            kinds.contains(&"fee_invoice_rejected".to_owned()),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.contains(&"fee_invoice_issued".to_owned()),
+            "{kinds:?}"
+        );
 
         // Voided (with a reason): the statements may be requested again.
         act(&op, &second, json!({"action": "void"}))
             .await
             .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field");
-        let r = act(&op, &second, json!({"action": "void", "reason": "wrong title"})).await;
+        let r = act(
+            &op,
+            &second,
+            json!({"action": "void", "reason": "wrong title"}),
+        )
+        .await;
         assert_eq!(r.body["state"], "voided", "{}", r.text);
         let r = app
             .post("/v1/fee-invoices", &seller, special(&[&s2, &s1]))
@@ -286,5 +320,136 @@ backend_test!(
         assert_eq!(found[0]["subject"], third.as_str());
         assert_eq!(found[0]["stored"], "201");
         assert_eq!(found[0]["recomputed"], "200");
+    }
+);
+
+backend_test!(
+    the_console_requests_a_fee_invoice_over_paid_statements_and_the_operator_issues_and_voids_it,
+    |app: TestApp| async move {
+        use crate::console_support::*;
+        let (m, s1, s2, _) = two_settled_months(&app).await;
+        pay(&app, &m.seller_key, &s1).await;
+        pay(&app, &m.seller_key, &s2).await;
+        login_for(&app, &m.seller_id, "seller@fee.example").await;
+        let op_id = operator_id(&app).await;
+        login_for(&app, &op_id, "ops@fee.example").await;
+        let (seller, op) = (Web::new(&app), Web::new(&app));
+        seller.login("seller@fee.example", PASSWORD).await;
+        op.login("ops@fee.example", PASSWORD).await;
+
+        // From the statements page to the request form, in Chinese too.
+        let list = seller.get("/seller/statements").await;
+        assert!(
+            list.text.contains("id=\"fee-invoices-link\""),
+            "{}",
+            list.text
+        );
+        let page = seller.get("/fee-invoices?lang=zh").await;
+        assert!(page.text.contains("数电专票"), "{}", page.text);
+        assert!(page.text.contains(&format!("pick-{s1}")), "{}", page.text);
+        assert!(page.text.contains(&format!("pick-{s2}")), "{}", page.text);
+
+        // Nothing ticked: a readable refusal, nothing written.
+        let details = [
+            ("invoice_type", "digital_special"),
+            ("title", "Acme Seller Ltd"),
+            ("tax_id", "91330106MA2H2K3X4Y"),
+            ("email", "ap@seller.example"),
+        ];
+        let r = seller
+            .submit("/fee-invoices", "/fee-invoices", &details)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains("paid statements"), "{}", r.text);
+        let mut form = vec![("statement_id", s1.as_str()), ("statement_id", s2.as_str())];
+        form.extend_from_slice(&details);
+        let r = seller.submit("/fee-invoices", "/fee-invoices", &form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let mine = app.get("/v1/fee-invoices", &m.seller_key).await;
+        let id = mine.body["data"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(mine.body["data"][0]["amount"]["amount_minor"], 200);
+        let page = seller.get("/fee-invoices").await;
+        assert!(
+            page.text.contains("id=\"nothing-requestable\""),
+            "{}",
+            page.text
+        );
+        assert!(
+            page.text.contains("data-state=\"requested\""),
+            "{}",
+            page.text
+        );
+
+        // The operator's queue; issuing without the CSRF token does nothing.
+        let queue = op.get("/fee-invoices?state=requested").await;
+        assert!(
+            queue.text.contains(&format!("fee-invoice-{id}")),
+            "{}",
+            queue.text
+        );
+        let pdf: Vec<u8> = b"%PDF-1.7 console fee invoice ".repeat(100);
+        let issue = format!("/fee-invoices/{id}/issue");
+        let fields = [("invoice_number", "26332000000000000001")];
+        let forged = op
+            .submit_file(
+                "/fee-invoices",
+                &issue,
+                &fields,
+                ("fee.pdf", "application/pdf", &pdf),
+                false,
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text);
+        let r = seller
+            .submit_file(
+                "/fee-invoices",
+                &issue,
+                &fields,
+                ("fee.pdf", "application/pdf", &pdf),
+                true,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+        let r = op
+            .submit_file(
+                "/fee-invoices",
+                &issue,
+                &fields,
+                ("fee.pdf", "application/pdf", &pdf),
+                true,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let got = seller.get(&format!("/fee-invoices/{id}/file")).await;
+        assert_eq!(got.status, StatusCode::OK);
+        assert_eq!(sha256_hex(got.text.as_bytes()), sha256_hex(&pdf));
+        let issued = op.get("/fee-invoices?state=issued").await;
+        assert!(
+            issued.text.contains("26332000000000000001"),
+            "{}",
+            issued.text
+        );
+
+        // Voided by the form (a reason is required): the seller may request again.
+        let act = format!("/fee-invoices/{id}/act");
+        let r = op
+            .submit("/fee-invoices", &act, &[("action", "void"), ("reason", "")])
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        let r = op
+            .submit(
+                "/fee-invoices",
+                &act,
+                &[("action", "void"), ("reason", "wrong title")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let after = app
+            .get(&format!("/v1/fee-invoices/{id}"), &m.seller_key)
+            .await;
+        assert_eq!(after.body["state"], "voided", "{}", after.text);
+        let page = seller.get("/fee-invoices").await;
+        assert!(page.text.contains(&format!("pick-{s1}")), "{}", page.text);
+        assert!(page.text.contains("wrong title"), "{}", page.text);
     }
 );

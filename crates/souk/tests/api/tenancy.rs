@@ -164,7 +164,12 @@ async fn tenant_a(app: &TestApp) -> TenantA {
                    "title": "Acme A", "email": "ap@acme-a.example"}),
         )
         .await;
-    assert_eq!(fee_invoice.status, StatusCode::CREATED, "{}", fee_invoice.text);
+    assert_eq!(
+        fee_invoice.status,
+        StatusCode::CREATED,
+        "{}",
+        fee_invoice.text
+    );
     let rst = app.get("/v1/reseller-statements", &reseller).await;
     let reseller_statement = rst.body["data"][0]["id"]
         .as_str()
