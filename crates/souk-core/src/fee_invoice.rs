@@ -137,17 +137,24 @@ pub fn parse_details(
 
 /// The chosen statement ids: one to [`MAX_STATEMENTS`], each once.
 pub fn parse_statement_ids(ids: &[String]) -> Result<Vec<String>, FeeInvoiceError> {
+    let refused = || {
+        field(
+            "statement_ids",
+            format!("choose 1 to {MAX_STATEMENTS} of your paid statements"),
+        )
+    };
+    // Checked before the duplicates are dropped, so a huge list costs nothing.
+    if ids.len() > MAX_STATEMENTS {
+        return Err(refused());
+    }
     let mut out: Vec<String> = Vec::with_capacity(ids.len());
     for id in ids.iter().map(|i| i.trim()) {
         if !out.iter().any(|o| o == id) {
             out.push(id.to_owned());
         }
     }
-    if out.is_empty() || out.len() > MAX_STATEMENTS {
-        return Err(field(
-            "statement_ids",
-            format!("choose 1 to {MAX_STATEMENTS} of your paid statements"),
-        ));
+    if out.is_empty() {
+        return Err(refused());
     }
     Ok(out)
 }

@@ -268,8 +268,10 @@ pub async fn issue_fee_invoice(
         &state,
         caller.party_id(),
         &id,
-        q.invoice_number.as_deref().unwrap_or_default(),
-        q.filename.as_deref().unwrap_or_default(),
+        uc::Issued {
+            invoice_number: q.invoice_number.as_deref().unwrap_or_default(),
+            filename: q.filename.as_deref().unwrap_or_default(),
+        },
         content_type,
         length,
         body.into_data_stream(),

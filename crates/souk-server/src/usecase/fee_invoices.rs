@@ -131,14 +131,20 @@ pub async fn list(
     Ok(state.store.fee_invoices(scope, filter, page).await?)
 }
 
+/// What the operator says of the invoice it uploads.
+pub struct Issued<'a> {
+    /// As printed on the invoice.
+    pub invoice_number: &'a str,
+    pub filename: &'a str,
+}
+
 /// The operator issues a requested fee invoice: its number and the file (PDF or OFD), which
 /// streams into the blob store; the seller is told. The file is not kept if the move fails.
 pub async fn issue<S, E>(
     state: &AppState,
     operator: &PartyId,
     id: &str,
-    invoice_number: &str,
-    filename: &str,
+    what: Issued<'_>,
     content_type: Option<&str>,
     content_length: Option<u64>,
     body: S,
@@ -152,9 +158,9 @@ where
         .state
         .transition(FeeInvoiceAction::Issue)
         .map_err(wrong_state)?;
-    let number =
-        invoice::parse_number(invoice_number).map_err(|e| refused(FeeInvoiceError::from(e)))?;
-    let filename = check_filename(filename)?;
+    let number = invoice::parse_number(what.invoice_number)
+        .map_err(|e| refused(FeeInvoiceError::from(e)))?;
+    let filename = check_filename(what.filename)?;
     let now = state.clock.now();
     let key = format!(
         "fee-invoices/{}/{}",

@@ -157,8 +157,10 @@ async fn issue(
         &state,
         &m.principal().party_id,
         &id,
-        f.field("invoice_number"),
-        &file.filename,
+        uc::Issued {
+            invoice_number: f.field("invoice_number"),
+            filename: &file.filename,
+        },
         Some(&file.content_type),
         Some(file.bytes.len() as u64),
         chunks,
