@@ -29,6 +29,7 @@ mod operator_fees;
 mod operator_ops;
 mod operator_parties;
 mod product_form;
+mod reseller_offers;
 mod review_diff;
 mod seller;
 mod seller_center;
