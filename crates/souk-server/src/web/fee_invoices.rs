@@ -3,6 +3,7 @@
 //! void. Every action goes through the same use cases as the JSON API; every form carries the
 //! CSRF token (the file form through `upload::SubmittedFile`).
 
+use super::invoices::scope_of;
 use super::session::{Member, Submitted};
 use super::upload::SubmittedFile;
 use super::{page, PageResult, WebError};
@@ -15,7 +16,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use souk_core::fee_invoice::{FeeInvoiceAction, FeeInvoiceState, FeeInvoiceType};
 use souk_core::party::Role;
-use souk_store::{FeeInvoiceFilter, Page, Scope};
+use souk_store::{FeeInvoiceFilter, Page};
 use std::str::FromStr;
 
 pub const TEMPLATES: [(&str, &str); 1] = [(
@@ -29,14 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/fee-invoices/{id}/issue", post(issue))
         .route("/fee-invoices/{id}/act", post(act))
         .route("/fee-invoices/{id}/file", get(download))
-}
-
-fn scope_of(m: &Member) -> Scope {
-    let p = m.principal();
-    match p.role {
-        Role::Operator => Scope::Everything,
-        _ => Scope::Party(p.party_id),
-    }
 }
 
 #[derive(serde::Deserialize)]
