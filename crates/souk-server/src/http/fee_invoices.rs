@@ -129,6 +129,7 @@ pub struct FeeInvoiceList {
     "email": "ap@example.cn"}))]
 pub struct FeeInvoiceRequestBody {
     /// 1–24 of the seller's paid statements, one currency, none on an open fee invoice.
+    #[schema(min_items = 1, max_items = 24)]
     pub statement_ids: Vec<String>,
     /// `digital_special` (数电专票, needs the tax id) or `digital_general` (数电普票).
     pub invoice_type: FeeInvoiceType,

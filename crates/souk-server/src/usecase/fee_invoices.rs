@@ -53,14 +53,8 @@ pub async fn request(
     seller: &PartyId,
     input: FeeInvoiceRequest,
 ) -> AppResult<FeeInvoiceRecord> {
-    let details = fee_invoice::parse_details(
-        input.invoice_type,
-        &input.title,
-        input.tax_id.as_deref(),
-        &input.email,
-    )
-    .map_err(refused)?;
     let ids = fee_invoice::parse_statement_ids(&input.statement_ids).map_err(refused)?;
+    // The statements first: someone else's is a 404 whatever else the request says.
     let scope = Scope::Party(seller.clone());
     let mut statements = Vec::with_capacity(ids.len());
     for id in &ids {
@@ -72,6 +66,13 @@ pub async fn request(
         let lines = state.store.statement_lines(id).await?;
         statements.push((st, lines));
     }
+    let details = fee_invoice::parse_details(
+        input.invoice_type,
+        &input.title,
+        input.tax_id.as_deref(),
+        &input.email,
+    )
+    .map_err(refused)?;
     let covered: Vec<Covered<'_>> = statements
         .iter()
         .map(|(st, lines)| Covered {
@@ -201,13 +202,13 @@ pub async fn act(
     action: FeeInvoiceAction,
     reason: Option<&str>,
 ) -> AppResult<FeeInvoiceRecord> {
+    let current = visible(state, &Scope::Everything, id).await?;
     if action == FeeInvoiceAction::Issue {
         return Err(AppError::invalid_field(
             "action",
             "issue with the file: POST /v1/fee-invoices/{id}/issue?invoice_number&filename",
         ));
     }
-    let current = visible(state, &Scope::Everything, id).await?;
     let transition = current.state.transition(action).map_err(wrong_state)?;
     let reason = invoice::parse_reason(reason, false)
         .map_err(|e| refused(FeeInvoiceError::from(e)))?
