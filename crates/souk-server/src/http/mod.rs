@@ -21,6 +21,7 @@ pub mod orders;
 pub mod parties;
 pub mod refunds;
 mod reseller_examples;
+pub mod reseller_statement_invoices;
 pub mod reseller_statements;
 pub mod resellers;
 pub mod settlement;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(invoices::router())
         .merge(fee_invoices::router())
         .merge(statement_invoices::router())
+        .merge(reseller_statement_invoices::router())
         .merge(crate::web::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

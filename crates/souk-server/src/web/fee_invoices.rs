@@ -141,11 +141,7 @@ async fn issue(
     let m = &f.member;
     m.require(&[Role::Operator])?;
     let err = || WebError::with(&m.visitor);
-    let file = f
-        .file
-        .as_ref()
-        .ok_or_else(|| err()(AppError::invalid_field("file", "choose the invoice file")))?;
-    let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(file.bytes.clone())]);
+    let file = f.required_file("the invoice file").map_err(err())?;
     uc::issue(
         &state,
         &m.principal().party_id,
@@ -156,7 +152,7 @@ async fn issue(
         },
         Some(&file.content_type),
         Some(file.bytes.len() as u64),
-        chunks,
+        file.chunks(),
     )
     .await
     .map_err(err())?;

@@ -42,6 +42,7 @@ mod metering_packages;
 mod metering_push;
 mod operations;
 mod processes;
+mod reseller_invoices;
 mod resellers;
 mod search_pages;
 mod settlement;
