@@ -21,7 +21,7 @@ fn cny(n: i64) -> Value {
 }
 
 /// Places and pays an order as `key`; returns the order id.
-async fn buy_as(app: &TestApp, key: &str, body: Value) -> String {
+pub(crate) async fn buy_as(app: &TestApp, key: &str, body: Value) -> String {
     let placed = app.post("/v1/orders", key, body).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
     let id = placed.body["id"].as_str().unwrap().to_owned();
