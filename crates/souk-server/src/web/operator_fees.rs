@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
 const PAGE_SIZE: u32 = 50;
 
 /// `500` basis points as `5.00 %` (integer arithmetic: rates are never floats).
-fn percent(bp: u32) -> String {
+pub(super) fn percent(bp: u32) -> String {
     format!("{}.{:02} %", bp / 100, bp % 100)
 }
 

@@ -29,9 +29,7 @@ async fn reseller_statement(app: &TestApp, key: &str, period: &Period) -> Value 
     let data = list.body["data"].as_array().unwrap();
     assert_eq!(data.len(), 1, "{}", list.text);
     let id = data[0]["id"].as_str().unwrap();
-    let st = app
-        .get(&format!("/v1/reseller-statements/{id}"), key)
-        .await;
+    let st = app.get(&format!("/v1/reseller-statements/{id}"), key).await;
     assert_eq!(st.status, StatusCode::OK, "{}", st.text);
     st.body
 }
