@@ -199,6 +199,15 @@ pub struct SettlementConfig {
     /// Default VAT rates of the §11 formulas when the seller does not give them.
     pub reseller_vat_product_bp: u32,
     pub reseller_vat_service_bp: u32,
+    /// The seller's invoice is due this long after the invoice notice, else the statement goes
+    /// to `invoice_error` (`settlement.invoice_deadline`, §9).
+    pub invoice_deadline: HumanDuration,
+    /// The operator checks a submitted invoice within this many working days
+    /// (`settlement.invoice_check`), else the statement is shown overdue.
+    pub invoice_check_working_days: u32,
+    /// The payout follows the approved payment request within this many working days
+    /// (`settlement.payout_days`), else the statement is shown overdue.
+    pub payout_working_days: u32,
 }
 
 impl SettlementConfig {
@@ -211,6 +220,15 @@ impl SettlementConfig {
                 self.zone_offset
             ))
         })
+    }
+
+    /// The statement workflow's deadlines (§9).
+    pub fn deadlines(&self) -> souk_core::settlement::Deadlines {
+        souk_core::settlement::Deadlines {
+            invoice: self.invoice_deadline.0,
+            invoice_check_working_days: self.invoice_check_working_days,
+            payout_working_days: self.payout_working_days,
+        }
     }
 
     /// The fee policy of products that have none of their own.

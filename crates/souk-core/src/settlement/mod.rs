@@ -34,4 +34,4 @@ pub use statement::{
     attribution, compute, Item, Line, LineKind, OrderCommission, SettlementError, Statement,
     StatementInput, Totals,
 };
-pub use workflow::{StatementAction, StatementState, WorkflowError};
+pub use workflow::{Deadlines, StatementAction, StatementState, WorkflowError};

@@ -44,6 +44,18 @@ pub fn statement_moved(statement_id: &str, to: StatementState, reason: Option<&s
     }
 }
 
+/// To the seller: its invoice did not come within the deadline (§9); it may still submit it.
+pub fn statement_invoice_lapsed(statement_id: &str, days: i64) -> Notice {
+    Notice {
+        kind: "statement_state",
+        subject: format!("Statement {statement_id}: no invoice within {days} days"),
+        body: "The statement is now invoice_error because its invoice did not come in time. \
+               Submit the invoice from the statement's page; it is paid once the invoice is \
+               approved."
+            .to_owned(),
+    }
+}
+
 /// To the reseller: a customer accepted its invitation.
 pub fn customer_associated(buyer_id: &str) -> Notice {
     Notice {

@@ -45,6 +45,9 @@ string_enum!(
         RejectPayment = "reject_payment",
         /// Seller: payment data corrected, review again.
         ResubmitPayment = "resubmit_payment",
+        /// System: no invoice within `settlement.invoice_deadline` of the invoice notice (§9
+        /// lists "no invoice after 30 days" among the 发票信息错误 causes).
+        InvoiceOverdue = "invoice_overdue",
     }
 );
 
@@ -59,11 +62,12 @@ pub enum WorkflowError {
 }
 
 impl StatementAction {
-    /// Who may take this action.
-    pub fn actor(&self) -> Role {
+    /// Who may take this action; `None`: only the system (a timer), never a party.
+    pub fn actor(&self) -> Option<Role> {
         match self {
-            StatementAction::SubmitInvoice | StatementAction::ResubmitPayment => Role::Seller,
-            _ => Role::Operator,
+            StatementAction::SubmitInvoice | StatementAction::ResubmitPayment => Some(Role::Seller),
+            StatementAction::InvoiceOverdue => None,
+            _ => Some(Role::Operator),
         }
     }
 
@@ -93,6 +97,7 @@ impl StateMachine for StatementState {
             (S::AwaitingInvoice | S::InvoiceError, A::SubmitInvoice) => S::InvoiceReview,
             (S::InvoiceReview, A::ApproveInvoice) => S::PaymentReview,
             (S::InvoiceReview, A::RejectInvoice) => S::InvoiceError,
+            (S::AwaitingInvoice, A::InvoiceOverdue) => S::InvoiceError,
             (S::PaymentReview, A::Pay) => S::Paid,
             (S::PaymentReview, A::RejectPayment) => S::PaymentError,
             (S::PaymentError, A::ResubmitPayment) => S::PaymentReview,
@@ -108,14 +113,54 @@ impl StatementState {
         action: StatementAction,
         role: Role,
     ) -> Result<Transition<StatementState>, WorkflowError> {
-        if role != action.actor() {
+        if Some(role) != action.actor() {
             let who = match action.actor() {
-                Role::Seller => "the statement's seller",
-                _ => "the operator",
+                Some(Role::Seller) => "the statement's seller",
+                Some(_) => "the operator",
+                None => "the system",
             };
             return Err(WorkflowError::WrongActor(who, action));
         }
         Ok(self.transition(action)?)
+    }
+
+    /// The system's move for a statement whose invoice deadline passed.
+    pub fn lapse_invoice(self) -> Result<Transition<StatementState>, WorkflowError> {
+        Ok(self.transition(StatementAction::InvoiceOverdue)?)
+    }
+}
+
+/// How long each party has in the states that wait on someone (§9): the seller's invoice after
+/// the invoice notice (`settlement.invoice_deadline`, natural days), the operator's invoice
+/// check (`settlement.invoice_check_working_days`) and the payout after the payment request is
+/// raised (`settlement.payout_working_days`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadlines {
+    pub invoice: time::Duration,
+    pub invoice_check_working_days: u32,
+    pub payout_working_days: u32,
+}
+
+impl Deadlines {
+    /// When a statement entering `state` at `at` is due to leave it, if anyone is on the clock
+    /// there. Only the seller's invoice deadline moves the statement by itself (to
+    /// `invoice_error`); the operator's deadlines mark the statement overdue for the operator.
+    pub fn due_at(
+        &self,
+        state: StatementState,
+        at: time::OffsetDateTime,
+        calendar: &crate::calendar::WorkCalendar,
+    ) -> Option<time::OffsetDateTime> {
+        match state {
+            StatementState::AwaitingInvoice => Some(at + self.invoice),
+            StatementState::InvoiceReview => {
+                Some(calendar.add_working_days(at, self.invoice_check_working_days))
+            }
+            StatementState::PaymentReview => {
+                Some(calendar.add_working_days(at, self.payout_working_days))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -146,8 +191,8 @@ mod tests {
     #[test]
     fn every_other_move_is_refused() {
         for from in S::ALL {
-            for action in A::ALL {
-                let r = from.take(*action, action.actor());
+            for action in A::ALL.iter().filter(|a| a.actor().is_some()) {
+                let r = from.take(*action, action.actor().unwrap());
                 let allowed = matches!(
                     (from, action),
                     (S::Countersign, A::Countersign)
@@ -180,5 +225,52 @@ mod tests {
         );
         assert_eq!(S::START, S::Countersign);
         assert_eq!(S::moves(A::SubmitInvoice).len(), 2);
+    }
+
+    #[test]
+    fn only_the_system_lapses_an_invoice_and_only_while_it_is_awaited() {
+        for role in Role::ALL {
+            assert!(matches!(
+                S::AwaitingInvoice.take(A::InvoiceOverdue, role),
+                Err(WorkflowError::WrongActor("the system", _))
+            ));
+        }
+        assert_eq!(
+            S::AwaitingInvoice.lapse_invoice().unwrap().to,
+            S::InvoiceError
+        );
+        for from in S::ALL.iter().filter(|s| **s != S::AwaitingInvoice) {
+            assert!(from.lapse_invoice().is_err(), "{from}");
+        }
+    }
+
+    #[test]
+    fn deadlines_count_natural_days_for_the_seller_and_working_days_for_the_operator() {
+        use time::macros::datetime;
+        let d = Deadlines {
+            invoice: time::Duration::days(30),
+            invoice_check_working_days: 2,
+            payout_working_days: 10,
+        };
+        let cal = crate::calendar::WorkCalendar::default();
+        // Friday 2026-12-04 10:00 UTC.
+        let at = datetime!(2026-12-04 10:00 UTC);
+        assert_eq!(
+            d.due_at(S::AwaitingInvoice, at, &cal),
+            Some(datetime!(2027-01-03 10:00 UTC))
+        );
+        // Two working days after a Friday: Tuesday.
+        assert_eq!(
+            d.due_at(S::InvoiceReview, at, &cal),
+            Some(datetime!(2026-12-08 10:00 UTC))
+        );
+        // Ten working days: two whole weeks.
+        assert_eq!(
+            d.due_at(S::PaymentReview, at, &cal),
+            Some(datetime!(2026-12-18 10:00 UTC))
+        );
+        for s in [S::Countersign, S::InvoiceError, S::PaymentError, S::Paid] {
+            assert_eq!(d.due_at(s, at, &cal), None, "{s}");
+        }
     }
 }

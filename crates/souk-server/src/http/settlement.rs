@@ -250,6 +250,12 @@ pub struct StatementView {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String)]
     pub updated_at: OffsetDateTime,
+    /// When the statement is due to leave its state (§9): the seller's invoice
+    /// (`awaiting_invoice`: it moves to `invoice_error` then), the operator's invoice check
+    /// (`invoice_review`) or the payout (`payment_review`); absent in the other states.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>)]
+    pub due_at: Option<OffsetDateTime>,
 }
 
 impl From<StatementRecord> for StatementView {
@@ -264,6 +270,7 @@ impl From<StatementRecord> for StatementView {
             invoice_number: s.invoice_number,
             issued_at: s.issued_at,
             updated_at: s.updated_at,
+            due_at: s.due_at,
         }
     }
 }
@@ -334,6 +341,8 @@ pub struct StatementQuery {
     pub seller_id: Option<String>,
     /// Only statements in this state.
     pub state: Option<StatementState>,
+    /// `true`: only statements past their deadline (`due_at`).
+    pub overdue: Option<bool>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub after: Option<String>,
@@ -363,6 +372,7 @@ pub async fn list_statements(
         period,
         seller_id: q.seller_id,
         state: q.state,
+        due_by: (q.overdue == Some(true)).then(|| state.clock.now()),
     };
     let data = state
         .store

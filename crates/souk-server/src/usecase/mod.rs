@@ -27,6 +27,7 @@ pub mod sales;
 pub mod sandbox;
 pub mod settlement;
 pub mod settlement_check;
+pub mod statement_deadlines;
 pub mod statement_invoices;
 pub mod storefront;
 pub mod supervision;

@@ -170,6 +170,7 @@ async fn prepare(
             invoice_number: None,
             issued_at: now,
             updated_at: now,
+            due_at: None,
         },
         notice: statement_issued(&period.id(), &id, net),
         lines: computed.lines,
@@ -413,6 +414,7 @@ pub async fn move_statement(
     action: StatementAction,
     reason: Option<String>,
 ) -> AppResult<StatementRecord> {
+    let now = state.clock.now();
     let current = state
         .store
         .statement(scope, id)
@@ -447,11 +449,12 @@ pub async fn move_statement(
         reason,
         invoice_number: None,
         invoice_file: None,
+        due_at: super::statement_deadlines::due_at(state, transition.to, now)?,
     };
     // A lost race is the answer the caller would have had a moment later: wrong state.
     match state
         .store
-        .move_statement(scope, &m, by.actor, state.clock.now())
+        .move_statement(scope, &m, Some(by.actor), now)
         .await
     {
         Err(StoreError::LostRace { .. }) => Err(AppError::conflict(

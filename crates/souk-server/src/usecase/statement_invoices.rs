@@ -97,8 +97,12 @@ where
         invoice_number: Some(number),
         invoice_file: Some(file.clone()),
         notice: statement_moved(&current.id, transition.to, None),
+        due_at: super::statement_deadlines::due_at(state, transition.to, now)?,
     };
-    let moved = state.store.move_statement(&scope, &m, seller, now).await;
+    let moved = state
+        .store
+        .move_statement(&scope, &m, Some(seller), now)
+        .await;
     if moved.is_err() {
         // The statement did not move: its file is not kept.
         let _ = state

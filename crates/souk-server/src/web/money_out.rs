@@ -66,6 +66,7 @@ async fn statements(State(state): State<AppState>, m: Member) -> PageResult {
             &Page::first(Page::MAX_LIMIT),
         )
         .await?;
+    let now = state.clock.now();
     let items: Vec<_> = data
         .into_iter()
         .rev()
@@ -73,7 +74,8 @@ async fn statements(State(state): State<AppState>, m: Member) -> PageResult {
             minijinja::context! {
                 id => s.id, period => s.period, state => s.state.as_str(),
                 currency => s.currency.as_str(), net => s.totals.net_minor,
-                payable => s.totals.payable_minor,
+                payable => s.totals.payable_minor, due => s.due_at.map(super::when),
+                overdue => s.due_at.is_some_and(|d| d <= now),
             }
         })
         .collect();
@@ -125,7 +127,7 @@ async fn statement(State(state): State<AppState>, m: Member, Path(id): Path<Stri
     let role = m.principal().role;
     let actions: Vec<&str> = StatementAction::ALL
         .iter()
-        .filter(|a| a.actor() == role && s.state.take(**a, role).is_ok())
+        .filter(|a| a.actor() == Some(role) && s.state.take(**a, role).is_ok())
         .map(|a| a.as_str())
         .collect();
     page(
@@ -134,6 +136,8 @@ async fn statement(State(state): State<AppState>, m: Member, Path(id): Path<Stri
         minijinja::context! {
             s => ctx_texts(&m), id => s.id, period => s.period, state => s.state.as_str(),
             currency => s.currency.as_str(), invoice_number => s.invoice_number,
+            due => s.due_at.map(super::when),
+            overdue => s.due_at.is_some_and(|d| d <= state.clock.now()),
             totals => minijinja::context! {
                 gross => t.gross_minor, refunds => t.refunds_minor,
                 adjustments => t.adjustments_minor, fee => t.platform_fee_minor,

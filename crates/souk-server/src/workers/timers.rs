@@ -74,6 +74,10 @@ pub fn passes() -> &'static [TimerPass] {
             run: |state, now| Box::pin(crate::usecase::invoices::overdue_due(state, now)),
         },
         TimerPass {
+            name: "statement_invoice_deadline",
+            run: |state, now| Box::pin(crate::usecase::statement_deadlines::lapse_due(state, now)),
+        },
+        TimerPass {
             name: "refund_returns",
             run: |state, now| Box::pin(crate::usecase::refund_returns::returns_due(state, now)),
         },

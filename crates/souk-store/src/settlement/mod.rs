@@ -82,6 +82,8 @@ pub struct StatementMove {
     /// `submit_invoice` with the file: the invoice row, written in the move's transaction.
     pub invoice_file: Option<StatementInvoiceRecord>,
     pub notice: souk_core::notice::Notice,
+    /// The deadline of the state entered (`souk_core::settlement::Deadlines`), or none.
+    pub due_at: Option<OffsetDateTime>,
 }
 
 #[async_trait]
@@ -171,7 +173,7 @@ pub trait SettlementStore: Send + Sync + 'static {
         &self,
         scope: &Scope,
         m: &StatementMove,
-        actor: &PartyId,
+        actor: Option<&PartyId>,
         now: OffsetDateTime,
     ) -> StoreResult<StatementRecord>;
 
@@ -511,7 +513,7 @@ impl SettlementStore for SqlStore {
         &self,
         scope: &Scope,
         m: &StatementMove,
-        actor: &PartyId,
+        actor: Option<&PartyId>,
         now: OffsetDateTime,
     ) -> StoreResult<StatementRecord> {
         statements::move_statement(self, scope, m, actor, now).await

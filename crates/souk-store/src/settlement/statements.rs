@@ -29,6 +29,8 @@ pub struct StatementRecord {
     pub invoice_number: Option<String>,
     pub issued_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// When the statement is due to leave its state (§9 deadlines), if anyone is on the clock.
+    pub due_at: Option<OffsetDateTime>,
 }
 
 /// A statement to issue, with its lines and the seller's notice.
@@ -46,6 +48,8 @@ pub struct StatementFilter {
     pub period: Option<String>,
     pub seller_id: Option<String>,
     pub state: Option<StatementState>,
+    /// Only statements whose deadline is at or before this instant.
+    pub due_by: Option<OffsetDateTime>,
 }
 
 const LINE_COLUMNS: usize = 13;
@@ -277,7 +281,8 @@ pub(super) async fn list(
     let rows = sqlx::query(
         "SELECT * FROM statements WHERE ($1 IS NULL OR seller_id = $1) \
          AND ($2 IS NULL OR period = $2) AND ($3 IS NULL OR seller_id = $3) \
-         AND ($4 IS NULL OR state = $4) AND ($5 IS NULL OR id > $5) ORDER BY id LIMIT $6",
+         AND ($4 IS NULL OR state = $4) AND ($5 IS NULL OR id > $5) \
+         AND ($7 IS NULL OR due_at <= $7) ORDER BY id LIMIT $6",
     )
     .bind(scope.tenant().map(str::to_owned))
     .bind(f.period.clone())
@@ -285,6 +290,7 @@ pub(super) async fn list(
     .bind(f.state.map(|s| s.as_str().to_owned()))
     .bind(page.after.clone())
     .bind(page.limit as i64)
+    .bind(f.due_by.map(to_unix_ms))
     .fetch_all(&s.read)
     .await?;
     rows.iter().map(from_row).collect()
@@ -341,7 +347,7 @@ pub(super) async fn move_statement(
     s: &SqlStore,
     scope: &Scope,
     m: &StatementMove,
-    actor: &PartyId,
+    actor: Option<&PartyId>,
     now: OffsetDateTime,
 ) -> StoreResult<StatementRecord> {
     let t = m.transition;
@@ -350,7 +356,7 @@ pub(super) async fn move_statement(
     // the row's state (0 rows = a lost race, never an overwrite).
     let row = sqlx::query(
         "UPDATE statements SET state = $1, updated_at = $2, \
-         invoice_number = COALESCE($3, invoice_number) \
+         invoice_number = COALESCE($3, invoice_number), due_at = $7 \
          WHERE id = $4 AND state = $5 AND ($6 IS NULL OR seller_id = $6) RETURNING *",
     )
     .bind(t.to.as_str())
@@ -359,6 +365,7 @@ pub(super) async fn move_statement(
     .bind(&m.id)
     .bind(t.from.as_str())
     .bind(scope.tenant().map(str::to_owned))
+    .bind(m.due_at.map(to_unix_ms))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(row) = row else {
@@ -390,7 +397,7 @@ pub(super) async fn move_statement(
         })),
     });
     let action = format!("statement.{}", m.action.as_str());
-    audit(&mut tx, now, Some(actor), &action, &record.id, detail).await?;
+    audit(&mut tx, now, actor, &action, &record.id, detail).await?;
     tx.commit().await?;
     Ok(record)
 }
@@ -423,5 +430,6 @@ fn from_row(r: &AnyRow) -> StoreResult<StatementRecord> {
         invoice_number: r.try_get("invoice_number")?,
         issued_at: from_unix_ms(r.try_get("issued_at")?),
         updated_at: from_unix_ms(r.try_get("updated_at")?),
+        due_at: r.try_get::<Option<i64>, _>("due_at")?.map(from_unix_ms),
     })
 }

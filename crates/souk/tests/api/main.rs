@@ -46,6 +46,7 @@ mod resellers;
 mod search_pages;
 mod settlement;
 mod settlement_batches;
+mod settlement_deadlines;
 mod settlement_feeds;
 mod settlement_month;
 mod tenancy;

@@ -55,6 +55,7 @@ fn statement(now: OffsetDateTime, seller: &str, period: &str, sources: &[&str]) 
             invoice_number: None,
             issued_at: now,
             updated_at: now,
+            due_at: None,
         },
         notice: statement_issued(
             &period.id(),

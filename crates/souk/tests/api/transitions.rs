@@ -181,12 +181,13 @@ backend_test!(
             invoice_number: None,
             invoice_file: None,
             notice: statement_moved(&id, stale.to, None),
+            due_at: None,
         };
         let seller = PartyId::from_trusted(s.m.seller_id.clone());
         let err = app
             .state
             .store
-            .move_statement(&Scope::Everything, &m, &seller, app.clock.now())
+            .move_statement(&Scope::Everything, &m, Some(&seller), app.clock.now())
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::LostRace { .. }), "{err:?}");
