@@ -4,7 +4,7 @@
 //! fees and earn back in rebate, computed by the settlement's own `FeePolicy::rebate` and
 //! `line_rate` (souk-core), so the page cannot drift from the statements.
 
-use super::operator_fees::percent;
+use super::operator_fees::{percent, products_with_policies, ListQuery};
 use super::session::Member;
 use super::{page, render, PageResult, WebError};
 use crate::error::AppError;
@@ -17,7 +17,7 @@ use axum::Router;
 use souk_core::money::{Currency, Money, MAX_AMOUNT_MINOR};
 use souk_core::party::Role;
 use souk_core::settlement::{Exact, FeePolicy};
-use souk_store::{Page, Scope};
+use souk_store::Scope;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,8 +35,6 @@ pub(super) const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/seller_fee.html"),
     ),
 ];
-
-const PAGE_SIZE: u32 = 50;
 
 /// The policy as the seller reads it: each band with where it ends and the rebate it earns
 /// (the fee rate less the band's rate) on the part of the month's sales within it.
@@ -63,44 +61,19 @@ fn policy_ctx(p: &FeePolicy, default: bool, currency: Currency) -> minijinja::Va
     }
 }
 
-#[derive(serde::Deserialize, Default)]
-struct ListQuery {
-    #[serde(default)]
-    after: String,
-}
-
 async fn list(State(state): State<AppState>, m: Member, q: Query<ListQuery>) -> PageResult {
     m.require(&[Role::Seller])?;
-    let err = || WebError::with(&m.visitor);
-    let after = q.after.trim();
     // The seller's own products only (the catalogue scopes a seller's list to it).
-    let products = catalog::list(
-        &state,
-        &m.principal(),
-        &Page {
-            limit: PAGE_SIZE,
-            after: (!after.is_empty()).then(|| after.to_owned()),
-        },
-    )
-    .await
-    .map_err(err())?;
-    let ids: Vec<String> = products.iter().map(|p| p.id.as_str().to_owned()).collect();
-    let policies = settlement::effective_fee_policies(&state, &ids)
-        .await
-        .map_err(err())?;
+    let (products, next) = products_with_policies(&state, &m, &q).await?;
     let items: Vec<_> = products
         .iter()
-        .zip(&policies)
-        .map(|(p, (policy, default))| {
+        .map(|(p, policy, default)| {
             minijinja::context! {
                 id => p.id.as_str(), name => p.spec.name, status => p.status.as_str(),
                 policy => policy_ctx(policy, *default, p.spec.currency),
             }
         })
         .collect();
-    let next = (products.len() as u32 == PAGE_SIZE)
-        .then(|| ids.last().cloned())
-        .flatten();
     page(
         &m.visitor,
         "seller_fees.html",
@@ -194,30 +167,16 @@ async fn detail(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use souk_core::settlement::{Rate, Tier};
 
     #[test]
     fn the_estimate_is_the_settlements_fee_and_rebate() {
-        let r = |bp| Rate::from_bp(bp).unwrap();
         // 5 %; from 10,000.00 the platform keeps 4 %; from 50,000.00, 3 %.
-        let p = FeePolicy {
-            rate_bp: r(500),
-            tiers: vec![
-                Tier {
-                    from_minor: 0,
-                    rate_bp: r(500),
-                },
-                Tier {
-                    from_minor: 1_000_000,
-                    rate_bp: r(400),
-                },
-                Tier {
-                    from_minor: 5_000_000,
-                    rate_bp: r(300),
-                },
-            ],
-            seller_share_bp: None,
-        };
+        let p = settlement::fee_policy_from(
+            500,
+            Some(vec![(0, 500), (1_000_000, 400), (5_000_000, 300)]),
+            None,
+        )
+        .unwrap();
         let cny = Currency::CNY;
         // 60,000.00: fee 3,000.00; rebate 40,000.00 × 1 % + 10,000.00 × 2 % = 600.00.
         let e = estimate_ctx(&p, 6_000_000, cny);

@@ -306,28 +306,24 @@ pub(super) async fn reseller_statement_sources(
             }
         }
     }
-    let rows = sqlx::query(&format!(
-        "SELECT s.*, l.seq FROM ({REFUNDS_SELECT}) s JOIN reseller_statement_lines l \
-         ON l.source_id = s.id WHERE l.statement_id = $1 AND l.kind = 'refund'"
-    ))
-    .bind(id)
-    .fetch_all(&s.read)
-    .await?;
-    for r in &rows {
-        if let Some(s) = reseller_source(r, refund_item(r)?)? {
-            out.push((r.try_get("seq")?, s.item));
-        }
-    }
-    let rows = sqlx::query(&format!(
-        "SELECT s.*, l.seq FROM ({ADJUSTMENTS_SELECT}) s JOIN reseller_statement_lines l \
-         ON l.source_id = s.id WHERE l.statement_id = $1 AND l.kind = 'refund'"
-    ))
-    .bind(id)
-    .fetch_all(&s.read)
-    .await?;
-    for r in &rows {
-        if let Some(s) = reseller_source(r, adjustment_item(r)?)? {
-            out.push((r.try_get("seq")?, s.item));
+    // Deductions: after-sale refunds and the operator's refund adjustments.
+    type ItemOf = fn(&AnyRow) -> StoreResult<souk_core::settlement::Item>;
+    let deductions: [(&str, ItemOf); 2] = [
+        (REFUNDS_SELECT, refund_item),
+        (ADJUSTMENTS_SELECT, adjustment_item),
+    ];
+    for (select, item_of) in deductions {
+        let rows = sqlx::query(&format!(
+            "SELECT s.*, l.seq FROM ({select}) s JOIN reseller_statement_lines l \
+             ON l.source_id = s.id WHERE l.statement_id = $1 AND l.kind = 'refund'"
+        ))
+        .bind(id)
+        .fetch_all(&s.read)
+        .await?;
+        for r in &rows {
+            if let Some(s) = reseller_source(r, item_of(r)?)? {
+                out.push((r.try_get("seq")?, s.item));
+            }
         }
     }
     out.sort_by_key(|(seq, _)| *seq);

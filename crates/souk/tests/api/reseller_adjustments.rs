@@ -8,13 +8,13 @@
 use crate::backend_test;
 use crate::fixture::*;
 use crate::harness::TestApp;
-use crate::resellers::buy_as;
+use crate::resellers::{buy_as, offer_link};
 use crate::settlement::{advance_to, detail, statements, ZONE};
+use crate::settlement_feeds::kinds;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use souk_core::clock::Clock;
 use souk_core::settlement::Period;
-use time::format_description::well_known::Rfc3339;
 use time::Duration;
 
 /// The reseller's statement of `period` (exactly one).
@@ -34,23 +34,6 @@ async fn reseller_statement(app: &TestApp, key: &str, period: &Period) -> Value 
     st.body
 }
 
-/// (kind, amount, platform fee, commission) of every line.
-fn seller_lines(st: &Value) -> Vec<(String, i64, String, String)> {
-    st["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            (
-                l["kind"].as_str().unwrap().to_owned(),
-                l["amount_minor"].as_i64().unwrap(),
-                l["platform_fee"].as_str().unwrap().to_owned(),
-                l["commission"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
 backend_test!(
     operator_refund_adjustment_of_a_reseller_order_takes_the_commission_back,
     |app: TestApp| async move {
@@ -62,27 +45,9 @@ backend_test!(
         advance_to(&app, month.start(ZONE) + Duration::days(1)).await;
 
         // 10 % (the standard share: in effect at once), deal-price formula, VAT 6 % / 6 %.
-        let auth = app
-            .post(
-                "/v1/reseller-authorisations",
-                &m.seller_key,
-                json!({"reseller_id": reseller_id, "product_id": m.product_id,
-                       "share_bp": 1_000, "max_discount_bp": 2_500}),
-            )
-            .await;
-        assert_eq!(auth.status, StatusCode::CREATED, "{}", auth.text);
-        assert_eq!(auth.body["state"], "active", "{}", auth.text);
-        let offer = app
-            .post(
-                "/v1/reseller-offers",
-                &reseller,
-                json!({"sku_id": m.basic, "billing_mode": "monthly",
-                       "unit_price": {"amount_minor": 800, "currency": "CNY"},
-                       "valid_until": month.end(ZONE).format(&Rfc3339).unwrap()}),
-            )
-            .await;
-        assert_eq!(offer.status, StatusCode::CREATED, "{}", offer.text);
-        let link = offer.body["token"].as_str().unwrap().to_owned();
+        let auth = crate::resellers::authorise(&app, &m, &reseller_id, 1_000).await;
+        assert_eq!(auth["state"], "active", "{auth}");
+        let link = offer_link(&app, &reseller, &m.basic, 800, month.end(ZONE)).await;
         let order = buy_as(
             &app,
             &buyer,
@@ -140,17 +105,24 @@ backend_test!(
         let list = statements(&app, &m.seller_key, &next).await;
         assert_eq!(list.len(), 1, "{list:?}");
         let st = detail(&app, &m.seller_key, list[0]["id"].as_str().unwrap()).await;
-        let mut lines = seller_lines(&st);
+        let mut lines = kinds(&st);
         lines.sort();
-        let row = |k: &str, a: i64, f: &str, c: &str| (k.to_owned(), a, f.to_owned(), c.to_owned());
+        let row = |k: &str, a: i64, f: &str| (k.to_owned(), a, f.to_owned());
         assert_eq!(
             lines,
             [
-                row("adjustment", 50, "0.0000", "0.0000"),
-                row("refund", -333, "-16.6500", "-33.3000"),
+                row("adjustment", 50, "0.0000"),
+                row("refund", -333, "-16.6500")
             ],
             "{st}"
         );
+        let commission = |kind: &str| {
+            let lines = st["lines"].as_array().unwrap();
+            let line = lines.iter().find(|l| l["kind"] == kind).unwrap();
+            line["commission"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(commission("refund"), "-33.3000", "{st}");
+        assert_eq!(commission("adjustment"), "0.0000", "{st}");
         let t = &st["totals"];
         assert_eq!(t["refunds_minor"], -333, "{st}");
         assert_eq!(t["adjustments_minor"], 50, "{st}");
