@@ -332,6 +332,14 @@ pub struct InvoiceConfig {
     /// How long a seller has to issue or reject a buyer's invoice request before it is flagged
     /// overdue (`invoice.seller_to_buyer`).
     pub seller_to_buyer: HumanDuration,
+    /// A reseller invoices the platform for a statement within this many calendar months of
+    /// the invoice notice, else the statement is flagged overdue (`invoice.reseller`, §10 row 5).
+    #[serde(default = "default_reseller_invoice_months")]
+    pub reseller_months: u32,
+}
+
+fn default_reseller_invoice_months() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

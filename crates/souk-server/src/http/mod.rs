@@ -20,6 +20,7 @@ pub mod orders;
 pub mod parties;
 pub mod refunds;
 mod reseller_examples;
+pub mod reseller_statement_invoices;
 pub mod reseller_statements;
 pub mod resellers;
 pub mod settlement;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(resellers::router())
         .merge(invoices::router())
         .merge(statement_invoices::router())
+        .merge(reseller_statement_invoices::router())
         .merge(crate::web::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -18,8 +18,9 @@ use souk_core::id::OrderId;
 use souk_core::money::Currency;
 use souk_core::party::{PartyId, Role};
 use souk_core::settlement::reseller::ResellerTotals;
-use souk_core::settlement::LineKind;
-use souk_store::ResellerStatementRecord;
+use souk_core::settlement::reseller_workflow::ResellerStatementState;
+use souk_core::settlement::{LineKind, StatementAction};
+use souk_store::{ResellerStatementFilter, ResellerStatementRecord};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -209,12 +210,21 @@ pub struct ResellerStatementView {
     pub reseller_id: PartyId,
     pub period: String,
     pub currency: Currency,
-    /// `issued` or `paid`.
-    pub state: String,
+    /// `issued` (nothing payable: final), `awaiting_invoice`, `invoice_review`,
+    /// `invoice_error`, `payment_review`, `payment_error` or `paid`.
+    pub state: ResellerStatementState,
     pub totals: ResellerTotals,
     #[serde(serialize_with = "rfc3339")]
     #[schema(value_type = String)]
     pub issued_at: OffsetDateTime,
+    /// When the reseller's invoices are due (`invoice.reseller_months` after the notice).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>)]
+    pub invoice_due_at: Option<OffsetDateTime>,
+    /// Flagged by the overdue pass: the invoices were not submitted by the due time.
+    pub overdue: bool,
+    /// The last rejection's reason (invoices or payment data).
+    pub reason: Option<String>,
 }
 
 impl From<ResellerStatementRecord> for ResellerStatementView {
@@ -227,6 +237,9 @@ impl From<ResellerStatementRecord> for ResellerStatementView {
             state: s.state,
             totals: s.totals,
             issued_at: s.issued_at,
+            invoice_due_at: s.invoice_due_at,
+            overdue: s.overdue_at.is_some(),
+            reason: s.reason,
         }
     }
 }
@@ -265,12 +278,16 @@ pub struct ResellerStatementList {
 pub struct ResellerStatementQuery {
     #[param(pattern = "^([2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])(0[1-9]|1[0-2])$")]
     pub period: Option<String>,
+    /// Only statements in this state.
+    pub state: Option<ResellerStatementState>,
+    /// `true`: only statements flagged overdue that still await their invoices.
+    pub overdue: Option<bool>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub after: Option<String>,
 }
 
-/// Reseller statements: the reseller's own, or all (operator).
+/// Reseller statements: the reseller's own, or all (operator); by period, state, overdue.
 #[utoipa::path(get, path = "/v1/reseller-statements", tag = "resellers", params(ResellerStatementQuery),
     responses((status = 200, body = ResellerStatementList), (status = 403, description = "`forbidden`: resellers and the operator", body = ErrorEnvelope)),
     security(("api_key" = [])))]
@@ -290,7 +307,12 @@ pub async fn list_reseller_statements(
         .map(|p| crate::usecase::settlement::parse_period(&p).map(|p| p.id()))
         .transpose()
         .map_err(|e| AppError::bad_request("invalid_query", e.message))?;
-    let data = uc::statements(&state, &caller.scope(), period.as_deref(), &page).await?;
+    let filter = ResellerStatementFilter {
+        period,
+        state: q.state,
+        overdue: q.overdue.unwrap_or(false),
+    };
+    let data = uc::statements(&state, &caller.scope(), &filter, &page).await?;
     let next_cursor = (data.len() as u32 == page.limit)
         .then(|| data.last().map(|s| s.id.clone()))
         .flatten();
@@ -357,16 +379,26 @@ pub async fn reseller_statement_csv(
     ))
 }
 
-/// Pay an issued reseller statement (operator): the payout leaves the reseller's payable.
+/// Pay a reseller statement whose invoices were accepted (operator): `payment_review` →
+/// `paid`, the payout leaves the reseller's payable. The same as the `pay` transition.
 #[utoipa::path(post, path = "/v1/reseller-statements/{id}/pay", tag = "resellers", params(("id" = String, Path)),
     responses((status = 200, body = ResellerStatementView), (status = 403, description = "`forbidden`: operator only", body = ErrorEnvelope),
-        (status = 409, description = "`statement_state`: paid already", body = ErrorEnvelope)),
+        (status = 409, description = "`statement_state`: not in payment review (invoices not accepted yet, or paid already)", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn pay_reseller_statement(
     State(state): State<AppState>,
     OperatorCaller(caller): OperatorCaller,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<ResellerStatementView>> {
-    let s = uc::pay_statement(&state, caller.party_id(), &id).await?;
+    let s = crate::usecase::reseller_statements::move_statement(
+        &state,
+        &caller.scope(),
+        Role::Operator,
+        caller.party_id(),
+        &id,
+        StatementAction::Pay,
+        None,
+    )
+    .await?;
     Ok(Json(s.into()))
 }

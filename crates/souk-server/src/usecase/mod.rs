@@ -22,6 +22,7 @@ pub mod refund_returns;
 pub mod refund_reviews;
 pub mod refunds;
 pub mod reseller_check;
+pub mod reseller_statements;
 pub mod resellers;
 pub mod sales;
 pub mod sandbox;

@@ -213,7 +213,7 @@ async fn check_ledger(
             cur,
             t.commission_minor,
         );
-        if r.state == "paid" {
+        if r.state == souk_core::settlement::reseller_workflow::ResellerStatementState::Paid {
             add(accounts::RESELLER_PAYABLE, reseller, cur, -t.payable_minor);
             add(accounts::PAYOUTS, reseller, cur, t.payable_minor);
         }

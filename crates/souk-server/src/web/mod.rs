@@ -28,6 +28,8 @@ mod operator_fees;
 mod operator_ops;
 mod operator_parties;
 mod product_form;
+mod reseller_offers;
+mod reseller_statements;
 mod review_diff;
 mod seller;
 mod seller_center;
@@ -71,6 +73,7 @@ pub fn router() -> Router<AppState> {
         .merge(aftersale::router())
         .merge(money_out::router())
         .merge(invoices::router())
+        .merge(reseller_statements::router())
         .merge(seller_center::router())
         .merge(product_form::router())
         .merge(seller_packages::router())
@@ -175,6 +178,7 @@ fn templates() -> &'static Environment<'static> {
         .into_iter()
         .chain(money_out_templates())
         .chain(invoices::TEMPLATES.iter().copied())
+        .chain(reseller_statements::TEMPLATES.iter().copied())
         .chain(buyer_templates())
         .chain(operator::TEMPLATES.iter().copied())
         .chain(seller_packages::TEMPLATES.iter().copied())

@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/authorisations/{id}/decide", post(decide))
         .route("/reseller", get(reseller_home))
         .route("/reseller/invitations", post(new_invitation))
-        .route("/reseller/offers", post(new_offer))
+        .route("/reseller/offers", post(super::reseller_offers::new_offer))
         .route("/reseller/performance.csv", get(performance_csv))
         .route("/invite/{token}", get(invitation).post(accept))
         .route("/offer/{token}", get(offer))
@@ -343,6 +343,14 @@ async fn reseller_home(State(state): State<AppState>, m: Member) -> PageResult {
         .into_iter()
         .map(|c| minijinja::context! { id => c.buyer_id.to_string(), name => c.buyer_name })
         .collect();
+    let choices = super::reseller_offers::offer_choices(&state, &me)
+        .await
+        .map_err(WebError::with(&m.visitor))?;
+    let zone = state
+        .config
+        .settlement
+        .zone()
+        .map_err(|e| WebError::with(&m.visitor)(AppError::internal(e)))?;
     let auths: Vec<_> = state
         .store
         .authorisations(&scope, None, &Page::first(Page::MAX_LIMIT))
@@ -350,7 +358,9 @@ async fn reseller_home(State(state): State<AppState>, m: Member) -> PageResult {
         .into_iter()
         .map(|a| {
             minijinja::context! {
-                product_id => a.product_id, state => a.state.as_str(),
+                product => choices.iter().find(|c| c.product_id == a.product_id)
+                    .map_or(a.product_id.clone(), |c| c.product.clone()),
+                state => a.state.as_str(),
                 share_bp => a.terms.rate_bp.bp(), max_discount_bp => a.max_discount_bp.bp(),
             }
         })
@@ -362,9 +372,12 @@ async fn reseller_home(State(state): State<AppState>, m: Member) -> PageResult {
         .into_iter()
         .map(|o| {
             minijinja::context! {
-                id => o.id, sku_id => o.sku_id, mode => o.billing_mode.as_str(),
+                id => o.id, mode => o.billing_mode.as_str(),
+                what => choices.iter().find(|c| c.sku_id() == o.sku_id)
+                    .map_or(o.sku_id.clone(), |c| c.what()),
                 price => o.unit_price.amount_minor, currency => o.unit_price.currency.as_str(),
-                until => o.valid_until.to_string(), token => o.token,
+                last_day => super::reseller_offers::last_day(o.valid_until, zone).to_string(),
+                token => o.token,
             }
         })
         .collect();
@@ -375,12 +388,12 @@ async fn reseller_home(State(state): State<AppState>, m: Member) -> PageResult {
     let performance = minijinja::Value::from_serialize(&performance);
     let statements: Vec<_> = state
         .store
-        .reseller_statements(&scope, None, &Page::first(Page::MAX_LIMIT))
+        .reseller_statements(&scope, &Default::default(), &Page::first(Page::MAX_LIMIT))
         .await?
         .into_iter()
         .map(|s| {
             minijinja::context! {
-                id => s.id, period => s.period, state => s.state,
+                id => s.id, period => s.period, state => s.state.as_str(),
                 currency => s.currency.as_str(), commission => s.totals.commission_minor,
                 payable => s.totals.payable_minor,
             }
@@ -393,6 +406,9 @@ async fn reseller_home(State(state): State<AppState>, m: Member) -> PageResult {
             s => ctx_texts(&m), invitations => invitations, customers => customers,
             authorisations => auths, offers => offers, performance => performance,
             statements => statements,
+            choices => minijinja::Value::from_serialize(&choices),
+            // Links to hand to customers are whole addresses.
+            base => state.config.smtp.public_url.trim_end_matches('/'),
         },
     )
 }
@@ -409,62 +425,6 @@ async fn new_invitation(
     resellers::create_invitation(&state, &m.principal().party_id)
         .await
         .map_err(WebError::with(&f.visitor))?;
-    Ok(Redirect::to("/reseller").into_response())
-}
-
-#[derive(serde::Deserialize)]
-struct OfferForm {
-    sku_id: String,
-    billing_mode: String,
-    unit_price_minor: i64,
-    valid_until: String,
-}
-
-async fn new_offer(
-    State(state): State<AppState>,
-    m: Member,
-    f: Submitted<OfferForm>,
-) -> PageResult {
-    m.require(&[Role::Reseller])?;
-    let err = || WebError::with(&f.visitor);
-    let form = &f.form;
-    let mode = form
-        .billing_mode
-        .parse()
-        .map_err(|e: String| err()(AppError::invalid_field("billing_mode", e)))?;
-    let until = time::OffsetDateTime::parse(
-        form.valid_until.trim(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map_err(|_| {
-        err()(AppError::invalid_field(
-            "valid_until",
-            "write the end as 2026-12-31T16:00:00Z",
-        ))
-    })?;
-    let sku = state
-        .store
-        .purchasable_sku(form.sku_id.trim())
-        .await?
-        .ok_or_else(|| err()(AppError::not_found("SKU on sale")))?;
-    let currency = sku
-        .prices
-        .first()
-        .map(|p| p.unit_price.currency)
-        .ok_or_else(|| err()(AppError::not_found("SKU on sale")))?;
-    resellers::create_offer(
-        &state,
-        &m.principal().party_id,
-        resellers::OfferRequest {
-            sku_id: sku.sku_id.clone(),
-            billing_mode: mode,
-            unit_price: souk_core::money::Money::new(form.unit_price_minor, currency),
-            valid_from: None,
-            valid_until: until,
-        },
-    )
-    .await
-    .map_err(err())?;
     Ok(Redirect::to("/reseller").into_response())
 }
 

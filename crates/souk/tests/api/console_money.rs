@@ -90,17 +90,25 @@ backend_test!(
             .submit("/reseller", "/reseller/invitations", &[])
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
-        let until = (month.end(ZONE))
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap();
+        // The form offers what the reseller is authorised on, with the floor (20 % off 10.00).
+        let home = partner.get("/reseller").await;
+        let choice = format!("{}|monthly", m.basic);
+        assert!(
+            home.text.contains(&format!("value=\"{choice}\"")) && home.text.contains("8.00 CNY"),
+            "{}",
+            home.text
+        );
+        let until = (month.end(ZONE) - Duration::days(1))
+            .to_offset(ZONE)
+            .date()
+            .to_string();
         let bad = partner
             .submit(
                 "/reseller",
                 "/reseller/offers",
                 &[
-                    ("sku_id", &m.basic),
-                    ("billing_mode", "monthly"),
-                    ("unit_price_minor", "100"),
+                    ("choice", &choice),
+                    ("unit_price", "1.00"),
                     ("valid_until", &until),
                 ],
             )
@@ -112,9 +120,8 @@ backend_test!(
                 "/reseller",
                 "/reseller/offers",
                 &[
-                    ("sku_id", &m.basic),
-                    ("billing_mode", "monthly"),
-                    ("unit_price_minor", "900"),
+                    ("choice", &choice),
+                    ("unit_price", "9.00"),
                     ("valid_until", &until),
                 ],
             )

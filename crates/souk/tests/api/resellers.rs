@@ -314,16 +314,20 @@ backend_test!(
         assert_eq!(t["commission_minor"], 120);
         assert_eq!(t["net_minor"], 2_800 - 1_000 - 90 - 120);
 
-        // The operator pays the reseller; everything reproduces.
+        // Not paid before the reseller's invoice is accepted (§10 row 5); then the operator
+        // pays the reseller; everything reproduces.
+        app.post(
+            &format!("/v1/reseller-statements/{rst}/pay"),
+            &app.operator_key,
+            json!({}),
+        )
+        .await
+        .assert_error(StatusCode::CONFLICT, "statement_state");
+        crate::reseller_invoices::invoice_and_pay(&app, &reseller, &rst, 120).await;
         let paid = app
-            .post(
-                &format!("/v1/reseller-statements/{rst}/pay"),
-                &app.operator_key,
-                json!({}),
-            )
+            .get(&format!("/v1/reseller-statements/{rst}"), &reseller)
             .await;
-        assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
-        assert_eq!(paid.body["state"], "paid");
+        assert_eq!(paid.body["state"], "paid", "{}", paid.text);
         app.post(
             &format!("/v1/reseller-statements/{rst}/pay"),
             &app.operator_key,
