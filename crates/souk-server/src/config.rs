@@ -208,6 +208,14 @@ pub struct SettlementConfig {
     /// The payout follows the approved payment request within this many working days
     /// (`settlement.payout_days`), else the statement is shown overdue.
     pub payout_working_days: u32,
+    /// A reseller is paid within this many working days of its invoices' approval
+    /// (`reseller.cashout_days`, §11), else its statement is shown overdue.
+    #[serde(default = "default_reseller_cashout_working_days")]
+    pub reseller_cashout_working_days: u32,
+}
+
+fn default_reseller_cashout_working_days() -> u32 {
+    7
 }
 
 impl SettlementConfig {

@@ -210,6 +210,19 @@ pub fn invoice_due(notice_at: OffsetDateTime, months: u32) -> OffsetDateTime {
     }
 }
 
+/// When the reseller is to be paid (§11 "cash-out after approval", `reseller.cashout_days`):
+/// `working_days` after the statement entered `payment_review` (its invoices approved, or its
+/// payment data resubmitted); `None` in any other state.
+pub fn cashout_due(
+    state: ResellerStatementState,
+    entered_at: OffsetDateTime,
+    working_days: u32,
+    calendar: &crate::calendar::WorkCalendar,
+) -> Option<OffsetDateTime> {
+    (state == ResellerStatementState::PaymentReview)
+        .then(|| calendar.add_working_days(entered_at, working_days))
+}
+
 /// To the reseller: the statement was issued and, when it pays something, the invoice notice.
 pub fn issued_notice(
     period: &str,

@@ -177,20 +177,24 @@ pub async fn list_reseller_invoices(
     }))
 }
 
-/// Remove an uploaded invoice before submitting (its reseller); its file is deleted.
+/// Remove an uploaded invoice before submitting (its reseller); its file is deleted. Answers
+/// the statement's invoices that remain.
 #[utoipa::path(delete, path = "/v1/reseller-statements/{id}/invoices/{invoice_id}", tag = "resellers",
     params(("id" = String, Path), ("invoice_id" = String, Path)),
-    responses((status = 204, description = "Removed"), (status = 403, description = "`forbidden`: resellers only", body = ErrorEnvelope),
+    responses((status = 200, body = ResellerInvoiceList), (status = 403, description = "`forbidden`: resellers only", body = ErrorEnvelope),
         (status = 409, description = "`statement_state`: submitted invoices stay with the statement", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn remove_reseller_invoice(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((id, invoice_id)): ApiPath<(String, String)>,
-) -> AppResult<StatusCode> {
+) -> AppResult<Json<ResellerInvoiceList>> {
     caller.require(&[Role::Reseller])?;
     uc::remove_invoice(&state, caller.party_id(), &id, &invoice_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let data = state.store.reseller_invoices(&id).await?;
+    Ok(Json(ResellerInvoiceList {
+        data: data.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// Download one invoice's file (its reseller, the operator). `X-Souk-Sha256` carries the hash
@@ -253,5 +257,5 @@ pub async fn move_reseller_statement(
         body.reason,
     )
     .await?;
-    Ok(Json(moved.into()))
+    Ok(Json(super::reseller_statements::view(&state, moved)?))
 }

@@ -225,11 +225,30 @@ pub struct ResellerStatementView {
     pub overdue: bool,
     /// The last rejection's reason (invoices or payment data).
     pub reason: Option<String>,
+    /// In `payment_review`: the payout is due by then (`settlement.reseller_cashout_working_days`
+    /// after the invoices' approval or the resubmitted payment data).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>)]
+    pub payout_due_at: Option<OffsetDateTime>,
+    /// The payout is past its due time.
+    pub payout_overdue: bool,
+}
+
+/// A reseller statement as the API shows it, with its payout due time.
+pub fn view(state: &AppState, s: ResellerStatementRecord) -> AppResult<ResellerStatementView> {
+    let payout_due_at = crate::usecase::reseller_statements::cashout_due(state, &s)?;
+    Ok(ResellerStatementView {
+        payout_overdue: payout_due_at.is_some_and(|d| state.clock.now() > d),
+        payout_due_at,
+        ..s.into()
+    })
 }
 
 impl From<ResellerStatementRecord> for ResellerStatementView {
     fn from(s: ResellerStatementRecord) -> Self {
         ResellerStatementView {
+            payout_due_at: None,
+            payout_overdue: false,
             id: s.id,
             reseller_id: s.reseller_id,
             period: s.period,
@@ -317,7 +336,10 @@ pub async fn list_reseller_statements(
         .then(|| data.last().map(|s| s.id.clone()))
         .flatten();
     Ok(Json(ResellerStatementList {
-        data: data.into_iter().map(Into::into).collect(),
+        data: data
+            .into_iter()
+            .map(|s| view(&state, s))
+            .collect::<AppResult<_>>()?,
         next_cursor,
     }))
 }
@@ -347,7 +369,7 @@ pub async fn get_reseller_statement(
     let s = visible(&state, &caller, &id).await?;
     let lines = state.store.reseller_statement_lines(&id).await?;
     Ok(Json(ResellerStatementDetail {
-        statement: s.into(),
+        statement: view(&state, s)?,
         lines: lines
             .into_iter()
             .map(|l| ResellerLineView {
@@ -400,5 +422,5 @@ pub async fn pay_reseller_statement(
         None,
     )
     .await?;
-    Ok(Json(s.into()))
+    Ok(Json(view(&state, s)?))
 }

@@ -15,8 +15,8 @@ use souk_core::invoice::{self, InvoiceType};
 use souk_core::money::Money;
 use souk_core::party::{PartyId, Role};
 use souk_core::settlement::reseller_workflow::{
-    check_invoices_total, check_reseller_invoice, moved_notice, overdue_notice,
-    ResellerWorkflowError,
+    cashout_due as cashout_due_at, check_invoices_total, check_reseller_invoice, moved_notice,
+    overdue_notice, ResellerWorkflowError,
 };
 use souk_core::settlement::StatementAction;
 use souk_store::{
@@ -237,6 +237,21 @@ pub async fn move_statement(
         Err(StoreError::LostRace { .. }) => Err(changed_meanwhile()),
         r => Ok(r?),
     }
+}
+
+/// When a statement in payment review is to be paid (`None` in other states): the reseller's
+/// cash-out days after it entered payment review (its last move, `updated_at`: uploads only
+/// touch statements that await invoices).
+pub fn cashout_due(
+    state: &AppState,
+    s: &ResellerStatementRecord,
+) -> AppResult<Option<OffsetDateTime>> {
+    let calendar = state
+        .config
+        .after_sale_calendar()
+        .map_err(AppError::internal)?;
+    let days = state.config.settlement.reseller_cashout_working_days;
+    Ok(cashout_due_at(s.state, s.updated_at, days, &calendar))
 }
 
 /// One invoice's record and a stream of its file (its reseller, the operator).

@@ -144,6 +144,7 @@ async fn detail(State(state): State<AppState>, m: Member, Path(id): Path<String>
         .filter(|a| actor(**a) == Some(role) && s.state.take(**a, role).is_ok())
         .map(|a| a.as_str())
         .collect();
+    let payout_due = uc::cashout_due(&state, &s).map_err(WebError::with(&m.visitor))?;
     let t = s.totals;
     page(
         &m.visitor,
@@ -153,6 +154,8 @@ async fn detail(State(state): State<AppState>, m: Member, Path(id): Path<String>
             currency => s.currency.as_str(), reason => s.reason,
             due => s.invoice_due_at.map(|d| d.date().to_string()),
             overdue => s.overdue_at.is_some(),
+            payout_due => payout_due.map(|d| d.date().to_string()),
+            payout_overdue => payout_due.is_some_and(|d| state.clock.now() > d),
             takes_invoices => role == Role::Reseller && s.state.takes_invoices(),
             totals => minijinja::context! {
                 sales => t.sales_minor, refunds => t.refunds_minor,

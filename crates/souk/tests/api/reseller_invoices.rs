@@ -316,7 +316,13 @@ backend_test!(
                     .bearer_auth(&reseller),
             )
             .await;
-        assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);
+        assert_eq!(removed.status, StatusCode::OK, "{}", removed.text);
+        assert_eq!(
+            removed.body["data"].as_array().unwrap().len(),
+            2,
+            "{}",
+            removed.text
+        );
         let b1 = upload(&app, &reseller, &rst, &q("A-2", PAYABLE, 600), b"%PDF B-1").await;
         assert_eq!(b1.status, StatusCode::CREATED, "{}", b1.text);
         let r = act(&app, &reseller, &rst, json!({"action": "submit_invoice"})).await;
@@ -336,6 +342,15 @@ backend_test!(
         // Approved; the payment data is rejected and resubmitted; paid.
         let r = act(&app, &op, &rst, json!({"action": "approve_invoice"})).await;
         assert_eq!(r.body["state"], "payment_review", "{}", r.text);
+        // Cash-out after approval: due 7 working days on (at least a calendar week).
+        let payout_due =
+            OffsetDateTime::parse(r.body["payout_due_at"].as_str().unwrap(), &Rfc3339).unwrap();
+        assert!(
+            payout_due - app.clock.now() >= Duration::days(7),
+            "{}",
+            r.text
+        );
+        assert_eq!(r.body["payout_overdue"], false);
         let r = act(
             &app,
             &op,
@@ -344,6 +359,7 @@ backend_test!(
         )
         .await;
         assert_eq!(r.body["state"], "payment_error", "{}", r.text);
+        assert_eq!(r.body["payout_due_at"], Value::Null);
         app.post(&format!("{path}/pay"), &op, json!({}))
             .await
             .assert_error(StatusCode::CONFLICT, "statement_state");
@@ -544,6 +560,10 @@ backend_test!(
                 .submit(&here, &format!("{here}/move"), &[("action", action)])
                 .await;
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{action}: {}", r.text);
+            if action == "approve_invoice" {
+                let page = ops.get(&here).await;
+                assert!(page.text.contains("id=\"payout-due\""), "{}", page.text);
+            }
         }
         let page = partner.get(&here).await;
         assert!(page.text.contains("data-state=\"paid\""), "{}", page.text);
