@@ -9,7 +9,7 @@
 //! all in one transaction.
 
 use crate::commerce::{insert_notice, lost_race};
-use crate::sql::{audit, corrupt};
+use crate::sql::{audit, corrupt, params};
 use crate::*;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
 use souk_core::fee_invoice::{FeeInvoiceState, FeeInvoiceType};
@@ -145,11 +145,10 @@ async fn statement_ids_of(
     if ids.is_empty() {
         return Ok(out);
     }
-    let list = values_list(s.backend(), ids.len(), 1);
     let sql = format!(
         "SELECT fee_invoice_id, statement_id FROM fee_invoice_statements \
          WHERE fee_invoice_id IN ({}) ORDER BY fee_invoice_id, position",
-        &list[1..list.len() - 1].replace("), (", ", ")
+        params(s.backend(), 1, ids.len())
     );
     let mut q = sqlx::query(&sql);
     for id in ids {
