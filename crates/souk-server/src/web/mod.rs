@@ -33,6 +33,7 @@ mod reseller_statements;
 mod review_diff;
 mod seller;
 mod seller_center;
+mod seller_fees;
 mod seller_packages;
 mod seller_usage_price;
 pub mod session;
@@ -77,6 +78,7 @@ pub fn router() -> Router<AppState> {
         .merge(product_form::router())
         .merge(seller_packages::router())
         .merge(seller_usage_price::router())
+        .merge(seller_fees::router())
 }
 
 /// A time as pages show it: `2026-12-06 09:30 UTC`.
@@ -181,6 +183,7 @@ fn templates() -> &'static Environment<'static> {
         .chain(operator::TEMPLATES.iter().copied())
         .chain(seller_packages::TEMPLATES.iter().copied())
         .chain(seller_usage_price::TEMPLATES.iter().copied())
+        .chain(seller_fees::TEMPLATES.iter().copied())
         {
             // The templates are part of the binary and covered by the tests: a syntax error
             // is a build defect, caught by the first test that renders any page.
