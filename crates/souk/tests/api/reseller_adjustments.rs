@@ -98,6 +98,9 @@ backend_test!(
         assert_eq!(t["commission_minor"], -33, "{rst}");
         assert_eq!(t["payable_minor"], 0, "{rst}");
         assert_eq!(t["carried_forward_minor"], -33, "{rst}");
+        // Nothing payable: no invoice is asked for, the statement stays issued (§10 row 5).
+        assert_eq!(rst["state"], "issued", "{rst}");
+        assert_eq!(rst["invoice_due_at"], Value::Null, "{rst}");
 
         // Day 7 of M+2: the seller's M+1 statement. The refund returns the fee (333 × 5 % =
         // 16.65) and takes back the commission (33.3); the correction is its net effect.
