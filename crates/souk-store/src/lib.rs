@@ -26,6 +26,7 @@ mod console_ops;
 mod console_sales;
 mod constraint;
 mod exec;
+mod fee_invoices;
 mod invoices;
 mod licenses;
 mod metering;
@@ -45,6 +46,7 @@ pub use console_mail::{MailBacklog, NewMail, OutboxMail, MESSAGES_PATH, RESETS_P
 pub use console_ops::*;
 pub use console_sales::DaySalesRow;
 pub use constraint::{constraint_names, ConstraintKind};
+pub use fee_invoices::*;
 pub use invoices::*;
 pub use licenses::*;
 pub use metering::*;
@@ -158,6 +160,7 @@ pub trait Store:
     + AftersaleStore
     + InvoiceStore
     + VoucherStore
+    + FeeInvoiceStore
 {
 }
 
@@ -176,6 +179,7 @@ impl<T> Store for T where
         + AftersaleStore
         + InvoiceStore
         + VoucherStore
+        + FeeInvoiceStore
 {
 }
 

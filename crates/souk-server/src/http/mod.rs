@@ -9,6 +9,7 @@ pub mod auth;
 pub mod catalog;
 pub mod examples;
 pub mod extract;
+pub mod fee_invoices;
 pub mod invoices;
 mod keep_alive;
 pub mod licenses;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(settlement::router())
         .merge(resellers::router())
         .merge(invoices::router())
+        .merge(fee_invoices::router())
         .merge(statement_invoices::router())
         .merge(vouchers::router())
         .merge(reseller_statement_invoices::router())

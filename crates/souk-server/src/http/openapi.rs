@@ -167,6 +167,12 @@ impl utoipa::Modify for SecurityAddon {
         crate::http::vouchers::list_vouchers,
         crate::http::vouchers::get_voucher,
         crate::http::vouchers::revoke_voucher,
+        crate::http::fee_invoices::request_fee_invoice,
+        crate::http::fee_invoices::list_fee_invoices,
+        crate::http::fee_invoices::get_fee_invoice,
+        crate::http::fee_invoices::issue_fee_invoice,
+        crate::http::fee_invoices::act_on_fee_invoice,
+        crate::http::fee_invoices::download_fee_invoice,
     ),
     components(schemas(crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&SecurityAddon, &StandardErrors)
@@ -368,6 +374,20 @@ const RESTRICTED: &[(&str, &str, &str)] = &[
         "its seller, its buyer and the operator",
     ),
     ("post", "/v1/vouchers/{id}/revoke", "its seller"),
+    ("post", "/v1/fee-invoices", "sellers"),
+    ("get", "/v1/fee-invoices", "sellers and the operator"),
+    (
+        "get",
+        "/v1/fee-invoices/{id}",
+        "its seller and the operator",
+    ),
+    ("post", "/v1/fee-invoices/{id}/issue", "the operator"),
+    ("post", "/v1/fee-invoices/{id}/actions", "the operator"),
+    (
+        "get",
+        "/v1/fee-invoices/{id}/file",
+        "its seller and the operator",
+    ),
 ];
 
 fn standard_errors(method: &str, path: &str, op: &mut Operation) {

@@ -83,7 +83,7 @@ pub fn statement() -> Value {
         "totals": {"sales_minor": 850, "refunds_minor": 0, "commission_minor": 85,
             "carried_in_minor": 0, "net_minor": 85, "payable_minor": 85, "carried_forward_minor": 0},
         "issued_at": "2026-12-06T16:00:00Z", "invoice_due_at": "2027-01-06T16:00:00Z",
-        "overdue": false, "reason": null})
+        "overdue": false, "reason": null, "payout_due_at": null, "payout_overdue": false})
 }
 
 pub fn statement_detail() -> Value {

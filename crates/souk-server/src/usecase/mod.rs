@@ -10,6 +10,7 @@ pub mod calls;
 pub mod catalog;
 pub mod console;
 pub mod endpoint_test;
+pub mod fee_invoices;
 pub mod instance_wait;
 pub mod invoices;
 pub mod licenses;

@@ -5,7 +5,10 @@
 use super::*;
 use crate::commerce::insert_notice;
 use crate::settlement::statements::{post, Movement};
-use crate::settlement::{refund_item, sale_item, REFUNDS_SELECT, SALES_SELECT, SETTLEABLE};
+use crate::settlement::{
+    adjustment_item, refund_item, sale_item, ADJUSTMENTS_SELECT, REFUNDS_SELECT, SALES_SELECT,
+    SETTLEABLE,
+};
 
 const LINES_PER_INSERT: usize = 500;
 const LINE_COLUMNS: usize = 8;
@@ -65,6 +68,19 @@ pub(super) async fn reseller_unsettled(
     .await?;
     for r in &rows {
         out.extend(reseller_source(r, refund_item(r)?)?);
+    }
+    // The operator's refund adjustments of its orders (a refund after settlement), deducted
+    // like after-sale refunds; the join on `order_resellers` keeps only refunds.
+    let rows = sqlx::query(&format!(
+        "{ADJUSTMENTS_SELECT} WHERE x.reseller_id IS NOT NULL AND a.occurred_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM reseller_statement_lines l \
+         WHERE l.source_id = a.id AND l.kind = 'refund')"
+    ))
+    .bind(before_ms)
+    .fetch_all(&s.read)
+    .await?;
+    for r in &rows {
+        out.extend(reseller_source(r, adjustment_item(r)?)?);
     }
     Ok(out)
 }
@@ -292,16 +308,24 @@ pub(super) async fn reseller_statement_sources(
             }
         }
     }
-    let rows = sqlx::query(&format!(
-        "SELECT s.*, l.seq FROM ({REFUNDS_SELECT}) s JOIN reseller_statement_lines l \
-         ON l.source_id = s.id WHERE l.statement_id = $1 AND l.kind = 'refund'"
-    ))
-    .bind(id)
-    .fetch_all(&s.read)
-    .await?;
-    for r in &rows {
-        if let Some(s) = reseller_source(r, refund_item(r)?)? {
-            out.push((r.try_get("seq")?, s.item));
+    // Deductions: after-sale refunds and the operator's refund adjustments.
+    type ItemOf = fn(&AnyRow) -> StoreResult<souk_core::settlement::Item>;
+    let deductions: [(&str, ItemOf); 2] = [
+        (REFUNDS_SELECT, refund_item),
+        (ADJUSTMENTS_SELECT, adjustment_item),
+    ];
+    for (select, item_of) in deductions {
+        let rows = sqlx::query(&format!(
+            "SELECT s.*, l.seq FROM ({select}) s JOIN reseller_statement_lines l \
+             ON l.source_id = s.id WHERE l.statement_id = $1 AND l.kind = 'refund'"
+        ))
+        .bind(id)
+        .fetch_all(&s.read)
+        .await?;
+        for r in &rows {
+            if let Some(s) = reseller_source(r, item_of(r)?)? {
+                out.push((r.try_get("seq")?, s.item));
+            }
         }
     }
     out.sort_by_key(|(seq, _)| *seq);

@@ -36,6 +36,7 @@ struct TenantA {
     reseller_invoice: String,
     invoice: String,
     voucher: String,
+    fee_invoice: String,
 }
 
 async fn tenant_a(app: &TestApp) -> TenantA {
@@ -139,6 +140,22 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         .as_str()
         .unwrap_or_else(|| panic!("no statement: {}", statements.text))
         .to_owned();
+    // The statement paid, and the platform's fee invoice requested for it.
+    crate::fee_invoices::pay(app, &m.seller_key, &statement).await;
+    let fee_invoice = app
+        .post(
+            "/v1/fee-invoices",
+            &m.seller_key,
+            json!({"statement_ids": [statement], "invoice_type": "digital_general",
+                   "title": "Acme A", "email": "ap@acme-a.example"}),
+        )
+        .await;
+    assert_eq!(
+        fee_invoice.status,
+        StatusCode::CREATED,
+        "{}",
+        fee_invoice.text
+    );
     let rst = app.get("/v1/reseller-statements", &reseller).await;
     let reseller_statement = rst.body["data"][0]["id"]
         .as_str()
@@ -166,6 +183,7 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         reseller_statement,
         invoice: invoice.body["id"].as_str().unwrap().to_owned(),
         voucher: voucher.body["id"].as_str().unwrap().to_owned(),
+        fee_invoice: fee_invoice.body["id"].as_str().unwrap().to_owned(),
         attachment: attached.body["id"].as_str().unwrap().to_owned(),
         seller_id: m.seller_id.clone(),
         buyer_id: m.buyer_id.clone(),
@@ -227,6 +245,7 @@ fn fill(template: &str, a: &TenantA, real: bool) -> String {
             }
             "id" if before.ends_with("/v1/invoices/") => pick(real, &a.invoice, "ivc_"),
             "id" if before.ends_with("/v1/vouchers/") => pick(real, &a.voucher, "vch_"),
+            "id" if before.ends_with("/v1/fee-invoices/") => pick(real, &a.fee_invoice, "fiv_"),
             "key_id" => pick(real, &a.api_key_id, "key_"),
             "attachment_id" => pick(real, &a.attachment, "att_"),
             "invoice_id" => pick(real, &a.reseller_invoice, "rsi_"),
@@ -287,6 +306,9 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
             json!({"invoice_type": "general", "title": "Not yours", "email": "x@b.example"})
         }
         ("post", "/v1/invoices/{id}/actions") => json!({"action": "reject", "reason": "probe"}),
+        ("post", "/v1/fee-invoices/{id}/actions") => {
+            json!({"action": "reject", "reason": "probe"})
+        }
         ("post", "/v1/orders/{id}/supervision/actions") => json!({"action": "accept"}),
         ("post", "/v1/reseller-authorisations/{id}/decision") => json!({"action": "revoke"}),
         ("post", "/v1/orders/{id}/refunds") => json!({"kind": "no_reason"}),
