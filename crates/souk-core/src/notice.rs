@@ -176,7 +176,14 @@ pub fn refund_completed(order_id: &str, amount: Money) -> Notice {
     Notice {
         kind: "refund_completed",
         subject: format!("Order {order_id} was refunded"),
-        body: format!("{amount} was returned to the buyer's balance; the instance is released."),
+        body: if amount.amount_minor == 0 {
+            // An order a seller voucher paid in full (§8.2): no cash to return.
+            "No cash was paid, so none is returned; the voucher part goes back to the voucher. \
+             The instance is released."
+                .to_owned()
+        } else {
+            format!("{amount} was returned to the buyer's balance; the instance is released.")
+        },
     }
 }
 

@@ -165,7 +165,11 @@ pub struct OrderFacts {
     pub state: OrderState,
     pub delivery: DeliveryType,
     pub billing_mode: BillingMode,
+    /// The cash paid (the order's price less its voucher part): what a refund returns.
     pub paid: Money,
+    /// The part a seller voucher paid (§8.2). An order a voucher paid in full (`paid` 0) is
+    /// refunded with a zero cash amount: the refund gives the voucher part back.
+    pub voucher_minor: i64,
     /// When its instance opened (the no-reason window runs from here).
     pub opened_at: Option<OffsetDateTime>,
     /// `None`: not supervised; `Some(done)`: supervised, completed or not.
@@ -183,6 +187,11 @@ pub enum RefundRefusal {
     QuotaExhausted { quota: u32 },
     #[error("the amount must be more than 0 and at most the {paid} paid")]
     Amount { paid: Money },
+    #[error(
+        "a voucher paid this whole order: the refund returns no cash, so its amount is 0 \
+             {currency} (the voucher part goes back to the voucher)"
+    )]
+    VoucherOnlyAmount { currency: crate::money::Currency },
     #[error("only a pending refund request can be decided; this one is {0}")]
     NotPending(RefundState),
 }
@@ -242,7 +251,23 @@ pub fn no_reason(
     Ok(f.paid)
 }
 
-fn amount_within(paid: Money, amount: Money) -> Result<Money, RefundRefusal> {
+/// Whether a refund of this order returns no cash: a voucher paid it in full, so what goes back
+/// is the voucher part alone (`souk_core::voucher::voucher_back`).
+pub fn voucher_only(paid: Money, voucher_minor: i64) -> bool {
+    paid.amount_minor == 0 && voucher_minor > 0
+}
+
+/// `0 < amount ≤ paid`; for an order a voucher paid in full, exactly 0 (the refund returns the
+/// voucher part only).
+fn amount_within(paid: Money, voucher_minor: i64, amount: Money) -> Result<Money, RefundRefusal> {
+    if voucher_only(paid, voucher_minor) {
+        if amount.currency != paid.currency || amount.amount_minor != 0 {
+            return Err(RefundRefusal::VoucherOnlyAmount {
+                currency: paid.currency,
+            });
+        }
+        return Ok(amount);
+    }
     if amount.currency != paid.currency
         || amount.amount_minor <= 0
         || amount.amount_minor > paid.amount_minor
@@ -275,7 +300,7 @@ pub fn negotiated(f: &OrderFacts, amount: Money) -> Result<Money, RefundRefusal>
             f.state
         )));
     }
-    amount_within(f.paid, amount)
+    amount_within(f.paid, f.voucher_minor, amount)
 }
 
 /// A renewal-period refund 退续费 (§4.4): the full paid amount of a completed renewal whose
@@ -323,9 +348,10 @@ pub fn renewal_period(
     Ok(f.paid)
 }
 
-/// An operator's forced refund (§3.4): 0 < amount ≤ paid.
-pub fn forced(paid: Money, amount: Money) -> Result<Money, RefundRefusal> {
-    amount_within(paid, amount)
+/// An operator's forced refund (§3.4): 0 < amount ≤ paid (0 for an order a voucher paid in
+/// full).
+pub fn forced(paid: Money, voucher_minor: i64, amount: Money) -> Result<Money, RefundRefusal> {
+    amount_within(paid, voucher_minor, amount)
 }
 
 /// A party's decision on a request, as the move the store persists (compare-and-set on
@@ -387,6 +413,7 @@ mod tests {
             delivery: DeliveryType::Saas,
             billing_mode: BillingMode::Monthly,
             paid: Money::new(5000, Currency::CNY),
+            voucher_minor: 0,
             opened_at: Some(T0),
             supervision_completed: None,
         }
@@ -494,6 +521,20 @@ mod tests {
             Err(RefundRefusal::NotEligible(_))
         ));
         assert!(negotiated(&saas(), cny(1)).is_err());
+        // A voucher paid the whole order: the refund's cash is exactly 0.
+        let voucher = OrderFacts {
+            paid: cny(0),
+            voucher_minor: 5000,
+            ..f.clone()
+        };
+        assert_eq!(negotiated(&voucher, cny(0)).unwrap().amount_minor, 0);
+        assert!(matches!(
+            negotiated(&voucher, cny(1)),
+            Err(RefundRefusal::VoucherOnlyAmount { .. })
+        ));
+        assert_eq!(forced(cny(0), 5000, cny(0)).unwrap().amount_minor, 0);
+        assert!(forced(cny(0), 0, cny(0)).is_err());
+        assert!(forced(cny(300), 200, cny(0)).is_err());
     }
 
     #[test]

@@ -43,8 +43,9 @@ pub(crate) async fn recent_instances(
     rows.iter().map(instance_from_row).collect()
 }
 
-/// Orders paid since `since`, per business day (`zone_offset_ms` east of UTC) and currency.
-/// Refunded orders are left out: their money went back.
+/// Orders paid since `since`, per business day (`zone_offset_ms` east of UTC) and currency,
+/// with the cash they brought in: the price less the part a seller voucher paid, the base the
+/// seller is settled on (§8.2). Refunded orders are left out: their money went back.
 pub(crate) async fn sales_per_day(
     s: &SqlStore,
     seller: &PartyId,
@@ -53,7 +54,7 @@ pub(crate) async fn sales_per_day(
 ) -> StoreResult<Vec<DaySalesRow>> {
     let rows = sqlx::query(
         "SELECT (paid_at + $2) / 86400000 AS day, currency, COUNT(*) AS n, \
-         CAST(SUM(amount_minor) AS BIGINT) AS total FROM orders WHERE seller_id = $1 AND paid_at IS NOT NULL \
+         CAST(SUM(amount_minor - voucher_minor) AS BIGINT) AS total FROM orders WHERE seller_id = $1 AND paid_at IS NOT NULL \
          AND paid_at >= $3 AND state <> 'refunded' GROUP BY (paid_at + $2) / 86400000, currency \
          ORDER BY 1",
     )

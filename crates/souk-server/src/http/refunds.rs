@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
     "kind": "negotiated",
     "state": "pending_seller_review",
     "amount": {"amount_minor": 10000, "currency": "CNY"},
+    "voucher_minor": 0,
     "reason": "Unhappy with the service",
     "opinion": null,
     "settlement": "none",
@@ -53,7 +54,12 @@ pub struct RefundView {
     pub seller_id: PartyId,
     pub kind: RefundKind,
     pub state: RefundState,
+    /// The cash returned to the buyer's balance (0 when a seller voucher paid the whole order).
     pub amount: Money,
+    /// The voucher part given back to the order's seller voucher, in `amount`'s currency's
+    /// minor units: in proportion to the cash refunded, all of it once the cash is all back
+    /// (business rules §8.2). Set when the refund takes effect.
+    pub voucher_minor: i64,
     pub reason: Option<String>,
     /// The seller's review opinion.
     pub opinion: Option<String>,
@@ -94,6 +100,7 @@ impl From<RefundRecord> for RefundView {
             kind: r.kind,
             state: r.state,
             amount: r.amount,
+            voucher_minor: r.voucher_minor,
             reason: r.reason,
             opinion: r.opinion,
             settlement: r.settlement,

@@ -222,6 +222,7 @@ async fn orders(State(state): State<AppState>, m: Member) -> PageResult {
                 id => o.id.as_str(), kind => o.kind.as_str(), state => o.state.as_str(),
                 buyer_id => o.buyer_id.as_str(), product_id => o.product_id,
                 instance_id => o.instance_id.as_str(), amount => o.amount.to_string(),
+                voucher => (o.voucher_minor > 0).then(|| souk_core::money::Money::new(o.voucher_minor, o.amount.currency).to_string()),
                 created_at => when(o.created_at),
             }
         })

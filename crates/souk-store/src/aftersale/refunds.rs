@@ -29,7 +29,10 @@ pub struct RefundRecord {
     pub seller_id: PartyId,
     pub kind: RefundKind,
     pub state: RefundState,
+    /// The cash returned to the buyer's balance (0 when a voucher paid the whole order).
     pub amount: Money,
+    /// The voucher part given back to the order's seller voucher once refunded (§8.2).
+    pub voucher_minor: i64,
     pub reason: Option<String>,
     pub opinion: Option<String>,
     /// `to_deduct` once refunded: the coming settlement run deducts it from the seller.
@@ -171,6 +174,7 @@ fn refund_from_row(row: &AnyRow) -> StoreResult<RefundRecord> {
         kind: text("kind")?.parse().map_err(|e| corrupt("kind", e))?,
         state: text("state")?.parse().map_err(|e| corrupt("state", e))?,
         amount: Money::new(row.try_get("amount_minor")?, currency),
+        voucher_minor: row.try_get("voucher_minor")?,
         reason: row.try_get("reason")?,
         opinion: row.try_get("opinion")?,
         settlement: text("settlement")?,
@@ -221,17 +225,22 @@ async fn effects_in(
         now,
     )
     .await?;
-    crate::commerce::insert_ledger_entry(
-        conn,
-        &r.buyer_id,
-        r.amount,
-        EntryKind::Refund,
-        Some(r.order_id.as_str()),
-        Some(format!("{} refund {}", r.kind, r.id)),
-        None,
-        now,
-    )
-    .await?;
+    // An order a voucher paid in full returns no cash: no ledger entry (its payment wrote no
+    // debit either) and nothing for the seller's statement (its sale has no line).
+    let cash_back = r.amount.amount_minor > 0;
+    if cash_back {
+        crate::commerce::insert_ledger_entry(
+            conn,
+            &r.buyer_id,
+            r.amount,
+            EntryKind::Refund,
+            Some(r.order_id.as_str()),
+            Some(format!("{} refund {}", r.kind, r.id)),
+            None,
+            now,
+        )
+        .await?;
+    }
     if let Some(release) = e.release {
         changed(crate::commerce::transition_instance(conn, &e.instance_id, release, now).await)?;
     }
@@ -250,10 +259,12 @@ async fn effects_in(
     for job in &e.jobs {
         crate::commerce::insert_outbox_job(conn, job, now).await?;
     }
-    sqlx::query("UPDATE refunds SET settlement = 'to_deduct' WHERE id = $1")
-        .bind(&r.id)
-        .execute(&mut *conn)
-        .await?;
+    if cash_back {
+        sqlx::query("UPDATE refunds SET settlement = 'to_deduct' WHERE id = $1")
+            .bind(&r.id)
+            .execute(&mut *conn)
+            .await?;
+    }
     audit(
         conn,
         now,

@@ -60,12 +60,14 @@ pub(super) async fn reseller_unsettled(
     }
     let rows = sqlx::query(&format!(
         "{REFUNDS_SELECT} WHERE x.reseller_id IS NOT NULL AND f.state = 'refunded' \
-         AND f.decided_at < $1 AND {SETTLEABLE} AND NOT EXISTS (SELECT 1 FROM \
+         AND f.amount_minor > 0 AND f.decided_at < $1 AND {SETTLEABLE} AND NOT EXISTS (SELECT 1 FROM \
          reseller_statement_lines l WHERE l.source_id = f.id AND l.kind = 'refund')"
     ))
     .bind(before_ms)
     .fetch_all(&s.read)
     .await?;
+    // (A refund that returned no cash, of an order a voucher paid in full, has no line: its
+    // sale had none.)
     for r in &rows {
         out.extend(reseller_source(r, refund_item(r)?)?);
     }

@@ -57,4 +57,5 @@ mod tenancy;
 mod transitions;
 mod vouchers;
 mod vouchers_money;
+mod vouchers_refunds;
 mod wire;

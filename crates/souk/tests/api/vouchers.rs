@@ -1,7 +1,8 @@
 //! Seller vouchers (business rules §8.2) through real HTTP on both backends: a seller issues a
 //! voucher, the buyer pays part of one order with it and the rest of it on a second order, a
 //! third is refused as exhausted; a refund returns the cash to the balance and the voucher part
-//! to the voucher; every refusal has its code; two orders racing for one voucher: one wins.
+//! to the voucher, and an order the voucher paid alone is refunded back to it; every refusal
+//! has its code; two orders racing for one voucher: one wins.
 
 use crate::backend_test;
 use crate::fixture::*;
@@ -137,6 +138,7 @@ backend_test!(
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         assert_eq!(r.body["amount"], cny(1_500), "{}", r.text);
+        assert_eq!(r.body["voucher_minor"], 500, "{}", r.text);
         assert_eq!(balance(&app, &m).await, start);
         let v = voucher(&app, &m.buyer_key, &id).await;
         assert_eq!(
@@ -145,19 +147,26 @@ backend_test!(
         );
         assert_eq!(v["used"], cny(1_000));
 
-        // a was paid by the voucher alone: no cash to refund, so no after-sale refund.
+        // a was paid by the voucher alone: its refund returns no cash and its 10.00 to the
+        // voucher (vouchers_refunds.rs follows such an order to the statement).
         let a_id = a["id"].as_str().unwrap();
         m.wait_order(&app, a_id, "completed").await;
-        app.post(
-            &format!("/v1/orders/{a_id}/refunds"),
-            &m.buyer_key,
-            json!({"kind": "no_reason"}),
-        )
-        .await
-        .assert_error(StatusCode::CONFLICT, "refund_not_allowed");
+        let r = app
+            .post(
+                &format!("/v1/orders/{a_id}/refunds"),
+                &m.buyer_key,
+                json!({"kind": "no_reason"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        assert_eq!(
+            (&r.body["amount"], &r.body["voucher_minor"]),
+            (&cny(0), &json!(1_000))
+        );
+        assert_eq!(balance(&app, &m).await, start);
         assert_eq!(
             voucher(&app, &m.buyer_key, &id).await["remaining"],
-            cny(500)
+            cny(1_500)
         );
 
         // A refund after the voucher's validity: the part goes back to it, unusable.

@@ -176,6 +176,21 @@ backend_test!(
             too_much.text
         );
         assert_eq!(too_much.body["error"]["details"]["field"], "amount");
+        // A zero refund is only for an order a voucher paid in full (vouchers_refunds.rs).
+        let nothing = refund(
+            &app,
+            &m.buyer_key,
+            id,
+            json!({"kind": "negotiated", "amount": cny(0), "reason": "Too slow"}),
+        )
+        .await;
+        assert_eq!(
+            nothing.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            nothing.text
+        );
+        assert_eq!(nothing.body["error"]["details"]["field"], "amount");
         let asked = refund(
             &app,
             &m.buyer_key,
