@@ -33,6 +33,7 @@ pub mod catalog;
 pub mod clock;
 pub mod console;
 pub mod endpoint;
+pub mod fee_invoice;
 pub mod id;
 pub mod instance;
 pub mod invoice;

@@ -208,6 +208,14 @@ pub struct SettlementConfig {
     /// The payout follows the approved payment request within this many working days
     /// (`settlement.payout_days`), else the statement is shown overdue.
     pub payout_working_days: u32,
+    /// A reseller is paid within this many working days of its invoices' approval
+    /// (`reseller.cashout_days`, §11), else its statement is shown overdue.
+    #[serde(default = "default_reseller_cashout_working_days")]
+    pub reseller_cashout_working_days: u32,
+}
+
+fn default_reseller_cashout_working_days() -> u32 {
+    7
 }
 
 impl SettlementConfig {
@@ -332,6 +340,14 @@ pub struct InvoiceConfig {
     /// How long a seller has to issue or reject a buyer's invoice request before it is flagged
     /// overdue (`invoice.seller_to_buyer`).
     pub seller_to_buyer: HumanDuration,
+    /// A reseller invoices the platform for a statement within this many calendar months of
+    /// the invoice notice, else the statement is flagged overdue (`invoice.reseller`, §10 row 5).
+    #[serde(default = "default_reseller_invoice_months")]
+    pub reseller_months: u32,
+}
+
+fn default_reseller_invoice_months() -> u32 {
+    1
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

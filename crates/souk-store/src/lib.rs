@@ -26,6 +26,7 @@ mod console_ops;
 mod console_sales;
 mod constraint;
 mod exec;
+mod fee_invoices;
 mod invoices;
 mod licenses;
 mod metering;
@@ -44,6 +45,7 @@ pub use console_mail::{MailBacklog, NewMail, OutboxMail, MESSAGES_PATH, RESETS_P
 pub use console_ops::*;
 pub use console_sales::DaySalesRow;
 pub use constraint::{constraint_names, ConstraintKind};
+pub use fee_invoices::*;
 pub use invoices::*;
 pub use licenses::*;
 pub use metering::*;
@@ -155,6 +157,7 @@ pub trait Store:
     + ConsoleOpsStore
     + AftersaleStore
     + InvoiceStore
+    + FeeInvoiceStore
 {
 }
 
@@ -172,6 +175,7 @@ impl<T> Store for T where
         + ConsoleOpsStore
         + AftersaleStore
         + InvoiceStore
+        + FeeInvoiceStore
 {
 }
 

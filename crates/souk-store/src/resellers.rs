@@ -18,6 +18,7 @@ use souk_core::money::{Currency, Money};
 use souk_core::settlement::reseller::{
     AssociationExclusion, AuthorisationState, CommissionTerms, ResellerItem, ResellerTotals,
 };
+use souk_core::settlement::reseller_workflow::ResellerStatementState;
 use souk_core::settlement::{Exact, LineKind, Rate};
 use souk_core::transition::Transition;
 use sqlx::any::AnyRow;
@@ -117,11 +118,25 @@ pub struct ResellerStatementRecord {
     pub reseller_id: PartyId,
     pub period: String,
     pub currency: Currency,
-    /// `issued` or `paid`.
-    pub state: String,
+    pub state: ResellerStatementState,
     pub totals: ResellerTotals,
     pub issued_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// When the reseller's invoices are due (statements that pay something).
+    pub invoice_due_at: Option<OffsetDateTime>,
+    /// When the overdue pass flagged the missing invoices.
+    pub overdue_at: Option<OffsetDateTime>,
+    /// The last rejection's reason (invoices or payment data).
+    pub reason: Option<String>,
+}
+
+/// Which reseller statements a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct ResellerStatementFilter {
+    pub period: Option<String>,
+    pub state: Option<ResellerStatementState>,
+    /// Flagged overdue and still without accepted invoices (awaiting or in error).
+    pub overdue: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -259,7 +274,7 @@ pub trait ResellerStore: Send + Sync + 'static {
     async fn reseller_statements(
         &self,
         scope: &Scope,
-        period: Option<&str>,
+        filter: &ResellerStatementFilter,
         page: &Page,
     ) -> StoreResult<Vec<ResellerStatementRecord>>;
 
@@ -275,14 +290,54 @@ pub trait ResellerStore: Send + Sync + 'static {
     /// and the refunds (not from its lines), in line order.
     async fn reseller_statement_sources(&self, id: &str) -> StoreResult<Vec<ResellerItem>>;
 
-    /// `issued` → `paid` (compare-and-set) with the payout movement; `LostRace` when paid
-    /// already.
-    async fn pay_reseller_statement(
+    /// Adds an uploaded invoice while the statement takes invoices (`LostRace` otherwise).
+    async fn add_reseller_invoice(
         &self,
-        id: &str,
+        r: &ResellerInvoiceRecord,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+
+    /// Removes an uploaded (not yet submitted) invoice of the reseller's statement while it
+    /// takes invoices; the removed row, `None` when there is no such invoice to remove.
+    async fn remove_reseller_invoice(
+        &self,
+        reseller: &PartyId,
+        statement_id: &str,
+        invoice_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ResellerInvoiceRecord>>;
+
+    /// A statement's invoices, oldest first (the caller has checked it may see the statement).
+    async fn reseller_invoices(
+        &self,
+        statement_id: &str,
+    ) -> StoreResult<Vec<ResellerInvoiceRecord>>;
+
+    /// One workflow move: compare-and-set on `transition.from`, the invoices' states, the
+    /// payout on `paid`, the reseller's notice and the audit record, in one transaction.
+    async fn move_reseller_statement(
+        &self,
+        scope: &Scope,
+        m: &ResellerStatementMove,
         actor: &PartyId,
         now: OffsetDateTime,
     ) -> StoreResult<ResellerStatementRecord>;
+
+    /// Statements still awaiting invoices past their due time and not flagged yet.
+    async fn due_reseller_invoices(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ResellerStatementRecord>>;
+
+    /// Flags a statement's invoices overdue once, with the reseller's notice; `false` when it
+    /// moved on or was flagged meanwhile.
+    async fn flag_reseller_overdue(
+        &self,
+        id: &str,
+        notice: &souk_core::notice::Notice,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
 }
 
 fn terms_of(r: &AnyRow) -> StoreResult<CommissionTerms> {
@@ -335,7 +390,8 @@ fn statement_from_row(r: &AnyRow) -> StoreResult<ResellerStatementRecord> {
         reseller_id: PartyId::from_trusted(r.try_get("reseller_id")?),
         period: r.try_get("period")?,
         currency: Currency::from_str(&currency).map_err(|e| corrupt("currency", e))?,
-        state: r.try_get("state")?,
+        state: ResellerStatementState::from_str(&r.try_get::<String, _>("state")?)
+            .map_err(|e| corrupt("reseller statement state", e))?,
         totals: ResellerTotals {
             sales_minor: r.try_get("sales_minor")?,
             refunds_minor: r.try_get("refunds_minor")?,
@@ -347,6 +403,11 @@ fn statement_from_row(r: &AnyRow) -> StoreResult<ResellerStatementRecord> {
         },
         issued_at: from_unix_ms(r.try_get("issued_at")?),
         updated_at: from_unix_ms(r.try_get("updated_at")?),
+        invoice_due_at: r
+            .try_get::<Option<i64>, _>("invoice_due_at")?
+            .map(from_unix_ms),
+        overdue_at: r.try_get::<Option<i64>, _>("overdue_at")?.map(from_unix_ms),
+        reason: r.try_get("reason")?,
     })
 }
 
@@ -390,3 +451,6 @@ pub(crate) fn order_commission(
 
 mod statements;
 mod store;
+mod workflow;
+
+pub use workflow::{ResellerInvoiceRecord, ResellerInvoiceState, ResellerStatementMove};

@@ -383,6 +383,22 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `count` parameters numbered from `first`, comma-separated (an `IN` list): anonymous `?` on
+/// SQLite, `$first, …` on PostgreSQL. SQLite finds a numbered parameter's name by walking the
+/// names of all the statement's parameters, once per value bound (quadratic in their number);
+/// an anonymous `?` has none to look up (see [`crate::values_list`]). On SQLite every parameter
+/// of such a statement must be a `?`: sqlx binds a `$n` by its number and a `?` by its rank
+/// among the anonymous ones, so mixed they would bind the wrong values.
+pub(crate) fn params(backend: Backend, first: usize, count: usize) -> String {
+    let marks: Vec<String> = (first..first + count)
+        .map(|n| match backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${n}"),
+        })
+        .collect();
+    marks.join(", ")
+}
+
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }

@@ -10,6 +10,7 @@
 //! - [`reseller`]: the §11 commission formulas, offer and authorisation rules, and the
 //!   reseller's monthly statement.
 //! - [`workflow`]: the statement states of §9 and who moves a statement between them.
+//! - [`reseller_workflow`]: the reseller statement's invoice and payment steps (§10 row 5).
 //!
 //! ## The rounding rule (the only one)
 //!
@@ -25,6 +26,7 @@ pub mod fee;
 pub mod notice;
 pub mod period;
 pub mod reseller;
+pub mod reseller_workflow;
 pub mod statement;
 pub mod workflow;
 

@@ -83,26 +83,6 @@ pub fn authorised(product_id: &str, state: super::reseller::AuthorisationState) 
     }
 }
 
-/// To the reseller: the month's statement was issued.
-pub fn reseller_statement_issued(period: &str, statement_id: &str, net: Money) -> Notice {
-    Notice {
-        kind: "reseller_statement_issued",
-        subject: format!("Your reseller statement for {period} is issued ({statement_id})"),
-        body: format!(
-            "Commission for the period net of refunds: {net}. The platform pays it after review."
-        ),
-    }
-}
-
-/// To the reseller: the statement was paid.
-pub fn reseller_statement_paid(statement_id: &str, paid: Money) -> Notice {
-    Notice {
-        kind: "reseller_statement_paid",
-        subject: format!("Reseller statement {statement_id} was paid"),
-        body: format!("{paid} was paid out."),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod catalog;
 pub mod examples;
 pub mod extract;
+pub mod fee_invoices;
 pub mod invoices;
 mod keep_alive;
 pub mod licenses;
@@ -20,6 +21,7 @@ pub mod orders;
 pub mod parties;
 pub mod refunds;
 mod reseller_examples;
+pub mod reseller_statement_invoices;
 pub mod reseller_statements;
 pub mod resellers;
 pub mod settlement;
@@ -68,7 +70,9 @@ pub fn router(state: AppState) -> Router {
         .merge(settlement::router())
         .merge(resellers::router())
         .merge(invoices::router())
+        .merge(fee_invoices::router())
         .merge(statement_invoices::router())
+        .merge(reseller_statement_invoices::router())
         .merge(crate::web::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

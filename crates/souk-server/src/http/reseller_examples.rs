@@ -79,10 +79,11 @@ pub fn run_report() -> Value {
 
 pub fn statement() -> Value {
     json!({"id": STATEMENT, "reseller_id": RESELLER, "period": "202611", "currency": "CNY",
-        "state": "issued",
+        "state": "awaiting_invoice",
         "totals": {"sales_minor": 850, "refunds_minor": 0, "commission_minor": 85,
             "carried_in_minor": 0, "net_minor": 85, "payable_minor": 85, "carried_forward_minor": 0},
-        "issued_at": "2026-12-06T16:00:00Z"})
+        "issued_at": "2026-12-06T16:00:00Z", "invoice_due_at": "2027-01-06T16:00:00Z",
+        "overdue": false, "reason": null, "payout_due_at": null, "payout_overdue": false})
 }
 
 pub fn statement_detail() -> Value {
@@ -97,3 +98,16 @@ pub fn statement_list() -> Value {
 }
 
 pub const STATEMENT_CSV: &str = "statement_id,period,currency,kind,source_id,order_id,occurred_at,amount_minor,commission\r\nrst_01m8a2h3k4m5n6p7q8r9s0t1v2,202611,CNY,opening,ord_01m88tn3x2q9c8v7b6n5m4k3j2,ord_01m88tn3x2q9c8v7b6n5m4k3j2,2026-11-25T07:45:01Z,850,85.0000\r\nrst_01m8a2h3k4m5n6p7q8r9s0t1v2,total,sales_minor,850\r\nrst_01m8a2h3k4m5n6p7q8r9s0t1v2,total,refunds_minor,0\r\nrst_01m8a2h3k4m5n6p7q8r9s0t1v2,total,commission_minor,85\r\nrst_01m8a2h3k4m5n6p7q8r9s0t1v2,total,carried_in_minor,0\r\nrst_01m8a2h3k4m5n6p7q8r9s0t1v2,total,net_minor,85\r\nrst_01m8a2h3k4m5n6p7q8r9s0t1v2,total,payable_minor,85\r\nrst_01m8a2h3k4m5n6p7q8r9s0t1v2,total,carried_forward_minor,0\r\n";
+
+pub fn invoice() -> Value {
+    json!({"id": "rsi_01m8a2h3k4m5n6p7q8r9s0t1v2", "statement_id": STATEMENT,
+        "invoice_number": "044002300111-20261208", "invoice_type": "special",
+        "amount": {"amount_minor": 85, "currency": "CNY"}, "tax_rate_bp": 600,
+        "filename": "invoice-202611.pdf", "content_type": "application/pdf", "size_bytes": 48213,
+        "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "state": "uploaded", "created_at": "2026-12-08T02:10:00Z"})
+}
+
+pub fn invoice_list() -> Value {
+    json!({"data": [invoice()]})
+}

@@ -18,8 +18,9 @@ use souk_core::id::OrderId;
 use souk_core::money::Currency;
 use souk_core::party::{PartyId, Role};
 use souk_core::settlement::reseller::ResellerTotals;
-use souk_core::settlement::LineKind;
-use souk_store::ResellerStatementRecord;
+use souk_core::settlement::reseller_workflow::ResellerStatementState;
+use souk_core::settlement::{LineKind, StatementAction};
+use souk_store::{ResellerStatementFilter, ResellerStatementRecord};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
@@ -209,17 +210,45 @@ pub struct ResellerStatementView {
     pub reseller_id: PartyId,
     pub period: String,
     pub currency: Currency,
-    /// `issued` or `paid`.
-    pub state: String,
+    /// `issued` (nothing payable: final), `awaiting_invoice`, `invoice_review`,
+    /// `invoice_error`, `payment_review`, `payment_error` or `paid`.
+    pub state: ResellerStatementState,
     pub totals: ResellerTotals,
     #[serde(serialize_with = "rfc3339")]
     #[schema(value_type = String)]
     pub issued_at: OffsetDateTime,
+    /// When the reseller's invoices are due (`invoice.reseller_months` after the notice).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>)]
+    pub invoice_due_at: Option<OffsetDateTime>,
+    /// Flagged by the overdue pass: the invoices were not submitted by the due time.
+    pub overdue: bool,
+    /// The last rejection's reason (invoices or payment data).
+    pub reason: Option<String>,
+    /// In `payment_review`: the payout is due by then (`settlement.reseller_cashout_working_days`
+    /// after the invoices' approval or the resubmitted payment data).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>)]
+    pub payout_due_at: Option<OffsetDateTime>,
+    /// The payout is past its due time.
+    pub payout_overdue: bool,
+}
+
+/// A reseller statement as the API shows it, with its payout due time.
+pub fn view(state: &AppState, s: ResellerStatementRecord) -> AppResult<ResellerStatementView> {
+    let payout_due_at = crate::usecase::reseller_statements::cashout_due(state, &s)?;
+    Ok(ResellerStatementView {
+        payout_overdue: payout_due_at.is_some_and(|d| state.clock.now() > d),
+        payout_due_at,
+        ..s.into()
+    })
 }
 
 impl From<ResellerStatementRecord> for ResellerStatementView {
     fn from(s: ResellerStatementRecord) -> Self {
         ResellerStatementView {
+            payout_due_at: None,
+            payout_overdue: false,
             id: s.id,
             reseller_id: s.reseller_id,
             period: s.period,
@@ -227,6 +256,9 @@ impl From<ResellerStatementRecord> for ResellerStatementView {
             state: s.state,
             totals: s.totals,
             issued_at: s.issued_at,
+            invoice_due_at: s.invoice_due_at,
+            overdue: s.overdue_at.is_some(),
+            reason: s.reason,
         }
     }
 }
@@ -265,12 +297,16 @@ pub struct ResellerStatementList {
 pub struct ResellerStatementQuery {
     #[param(pattern = "^([2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])(0[1-9]|1[0-2])$")]
     pub period: Option<String>,
+    /// Only statements in this state.
+    pub state: Option<ResellerStatementState>,
+    /// `true`: only statements flagged overdue that still await their invoices.
+    pub overdue: Option<bool>,
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub after: Option<String>,
 }
 
-/// Reseller statements: the reseller's own, or all (operator).
+/// Reseller statements: the reseller's own, or all (operator); by period, state, overdue.
 #[utoipa::path(get, path = "/v1/reseller-statements", tag = "resellers", params(ResellerStatementQuery),
     responses((status = 200, body = ResellerStatementList), (status = 403, description = "`forbidden`: resellers and the operator", body = ErrorEnvelope)),
     security(("api_key" = [])))]
@@ -290,12 +326,20 @@ pub async fn list_reseller_statements(
         .map(|p| crate::usecase::settlement::parse_period(&p).map(|p| p.id()))
         .transpose()
         .map_err(|e| AppError::bad_request("invalid_query", e.message))?;
-    let data = uc::statements(&state, &caller.scope(), period.as_deref(), &page).await?;
+    let filter = ResellerStatementFilter {
+        period,
+        state: q.state,
+        overdue: q.overdue.unwrap_or(false),
+    };
+    let data = uc::statements(&state, &caller.scope(), &filter, &page).await?;
     let next_cursor = (data.len() as u32 == page.limit)
         .then(|| data.last().map(|s| s.id.clone()))
         .flatten();
     Ok(Json(ResellerStatementList {
-        data: data.into_iter().map(Into::into).collect(),
+        data: data
+            .into_iter()
+            .map(|s| view(&state, s))
+            .collect::<AppResult<_>>()?,
         next_cursor,
     }))
 }
@@ -325,7 +369,7 @@ pub async fn get_reseller_statement(
     let s = visible(&state, &caller, &id).await?;
     let lines = state.store.reseller_statement_lines(&id).await?;
     Ok(Json(ResellerStatementDetail {
-        statement: s.into(),
+        statement: view(&state, s)?,
         lines: lines
             .into_iter()
             .map(|l| ResellerLineView {
@@ -357,16 +401,26 @@ pub async fn reseller_statement_csv(
     ))
 }
 
-/// Pay an issued reseller statement (operator): the payout leaves the reseller's payable.
+/// Pay a reseller statement whose invoices were accepted (operator): `payment_review` →
+/// `paid`, the payout leaves the reseller's payable. The same as the `pay` transition.
 #[utoipa::path(post, path = "/v1/reseller-statements/{id}/pay", tag = "resellers", params(("id" = String, Path)),
     responses((status = 200, body = ResellerStatementView), (status = 403, description = "`forbidden`: operator only", body = ErrorEnvelope),
-        (status = 409, description = "`statement_state`: paid already", body = ErrorEnvelope)),
+        (status = 409, description = "`statement_state`: not in payment review (invoices not accepted yet, or paid already)", body = ErrorEnvelope)),
     security(("api_key" = [])))]
 pub async fn pay_reseller_statement(
     State(state): State<AppState>,
     OperatorCaller(caller): OperatorCaller,
     ApiPath(id): ApiPath<String>,
 ) -> AppResult<Json<ResellerStatementView>> {
-    let s = uc::pay_statement(&state, caller.party_id(), &id).await?;
-    Ok(Json(s.into()))
+    let s = crate::usecase::reseller_statements::move_statement(
+        &state,
+        &caller.scope(),
+        Role::Operator,
+        caller.party_id(),
+        &id,
+        StatementAction::Pay,
+        None,
+    )
+    .await?;
+    Ok(Json(view(&state, s)?))
 }

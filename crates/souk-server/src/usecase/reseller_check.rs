@@ -16,7 +16,7 @@ pub async fn all_statements(state: &AppState) -> AppResult<Vec<ResellerStatement
     loop {
         let batch = state
             .store
-            .reseller_statements(&Scope::Everything, None, &page)
+            .reseller_statements(&Scope::Everything, &Default::default(), &page)
             .await?;
         let full = batch.len() as u32 == page.limit;
         page.after = batch.last().map(|s| s.id.clone());

@@ -7,15 +7,19 @@ use crate::AppState;
 use souk_core::catalog::BillingMode;
 use souk_core::money::Money;
 use souk_core::party::{PartyId, Role};
-use souk_core::settlement::notice::{authorised, reseller_statement_issued};
+use souk_core::settlement::notice::authorised;
 use souk_core::settlement::reseller::{
     check_offer_price, floor_price, reseller_statement, AssociationExclusion, AuthorisationAction,
     AuthorisationState, CommissionFormula, CommissionTerms,
 };
+use souk_core::settlement::reseller_workflow::{
+    invoice_due, issued_notice, ResellerStatementState,
+};
 use souk_core::settlement::{Period, Rate};
 use souk_store::{
     Association, AuthorisationRecord, NewResellerStatement, OfferRecord, OrderReseller, Page,
-    PurchasableSku, ResellerLine, ResellerSource, ResellerStatementRecord, Scope, StoreError,
+    PurchasableSku, ResellerLine, ResellerSource, ResellerStatementFilter, ResellerStatementRecord,
+    Scope, StoreError,
 };
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -481,22 +485,31 @@ pub async fn run_period(
                 commission: c,
             })
             .collect();
+        // A statement that pays something asks for the reseller's invoices at once (the
+        // invoice notice is the issue's notice); one that pays nothing stays issued.
+        let initial = ResellerStatementState::on_issue(totals.payable_minor);
+        let due = (initial == ResellerStatementState::AwaitingInvoice)
+            .then(|| invoice_due(now, state.config.invoice.reseller_months));
         let n = NewResellerStatement {
             record: ResellerStatementRecord {
                 id: id.clone(),
                 reseller_id: reseller,
                 period: period.id(),
                 currency,
-                state: "issued".to_owned(),
+                state: initial,
                 totals,
                 issued_at: now,
                 updated_at: now,
+                invoice_due_at: due,
+                overdue_at: None,
+                reason: None,
             },
             lines,
-            notice: reseller_statement_issued(
+            notice: issued_notice(
                 &period.id(),
                 &id,
                 Money::new(totals.net_minor, currency),
+                due,
             ),
         };
         match state.store.issue_reseller_statement(&n, now).await {
@@ -531,35 +544,12 @@ pub async fn due_run(state: &AppState, now: OffsetDateTime) -> anyhow::Result<us
     Ok(report.statements_issued)
 }
 
-/// Pays an issued reseller statement (operator).
-pub async fn pay_statement(
-    state: &AppState,
-    operator: &PartyId,
-    id: &str,
-) -> AppResult<ResellerStatementRecord> {
-    state
-        .store
-        .reseller_statement(&Scope::Everything, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("reseller statement"))?;
-    state
-        .store
-        .pay_reseller_statement(id, operator, state.clock.now())
-        .await
-        .map_err(|e| match e {
-            StoreError::LostRace { .. } => {
-                AppError::conflict("statement_state", "the reseller statement is paid already")
-            }
-            e => e.into(),
-        })
-}
-
 /// A page of a party's reseller statements.
 pub async fn statements(
     state: &AppState,
     scope: &Scope,
-    period: Option<&str>,
+    filter: &ResellerStatementFilter,
     page: &Page,
 ) -> AppResult<Vec<ResellerStatementRecord>> {
-    Ok(state.store.reseller_statements(scope, period, page).await?)
+    Ok(state.store.reseller_statements(scope, filter, page).await?)
 }

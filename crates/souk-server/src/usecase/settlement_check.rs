@@ -142,6 +142,7 @@ pub async fn check(state: &AppState, period: Option<&str>) -> AppResult<CheckRep
     let resellers = super::reseller_check::all_statements(state).await?;
     checked += super::reseller_check::recompute(state, &resellers, period, &mut out).await?;
     let accounts_checked = check_ledger(state, &all, &resellers, &mut out).await?;
+    super::fee_invoices::check_amounts(state, &mut out).await?;
     for m in state.store.buyer_ledger_mismatches().await? {
         out.push(Discrepancy {
             subject: m.order_id.to_string(),
@@ -213,7 +214,7 @@ async fn check_ledger(
             cur,
             t.commission_minor,
         );
-        if r.state == "paid" {
+        if r.state == souk_core::settlement::reseller_workflow::ResellerStatementState::Paid {
             add(accounts::RESELLER_PAYABLE, reseller, cur, -t.payable_minor);
             add(accounts::PAYOUTS, reseller, cur, t.payable_minor);
         }

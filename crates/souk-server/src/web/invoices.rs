@@ -43,7 +43,8 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn scope_of(m: &Member) -> Scope {
+/// The operator sees everything; anyone else its own.
+pub(super) fn scope_of(m: &Member) -> Scope {
     let p = m.principal();
     match p.role {
         Role::Operator => Scope::Everything,

@@ -18,6 +18,7 @@ mod buyer;
 mod buyer_actions;
 mod buyer_licenses;
 mod chart;
+mod fee_invoices;
 mod i18n;
 mod invoices;
 mod messages;
@@ -29,9 +30,11 @@ mod operator_ops;
 mod operator_parties;
 mod product_form;
 mod reseller_offers;
+mod reseller_statements;
 mod review_diff;
 mod seller;
 mod seller_center;
+mod seller_fees;
 mod seller_packages;
 mod seller_usage_price;
 pub mod session;
@@ -71,10 +74,13 @@ pub fn router() -> Router<AppState> {
         .merge(aftersale::router())
         .merge(money_out::router())
         .merge(invoices::router())
+        .merge(fee_invoices::router())
+        .merge(reseller_statements::router())
         .merge(seller_center::router())
         .merge(product_form::router())
         .merge(seller_packages::router())
         .merge(seller_usage_price::router())
+        .merge(seller_fees::router())
 }
 
 /// A time as pages show it: `2026-12-06 09:30 UTC`.
@@ -174,10 +180,13 @@ fn templates() -> &'static Environment<'static> {
         .into_iter()
         .chain(money_out_templates())
         .chain(invoices::TEMPLATES.iter().copied())
+        .chain(fee_invoices::TEMPLATES.iter().copied())
+        .chain(reseller_statements::TEMPLATES.iter().copied())
         .chain(buyer_templates())
         .chain(operator::TEMPLATES.iter().copied())
         .chain(seller_packages::TEMPLATES.iter().copied())
         .chain(seller_usage_price::TEMPLATES.iter().copied())
+        .chain(seller_fees::TEMPLATES.iter().copied())
         {
             // The templates are part of the binary and covered by the tests: a syntax error
             // is a build defect, caught by the first test that renders any page.

@@ -388,12 +388,12 @@ async fn reseller_home(State(state): State<AppState>, m: Member) -> PageResult {
     let performance = minijinja::Value::from_serialize(&performance);
     let statements: Vec<_> = state
         .store
-        .reseller_statements(&scope, None, &Page::first(Page::MAX_LIMIT))
+        .reseller_statements(&scope, &Default::default(), &Page::first(Page::MAX_LIMIT))
         .await?
         .into_iter()
         .map(|s| {
             minijinja::context! {
-                id => s.id, period => s.period, state => s.state,
+                id => s.id, period => s.period, state => s.state.as_str(),
                 currency => s.currency.as_str(), commission => s.totals.commission_minor,
                 payable => s.totals.payable_minor,
             }

@@ -13,7 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use souk_core::party::Role;
 use souk_core::settlement::FeePolicy;
-use souk_store::{Page, Scope};
+use souk_store::{Page, ProductRecord, Scope};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
 const PAGE_SIZE: u32 = 50;
 
 /// `500` basis points as `5.00 %` (integer arithmetic: rates are never floats).
-fn percent(bp: u32) -> String {
+pub(super) fn percent(bp: u32) -> String {
     format!("{}.{:02} %", bp / 100, bp % 100)
 }
 
@@ -45,17 +45,23 @@ fn policy_ctx(p: &FeePolicy, default: bool) -> minijinja::Value {
 }
 
 #[derive(serde::Deserialize, Default)]
-struct ListQuery {
+pub(super) struct ListQuery {
     #[serde(default)]
     after: String,
 }
 
-async fn list(State(state): State<AppState>, m: Member, q: Query<ListQuery>) -> PageResult {
-    m.require(&[Role::Operator])?;
+/// A page of the products the member sees (a seller: only its own; the operator: all), each
+/// with its effective fee policy and whether that is the marketplace default, and the cursor
+/// of the next page.
+pub(super) async fn products_with_policies(
+    state: &AppState,
+    m: &Member,
+    q: &ListQuery,
+) -> Result<(Vec<(ProductRecord, FeePolicy, bool)>, Option<String>), WebError> {
     let err = || WebError::with(&m.visitor);
     let after = q.after.trim();
     let products = catalog::list(
-        &state,
+        state,
         &m.principal(),
         &Page {
             limit: PAGE_SIZE,
@@ -65,13 +71,26 @@ async fn list(State(state): State<AppState>, m: Member, q: Query<ListQuery>) -> 
     .await
     .map_err(err())?;
     let ids: Vec<String> = products.iter().map(|p| p.id.as_str().to_owned()).collect();
-    let policies = settlement::effective_fee_policies(&state, &ids)
+    let policies = settlement::effective_fee_policies(state, &ids)
         .await
         .map_err(err())?;
+    let next = (products.len() as u32 == PAGE_SIZE)
+        .then(|| ids.last().cloned())
+        .flatten();
+    let items = products
+        .into_iter()
+        .zip(policies)
+        .map(|(p, (policy, default))| (p, policy, default))
+        .collect();
+    Ok((items, next))
+}
+
+async fn list(State(state): State<AppState>, m: Member, q: Query<ListQuery>) -> PageResult {
+    m.require(&[Role::Operator])?;
+    let (products, next) = products_with_policies(&state, &m, &q).await?;
     let items: Vec<_> = products
         .iter()
-        .zip(&policies)
-        .map(|(p, (policy, default))| {
+        .map(|(p, policy, default)| {
             minijinja::context! {
                 id => p.id.as_str(), name => p.spec.name, seller => p.seller_id.as_str(),
                 status => p.status.as_str(), currency => p.spec.currency.as_str(),
@@ -79,9 +98,6 @@ async fn list(State(state): State<AppState>, m: Member, q: Query<ListQuery>) -> 
             }
         })
         .collect();
-    let next = (products.len() as u32 == PAGE_SIZE)
-        .then(|| ids.last().cloned())
-        .flatten();
     page(
         &m.visitor,
         "fees.html",

@@ -30,6 +30,22 @@ impl SubmittedFile {
     pub fn field(&self, name: &str) -> &str {
         self.fields.get(name).map(|s| s.trim()).unwrap_or("")
     }
+
+    /// The form's file, or a readable refusal naming what to choose.
+    pub fn required_file(&self, what: &str) -> Result<&FilePart, AppError> {
+        self.file
+            .as_ref()
+            .ok_or_else(|| AppError::invalid_field("file", format!("choose {what}")))
+    }
+}
+
+impl FilePart {
+    /// The bytes as the stream the upload use cases read (the API streams the same way).
+    pub fn chunks(
+        &self,
+    ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures_util::stream::iter([Ok(self.bytes.clone())])
+    }
 }
 
 fn bad(message: &str) -> AppError {

@@ -74,6 +74,12 @@ pub fn passes() -> &'static [TimerPass] {
             run: |state, now| Box::pin(crate::usecase::invoices::overdue_due(state, now)),
         },
         TimerPass {
+            name: "reseller_invoice_overdue",
+            run: |state, now| {
+                Box::pin(crate::usecase::reseller_statements::overdue_due(state, now))
+            },
+        },
+        TimerPass {
             name: "statement_invoice_deadline",
             run: |state, now| Box::pin(crate::usecase::statement_deadlines::lapse_due(state, now)),
         },

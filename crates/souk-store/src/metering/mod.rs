@@ -19,7 +19,7 @@ use crate::commerce::{
     balance_in, insert_job, insert_notice, instance_from_row, instance_in, lock_account,
     tenant_clause, transition_instance,
 };
-use crate::sql::audit;
+use crate::sql::{audit, params};
 use crate::*;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
 use souk_core::id::InstanceId;
@@ -152,8 +152,10 @@ impl MeteringStore for SqlStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT * FROM instances WHERE id IN ({})", marks.join(", "));
+        let sql = format!(
+            "SELECT * FROM instances WHERE id IN ({})",
+            params(self.backend, 1, ids.len())
+        );
         let mut q = sqlx::query(&sql);
         for id in ids {
             q = q.bind(id.as_str());
@@ -416,10 +418,13 @@ impl MeteringStore for SqlStore {
             .iter()
             .map(|t| t.from.as_str().to_owned())
             .collect();
-        let marks: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 3)).collect();
+        // Anonymous parameters on SQLite, the whole statement (`params`).
+        let p = |first, count| params(self.backend, first, count);
         let sql = format!(
-            "SELECT * FROM instances WHERE buyer_id = $1 AND term = $2 AND state IN ({})",
-            marks.join(", ")
+            "SELECT * FROM instances WHERE buyer_id = {} AND term = {} AND state IN ({})",
+            p(1, 1),
+            p(2, 1),
+            p(3, from.len())
         );
         let mut q = sqlx::query(&sql).bind(buyer.as_str()).bind(ON_DEMAND_TERM);
         for s in &from {

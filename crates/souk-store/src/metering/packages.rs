@@ -4,7 +4,7 @@
 //! a compare-and-set on the quota row's period and used amount.
 
 use crate::commerce::{instance_from_row, tenant_clause};
-use crate::sql::audit;
+use crate::sql::{audit, params};
 use crate::*;
 use serde::Serialize;
 use souk_core::clock::{from_unix_ms, to_unix_ms};
@@ -333,11 +333,10 @@ impl PackageStore for SqlStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT p.*, q.sku_id FROM usage_packages p JOIN package_quotas q \
              ON q.package_id = p.id WHERE p.id IN ({}) ORDER BY p.id, q.sku_id",
-            marks.join(", ")
+            params(self.backend, 1, ids.len())
         );
         let mut q = sqlx::query(&sql);
         for id in ids {

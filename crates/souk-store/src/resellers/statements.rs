@@ -1,12 +1,17 @@
-//! Reseller statements: the run's sources, issuing with the ledger movement, reading, the
-//! sources again for the reproducibility check, and paying.
+//! Reseller statements: the run's sources, issuing with the ledger movement (and the invoice
+//! notice), reading, and the sources again for the reproducibility check. The workflow's moves
+//! after issuing are in `workflow.rs`.
 
 use super::*;
 use crate::commerce::insert_notice;
 use crate::settlement::statements::{post, Movement};
-use crate::settlement::{refund_item, sale_item, REFUNDS_SELECT, SALES_SELECT, SETTLEABLE};
+use crate::settlement::{
+    adjustment_item, refund_item, sale_item, ADJUSTMENTS_SELECT, REFUNDS_SELECT, SALES_SELECT,
+    SETTLEABLE,
+};
 
 const LINES_PER_INSERT: usize = 500;
+const LINE_COLUMNS: usize = 8;
 
 /// A reseller's sale or refund from a settlement item that carries a commission.
 fn reseller_source(
@@ -63,6 +68,19 @@ pub(super) async fn reseller_unsettled(
     .await?;
     for r in &rows {
         out.extend(reseller_source(r, refund_item(r)?)?);
+    }
+    // The operator's refund adjustments of its orders (a refund after settlement), deducted
+    // like after-sale refunds; the join on `order_resellers` keeps only refunds.
+    let rows = sqlx::query(&format!(
+        "{ADJUSTMENTS_SELECT} WHERE x.reseller_id IS NOT NULL AND a.occurred_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM reseller_statement_lines l \
+         WHERE l.source_id = a.id AND l.kind = 'refund')"
+    ))
+    .bind(before_ms)
+    .fetch_all(&s.read)
+    .await?;
+    for r in &rows {
+        out.extend(reseller_source(r, adjustment_item(r)?)?);
     }
     Ok(out)
 }
@@ -137,13 +155,14 @@ pub(super) async fn issue_reseller_statement(
     sqlx::query(
         "INSERT INTO reseller_statements (id, reseller_id, period, currency, state, \
          sales_minor, refunds_minor, commission_minor, carried_in_minor, net_minor, \
-         payable_minor, carried_forward_minor, issued_at, updated_at) VALUES ($1, $2, $3, \
-         $4, 'issued', $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+         payable_minor, carried_forward_minor, issued_at, updated_at, invoice_due_at) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)",
     )
     .bind(&r.id)
     .bind(r.reseller_id.as_str())
     .bind(&r.period)
     .bind(r.currency.as_str())
+    .bind(r.state.as_str())
     .bind(t.sales_minor)
     .bind(t.refunds_minor)
     .bind(t.commission_minor)
@@ -152,20 +171,14 @@ pub(super) async fn issue_reseller_statement(
     .bind(t.payable_minor)
     .bind(t.carried_forward_minor)
     .bind(to_unix_ms(now))
+    .bind(r.invoice_due_at.map(to_unix_ms))
     .execute(&mut *tx)
     .await?;
     for (chunk_no, chunk) in n.lines.chunks(LINES_PER_INSERT).enumerate() {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 8;
-                let p: Vec<String> = (1..=8).map(|k| format!("${}", b + k)).collect();
-                format!("({})", p.join(", "))
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO reseller_statement_lines (statement_id, seq, kind, source_id, \
              order_id, occurred_at, amount_minor, commission) VALUES {}",
-            rows.join(", ")
+            crate::values_list(s.backend, chunk.len(), LINE_COLUMNS)
         );
         let mut q = sqlx::query(&sql);
         for (i, l) in chunk.iter().enumerate() {
@@ -197,6 +210,7 @@ pub(super) async fn issue_reseller_statement(
     insert_notice(&mut tx, &r.reseller_id, &n.notice, Some(&r.id), now).await?;
     let detail = serde_json::json!({
         "period": r.period, "lines": n.lines.len(), "net_minor": t.net_minor,
+        "state": r.state.as_str(),
     });
     audit(
         &mut tx,
@@ -214,17 +228,21 @@ pub(super) async fn issue_reseller_statement(
 pub(super) async fn reseller_statements(
     s: &SqlStore,
     scope: &Scope,
-    period: Option<&str>,
+    filter: &ResellerStatementFilter,
     page: &Page,
 ) -> StoreResult<Vec<ResellerStatementRecord>> {
     let rows = sqlx::query(
         "SELECT * FROM reseller_statements WHERE ($1 IS NULL OR reseller_id = $1) \
-         AND ($2 IS NULL OR period = $2) AND ($3 IS NULL OR id > $3) ORDER BY id LIMIT $4",
+         AND ($2 IS NULL OR period = $2) AND ($3 IS NULL OR id > $3) \
+         AND ($5 IS NULL OR state = $5) AND ($6 = 0 OR (overdue_at IS NOT NULL \
+         AND state IN ('awaiting_invoice', 'invoice_error'))) ORDER BY id LIMIT $4",
     )
     .bind(scope.tenant().map(str::to_owned))
-    .bind(period.map(str::to_owned))
+    .bind(filter.period.clone())
     .bind(page.after.clone())
     .bind(page.limit as i64)
+    .bind(filter.state.map(|s| s.as_str().to_owned()))
+    .bind(filter.overdue as i64)
     .fetch_all(&s.read)
     .await?;
     rows.iter().map(statement_from_row).collect()
@@ -290,71 +308,26 @@ pub(super) async fn reseller_statement_sources(
             }
         }
     }
-    let rows = sqlx::query(&format!(
-        "SELECT s.*, l.seq FROM ({REFUNDS_SELECT}) s JOIN reseller_statement_lines l \
-         ON l.source_id = s.id WHERE l.statement_id = $1 AND l.kind = 'refund'"
-    ))
-    .bind(id)
-    .fetch_all(&s.read)
-    .await?;
-    for r in &rows {
-        if let Some(s) = reseller_source(r, refund_item(r)?)? {
-            out.push((r.try_get("seq")?, s.item));
+    // Deductions: after-sale refunds and the operator's refund adjustments.
+    type ItemOf = fn(&AnyRow) -> StoreResult<souk_core::settlement::Item>;
+    let deductions: [(&str, ItemOf); 2] = [
+        (REFUNDS_SELECT, refund_item),
+        (ADJUSTMENTS_SELECT, adjustment_item),
+    ];
+    for (select, item_of) in deductions {
+        let rows = sqlx::query(&format!(
+            "SELECT s.*, l.seq FROM ({select}) s JOIN reseller_statement_lines l \
+             ON l.source_id = s.id WHERE l.statement_id = $1 AND l.kind = 'refund'"
+        ))
+        .bind(id)
+        .fetch_all(&s.read)
+        .await?;
+        for r in &rows {
+            if let Some(s) = reseller_source(r, item_of(r)?)? {
+                out.push((r.try_get("seq")?, s.item));
+            }
         }
     }
     out.sort_by_key(|(seq, _)| *seq);
     Ok(out.into_iter().map(|(_, i)| i).collect())
-}
-
-pub(super) async fn pay_reseller_statement(
-    s: &SqlStore,
-    id: &str,
-    actor: &PartyId,
-    now: OffsetDateTime,
-) -> StoreResult<ResellerStatementRecord> {
-    let mut tx = s.write.begin().await?;
-    let row = sqlx::query(
-        "UPDATE reseller_statements SET state = 'paid', updated_at = $1 WHERE id = $2 \
-         AND state = 'issued' RETURNING *",
-    )
-    .bind(to_unix_ms(now))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        return Err(StoreError::LostRace {
-            what: "reseller statement",
-            id: id.to_owned(),
-            expected: "issued",
-        });
-    };
-    let record = statement_from_row(&row)?;
-    if record.totals.payable_minor != 0 {
-        let reseller = Some(record.reseller_id.as_str());
-        let m = Movement {
-            from: accounts::RESELLER_PAYABLE,
-            from_party: reseller,
-            to: accounts::PAYOUTS,
-            to_party: reseller,
-            amount: record.totals.payable_minor,
-            memo: "reseller payout",
-        };
-        post(&mut tx, &record.id, record.currency, &m, now).await?;
-    }
-    let notice = souk_core::settlement::notice::reseller_statement_paid(
-        &record.id,
-        Money::new(record.totals.payable_minor, record.currency),
-    );
-    insert_notice(&mut tx, &record.reseller_id, &notice, Some(&record.id), now).await?;
-    audit(
-        &mut tx,
-        now,
-        Some(actor),
-        "reseller_statement.pay",
-        id,
-        serde_json::json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(record)
 }

@@ -481,10 +481,10 @@ impl ResellerStore for SqlStore {
     async fn reseller_statements(
         &self,
         scope: &Scope,
-        period: Option<&str>,
+        filter: &ResellerStatementFilter,
         page: &Page,
     ) -> StoreResult<Vec<ResellerStatementRecord>> {
-        statements::reseller_statements(self, scope, period, page).await
+        statements::reseller_statements(self, scope, filter, page).await
     }
 
     async fn reseller_statement(
@@ -503,13 +503,56 @@ impl ResellerStore for SqlStore {
         statements::reseller_statement_sources(self, id).await
     }
 
-    async fn pay_reseller_statement(
+    async fn add_reseller_invoice(
         &self,
-        id: &str,
+        r: &ResellerInvoiceRecord,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        workflow::add_invoice(self, r, now).await
+    }
+
+    async fn remove_reseller_invoice(
+        &self,
+        reseller: &PartyId,
+        statement_id: &str,
+        invoice_id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ResellerInvoiceRecord>> {
+        workflow::remove_invoice(self, reseller, statement_id, invoice_id, now).await
+    }
+
+    async fn reseller_invoices(
+        &self,
+        statement_id: &str,
+    ) -> StoreResult<Vec<ResellerInvoiceRecord>> {
+        workflow::invoices(self, statement_id).await
+    }
+
+    async fn move_reseller_statement(
+        &self,
+        scope: &Scope,
+        m: &ResellerStatementMove,
         actor: &PartyId,
         now: OffsetDateTime,
     ) -> StoreResult<ResellerStatementRecord> {
-        statements::pay_reseller_statement(self, id, actor, now).await
+        workflow::move_statement(self, scope, m, actor, now).await
+    }
+
+    async fn due_reseller_invoices(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<ResellerStatementRecord>> {
+        workflow::due(self, now, limit).await
+    }
+
+    async fn flag_reseller_overdue(
+        &self,
+        id: &str,
+        notice: &souk_core::notice::Notice,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        workflow::flag_overdue(self, id, notice, now).await
     }
 }
 

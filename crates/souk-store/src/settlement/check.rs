@@ -44,10 +44,11 @@ pub(super) async fn sources(s: &SqlStore, id: &str) -> StoreResult<Vec<Item>> {
         // An order that is no longer settleable (a trial) recomputes to no line: a mismatch.
         out.extend(super::sale_item(r)?);
     }
-    let rows = sqlx::query(
-        "SELECT a.* FROM statement_lines l JOIN settlement_adjustments a ON a.id = l.source_id \
+    let rows = sqlx::query(&format!(
+        "{} JOIN statement_lines l ON l.source_id = a.id \
          WHERE l.statement_id = $1 AND l.kind IN ('refund', 'adjustment') ORDER BY l.seq",
-    )
+        super::ADJUSTMENTS_SELECT
+    ))
     .bind(id)
     .fetch_all(&s.read)
     .await?;

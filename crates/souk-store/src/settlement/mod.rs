@@ -265,10 +265,9 @@ impl SettlementStore for SqlStore {
         let mut out = BTreeMap::new();
         // Products per seller are few; one indexed read each keeps the SQL the same on both.
         for chunk in product_ids.chunks(200) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT product_id, policy FROM fee_policies WHERE product_id IN ({})",
-                placeholders.join(", ")
+                crate::sql::params(self.backend, 1, chunk.len())
             );
             let mut q = sqlx::query(&sql);
             for id in chunk {
@@ -346,7 +345,7 @@ impl SettlementStore for SqlStore {
             }
         }
         let rows = sqlx::query(&format!(
-            "SELECT a.* FROM settlement_adjustments a WHERE a.occurred_at < $1 \
+            "{ADJUSTMENTS_SELECT} WHERE a.occurred_at < $1 \
              AND NOT EXISTS (SELECT 1 FROM statement_lines l WHERE l.source_id = a.id \
              AND {SETTLED_ONCE} AND l.kind IN ('refund', 'adjustment'))"
         ))
@@ -577,10 +576,24 @@ fn currency(r: &sqlx::any::AnyRow) -> StoreResult<Currency> {
     Currency::from_str(&r.try_get::<String, _>("currency")?).map_err(|e| corrupt("currency", e))
 }
 
-fn adjustment_item(r: &sqlx::any::AnyRow) -> StoreResult<Item> {
+/// A recorded adjustment with, for a refund of a reseller order, the order's amount and its
+/// reseller (`x`, §11): the refund takes the commission back in proportion, as an after-sale
+/// refund does. A correction (`adjustment`) is stated as its net effect and carries none.
+pub(crate) const ADJUSTMENTS_SELECT: &str = "SELECT a.id, a.seller_id, a.kind, a.order_id, \
+     a.product_id, a.amount_minor, a.currency, a.occurred_at, o.amount_minor AS order_minor, \
+     x.reseller_id, x.terms AS reseller_terms FROM settlement_adjustments a \
+     LEFT JOIN orders o ON o.id = a.order_id \
+     LEFT JOIN order_resellers x ON x.order_id = a.order_id AND a.kind = 'refund'";
+
+pub(crate) fn adjustment_item(r: &sqlx::any::AnyRow) -> StoreResult<Item> {
     let kind: String = r.try_get("kind")?;
+    let kind = LineKind::from_str(&kind).map_err(|e| corrupt("adjustment kind", e))?;
+    let commission = match kind {
+        LineKind::Refund => crate::resellers::order_commission(r)?,
+        _ => None,
+    };
     Ok(Item {
-        kind: LineKind::from_str(&kind).map_err(|e| corrupt("adjustment kind", e))?,
+        kind,
         source_id: r.try_get("id")?,
         order_id: r
             .try_get::<Option<String>, _>("order_id")?
@@ -588,7 +601,7 @@ fn adjustment_item(r: &sqlx::any::AnyRow) -> StoreResult<Item> {
         product_id: r.try_get("product_id")?,
         amount_minor: r.try_get("amount_minor")?,
         occurred_at: from_unix_ms(r.try_get("occurred_at")?),
-        commission: None,
+        commission,
     })
 }
 

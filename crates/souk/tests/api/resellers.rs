@@ -21,7 +21,7 @@ fn cny(n: i64) -> Value {
 }
 
 /// Places and pays an order as `key`; returns the order id.
-async fn buy_as(app: &TestApp, key: &str, body: Value) -> String {
+pub(crate) async fn buy_as(app: &TestApp, key: &str, body: Value) -> String {
     let placed = app.post("/v1/orders", key, body).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);
     let id = placed.body["id"].as_str().unwrap().to_owned();
@@ -30,6 +30,46 @@ async fn buy_as(app: &TestApp, key: &str, body: Value) -> String {
         .await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
     id
+}
+
+/// The seller authorises the reseller on the market's product at `share_bp`, up to 25 % off;
+/// the authorisation as answered.
+pub(crate) async fn authorise(
+    app: &TestApp,
+    m: &Market,
+    reseller_id: &str,
+    share_bp: u32,
+) -> Value {
+    let auth = app
+        .post(
+            "/v1/reseller-authorisations",
+            &m.seller_key,
+            json!({"reseller_id": reseller_id, "product_id": m.product_id,
+                   "share_bp": share_bp, "max_discount_bp": 2_500}),
+        )
+        .await;
+    assert_eq!(auth.status, StatusCode::CREATED, "{}", auth.text);
+    auth.body
+}
+
+/// The reseller's exclusive offer of `sku` monthly at `price_minor` CNY until `until`; its link.
+pub(crate) async fn offer_link(
+    app: &TestApp,
+    reseller: &str,
+    sku: &str,
+    price_minor: i64,
+    until: time::OffsetDateTime,
+) -> String {
+    let offer = app
+        .post(
+            "/v1/reseller-offers",
+            reseller,
+            json!({"sku_id": sku, "billing_mode": "monthly", "unit_price": cny(price_minor),
+                   "valid_until": until.format(&Rfc3339).unwrap()}),
+        )
+        .await;
+    assert_eq!(offer.status, StatusCode::CREATED, "{}", offer.text);
+    offer.body["token"].as_str().unwrap().to_owned()
 }
 
 backend_test!(
@@ -274,16 +314,20 @@ backend_test!(
         assert_eq!(t["commission_minor"], 120);
         assert_eq!(t["net_minor"], 2_800 - 1_000 - 90 - 120);
 
-        // The operator pays the reseller; everything reproduces.
+        // Not paid before the reseller's invoice is accepted (§10 row 5); then the operator
+        // pays the reseller; everything reproduces.
+        app.post(
+            &format!("/v1/reseller-statements/{rst}/pay"),
+            &app.operator_key,
+            json!({}),
+        )
+        .await
+        .assert_error(StatusCode::CONFLICT, "statement_state");
+        crate::reseller_invoices::invoice_and_pay(&app, &reseller, &rst, 120).await;
         let paid = app
-            .post(
-                &format!("/v1/reseller-statements/{rst}/pay"),
-                &app.operator_key,
-                json!({}),
-            )
+            .get(&format!("/v1/reseller-statements/{rst}"), &reseller)
             .await;
-        assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
-        assert_eq!(paid.body["state"], "paid");
+        assert_eq!(paid.body["state"], "paid", "{}", paid.text);
         app.post(
             &format!("/v1/reseller-statements/{rst}/pay"),
             &app.operator_key,

@@ -21,7 +21,8 @@ fn cny(n: i64) -> Value {
     json!({"amount_minor": n, "currency": "CNY"})
 }
 
-fn kinds(st: &Value) -> Vec<(String, i64, String)> {
+/// (kind, amount, platform fee) of every line of a statement.
+pub(crate) fn kinds(st: &Value) -> Vec<(String, i64, String)> {
     st["lines"]
         .as_array()
         .unwrap()

@@ -19,7 +19,6 @@ use serde_json::{json, Value};
 use souk_core::clock::Clock;
 use souk_core::settlement::Period;
 use souk_protocol::usage::PATH;
-use time::format_description::well_known::Rfc3339;
 use time::Duration;
 
 /// Ten-thousandths of a minor unit as the lines show them (`"-50.0000"`).
@@ -112,16 +111,8 @@ backend_test!(
             .await;
         assert_eq!(set.status, StatusCode::OK, "{}", set.text);
         // The reseller: 10 % (the standard share, in effect at once), up to 25 % off.
-        let auth = app
-            .post(
-                "/v1/reseller-authorisations",
-                &m.seller_key,
-                json!({"reseller_id": reseller_id, "product_id": m.product_id,
-                       "share_bp": 1_000, "max_discount_bp": 2_500}),
-            )
-            .await;
-        assert_eq!(auth.status, StatusCode::CREATED, "{}", auth.text);
-        assert_eq!(auth.body["state"], "active");
+        let auth = crate::resellers::authorise(&app, &m, &reseller_id, 1_000).await;
+        assert_eq!(auth["state"], "active");
 
         let month = Period::containing(app.clock.now(), ZONE).next();
         advance_to(&app, month.start(ZONE) + Duration::days(1)).await;
@@ -175,22 +166,13 @@ backend_test!(
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 
         // R: another buyer orders through the reseller's exclusive offer link at 8.00.
-        let offer = app
-            .post(
-                "/v1/reseller-offers",
-                &reseller,
-                json!({"sku_id": m.basic, "billing_mode": "monthly",
-                       "unit_price": {"amount_minor": 800, "currency": "CNY"},
-                       "valid_until": month.end(ZONE).format(&Rfc3339).unwrap()}),
-            )
-            .await;
-        assert_eq!(offer.status, StatusCode::CREATED, "{}", offer.text);
+        let link =
+            crate::resellers::offer_link(&app, &reseller, &m.basic, 800, month.end(ZONE)).await;
         let placed = app
             .post(
                 "/v1/orders",
                 &other,
-                json!({"sku_id": m.basic, "billing_mode": "monthly",
-                       "offer": offer.body["token"]}),
+                json!({"sku_id": m.basic, "billing_mode": "monthly", "offer": link}),
             )
             .await;
         assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text);

@@ -33,7 +33,9 @@ struct TenantA {
     authorisation: String,
     offer: String,
     reseller_statement: String,
+    reseller_invoice: String,
     invoice: String,
+    fee_invoice: String,
 }
 
 async fn tenant_a(app: &TestApp) -> TenantA {
@@ -104,35 +106,8 @@ async fn tenant_a(app: &TestApp) -> TenantA {
     assert_eq!(attached.status, StatusCode::CREATED, "{}", attached.text);
     // A reseller authorised on the product sells through an exclusive offer link.
     let (reseller_id, reseller) = app.party("resellers", "Reseller A").await;
-    let auth = app
-        .post(
-            "/v1/reseller-authorisations",
-            &m.seller_key,
-            json!({"reseller_id": reseller_id, "product_id": m.product_id,
-                   "share_bp": 1000, "max_discount_bp": 1000}),
-        )
-        .await;
-    assert_eq!(auth.status, StatusCode::CREATED, "{}", auth.text);
-    let until = app.clock.now() + time::Duration::days(400);
-    let offer = app
-        .post(
-            "/v1/reseller-offers",
-            &reseller,
-            json!({"sku_id": m.basic, "billing_mode": "monthly",
-                   "unit_price": {"amount_minor": 950, "currency": "CNY"},
-                   "valid_until": until.format(&time::format_description::well_known::Rfc3339).unwrap()}),
-        )
-        .await;
-    assert_eq!(offer.status, StatusCode::CREATED, "{}", offer.text);
-    let token = offer.body["token"].as_str().unwrap();
-    let via = m
-        .buy(
-            app,
-            json!({"sku_id": m.basic, "billing_mode": "monthly", "offer": token}),
-        )
-        .await;
-    m.wait_order(app, via["id"].as_str().unwrap(), "completed")
-        .await;
+    let (auth, offer, via) =
+        crate::reseller_invoices::sell_through_offer(app, &m, &reseller_id, &reseller).await;
     // The buyer asks for an invoice for that order.
     let invoice = app
         .post(
@@ -153,16 +128,49 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         .as_str()
         .unwrap_or_else(|| panic!("no statement: {}", statements.text))
         .to_owned();
+    // The statement paid, and the platform's fee invoice requested for it.
+    crate::fee_invoices::pay(app, &m.seller_key, &statement).await;
+    let fee_invoice = app
+        .post(
+            "/v1/fee-invoices",
+            &m.seller_key,
+            json!({"statement_ids": [statement], "invoice_type": "digital_general",
+                   "title": "Acme A", "email": "ap@acme-a.example"}),
+        )
+        .await;
+    assert_eq!(
+        fee_invoice.status,
+        StatusCode::CREATED,
+        "{}",
+        fee_invoice.text
+    );
     let rst = app.get("/v1/reseller-statements", &reseller).await;
     let reseller_statement = rst.body["data"][0]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no reseller statement: {}", rst.text))
         .to_owned();
+    // The reseller's invoice for its statement (uploaded, not submitted).
+    let reseller_invoice = crate::reseller_invoices::upload(
+        app,
+        &reseller,
+        &reseller_statement,
+        "invoice_number=T-1&amount_minor=1&tax_rate_bp=600",
+        b"%PDF",
+    )
+    .await;
+    assert_eq!(
+        reseller_invoice.status,
+        StatusCode::CREATED,
+        "{}",
+        reseller_invoice.text
+    );
     TenantA {
-        authorisation: auth.body["id"].as_str().unwrap().to_owned(),
-        offer: offer.body["id"].as_str().unwrap().to_owned(),
+        reseller_invoice: reseller_invoice.body["id"].as_str().unwrap().to_owned(),
+        authorisation: auth["id"].as_str().unwrap().to_owned(),
+        offer: offer["id"].as_str().unwrap().to_owned(),
         reseller_statement,
         invoice: invoice.body["id"].as_str().unwrap().to_owned(),
+        fee_invoice: fee_invoice.body["id"].as_str().unwrap().to_owned(),
         attachment: attached.body["id"].as_str().unwrap().to_owned(),
         seller_id: m.seller_id.clone(),
         buyer_id: m.buyer_id.clone(),
@@ -223,8 +231,10 @@ fn fill(template: &str, a: &TenantA, real: bool) -> String {
                 pick(real, &a.reseller_statement, "rst_")
             }
             "id" if before.ends_with("/v1/invoices/") => pick(real, &a.invoice, "ivc_"),
+            "id" if before.ends_with("/v1/fee-invoices/") => pick(real, &a.fee_invoice, "fiv_"),
             "key_id" => pick(real, &a.api_key_id, "key_"),
             "attachment_id" => pick(real, &a.attachment, "att_"),
+            "invoice_id" => pick(real, &a.reseller_invoice, "rsi_"),
             "code" => pick(real, &a.code, "ZZZZ-"),
             "fingerprint" => "machine-1".to_owned(),
             other => panic!(
@@ -275,10 +285,16 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("post", "/v1/statements/{id}/transitions") => {
             json!({"action": "countersign"})
         }
+        ("post", "/v1/reseller-statements/{id}/transitions") => {
+            json!({"action": "submit_invoice"})
+        }
         ("post", "/v1/orders/{id}/invoices") => {
             json!({"invoice_type": "general", "title": "Not yours", "email": "x@b.example"})
         }
         ("post", "/v1/invoices/{id}/actions") => json!({"action": "reject", "reason": "probe"}),
+        ("post", "/v1/fee-invoices/{id}/actions") => {
+            json!({"action": "reject", "reason": "probe"})
+        }
         ("post", "/v1/orders/{id}/supervision/actions") => json!({"action": "accept"}),
         ("post", "/v1/reseller-authorisations/{id}/decision") => json!({"action": "revoke"}),
         ("post", "/v1/orders/{id}/refunds") => json!({"kind": "no_reason"}),
