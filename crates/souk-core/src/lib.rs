@@ -54,3 +54,4 @@ pub mod snapshot;
 pub mod supervision;
 pub mod text;
 pub mod transition;
+pub mod voucher;

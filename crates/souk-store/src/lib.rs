@@ -36,6 +36,7 @@ mod resellers;
 mod search;
 mod settlement;
 mod sql;
+mod vouchers;
 
 pub use aftersale::*;
 pub use catalog::*;
@@ -55,6 +56,7 @@ pub use resellers::*;
 pub use search::{ProductSearch, SearchHit, SearchSort};
 pub use settlement::*;
 pub use sql::{redact_url as sql_redact_url, Backend, SqlStore};
+pub use vouchers::{VoucherMismatch, VoucherRecord, VoucherStore};
 
 use async_trait::async_trait;
 use souk_core::id::ApiKeyId;
@@ -157,6 +159,7 @@ pub trait Store:
     + ConsoleOpsStore
     + AftersaleStore
     + InvoiceStore
+    + VoucherStore
     + FeeInvoiceStore
 {
 }
@@ -175,6 +178,7 @@ impl<T> Store for T where
         + ConsoleOpsStore
         + AftersaleStore
         + InvoiceStore
+        + VoucherStore
         + FeeInvoiceStore
 {
 }
@@ -257,6 +261,6 @@ pub trait PartyStore: Send + Sync + 'static {
 pub mod prelude {
     pub use crate::{
         AftersaleStore, CatalogStore, CommerceStore, ConsoleStore, InvoiceStore, LicenseStore,
-        OpsStore, PartyStore, Store,
+        OpsStore, PartyStore, Store, VoucherStore,
     };
 }

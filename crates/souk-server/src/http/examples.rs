@@ -500,6 +500,12 @@ pub fn order() -> Value {
     "amount_minor": 5000,
     "currency": "CNY"
   },
+  "voucher_id": null,
+  "voucher_minor": 0,
+  "cash": {
+    "amount_minor": 5000,
+    "currency": "CNY"
+  },
   "snapshot": {
     "attributes": {
       "edition": "basic"

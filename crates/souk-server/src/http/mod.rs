@@ -33,6 +33,7 @@ pub mod system;
 pub mod usage_packages;
 pub mod usage_price;
 pub mod usage_views;
+pub mod vouchers;
 pub mod wire_errors;
 
 use crate::error::AppError;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(invoices::router())
         .merge(fee_invoices::router())
         .merge(statement_invoices::router())
+        .merge(vouchers::router())
         .merge(reseller_statement_invoices::router())
         .merge(crate::web::router())
         .fallback(route_not_found)

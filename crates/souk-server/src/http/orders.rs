@@ -55,7 +55,14 @@ pub struct OrderView {
     #[schema(value_type = Object)]
     pub term: Term,
     pub quantity: u32,
+    /// The price.
     pub amount: Money,
+    /// The seller voucher paying part of it (§8.2), if any.
+    pub voucher_id: Option<String>,
+    /// The part the voucher pays (minor units of `amount`'s currency; 0 without a voucher).
+    pub voucher_minor: i64,
+    /// What the buyer pays from its balance: `amount` less the voucher part.
+    pub cash: Money,
     /// What was bought, and the buyer details sent to the seller, as at purchase time.
     pub snapshot: souk_core::snapshot::OrderSnapshot,
     #[serde(with = "time::serde::rfc3339")]
@@ -85,6 +92,7 @@ fn ser_opt<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::
 
 impl From<OrderRecord> for OrderView {
     fn from(o: OrderRecord) -> Self {
+        let cash = o.cash();
         OrderView {
             id: o.id,
             kind: o.kind,
@@ -96,7 +104,10 @@ impl From<OrderRecord> for OrderView {
             instance_id: o.instance_id,
             term: o.term,
             quantity: o.quantity,
+            cash,
             amount: o.amount,
+            voucher_id: o.voucher_id,
+            voucher_minor: o.voucher_minor,
             snapshot: o.snapshot,
             pay_deadline: o.pay_deadline,
             created_at: o.created_at,

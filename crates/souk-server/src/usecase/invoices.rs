@@ -94,8 +94,10 @@ pub async fn request(
         .filter(|r| r.state == refund::RefundState::Refunded)
         .map(|r| r.amount.amount_minor)
         .sum();
-    // Vouchers are not in Souk yet: nothing of the order was paid by one.
-    let amount = invoice::invoice_amount(order.amount, 0, refunded).map_err(refused)?;
+    // Refunds are of cash (the voucher part goes back to the voucher), so the invoice is the
+    // price less the voucher part less the cash refunded.
+    let amount =
+        invoice::invoice_amount(order.amount, order.voucher_minor, refunded).map_err(refused)?;
     let now = state.clock.now();
     let due_at = invoice::due_at(now, state.config.invoice.seller_to_buyer.0);
     let record = InvoiceRecord {

@@ -34,3 +34,4 @@ pub mod statement_invoices;
 pub mod storefront;
 pub mod supervision;
 pub mod usage_price;
+pub mod vouchers;

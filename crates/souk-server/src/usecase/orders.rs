@@ -54,6 +54,12 @@ pub struct PlaceOrder {
     #[serde(default)]
     #[schema(max_length = 64)]
     pub offer: Option<String>,
+    /// A seller voucher of the buyer's (`vch_…`, §8.2): it pays what it can of the order's
+    /// price when the order is paid; the rest is debited from the balance. New prepaid
+    /// purchases only (never trials or on-demand usage).
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    pub voucher: Option<String>,
 }
 
 /// A renewal or trial conversion of an instance.
@@ -315,6 +321,26 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
     });
     let amount = price(unit_price, &term, quantity).map_err(money_error)?;
     let reseller = with_floor(entitled, &term, quantity, p.unit_price.currency)?;
+    let voucher = match &input.voucher {
+        Some(id) => {
+            let purchase = souk_core::voucher::Purchase {
+                buyer_id: buyer.as_str(),
+                seller_id: sku.seller_id.as_str(),
+                product_id: &sku.product_id,
+                sku_id: &sku.sku_id,
+                kind: if input.billing_mode == BillingMode::Trial {
+                    OrderKind::Trial
+                } else {
+                    OrderKind::New
+                },
+                billing_mode: input.billing_mode,
+                amount,
+                via_offer: input.offer.is_some(),
+            };
+            Some(super::vouchers::part_for(state, id, &purchase).await?)
+        }
+        None => None,
+    };
     let now = state.clock.now();
     term_end(state, &term, now)?;
     let extend_params =
@@ -363,6 +389,7 @@ pub async fn place(state: &AppState, buyer: &PartyId, input: PlaceOrder) -> AppR
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
         now,
         reseller,
+        voucher,
     };
     Ok(state.store.create_order(order).await?)
 }
@@ -469,6 +496,7 @@ pub async fn renew(
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
         now,
         reseller,
+        voucher: None,
     };
     Ok(state.store.create_order(order).await?)
 }
@@ -577,6 +605,7 @@ pub async fn upgrade(
         pay_deadline: now + state.config.lifecycle.unpaid_order_timeout.0,
         now,
         reseller,
+        voucher: None,
     };
     Ok(state.store.create_order(order).await?)
 }
@@ -600,6 +629,10 @@ fn pay_error(e: PayError) -> AppError {
         PayError::InstanceChanged(s) => AppError::conflict(
             "instance_changed",
             format!("the instance is now {s}; look at it and try again"),
+        ),
+        PayError::Voucher(id) => AppError::conflict(
+            "voucher_exhausted",
+            format!("voucher {id} can no longer pay this order's voucher part"),
         ),
         PayError::Store(e) => e.into(),
     }
@@ -780,11 +813,17 @@ pub async fn pay(state: &AppState, buyer: &PartyId, order_id: &OrderId) -> AppRe
             )
         }
     };
-    let paid = state
+    let paid = match state
         .store
         .pay_order(buyer, order_id, new_instance, change, jobs, now)
         .await
-        .map_err(pay_error)?;
+    {
+        Ok(paid) => paid,
+        Err(PayError::Voucher(id)) => {
+            return Err(super::vouchers::payment_refused(state, &id).await)
+        }
+        Err(e) => return Err(pay_error(e)),
+    };
     // The instance's expiry or state may have changed: heartbeats must see it at once.
     state.licenses.invalidate_instance(&order.instance_id);
     state.wake.notify_one();

@@ -414,6 +414,8 @@ pub async fn repurchase(
             recipient: None,
             sales_scenario: Default::default(),
             offer: None,
+            // An automatic re-purchase never spends the buyer's vouchers.
+            voucher: None,
         },
     )
     .await?;

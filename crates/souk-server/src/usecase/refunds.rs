@@ -257,7 +257,9 @@ fn facts(
         state: order.state,
         delivery: order.snapshot.delivery_type,
         billing_mode: order.snapshot.billing_mode,
-        paid: order.amount,
+        // Refunds return cash: the voucher part goes back to the voucher in proportion
+        // (`souk_core::voucher::voucher_back`, in the refund's transaction).
+        paid: order.cash(),
         opened_at: instance.opened_at,
         supervision_completed: sv.as_ref().map(|s| s.state.node == Node::Completed),
     }
@@ -277,6 +279,13 @@ pub async fn request(
     }
     // §4.1: no refund while an issued invoice stands (the seller voids it first).
     crate::usecase::invoices::refund_allowed(state, &order.id).await?;
+    // **[U] Souk:** refunds return cash (and the voucher part with it, in proportion); an order
+    // a voucher paid in full has no cash to return, so it has no after-sale refund.
+    if order.voucher_minor > 0 && order.cash().amount_minor <= 0 {
+        return Err(refused(RefundRefusal::NotEligible(
+            "this order was paid by a voucher alone: there is no cash to refund".to_owned(),
+        )));
+    }
     let now = state.clock.now();
     let policy = policy(state);
     let f = facts(&order, &instance, &sv);
@@ -678,7 +687,7 @@ pub async fn force(
             order.state
         ))));
     }
-    let amount = refund::forced(order.amount, amount).map_err(refused)?;
+    let amount = refund::forced(order.cash(), amount).map_err(refused)?;
     // §4.1 "an issued invoice must be returned before any refund": the operator's forced
     // refund too. The appeal stays open; the seller voids the invoice, then the operator
     // resolves (docs/invoices.md).

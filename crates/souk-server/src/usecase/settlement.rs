@@ -354,13 +354,14 @@ pub async fn record_adjustment(
                     "use the order's currency",
                 ));
             }
+            // At most what the buyer paid in cash (a seller voucher's part was paid to nobody).
             let amount = req.amount.amount_minor;
-            if amount >= 0 || -amount > order.amount.amount_minor {
+            if amount >= 0 || -amount > order.cash().amount_minor {
                 return Err(AppError::invalid_field(
                     "amount",
                     format!(
-                        "a refund is negative and at most the order's {}",
-                        order.amount
+                        "a refund is negative and at most the order's cash part {}",
+                        order.cash()
                     ),
                 ));
             }

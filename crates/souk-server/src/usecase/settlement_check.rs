@@ -151,6 +151,16 @@ pub async fn check(state: &AppState, period: Option<&str>) -> AppResult<CheckRep
             recomputed: format!("order amount {}", m.amount_minor),
         });
     }
+    // Vouchers (§8.2): each balance is its face plus its movements, and each paid order took
+    // exactly its voucher part.
+    for m in state.store.voucher_mismatches().await? {
+        out.push(Discrepancy {
+            subject: m.voucher_id,
+            what: m.what,
+            stored: m.stored.to_string(),
+            recomputed: m.recomputed.to_string(),
+        });
+    }
     Ok(CheckReport {
         statements_checked: checked,
         accounts_checked,

@@ -42,6 +42,7 @@ mod shop;
 mod stream_form;
 mod upload;
 mod usage;
+mod vouchers;
 
 use crate::error::AppError;
 use crate::AppState;
@@ -74,6 +75,7 @@ pub fn router() -> Router<AppState> {
         .merge(aftersale::router())
         .merge(money_out::router())
         .merge(invoices::router())
+        .merge(vouchers::router())
         .merge(fee_invoices::router())
         .merge(reseller_statements::router())
         .merge(seller_center::router())
@@ -180,6 +182,7 @@ fn templates() -> &'static Environment<'static> {
         .into_iter()
         .chain(money_out_templates())
         .chain(invoices::TEMPLATES.iter().copied())
+        .chain(vouchers::TEMPLATES.iter().copied())
         .chain(fee_invoices::TEMPLATES.iter().copied())
         .chain(reseller_statements::TEMPLATES.iter().copied())
         .chain(buyer_templates())

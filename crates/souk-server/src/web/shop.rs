@@ -81,6 +81,24 @@ async fn product(State(state): State<AppState>, v: Visitor, Path(id): Path<Strin
         .await?
         .map(|s| s.name)
         .unwrap_or_default();
+    // A buyer's vouchers, to offer on each price the ones that apply (§8.2).
+    let buyer = v
+        .session
+        .as_ref()
+        .filter(|s| s.user.role == Role::Buyer)
+        .map(|s| s.user.party_id.clone());
+    let vouchers = match &buyer {
+        Some(b) => {
+            crate::usecase::vouchers::list(
+                &state,
+                &Scope::Party(b.clone()),
+                &souk_store::Page::first(souk_store::Page::MAX_LIMIT),
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
+    let now = state.clock.now();
     let skus: Vec<_> = p
         .skus
         .iter()
@@ -91,7 +109,31 @@ async fn product(State(state): State<AppState>, v: Visitor, Path(id): Path<Strin
                 .prices
                 .iter()
                 .map(|pr| {
+                    let offered: Vec<_> = buyer
+                        .as_ref()
+                        .map(|b| {
+                            let purchase = souk_core::voucher::Purchase {
+                                buyer_id: b.as_str(),
+                                seller_id: p.seller_id.as_str(),
+                                product_id: p.id.as_str(),
+                                sku_id: s.id.as_str(),
+                                kind: souk_core::order::OrderKind::New,
+                                billing_mode: pr.billing_mode,
+                                amount: souk_core::money::Money::new(
+                                    pr.amount_minor,
+                                    p.spec.currency,
+                                ),
+                                via_offer: false,
+                            };
+                            vouchers
+                                .iter()
+                                .filter(|v| v.rules().applies(&purchase, now).is_ok())
+                                .map(|v| minijinja::context! { id => &v.id, remaining => v.remaining_minor })
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     minijinja::context! {
+                        vouchers => offered,
                         mode => pr.billing_mode.as_str(),
                         amount_minor => pr.amount_minor,
                         trial_days => pr.trial_days,
@@ -143,6 +185,9 @@ struct BuyForm {
     /// A reseller's exclusive offer link token, when the buyer came through one.
     #[serde(default)]
     offer: Option<String>,
+    /// One of the buyer's vouchers (empty: none).
+    #[serde(default)]
+    voucher: Option<String>,
 }
 
 /// Places the order and pays it with the balance, through the same use cases as
@@ -176,6 +221,7 @@ async fn buy(
             recipient: None,
             sales_scenario: Default::default(),
             offer: s.form.offer.filter(|o| !o.is_empty()),
+            voucher: s.form.voucher.filter(|v| !v.is_empty()),
         },
     )
     .await

@@ -211,6 +211,16 @@ async fn effects_in(
     now: OffsetDateTime,
 ) -> Result<(), RefundWriteError> {
     changed(crate::commerce::transition_order(conn, &r.order_id, e.order, now).await)?;
+    // The voucher part goes back to the voucher (before the cash credit: it is proportional
+    // to the cash refunded before this one).
+    crate::vouchers::return_voucher_part(
+        conn,
+        r.order_id.as_str(),
+        Some(&r.id),
+        r.amount.amount_minor,
+        now,
+    )
+    .await?;
     crate::commerce::insert_ledger_entry(
         conn,
         &r.buyer_id,

@@ -214,7 +214,7 @@ pub(super) async fn complete_recorded(
 async fn facts_in(tx: &mut impl Exec, job: &JobRecord, first_failure: bool) -> StoreResult<Facts> {
     let query = sqlx::query(
         "SELECT (SELECT state FROM orders WHERE id = $1) AS order_state, \
-         (SELECT amount_minor FROM orders WHERE id = $1) AS amount_minor, \
+         (SELECT amount_minor - voucher_minor FROM orders WHERE id = $1) AS amount_minor, \
          (SELECT currency FROM orders WHERE id = $1) AS currency, \
          (SELECT state FROM instances WHERE id = $2) AS instance_state, \
          (SELECT COUNT(*) FROM supervisions WHERE order_id = $1 AND node <> 'completed') \
@@ -369,6 +369,15 @@ async fn fail_and_refund(
     now: OffsetDateTime,
 ) -> StoreResult<()> {
     let buyer = order_buyer(tx, job).await?;
+    // The voucher part, if the order used one, goes back to it (before the cash credit).
+    crate::vouchers::return_voucher_part(
+        tx,
+        job.order_id.as_str(),
+        None,
+        refund.map_or(0, |r| r.amount_minor),
+        now,
+    )
+    .await?;
     if let Some(refund) = refund {
         insert_entry(
             tx,

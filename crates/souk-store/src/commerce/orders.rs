@@ -26,6 +26,9 @@ pub struct NewOrder {
     pub now: OffsetDateTime,
     /// The reseller the order goes through and its entitlement (§11), written with the order.
     pub reseller: Option<crate::OrderReseller>,
+    /// The seller voucher that pays part of the order and how much (§8.2); taken off the
+    /// voucher when the order is paid.
+    pub voucher: Option<(String, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +53,20 @@ pub struct OrderRecord {
     pub failed_at: Option<OffsetDateTime>,
     pub refunded_at: Option<OffsetDateTime>,
     pub failure_reason: Option<String>,
+    /// The seller voucher paying `voucher_minor` of `amount` (§8.2); the rest is cash.
+    pub voucher_id: Option<String>,
+    pub voucher_minor: i64,
+}
+
+impl OrderRecord {
+    /// What the buyer pays (or paid) from its balance: the amount less the voucher part. Fee
+    /// base, invoices, commission and performance all count this (§8.1, §10, §11).
+    pub fn cash(&self) -> Money {
+        Money::new(
+            self.amount.amount_minor - self.voucher_minor,
+            self.amount.currency,
+        )
+    }
 }
 
 /// Why paying failed.
@@ -65,6 +82,10 @@ pub enum PayError {
     Funds(#[from] souk_core::ledger::LedgerError),
     #[error("the instance changed while paying (now {0}); look at it and try again")]
     InstanceChanged(InstanceState),
+    /// The voucher no longer has the order's voucher part (used by another order meanwhile),
+    /// or it expired or was revoked since the order was placed.
+    #[error("the order's voucher can no longer pay its part")]
+    Voucher(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -103,6 +124,8 @@ pub(crate) fn order_from_row(row: &AnyRow) -> StoreResult<OrderRecord> {
         failed_at: opt_time(row, "failed_at")?,
         refunded_at: opt_time(row, "refunded_at")?,
         failure_reason: row.try_get("failure_reason")?,
+        voucher_id: row.try_get("voucher_id")?,
+        voucher_minor: row.try_get("voucher_minor")?,
     })
 }
 
@@ -188,8 +211,9 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
     let mut tx = s.write.begin().await?;
     sqlx::query(
         "INSERT INTO orders (id, kind, state, buyer_id, seller_id, product_id, sku_id, \
-         instance_id, term, quantity, amount_minor, currency, snapshot, pay_deadline, created_at) \
-         VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         instance_id, term, quantity, amount_minor, currency, snapshot, pay_deadline, created_at, \
+         voucher_id, voucher_minor) \
+         VALUES ($1, $2, $15, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $17)",
     )
     .bind(o.id.as_str())
     .bind(o.kind.as_str())
@@ -206,6 +230,8 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
     .bind(to_unix_ms(o.pay_deadline))
     .bind(to_unix_ms(o.now))
     .bind(OrderState::START.as_str())
+    .bind(o.voucher.as_ref().map(|v| v.0.clone()))
+    .bind(o.voucher.as_ref().map_or(0, |v| v.1))
     .execute(&mut *tx)
     .await?;
     if let Some(r) = &o.reseller {
@@ -217,7 +243,11 @@ pub(super) async fn create_order(s: &SqlStore, o: NewOrder) -> StoreResult<Order
         Some(&o.buyer_id),
         "order.created",
         o.id.as_str(),
-        serde_json::json!({ "kind": o.kind, "amount": o.amount, "sku_id": o.sku_id }),
+        serde_json::json!({
+            "kind": o.kind, "amount": o.amount, "sku_id": o.sku_id,
+            "voucher_id": o.voucher.as_ref().map(|v| &v.0),
+            "voucher_minor": o.voucher.as_ref().map_or(0, |v| v.1),
+        }),
     )
     .await?;
     let record = order_in(&mut tx, &o.id)
@@ -335,9 +365,22 @@ async fn pay_in(tx: &mut impl Exec, p: &Payment<'_>) -> Result<OrderRecord, PayE
         lock_account(tx, backend, buyer, order.amount.currency, now).await?;
     }
     // The reads come first; the writes then go to the database as one batch.
-    if order.amount.amount_minor > 0 {
-        let b = balance_in(tx, buyer, order.amount.currency).await?;
-        souk_core::ledger::check_debit(b.balance, b.credit_limit, order.amount)?;
+    let cash = order.cash();
+    if cash.amount_minor > 0 {
+        let b = balance_in(tx, buyer, cash.currency).await?;
+        souk_core::ledger::check_debit(b.balance, b.credit_limit, cash)?;
+    }
+    // The voucher part: refused here when the voucher cannot pay it any more (on SQLite the
+    // single writer serialises payments, so this read decides; on PostgreSQL the batch's
+    // compare-and-set on the balance does).
+    if let (Some(voucher), true) = (&order.voucher_id, order.voucher_minor > 0) {
+        let v = crate::vouchers::voucher_in(tx, voucher)
+            .await?
+            .ok_or_else(|| PayError::Voucher(voucher.clone()))?;
+        let usable = v.rules().usable(now).is_ok() && v.remaining_minor >= order.voucher_minor;
+        if !usable {
+            return Err(PayError::Voucher(voucher.clone()));
+        }
     }
     // A renewal remembers the expiry it extends, so a refund of its period can move it back.
     let mut extended_from = None;
@@ -363,8 +406,13 @@ async fn pay_in(tx: &mut impl Exec, p: &Payment<'_>) -> Result<OrderRecord, PayE
         );
     }
     let mut batch = Batch::default();
-    if order.amount.amount_minor > 0 {
-        let debit = Money::new(-order.amount.amount_minor, order.amount.currency);
+    if let (Some(voucher), true) = (&order.voucher_id, order.voucher_minor > 0) {
+        for q in crate::vouchers::use_queries(voucher, &order, now) {
+            batch.push_checked(q, crate::vouchers::voucher_lost(voucher));
+        }
+    }
+    if cash.amount_minor > 0 {
+        let debit = Money::new(-cash.amount_minor, cash.currency);
         batch.push(entry_query(
             buyer,
             debit,
@@ -429,12 +477,20 @@ async fn pay_in(tx: &mut impl Exec, p: &Payment<'_>) -> Result<OrderRecord, PayE
         Some(buyer),
         "order.paid",
         order_id.as_str(),
-        serde_json::json!({ "amount": order.amount, "jobs": job_kinds }),
+        serde_json::json!({
+            "amount": order.amount, "cash": cash, "voucher_minor": order.voucher_minor,
+            "jobs": job_kinds,
+        }),
     ));
     match batch.run(tx, backend).await {
         Ok(()) => {}
         // Another transaction moved a row between our read and our write (PostgreSQL): refused
         // as if it had been seen in its new state, and nothing of this payment stays.
+        Err(StoreError::LostRace {
+            what: "voucher",
+            id,
+            ..
+        }) => return Err(PayError::Voucher(id)),
         Err(StoreError::LostRace {
             what: "instance", ..
         }) => {

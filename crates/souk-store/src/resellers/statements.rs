@@ -44,7 +44,7 @@ pub(super) async fn reseller_unsettled(
     let before_ms = to_unix_ms(before);
     let rows = sqlx::query(&format!(
         "{SALES_SELECT} WHERE x.reseller_id IS NOT NULL AND o.kind <> 'trial' \
-         AND o.amount_minor > 0 AND (o.state = 'completed' OR o.state = 'refunded') \
+         AND o.amount_minor - o.voucher_minor > 0 AND (o.state = 'completed' OR o.state = 'refunded') \
          AND {SETTLEABLE} AND COALESCE(o.completed_at, o.refunded_at) < $1 \
          AND NOT EXISTS (SELECT 1 FROM reseller_statement_lines l \
          WHERE l.source_id = o.id AND l.kind <> 'refund')"

@@ -407,8 +407,8 @@ impl ResellerStore for SqlStore {
         until: OffsetDateTime,
     ) -> StoreResult<Vec<PerformanceRow>> {
         let rows = sqlx::query(
-            "SELECT o.id, o.buyer_id, o.product_id, o.kind, o.state, o.amount_minor, \
-             o.currency, o.paid_at, x.offer_id, x.terms, \
+            "SELECT o.id, o.buyer_id, o.product_id, o.kind, o.state, \
+             o.amount_minor - o.voucher_minor AS amount_minor, o.currency, o.paid_at, x.offer_id, x.terms, \
              CAST(COALESCE((SELECT SUM(e.amount_minor) FROM ledger_entries e \
                 WHERE e.order_id = o.id AND e.kind = 'refund'), 0) AS BIGINT) AS refunded \
              FROM order_resellers x JOIN orders o ON o.id = x.order_id \

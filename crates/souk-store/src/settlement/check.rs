@@ -127,10 +127,10 @@ pub(super) async fn unbalanced_movements(s: &SqlStore) -> StoreResult<Vec<(Strin
 }
 
 pub(super) async fn buyer_ledger_mismatches(s: &SqlStore) -> StoreResult<Vec<BuyerLedgerMismatch>> {
-    // A paid order is debited its amount once; a refunded one gets its refund back once (§2,
+    // A paid order is debited its cash part (the amount less its voucher part) once; a refunded one gets its refund back once (§2,
     // §4.5, §4.6). (`|| ''`: the refunds by order, not all refunded ones per order, on SQLite.)
     let rows = sqlx::query(
-        "SELECT o.id, o.amount_minor, o.state, \
+        "SELECT o.id, o.amount_minor - o.voucher_minor AS amount_minor, o.state, \
          CAST(COALESCE((SELECT SUM(e.amount_minor) FROM ledger_entries e \
             WHERE e.order_id = o.id AND e.kind = 'order_debit'), 0) AS BIGINT) AS debited, \
          CAST(COALESCE((SELECT SUM(e.amount_minor) FROM ledger_entries e \

@@ -323,7 +323,7 @@ impl SettlementStore for SqlStore {
     async fn unsettled(&self, before: OffsetDateTime) -> StoreResult<Vec<SettlementSource>> {
         let before_ms = to_unix_ms(before);
         let rows = sqlx::query(&format!(
-            "{SALES_SELECT} WHERE o.kind <> 'trial' AND o.amount_minor > 0 \
+            "{SALES_SELECT} WHERE o.kind <> 'trial' AND o.amount_minor - o.voucher_minor > 0 \
              AND (o.state = 'completed' OR o.state = 'refunded') \
              AND {SETTLEABLE} AND COALESCE(o.completed_at, o.refunded_at) < $1 \
              AND NOT EXISTS (SELECT 1 FROM statement_lines l \
@@ -576,11 +576,13 @@ fn currency(r: &sqlx::any::AnyRow) -> StoreResult<Currency> {
     Currency::from_str(&r.try_get::<String, _>("currency")?).map_err(|e| corrupt("currency", e))
 }
 
-/// A recorded adjustment with, for a refund of a reseller order, the order's amount and its
-/// reseller (`x`, §11): the refund takes the commission back in proportion, as an after-sale
-/// refund does. A correction (`adjustment`) is stated as its net effect and carries none.
+/// A recorded adjustment with, for a refund of a reseller order, the order's cash amount (its
+/// voucher part aside) and its reseller (`x`, §11): the refund takes the commission back in
+/// proportion, as an after-sale refund does. A correction (`adjustment`) is stated as its net
+/// effect and carries none.
 pub(crate) const ADJUSTMENTS_SELECT: &str = "SELECT a.id, a.seller_id, a.kind, a.order_id, \
-     a.product_id, a.amount_minor, a.currency, a.occurred_at, o.amount_minor AS order_minor, \
+     a.product_id, a.amount_minor, a.currency, a.occurred_at, \
+     o.amount_minor - o.voucher_minor AS order_minor, \
      x.reseller_id, x.terms AS reseller_terms FROM settlement_adjustments a \
      LEFT JOIN orders o ON o.id = a.order_id \
      LEFT JOIN order_resellers x ON x.order_id = a.order_id AND a.kind = 'refund'";
@@ -612,9 +614,11 @@ pub(crate) fn adjustment_item(r: &sqlx::any::AnyRow) -> StoreResult<Item> {
 pub(crate) const SETTLED_ONCE: &str = "l.kind NOT IN ('rebate', 'on_demand_consumption')";
 
 /// A sale: the order as it is in the order history, with whether its product is supervised and
-/// the reseller it went through (`x`, §11).
+/// the reseller it went through (`x`, §11). Its amount is the cash paid: the part a seller
+/// voucher paid is paid to nobody (the seller funds its vouchers, §8.2).
 pub(crate) const SALES_SELECT: &str = "SELECT o.id, o.kind, o.seller_id, o.product_id, \
-     o.amount_minor, o.amount_minor AS order_minor, o.currency, o.completed_at, o.refunded_at, \
+     o.amount_minor - o.voucher_minor AS amount_minor, \
+     o.amount_minor - o.voucher_minor AS order_minor, o.currency, o.completed_at, o.refunded_at, \
      (SELECT COUNT(*) FROM supervisions v WHERE v.order_id = o.id) AS supervised, \
      x.reseller_id, x.terms AS reseller_terms \
      FROM orders o LEFT JOIN order_resellers x ON x.order_id = o.id";
@@ -628,11 +632,12 @@ pub(crate) const SALES_SELECT: &str = "SELECT o.id, o.kind, o.seller_id, o.produ
 pub(crate) const SETTLEABLE: &str =
     "(o.completed_at IS NOT NULL OR EXISTS (SELECT 1 FROM refunds p \
      WHERE p.order_id = o.id AND p.state || '' = 'refunded' \
-     AND p.amount_minor < o.amount_minor))";
+     AND p.amount_minor < o.amount_minor - o.voucher_minor))";
 
-/// An after-sale refund with its order (`o`), the order's product and its reseller (`x`).
+/// An after-sale refund with its order (`o`), the order's product and its reseller (`x`). A
+/// refund's amount is the cash returned; the order's is its cash part (vouchers aside).
 pub(crate) const REFUNDS_SELECT: &str = "SELECT f.id, f.order_id, f.seller_id, f.amount_minor, \
-     f.currency, f.decided_at, o.product_id, o.amount_minor AS order_minor, x.reseller_id, \
+     f.currency, f.decided_at, o.product_id, o.amount_minor - o.voucher_minor AS order_minor, x.reseller_id, \
      x.terms AS reseller_terms FROM refunds f JOIN orders o ON o.id = f.order_id \
      LEFT JOIN order_resellers x ON x.order_id = f.order_id";
 

@@ -4,7 +4,7 @@
 //! `browser_buyer.rs` walks the same pages in Chromium).
 
 use crate::backend_test;
-use crate::console_support::{location, login_for, Web, PASSWORD};
+use crate::console_support::{location, logged_in};
 use crate::fixture::{self, Proto};
 use crate::harness::TestApp;
 use crate::licenses::{buy_codes, codes_market};
@@ -16,17 +16,6 @@ use souk_core::clock::Clock;
 use souk_protocol::license_file::{self, KeySet, Validity};
 use souk_protocol::usage::PATH;
 use time::Duration;
-
-/// Logs `party` into a new browser as `email`.
-async fn logged_in<'a>(app: &'a TestApp, party: &str, email: &str) -> Web<'a> {
-    login_for(app, party, email).await;
-    let web = Web::new(app);
-    assert_eq!(
-        web.login(email, PASSWORD).await.status,
-        StatusCode::SEE_OTHER
-    );
-    web
-}
 
 backend_test!(
     a_buyer_renews_upgrades_and_cancels_a_waiting_order_in_the_buyer_center,

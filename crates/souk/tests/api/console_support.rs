@@ -24,6 +24,17 @@ pub async fn login_for(app: &TestApp, party: &str, email: &str) {
     .expect("console user created");
 }
 
+/// A browser logged in as `party` (given the console login `email` first).
+pub async fn logged_in<'a>(app: &'a TestApp, party: &str, email: &str) -> Web<'a> {
+    login_for(app, party, email).await;
+    let web = Web::new(app);
+    assert_eq!(
+        web.login(email, PASSWORD).await.status,
+        reqwest::StatusCode::SEE_OTHER
+    );
+    web
+}
+
 pub async fn operator_id(app: &TestApp) -> String {
     let me = app.get("/v1/me", &app.operator_key).await;
     me.body["party"]["id"]

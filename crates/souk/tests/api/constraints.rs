@@ -153,6 +153,7 @@ backend_db_test!(
             pay_deadline: now + time::Duration::hours(1),
             now,
             reseller: None,
+            voucher: None,
         };
         let e = store
             .create_order(order("ord_x", "byr_nobody", OrderKind::Trial))

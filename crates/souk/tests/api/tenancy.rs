@@ -35,6 +35,7 @@ struct TenantA {
     reseller_statement: String,
     reseller_invoice: String,
     invoice: String,
+    voucher: String,
     fee_invoice: String,
 }
 
@@ -117,6 +118,17 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         )
         .await;
     assert_eq!(invoice.status, StatusCode::CREATED, "{}", invoice.text);
+    // The seller gives the buyer a voucher.
+    let voucher_until = app.clock.now() + time::Duration::days(400);
+    let voucher = app
+        .post(
+            "/v1/vouchers",
+            &m.seller_key,
+            json!({"buyer_id": m.buyer_id, "face_value": {"amount_minor": 500, "currency": "CNY"},
+                   "valid_until": voucher_until.format(&time::format_description::well_known::Rfc3339).unwrap()}),
+        )
+        .await;
+    assert_eq!(voucher.status, StatusCode::CREATED, "{}", voucher.text);
     // A settled month: move to the next run day (day 7 of the next month in the business zone)
     // so the timer passes issue tenant A's statement (and, on the 3rd, its reseller's).
     let zone = time::macros::offset!(+8);
@@ -170,6 +182,7 @@ async fn tenant_a(app: &TestApp) -> TenantA {
         offer: offer["id"].as_str().unwrap().to_owned(),
         reseller_statement,
         invoice: invoice.body["id"].as_str().unwrap().to_owned(),
+        voucher: voucher.body["id"].as_str().unwrap().to_owned(),
         fee_invoice: fee_invoice.body["id"].as_str().unwrap().to_owned(),
         attachment: attached.body["id"].as_str().unwrap().to_owned(),
         seller_id: m.seller_id.clone(),
@@ -231,6 +244,7 @@ fn fill(template: &str, a: &TenantA, real: bool) -> String {
                 pick(real, &a.reseller_statement, "rst_")
             }
             "id" if before.ends_with("/v1/invoices/") => pick(real, &a.invoice, "ivc_"),
+            "id" if before.ends_with("/v1/vouchers/") => pick(real, &a.voucher, "vch_"),
             "id" if before.ends_with("/v1/fee-invoices/") => pick(real, &a.fee_invoice, "fiv_"),
             "key_id" => pick(real, &a.api_key_id, "key_"),
             "attachment_id" => pick(real, &a.attachment, "att_"),
