@@ -70,9 +70,9 @@ backend_test!(
         // Monday, just after midnight in the business zone: Friday's order is there.
         let monday = next(&app, Weekday::Monday, 0);
         advance_to(&app, monday + Duration::minutes(1)).await;
-        assert_eq!(seen(&app, &reseller).await, [on_friday.clone()]);
+        assert_eq!(seen(&app, &reseller).await, vec![on_friday.clone()]);
         let on_monday = buy(link).await;
-        assert_eq!(seen(&app, &reseller).await, [on_friday.clone()]);
+        assert_eq!(seen(&app, &reseller).await, vec![on_friday.clone()]);
         advance_to(&app, monday + Duration::days(1) + Duration::minutes(1)).await;
         assert_eq!(seen(&app, &reseller).await, [on_friday, on_monday]);
     }
