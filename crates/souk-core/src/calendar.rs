@@ -76,6 +76,21 @@ impl WorkCalendar {
         let whole_days = (d - local.date()).whole_days();
         from + Duration::days(whole_days)
     }
+
+    /// The latest working day on or before `d` (`d` itself on a working day). What happened
+    /// before the start of it is "one working day old" on `d`: seen on Saturday, Friday's
+    /// events are not, Thursday's are.
+    pub fn working_day_on_or_before(&self, d: Date) -> Date {
+        let mut day = d;
+        // Bounded like `add_working_days`.
+        for _ in 0..3660 {
+            if self.is_working_day(day) {
+                return day;
+            }
+            day = day.previous_day().unwrap_or(day);
+        }
+        d
+    }
 }
 
 fn is_weekend(d: Date) -> bool {
@@ -86,6 +101,33 @@ fn is_weekend(d: Date) -> bool {
 mod tests {
     use super::*;
     use time::macros::{date, datetime, offset};
+
+    #[test]
+    fn the_latest_working_day_skips_back_over_weekends_and_holidays() {
+        let cal = WorkCalendar {
+            offset: offset!(+8),
+            holidays: vec![date!(2026 - 10 - 01), date!(2026 - 10 - 02)],
+            workdays: vec![date!(2026 - 10 - 10)],
+        };
+        // Wednesday is itself; the holiday weekend goes back to Wednesday 30 September.
+        assert_eq!(
+            cal.working_day_on_or_before(date!(2026 - 09 - 30)),
+            date!(2026 - 09 - 30)
+        );
+        assert_eq!(
+            cal.working_day_on_or_before(date!(2026 - 10 - 04)),
+            date!(2026 - 09 - 30)
+        );
+        // A make-up Saturday is a working day.
+        assert_eq!(
+            cal.working_day_on_or_before(date!(2026 - 10 - 10)),
+            date!(2026 - 10 - 10)
+        );
+        assert_eq!(
+            cal.working_day_on_or_before(date!(2026 - 10 - 11)),
+            date!(2026 - 10 - 10)
+        );
+    }
 
     #[test]
     fn weekends_and_holidays_do_not_count() {

@@ -409,21 +409,24 @@ pub async fn entitlement(
     )))
 }
 
-/// A reseller's orders as performance shows them: paid before the start of today in the
-/// business zone (visible T+1).
+/// A reseller's orders as performance shows them: visible the next working day
+/// (`reseller.perf_lag = 1 working day`, §11), so paid before the start of the latest working
+/// day up to today in the business zone — on a Monday, Friday's and the weekend's orders; on
+/// a Saturday or Sunday, orders up to Thursday.
 pub async fn performance(
     state: &AppState,
     reseller: &PartyId,
 ) -> AppResult<Vec<souk_store::PerformanceRow>> {
-    let zone = zone(state)?;
-    let today = state
-        .clock
-        .now()
-        .to_offset(zone)
-        .date()
+    let calendar = state
+        .config
+        .after_sale_calendar()
+        .map_err(AppError::internal)?;
+    let today = state.clock.now().to_offset(calendar.offset).date();
+    let cutoff = calendar
+        .working_day_on_or_before(today)
         .midnight()
-        .assume_offset(zone);
-    Ok(state.store.performance(reseller, today).await?)
+        .assume_offset(calendar.offset);
+    Ok(state.store.performance(reseller, cutoff).await?)
 }
 
 /// What a reseller run did.

@@ -10,8 +10,6 @@ use crate::fixture::{self, Proto};
 use crate::harness::TestApp;
 use crate::settlement::{advance_to, ZONE};
 use reqwest::StatusCode;
-use souk_core::clock::Clock;
-use souk_core::settlement::Period;
 use time::Duration;
 
 /// The first `prefix…` token in a page, up to a quote or `<`.
@@ -40,7 +38,7 @@ backend_test!(
             Web::new(&app),
             Web::new(&app),
         );
-        let month = Period::containing(app.clock.now(), ZONE).next();
+        let month = crate::settlement::month_of_weekdays(&app);
         advance_to(&app, month.start(ZONE) + Duration::days(1)).await;
         // Sessions expire while the clock moves days on: everyone logs in again after a move.
         let login_all = || async {

@@ -46,6 +46,7 @@ mod operations;
 mod processes;
 mod reseller_adjustments;
 mod reseller_invoices;
+mod reseller_performance;
 mod resellers;
 mod search_pages;
 mod settlement;

@@ -11,8 +11,6 @@ use crate::harness::TestApp;
 use crate::settlement::{advance_to, detail, statements, ZONE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use souk_core::clock::Clock;
-use souk_core::settlement::Period;
 use time::format_description::well_known::Rfc3339;
 use time::Duration;
 
@@ -80,7 +78,7 @@ backend_test!(
         let (reseller_id, reseller) = app.party("resellers", "Channel Partner Co").await;
         let (other_id, other) = app.party("buyers", "Offer Buyer Ltd").await;
         top_up(&app, &other_id, 100_000).await;
-        let month = Period::containing(app.clock.now(), ZONE).next();
+        let month = crate::settlement::month_of_weekdays(&app);
         advance_to(&app, month.start(ZONE) + Duration::days(1)).await;
 
         // The invitation link associates the market's buyer with the reseller.

@@ -28,6 +28,20 @@ pub(crate) async fn advance_to(app: &TestApp, t: OffsetDateTime) {
     app.advance(by).await;
 }
 
+/// The first month after the current one that starts on a Sunday or a Monday: its days 2 to 5
+/// are working days, so tests that look "the next day" at reseller performance (visible the
+/// next working day) see the same whatever day of the week the test runs in.
+pub(crate) fn month_of_weekdays(app: &TestApp) -> Period {
+    let mut p = Period::containing(now(app), ZONE).next();
+    while !matches!(
+        p.start(ZONE).to_offset(ZONE).weekday(),
+        time::Weekday::Sunday | time::Weekday::Monday
+    ) {
+        p = p.next();
+    }
+    p
+}
+
 /// Round half away from zero from ten-thousandths of a minor unit: the documented rule,
 /// written out again here so that the test does not trust the code under test.
 fn round4(e4: i64) -> i64 {

@@ -10,15 +10,13 @@ use crate::settlement::{advance_to, detail, statements, ZONE};
 use crate::vouchers::{cny, issue};
 use reqwest::StatusCode;
 use serde_json::json;
-use souk_core::clock::Clock;
-use souk_core::settlement::Period;
 use time::Duration;
 
 backend_test!(
     a_voucher_order_settles_invoices_and_counts_for_its_reseller_on_the_cash_part,
     |app: TestApp| async move {
         let m = market(&app, Proto::V2, example_seller(&app, |_| {}).await).await;
-        let month = Period::containing(app.clock.now(), ZONE).next();
+        let month = crate::settlement::month_of_weekdays(&app);
         advance_to(&app, month.start(ZONE) + Duration::days(1)).await;
         // The buyer is a reseller's customer; the reseller is authorised at 10 % (deal price,
         // 6 % VAT both ways: the commission is 10 % of the cash base).
