@@ -50,6 +50,16 @@ pub(crate) async fn voucher(app: &TestApp, key: &str, id: &str) -> Value {
     r.body
 }
 
+/// The buyer's no-reason refund of `order`.
+pub(crate) async fn refund_no_reason(app: &TestApp, m: &Market, order: &str) -> Reply {
+    app.post(
+        &format!("/v1/orders/{order}/refunds"),
+        &m.buyer_key,
+        json!({"kind": "no_reason"}),
+    )
+    .await
+}
+
 async fn place(app: &TestApp, key: &str, body: Value) -> Reply {
     app.post("/v1/orders", key, body).await
 }
@@ -129,13 +139,7 @@ backend_test!(
         // The no-reason refund of b: 15.00 back to the balance, 5.00 back to the voucher.
         let b_id = b["id"].as_str().unwrap();
         m.wait_order(&app, b_id, "completed").await;
-        let r = app
-            .post(
-                &format!("/v1/orders/{b_id}/refunds"),
-                &m.buyer_key,
-                json!({"kind": "no_reason"}),
-            )
-            .await;
+        let r = refund_no_reason(&app, &m, b_id).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         assert_eq!(r.body["amount"], cny(1_500), "{}", r.text);
         assert_eq!(r.body["voucher_minor"], 500, "{}", r.text);
@@ -151,13 +155,7 @@ backend_test!(
         // voucher (vouchers_refunds.rs follows such an order to the statement).
         let a_id = a["id"].as_str().unwrap();
         m.wait_order(&app, a_id, "completed").await;
-        let r = app
-            .post(
-                &format!("/v1/orders/{a_id}/refunds"),
-                &m.buyer_key,
-                json!({"kind": "no_reason"}),
-            )
-            .await;
+        let r = refund_no_reason(&app, &m, a_id).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         assert_eq!(
             (&r.body["amount"], &r.body["voucher_minor"]),
@@ -187,13 +185,7 @@ backend_test!(
         m.wait_order(&app, c_id, "completed").await;
         app.advance(Duration::days(3)).await;
         let before = balance(&app, &m).await;
-        let r = app
-            .post(
-                &format!("/v1/orders/{c_id}/refunds"),
-                &m.buyer_key,
-                json!({"kind": "no_reason"}),
-            )
-            .await;
+        let r = refund_no_reason(&app, &m, c_id).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         assert_eq!(balance(&app, &m).await, before + 600);
         let v = voucher(&app, &m.buyer_key, &short).await;

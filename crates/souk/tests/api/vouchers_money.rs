@@ -7,7 +7,7 @@ use crate::backend_test;
 use crate::fixture::*;
 use crate::harness::TestApp;
 use crate::settlement::{advance_to, detail, statements, ZONE};
-use crate::vouchers::{cny, issue};
+use crate::vouchers::{cny, issue, refund_no_reason};
 use reqwest::StatusCode;
 use serde_json::json;
 use time::Duration;
@@ -65,15 +65,27 @@ backend_test!(
         let (p_id, q_id) = (p["id"].as_str().unwrap(), q["id"].as_str().unwrap());
         m.wait_order(&app, p_id, "completed").await;
         m.wait_order(&app, q_id, "completed").await;
-        let r = app
-            .post(
-                &format!("/v1/orders/{q_id}/refunds"),
-                &m.buyer_key,
-                json!({"kind": "no_reason"}),
-            )
-            .await;
+        let r = refund_no_reason(&app, &m, q_id).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         assert_eq!(r.body["amount"], cny(700), "{}", r.text);
+        // Z: 10.00 paid by a voucher alone, refunded without reason: no cash either way, so it
+        // is on no statement (seller's or reseller's) and earns no commission.
+        let v3 = issue(&app, &m, 1_000, json!({})).await;
+        let z = m
+            .buy(
+                &app,
+                json!({"sku_id": m.basic, "billing_mode": "monthly", "voucher": v3}),
+            )
+            .await;
+        let z_id = z["id"].as_str().unwrap();
+        m.wait_order(&app, z_id, "completed").await;
+        let r = refund_no_reason(&app, &m, z_id).await;
+        assert_eq!(
+            (&r.body["amount"], &r.body["voucher_minor"]),
+            (&cny(0), &json!(1_000)),
+            "{}",
+            r.text
+        );
 
         // The invoice is for the cash part: 30.00 − 10.00.
         let invoice = app
@@ -105,7 +117,11 @@ backend_test!(
             .collect();
         assert_eq!(
             rows,
-            [(p_id, 2_000, 0, "200.0000"), (q_id, 700, 700, "0.0000")],
+            [
+                (p_id, 2_000, 0, "200.0000"),
+                (q_id, 700, 700, "0.0000"),
+                (z_id, 0, 0, "0.0000")
+            ],
             "{}",
             perf.text
         );
@@ -127,6 +143,9 @@ backend_test!(
         assert_eq!(rs["totals"]["sales_minor"], 2_700, "{rs}");
         assert_eq!(rs["totals"]["refunds_minor"], -700);
         assert_eq!(rs["totals"]["commission_minor"], 200);
+        let lines = rs["lines"].as_array().unwrap();
+        assert_eq!(lines.len(), 3, "{rs}");
+        assert!(lines.iter().all(|l| l["order_id"] != z_id), "{rs}");
         advance_to(&app, month.run_at(7, ZONE) + Duration::minutes(1)).await;
         let sel = statements(&app, &m.seller_key, &month).await;
         let st = detail(&app, &m.seller_key, sel[0]["id"].as_str().unwrap()).await;

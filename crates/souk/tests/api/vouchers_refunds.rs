@@ -8,7 +8,7 @@ use crate::console_support::logged_in;
 use crate::fixture::*;
 use crate::harness::TestApp;
 use crate::settlement::{advance_to, detail, statements, ZONE};
-use crate::vouchers::{cny, issue, voucher};
+use crate::vouchers::{cny, issue, refund_no_reason, voucher};
 use reqwest::StatusCode;
 use serde_json::json;
 use souk_core::clock::Clock;
@@ -83,13 +83,7 @@ backend_test!(
         );
 
         // A's no-reason refund: no cash moves, its 10.00 go back to the voucher.
-        let r = app
-            .post(
-                &format!("/v1/orders/{a_id}/refunds"),
-                &m.buyer_key,
-                json!({"kind": "no_reason"}),
-            )
-            .await;
+        let r = refund_no_reason(&app, &m, a_id).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         assert_eq!(r.body["state"], "refunded", "{}", r.text);
         assert_eq!(r.body["amount"], cny(0));
