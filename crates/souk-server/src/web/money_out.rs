@@ -470,15 +470,47 @@ async fn offer(State(state): State<AppState>, m: Member, Path(token): Path<Strin
         .await?
         .filter(|o| now < o.valid_until)
         .ok_or_else(|| WebError::with(&m.visitor)(AppError::not_found("offer")))?;
-    let sku = state.store.purchasable_sku(&o.sku_id).await?;
+    let sku = state
+        .store
+        .purchasable_sku(&o.sku_id)
+        .await?
+        .ok_or_else(|| WebError::with(&m.visitor)(AppError::not_found("offer")))?;
+    // The buyer's vouchers that can pay an order at the offer's price (a promotion: vouchers
+    // flagged "not with promotions" are left out).
+    let buyer = m.principal().party_id;
+    let mine = crate::usecase::vouchers::list(
+        &state,
+        &Scope::Party(buyer.clone()),
+        &Page::first(Page::MAX_LIMIT),
+    )
+    .await
+    .map_err(WebError::with(&m.visitor))?;
+    let purchase = souk_core::voucher::Purchase {
+        buyer_id: buyer.as_str(),
+        seller_id: sku.seller_id.as_str(),
+        product_id: &o.product_id,
+        sku_id: &o.sku_id,
+        kind: souk_core::order::OrderKind::New,
+        billing_mode: o.billing_mode,
+        amount: o.unit_price,
+        via_offer: true,
+    };
+    let vouchers = super::shop::applicable_vouchers(&mine, &purchase, now);
+    let zone = state
+        .config
+        .settlement
+        .zone()
+        .map_err(|e| WebError::with(&m.visitor)(AppError::internal(e)))?;
     page(
         &m.visitor,
         "offer.html",
         minijinja::context! {
             s => ctx_texts(&m), token => token, product_id => o.product_id,
-            product_name => sku.map(|s| s.product_name), sku_id => o.sku_id,
+            product_name => sku.product_name, sku_id => o.sku_id,
             mode => o.billing_mode.as_str(), price => o.unit_price.amount_minor,
-            currency => o.unit_price.currency.as_str(), until => o.valid_until.to_string(),
+            currency => o.unit_price.currency.as_str(),
+            until => super::reseller_offers::last_day(o.valid_until, zone).to_string(),
+            vouchers => vouchers,
         },
     )
 }

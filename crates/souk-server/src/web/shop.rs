@@ -62,6 +62,19 @@ async fn search(
     )
 }
 
+/// The buyer's vouchers that can pay `purchase` (§8.2), as the buy forms offer them.
+pub(super) fn applicable_vouchers(
+    vouchers: &[souk_store::VoucherRecord],
+    purchase: &souk_core::voucher::Purchase<'_>,
+    now: time::OffsetDateTime,
+) -> Vec<minijinja::Value> {
+    vouchers
+        .iter()
+        .filter(|v| v.rules().applies(purchase, now).is_ok())
+        .map(|v| minijinja::context! { id => &v.id, remaining => v.remaining_minor })
+        .collect()
+}
+
 /// A SKU as pages name it: its attributes (`edition: pro, region: cn`), empty without any.
 pub(super) fn sku_label(s: &souk_store::SkuRecord) -> String {
     s.attributes
@@ -125,11 +138,7 @@ async fn product(State(state): State<AppState>, v: Visitor, Path(id): Path<Strin
                                 ),
                                 via_offer: false,
                             };
-                            vouchers
-                                .iter()
-                                .filter(|v| v.rules().applies(&purchase, now).is_ok())
-                                .map(|v| minijinja::context! { id => &v.id, remaining => v.remaining_minor })
-                                .collect()
+                            applicable_vouchers(&vouchers, &purchase, now)
                         })
                         .unwrap_or_default();
                     minijinja::context! {

@@ -126,3 +126,49 @@ backend_test!(
         assert_eq!(revoke.status, StatusCode::CONFLICT, "{}", revoke.text);
     }
 );
+
+backend_test!(
+    the_offer_page_offers_the_vouchers_that_may_pay_a_promotion,
+    |app: TestApp| async move {
+        let m = market(&app, Proto::V2, example_seller(&app, |_| {}).await).await;
+        top_up(&app, &m.buyer_id, 100_000).await;
+        let (reseller_id, reseller) = app.party("resellers", "Offer Partner").await;
+        crate::resellers::authorise(&app, &m, &reseller_id, 1_000).await;
+        let until = souk_core::clock::Clock::now(&app.clock) + time::Duration::days(20);
+        let link = crate::resellers::offer_link(&app, &reseller, &m.basic, 900, until).await;
+        let plain = crate::vouchers::issue(&app, &m, 300, serde_json::json!({})).await;
+        let flagged = crate::vouchers::issue(
+            &app,
+            &m,
+            300,
+            serde_json::json!({"not_with_promotions": true}),
+        )
+        .await;
+        let buyer = logged_in(&app, &m.buyer_id, "buyer@example.com").await;
+        let here = format!("/offer/{link}");
+        let page = buyer.get(&here).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.text.contains("id=\"offer-voucher\""), "{}", page.text);
+        assert!(page.text.contains(&plain), "{}", page.text);
+        assert!(!page.text.contains(&flagged), "{}", page.text);
+        let r = buyer
+            .submit(
+                &here,
+                &format!("/shop/products/{}/buy", m.product_id),
+                &[
+                    ("sku_id", &m.basic),
+                    ("billing_mode", "monthly"),
+                    ("offer", &link),
+                    ("voucher", &plain),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        app.drain().await;
+        let orders = app.get("/v1/orders", &m.buyer_key).await;
+        let o = &orders.body["data"][0];
+        assert_eq!(o["amount"]["amount_minor"], 900, "{o}");
+        assert_eq!(o["voucher_minor"], 300, "{o}");
+        assert_eq!(o["voucher_id"], plain.as_str(), "{o}");
+    }
+);
